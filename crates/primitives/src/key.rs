@@ -1,0 +1,155 @@
+//! Trader keys: secp256k1 private keys that sign orders, updates and protocol messages.
+
+use std::{fmt, str::FromStr};
+
+use alloy_primitives::{Address, B256, keccak256};
+use k256::ecdsa::{RecoveryId, SigningKey};
+
+use crate::{Error, Signature, serde_util::decode_hex};
+
+/// A trader's secp256k1 private key. Its identity is the Ethereum [`Address`].
+///
+/// The secret is zeroed on drop (by `k256`) and never printed: `Debug` shows the address.
+#[derive(Clone)]
+pub struct TraderKey {
+    signing_key: SigningKey,
+    address: Address,
+}
+
+impl TraderKey {
+    /// A new key from the operating system's random source.
+    pub fn generate() -> Result<TraderKey, Error> {
+        loop {
+            let mut bytes = [0u8; 32];
+            getrandom::getrandom(&mut bytes).map_err(|err| Error::Randomness {
+                reason: err.to_string(),
+            })?;
+            // Fails only for 0 or ≥ n: probability ≈ 2^-128; draw again.
+            if let Ok(key) = TraderKey::from_bytes(&bytes) {
+                return Ok(key);
+            }
+        }
+    }
+
+    /// A key from its 32 big-endian bytes.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<TraderKey, Error> {
+        let signing_key = SigningKey::from_slice(bytes).map_err(|_| Error::InvalidKey)?;
+        let encoded = signing_key.verifying_key().to_encoded_point(false);
+        let address = Address::from_slice(&keccak256(&encoded.as_bytes()[1..])[12..]);
+        Ok(TraderKey {
+            signing_key,
+            address,
+        })
+    }
+
+    /// The Ethereum address of the key.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// The secret as `0x`-prefixed hex, for writing a key file. Handle with care.
+    pub fn to_hex_secret(&self) -> String {
+        format!(
+            "0x{}",
+            alloy_primitives::hex::encode(self.signing_key.to_bytes())
+        )
+    }
+
+    /// Signs a 32-byte digest: RFC 6979 deterministic nonce, low-s, `v ∈ {27, 28}`.
+    pub fn sign_digest(&self, digest: &B256) -> Signature {
+        let (signature, recovery_id) = self
+            .signing_key
+            .sign_prehash_recoverable(digest.as_slice())
+            .expect("signing a 32-byte prehash with a valid key cannot fail");
+        // k256 already produces low-s signatures; normalise defensively and keep v in step.
+        let (signature, recovery_id) = match signature.normalize_s() {
+            Some(normalized) => (
+                normalized,
+                RecoveryId::from_byte(recovery_id.to_byte() ^ 1)
+                    .expect("flipping the parity bit of a valid recovery id stays valid"),
+            ),
+            None => (signature, recovery_id),
+        };
+        let mut bytes = [0u8; 65];
+        bytes[..64].copy_from_slice(&signature.to_bytes());
+        bytes[64] = 27 + recovery_id.to_byte();
+        Signature(bytes)
+    }
+
+    /// The `k256` verifying key, for cross-checks.
+    pub fn verifying_key(&self) -> &k256::ecdsa::VerifyingKey {
+        self.signing_key.verifying_key()
+    }
+}
+
+impl FromStr for TraderKey {
+    type Err = Error;
+
+    /// Parses a `0x`-prefixed 64-digit hex private key (surrounding whitespace ignored, so a
+    /// key file with a trailing newline reads fine).
+    fn from_str(text: &str) -> Result<TraderKey, Error> {
+        let bytes = decode_hex("private key", text.trim())?;
+        let array: [u8; 32] = bytes
+            .try_into()
+            .map_err(|bytes: Vec<u8>| Error::WrongLength {
+                what: "private key",
+                expected: 32,
+                actual: bytes.len(),
+            })?;
+        TraderKey::from_bytes(&array)
+    }
+}
+
+impl fmt::Debug for TraderKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraderKey")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Anvil's first well-known development key (public; never use it for real funds).
+    const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+    #[test]
+    fn known_key_has_known_address() {
+        let key: TraderKey = ANVIL_KEY_0.parse().unwrap();
+        assert_eq!(
+            key.address().to_string(),
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+        );
+        assert_eq!(key.to_hex_secret(), ANVIL_KEY_0);
+        assert!(!format!("{key:?}").contains("ac0974"));
+    }
+
+    #[test]
+    fn bad_keys_are_refused() {
+        assert!(matches!(
+            "ac09".parse::<TraderKey>(),
+            Err(Error::MalformedHex { .. })
+        ));
+        assert!(matches!(
+            "0xac09".parse::<TraderKey>(),
+            Err(Error::WrongLength { actual: 2, .. })
+        ));
+        assert_eq!(
+            format!("0x{}", "00".repeat(32)).parse::<TraderKey>().err(),
+            Some(Error::InvalidKey)
+        );
+        assert_eq!(
+            format!("0x{}", "ff".repeat(32)).parse::<TraderKey>().err(),
+            Some(Error::InvalidKey)
+        );
+    }
+
+    #[test]
+    fn generated_keys_differ() {
+        let a = TraderKey::generate().unwrap();
+        let b = TraderKey::generate().unwrap();
+        assert_ne!(a.address(), b.address());
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of dex-primitives (one test binary, see STYLE.md).
+
+mod props;
+mod rules;
+mod vectors;
