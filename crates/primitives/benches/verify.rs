@@ -1,1 +1,69 @@
-fn main() {}
+//! Cost of verifying one order against the bare signature recovery it is built on.
+//!
+//! `order_verify_full` is what a node pays for every new order it ingests: EIP-712 signing
+//! hash, public-key recovery (libsecp256k1), address derivation and every validation rule.
+//! `secp256k1_recover` and `k256_recover` recover a public key from a fixed digest and
+//! signature with each library, nothing else. The goal is full ≤ 1.15 × secp256k1_recover.
+//!
+//! Run: `cargo bench -p dex-primitives --bench verify`.
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use dex_primitives::ValidationRules;
+use dex_test_utils::{OrderBuilder, T0, markets};
+
+fn verify(c: &mut Criterion) {
+    let signed = OrderBuilder::new().sign();
+    let markets = markets();
+    let rules = ValidationRules::default();
+    let digest = signed.order.id().0;
+    let signature = signed.signature;
+
+    let mut group = c.benchmark_group("verify");
+    group.bench_function("order_verify_full", |b| {
+        b.iter_batched(
+            || signed.clone(),
+            |signed| {
+                signed
+                    .verify(black_box(markets), black_box(&rules), black_box(T0))
+                    .expect("valid order")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    group.bench_function("secp256k1_recover", |b| {
+        let recovery_id = secp256k1::ecdsa::RecoveryId::try_from(i32::from(signature.v() - 27))
+            .expect("v is 27 or 28");
+        b.iter(|| {
+            let recoverable = secp256k1::ecdsa::RecoverableSignature::from_compact(
+                black_box(&signature.0[..64]),
+                recovery_id,
+            )
+            .expect("valid signature");
+            recoverable
+                .recover_ecdsa(secp256k1::Message::from_digest(black_box(digest.0)))
+                .expect("recoverable")
+        })
+    });
+
+    group.bench_function("k256_recover", |b| {
+        let k256_signature =
+            k256::ecdsa::Signature::from_slice(&signature.0[..64]).expect("valid signature");
+        let recovery_id =
+            k256::ecdsa::RecoveryId::from_byte(signature.v() - 27).expect("v is 27 or 28");
+        b.iter(|| {
+            k256::ecdsa::VerifyingKey::recover_from_prehash(
+                black_box(digest.as_slice()),
+                black_box(&k256_signature),
+                recovery_id,
+            )
+            .expect("recoverable")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, verify);
+criterion_main!(benches);

@@ -1,0 +1,3 @@
+//! dexctl integration tests: run the binary as a user would.
+
+mod offline;
