@@ -9,18 +9,18 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (warnings are errors)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
+  cargo nextest run --workspace --no-fail-fast
 else
   echo "cargo-nextest not found; using cargo test"
-  cargo test --workspace --locked --no-fail-fast
+  cargo test --workspace --no-fail-fast
 fi
 
 # Doc tests are not run by nextest.
 step "doc tests"
-cargo test --workspace --locked --doc
+cargo test --workspace --doc
 
 step "all tests passed"
