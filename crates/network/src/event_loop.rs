@@ -1,0 +1,554 @@
+//! The task that owns the swarm: one `select!` over swarm events and commands.
+
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use futures::StreamExt;
+use libp2p::{
+    Multiaddr, PeerId, Swarm, gossipsub,
+    identity::Keypair,
+    multiaddr::Protocol,
+    noise, request_response,
+    swarm::{SwarmEvent, dial_opts::DialOpts},
+    tcp, yamux,
+};
+use tokio::sync::mpsc;
+use tracing::{debug, info, info_span, warn};
+
+use crate::{
+    Acceptance, Command, Error, GossipIn, NetworkConfig, NetworkEvent, NetworkHandle,
+    NetworkMetrics, PeerBuckets, PeerView, Request, RequestId, Response,
+    behaviour::{Behaviour, BehaviourEvent, topic_score_params},
+};
+
+/// How long [`spawn`] waits for the listeners to report their addresses.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Inbound requests the node may hold unanswered at once; more are dropped.
+const MAX_PENDING_INBOUND: usize = 1024;
+
+/// The response channel of an inbound request, by protocol.
+enum InboundChannel {
+    Sync(request_response::ResponseChannel<dex_protocol::sync::SyncResponse>),
+}
+
+/// Owns the swarm. Created and started by [`spawn`].
+struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    config: NetworkConfig,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<NetworkEvent>,
+    metrics: Arc<NetworkMetrics>,
+    gossip_buckets: PeerBuckets<PeerId>,
+    request_buckets: PeerBuckets<PeerId>,
+    outbound: HashMap<request_response::OutboundRequestId, crate::Reply<Response>>,
+    inbound: HashMap<RequestId, InboundChannel>,
+}
+
+/// Builds the swarm, starts listening (waiting until the addresses are known, so ephemeral
+/// ports can be read right away), dials the bootstrap peers and spawns the event loop on the
+/// current tokio runtime. Returns the handle and the node's event receiver.
+pub async fn spawn(
+    keypair: Keypair,
+    config: NetworkConfig,
+) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>), Error> {
+    let peer_id = PeerId::from(keypair.public());
+    let setup = |err: &dyn std::fmt::Display| Error::Setup {
+        reason: err.to_string(),
+    };
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|err| setup(&err))?
+        .with_quic()
+        .with_behaviour(|key| Behaviour::new(key, &config).map_err(Box::from))
+        .map_err(|err| setup(&err))?
+        .with_swarm_config(|swarm_config| {
+            swarm_config.with_idle_connection_timeout(config.idle_connection_timeout)
+        })
+        .build();
+
+    let mut listeners = 0;
+    for address in &config.listen_addrs {
+        swarm
+            .listen_on(address.clone())
+            .map_err(|err| Error::Listen {
+                address: address.to_string(),
+                reason: err.to_string(),
+            })?;
+        listeners += 1;
+    }
+    // Wait for every listener's first address, so callers can read ephemeral ports at once.
+    let deadline = tokio::time::Instant::now() + LISTEN_TIMEOUT;
+    let mut reported = 0;
+    while reported < listeners {
+        match tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
+            Ok(SwarmEvent::NewListenAddr { address, .. }) => {
+                info!(%peer_id, %address, "listening");
+                reported += 1;
+            }
+            Ok(SwarmEvent::ListenerError { error, .. }) => {
+                return Err(Error::Listen {
+                    address: String::new(),
+                    reason: error.to_string(),
+                });
+            }
+            Ok(_) => {}
+            Err(_) => {
+                return Err(Error::Listen {
+                    address: format!("{:?}", config.listen_addrs),
+                    reason: "no address reported in time".into(),
+                });
+            }
+        }
+    }
+
+    for address in &config.bootstrap {
+        let Some(Protocol::P2p(peer)) = address.iter().last() else {
+            warn!(%address, "bootstrap address without /p2p/<peer id>; dialing blindly");
+            let _ = swarm.dial(address.clone());
+            continue;
+        };
+        if let Some(kad) = swarm.behaviour_mut().kad.as_mut() {
+            kad.add_address(&peer, address.clone());
+        }
+        if let Err(err) = swarm.dial(address.clone()) {
+            warn!(%address, %err, "cannot dial bootstrap peer");
+        }
+    }
+    if !config.bootstrap.is_empty()
+        && let Some(kad) = swarm.behaviour_mut().kad.as_mut()
+    {
+        // Fails only without known peers; the periodic bootstrap retries later.
+        let _ = kad.bootstrap();
+    }
+
+    let (command_tx, command_rx) = mpsc::channel(config.command_queue.max(1));
+    let (event_tx, event_rx) = mpsc::channel(config.event_queue.max(1));
+    let metrics = Arc::new(NetworkMetrics::default());
+    let event_loop = EventLoop {
+        swarm,
+        gossip_buckets: PeerBuckets::new(config.gossip_rate),
+        request_buckets: PeerBuckets::new(config.request_rate),
+        config,
+        commands: command_rx,
+        events: event_tx,
+        metrics: metrics.clone(),
+        outbound: HashMap::new(),
+        inbound: HashMap::new(),
+    };
+    tokio::spawn(event_loop.run());
+    Ok((
+        NetworkHandle {
+            commands: command_tx,
+            peer_id,
+            metrics,
+        },
+        event_rx,
+    ))
+}
+
+impl EventLoop {
+    async fn run(mut self) {
+        let peer_id = *self.swarm.local_peer_id();
+        let span = info_span!("network", %peer_id);
+        let _entered = span.enter();
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown) | None => break,
+                    Some(command) => self.on_command(command),
+                },
+            }
+        }
+        info!("network stopped");
+    }
+
+    fn emit(&mut self, event: NetworkEvent) -> bool {
+        match self.events.try_send(event) {
+            Ok(()) => true,
+            Err(_) => {
+                NetworkMetrics::inc(&self.metrics.events_dropped);
+                false
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Subscribe { topic, reply } => {
+                let gossip_topic = gossipsub::IdentTopic::new(topic.clone());
+                let result = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .subscribe(&gossip_topic)
+                    .map_err(|err| Error::Subscribe {
+                        topic: topic.clone(),
+                        reason: err.to_string(),
+                    })
+                    .and_then(|new| {
+                        self.swarm
+                            .behaviour_mut()
+                            .gossipsub
+                            .set_topic_params(gossip_topic, topic_score_params(&self.config))
+                            .map_err(|reason| Error::Subscribe {
+                                topic,
+                                reason: reason.to_owned(),
+                            })?;
+                        Ok(new)
+                    });
+                let _ = reply.send(result);
+            }
+            Command::Publish { topic, data, reply } => {
+                let result = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(gossipsub::IdentTopic::new(topic.clone()), data);
+                let result = match result {
+                    Ok(id) => {
+                        NetworkMetrics::inc(&self.metrics.gossip_published);
+                        Ok(id)
+                    }
+                    Err(err) => {
+                        NetworkMetrics::inc(&self.metrics.gossip_publish_failed);
+                        Err(Error::Publish {
+                            topic,
+                            reason: err.to_string(),
+                        })
+                    }
+                };
+                let _ = reply.send(result);
+            }
+            Command::Report {
+                message_id,
+                source,
+                acceptance,
+            } => self.report(&message_id, &source, acceptance),
+            Command::Request {
+                peer,
+                request,
+                reply,
+            } => {
+                let id = match request {
+                    Request::Sync(request) => {
+                        self.swarm.behaviour_mut().sync.send_request(&peer, request)
+                    }
+                };
+                self.outbound.insert(id, reply);
+            }
+            Command::Respond {
+                id,
+                response,
+                reply,
+            } => {
+                let result = match (self.inbound.remove(&id), response) {
+                    (Some(InboundChannel::Sync(channel)), Response::Sync(response)) => self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, response)
+                        .map_err(|_| Error::Respond {
+                            reason: "the requester is gone or the request timed out".into(),
+                        }),
+                    (None, _) => Err(Error::Respond {
+                        reason: "unknown or expired request id".into(),
+                    }),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Dial { address, reply } => {
+                let opts = match address.iter().last() {
+                    Some(Protocol::P2p(peer)) => DialOpts::peer_id(peer)
+                        .addresses(vec![address.clone()])
+                        .build(),
+                    _ => DialOpts::unknown_peer_id().address(address.clone()).build(),
+                };
+                let result = self.swarm.dial(opts).map_err(|err| Error::Dial {
+                    address: address.to_string(),
+                    reason: err.to_string(),
+                });
+                let _ = reply.send(result);
+            }
+            Command::ListenAddrs { reply } => {
+                let _ = reply.send(Ok(self.swarm.listeners().cloned().collect()));
+            }
+            Command::Peers { topic, reply } => {
+                let gossipsub = &self.swarm.behaviour().gossipsub;
+                let mut view = PeerView {
+                    connected: self.swarm.connected_peers().copied().collect(),
+                    ..PeerView::default()
+                };
+                if let Some(topic) = topic {
+                    let hash = gossipsub::IdentTopic::new(topic).hash();
+                    view.subscribed = gossipsub
+                        .all_peers()
+                        .filter(|(_, topics)| topics.contains(&&hash))
+                        .map(|(peer, _)| *peer)
+                        .collect();
+                    view.mesh = gossipsub.mesh_peers(&hash).copied().collect();
+                }
+                let _ = reply.send(Ok(view));
+            }
+            Command::PeerScore { peer, reply } => {
+                let _ = reply.send(Ok(self.swarm.behaviour().gossipsub.peer_score(&peer)));
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn report(
+        &mut self,
+        message_id: &gossipsub::MessageId,
+        source: &PeerId,
+        acceptance: Acceptance,
+    ) {
+        let counter = match acceptance {
+            Acceptance::Accept => &self.metrics.gossip_accepted,
+            Acceptance::Reject => &self.metrics.gossip_rejected,
+            Acceptance::Ignore => &self.metrics.gossip_ignored,
+        };
+        NetworkMetrics::inc(counter);
+        let acceptance = match acceptance {
+            Acceptance::Accept => gossipsub::MessageAcceptance::Accept,
+            Acceptance::Reject => gossipsub::MessageAcceptance::Reject,
+            Acceptance::Ignore => gossipsub::MessageAcceptance::Ignore,
+        };
+        let known = self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(message_id, source, acceptance);
+        if !known {
+            NetworkMetrics::inc(&self.metrics.gossip_verdict_late);
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossipsub(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(
+                libp2p::identify::Event::Received { peer_id, info, .. },
+            )) => {
+                if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                    for address in info.listen_addrs {
+                        kad.add_address(&peer_id, address);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(libp2p::mdns::Event::Discovered(found))) => {
+                for (peer, address) in found {
+                    debug!(%peer, %address, "mdns discovered");
+                    if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                        kad.add_address(&peer, address.clone());
+                    }
+                    if !self.swarm.is_connected(&peer) {
+                        let _ = self
+                            .swarm
+                            .dial(DialOpts::peer_id(peer).addresses(vec![address]).build());
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(_) => {}
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                endpoint,
+                ..
+            } => {
+                NetworkMetrics::inc(&self.metrics.connections_established);
+                if num_established.get() == 1 {
+                    info!(peer = %peer_id, address = %endpoint.get_remote_address(), "peer connected");
+                    self.emit(NetworkEvent::PeerConnected(peer_id));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                NetworkMetrics::inc(&self.metrics.connections_closed);
+                if num_established == 0 {
+                    info!(peer = %peer_id, "peer disconnected");
+                    self.gossip_buckets.remove(&peer_id);
+                    self.request_buckets.remove(&peer_id);
+                    self.emit(NetworkEvent::PeerDisconnected(peer_id));
+                }
+            }
+            SwarmEvent::IncomingConnectionError { error, .. } => {
+                NetworkMetrics::inc(&self.metrics.incoming_connection_errors);
+                debug!(%error, "incoming connection failed");
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                debug!(peer = ?peer_id, %error, "outgoing connection failed");
+            }
+            SwarmEvent::NewListenAddr { address, .. } => info!(%address, "listening"),
+            _ => {}
+        }
+    }
+
+    fn on_gossipsub(&mut self, event: gossipsub::Event) {
+        match event {
+            gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            } => {
+                NetworkMetrics::inc(&self.metrics.gossip_received);
+                if !self
+                    .gossip_buckets
+                    .try_take(propagation_source, Instant::now())
+                {
+                    NetworkMetrics::inc(&self.metrics.gossip_rate_limited);
+                    debug!(peer = %propagation_source, "gossip rate limit exceeded; dropped");
+                    self.report(&message_id, &propagation_source, Acceptance::Ignore);
+                    return;
+                }
+                let gossip = GossipIn {
+                    source: propagation_source,
+                    message_id: message_id.clone(),
+                    topic: message.topic.into_string(),
+                    data: message.data,
+                };
+                if self.events.try_send(NetworkEvent::Gossip(gossip)).is_err() {
+                    NetworkMetrics::inc(&self.metrics.gossip_queue_full);
+                    self.report(&message_id, &propagation_source, Acceptance::Ignore);
+                }
+            }
+            gossipsub::Event::Subscribed { peer_id, topic, .. } => {
+                self.emit(NetworkEvent::Subscribed {
+                    peer: peer_id,
+                    topic: topic.into_string(),
+                });
+            }
+            gossipsub::Event::SlowPeer { peer_id, .. } => {
+                debug!(peer = %peer_id, "slow gossip peer");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_sync(
+        &mut self,
+        event: request_response::Event<
+            dex_protocol::sync::SyncRequest,
+            dex_protocol::sync::SyncResponse,
+        >,
+    ) {
+        if let Some((peer, id, request, channel)) = self.on_request_response(event, Response::Sync)
+        {
+            self.accept_inbound(
+                peer,
+                id,
+                Request::Sync(request),
+                InboundChannel::Sync(channel),
+            );
+        }
+    }
+
+    /// Shared handling of any request-response protocol's events: answers go to the waiting
+    /// `request` callers, failures are counted, and inbound requests that pass the peer's
+    /// token bucket are returned to be queued for the node.
+    fn on_request_response<Req, Resp>(
+        &mut self,
+        event: request_response::Event<Req, Resp>,
+        wrap: impl FnOnce(Resp) -> Response,
+    ) -> Option<(
+        PeerId,
+        request_response::InboundRequestId,
+        Req,
+        request_response::ResponseChannel<Resp>,
+    )> {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request_id,
+                    request,
+                    channel,
+                } => {
+                    if !self.request_buckets.try_take(peer, Instant::now()) {
+                        NetworkMetrics::inc(&self.metrics.requests_rate_limited);
+                        debug!(%peer, "request rate limit exceeded; dropped");
+                        return None;
+                    }
+                    if self.inbound.len() >= MAX_PENDING_INBOUND {
+                        NetworkMetrics::inc(&self.metrics.requests_queue_full);
+                        return None;
+                    }
+                    Some((peer, request_id, request, channel))
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some(reply) = self.outbound.remove(&request_id) {
+                        let _ = reply.send(Ok(wrap(response)));
+                    }
+                    None
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                NetworkMetrics::inc(&self.metrics.requests_outbound_failed);
+                if let Some(reply) = self.outbound.remove(&request_id) {
+                    let _ = reply.send(Err(Error::Request {
+                        peer,
+                        reason: error.to_string(),
+                    }));
+                }
+                None
+            }
+            request_response::Event::InboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                NetworkMetrics::inc(&self.metrics.requests_inbound_failed);
+                debug!(%peer, %error, "inbound request failed");
+                self.inbound.remove(&RequestId(request_id));
+                None
+            }
+            request_response::Event::ResponseSent { .. } => None,
+        }
+    }
+
+    fn accept_inbound(
+        &mut self,
+        peer: PeerId,
+        id: request_response::InboundRequestId,
+        request: Request,
+        channel: InboundChannel,
+    ) {
+        let id = RequestId(id);
+        NetworkMetrics::inc(&self.metrics.requests_received);
+        self.inbound.insert(id, channel);
+        let event = NetworkEvent::Request { peer, id, request };
+        if self.events.try_send(event).is_err() {
+            // Dropping the channel closes the stream: the requester sees a failure at once.
+            self.inbound.remove(&id);
+            NetworkMetrics::inc(&self.metrics.requests_queue_full);
+        }
+    }
+}
+
+/// Appends `/p2p/<peer>` to an address unless it already names a peer.
+pub fn with_peer(address: Multiaddr, peer: PeerId) -> Multiaddr {
+    match address.iter().last() {
+        Some(Protocol::P2p(_)) => address,
+        _ => address.with(Protocol::P2p(peer)),
+    }
+}

@@ -1,0 +1,98 @@
+//! Counters of the network layer: every drop and rejection is counted.
+//!
+//! Plain atomics behind an `Arc`, written only by the event loop and read by anyone (API
+//! `/metrics`, tests); reading them never waits for the event loop.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one network instance. All are totals since start.
+#[derive(Debug, Default)]
+pub struct NetworkMetrics {
+    /// Gossip messages delivered by gossipsub (new to this node, before any verdict).
+    pub gossip_received: AtomicU64,
+    /// Gossip messages dropped because their propagation source exceeded its token bucket.
+    pub gossip_rate_limited: AtomicU64,
+    /// Gossip messages dropped because the event queue to the node was full.
+    pub gossip_queue_full: AtomicU64,
+    /// Verdicts reported as Accept.
+    pub gossip_accepted: AtomicU64,
+    /// Verdicts reported as Reject (sender penalised).
+    pub gossip_rejected: AtomicU64,
+    /// Verdicts reported as Ignore (including rate-limited and queue-full drops).
+    pub gossip_ignored: AtomicU64,
+    /// Verdicts that arrived after gossipsub had forgotten the message.
+    pub gossip_verdict_late: AtomicU64,
+    /// Messages published by this node.
+    pub gossip_published: AtomicU64,
+    /// Publish attempts gossipsub refused.
+    pub gossip_publish_failed: AtomicU64,
+    /// Inbound requests handed to the node.
+    pub requests_received: AtomicU64,
+    /// Inbound requests dropped because the peer exceeded its token bucket.
+    pub requests_rate_limited: AtomicU64,
+    /// Inbound requests dropped because the event queue to the node was full.
+    pub requests_queue_full: AtomicU64,
+    /// Inbound requests that failed (decode error, timeout, connection closed).
+    pub requests_inbound_failed: AtomicU64,
+    /// Outbound requests that failed.
+    pub requests_outbound_failed: AtomicU64,
+    /// Other events dropped because the event queue to the node was full.
+    pub events_dropped: AtomicU64,
+    /// Commands that could not be queued because the command channel was full.
+    pub commands_dropped: AtomicU64,
+    /// Connections established.
+    pub connections_established: AtomicU64,
+    /// Connections closed.
+    pub connections_closed: AtomicU64,
+    /// Incoming connections refused or failed (limits, handshake errors).
+    pub incoming_connection_errors: AtomicU64,
+}
+
+impl NetworkMetrics {
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every counter as `(name, value)`, for exposition.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        let get = Self::get;
+        vec![
+            ("gossip_received", get(&self.gossip_received)),
+            ("gossip_rate_limited", get(&self.gossip_rate_limited)),
+            ("gossip_queue_full", get(&self.gossip_queue_full)),
+            ("gossip_accepted", get(&self.gossip_accepted)),
+            ("gossip_rejected", get(&self.gossip_rejected)),
+            ("gossip_ignored", get(&self.gossip_ignored)),
+            ("gossip_verdict_late", get(&self.gossip_verdict_late)),
+            ("gossip_published", get(&self.gossip_published)),
+            ("gossip_publish_failed", get(&self.gossip_publish_failed)),
+            ("requests_received", get(&self.requests_received)),
+            ("requests_rate_limited", get(&self.requests_rate_limited)),
+            ("requests_queue_full", get(&self.requests_queue_full)),
+            (
+                "requests_inbound_failed",
+                get(&self.requests_inbound_failed),
+            ),
+            (
+                "requests_outbound_failed",
+                get(&self.requests_outbound_failed),
+            ),
+            ("events_dropped", get(&self.events_dropped)),
+            ("commands_dropped", get(&self.commands_dropped)),
+            (
+                "connections_established",
+                get(&self.connections_established),
+            ),
+            ("connections_closed", get(&self.connections_closed)),
+            (
+                "incoming_connection_errors",
+                get(&self.incoming_connection_errors),
+            ),
+        ]
+    }
+}

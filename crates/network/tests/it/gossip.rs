@@ -1,0 +1,124 @@
+use dex_network::{Acceptance, NetworkConfig, NetworkEvent, NetworkMetrics, message_id};
+
+use crate::{DEADLINE, connect, start, wait_for};
+
+const TOPIC: &str = "p2pdex/1/test";
+
+/// a — b — c: a message published at a reaches c only after b accepts it; a rejected one
+/// stops at b and costs a score at b.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_are_forwarded_only_after_the_verdict() -> anyhow::Result<()> {
+    let (a, _a_events) = start(NetworkConfig::loopback()).await?;
+    let (b, mut b_events) = start(NetworkConfig::loopback()).await?;
+    let (c, mut c_events) = start(NetworkConfig::loopback()).await?;
+    for node in [&a, &b, &c] {
+        node.subscribe(TOPIC).await?;
+    }
+    connect(&a, &b).await?;
+    connect(&c, &b).await?;
+    wait_for("b's mesh to hold a and c", || async {
+        b.peers(Some(TOPIC.into()))
+            .await
+            .is_ok_and(|view| view.mesh.len() == 2)
+    })
+    .await?;
+    wait_for("a and c to see b subscribed", || async {
+        a.peers(Some(TOPIC.into()))
+            .await
+            .is_ok_and(|view| view.subscribed.len() == 1)
+            && c.peers(Some(TOPIC.into()))
+                .await
+                .is_ok_and(|view| view.subscribed.len() == 1)
+    })
+    .await?;
+
+    // Rejected at b: c never hears of it, and a's score at b drops.
+    let bad = b"bad".to_vec();
+    a.publish(TOPIC, bad.clone()).await?;
+    let gossip = next_gossip(&mut b_events).await?;
+    assert_eq!(gossip.data, bad);
+    assert_eq!(gossip.source, a.peer_id());
+    assert_eq!(gossip.message_id, message_id(&bad));
+    b.report(gossip.message_id, gossip.source, Acceptance::Reject)
+        .await?;
+    wait_for("a's score at b to fall", || async {
+        b.peer_score(a.peer_id())
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|score| score < 0.0)
+    })
+    .await?;
+
+    // Accepted at b: c gets it.
+    let good = b"good".to_vec();
+    a.publish(TOPIC, good.clone()).await?;
+    let gossip = next_gossip(&mut b_events).await?;
+    b.report(gossip.message_id, gossip.source, Acceptance::Accept)
+        .await?;
+    let at_c = next_gossip(&mut c_events).await?;
+    assert_eq!(
+        at_c.data, good,
+        "c must receive the accepted message, never the rejected one"
+    );
+    assert_eq!(at_c.source, b.peer_id());
+    assert_eq!(NetworkMetrics::get(&c.metrics().gossip_received), 1);
+    Ok(())
+}
+
+async fn next_gossip(
+    events: &mut tokio::sync::mpsc::Receiver<NetworkEvent>,
+) -> anyhow::Result<dex_network::GossipIn> {
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            match events.recv().await {
+                Some(NetworkEvent::Gossip(gossip)) => return Ok(gossip),
+                Some(_) => continue,
+                None => anyhow::bail!("event channel closed"),
+            }
+        }
+    })
+    .await?
+}
+
+/// Gossip beyond a peer's token bucket is dropped and counted before reaching the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gossip_over_the_token_bucket_is_dropped_and_counted() -> anyhow::Result<()> {
+    let mut config = NetworkConfig::loopback();
+    config.gossip_rate = dex_network::RateLimit {
+        per_second: 1.0,
+        burst: 5.0,
+    };
+    let (a, _a_events) = start(NetworkConfig::loopback()).await?;
+    let (b, mut b_events) = start(config).await?;
+    a.subscribe(TOPIC).await?;
+    b.subscribe(TOPIC).await?;
+    connect(&a, &b).await?;
+    wait_for("a to see b subscribed", || async {
+        a.peers(Some(TOPIC.into()))
+            .await
+            .is_ok_and(|view| view.subscribed.len() == 1)
+    })
+    .await?;
+    for i in 0..50u32 {
+        a.publish(TOPIC, i.to_be_bytes().to_vec()).await?;
+    }
+    wait_for("all 50 to arrive at b", || async {
+        NetworkMetrics::get(&b.metrics().gossip_received) == 50
+    })
+    .await?;
+    let limited = NetworkMetrics::get(&b.metrics().gossip_rate_limited);
+    assert!((44..=45).contains(&limited), "rate limited {limited}");
+    let mut delivered = 0;
+    while let Ok(event) = b_events.try_recv() {
+        if matches!(event, NetworkEvent::Gossip(_)) {
+            delivered += 1;
+        }
+    }
+    assert_eq!(
+        delivered as u64,
+        50 - limited,
+        "everything not limited reaches the node"
+    );
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! Integration tests of dex-network (one test binary, see STYLE.md): real swarms on loopback.
+
+mod gossip;
+mod sync;
+
+use std::time::Duration;
+
+use dex_network::{Keypair, NetworkConfig, NetworkEvent, NetworkHandle, with_peer};
+use tokio::sync::mpsc;
+
+pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
+
+pub(crate) async fn start(
+    config: NetworkConfig,
+) -> anyhow::Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>)> {
+    Ok(dex_network::spawn(Keypair::generate_ed25519(), config).await?)
+}
+
+/// Dials `to` from `from` by its first listen address.
+pub(crate) async fn connect(from: &NetworkHandle, to: &NetworkHandle) -> anyhow::Result<()> {
+    let address = to
+        .listen_addrs()
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no listen address"))?;
+    from.dial(with_peer(address, to.peer_id())).await?;
+    Ok(())
+}
+
+/// Polls `condition` every 20 ms until it holds or the deadline passes.
+pub(crate) async fn wait_for<F, Fut>(what: &str, mut condition: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !condition().await {
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}

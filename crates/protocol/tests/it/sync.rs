@@ -1,0 +1,157 @@
+use dex_primitives::{Lots, OrderId, Update, ValidationRules};
+use dex_protocol::{
+    Error, ValidationContext, WireMessage,
+    sync::{MAX_PAGE_LIMIT, PageEntry, SyncRequest, SyncResponse},
+    validate_synced,
+};
+use dex_test_utils::{OrderBuilder, T0, eth_usdc_id, markets, trader};
+
+use crate::seen::Seen;
+
+fn page(nonces: std::ops::Range<u64>) -> (Vec<PageEntry>, Vec<OrderId>) {
+    let mut entries: Vec<PageEntry> = nonces
+        .map(|nonce| PageEntry {
+            order: OrderBuilder::new().nonce(nonce).sign(),
+            update: None,
+        })
+        .collect();
+    entries.sort_by_key(|entry| entry.order.order.id());
+    let ids = entries.iter().map(|entry| entry.order.order.id()).collect();
+    (entries, ids)
+}
+
+#[test]
+fn requests_round_trip_and_limit_is_checked() {
+    let request = SyncRequest::GetOrders {
+        market: eth_usdc_id(),
+        cursor: None,
+        limit: 10,
+    };
+    let bytes = request.encode().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(json["type"], "getOrders");
+    assert_eq!(SyncRequest::decode(&bytes).unwrap(), request);
+    assert!(request.check().is_ok());
+    let too_many = SyncRequest::GetOrders {
+        market: eth_usdc_id(),
+        cursor: None,
+        limit: MAX_PAGE_LIMIT + 1,
+    };
+    assert!(matches!(too_many.check(), Err(Error::LimitTooLarge { .. })));
+}
+
+#[test]
+fn pages_must_follow_the_cursor_and_the_market() {
+    let (entries, ids) = page(0..5);
+    let request = SyncRequest::GetOrders {
+        market: eth_usdc_id(),
+        cursor: None,
+        limit: 5,
+    };
+    let response = SyncResponse::OrdersPage {
+        market: eth_usdc_id(),
+        orders: entries.clone(),
+        next_cursor: ids.last().copied(),
+    };
+    let decoded = SyncResponse::decode(&response.encode().unwrap()).unwrap();
+    assert_eq!(decoded.check_page(&request).unwrap(), ids);
+
+    let mut shuffled = entries.clone();
+    shuffled.swap(0, 1);
+    let bad = SyncResponse::OrdersPage {
+        market: eth_usdc_id(),
+        orders: shuffled,
+        next_cursor: None,
+    };
+    assert!(matches!(
+        bad.check_page(&request),
+        Err(Error::BadPage { .. })
+    ));
+
+    let after_cursor = SyncRequest::GetOrders {
+        market: eth_usdc_id(),
+        cursor: Some(ids[2]),
+        limit: 5,
+    };
+    assert!(matches!(
+        response.check_page(&after_cursor),
+        Err(Error::BadPage { .. })
+    ));
+    let small = SyncRequest::GetOrders {
+        market: eth_usdc_id(),
+        cursor: None,
+        limit: 4,
+    };
+    assert!(matches!(
+        response.check_page(&small),
+        Err(Error::BadPage { .. })
+    ));
+}
+
+#[test]
+fn synced_entries_are_verified_with_their_update() {
+    let rules = ValidationRules::default();
+    let seen = Seen::default();
+    let ctx = ValidationContext {
+        markets: markets(),
+        rules: &rules,
+        seen: &seen,
+        topic: None,
+        alive_max_age_ms: 90_000,
+    };
+    let signed = OrderBuilder::new().sign();
+    let update = Update {
+        order_id: signed.order.id(),
+        remaining: Lots(3),
+        timestamp: T0,
+    }
+    .sign(&trader(0));
+    let (order, update) = validate_synced(
+        PageEntry {
+            order: signed.clone(),
+            update: Some(update),
+        },
+        T0,
+        &ctx,
+    )
+    .unwrap();
+    assert_eq!(order.unwrap().id(), signed.order.id());
+    assert_eq!(update.unwrap().remaining(), Lots(3));
+
+    // A forged update in a page fails the whole entry.
+    let forged = Update {
+        order_id: signed.order.id(),
+        remaining: Lots(0),
+        timestamp: T0,
+    }
+    .sign(&trader(5));
+    assert!(
+        validate_synced(
+            PageEntry {
+                order: signed.clone(),
+                update: Some(forged),
+            },
+            T0,
+            &ctx,
+        )
+        .is_err()
+    );
+
+    // Known already: the order is not re-verified, a lower update still applies.
+    let known = Seen::with_open(OrderBuilder::new().verified());
+    let ctx = ValidationContext {
+        seen: &known,
+        ..ctx
+    };
+    let (order, update) = validate_synced(
+        PageEntry {
+            order: signed,
+            update: Some(update.unwrap().signed().to_owned()),
+        },
+        T0,
+        &ctx,
+    )
+    .unwrap();
+    assert!(order.is_none());
+    assert_eq!(update.unwrap().remaining(), Lots(3));
+}
