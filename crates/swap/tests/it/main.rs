@@ -1,0 +1,5 @@
+//! dex-swap tests: every path on simulated chains, and crash/restart at every step.
+
+mod crash;
+mod paths;
+mod sim;

@@ -1,0 +1,411 @@
+//! A small simulated world: two HTLC chains with block time, the taker's and the maker's
+//! swap machines, and a driver that performs their actions and reports what the chains
+//! show — with knobs to make a party misbehave, go offline, drop hints or crash.
+
+use std::collections::BTreeMap;
+
+use alloy_primitives::{Address, B256, U256, keccak256};
+use dex_swap::{
+    Action, Event, Hint, Leg, LockInfo, LockTerms, Outcome, Role, Secret, Swap, SwapParams, Timing,
+};
+
+pub(crate) const TAKER: Address = Address::repeat_byte(0x7a);
+pub(crate) const MAKER: Address = Address::repeat_byte(0x3a);
+pub(crate) const CONTRACT_X: Address = Address::repeat_byte(0xc1);
+pub(crate) const CONTRACT_Y: Address = Address::repeat_byte(0xc2);
+pub(crate) const TOKEN_Y: Address = Address::repeat_byte(0xe2);
+pub(crate) const CHAIN_X: u64 = 31337;
+pub(crate) const CHAIN_Y: u64 = 31338;
+/// Chain start time (unix seconds) and local start time (unix ms), deliberately unrelated:
+/// the machines must never compare local time with chain time.
+pub(crate) const CHAIN_START: u64 = 1_800_000_000;
+pub(crate) const LOCAL_START: u64 = 1_764_000_000_000;
+pub(crate) const TAKER_AMOUNT: u64 = 625_125_000; // quote units the taker pays
+pub(crate) const MAKER_AMOUNT: u64 = 250_000_000_000_000_000; // base units the maker sells
+pub(crate) const START_BALANCE: u64 = 1_000_000_000_000_000_000;
+
+pub(crate) fn secret() -> Secret {
+    Secret(B256::repeat_byte(0x5e))
+}
+
+pub(crate) fn timing() -> Timing {
+    Timing {
+        taker_lock_secs: 1200,
+        maker_lock_secs: 600,
+        margin_secs: 300,
+        min_claim_secs: 60,
+        taker_leg_confirmations: 2,
+        maker_leg_confirmations: 2,
+        retry_ms: 5_000,
+    }
+}
+
+pub(crate) fn params(role: Role) -> SwapParams {
+    SwapParams {
+        swap_id: B256::repeat_byte(0x51),
+        role,
+        hashlock: secret().hashlock(),
+        taker_leg: LockTerms {
+            chain_id: CHAIN_X,
+            contract: CONTRACT_X,
+            token: Address::ZERO,
+            amount: U256::from(TAKER_AMOUNT),
+            sender: TAKER,
+            recipient: MAKER,
+        },
+        maker_leg: LockTerms {
+            chain_id: CHAIN_Y,
+            contract: CONTRACT_Y,
+            token: TOKEN_Y,
+            amount: U256::from(MAKER_AMOUNT),
+            sender: MAKER,
+            recipient: TAKER,
+        },
+        reserved_until: LOCAL_START + 60_000,
+        lock_margin_ms: 10_000,
+        timing: timing(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LockState {
+    Open,
+    Claimed(Secret),
+    Refunded,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SimLock {
+    pub(crate) info: LockInfo,
+    pub(crate) block: u64,
+    pub(crate) state: LockState,
+}
+
+/// An HTLC chain: block height and time, balances, locks. Every transaction mines a block.
+#[derive(Debug, Clone)]
+pub(crate) struct SimChain {
+    pub(crate) chain_id: u64,
+    pub(crate) contract: Address,
+    pub(crate) height: u64,
+    pub(crate) time: u64,
+    pub(crate) balances: BTreeMap<Address, u64>,
+    pub(crate) locks: BTreeMap<B256, SimLock>,
+    pub(crate) reverts: u32,
+}
+
+impl SimChain {
+    fn new(chain_id: u64, contract: Address) -> SimChain {
+        SimChain {
+            chain_id,
+            contract,
+            height: 1,
+            time: CHAIN_START,
+            balances: [(TAKER, START_BALANCE), (MAKER, START_BALANCE)].into(),
+            locks: BTreeMap::new(),
+            reverts: 0,
+        }
+    }
+
+    pub(crate) fn balance(&self, who: Address) -> u64 {
+        self.balances.get(&who).copied().unwrap_or(0)
+    }
+
+    fn mine(&mut self) {
+        self.height += 1;
+        self.time += 1;
+    }
+
+    /// The contract's rules: no zero amount, no past timelock, no duplicate id.
+    pub(crate) fn lock(&mut self, terms: &LockTerms, hashlock: B256, timelock: u64) -> bool {
+        let amount = terms.amount.to::<u64>();
+        let id = lock_id(terms, hashlock, timelock);
+        let funded = self.balance(terms.sender) >= amount;
+        if amount == 0 || timelock <= self.time || self.locks.contains_key(&id) || !funded {
+            self.reverts += 1;
+            return false;
+        }
+        self.mine();
+        *self.balances.entry(terms.sender).or_default() -= amount;
+        *self.balances.entry(self.contract).or_default() += amount;
+        let info = LockInfo {
+            id,
+            chain_id: self.chain_id,
+            contract: self.contract,
+            sender: terms.sender,
+            recipient: terms.recipient,
+            token: terms.token,
+            amount: terms.amount,
+            hashlock,
+            timelock,
+        };
+        self.locks.insert(
+            id,
+            SimLock {
+                info,
+                block: self.height,
+                state: LockState::Open,
+            },
+        );
+        true
+    }
+
+    fn claim(&mut self, id: B256, secret: Secret) -> bool {
+        let time = self.time;
+        let Some(lock) = self.locks.get_mut(&id) else {
+            self.reverts += 1;
+            return false;
+        };
+        if lock.state != LockState::Open
+            || time >= lock.info.timelock
+            || secret.hashlock() != lock.info.hashlock
+        {
+            self.reverts += 1;
+            return false;
+        }
+        lock.state = LockState::Claimed(secret);
+        let (recipient, amount) = (lock.info.recipient, lock.info.amount.to::<u64>());
+        self.mine();
+        *self.balances.entry(self.contract).or_default() -= amount;
+        *self.balances.entry(recipient).or_default() += amount;
+        true
+    }
+
+    fn refund(&mut self, id: B256) -> bool {
+        let time = self.time;
+        let Some(lock) = self.locks.get_mut(&id) else {
+            self.reverts += 1;
+            return false;
+        };
+        if lock.state != LockState::Open || time < lock.info.timelock {
+            self.reverts += 1;
+            return false;
+        }
+        lock.state = LockState::Refunded;
+        let (sender, amount) = (lock.info.sender, lock.info.amount.to::<u64>());
+        self.mine();
+        *self.balances.entry(self.contract).or_default() -= amount;
+        *self.balances.entry(sender).or_default() += amount;
+        true
+    }
+
+    /// What a watcher reports for `hashlock`: locks (with confirmations), claims, refunds,
+    /// then the latest block time — in that order, as `Event::ChainTime` requires.
+    pub(crate) fn observe(&self, leg: Leg, hashlock: B256) -> Vec<Event> {
+        let mut events = Vec::new();
+        for lock in self
+            .locks
+            .values()
+            .filter(|lock| lock.info.hashlock == hashlock)
+        {
+            events.push(Event::LockSeen {
+                leg,
+                lock: lock.info.clone(),
+                confirmations: self.height - lock.block + 1,
+                chain_time: self.time,
+            });
+            match lock.state {
+                LockState::Claimed(secret) => events.push(Event::ClaimSeen {
+                    leg,
+                    lock_id: lock.info.id,
+                    secret,
+                }),
+                LockState::Refunded => events.push(Event::RefundSeen {
+                    leg,
+                    lock_id: lock.info.id,
+                }),
+                LockState::Open => {}
+            }
+        }
+        events.push(Event::ChainTime {
+            leg,
+            time: self.time,
+        });
+        events
+    }
+}
+
+pub(crate) fn lock_id(terms: &LockTerms, hashlock: B256, timelock: u64) -> B256 {
+    let mut data = Vec::new();
+    data.extend_from_slice(terms.sender.as_slice());
+    data.extend_from_slice(terms.recipient.as_slice());
+    data.extend_from_slice(terms.token.as_slice());
+    data.extend_from_slice(&terms.amount.to_be_bytes::<32>());
+    data.extend_from_slice(hashlock.as_slice());
+    data.extend_from_slice(&timelock.to_be_bytes());
+    keccak256(data)
+}
+
+/// How a party behaves.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Behaviour {
+    /// Skips its `Lock` actions.
+    pub(crate) never_locks: bool,
+    /// Skips its `Claim` actions.
+    pub(crate) never_claims: bool,
+    /// Processes nothing (its node is down).
+    pub(crate) offline: bool,
+    /// Drops the hints it would send.
+    pub(crate) mute: bool,
+}
+
+/// Both parties, both chains, local time.
+#[derive(Debug, Clone)]
+pub(crate) struct World {
+    pub(crate) chains: [SimChain; 2],
+    pub(crate) taker: Swap,
+    pub(crate) maker: Swap,
+    pub(crate) now: u64,
+    pub(crate) behaviour: [Behaviour; 2],
+    pub(crate) inbox: [Vec<Hint>; 2],
+    pub(crate) log: Vec<(Role, Action)>,
+}
+
+fn slot(role: Role) -> usize {
+    match role {
+        Role::Taker => 0,
+        Role::Maker => 1,
+    }
+}
+
+fn chain_slot(leg: Leg) -> usize {
+    match leg {
+        Leg::Taker => 0,
+        Leg::Maker => 1,
+    }
+}
+
+impl World {
+    pub(crate) fn new() -> World {
+        World {
+            chains: [
+                SimChain::new(CHAIN_X, CONTRACT_X),
+                SimChain::new(CHAIN_Y, CONTRACT_Y),
+            ],
+            taker: Swap::taker(params(Role::Taker), secret()).unwrap(),
+            maker: Swap::maker(params(Role::Maker)).unwrap(),
+            now: LOCAL_START,
+            behaviour: [Behaviour::default(); 2],
+            inbox: [Vec::new(), Vec::new()],
+            log: Vec::new(),
+        }
+    }
+
+    pub(crate) fn chain(&self, leg: Leg) -> &SimChain {
+        &self.chains[chain_slot(leg)]
+    }
+
+    pub(crate) fn swap(&self, role: Role) -> &Swap {
+        match role {
+            Role::Taker => &self.taker,
+            Role::Maker => &self.maker,
+        }
+    }
+
+    pub(crate) fn swap_mut(&mut self, role: Role) -> &mut Swap {
+        match role {
+            Role::Taker => &mut self.taker,
+            Role::Maker => &mut self.maker,
+        }
+    }
+
+    /// Feeds one event to a party and performs what it asks.
+    pub(crate) fn feed(&mut self, role: Role, event: Event) -> Vec<Action> {
+        let now = self.now;
+        let actions = self.swap_mut(role).handle(event, now);
+        self.perform(role, &actions);
+        actions
+    }
+
+    pub(crate) fn perform(&mut self, role: Role, actions: &[Action]) {
+        let behaviour = self.behaviour[slot(role)];
+        for action in actions {
+            self.log.push((role, action.clone()));
+            match action {
+                Action::Lock {
+                    leg,
+                    terms,
+                    hashlock,
+                    timelock,
+                } if !behaviour.never_locks => {
+                    self.chains[chain_slot(*leg)].lock(terms, *hashlock, *timelock);
+                }
+                Action::Claim {
+                    leg,
+                    lock_id,
+                    secret,
+                } if !behaviour.never_claims => {
+                    self.chains[chain_slot(*leg)].claim(*lock_id, *secret);
+                }
+                Action::Refund { leg, lock_id } => {
+                    self.chains[chain_slot(*leg)].refund(*lock_id);
+                }
+                Action::Send(hint) if !behaviour.mute => {
+                    self.inbox[1 - slot(role)].push(hint.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// One round for a party: its hints, then what both chains show, then a tick.
+    pub(crate) fn round(&mut self, role: Role) {
+        if self.behaviour[slot(role)].offline {
+            return;
+        }
+        for hint in std::mem::take(&mut self.inbox[slot(role)]) {
+            let event = match hint {
+                Hint::Secret { secret } => Event::SecretLearned { secret },
+                Hint::Abort => Event::PeerAborted,
+                // A lock hint only makes the node look at the chain, which it does anyway.
+                Hint::Locked { .. } => Event::Tick,
+            };
+            self.feed(role, event);
+        }
+        let hashlock = self.swap(role).params().hashlock;
+        for leg in [Leg::Taker, Leg::Maker] {
+            for event in self.chain(leg).observe(leg, hashlock) {
+                self.feed(role, event);
+            }
+        }
+        self.feed(role, Event::Tick);
+    }
+
+    /// Advances local time and both chains' block time (empty blocks, as a live chain does).
+    pub(crate) fn wait(&mut self, secs: u64) {
+        self.now += secs * 1000;
+        for chain in &mut self.chains {
+            chain.time += secs;
+            chain.height += 1;
+        }
+    }
+
+    /// Runs rounds (each one second apart) until both parties finished or `max_secs` pass.
+    pub(crate) fn run(&mut self, max_secs: u64) {
+        for _ in 0..max_secs {
+            if self.taker.is_finished() && self.maker.is_finished() {
+                return;
+            }
+            self.round(Role::Taker);
+            self.round(Role::Maker);
+            self.wait(1);
+        }
+    }
+
+    pub(crate) fn outcome(&self, role: Role) -> Option<Outcome> {
+        self.swap(role).outcome().cloned()
+    }
+
+    /// Balance changes on each chain relative to the start: [taker, maker].
+    pub(crate) fn deltas(&self, leg: Leg) -> [i128; 2] {
+        let chain = self.chain(leg);
+        [TAKER, MAKER].map(|who| i128::from(chain.balance(who)) - i128::from(START_BALANCE))
+    }
+
+    pub(crate) fn actions_of(&self, role: Role) -> Vec<&Action> {
+        self.log
+            .iter()
+            .filter(|(r, _)| *r == role)
+            .map(|(_, a)| a)
+            .collect()
+    }
+}
