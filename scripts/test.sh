@@ -5,6 +5,10 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Pinned anvil and solc for the chain tests; a no-op when already installed.
+step "chain tools"
+scripts/install-tools.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

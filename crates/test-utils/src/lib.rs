@@ -5,6 +5,9 @@
 
 use std::sync::LazyLock;
 
+#[cfg(feature = "anvil")]
+pub mod anvil;
+
 use dex_primitives::{
     Address, Lots, MarketDef, MarketId, Markets, Order, Side, SignedOrder, Ticks, TraderKey, U256,
     UnixMillis, ValidationRules, VerifiedOrder,
