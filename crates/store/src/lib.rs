@@ -1,0 +1,364 @@
+//! Persistence of a p2pdex node: its own orders, its swaps with their append-only event log,
+//! the trades it saw, and the chain scan cursors, in one SQLite file (rusqlite, bundled).
+//!
+//! Durability follows what depends on a write (DESIGN §8): the database runs in WAL mode;
+//! swap creation and swap events are committed with `synchronous=FULL` (fsync before the
+//! action they precede may run), other writes with `synchronous=NORMAL`, which survives a
+//! killed process and loses at most the last commits on a power cut. Remote orders are not
+//! stored: peers re-sync them.
+//!
+//! The API is synchronous; the node calls it from a blocking task.
+
+mod error;
+mod migrations;
+mod records;
+mod sql;
+
+use std::path::Path;
+
+use dex_primitives::{Lots, MarketId, OrderId, SignedUpdate, UnixMillis};
+use dex_swap::{Action, Swap, SwapId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use error::Error;
+pub use records::{LogEntry, OrderStatus, OwnOrder, SwapLogRow, SwapRecord, TradeRecord};
+use sql::{from_sql_u64, to_sql_u64};
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The node's database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// The file is created readable by its owner only: it holds swap secrets.
+    pub fn open(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            create_private_file(path)?;
+        }
+        let conn = Connection::open(path)?;
+        Store::init(conn)
+    }
+
+    /// A throw-away in-memory database (tests).
+    pub fn open_in_memory() -> Result<Store> {
+        Store::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Store> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Another process holding the file (a second node on the same data dir) makes
+        // writes wait briefly, then fail clearly instead of corrupting anything.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = Store { conn };
+        migrations::migrate(&mut store.conn)?;
+        Ok(store)
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<u32> {
+        migrations::version(&self.conn)
+    }
+
+    /// Runs `f` in one transaction committed with `synchronous=FULL`.
+    fn durable<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        let result = (|| {
+            let tx = self.conn.transaction()?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        result
+    }
+
+    // ---- own orders ----
+
+    /// Records a new own order.
+    pub fn insert_own_order(&mut self, order: &OwnOrder) -> Result<()> {
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO own_orders (order_id, market, signed_json, remaining, status, \
+             latest_update_json, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (order_id) DO NOTHING",
+            )?
+            .execute(params![
+                order.id.0.as_slice(),
+                order.signed.order.market.0.as_slice(),
+                serde_json::to_string(&order.signed)?,
+                to_sql_u64(order.remaining.0),
+                order.status.as_str(),
+                order
+                    .latest_update
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?,
+                to_sql_u64(order.created_at),
+                to_sql_u64(order.updated_at),
+            ])?;
+        if inserted == 0 {
+            return Err(Error::DuplicateOrder { order_id: order.id });
+        }
+        Ok(())
+    }
+
+    /// Records an own order's new remaining quantity and status, with the signed update
+    /// that announced it (if any). Remaining never goes up.
+    pub fn update_own_order(
+        &mut self,
+        order_id: &OrderId,
+        remaining: Lots,
+        status: OrderStatus,
+        update: Option<&SignedUpdate>,
+        at: UnixMillis,
+    ) -> Result<()> {
+        let current = self.own_order(order_id)?.ok_or(Error::UnknownOrder {
+            order_id: *order_id,
+        })?;
+        if remaining > current.remaining {
+            return Err(Error::RemainingIncrease {
+                order_id: *order_id,
+                current: current.remaining.0,
+                requested: remaining.0,
+            });
+        }
+        let update_json = match update {
+            Some(update) => Some(serde_json::to_string(update)?),
+            None => current
+                .latest_update
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        };
+        self.conn
+            .prepare_cached(
+                "UPDATE own_orders SET remaining = ?2, status = ?3, latest_update_json = ?4, \
+                 updated_at = ?5 WHERE order_id = ?1",
+            )?
+            .execute(params![
+                order_id.0.as_slice(),
+                to_sql_u64(remaining.0),
+                status.as_str(),
+                update_json,
+                to_sql_u64(at),
+            ])?;
+        Ok(())
+    }
+
+    /// One own order.
+    pub fn own_order(&self, order_id: &OrderId) -> Result<Option<OwnOrder>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM own_orders WHERE order_id = ?1",
+                records::OWN_ORDER_COLUMNS
+            ))?
+            .query_row(params![order_id.0.as_slice()], records::own_order_from_row)
+            .optional()?
+            .transpose()
+    }
+
+    /// Own orders, optionally of one market and/or one status, oldest first.
+    pub fn own_orders(
+        &self,
+        market: Option<&MarketId>,
+        status: Option<OrderStatus>,
+    ) -> Result<Vec<OwnOrder>> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {} FROM own_orders WHERE (?1 IS NULL OR market = ?1) \
+             AND (?2 IS NULL OR status = ?2) ORDER BY created_at, order_id",
+            records::OWN_ORDER_COLUMNS
+        ))?;
+        let rows = statement.query_map(
+            params![
+                market.map(|m| m.0.to_vec()),
+                status.map(OrderStatus::as_str)
+            ],
+            records::own_order_from_row,
+        )?;
+        rows.map(|row| row?).collect()
+    }
+
+    // ---- swaps ----
+
+    /// Records a new swap and its initial state in one durable transaction. For a maker
+    /// this is also the persisted reservation: the swap's state holds it.
+    pub fn create_swap(&mut self, record: &SwapRecord, swap: &Swap, at: UnixMillis) -> Result<()> {
+        self.durable(|tx| {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO swaps (swap_id, role, market, own_order_id, counter_order_id, \
+                     side, price, quantity, peer, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                     ON CONFLICT (swap_id) DO NOTHING",
+                )?
+                .execute(params![
+                    record.swap_id.as_slice(),
+                    serde_json::to_string(&swap.params().role)?,
+                    record.market.0.as_slice(),
+                    record.own_order_id.0.as_slice(),
+                    record.counter_order_id.0.as_slice(),
+                    record.side.as_u8(),
+                    to_sql_u64(record.price.0),
+                    to_sql_u64(record.quantity.0),
+                    record.peer,
+                    to_sql_u64(at),
+                ])?;
+            if inserted == 0 {
+                return Err(Error::DuplicateSwap {
+                    swap_id: record.swap_id,
+                });
+            }
+            sql::insert_swap_event(tx, &record.swap_id, &LogEntry::Created, &[], swap, at)?;
+            Ok(())
+        })
+    }
+
+    /// Appends one step of a swap — what happened, what it decided, the resulting state —
+    /// durably. Call it before performing `actions`.
+    pub fn append_swap_event(
+        &mut self,
+        swap_id: &SwapId,
+        entry: &LogEntry,
+        actions: &[Action],
+        swap: &Swap,
+        at: UnixMillis,
+    ) -> Result<u64> {
+        self.durable(|tx| sql::insert_swap_event(tx, swap_id, entry, actions, swap, at))
+    }
+
+    /// One swap with its latest state.
+    pub fn swap(&self, swap_id: &SwapId) -> Result<Option<(SwapRecord, Swap)>> {
+        let mut found =
+            sql::swaps_where(&self.conn, "s.swap_id = ?1", params![swap_id.as_slice()])?;
+        Ok(found.pop())
+    }
+
+    /// Every swap, newest first.
+    pub fn swaps(&self) -> Result<Vec<(SwapRecord, Swap)>> {
+        sql::swaps_where(&self.conn, "1 = 1", params![])
+    }
+
+    /// Swaps of one own order, oldest first.
+    pub fn swaps_of_order(&self, order_id: &OrderId) -> Result<Vec<(SwapRecord, Swap)>> {
+        let mut swaps = sql::swaps_where(
+            &self.conn,
+            "s.own_order_id = ?1",
+            params![order_id.0.as_slice()],
+        )?;
+        swaps.reverse();
+        Ok(swaps)
+    }
+
+    /// Swaps that are not finished: the ones a restarting node resumes.
+    pub fn unfinished_swaps(&self) -> Result<Vec<(SwapRecord, Swap)>> {
+        sql::swaps_where(&self.conn, "e.finished = 0", params![])
+    }
+
+    /// The event log of a swap, in order.
+    pub fn swap_history(&self, swap_id: &SwapId) -> Result<Vec<SwapLogRow>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT seq, at, entry_json, actions_json, phase FROM swap_events \
+             WHERE swap_id = ?1 ORDER BY seq",
+        )?;
+        let rows = statement.query_map(params![swap_id.as_slice()], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (seq, at, entry, actions, phase) = row?;
+            Ok(SwapLogRow {
+                seq: from_sql_u64(seq),
+                at: from_sql_u64(at),
+                entry: serde_json::from_str(&entry)?,
+                actions: serde_json::from_str(&actions)?,
+                phase,
+            })
+        })
+        .collect()
+    }
+
+    // ---- trades ----
+
+    /// Records a trade (own, from a completed swap; or seen).
+    pub fn insert_trade(&mut self, trade: &TradeRecord) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO trades (market, price, quantity, taker_side, swap_id, at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                trade.market.0.as_slice(),
+                to_sql_u64(trade.price.0),
+                to_sql_u64(trade.quantity.0),
+                trade.taker_side.as_u8(),
+                trade.swap_id.map(|id| id.to_vec()),
+                to_sql_u64(trade.at),
+            ])?;
+        Ok(())
+    }
+
+    /// The most recent trades of a market, newest first.
+    pub fn recent_trades(&self, market: &MarketId, limit: u32) -> Result<Vec<TradeRecord>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT market, price, quantity, taker_side, swap_id, at FROM trades \
+             WHERE market = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
+        )?;
+        let rows =
+            statement.query_map(params![market.0.as_slice(), limit], records::trade_from_row)?;
+        rows.map(|row| row?).collect()
+    }
+
+    // ---- chain cursors ----
+
+    /// The last block scanned on a chain.
+    pub fn chain_cursor(&self, chain_id: u64) -> Result<Option<u64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT block FROM chain_cursors WHERE chain_id = ?1")?
+            .query_row(params![to_sql_u64(chain_id)], |row| row.get::<_, i64>(0))
+            .optional()?
+            .map(from_sql_u64))
+    }
+
+    /// Stores the last block scanned on a chain.
+    pub fn set_chain_cursor(&mut self, chain_id: u64, block: u64, at: UnixMillis) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO chain_cursors (chain_id, block, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (chain_id) DO UPDATE SET block = ?2, updated_at = ?3",
+            )?
+            .execute(params![
+                to_sql_u64(chain_id),
+                to_sql_u64(block),
+                to_sql_u64(at)
+            ])?;
+        Ok(())
+    }
+}
+
+fn create_private_file(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    Ok(())
+}

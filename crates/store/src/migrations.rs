@@ -1,0 +1,98 @@
+//! Versioned schema migrations, tracked in SQLite's `user_version`.
+//!
+//! Each entry upgrades the schema from version `index` to `index + 1`, in one transaction.
+//! Entries are never edited once released; changes are new entries.
+
+use rusqlite::Connection;
+
+use crate::{Error, Result};
+
+const MIGRATIONS: &[&str] = &[
+    // 0 → 1: the first schema.
+    "
+    CREATE TABLE own_orders (
+        order_id           BLOB PRIMARY KEY,
+        market             BLOB NOT NULL,
+        signed_json        TEXT NOT NULL,
+        remaining          INTEGER NOT NULL,
+        status             TEXT NOT NULL,
+        latest_update_json TEXT,
+        created_at         INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL
+    );
+    CREATE INDEX own_orders_by_market ON own_orders (market, status);
+
+    CREATE TABLE swaps (
+        swap_id          BLOB PRIMARY KEY,
+        role             TEXT NOT NULL,
+        market           BLOB NOT NULL,
+        own_order_id     BLOB NOT NULL,
+        counter_order_id BLOB NOT NULL,
+        side             INTEGER NOT NULL,
+        price            INTEGER NOT NULL,
+        quantity         INTEGER NOT NULL,
+        peer             TEXT NOT NULL,
+        created_at       INTEGER NOT NULL
+    );
+    CREATE INDEX swaps_by_order ON swaps (own_order_id);
+
+    -- Append-only: rows are inserted, never updated or deleted. The last row of a swap
+    -- holds its current state.
+    CREATE TABLE swap_events (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        swap_id      BLOB NOT NULL REFERENCES swaps (swap_id),
+        at           INTEGER NOT NULL,
+        entry_json   TEXT NOT NULL,
+        actions_json TEXT NOT NULL,
+        phase        TEXT NOT NULL,
+        finished     INTEGER NOT NULL,
+        state_json   TEXT NOT NULL
+    );
+    CREATE INDEX swap_events_by_swap ON swap_events (swap_id, seq);
+    CREATE TRIGGER swap_events_append_only_update BEFORE UPDATE ON swap_events
+        BEGIN SELECT RAISE(ABORT, 'swap_events is append-only'); END;
+    CREATE TRIGGER swap_events_append_only_delete BEFORE DELETE ON swap_events
+        BEGIN SELECT RAISE(ABORT, 'swap_events is append-only'); END;
+
+    CREATE TABLE trades (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        market     BLOB NOT NULL,
+        price      INTEGER NOT NULL,
+        quantity   INTEGER NOT NULL,
+        taker_side INTEGER NOT NULL,
+        swap_id    BLOB,
+        at         INTEGER NOT NULL
+    );
+    CREATE INDEX trades_by_market ON trades (market, at);
+
+    CREATE TABLE chain_cursors (
+        chain_id   INTEGER PRIMARY KEY,
+        block      INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    ",
+];
+
+/// The newest schema version this program knows.
+pub(crate) const LATEST: u32 = MIGRATIONS.len() as u32;
+
+pub(crate) fn version(conn: &Connection) -> Result<u32> {
+    Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
+
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let found = version(conn)?;
+    if found > LATEST {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: LATEST,
+        });
+    }
+    for (index, script) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(script)?;
+        tx.pragma_update(None, "user_version", index as u32 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Own orders.
+
+use dex_primitives::{Lots, Update};
+use dex_store::{Error, OrderStatus, OwnOrder, Store};
+use dex_test_utils::{OrderBuilder, T0, eth_eth2, trader};
+
+fn own(builder: OrderBuilder) -> OwnOrder {
+    let signed = builder.sign();
+    OwnOrder {
+        id: signed.order.id(),
+        remaining: signed.order.quantity,
+        signed,
+        status: OrderStatus::Open,
+        latest_update: None,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+#[test]
+fn orders_round_trip_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.sqlite");
+    let order = own(OrderBuilder::new().quantity(10));
+    {
+        let mut store = Store::open(&path).unwrap();
+        store.insert_own_order(&order).unwrap();
+        assert_eq!(store.own_order(&order.id).unwrap(), Some(order.clone()));
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.own_order(&order.id).unwrap(), Some(order));
+}
+
+#[test]
+fn a_duplicate_order_is_refused() {
+    let mut store = Store::open_in_memory().unwrap();
+    let order = own(OrderBuilder::new());
+    store.insert_own_order(&order).unwrap();
+    assert!(matches!(
+        store.insert_own_order(&order).unwrap_err(),
+        Error::DuplicateOrder { order_id } if order_id == order.id
+    ));
+}
+
+#[test]
+fn remaining_only_goes_down_and_keeps_the_signed_update() {
+    let mut store = Store::open_in_memory().unwrap();
+    let order = own(OrderBuilder::new().quantity(10));
+    store.insert_own_order(&order).unwrap();
+    let update = Update {
+        order_id: order.id,
+        remaining: Lots(4),
+        timestamp: T0 + 5,
+    }
+    .sign(&trader(0));
+    store
+        .update_own_order(&order.id, Lots(4), OrderStatus::Open, Some(&update), T0 + 5)
+        .unwrap();
+    let stored = store.own_order(&order.id).unwrap().unwrap();
+    assert_eq!(stored.remaining, Lots(4));
+    assert_eq!(stored.latest_update, Some(update));
+    assert_eq!(stored.updated_at, T0 + 5);
+
+    let err = store
+        .update_own_order(&order.id, Lots(5), OrderStatus::Open, None, T0 + 6)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::RemainingIncrease {
+                current: 4,
+                requested: 5,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // A status change without a new update keeps the previous one.
+    store
+        .update_own_order(&order.id, Lots(0), OrderStatus::Filled, None, T0 + 7)
+        .unwrap();
+    let stored = store.own_order(&order.id).unwrap().unwrap();
+    assert_eq!(
+        (stored.remaining, stored.status),
+        (Lots(0), OrderStatus::Filled)
+    );
+    assert_eq!(stored.latest_update, Some(update));
+
+    let unknown = own(OrderBuilder::new().nonce(99)).id;
+    assert!(matches!(
+        store
+            .update_own_order(&unknown, Lots(0), OrderStatus::Cancelled, None, T0)
+            .unwrap_err(),
+        Error::UnknownOrder { .. }
+    ));
+}
+
+#[test]
+fn orders_filter_by_market_and_status() {
+    let mut store = Store::open_in_memory().unwrap();
+    let a = own(OrderBuilder::new().nonce(1).created_at(T0));
+    let b = own(OrderBuilder::new().nonce(2).created_at(T0 + 1));
+    let c = own(OrderBuilder::new()
+        .nonce(3)
+        .market(eth_eth2().params().id()));
+    for order in [&a, &b, &c] {
+        store.insert_own_order(order).unwrap();
+    }
+    store
+        .update_own_order(&b.id, Lots(0), OrderStatus::Cancelled, None, T0 + 2)
+        .unwrap();
+    let market = a.signed.order.market;
+    let ids = |orders: Vec<OwnOrder>| orders.into_iter().map(|o| o.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.own_orders(Some(&market), None).unwrap()),
+        vec![a.id, b.id]
+    );
+    assert_eq!(
+        ids(store
+            .own_orders(Some(&market), Some(OrderStatus::Open))
+            .unwrap()),
+        vec![a.id]
+    );
+    assert_eq!(
+        ids(store.own_orders(None, Some(OrderStatus::Open)).unwrap()).len(),
+        2
+    );
+    assert_eq!(ids(store.own_orders(None, None).unwrap()).len(), 3);
+}
+
+#[test]
+fn extreme_quantities_round_trip() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut order = own(OrderBuilder::new().quantity(u64::MAX).price(u64::MAX));
+    order.created_at = u64::MAX;
+    store.insert_own_order(&order).unwrap();
+    assert_eq!(store.own_order(&order.id).unwrap(), Some(order));
+}

@@ -1,0 +1,156 @@
+//! Swaps, their event log, trades and chain cursors.
+
+use dex_primitives::{B256, Lots, OrderId, Side, Ticks};
+use dex_store::{Error, LogEntry, Store, SwapRecord, TradeRecord};
+use dex_swap::{Event, Leg, Outcome, Phase, Role, Swap};
+use dex_test_utils::eth_usdc_id;
+
+pub(crate) fn record(swap: &Swap) -> SwapRecord {
+    SwapRecord {
+        swap_id: swap.params().swap_id,
+        market: eth_usdc_id(),
+        own_order_id: OrderId(B256::repeat_byte(0xa1)),
+        counter_order_id: OrderId(B256::repeat_byte(0xb2)),
+        side: Side::Buy,
+        price: Ticks(250_050),
+        quantity: Lots(250),
+        peer: "12D3KooWPeer".into(),
+        created_at: 10,
+    }
+}
+
+#[test]
+fn a_swap_and_its_log_survive_a_reopen_with_the_latest_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.sqlite");
+    let mut swap = crate::swap(Role::Taker, 1);
+    let swap_id = swap.params().swap_id;
+    {
+        let mut store = Store::open(&path).unwrap();
+        store.create_swap(&record(&swap), &swap, 10).unwrap();
+        let event = Event::ChainTime {
+            leg: Leg::Taker,
+            time: 1_800_000_000,
+        };
+        let actions = swap.handle(event.clone(), 20);
+        assert!(matches!(swap.phase(), Phase::TakerLocking { .. }));
+        store
+            .append_swap_event(
+                &swap_id,
+                &LogEntry::Event {
+                    event: Box::new(event),
+                },
+                &actions,
+                &swap,
+                20,
+            )
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let (stored_record, stored_swap) = store.swap(&swap_id).unwrap().unwrap();
+    assert_eq!(
+        stored_record,
+        SwapRecord {
+            created_at: 10,
+            ..record(&swap)
+        }
+    );
+    assert_eq!(
+        stored_swap, swap,
+        "the latest state, secret included, is what resumes"
+    );
+    let history = store.swap_history(&swap_id).unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].entry, LogEntry::Created);
+    assert_eq!(history[0].phase, "takerStart");
+    assert_eq!(history[1].phase, "takerLocking");
+    assert!(matches!(
+        history[1].actions[0],
+        dex_swap::Action::Lock { .. }
+    ));
+    assert!(history[0].seq < history[1].seq);
+}
+
+#[test]
+fn unfinished_swaps_are_the_ones_to_resume() {
+    let mut store = Store::open_in_memory().unwrap();
+    let running = crate::swap(Role::Taker, 1);
+    let mut finished = crate::swap(Role::Maker, 2);
+    store.create_swap(&record(&running), &running, 1).unwrap();
+    store.create_swap(&record(&finished), &finished, 2).unwrap();
+    let actions = finished.handle(Event::PeerAborted, 3);
+    assert_eq!(finished.outcome(), Some(&Outcome::NotLocked));
+    store
+        .append_swap_event(
+            &finished.params().swap_id,
+            &LogEntry::Event {
+                event: Box::new(Event::PeerAborted),
+            },
+            &actions,
+            &finished,
+            3,
+        )
+        .unwrap();
+    let unfinished: Vec<_> = store
+        .unfinished_swaps()
+        .unwrap()
+        .into_iter()
+        .map(|(r, _)| r.swap_id)
+        .collect();
+    assert_eq!(unfinished, vec![running.params().swap_id]);
+    assert_eq!(store.swaps().unwrap().len(), 2);
+    assert_eq!(
+        store
+            .swaps_of_order(&OrderId(B256::repeat_byte(0xa1)))
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_duplicate_swap_is_refused() {
+    let mut store = Store::open_in_memory().unwrap();
+    let swap = crate::swap(Role::Maker, 1);
+    store.create_swap(&record(&swap), &swap, 1).unwrap();
+    assert!(matches!(
+        store.create_swap(&record(&swap), &swap, 2).unwrap_err(),
+        Error::DuplicateSwap { .. }
+    ));
+    assert_eq!(store.swap_history(&swap.params().swap_id).unwrap().len(), 1);
+}
+
+#[test]
+fn trades_newest_first() {
+    let mut store = Store::open_in_memory().unwrap();
+    for (at, price) in [(1, 100), (3, 300), (2, 200)] {
+        store
+            .insert_trade(&TradeRecord {
+                market: eth_usdc_id(),
+                price: Ticks(price),
+                quantity: Lots(1),
+                taker_side: Side::Sell,
+                swap_id: None,
+                at,
+            })
+            .unwrap();
+    }
+    let prices: Vec<u64> = store
+        .recent_trades(&eth_usdc_id(), 2)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.price.0)
+        .collect();
+    assert_eq!(prices, vec![300, 200]);
+}
+
+#[test]
+fn chain_cursors_resume_where_they_stopped() {
+    let mut store = Store::open_in_memory().unwrap();
+    assert_eq!(store.chain_cursor(31337).unwrap(), None);
+    store.set_chain_cursor(31337, 42, 1).unwrap();
+    store.set_chain_cursor(31337, 43, 2).unwrap();
+    store.set_chain_cursor(31338, 7, 2).unwrap();
+    assert_eq!(store.chain_cursor(31337).unwrap(), Some(43));
+    assert_eq!(store.chain_cursor(31338).unwrap(), Some(7));
+}
