@@ -278,6 +278,9 @@ impl EventLoop {
                 });
                 let _ = reply.send(result);
             }
+            Command::Disconnect { peer, reply } => {
+                let _ = reply.send(Ok(self.swarm.disconnect_peer_id(peer).is_ok()));
+            }
             Command::ListenAddrs { reply } => {
                 let _ = reply.send(Ok(self.swarm.listeners().cloned().collect()));
             }

@@ -180,6 +180,10 @@ pub(crate) enum Command {
         address: Multiaddr,
         reply: Reply<()>,
     },
+    Disconnect {
+        peer: PeerId,
+        reply: Reply<bool>,
+    },
     ListenAddrs {
         reply: Reply<Vec<Multiaddr>>,
     },
@@ -281,6 +285,12 @@ impl NetworkHandle {
     /// Dials an address (with `/p2p/<peer id>` to check whom we reach).
     pub async fn dial(&self, address: Multiaddr) -> Result<(), Error> {
         self.ask(|reply| Command::Dial { address, reply }).await
+    }
+
+    /// Closes every connection to `peer`. `Ok(false)` if it was not connected. Nothing in
+    /// this crate redials by itself unless Kademlia or mDNS finds the peer again.
+    pub async fn disconnect(&self, peer: PeerId) -> Result<bool, Error> {
+        self.ask(|reply| Command::Disconnect { peer, reply }).await
     }
 
     /// The addresses the swarm listens on (ephemeral ports resolved).

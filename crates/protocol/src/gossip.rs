@@ -32,7 +32,11 @@ pub fn market_of_topic(topic: &str) -> Option<MarketId> {
 /// `{"type":"update","update":{…},"signature":"0x…"}`,
 /// `{"type":"alive","alive":{…},"signature":"0x…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    try_from = "Envelope<'_>"
+)]
 pub enum GossipMessage {
     /// A new order, on its market's topic.
     Order(SignedOrder),
@@ -40,6 +44,53 @@ pub enum GossipMessage {
     Update(SignedUpdate),
     /// A maker's heartbeat for one market, on [`ALIVE_TOPIC`].
     Alive(SignedAlive),
+}
+
+/// The wire shape of every gossip message, read in one pass. Serde's internally tagged
+/// enums buffer the whole object before choosing a variant (allocating every key and value
+/// twice); on the ingest path that costs as much as the rest of decoding, so the message is
+/// read flat and checked here instead.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    order: Option<dex_primitives::Order>,
+    update: Option<dex_primitives::Update>,
+    alive: Option<dex_primitives::Alive>,
+    signature: dex_primitives::Signature,
+}
+
+impl TryFrom<Envelope<'_>> for GossipMessage {
+    type Error = String;
+
+    fn try_from(envelope: Envelope<'_>) -> Result<Self, String> {
+        let Envelope {
+            kind,
+            order,
+            update,
+            alive,
+            signature,
+        } = envelope;
+        match (kind.as_ref(), order, update, alive) {
+            ("order", Some(order), None, None) => {
+                Ok(GossipMessage::Order(SignedOrder { order, signature }))
+            }
+            ("update", None, Some(update), None) => {
+                Ok(GossipMessage::Update(SignedUpdate { update, signature }))
+            }
+            ("alive", None, None, Some(alive)) => {
+                Ok(GossipMessage::Alive(SignedAlive { alive, signature }))
+            }
+            ("order" | "update" | "alive", ..) => Err(format!(
+                "a {kind} message must carry exactly the field `{kind}` and a signature"
+            )),
+            _ => Err(format!(
+                "unknown message type {:?}, expected order, update or alive",
+                kind.chars().take(32).collect::<String>()
+            )),
+        }
+    }
 }
 
 impl WireMessage for GossipMessage {

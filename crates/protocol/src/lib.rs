@@ -7,6 +7,9 @@
 //! - [`validate`]: bytes in, a [`Verdict`] out (`Accept` / `Reject` / `Ignore`), which the
 //!   network layer turns into gossipsub's validation result.
 //!
+//! An `alive`'s `ordersRoot` is `dex_book::orders_digest` over the maker's open orders
+//! (`Book::maker_root`), so the book and the heartbeat cannot disagree on its definition.
+//!
 //! Everything here is pure: no I/O, no clock (`now` is passed in), no async runtime. The
 //! take (`/p2pdex/take/1`) and swap (`/p2pdex/swap/1`) messages of the settlement work are
 //! added as sibling modules of [`sync`], each a request type and a response type implementing
@@ -15,14 +18,12 @@
 pub mod codec;
 mod error;
 mod gossip;
-mod root;
 pub mod sync;
 mod validate;
 
 pub use codec::{MAX_GOSSIP_SIZE, MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, WireMessage};
 pub use error::Error;
 pub use gossip::{ALIVE_TOPIC, GossipMessage, MARKET_TOPIC_PREFIX, market_of_topic, market_topic};
-pub use root::orders_root;
 pub use validate::{
     KnownOrder, SeenState, ValidationContext, Verdict, VerifiedMessage, classify, validate,
     validate_synced,

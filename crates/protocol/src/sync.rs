@@ -3,7 +3,7 @@
 //! Pages are ordered by order id; the cursor is the last id of the previous page (exclusive),
 //! so paging is stable while the book changes and a node can resume where it stopped.
 
-use dex_primitives::{MarketId, OrderId, SignedOrder, SignedUpdate};
+use dex_primitives::{Address, MarketId, OrderId, SignedOrder, SignedUpdate};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, WireMessage};
@@ -28,6 +28,10 @@ pub enum SyncRequest {
         cursor: Option<OrderId>,
         /// Page size, 1 to [`MAX_PAGE_LIMIT`].
         limit: u32,
+        /// Only this maker's orders (a peer whose `alive` root differs from ours); all
+        /// makers when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        maker: Option<Address>,
     },
 }
 
@@ -98,6 +102,7 @@ impl SyncResponse {
             market,
             cursor,
             limit,
+            maker,
         } = request;
         let SyncResponse::OrdersPage {
             market: page_market,
@@ -119,6 +124,9 @@ impl SyncResponse {
         for entry in orders {
             if entry.order.order.market != *market {
                 return bad(format!("an order of market {}", entry.order.order.market));
+            }
+            if maker.is_some_and(|maker| maker != entry.order.order.maker) {
+                return bad(format!("an order of maker {}", entry.order.order.maker));
             }
             let id = entry.order.order.id();
             if previous.is_some_and(|previous| id <= previous) {

@@ -196,15 +196,16 @@ fn check_topic(got: Option<&str>, expected: impl FnOnce() -> String) -> Result<(
     }
 }
 
-/// Verifies one entry of a sync page whose id was checked by
-/// [`crate::sync::SyncResponse::check_page`]. Returns the order when it is new (`None` when
-/// already known) and the update when it lowers the remaining quantity (or the order is new).
+/// Verifies one entry of a sync page, given its order id as returned by
+/// [`crate::sync::SyncResponse::check_page`] (so the order is hashed once). Returns the order
+/// when it is new (`None` when already known, without any signature work) and the update
+/// when it lowers the remaining quantity (or the order is new).
 pub fn validate_synced<S: SeenState + ?Sized>(
     entry: PageEntry,
+    id: OrderId,
     now: UnixMillis,
     ctx: &ValidationContext<'_, S>,
 ) -> Result<(Option<VerifiedOrder>, Option<VerifiedUpdate>), Error> {
-    let id = entry.order.order.id();
     let verify_update = |update: dex_primitives::SignedUpdate, order: &VerifiedOrder| {
         update
             .verify(order, ctx.rules, now)

@@ -13,6 +13,7 @@ async fn a_sync_request_gets_its_answer() -> anyhow::Result<()> {
         market: eth_usdc_id(),
         cursor: None,
         limit: 10,
+        maker: None,
     };
     let server = tokio::spawn({
         let b = b.clone();

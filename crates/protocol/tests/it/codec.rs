@@ -45,6 +45,18 @@ fn malformed_messages_say_why() {
 }
 
 #[test]
+fn the_type_must_match_the_signed_field() {
+    let signed = OrderBuilder::new().sign();
+    let mut json = serde_json::to_value(GossipMessage::Order(signed)).unwrap();
+    json["type"] = serde_json::json!("alive");
+    let err = GossipMessage::decode(&serde_json::to_vec(&json).unwrap()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Malformed { reason } if reason.contains("exactly the field `alive`")),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn unknown_fields_are_refused() {
     let signed = OrderBuilder::new().sign();
     let mut json = serde_json::to_value(GossipMessage::Order(signed)).unwrap();

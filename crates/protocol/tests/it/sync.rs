@@ -26,6 +26,7 @@ fn requests_round_trip_and_limit_is_checked() {
         market: eth_usdc_id(),
         cursor: None,
         limit: 10,
+        maker: None,
     };
     let bytes = request.encode().unwrap();
     let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
@@ -36,6 +37,7 @@ fn requests_round_trip_and_limit_is_checked() {
         market: eth_usdc_id(),
         cursor: None,
         limit: MAX_PAGE_LIMIT + 1,
+        maker: None,
     };
     assert!(matches!(too_many.check(), Err(Error::LimitTooLarge { .. })));
 }
@@ -47,6 +49,7 @@ fn pages_must_follow_the_cursor_and_the_market() {
         market: eth_usdc_id(),
         cursor: None,
         limit: 5,
+        maker: None,
     };
     let response = SyncResponse::OrdersPage {
         market: eth_usdc_id(),
@@ -72,6 +75,7 @@ fn pages_must_follow_the_cursor_and_the_market() {
         market: eth_usdc_id(),
         cursor: Some(ids[2]),
         limit: 5,
+        maker: None,
     };
     assert!(matches!(
         response.check_page(&after_cursor),
@@ -81,6 +85,7 @@ fn pages_must_follow_the_cursor_and_the_market() {
         market: eth_usdc_id(),
         cursor: None,
         limit: 4,
+        maker: None,
     };
     assert!(matches!(
         response.check_page(&small),
@@ -106,11 +111,13 @@ fn synced_entries_are_verified_with_their_update() {
         timestamp: T0,
     }
     .sign(&trader(0));
+    let id = signed.order.id();
     let (order, update) = validate_synced(
         PageEntry {
             order: signed.clone(),
             update: Some(update),
         },
+        id,
         T0,
         &ctx,
     )
@@ -131,6 +138,7 @@ fn synced_entries_are_verified_with_their_update() {
                 order: signed.clone(),
                 update: Some(forged),
             },
+            id,
             T0,
             &ctx,
         )
@@ -148,6 +156,7 @@ fn synced_entries_are_verified_with_their_update() {
             order: signed,
             update: Some(update.unwrap().signed().to_owned()),
         },
+        id,
         T0,
         &ctx,
     )
