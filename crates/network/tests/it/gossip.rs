@@ -122,3 +122,53 @@ async fn gossip_over_the_token_bucket_is_dropped_and_counted() -> anyhow::Result
     );
     Ok(())
 }
+
+/// Enough rejected messages push a peer below the graylist threshold: gossipsub then
+/// ignores everything it sends, while other peers' messages still arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_with_many_rejects_is_graylisted() -> anyhow::Result<()> {
+    let config = NetworkConfig::loopback();
+    let graylist = config.gossip.score.graylist_threshold;
+    let (bad, _bad_events) = start(config.clone()).await?;
+    let (judge, mut judge_events) = start(config.clone()).await?;
+    let (honest, _honest_events) = start(config).await?;
+    for node in [&bad, &judge, &honest] {
+        node.subscribe(TOPIC).await?;
+    }
+    connect(&bad, &judge).await?;
+    connect(&honest, &judge).await?;
+    wait_for("both to see the judge subscribed", || async {
+        bad.peers(Some(TOPIC.into()))
+            .await
+            .is_ok_and(|view| view.subscribed.len() == 1)
+            && honest
+                .peers(Some(TOPIC.into()))
+                .await
+                .is_ok_and(|view| view.subscribed.len() == 1)
+    })
+    .await?;
+    for i in 0..6u8 {
+        bad.publish(TOPIC, vec![b'x', i]).await?;
+        let gossip = next_gossip(&mut judge_events).await?;
+        judge
+            .report(gossip.message_id, gossip.source, Acceptance::Reject)
+            .await?;
+    }
+    wait_for("the bad peer's score below the graylist threshold", || async {
+        judge
+            .peer_score(bad.peer_id())
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|score| score < graylist)
+    })
+    .await?;
+    // Sent before the honest marker; graylisted, so never delivered.
+    bad.publish(TOPIC, b"after graylisting".to_vec()).await?;
+    honest.publish(TOPIC, b"marker".to_vec()).await?;
+    let gossip = next_gossip(&mut judge_events).await?;
+    assert_eq!(gossip.data, b"marker", "the graylisted peer's message was delivered");
+    assert_eq!(gossip.source, honest.peer_id());
+    assert_eq!(NetworkMetrics::get(&judge.metrics().gossip_received), 7);
+    Ok(())
+}
