@@ -32,11 +32,7 @@ pub fn market_of_topic(topic: &str) -> Option<MarketId> {
 /// `{"type":"update","update":{…},"signature":"0x…"}`,
 /// `{"type":"alive","alive":{…},"signature":"0x…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "camelCase",
-    try_from = "Envelope<'_>"
-)]
+#[serde(tag = "type", rename_all = "camelCase", try_from = "Envelope<'_>")]
 pub enum GossipMessage {
     /// A new order, on its market's topic.
     Order(SignedOrder),

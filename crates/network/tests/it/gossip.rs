@@ -154,20 +154,26 @@ async fn a_peer_with_many_rejects_is_graylisted() -> anyhow::Result<()> {
             .report(gossip.message_id, gossip.source, Acceptance::Reject)
             .await?;
     }
-    wait_for("the bad peer's score below the graylist threshold", || async {
-        judge
-            .peer_score(bad.peer_id())
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|score| score < graylist)
-    })
+    wait_for(
+        "the bad peer's score below the graylist threshold",
+        || async {
+            judge
+                .peer_score(bad.peer_id())
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|score| score < graylist)
+        },
+    )
     .await?;
     // Sent before the honest marker; graylisted, so never delivered.
     bad.publish(TOPIC, b"after graylisting".to_vec()).await?;
     honest.publish(TOPIC, b"marker".to_vec()).await?;
     let gossip = next_gossip(&mut judge_events).await?;
-    assert_eq!(gossip.data, b"marker", "the graylisted peer's message was delivered");
+    assert_eq!(
+        gossip.data, b"marker",
+        "the graylisted peer's message was delivered"
+    );
     assert_eq!(gossip.source, honest.peer_id());
     assert_eq!(NetworkMetrics::get(&judge.metrics().gossip_received), 7);
     Ok(())

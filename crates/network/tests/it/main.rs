@@ -1,5 +1,6 @@
 //! Integration tests of dex-network (one test binary, see STYLE.md): real swarms on loopback.
 
+mod discovery;
 mod gossip;
 mod sync;
 
