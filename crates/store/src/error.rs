@@ -58,6 +58,12 @@ pub enum Error {
         /// The swap.
         swap_id: SwapId,
     },
+    /// Another swap already used this hashlock.
+    #[error("hashlock {hashlock} was already used by another swap")]
+    HashlockReused {
+        /// The hashlock.
+        hashlock: dex_primitives::B256,
+    },
     /// A stored value is out of its domain (e.g. a side byte of 7).
     #[error("stored value is invalid: {0}")]
     Corrupt(String),

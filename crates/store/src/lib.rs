@@ -195,9 +195,9 @@ impl Store {
             let inserted = tx
                 .prepare_cached(
                     "INSERT INTO swaps (swap_id, role, market, own_order_id, counter_order_id, \
-                     side, price, quantity, peer, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-                     ON CONFLICT (swap_id) DO NOTHING",
+                     side, price, quantity, peer, created_at, hashlock) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                     ON CONFLICT DO NOTHING",
                 )?
                 .execute(params![
                     record.swap_id.as_slice(),
@@ -210,10 +210,17 @@ impl Store {
                     to_sql_u64(record.quantity.0),
                     record.peer,
                     to_sql_u64(at),
+                    swap.params().hashlock.as_slice(),
                 ])?;
             if inserted == 0 {
-                return Err(Error::DuplicateSwap {
-                    swap_id: record.swap_id,
+                return Err(if sql::swap_exists(tx, &record.swap_id)? {
+                    Error::DuplicateSwap {
+                        swap_id: record.swap_id,
+                    }
+                } else {
+                    Error::HashlockReused {
+                        hashlock: swap.params().hashlock,
+                    }
                 });
             }
             sql::insert_swap_event(tx, &record.swap_id, &LogEntry::Created, &[], swap, at)?;
@@ -255,6 +262,15 @@ impl Store {
         )?;
         swaps.reverse();
         Ok(swaps)
+    }
+
+    /// Whether any swap, finished or not, used this hashlock. A maker refuses a take whose
+    /// hashlock it has seen before.
+    pub fn hashlock_used(&self, hashlock: &dex_primitives::B256) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM swaps WHERE hashlock = ?1")?
+            .exists(params![hashlock.as_slice()])?)
     }
 
     /// Swaps that are not finished: the ones a restarting node resumes.

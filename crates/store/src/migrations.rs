@@ -71,6 +71,14 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     ",
+    // 1 → 2: one hashlock per swap, ever. A maker recognises a lock by its terms and
+    // hashlock, so two swaps sharing a hashlock could both accept a single lock of the taker
+    // (and the maker would lock twice against it). Finished swaps count too: an old lock
+    // with the same hashlock must not satisfy a new swap.
+    "
+    ALTER TABLE swaps ADD COLUMN hashlock BLOB;
+    CREATE UNIQUE INDEX swaps_by_hashlock ON swaps (hashlock);
+    ",
 ];
 
 /// The newest schema version this program knows.
@@ -81,18 +89,22 @@ pub(crate) fn version(conn: &Connection) -> Result<u32> {
 }
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
-    let found = version(conn)?;
-    if found > LATEST {
-        return Err(Error::SchemaTooNew {
-            found,
-            supported: LATEST,
-        });
-    }
-    for (index, script) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn.transaction()?;
+    loop {
+        // IMMEDIATE takes the write lock before reading the version, so two processes
+        // opening the same new file cannot both run a migration.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found = version(&tx)?;
+        if found > LATEST {
+            return Err(Error::SchemaTooNew {
+                found,
+                supported: LATEST,
+            });
+        }
+        let Some(script) = MIGRATIONS.get(found as usize) else {
+            return Ok(());
+        };
         tx.execute_batch(script)?;
-        tx.pragma_update(None, "user_version", index as u32 + 1)?;
+        tx.pragma_update(None, "user_version", found + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }

@@ -47,6 +47,13 @@ pub(crate) fn insert_swap_event(
     Ok(from_sql_u64(tx.last_insert_rowid()))
 }
 
+/// Whether a swap with this id is stored.
+pub(crate) fn swap_exists(tx: &Transaction<'_>, swap_id: &SwapId) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM swaps WHERE swap_id = ?1")?
+        .exists(params![swap_id.as_slice()])?)
+}
+
 /// Swaps with their latest state, filtered by `condition` over `s` (swaps) and `e` (the
 /// swap's last event), newest first.
 pub(crate) fn swaps_where(

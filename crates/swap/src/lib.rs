@@ -18,5 +18,7 @@ mod machine;
 mod types;
 
 pub use error::Error;
-pub use machine::{Action, Event, Hint, Notice, Outcome, Phase, Reservation, Swap};
+pub use machine::{
+    Action, Event, Hint, MAX_CHAIN_TIME_JUMP_SECS, Notice, Outcome, Phase, Reservation, Swap,
+};
 pub use types::{Leg, LockInfo, LockTerms, Mismatch, Role, Secret, SwapId, SwapParams, Timing};

@@ -1,10 +1,13 @@
 //! The swap state machine: events in, actions out, no I/O.
 //!
 //! The machine is level-triggered: events record what the chain shows (times, locks,
-//! claims, refunds) and what a peer told (a secret, which is self-verifying, or an abort);
-//! after each event [`Swap::handle`] re-evaluates the rules of the current phase against
-//! everything known. Replaying the same observations after a restart therefore leads to the
-//! same decisions, and every action is safe to perform twice.
+//! claims, refunds, the absence of a lock) and what a peer told (a secret, which proves
+//! itself, or an abort); after each event [`Swap::handle`] re-evaluates the rules of the
+//! current phase against everything known. Replaying the same observations after a restart
+//! therefore leads to the same decisions, and every action is safe to perform twice.
+//!
+//! A swap ends only on conclusive chain facts (a claim, a refund, a confirmed absence),
+//! never because a deadline passed: a deadline only decides what to send.
 
 use alloy_primitives::B256;
 use serde::{Deserialize, Serialize};
@@ -14,21 +17,24 @@ use crate::{
     types::{Leg, LockInfo, LockTerms, Mismatch, Role, Secret, SwapParams},
 };
 
-/// At most this many claim/refund observations are remembered (only ids of this swap's
-/// locks are reported, so a handful suffice; the bound keeps a hostile chain view small).
-const MAX_REMEMBERED_IDS: usize = 8;
+/// At most this many claims/refunds of not-yet-known lock ids are remembered (only this
+/// swap's hashlock is watched, so a handful suffice; the bound keeps a hostile view small).
+const MAX_PENDING: usize = 8;
+
+/// A chain time further ahead of the previous one than the local time elapsed plus this is
+/// refused: a single absurd answer from an RPC endpoint must not end a swap.
+pub const MAX_CHAIN_TIME_JUMP_SECS: u64 = 7 * 24 * 60 * 60;
 
 /// Something observed (on chain, from the peer, or the passing of time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "camelCase")]
 pub enum Event {
-    /// The latest block time of a leg's chain (unix seconds). The shell reports a block's
-    /// time only after every lock, claim and refund up to that block, so "the timelock
-    /// passed and no claim was seen" is conclusive.
+    /// The time of a block of a leg's chain (unix seconds). The shell reports a block's
+    /// time only after every lock, claim and refund up to that block.
     ChainTime {
         /// Which leg's chain.
         leg: Leg,
-        /// Latest block timestamp.
+        /// The block's timestamp.
         time: u64,
     },
     /// A lock with this swap's hashlock, read from the chain.
@@ -39,7 +45,17 @@ pub enum Event {
         lock: LockInfo,
         /// Confirmations of the lock transaction (1 = in the latest block).
         confirmations: u64,
-        /// The chain's latest block time when it was read.
+        /// The time of the chain's latest block when it was read; used to judge how much
+        /// time the lock leaves, not as the chain's clock.
+        chain_time: u64,
+    },
+    /// Our own intended lock (see [`Swap::own_lock_intent`]) is not on chain as of a
+    /// confirmed block with this time. After its timelock this is final: the contract
+    /// refuses locks whose timelock has passed.
+    LockAbsent {
+        /// Our leg.
+        leg: Leg,
+        /// The time of the block the absence was read at.
         chain_time: u64,
     },
     /// A lock was claimed on chain; the claim reveals the secret.
@@ -89,8 +105,8 @@ pub enum Action {
     Claim {
         /// The counterparty's leg.
         leg: Leg,
-        /// Its lock id.
-        lock_id: B256,
+        /// The lock (its id and every parameter the contract needs).
+        lock: LockInfo,
         /// The preimage.
         secret: Secret,
     },
@@ -98,15 +114,17 @@ pub enum Action {
     Refund {
         /// Our leg.
         leg: Leg,
-        /// Our lock id.
-        lock_id: B256,
+        /// Our lock.
+        lock: LockInfo,
     },
     /// Send a hint to the counterparty (it speeds the swap up; it decides nothing).
     Send(Hint),
-    /// Maker: the taker's lock is on chain; take the reserved quantity out of the order
-    /// for good (the node signs and gossips an `Update`).
+    /// Maker: the taker's lock is on chain; take this swap's reserved quantity out of the
+    /// order for good (the node signs and gossips an `Update`). Idempotent per swap: the
+    /// node commits a swap's reservation once, whatever the number of times it is asked.
     CommitReservation,
-    /// Maker: the swap will not happen; offer the reserved quantity again.
+    /// Maker: the swap will not happen; offer this swap's reserved quantity again.
+    /// Idempotent per swap like [`Action::CommitReservation`].
     ReleaseReservation,
     /// The swap is over.
     Finished(Outcome),
@@ -156,21 +174,30 @@ pub enum Notice {
         /// The chain time it was judged at.
         chain_time: u64,
     },
-    /// A secret that does not hash to the hashlock.
+    /// A secret that does not hash to the hashlock (from a peer, or in a claim report).
     WrongSecret,
+    /// A chain time that jumps implausibly far ahead; ignored.
+    ChainTimeRejected {
+        /// Which leg's chain.
+        leg: Leg,
+        /// The time reported.
+        time: u64,
+        /// The newest time accepted before.
+        previous: u64,
+    },
 }
 
 /// How a swap ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum Outcome {
-    /// Both claims done from our side: we received the counterparty's asset.
+    /// We received the counterparty's asset.
     Completed,
     /// Our lock was refunded to us.
     Refunded,
     /// We never locked anything (expired reservation, abort, lock never mined).
     NotLocked,
-    /// Funds may be lost: a deadline passed before our claim landed. Needs an operator.
+    /// Our asset was claimed and we did not receive the counterparty's. Needs an operator.
     Failed {
         /// What happened.
         reason: String,
@@ -192,17 +219,13 @@ pub enum Phase {
         /// Whether an abort was sent because the reservation deadline passed.
         aborted: bool,
     },
-    /// Taker: own lock on chain; waiting for the maker's lock (or T1 to refund).
-    TakerLocked,
-    /// Taker: claim of the maker's lock sent; the secret is public from here.
-    TakerClaiming {
-        /// Local ms of the last send.
-        sent_at: u64,
-    },
-    /// Taker: T1 passed; refund sent.
-    TakerRefunding {
-        /// Local ms of the last send.
-        sent_at: u64,
+    /// Taker: own lock on chain. Claims the maker's lock when it is safe; refunds its own
+    /// lock after T1 if it is still there.
+    TakerLocked {
+        /// Local ms of the last claim sent (the secret is public from the first).
+        claim_sent_at: Option<u64>,
+        /// Local ms of the last refund sent.
+        refund_sent_at: Option<u64>,
     },
     /// Maker: reservation held; waiting for the taker's lock.
     MakerWaiting,
@@ -213,17 +236,13 @@ pub enum Phase {
         /// Local ms of the last send.
         sent_at: u64,
     },
-    /// Maker: own lock on chain; waiting for the secret (or T2 to refund).
-    MakerLocked,
-    /// Maker: claim of the taker's lock sent.
-    MakerClaiming {
-        /// Local ms of the last send.
-        sent_at: u64,
-    },
-    /// Maker: T2 passed without the secret; refund sent.
-    MakerRefunding {
-        /// Local ms of the last send.
-        sent_at: u64,
+    /// Maker: own lock on chain. Claims the taker's lock once the secret is known; refunds
+    /// its own lock after T2 if it is still there.
+    MakerLocked {
+        /// Local ms of the last claim sent.
+        claim_sent_at: Option<u64>,
+        /// Local ms of the last refund sent.
+        refund_sent_at: Option<u64>,
     },
     /// Over.
     Finished {
@@ -232,20 +251,40 @@ pub enum Phase {
     },
 }
 
+/// How a lock was settled on chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Settlement {
+    /// Paid to the recipient.
+    Claimed,
+    /// Paid back to the sender.
+    Refunded,
+}
+
+/// A chain's latest block time and the local time it was learned at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChainClock {
+    time: u64,
+    observed_at: u64,
+}
+
 /// What the swap knows from the chains and the peer. Only chain observations decide.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Knowledge {
     /// Latest block time per leg's chain: [taker leg, maker leg].
-    chain_time: [Option<u64>; 2],
+    chain_time: [Option<ChainClock>; 2],
     /// The lock of each leg that counts, once seen and accepted.
     locks: [Option<LockInfo>; 2],
     /// Confirmations of those locks.
     confirmations: [u64; 2],
-    /// Lock ids seen claimed on chain.
-    claimed: Vec<B256>,
-    /// Lock ids seen refunded on chain.
-    refunded: Vec<B256>,
+    /// How each leg's lock was settled, once seen.
+    settled: [Option<Settlement>; 2],
+    /// Settlements of ids that are not (yet) a known lock of their leg.
+    pending: Vec<(Leg, B256, Settlement)>,
+    /// Newest block time at which our intended lock was confirmed absent.
+    own_absent_at: Option<u64>,
     /// The secret: the taker's own from the start; the maker's once learned.
     secret: Option<Secret>,
     /// The counterparty asked to abort.
@@ -272,6 +311,10 @@ pub enum Reservation {
 }
 
 /// One atomic swap from one party's point of view.
+///
+/// The caller guarantees that a maker never runs two swaps with the same hashlock (a lock
+/// is recognised by its terms and hashlock, so two such swaps could both accept one lock):
+/// the node refuses a take whose hashlock it has seen before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Swap {
@@ -359,12 +402,22 @@ impl Swap {
         self.known.secret
     }
 
+    /// While our lock is sent but not yet seen: its leg and timelock. The shell checks the
+    /// chain for it and reports [`Event::LockSeen`] or [`Event::LockAbsent`].
+    pub fn own_lock_intent(&self) -> Option<(Leg, u64)> {
+        match self.phase {
+            Phase::TakerLocking { timelock, .. } => Some((Leg::Taker, timelock)),
+            Phase::MakerLocking { timelock, .. } => Some((Leg::Maker, timelock)),
+            _ => None,
+        }
+    }
+
     /// Records one observation, then applies the rules of the current phase at `now`
     /// (local unix ms). Returns what to do, in order.
     pub fn handle(&mut self, event: Event, now: u64) -> Vec<Action> {
         let mut actions = Vec::new();
         if !self.is_finished() {
-            self.observe(event, &mut actions);
+            self.observe(event, now, &mut actions);
             self.advance(now, &mut actions);
         }
         actions
@@ -383,51 +436,110 @@ impl Swap {
         if !self.is_finished() {
             // Make every pending send due, so the retry rules (which know when a send is
             // still useful) decide what to send again.
-            self.set_sent_at(0);
+            self.make_sends_due();
             self.advance(now, &mut actions);
         }
         actions
     }
 
-    fn observe(&mut self, event: Event, actions: &mut Vec<Action>) {
+    fn observe(&mut self, event: Event, now: u64, actions: &mut Vec<Action>) {
         match event {
-            Event::ChainTime { leg, time } => self.observe_time(leg, time),
+            Event::ChainTime { leg, time } => self.observe_time(leg, time, now, actions),
             Event::LockSeen {
                 leg,
                 lock,
                 confirmations,
                 chain_time,
-            } => {
-                self.observe_time(leg, chain_time);
-                self.observe_lock(leg, lock, confirmations, chain_time, actions);
+            } => self.observe_lock(leg, lock, confirmations, chain_time, now, actions),
+            Event::LockAbsent { leg, chain_time } => {
+                if leg == Leg::of(self.params.role) {
+                    let slot = &mut self.known.own_absent_at;
+                    *slot = Some(slot.map_or(chain_time, |known| known.max(chain_time)));
+                }
             }
             Event::ClaimSeen {
-                leg: _,
+                leg,
                 lock_id,
                 secret,
             } => {
-                remember(&mut self.known.claimed, lock_id);
+                // The contract only pays out for the right secret; a claim report with any
+                // other secret is not a claim of this swap's lock.
+                if self.learn_secret(secret, actions) {
+                    self.settle(leg, lock_id, Settlement::Claimed);
+                }
+            }
+            Event::RefundSeen { leg, lock_id } => self.settle(leg, lock_id, Settlement::Refunded),
+            Event::SecretLearned { secret } => {
                 self.learn_secret(secret, actions);
             }
-            Event::RefundSeen { leg: _, lock_id } => remember(&mut self.known.refunded, lock_id),
-            Event::SecretLearned { secret } => self.learn_secret(secret, actions),
             Event::PeerAborted => self.known.peer_aborted = true,
             Event::Tick => {}
         }
     }
 
-    fn observe_time(&mut self, leg: Leg, time: u64) {
+    fn observe_time(&mut self, leg: Leg, time: u64, now: u64, actions: &mut Vec<Action>) {
         let slot = &mut self.known.chain_time[index(leg)];
-        // Block time never goes backwards for our purposes (a reorg may show an older
-        // block; acting on the newest time seen is what the timelock checks need).
-        *slot = Some(slot.map_or(time, |known| known.max(time)));
+        match slot {
+            None => {
+                *slot = Some(ChainClock {
+                    time,
+                    observed_at: now,
+                })
+            }
+            Some(clock) if time > clock.time => {
+                let elapsed_secs = now.saturating_sub(clock.observed_at) / 1000;
+                let bound = clock
+                    .time
+                    .saturating_add(elapsed_secs)
+                    .saturating_add(MAX_CHAIN_TIME_JUMP_SECS);
+                if time > bound {
+                    actions.push(Action::Notice(Notice::ChainTimeRejected {
+                        leg,
+                        time,
+                        previous: clock.time,
+                    }));
+                } else {
+                    *clock = ChainClock {
+                        time,
+                        observed_at: now,
+                    };
+                }
+            }
+            // Block time never goes backwards for our purposes: a reorg may show an older
+            // block, and deciding on the newest time seen is what the timelock checks need.
+            Some(_) => {}
+        }
     }
 
-    fn learn_secret(&mut self, secret: Secret, actions: &mut Vec<Action>) {
+    /// Records the secret if it is the preimage of the hashlock; says whether it was.
+    fn learn_secret(&mut self, secret: Secret, actions: &mut Vec<Action>) -> bool {
         if secret.hashlock() == self.params.hashlock {
             self.known.secret = Some(secret);
+            true
         } else {
             actions.push(Action::Notice(Notice::WrongSecret));
+            false
+        }
+    }
+
+    /// Records a settlement of `lock_id` on `leg` if it is that leg's lock; otherwise keeps
+    /// it until such a lock is accepted (events of one scan can arrive in any order).
+    fn settle(&mut self, leg: Leg, lock_id: B256, settlement: Settlement) {
+        let slot = index(leg);
+        match &self.known.locks[slot] {
+            Some(lock) if lock.id == lock_id => {
+                self.known.settled[slot].get_or_insert(settlement);
+            }
+            Some(_) => {}
+            None => {
+                let entry = (leg, lock_id, settlement);
+                if !self.known.pending.contains(&entry) {
+                    if self.known.pending.len() == MAX_PENDING {
+                        self.known.pending.remove(0);
+                    }
+                    self.known.pending.push(entry);
+                }
+            }
         }
     }
 
@@ -437,6 +549,7 @@ impl Swap {
         lock: LockInfo,
         confirmations: u64,
         chain_time: u64,
+        now: u64,
         actions: &mut Vec<Action>,
     ) {
         let slot = index(leg);
@@ -457,57 +570,75 @@ impl Swap {
             return;
         }
         let own = leg == Leg::of(self.params.role);
+        // Judge the time a lock leaves by the later of the reported block time and our
+        // running estimate of the chain's time: the more conservative of the two.
+        let judged_at = chain_time.max(self.estimate(leg, now).unwrap_or(0));
         let acceptable = if own {
             // Our own lock: it is the one we sent if its timelock is the one we chose.
-            match self.phase {
-                Phase::TakerLocking { timelock, .. } | Phase::MakerLocking { timelock, .. } => {
-                    lock.timelock == timelock
-                }
-                _ => false,
+            match self.own_lock_intent() {
+                Some((_, timelock)) => lock.timelock == timelock,
+                None => false,
             }
         } else {
-            self.counter_timelock_ok(leg, &lock, chain_time)
+            self.counter_timelock_ok(leg, &lock, judged_at)
         };
         if !acceptable {
             actions.push(Action::Notice(Notice::LockTimelockRejected {
                 leg,
                 lock_id: lock.id,
                 timelock: lock.timelock,
-                chain_time,
+                chain_time: judged_at,
             }));
             return;
         }
+        // Settlements of this id seen before the lock itself now count.
+        let id = lock.id;
+        let mut settled = None;
+        self.known
+            .pending
+            .retain(|(pending_leg, pending_id, settlement)| {
+                let matches = *pending_leg == leg && *pending_id == id;
+                if matches && settled.is_none() {
+                    settled = Some(*settlement);
+                }
+                !matches
+            });
         self.known.locks[slot] = Some(lock);
         self.known.confirmations[slot] = confirmations;
+        self.known.settled[slot] = settled;
     }
 
     /// Whether the counterparty's lock leaves enough time, judged at `chain_time` of its chain.
     fn counter_timelock_ok(&self, leg: Leg, lock: &LockInfo, chain_time: u64) -> bool {
         let timing = &self.params.timing;
+        let left = lock.timelock.saturating_sub(chain_time);
         match leg {
             // The maker judges the taker's T1: there must be room for T2 ≤ T1 − margin with
             // at least `min_claim_secs` for the taker to claim.
-            Leg::Taker => {
-                lock.timelock.saturating_sub(chain_time)
-                    >= timing.margin_secs + timing.min_claim_secs
-            }
+            Leg::Taker => left >= timing.margin_secs.saturating_add(timing.min_claim_secs),
             // The taker judges the maker's T2: enough time to claim it safely.
-            Leg::Maker => lock.timelock.saturating_sub(chain_time) >= timing.min_claim_secs,
+            Leg::Maker => left >= timing.min_claim_secs,
         }
     }
 
+    /// The latest block time seen on `leg`'s chain.
     fn time(&self, leg: Leg) -> Option<u64> {
-        self.known.chain_time[index(leg)]
+        self.known.chain_time[index(leg)].map(|clock| clock.time)
     }
 
-    fn is_claimed(&self, leg: Leg) -> bool {
-        self.lock(leg)
-            .is_some_and(|lock| self.known.claimed.contains(&lock.id))
+    /// The chain's time now, estimated as its latest block time plus the local time elapsed
+    /// since it was seen. Chains without traffic (instant mining) have old latest blocks;
+    /// the next block, where our transaction lands, will carry about this time.
+    fn estimate(&self, leg: Leg, now: u64) -> Option<u64> {
+        self.known.chain_time[index(leg)].map(|clock| {
+            clock
+                .time
+                .saturating_add(now.saturating_sub(clock.observed_at) / 1000)
+        })
     }
 
-    fn is_refunded(&self, leg: Leg) -> bool {
-        self.lock(leg)
-            .is_some_and(|lock| self.known.refunded.contains(&lock.id))
+    fn settled(&self, leg: Leg) -> Option<Settlement> {
+        self.known.settled[index(leg)]
     }
 
     fn confirmed(&self, leg: Leg) -> bool {
@@ -518,7 +649,8 @@ impl Swap {
         self.lock(leg).is_some() && self.known.confirmations[index(leg)] >= required
     }
 
-    /// Whether `leg`'s lock is past its timelock in its chain's time.
+    /// Whether `leg`'s lock is past its timelock by the latest block time: a refund is
+    /// accepted and a claim is not.
     fn expired(&self, leg: Leg) -> bool {
         match (self.lock(leg), self.time(leg)) {
             (Some(lock), Some(time)) => time >= lock.timelock,
@@ -526,13 +658,12 @@ impl Swap {
         }
     }
 
-    /// Whether a claim of `leg`'s lock started now could still land before its timelock.
-    fn claimable(&self, leg: Leg) -> bool {
-        match (self.lock(leg), self.time(leg)) {
+    /// Whether a first claim of `leg`'s lock started now leaves at least `min_claim_secs`
+    /// before its timelock (by the estimated chain time, the conservative reading).
+    fn safe_to_start_claim(&self, leg: Leg, now: u64) -> bool {
+        match (self.lock(leg), self.estimate(leg, now)) {
             (Some(lock), Some(time)) => {
                 lock.timelock.saturating_sub(time) >= self.params.timing.min_claim_secs
-                    && !self.is_claimed(leg)
-                    && !self.is_refunded(leg)
             }
             _ => false,
         }
@@ -542,9 +673,9 @@ impl Swap {
         now.saturating_sub(sent_at) >= self.params.timing.retry_ms
     }
 
-    /// Sending our lock again only helps while it could still be accepted by the other side.
-    fn lock_still_useful(&self, own: Leg, timelock: u64) -> bool {
-        self.time(own)
+    /// Sending our lock again only helps while the other side could still accept it.
+    fn lock_still_useful(&self, own: Leg, timelock: u64, now: u64) -> bool {
+        self.estimate(own, now)
             .is_none_or(|time| timelock.saturating_sub(time) > self.params.timing.min_claim_secs)
     }
 
@@ -558,14 +689,18 @@ impl Swap {
         }
     }
 
-    fn claim_action(&self) -> Option<Action> {
-        let counter = match self.params.role {
+    fn counter_leg(&self) -> Leg {
+        match self.params.role {
             Role::Taker => Leg::Maker,
             Role::Maker => Leg::Taker,
-        };
+        }
+    }
+
+    fn claim_action(&self) -> Option<Action> {
+        let counter = self.counter_leg();
         Some(Action::Claim {
             leg: counter,
-            lock_id: self.lock(counter)?.id,
+            lock: self.lock(counter)?.clone(),
             secret: self.known.secret?,
         })
     }
@@ -574,7 +709,7 @@ impl Swap {
         let own = Leg::of(self.params.role);
         Some(Action::Refund {
             leg: own,
-            lock_id: self.lock(own)?.id,
+            lock: self.lock(own)?.clone(),
         })
     }
 
@@ -588,14 +723,23 @@ impl Swap {
         actions.push(action);
     }
 
-    fn set_sent_at(&mut self, now: u64) {
+    fn make_sends_due(&mut self) {
         match &mut self.phase {
-            Phase::TakerLocking { sent_at, .. }
-            | Phase::TakerClaiming { sent_at }
-            | Phase::TakerRefunding { sent_at }
-            | Phase::MakerLocking { sent_at, .. }
-            | Phase::MakerClaiming { sent_at }
-            | Phase::MakerRefunding { sent_at } => *sent_at = now,
+            Phase::TakerLocking { sent_at, .. } | Phase::MakerLocking { sent_at, .. } => {
+                *sent_at = 0
+            }
+            Phase::TakerLocked {
+                claim_sent_at,
+                refund_sent_at,
+            }
+            | Phase::MakerLocked {
+                claim_sent_at,
+                refund_sent_at,
+            } => {
+                for sent_at in [claim_sent_at, refund_sent_at].into_iter().flatten() {
+                    *sent_at = 0;
+                }
+            }
             _ => {}
         }
     }
@@ -609,8 +753,7 @@ impl Swap {
 
     /// Applies the phase rules until nothing changes.
     fn advance(&mut self, now: u64, actions: &mut Vec<Action>) {
-        // Each step either changes the phase or stops; phases only move forward, except
-        // the documented fall-backs (claim too late → wait for refund), so this ends.
+        // Phases only move forward, so this ends; the bound is a belt and braces.
         for _ in 0..8 {
             let before = self.phase.clone();
             match self.params.role {
@@ -633,8 +776,8 @@ impl Swap {
                 if now >= deadline {
                     actions.push(Action::Send(Hint::Abort));
                     self.finish(Outcome::NotLocked, actions);
-                } else if let Some(time) = self.time(Leg::Taker) {
-                    let timelock = time + self.params.timing.taker_lock_secs;
+                } else if let Some(time) = self.estimate(Leg::Taker, now) {
+                    let timelock = time.saturating_add(self.params.timing.taker_lock_secs);
                     self.phase = Phase::TakerLocking {
                         timelock,
                         sent_at: now,
@@ -650,14 +793,17 @@ impl Swap {
             } => {
                 if let Some(lock) = self.lock(Leg::Taker) {
                     actions.push(Action::Send(Hint::Locked { lock_id: lock.id }));
-                    self.phase = Phase::TakerLocked;
-                } else if self.time(Leg::Taker).is_some_and(|time| time >= timelock) {
-                    // The contract refuses locks whose timelock is past: ours can no longer
-                    // appear, so nothing of ours is or will be locked.
+                    self.phase = Phase::TakerLocked {
+                        claim_sent_at: None,
+                        refund_sent_at: None,
+                    };
+                } else if self.known.own_absent_at.is_some_and(|at| at >= timelock) {
+                    // Confirmed absent after its timelock: the contract refuses it from
+                    // then on, so nothing of ours is or will be locked.
                     self.finish(Outcome::NotLocked, actions);
                 } else if now >= deadline {
                     // Too late for the maker's reservation: stop sending, tell the maker,
-                    // and keep watching until T1 in case the lock sent earlier lands.
+                    // and keep watching in case the lock sent earlier lands.
                     if !aborted {
                         actions.push(Action::Send(Hint::Abort));
                         self.phase = Phase::TakerLocking {
@@ -668,92 +814,100 @@ impl Swap {
                     }
                 } else if self.retry_due(sent_at, now) {
                     actions.push(self.lock_action(timelock));
-                    self.set_sent_at(now);
+                    self.phase = Phase::TakerLocking {
+                        timelock,
+                        sent_at: now,
+                        aborted,
+                    };
                 }
             }
-            Phase::TakerLocked => {
-                if self.confirmed(Leg::Maker) && self.claimable(Leg::Maker) {
-                    actions.extend(self.claim_action());
-                    if let Some(secret) = self.known.secret {
-                        actions.push(Action::Send(Hint::Secret { secret }));
+            Phase::TakerLocked {
+                mut claim_sent_at,
+                mut refund_sent_at,
+            } => {
+                let own = self.settled(Leg::Taker);
+                let counter = self.settled(Leg::Maker);
+                // Conclusive endings first.
+                match (own, counter) {
+                    (Some(_), Some(Settlement::Claimed)) => {
+                        return self.finish(Outcome::Completed, actions);
                     }
-                    self.phase = Phase::TakerClaiming { sent_at: now };
-                } else if self.expired(Leg::Taker) {
-                    if self.is_claimed(Leg::Taker) {
-                        self.finish(
+                    (Some(Settlement::Refunded), _) if claim_sent_at.is_none() => {
+                        return self.finish(Outcome::Refunded, actions);
+                    }
+                    (Some(Settlement::Refunded), Some(Settlement::Refunded)) => {
+                        return self.finish(Outcome::Refunded, actions);
+                    }
+                    (Some(Settlement::Claimed), Some(Settlement::Refunded)) => {
+                        return self.finish(
                             Outcome::Failed {
-                                reason: "the maker claimed our lock while we could not claim \
-                                         its lock"
-                                    .into(),
+                                reason: "the maker claimed our lock and refunded its own".into(),
                             },
                             actions,
                         );
-                    } else {
-                        actions.extend(self.refund_action());
-                        self.phase = Phase::TakerRefunding { sent_at: now };
                     }
+                    // Our claim was sent but the maker's lock expired unclaimed (block times
+                    // come after the claims of their blocks, so none landed): we are back
+                    // to where we started.
+                    (Some(Settlement::Refunded), None) if self.expired(Leg::Maker) => {
+                        return self.finish(Outcome::Refunded, actions);
+                    }
+                    _ => {}
                 }
-            }
-            Phase::TakerClaiming { sent_at } => {
-                if self.is_claimed(Leg::Maker) {
-                    self.finish(Outcome::Completed, actions);
-                } else if self.is_refunded(Leg::Maker) || self.expired(Leg::Maker) {
-                    // Our claim did not land in time: wait for T1 and refund our lock.
-                    self.phase = Phase::TakerLocked;
-                } else if self.retry_due(sent_at, now) {
-                    actions.extend(self.claim_action());
-                    self.set_sent_at(now);
-                }
-            }
-            Phase::TakerRefunding { sent_at } => {
-                if self.is_refunded(Leg::Taker) {
-                    self.finish(Outcome::Refunded, actions);
-                } else if self.is_claimed(Leg::Taker) {
-                    // The maker claimed our lock, so the secret got out (an earlier claim of
-                    // ours that failed): take the maker's lock if there is still time.
-                    if self.confirmed(Leg::Maker) && self.claimable(Leg::Maker) {
+                // Claim the maker's lock: the first time only with enough time left (the
+                // claim makes the secret public), then retried while the lock is claimable.
+                if counter.is_none() && self.confirmed(Leg::Maker) {
+                    // Once the maker claimed our lock the secret is public anyway: claim
+                    // whatever time is left.
+                    let secret_public = own == Some(Settlement::Claimed);
+                    let send = match claim_sent_at {
+                        None => {
+                            self.safe_to_start_claim(Leg::Maker, now)
+                                || (secret_public && !self.expired(Leg::Maker))
+                        }
+                        Some(sent) => self.retry_due(sent, now) && !self.expired(Leg::Maker),
+                    };
+                    if send {
                         actions.extend(self.claim_action());
-                        self.phase = Phase::TakerClaiming { sent_at: now };
-                    } else {
-                        self.finish(
-                            Outcome::Failed {
-                                reason: "the maker claimed our lock after the maker's lock \
-                                         could no longer be claimed"
-                                    .into(),
-                            },
-                            actions,
-                        );
+                        if claim_sent_at.is_none()
+                            && let Some(secret) = self.known.secret
+                        {
+                            actions.push(Action::Send(Hint::Secret { secret }));
+                        }
+                        claim_sent_at = Some(now);
                     }
-                } else if self.retry_due(sent_at, now) {
-                    actions.extend(self.refund_action());
-                    self.set_sent_at(now);
                 }
+                // Refund our lock after T1 if nobody claimed it: left alone, it would be
+                // locked for good (only its sender can refund it).
+                if own.is_none() && self.expired(Leg::Taker) {
+                    let send = refund_sent_at.is_none_or(|sent| self.retry_due(sent, now));
+                    if send {
+                        actions.extend(self.refund_action());
+                        refund_sent_at = Some(now);
+                    }
+                }
+                self.phase = Phase::TakerLocked {
+                    claim_sent_at,
+                    refund_sent_at,
+                };
             }
             _ => {}
         }
     }
 
     fn step_maker(&mut self, now: u64, actions: &mut Vec<Action>) {
-        let timing = self.params.timing;
         match self.phase.clone() {
             Phase::MakerWaiting => {
                 let ready = self.confirmed(Leg::Taker)
-                    && !self.is_refunded(Leg::Taker)
+                    && self.settled(Leg::Taker).is_none()
                     && now < self.params.reserved_until;
                 let plan = match (
                     self.lock(Leg::Taker),
-                    self.time(Leg::Taker),
-                    self.time(Leg::Maker),
+                    self.estimate(Leg::Taker, now),
+                    self.estimate(Leg::Maker, now),
                 ) {
-                    (Some(counter), Some(time_x), Some(time_y)) if ready => {
-                        let t2 = (time_y + timing.maker_lock_secs)
-                            .min(counter.timelock.saturating_sub(timing.margin_secs));
-                        // Both the taker's room to claim and ours to claim after T2 must hold
-                        // now, in each chain's own time.
-                        let room = t2.saturating_sub(time_y) >= timing.min_claim_secs
-                            && counter.timelock.saturating_sub(time_x)
-                                >= timing.margin_secs + timing.min_claim_secs;
-                        room.then_some(t2)
+                    (Some(counter), Some(x_now), Some(y_now)) if ready => {
+                        self.maker_timelock(counter.timelock, x_now, y_now)
                     }
                     _ => None,
                 };
@@ -782,84 +936,102 @@ impl Swap {
             Phase::MakerLocking { timelock, sent_at } => {
                 if let Some(lock) = self.lock(Leg::Maker) {
                     actions.push(Action::Send(Hint::Locked { lock_id: lock.id }));
-                    self.phase = Phase::MakerLocked;
-                } else if self.time(Leg::Maker).is_some_and(|time| time >= timelock) {
+                    self.phase = Phase::MakerLocked {
+                        claim_sent_at: None,
+                        refund_sent_at: None,
+                    };
+                } else if self.known.own_absent_at.is_some_and(|at| at >= timelock) {
                     // Our lock can no longer be mined. The reservation stays committed; the
                     // node re-offers the quantity as for any swap that did not complete.
                     self.finish(Outcome::NotLocked, actions);
                 } else if self.retry_due(sent_at, now)
-                    && self.lock_still_useful(Leg::Maker, timelock)
+                    && self.lock_still_useful(Leg::Maker, timelock, now)
                 {
                     actions.push(self.lock_action(timelock));
-                    self.set_sent_at(now);
+                    self.phase = Phase::MakerLocking {
+                        timelock,
+                        sent_at: now,
+                    };
                 }
             }
-            Phase::MakerLocked => {
-                let taker_lock_open = !self.expired(Leg::Taker) && !self.is_refunded(Leg::Taker);
-                if self.known.secret.is_some() && taker_lock_open {
-                    actions.extend(self.claim_action());
-                    self.phase = Phase::MakerClaiming { sent_at: now };
-                } else if self.is_claimed(Leg::Maker) {
-                    self.finish(
-                        Outcome::Failed {
-                            reason: "the taker claimed our lock, but its own lock could no \
-                                     longer be claimed"
-                                .into(),
-                        },
-                        actions,
-                    );
-                } else if self.expired(Leg::Maker) {
-                    actions.extend(self.refund_action());
-                    self.phase = Phase::MakerRefunding { sent_at: now };
-                }
-            }
-            Phase::MakerClaiming { sent_at } => {
-                if self.is_claimed(Leg::Taker) {
-                    self.finish(Outcome::Completed, actions);
-                } else if self.is_refunded(Leg::Taker) {
-                    self.finish(
-                        Outcome::Failed {
-                            reason: "the taker refunded its lock before our claim landed".into(),
-                        },
-                        actions,
-                    );
-                } else if self.expired(Leg::Taker) {
-                    // Every claim and refund up to the block of this time was reported before
-                    // it (see `Event::ChainTime`), so our claim did not land before T1.
-                    self.finish(
-                        Outcome::Failed {
-                            reason: "the taker's timelock passed before our claim landed".into(),
-                        },
-                        actions,
-                    );
-                } else if self.retry_due(sent_at, now) {
-                    actions.extend(self.claim_action());
-                    self.set_sent_at(now);
-                }
-            }
-            Phase::MakerRefunding { sent_at } => {
-                if self.is_claimed(Leg::Maker) {
-                    // The taker claimed just before T2: its claim revealed the secret.
-                    if self.known.secret.is_some() {
-                        self.phase = Phase::MakerLocked;
+            Phase::MakerLocked {
+                mut claim_sent_at,
+                mut refund_sent_at,
+            } => {
+                let own = self.settled(Leg::Maker);
+                let counter = self.settled(Leg::Taker);
+                match (own, counter) {
+                    (Some(_), Some(Settlement::Claimed)) => {
+                        return self.finish(Outcome::Completed, actions);
                     }
-                } else if self.is_refunded(Leg::Maker) {
-                    self.finish(Outcome::Refunded, actions);
-                } else if self.retry_due(sent_at, now) {
-                    actions.extend(self.refund_action());
-                    self.set_sent_at(now);
+                    (Some(Settlement::Refunded), _) if claim_sent_at.is_none() => {
+                        return self.finish(Outcome::Refunded, actions);
+                    }
+                    (Some(Settlement::Refunded), Some(Settlement::Refunded)) => {
+                        return self.finish(Outcome::Refunded, actions);
+                    }
+                    (Some(Settlement::Claimed), Some(Settlement::Refunded)) => {
+                        return self.finish(
+                            Outcome::Failed {
+                                reason: "the taker claimed our lock and refunded its own before \
+                                         our claim landed"
+                                    .into(),
+                            },
+                            actions,
+                        );
+                    }
+                    (Some(Settlement::Refunded), None) if self.expired(Leg::Taker) => {
+                        return self.finish(Outcome::Refunded, actions);
+                    }
+                    _ => {}
                 }
+                // Claim the taker's lock once the secret is known, unless we already took
+                // our own lock back (then the trade did not happen for us). The contract
+                // decides whether it is still claimable; retries stop at the timelock.
+                if counter.is_none() && self.known.secret.is_some() {
+                    let send = match claim_sent_at {
+                        None => own != Some(Settlement::Refunded),
+                        Some(sent) => self.retry_due(sent, now) && !self.expired(Leg::Taker),
+                    };
+                    if send {
+                        actions.extend(self.claim_action());
+                        claim_sent_at = Some(now);
+                    }
+                }
+                // Refund our lock after T2 if the taker did not claim it.
+                if own.is_none() && self.expired(Leg::Maker) {
+                    let send = refund_sent_at.is_none_or(|sent| self.retry_due(sent, now));
+                    if send {
+                        actions.extend(self.refund_action());
+                        refund_sent_at = Some(now);
+                    }
+                }
+                self.phase = Phase::MakerLocked {
+                    claim_sent_at,
+                    refund_sent_at,
+                };
             }
             _ => {}
         }
     }
-}
 
-fn remember(ids: &mut Vec<B256>, id: B256) {
-    if !ids.contains(&id) {
-        if ids.len() == MAX_REMEMBERED_IDS {
-            ids.remove(0);
-        }
-        ids.push(id);
+    /// T2 for the maker, or `None` if the taker's T1 leaves no safe room.
+    ///
+    /// The two chains' clocks need not agree: T2 is bounded by the time T1 leaves measured
+    /// on the taker's chain (`T1 − x_now`) and carried over as a duration onto the maker's
+    /// chain, as well as by the absolute rule T2 ≤ T1 − margin. Whichever chain runs ahead,
+    /// the taker's last chance to claim comes at least `margin` before T1 in real time.
+    fn maker_timelock(&self, t1: u64, x_now: u64, y_now: u64) -> Option<u64> {
+        let timing = &self.params.timing;
+        let left_on_x = t1.checked_sub(x_now)?;
+        let by_duration = y_now.checked_add(left_on_x.checked_sub(timing.margin_secs)?)?;
+        let by_absolute = t1.checked_sub(timing.margin_secs)?;
+        let t2 = y_now
+            .saturating_add(timing.maker_lock_secs)
+            .min(by_duration)
+            .min(by_absolute);
+        // The taker needs `min_claim_secs` to claim; T2 must also be in the future for the
+        // contract to accept the lock.
+        (t2 >= y_now.saturating_add(timing.min_claim_secs) && t2 > y_now).then_some(t2)
     }
 }

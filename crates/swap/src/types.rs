@@ -197,9 +197,12 @@ impl Timing {
         if self.maker_lock_secs <= self.min_claim_secs {
             return fail("makerLockSecs must exceed minClaimSecs, or the taker can never claim");
         }
-        if self.margin_secs < self.min_claim_secs {
+        // The maker learns the secret from a claim that may land just before T2, has to
+        // see it (scan, confirmations) and then get its own claim in before T1.
+        if self.margin_secs < self.min_claim_secs.saturating_mul(2) {
             return fail(
-                "marginSecs must be at least minClaimSecs, or the maker may be unable to claim",
+                "marginSecs must be at least twice minClaimSecs: the maker needs time to see \
+                 the taker's claim and then to claim",
             );
         }
         if self.taker_lock_secs < self.maker_lock_secs.saturating_add(self.margin_secs) {

@@ -154,3 +154,49 @@ fn chain_cursors_resume_where_they_stopped() {
     assert_eq!(store.chain_cursor(31337).unwrap(), Some(43));
     assert_eq!(store.chain_cursor(31338).unwrap(), Some(7));
 }
+
+#[test]
+fn a_hashlock_is_used_by_one_swap_ever() {
+    let mut store = Store::open_in_memory().unwrap();
+    let first = crate::swap(Role::Maker, 1);
+    assert!(!store.hashlock_used(&first.params().hashlock).unwrap());
+    store.create_swap(&record(&first), &first, 1).unwrap();
+    assert!(store.hashlock_used(&first.params().hashlock).unwrap());
+    // Another swap (other id) with the same hashlock is refused, finished or not.
+    let mut params = first.params().clone();
+    params.swap_id = B256::repeat_byte(0x99);
+    let second = Swap::maker(params).unwrap();
+    let err = store.create_swap(&record(&second), &second, 2).unwrap_err();
+    assert!(
+        matches!(err, Error::HashlockReused { hashlock } if hashlock == first.params().hashlock),
+        "{err}"
+    );
+    assert!(store.swap(&B256::repeat_byte(0x99)).unwrap().is_none());
+}
+
+#[test]
+fn a_version_1_database_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.sqlite");
+    {
+        // Create version 1 by hand, as a node of that version left it, with one swap.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE swaps (swap_id BLOB PRIMARY KEY, role TEXT NOT NULL, market BLOB NOT NULL,
+             own_order_id BLOB NOT NULL, counter_order_id BLOB NOT NULL, side INTEGER NOT NULL,
+             price INTEGER NOT NULL, quantity INTEGER NOT NULL, peer TEXT NOT NULL,
+             created_at INTEGER NOT NULL);
+             INSERT INTO swaps VALUES (x'01', 'maker', x'02', x'03', x'04', 0, 1, 1, 'p', 1);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    // Opening it applies 1 → 2 only (version 1's other tables are not recreated).
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let hashlock: Option<Vec<u8>> = conn
+        .query_row("SELECT hashlock FROM swaps", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(hashlock, None, "swaps of version 1 keep a NULL hashlock");
+}

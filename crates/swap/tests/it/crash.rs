@@ -10,11 +10,7 @@ use crate::sim::*;
 /// The party processes one round, persists, and dies before acting on any of it.
 fn crash(world: &mut World, role: Role) -> String {
     let now = world.now;
-    let hashlock = world.swap(role).params().hashlock;
-    let mut events = Vec::new();
-    for leg in [Leg::Taker, Leg::Maker] {
-        events.extend(world.chain(leg).observe(leg, hashlock));
-    }
+    let mut events = world.observations(role);
     events.push(dex_swap::Event::Tick);
     for event in events {
         // Actions dropped: the process died right after writing the event log.

@@ -11,6 +11,27 @@ use crate::sim::*;
 const TAKER_PAYS: i128 = TAKER_AMOUNT as i128;
 const MAKER_SELLS: i128 = MAKER_AMOUNT as i128;
 
+/// Runs rounds until the maker's lock is on chain and the maker has seen it, before the
+/// taker has had a round to see it.
+fn until_maker_locked(world: &mut World) {
+    for _ in 0..20 {
+        world.round(Role::Taker);
+        world.round(Role::Maker);
+        world.wait(1);
+        if !world.chain(Leg::Maker).locks.is_empty() {
+            break;
+        }
+    }
+    world.round(Role::Maker);
+    assert_eq!(
+        world.maker.phase(),
+        &Phase::MakerLocked {
+            claim_sent_at: None,
+            refund_sent_at: None
+        }
+    );
+}
+
 fn assert_swapped(world: &World) {
     assert_eq!(world.outcome(Role::Taker), Some(Outcome::Completed));
     assert_eq!(world.outcome(Role::Maker), Some(Outcome::Completed));
@@ -58,7 +79,7 @@ fn maker_waits_for_confirmations_before_locking() {
     world.round(Role::Maker);
     assert!(matches!(
         world.maker.phase(),
-        Phase::MakerLocked | Phase::MakerLocking { .. }
+        Phase::MakerLocked { .. } | Phase::MakerLocking { .. }
     ));
 }
 
@@ -122,24 +143,30 @@ fn maker_misses_the_secret_message_and_learns_it_from_the_chain() {
 #[test]
 fn maker_learns_the_secret_from_the_message_first() {
     let mut world = World::new();
-    // Drive until the taker has claimed, then let the maker see only the hint (its view of
-    // the maker chain is stale): it claims the taker's lock with the hinted secret.
-    for _ in 0..20 {
-        world.round(Role::Taker);
-        if matches!(world.taker.phase(), Phase::TakerClaiming { .. }) {
-            break;
+    // Drive until the maker locked, let the taker claim, then let the maker see only the
+    // hint (its view of the maker chain is stale): it claims with the hinted secret.
+    until_maker_locked(&mut world);
+    world.round(Role::Taker);
+    assert!(matches!(
+        world.taker.phase(),
+        Phase::TakerLocked {
+            claim_sent_at: Some(_),
+            ..
         }
-        world.round(Role::Maker);
-        world.wait(1);
-    }
-    assert_eq!(world.maker.phase(), &Phase::MakerLocked);
+    ));
     assert!(
         world.inbox[1]
             .iter()
             .any(|h| matches!(h, Hint::Secret { .. }))
     );
     world.feed(Role::Maker, Event::SecretLearned { secret: secret() });
-    assert!(matches!(world.maker.phase(), Phase::MakerClaiming { .. }));
+    assert!(matches!(
+        world.maker.phase(),
+        Phase::MakerLocked {
+            claim_sent_at: Some(_),
+            ..
+        }
+    ));
     world.run(60);
     assert_swapped(&world);
 }
@@ -148,15 +175,8 @@ fn maker_learns_the_secret_from_the_message_first() {
 fn taker_offline_until_t2_passed_refunds_both() {
     let mut world = World::new();
     // Run until the maker has locked, then take the taker offline past T2.
-    for _ in 0..20 {
-        world.round(Role::Taker);
-        world.round(Role::Maker);
-        world.wait(1);
-        if world.maker.phase() == &Phase::MakerLocked {
-            break;
-        }
-    }
-    assert_eq!(world.maker.phase(), &Phase::MakerLocked);
+    until_maker_locked(&mut world);
+    assert!(matches!(world.maker.phase(), Phase::MakerLocked { .. }));
     world.behaviour[0].offline = true;
     world.run(700);
     assert_eq!(world.outcome(Role::Maker), Some(Outcome::Refunded));
@@ -170,14 +190,7 @@ fn taker_offline_until_t2_passed_refunds_both() {
 #[test]
 fn taker_back_online_with_too_little_time_does_not_claim() {
     let mut world = World::new();
-    for _ in 0..20 {
-        world.round(Role::Taker);
-        world.round(Role::Maker);
-        world.wait(1);
-        if world.maker.phase() == &Phase::MakerLocked {
-            break;
-        }
-    }
+    until_maker_locked(&mut world);
     let t2 = world.maker.lock(Leg::Maker).unwrap().timelock;
     world.behaviour[0].offline = true;
     // Until T2 − min_claim + 1: less than min_claim left.
@@ -187,7 +200,10 @@ fn taker_back_online_with_too_little_time_does_not_claim() {
     world.round(Role::Taker);
     assert_eq!(
         world.taker.phase(),
-        &Phase::TakerLocked,
+        &Phase::TakerLocked {
+            claim_sent_at: None,
+            refund_sent_at: None
+        },
         "claiming this late risks the secret"
     );
     world.run(3000);
@@ -200,17 +216,12 @@ fn taker_back_online_with_too_little_time_does_not_claim() {
 fn maker_offline_after_taker_claims_still_claims_before_t1() {
     let mut world = World::new();
     world.behaviour[0].mute = true;
-    for _ in 0..20 {
-        world.round(Role::Taker);
-        world.round(Role::Maker);
-        world.wait(1);
-        if world.maker.phase() == &Phase::MakerLocked {
-            break;
-        }
-    }
+    until_maker_locked(&mut world);
     world.behaviour[1].offline = true;
     world.run(30);
-    assert_eq!(world.outcome(Role::Taker), Some(Outcome::Completed));
+    // The taker has the maker's asset; it stays open until its own lock is settled.
+    assert_eq!(world.deltas(Leg::Maker), [MAKER_SELLS, -MAKER_SELLS]);
+    assert_eq!(world.outcome(Role::Taker), None);
     // The maker comes back after T2 (its refund would fail: the lock is claimed) but
     // before T1: it learns the secret from the chain and claims.
     let t2 = world.maker.lock(Leg::Maker).unwrap().timelock;
@@ -224,14 +235,7 @@ fn maker_offline_after_taker_claims_still_claims_before_t1() {
 #[test]
 fn maker_refunding_switches_to_claim_when_the_taker_claimed_at_the_last_moment() {
     let mut world = World::new();
-    for _ in 0..20 {
-        world.round(Role::Taker);
-        world.round(Role::Maker);
-        world.wait(1);
-        if world.maker.phase() == &Phase::MakerLocked {
-            break;
-        }
-    }
+    until_maker_locked(&mut world);
     // The maker believes T2 passed (its chain view moved on) before it saw the claim.
     let own = world.maker.lock(Leg::Maker).unwrap().clone();
     let actions = world.maker.handle(
@@ -271,14 +275,7 @@ fn maker_refunding_switches_to_claim_when_the_taker_claimed_at_the_last_moment()
 #[test]
 fn taker_refunds_when_its_claim_does_not_land_in_time() {
     let mut world = World::new();
-    for _ in 0..20 {
-        world.round(Role::Taker);
-        world.round(Role::Maker);
-        world.wait(1);
-        if world.maker.phase() == &Phase::MakerLocked {
-            break;
-        }
-    }
+    until_maker_locked(&mut world);
     world.behaviour[0].never_claims = true; // its claim transactions never land
     world.behaviour[0].mute = true;
     world.run(5000);
@@ -347,6 +344,13 @@ fn taker_lock(world: &World) -> LockInfo {
 
 fn maker_sees(world: &mut World, lock: LockInfo) -> Vec<Action> {
     let chain_time = world.chain(Leg::Taker).time;
+    world.maker.handle(
+        Event::ChainTime {
+            leg: Leg::Taker,
+            time: chain_time,
+        },
+        world.now,
+    );
     world.maker.handle(
         Event::ChainTime {
             leg: Leg::Maker,
@@ -455,7 +459,7 @@ fn a_maker_lock_with_too_little_time_is_ignored_at_the_exact_boundary() {
     for _ in 0..20 {
         world.round(Role::Taker);
         world.wait(1);
-        if world.taker.phase() == &Phase::TakerLocked {
+        if matches!(world.taker.phase(), Phase::TakerLocked { .. }) {
             break;
         }
     }
@@ -497,7 +501,7 @@ fn a_maker_lock_with_too_little_time_is_ignored_at_the_exact_boundary() {
         world.now,
     );
     assert!(
-        matches!(&actions[0], Action::Claim { leg: Leg::Maker, lock_id, .. } if *lock_id == B256::repeat_byte(2))
+        matches!(&actions[0], Action::Claim { leg: Leg::Maker, lock, .. } if lock.id == B256::repeat_byte(2))
     );
 }
 

@@ -149,7 +149,7 @@ impl SimChain {
         true
     }
 
-    fn claim(&mut self, id: B256, secret: Secret) -> bool {
+    pub(crate) fn claim(&mut self, id: B256, secret: Secret) -> bool {
         let time = self.time;
         let Some(lock) = self.locks.get_mut(&id) else {
             self.reverts += 1;
@@ -170,7 +170,7 @@ impl SimChain {
         true
     }
 
-    fn refund(&mut self, id: B256) -> bool {
+    pub(crate) fn refund(&mut self, id: B256) -> bool {
         let time = self.time;
         let Some(lock) = self.locks.get_mut(&id) else {
             self.reverts += 1;
@@ -329,15 +329,11 @@ impl World {
                 } if !behaviour.never_locks => {
                     self.chains[chain_slot(*leg)].lock(terms, *hashlock, *timelock);
                 }
-                Action::Claim {
-                    leg,
-                    lock_id,
-                    secret,
-                } if !behaviour.never_claims => {
-                    self.chains[chain_slot(*leg)].claim(*lock_id, *secret);
+                Action::Claim { leg, lock, secret } if !behaviour.never_claims => {
+                    self.chains[chain_slot(*leg)].claim(lock.id, *secret);
                 }
-                Action::Refund { leg, lock_id } => {
-                    self.chains[chain_slot(*leg)].refund(*lock_id);
+                Action::Refund { leg, lock } => {
+                    self.chains[chain_slot(*leg)].refund(lock.id);
                 }
                 Action::Send(hint) if !behaviour.mute => {
                     self.inbox[1 - slot(role)].push(hint.clone());
@@ -361,13 +357,32 @@ impl World {
             };
             self.feed(role, event);
         }
-        let hashlock = self.swap(role).params().hashlock;
-        for leg in [Leg::Taker, Leg::Maker] {
-            for event in self.chain(leg).observe(leg, hashlock) {
-                self.feed(role, event);
-            }
+        for event in self.observations(role) {
+            self.feed(role, event);
         }
         self.feed(role, Event::Tick);
+    }
+
+    /// What a party's watcher reports: both chains' events and times, and whether its own
+    /// intended lock is absent.
+    pub(crate) fn observations(&self, role: Role) -> Vec<Event> {
+        let swap = self.swap(role);
+        let hashlock = swap.params().hashlock;
+        let mut events = Vec::new();
+        for leg in [Leg::Taker, Leg::Maker] {
+            events.extend(self.chain(leg).observe(leg, hashlock));
+        }
+        if let Some((leg, timelock)) = swap.own_lock_intent() {
+            let chain = self.chain(leg);
+            let id = lock_id(swap.params().leg(leg), hashlock, timelock);
+            if !chain.locks.contains_key(&id) {
+                events.push(Event::LockAbsent {
+                    leg,
+                    chain_time: chain.time,
+                });
+            }
+        }
+        events
     }
 
     /// Advances local time and both chains' block time (empty blocks, as a live chain does).
