@@ -10,7 +10,7 @@ pub mod anvil;
 
 use dex_primitives::{
     Address, Lots, MarketDef, MarketId, Markets, Order, Side, SignedOrder, Ticks, TraderKey, U256,
-    UnixMillis, ValidationRules, VerifiedOrder,
+    UnixMillis, Update, ValidationRules, VerifiedOrder, VerifiedUpdate,
 };
 
 /// anvil's well-known development keys (public; they hold no real funds anywhere).
@@ -217,4 +217,21 @@ impl OrderBuilder {
             )
             .expect("builder orders are valid unless a test makes them otherwise")
     }
+}
+
+/// An update of `order` to `remaining` lots, signed by `key` (the order's maker) at the
+/// order's `createdAt` and verified against the order at that time.
+///
+/// Panics if the update is invalid (another key, remaining above the quantity): sign an
+/// [`Update`] directly to test rejections.
+pub fn verified_update(key: &TraderKey, order: &VerifiedOrder, remaining: u64) -> VerifiedUpdate {
+    let timestamp = order.order().created_at;
+    Update {
+        order_id: order.id(),
+        remaining: Lots(remaining),
+        timestamp,
+    }
+    .sign(key)
+    .verify(order, &ValidationRules::default(), timestamp)
+    .expect("test updates are valid unless a test makes them otherwise")
 }

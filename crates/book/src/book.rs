@@ -1,0 +1,1024 @@
+//! The book's storage and every mutation.
+//!
+//! Layout, chosen for the hot paths (insert, cancel, take) and measured against the
+//! alternatives in `benches/compare.rs`:
+//! - orders live in an arena of [`Slot`]s addressed by `u32`; a freed slot is reused, so
+//!   steady-state operation allocates nothing;
+//! - each side is a [`Ladder`] of price levels in a sorted `Vec`; a level keeps its orders'
+//!   slots in a `Vec` in price-time priority, so an insert appends, a cancel finds and
+//!   removes a `u32` in one short contiguous run, and no operation touches neighbouring
+//!   orders (linked lists through the slots cost a cache miss per neighbour);
+//! - one hash map from order id to an 8-byte [`Entry`] (slot or tombstone), keyed with a
+//!   cheap seeded hasher (ids are already uniform digests);
+//! - a maker table; each maker keeps its orders' slots in a `Vec` (swap-removed; the slot
+//!   knows its position), for suspension and per-maker caps, and so that self-trade checks
+//!   compare two `u32`s;
+//! - a min-heap of expiries: every id the map holds (open or tombstone) has an entry, so
+//!   expiry never scans.
+
+use std::{
+    cmp::{Ordering, Reverse},
+    collections::{BinaryHeap, HashMap, hash_map},
+    sync::Arc,
+};
+
+use dex_primitives::{
+    Address, Lots, MarketId, OrderId, Side, Ticks, UnixMillis, VerifiedOrder, VerifiedUpdate,
+};
+
+use crate::{
+    Error,
+    event::{Cross, Event, OrderRef, RemoveReason},
+    hash::SeededState,
+    ladder::Ladder,
+};
+
+/// Limits of one book. The defaults follow DESIGN §3 and §5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookConfig {
+    /// Open orders (visible or suspended) one maker may have in this market. Default 1,000.
+    pub max_orders_per_maker: usize,
+    /// Visible orders the book holds; past it the order furthest from the mid is evicted.
+    /// Default 100,000.
+    pub max_orders: usize,
+    /// Seed of the hasher of order ids and addresses. A node should pick a random one so
+    /// peers cannot grind ids into one hash bucket; it does not affect any observable state.
+    pub hash_seed: u64,
+}
+
+impl Default for BookConfig {
+    fn default() -> Self {
+        BookConfig {
+            max_orders_per_maker: 1_000,
+            max_orders: 100_000,
+            hash_seed: 0,
+        }
+    }
+}
+
+/// An entry of the expiry heap. Ordered by time alone, so pushing the many orders that
+/// share an expiry costs no comparison of ids; orders due together are sorted by id before
+/// they are removed, so the order of events stays deterministic.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    at: UnixMillis,
+    id: OrderId,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.at.cmp(&other.at)
+    }
+}
+
+/// What the id map knows about an order, packed in 8 bytes: an open order's slot, or a
+/// tombstone with the time until which it is kept (unix milliseconds fit in 63 bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry(u64);
+
+const CLOSED: u64 = 1 << 63;
+
+impl Entry {
+    #[inline]
+    fn open(slot: u32) -> Entry {
+        Entry(u64::from(slot))
+    }
+
+    #[inline]
+    fn closed(until: UnixMillis) -> Entry {
+        Entry(CLOSED | (until & !CLOSED))
+    }
+
+    /// The slot of an open order, or the expiry of a tombstone.
+    #[inline]
+    pub(crate) fn get(self) -> Result<u32, UnixMillis> {
+        if self.0 & CLOSED == 0 {
+            Ok(self.0 as u32)
+        } else {
+            Err(self.0 & !CLOSED)
+        }
+    }
+}
+
+/// An order in the arena: two cache lines, the first with everything matching and the
+/// level bookkeeping read, the second with the id and the signed data.
+#[derive(Debug)]
+#[repr(C, align(64))]
+pub(crate) struct Slot {
+    pub(crate) price: u64,
+    pub(crate) created_at: UnixMillis,
+    /// Open quantity as last signed or committed; includes `reserved`.
+    pub(crate) remaining: u64,
+    /// Part of `remaining` promised to takes in progress; never offered.
+    pub(crate) reserved: u64,
+    pub(crate) min_fill: u64,
+    pub(crate) expires_at: UnixMillis,
+    /// Index in the maker table.
+    pub(crate) maker: u32,
+    pub(crate) side: Side,
+    pub(crate) suspended: bool,
+    /// Lots committed to swaps through this book.
+    pub(crate) committed: u64,
+    pub(crate) id: OrderId,
+    /// The signed order; `None` marks a free slot.
+    pub(crate) order: Option<Arc<VerifiedOrder>>,
+    /// The latest signed update applied, proof of `remaining` for sync.
+    pub(crate) proof: Option<Box<VerifiedUpdate>>,
+}
+
+impl Slot {
+    fn new(order: Arc<VerifiedOrder>, maker: u32, suspended: bool) -> Slot {
+        let fields = order.order();
+        let slot = Slot {
+            price: fields.price.0,
+            created_at: fields.created_at,
+            remaining: fields.quantity.0,
+            reserved: 0,
+            min_fill: fields.min_fill.0,
+            expires_at: fields.expires_at,
+            maker,
+            side: fields.side,
+            suspended,
+            committed: 0,
+            id: order.id(),
+            order: None,
+            proof: None,
+        };
+        Slot {
+            order: Some(order),
+            ..slot
+        }
+    }
+
+    /// The signed quantity (read from the signed order: matching never needs it).
+    pub(crate) fn quantity(&self) -> u64 {
+        self.order
+            .as_ref()
+            .map_or(0, |order| order.order().quantity.0)
+    }
+
+    #[inline]
+    pub(crate) fn available(&self) -> u64 {
+        self.remaining - self.reserved
+    }
+
+    /// Time priority: `(createdAt, id)`, smaller first.
+    #[inline]
+    pub(crate) fn priority(&self) -> (UnixMillis, &OrderId) {
+        (self.created_at, &self.id)
+    }
+}
+
+/// A maker known to the book (it has open orders here).
+#[derive(Debug, Clone)]
+pub(crate) struct Maker {
+    pub(crate) address: Address,
+    pub(crate) suspended: bool,
+    /// Slots of its open orders, in no particular order.
+    pub(crate) orders: Vec<u32>,
+}
+
+/// Everything but the id map and the expiry heap, so the map's entry for an order can stay
+/// borrowed while the rest of the book changes (one hash lookup per cancel or fill).
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) slots: Vec<Slot>,
+    /// Each slot's position in its maker's list. Kept apart from the slots: a removal moves
+    /// another order of the maker, and updating this dense array does not pull that order's
+    /// slot into the cache.
+    maker_positions: Vec<u32>,
+    free: Vec<u32>,
+    pub(crate) makers: Vec<Maker>,
+    pub(crate) maker_index: HashMap<Address, u32, SeededState>,
+    free_makers: Vec<u32>,
+    pub(crate) bids: Ladder,
+    pub(crate) asks: Ladder,
+    /// Orders in the ladders (open and not suspended).
+    pub(crate) visible: usize,
+    pub(crate) events: Vec<Event>,
+}
+
+/// The deterministic order book of one market.
+///
+/// It holds [`VerifiedOrder`]s by price level in price-time priority (time is the signed
+/// `createdAt`, ties broken by order id), applies signed updates, suspends and restores
+/// makers, expires orders at the `now` it is given, plans matches without changing anything,
+/// and keeps reservations of the maker side of takes. Every mutation appends [`Event`]s,
+/// which the owner drains with [`Book::drain_events`].
+///
+/// Determinism: the visible contents (depth, digest, plans, pending crosses) depend only on
+/// the set of orders, updates, removals and expiries applied, not on their order, because
+/// (1) priority uses signed fields only, (2) remaining quantity only goes down (the minimum
+/// is kept), (3) removed orders leave a tombstone until their expiry, and (4) the book's time
+/// is the largest `now` it was given and every call that takes a `now` first expires what is
+/// due, so an order is refused or expired the same way whatever came first. The caps are a
+/// defence against abuse and make the result depend on arrival order once they bind.
+#[derive(Debug)]
+pub struct Book {
+    pub(crate) market: MarketId,
+    pub(crate) config: BookConfig,
+    pub(crate) index: HashMap<OrderId, Entry, SeededState>,
+    expiries: BinaryHeap<Reverse<Due>>,
+    pub(crate) clock: UnixMillis,
+    pub(crate) tombstones: usize,
+    pub(crate) core: Core,
+}
+
+/// The order to evict to make room, if any.
+enum Victim {
+    /// The incoming order is the furthest from the mid: refuse it.
+    Incoming,
+    /// Evict this resting order.
+    Resting(u32),
+}
+
+impl Book {
+    /// An empty book for `market`.
+    pub fn new(market: MarketId, config: BookConfig) -> Book {
+        Book::with_capacity(market, config, 0)
+    }
+
+    /// An empty book with room for `orders` orders (open and tombstones) before it
+    /// allocates, for a node that knows the size of its markets.
+    pub fn with_capacity(market: MarketId, config: BookConfig, orders: usize) -> Book {
+        let state = SeededState::new(config.hash_seed);
+        Book {
+            market,
+            config,
+            index: HashMap::with_capacity_and_hasher(orders, state),
+            expiries: BinaryHeap::with_capacity(orders),
+            clock: 0,
+            tombstones: 0,
+            core: Core {
+                slots: Vec::with_capacity(orders),
+                maker_positions: Vec::with_capacity(orders),
+                free: Vec::new(),
+                makers: Vec::new(),
+                maker_index: HashMap::with_hasher(state),
+                free_makers: Vec::new(),
+                bids: Ladder::new(Side::Buy),
+                asks: Ladder::new(Side::Sell),
+                visible: 0,
+                events: Vec::new(),
+            },
+        }
+    }
+
+    /// The market of this book.
+    pub fn market(&self) -> MarketId {
+        self.market
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &BookConfig {
+        &self.config
+    }
+
+    /// The book's time: the largest `now` any call gave it.
+    pub fn now(&self) -> UnixMillis {
+        self.clock
+    }
+
+    /// The events of the calls since the last drain, oldest first.
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
+        self.core.events.drain(..)
+    }
+
+    /// The events not drained yet.
+    pub fn events(&self) -> &[Event] {
+        &self.core.events
+    }
+
+    /// Adds a resting order (it stays even if it crosses: crosses are reported with
+    /// [`Event::Crossed`], never matched by the book, which cannot swap).
+    ///
+    /// `now` advances the book's time and expires what is due first. Refused, with nothing
+    /// changed: another market; `expiresAt` not after the book's time; already open; closed
+    /// (tombstone); the maker's cap reached; the book full with this order the furthest from
+    /// the mid. An order of a suspended maker is held suspended ([`Event::Inserted`] then
+    /// [`Event::Suspended`]).
+    pub fn insert(&mut self, order: Arc<VerifiedOrder>, now: UnixMillis) -> Result<(), Error> {
+        let id = order.id();
+        let fields = order.order();
+        if fields.market != self.market {
+            return Err(Error::WrongMarket {
+                expected: self.market,
+                got: fields.market,
+            });
+        }
+        self.advance(now);
+        if fields.expires_at <= self.clock {
+            return Err(Error::Expired {
+                id,
+                expires_at: fields.expires_at,
+                now: self.clock,
+            });
+        }
+        let (maker_address, price, created_at, expires_at) = (
+            fields.maker,
+            fields.price.0,
+            fields.created_at,
+            fields.expires_at,
+        );
+        let known_maker = self.core.maker_index.get(&maker_address).copied();
+        let (open, suspended) = known_maker.map_or((0, false), |maker| {
+            let maker = &self.core.makers[maker as usize];
+            (maker.orders.len(), maker.suspended)
+        });
+        let full = !suspended && self.core.visible >= self.config.max_orders;
+        match self.index.entry(id) {
+            hash_map::Entry::Occupied(entry) => {
+                return Err(match entry.get().get() {
+                    Ok(_) => Error::AlreadyOpen { id },
+                    Err(_) => Error::Closed { id },
+                });
+            }
+            hash_map::Entry::Vacant(vacant) => {
+                if open >= self.config.max_orders_per_maker {
+                    return Err(Error::MakerCapReached {
+                        maker: maker_address,
+                        cap: self.config.max_orders_per_maker,
+                    });
+                }
+                if !full {
+                    // The common case: one hash lookup for the check and the insert.
+                    let maker = match known_maker {
+                        Some(maker) => maker,
+                        None => self.core.add_maker(maker_address),
+                    };
+                    let slot = self.core.alloc(Slot::new(order, maker, suspended));
+                    vacant.insert(Entry::open(slot));
+                    self.expiries.push(Reverse(Due { at: expires_at, id }));
+                    self.core.place(slot, maker);
+                    return Ok(());
+                }
+            }
+        }
+        match self.victim(price, created_at, &id) {
+            Victim::Incoming => Err(Error::BookFull {
+                id,
+                cap: self.config.max_orders,
+            }),
+            Victim::Resting(victim) => {
+                self.evict(victim);
+                // The victim may have been the maker's last order, freeing its entry.
+                let maker = match self.core.maker_index.get(&maker_address) {
+                    Some(maker) => *maker,
+                    None => self.core.add_maker(maker_address),
+                };
+                let slot = self.core.alloc(Slot::new(order, maker, false));
+                self.index.insert(id, Entry::open(slot));
+                self.expiries.push(Reverse(Due { at: expires_at, id }));
+                self.core.place(slot, maker);
+                Ok(())
+            }
+        }
+    }
+
+    /// Applies a signed update. Remaining only goes down: a lower value replaces the
+    /// current one (reservations above it are cut to it), zero cancels the order and leaves
+    /// a tombstone, an equal value changes nothing but is kept as proof of `remaining` if
+    /// none is held, and a higher value is refused as stale.
+    pub fn apply_update(&mut self, update: &VerifiedUpdate) -> Result<(), Error> {
+        let id = update.order_id();
+        let new_remaining = update.remaining().0;
+        let Some(entry) = self.index.get_mut(&id) else {
+            return Err(Error::UnknownOrder { id });
+        };
+        let Ok(slot) = entry.get() else {
+            return Err(Error::Closed { id });
+        };
+        let core = &mut self.core;
+        let current = core.slots[slot as usize].remaining;
+        if new_remaining > current {
+            return Err(Error::RemainingWouldRise {
+                id,
+                current: Lots(current),
+                update: Lots(new_remaining),
+            });
+        }
+        if new_remaining == 0 {
+            let expires_at = core.close(slot, RemoveReason::Cancelled);
+            *entry = Entry::closed(expires_at);
+            self.tombstones += 1;
+            return Ok(());
+        }
+        let held = &mut core.slots[slot as usize];
+        let keep_proof = match &held.proof {
+            None => true,
+            Some(proof) => proof.remaining().0 > new_remaining,
+        };
+        if keep_proof {
+            held.proof = Some(Box::new(*update));
+        }
+        if new_remaining < current {
+            core.reduce(slot, new_remaining);
+        }
+        Ok(())
+    }
+
+    /// Withdraws an order from this node's book without a signed update (for instance a
+    /// maker the node stopped trusting). It leaves a tombstone like a cancel.
+    pub fn remove(&mut self, id: OrderId) -> Result<(), Error> {
+        let Some(entry) = self.index.get_mut(&id) else {
+            return Err(Error::UnknownOrder { id });
+        };
+        let Ok(slot) = entry.get() else {
+            return Err(Error::Closed { id });
+        };
+        let expires_at = self.core.close(slot, RemoveReason::Dropped);
+        *entry = Entry::closed(expires_at);
+        self.tombstones += 1;
+        Ok(())
+    }
+
+    /// Advances the book's time to `now` (if later) and removes every order and tombstone
+    /// whose `expiresAt` is not after it. Returns the number of orders expired.
+    pub fn expire(&mut self, now: UnixMillis) -> usize {
+        self.advance(now)
+    }
+
+    fn advance(&mut self, now: UnixMillis) -> usize {
+        if now > self.clock {
+            self.clock = now;
+        }
+        match self.expiries.peek() {
+            Some(Reverse(due)) if due.at <= self.clock => {}
+            _ => return 0,
+        }
+        let mut due = Vec::new();
+        while let Some(Reverse(next)) = self.expiries.peek() {
+            if next.at > self.clock {
+                break;
+            }
+            due.push((next.at, next.id));
+            self.expiries.pop();
+        }
+        due.sort_unstable();
+        let mut expired = 0;
+        for (_, id) in due {
+            // The heap may name an id that was evicted (and maybe re-inserted with the same
+            // expiry, so named twice): the map is the truth.
+            if let hash_map::Entry::Occupied(entry) = self.index.entry(id) {
+                match entry.get().get() {
+                    Ok(slot) if self.core.slots[slot as usize].expires_at <= self.clock => {
+                        self.core.close(slot, RemoveReason::Expired);
+                        entry.remove();
+                        expired += 1;
+                    }
+                    Err(until) if until <= self.clock => {
+                        entry.remove();
+                        self.tombstones -= 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        expired
+    }
+
+    /// Suspends every open order of `maker` (liveness timeout): they stay in the book, out of
+    /// depth, matching and crosses, until [`Book::restore_maker`]. New orders of the maker
+    /// arrive suspended. Returns the number of orders suspended (events in priority order);
+    /// a maker with no open order here is not recorded.
+    pub fn suspend_maker(&mut self, maker: Address) -> usize {
+        let Some(&index) = self.core.maker_index.get(&maker) else {
+            return 0;
+        };
+        let core = &mut self.core;
+        core.makers[index as usize].suspended = true;
+        let mut slots: Vec<u32> = core.makers[index as usize]
+            .orders
+            .iter()
+            .copied()
+            .filter(|slot| !core.slots[*slot as usize].suspended)
+            .collect();
+        core.sort_by_priority(&mut slots);
+        for slot in &slots {
+            core.unlink_level(*slot);
+            core.visible -= 1;
+            core.slots[*slot as usize].suspended = true;
+            let order = core.order_ref(*slot);
+            core.events.push(Event::Suspended(order));
+        }
+        slots.len()
+    }
+
+    /// Puts the suspended orders of `maker` back (it was heard again), in priority order.
+    /// Crosses they make are reported; if the book is at its cap, the orders furthest from
+    /// the mid are evicted (which may be restored ones). Returns the number restored.
+    pub fn restore_maker(&mut self, maker: Address) -> usize {
+        let Some(&index) = self.core.maker_index.get(&maker) else {
+            return 0;
+        };
+        let core = &mut self.core;
+        core.makers[index as usize].suspended = false;
+        let mut slots: Vec<u32> = core.makers[index as usize]
+            .orders
+            .iter()
+            .copied()
+            .filter(|slot| core.slots[*slot as usize].suspended)
+            .collect();
+        core.sort_by_priority(&mut slots);
+        let mut restored = 0;
+        for slot in slots {
+            if self.core.visible >= self.config.max_orders {
+                let held = &self.core.slots[slot as usize];
+                let (price, created_at, id) = (held.price, held.created_at, held.id);
+                match self.victim(price, created_at, &id) {
+                    Victim::Incoming => {
+                        // Still suspended, so not in a level: close removes it cleanly.
+                        self.evict(slot);
+                        continue;
+                    }
+                    Victim::Resting(victim) => self.evict(victim),
+                }
+            }
+            let core = &mut self.core;
+            core.slots[slot as usize].suspended = false;
+            core.link_level(slot);
+            core.visible += 1;
+            let order = core.order_ref(slot);
+            core.events.push(Event::Restored(order));
+            core.detect_crosses(slot);
+            restored += 1;
+        }
+        restored
+    }
+
+    /// Reserves `quantity` of a resting order for a take in progress (the maker side): it
+    /// stops being offered until released or committed. The order must be open, not
+    /// suspended, with at least `quantity` available.
+    pub fn reserve(&mut self, id: OrderId, quantity: Lots) -> Result<(), Error> {
+        let slot = self.open_slot(id)?;
+        if quantity.is_zero() {
+            return Err(Error::ZeroQuantity);
+        }
+        let core = &mut self.core;
+        let held = &core.slots[slot as usize];
+        if held.suspended {
+            return Err(Error::Suspended { id });
+        }
+        let available = held.available();
+        if quantity.0 > available {
+            return Err(Error::InsufficientAvailable {
+                id,
+                requested: quantity,
+                available: Lots(available),
+            });
+        }
+        core.slots[slot as usize].reserved += quantity.0;
+        core.adjust_level(slot, available, available - quantity.0);
+        let order = core.order_ref(slot);
+        core.events.push(Event::Reserved { order, quantity });
+        Ok(())
+    }
+
+    /// Releases reserved quantity (the take was refused or its swap never started): it is
+    /// offered again.
+    pub fn release(&mut self, id: OrderId, quantity: Lots) -> Result<(), Error> {
+        let slot = self.open_slot(id)?;
+        if quantity.is_zero() {
+            return Err(Error::ZeroQuantity);
+        }
+        let core = &mut self.core;
+        let held = &core.slots[slot as usize];
+        if quantity.0 > held.reserved {
+            return Err(Error::ReleaseAboveReserved {
+                id,
+                requested: quantity,
+                reserved: Lots(held.reserved),
+            });
+        }
+        let available = held.available();
+        core.slots[slot as usize].reserved -= quantity.0;
+        core.adjust_level(slot, available, available + quantity.0);
+        let order = core.order_ref(slot);
+        core.events.push(Event::Released { order, quantity });
+        if available == 0 && !order.suspended {
+            // Offered again: it may cross orders it could not be taken against before.
+            core.detect_crosses(slot);
+        }
+        Ok(())
+    }
+
+    /// Commits reserved quantity (the swap started): remaining goes down by `quantity`, as
+    /// the maker's next signed update will say. Returns the new remaining quantity; at zero
+    /// the order is removed as filled and leaves a tombstone.
+    ///
+    /// The node then signs `Update { remaining }` with the returned value, gossips it, and
+    /// applies it here too: being equal, it only becomes the proof of `remaining`.
+    pub fn commit(&mut self, id: OrderId, quantity: Lots) -> Result<Lots, Error> {
+        let Some(entry) = self.index.get_mut(&id) else {
+            return Err(Error::UnknownOrder { id });
+        };
+        let Ok(slot) = entry.get() else {
+            return Err(Error::Closed { id });
+        };
+        if quantity.is_zero() {
+            return Err(Error::ZeroQuantity);
+        }
+        let core = &mut self.core;
+        let held = &mut core.slots[slot as usize];
+        if quantity.0 > held.reserved {
+            return Err(Error::CommitAboveReserved {
+                id,
+                requested: quantity,
+                reserved: Lots(held.reserved),
+            });
+        }
+        held.committed += quantity.0;
+        let remaining = held.remaining - quantity.0;
+        if remaining == 0 {
+            let expires_at = core.close(slot, RemoveReason::Filled);
+            *entry = Entry::closed(expires_at);
+            self.tombstones += 1;
+        } else {
+            // Reserved lots were not offered, so the level's available quantity is unchanged.
+            let previous = held.remaining;
+            held.reserved -= quantity.0;
+            held.remaining = remaining;
+            let order = core.order_ref(slot);
+            core.events.push(Event::Reduced {
+                order,
+                previous: Lots(previous),
+            });
+        }
+        Ok(Lots(remaining))
+    }
+
+    /// The slot of an open order, or the error saying why there is none.
+    pub(crate) fn open_slot(&self, id: OrderId) -> Result<u32, Error> {
+        match self.index.get(&id).map(|entry| entry.get()) {
+            Some(Ok(slot)) => Ok(slot),
+            Some(Err(_)) => Err(Error::Closed { id }),
+            None => Err(Error::UnknownOrder { id }),
+        }
+    }
+
+    /// Removes an order without a tombstone (global cap).
+    fn evict(&mut self, slot: u32) {
+        let id = self.core.slots[slot as usize].id;
+        self.core.close(slot, RemoveReason::Evicted);
+        self.index.remove(&id);
+    }
+
+    /// Which order leaves when the book is full and `incoming` arrives: the one furthest
+    /// from the mid; on equal distance the one with the least time priority. Orders with
+    /// reserved quantity (takes in progress) are never chosen.
+    fn victim(&self, price: u64, created_at: UnixMillis, id: &OrderId) -> Victim {
+        let core = &self.core;
+        let best_bid = core.bids.best().map(|level| u128::from(level.price));
+        let best_ask = core.asks.best().map(|level| u128::from(level.price));
+        // Twice the mid, so the distance stays an integer.
+        let twice_mid = match (best_bid, best_ask) {
+            (Some(bid), Some(ask)) => bid + ask,
+            (Some(only), None) | (None, Some(only)) => 2 * only,
+            // An empty book is never full (unless the cap is zero).
+            (None, None) => return Victim::Incoming,
+        };
+        let distance = |price: u64| (2 * u128::from(price)).abs_diff(twice_mid);
+        let mut best: (u128, UnixMillis, &OrderId, Option<u32>) =
+            (distance(price), created_at, id, None);
+        for ladder in [&core.bids, &core.asks] {
+            if let Some(candidate) = core.eviction_candidate(ladder) {
+                let held = &core.slots[candidate as usize];
+                let key = (
+                    distance(held.price),
+                    held.created_at,
+                    &held.id,
+                    Some(candidate),
+                );
+                if (key.0, key.1, key.2) > (best.0, best.1, best.2) {
+                    best = key;
+                }
+            }
+        }
+        match best.3 {
+            None => Victim::Incoming,
+            Some(slot) => Victim::Resting(slot),
+        }
+    }
+
+    /// Shrinks storage after a burst (the book keeps capacity otherwise, to not allocate on
+    /// the hot path).
+    pub fn shrink_to_fit(&mut self) {
+        self.index.shrink_to_fit();
+        self.expiries.shrink_to_fit();
+        self.core.events.shrink_to_fit();
+        self.core.free.shrink_to_fit();
+    }
+}
+
+impl Core {
+    #[inline]
+    fn ladder_mut(&mut self, side: Side) -> &mut Ladder {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn ladder(&self, side: Side) -> &Ladder {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn order_ref(&self, slot: u32) -> OrderRef {
+        let held = &self.slots[slot as usize];
+        OrderRef {
+            id: held.id,
+            maker: self.makers[held.maker as usize].address,
+            side: held.side,
+            price: Ticks(held.price),
+            remaining: Lots(held.remaining),
+            available: Lots(held.available()),
+            suspended: held.suspended,
+        }
+    }
+
+    fn sort_by_priority(&self, slots: &mut [u32]) {
+        slots.sort_unstable_by(|a, b| {
+            let a = &self.slots[*a as usize];
+            let b = &self.slots[*b as usize];
+            a.priority().cmp(&b.priority())
+        });
+    }
+
+    #[inline]
+    fn alloc(&mut self, slot: Slot) -> u32 {
+        match self.free.pop() {
+            Some(index) => {
+                self.slots[index as usize] = slot;
+                index
+            }
+            None => {
+                let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 orders");
+                self.slots.push(slot);
+                self.maker_positions.push(0);
+                index
+            }
+        }
+    }
+
+    fn add_maker(&mut self, address: Address) -> u32 {
+        let index = match self.free_makers.pop() {
+            Some(index) => {
+                // Reuse the entry and the capacity of its (empty) list.
+                let maker = &mut self.makers[index as usize];
+                maker.address = address;
+                maker.suspended = false;
+                index
+            }
+            None => {
+                self.makers.push(Maker {
+                    address,
+                    suspended: false,
+                    orders: Vec::new(),
+                });
+                u32::try_from(self.makers.len() - 1).expect("fewer than 2^32 makers")
+            }
+        };
+        self.maker_index.insert(address, index);
+        index
+    }
+
+    #[inline]
+    fn push_maker_order(&mut self, maker: u32, slot: u32) {
+        let orders = &mut self.makers[maker as usize].orders;
+        self.maker_positions[slot as usize] =
+            u32::try_from(orders.len()).expect("a maker's orders are capped");
+        orders.push(slot);
+    }
+
+    #[inline]
+    fn remove_maker_order(&mut self, slot: u32) {
+        let maker = self.slots[slot as usize].maker;
+        let position = self.maker_positions[slot as usize] as usize;
+        let entry = &mut self.makers[maker as usize];
+        entry.orders.swap_remove(position);
+        if let Some(&moved) = entry.orders.get(position) {
+            self.maker_positions[moved as usize] = position as u32;
+        }
+        if entry.orders.is_empty() {
+            // Forget the maker (and its suspension): nothing of it is left to hide.
+            let address = entry.address;
+            self.maker_index.remove(&address);
+            self.free_makers.push(maker);
+        }
+    }
+
+    /// Finishes an insert: adds the new slot to its maker's list and, unless suspended, to
+    /// its level; reports it and the crosses it makes.
+    #[inline]
+    fn place(&mut self, slot: u32, maker: u32) {
+        self.push_maker_order(maker, slot);
+        let inserted = self.order_ref(slot);
+        self.events.push(Event::Inserted(inserted));
+        if inserted.suspended {
+            self.events.push(Event::Suspended(inserted));
+        } else {
+            self.link_level(slot);
+            self.visible += 1;
+            self.detect_crosses(slot);
+        }
+    }
+
+    /// Adds a slot to its price level, after every order with priority over it.
+    fn link_level(&mut self, slot: u32) {
+        let Core {
+            slots, bids, asks, ..
+        } = self;
+        let held = &slots[slot as usize];
+        let (price, available) = (held.price, held.available());
+        let ladder = match held.side {
+            Side::Buy => bids,
+            Side::Sell => asks,
+        };
+        let index = ladder.find_or_insert(price);
+        let level = ladder.at_mut(index);
+        level.available += available;
+        // A new order is nearly always the latest: append it without reading the others.
+        if held.created_at > level.newest || level.orders.is_empty() {
+            level.newest = held.created_at;
+            level.orders.push(slot);
+        } else {
+            let key = held.priority();
+            let position = level
+                .orders
+                .partition_point(|other| slots[*other as usize].priority() < key);
+            level.orders.insert(position, slot);
+        }
+    }
+
+    /// Removes a visible slot from its price level, dropping the level when it empties.
+    fn unlink_level(&mut self, slot: u32) {
+        let Core {
+            slots, bids, asks, ..
+        } = self;
+        let held = &slots[slot as usize];
+        let ladder = match held.side {
+            Side::Buy => bids,
+            Side::Sell => asks,
+        };
+        let index = ladder.index_of(held.price);
+        let level = ladder.at_mut(index);
+        level.available -= held.available();
+        let orders = &mut level.orders;
+        // Short queues: scan. Long ones: search by priority (the queue is sorted by it).
+        let position = if orders.len() <= 32 {
+            orders.iter().position(|other| *other == slot)
+        } else {
+            let key = held.priority();
+            let position = orders.partition_point(|other| slots[*other as usize].priority() < key);
+            (orders.get(position) == Some(&slot)).then_some(position)
+        }
+        .expect("a visible order is in its level");
+        orders.remove(position);
+        if orders.is_empty() {
+            ladder.remove_at(index);
+        }
+    }
+
+    /// Keeps the level's available sum in step with a visible slot's change.
+    #[inline]
+    fn adjust_level(&mut self, slot: u32, before: u64, after: u64) {
+        let held = &self.slots[slot as usize];
+        if held.suspended || before == after {
+            return;
+        }
+        let (side, price) = (held.side, held.price);
+        let ladder = self.ladder_mut(side);
+        let index = ladder.index_of(price);
+        let level = ladder.at_mut(index);
+        level.available = level.available - before + after;
+    }
+
+    /// Lowers remaining to `new_remaining` (not zero), cutting reservations above it.
+    fn reduce(&mut self, slot: u32, new_remaining: u64) {
+        let held = &mut self.slots[slot as usize];
+        let previous = held.remaining;
+        let available_before = held.available();
+        held.remaining = new_remaining;
+        held.reserved = held.reserved.min(new_remaining);
+        let available_after = held.available();
+        self.adjust_level(slot, available_before, available_after);
+        let order = self.order_ref(slot);
+        self.events.push(Event::Reduced {
+            order,
+            previous: Lots(previous),
+        });
+    }
+
+    /// Takes an open order out of every structure but the id map (the caller turns its entry
+    /// into a tombstone or removes it), emits [`Event::Removed`], frees the slot and returns
+    /// the order's expiry.
+    fn close(&mut self, slot: u32, reason: RemoveReason) -> UnixMillis {
+        let order = self.order_ref(slot);
+        if !order.suspended {
+            self.unlink_level(slot);
+            self.visible -= 1;
+        }
+        self.remove_maker_order(slot);
+        let held = &mut self.slots[slot as usize];
+        held.order = None;
+        held.proof = None;
+        let expires_at = held.expires_at;
+        self.free.push(slot);
+        self.events.push(Event::Removed { order, reason });
+        expires_at
+    }
+
+    /// The lowest-priority order without reservations at the worst price of a side.
+    fn eviction_candidate(&self, ladder: &Ladder) -> Option<u32> {
+        ladder.worst_first().find_map(|level| {
+            level
+                .orders
+                .iter()
+                .rev()
+                .copied()
+                .find(|slot| self.slots[*slot as usize].reserved == 0)
+        })
+    }
+
+    /// Reports the crosses a newly visible slot makes with orders of other makers.
+    fn detect_crosses(&mut self, slot: u32) {
+        let Core {
+            slots,
+            bids,
+            asks,
+            makers,
+            events,
+            ..
+        } = self;
+        let held = &slots[slot as usize];
+        let opposite = match held.side {
+            Side::Buy => &*asks,
+            Side::Sell => &*bids,
+        };
+        match opposite.best() {
+            Some(level) if opposite.crosses(level.price, held.price) => {}
+            _ => return,
+        }
+        if held.available() == 0 {
+            return;
+        }
+        let key = held.priority();
+        let first_event = events.len();
+        let mut taken: Option<u32> = None;
+        for level in opposite.best_first() {
+            if !opposite.crosses(level.price, held.price) {
+                break;
+            }
+            for &other_slot in &level.orders {
+                let other = &slots[other_slot as usize];
+                if other.maker == held.maker || other.available() == 0 {
+                    continue;
+                }
+                if other.priority() < key {
+                    // The new order is later: it takes, first from this one.
+                    taken.get_or_insert(other_slot);
+                } else {
+                    events.push(Event::Crossed(Cross {
+                        taker: other.id,
+                        taker_maker: makers[other.maker as usize].address,
+                        maker_order: held.id,
+                        maker: makers[held.maker as usize].address,
+                        price: Ticks(held.price),
+                    }));
+                }
+            }
+        }
+        if let Some(taken) = taken {
+            let other = &slots[taken as usize];
+            events.insert(
+                first_event,
+                Event::Crossed(Cross {
+                    taker: held.id,
+                    taker_maker: makers[held.maker as usize].address,
+                    maker_order: other.id,
+                    maker: makers[other.maker as usize].address,
+                    price: Ticks(other.price),
+                }),
+            );
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of dex-book (one test binary, see STYLE.md).
+
+mod crosses;
+mod model;
+mod ops;
+mod plan;
+mod props;
+mod support;
