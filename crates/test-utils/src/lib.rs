@@ -7,6 +7,8 @@ use std::sync::LazyLock;
 
 #[cfg(feature = "anvil")]
 pub mod anvil;
+#[cfg(feature = "harness")]
+pub mod harness;
 
 use dex_primitives::{
     Address, Lots, MarketDef, MarketId, Markets, Order, Side, SignedOrder, Ticks, TraderKey, U256,

@@ -1,0 +1,382 @@
+//! Gossip and ingest benchmarks (DESIGN §12), run by `scripts/bench.sh gossip`.
+//!
+//! Prints one line per figure, `name value unit`:
+//! - `gossip_p50_ms_10`, `gossip_p99_ms_10`, `gossip_p50_ms_30`, `gossip_p99_ms_30`: time from
+//!   posting an order at one node to its insertion in the book of the last of N in-process
+//!   nodes, at 200 orders/s, in a sparse topology where each node dials 3 others;
+//! - `gossip_bare_p99_ms_30`: the same with bare gossipsub (same topology and network
+//!   config, every message accepted at once, no decoding or validation), the baseline;
+//! - `ingest_orders_per_s`: distinct valid orders one node's core (`NodeState::on_gossip`:
+//!   size check, JSON, duplicate check, rules, signature, book insert) ingests per second on
+//!   one thread;
+//! - `secp256k1_recover_per_s`: bare libsecp256k1 public-key recoveries per second on the
+//!   same thread, the floor of ingest.
+//!
+//! Options: `--orders N` per gossip run (default 1500), `--quick` (fewer orders, for smoke
+//! tests), `--ingest-only` (the two single-thread figures, for profiling).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use dex_network::{Acceptance, NetworkConfig, NetworkEvent, PeerId, RateLimit};
+use dex_node::{NodeEvent, NodeMetrics, NodeState};
+use dex_primitives::{OrderId, Side, SignedOrder};
+use dex_protocol::{ALIVE_TOPIC, GossipMessage, WireMessage, market_topic};
+use dex_test_utils::{
+    HOUR_MS, OrderBuilder, eth_usdc_id,
+    harness::{DEADLINE, RawNetwork, TestNetwork, Topology, now_ms, test_config, wait_for},
+    trader,
+};
+
+/// Orders per second published across the network.
+const RATE: u64 = 200;
+/// Dials per node in the sparse topology.
+const DIALS: usize = 3;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|arg| arg == "--quick");
+    let orders = args
+        .windows(2)
+        .find(|pair| pair[0] == "--orders")
+        .and_then(|pair| pair[1].parse().ok())
+        .unwrap_or(if quick { 300 } else { 1500 });
+
+    // Single-threaded figures first, on a quiet machine.
+    let (ingest, recover) = single_thread_figures(if quick { 2_000 } else { 20_000 })?;
+    if args.iter().any(|arg| arg == "--ingest-only") {
+        println!("ingest_orders_per_s {ingest:.0} orders/s");
+        println!("secp256k1_recover_per_s {recover:.0} recoveries/s");
+        return Ok(());
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (p50_10, p99_10) = runtime.block_on(node_latency(10, orders))?;
+    let (p50_30, p99_30) = runtime.block_on(node_latency(30, orders))?;
+    let (bare_p50_30, bare_p99_30) = runtime.block_on(bare_latency(30, orders))?;
+    eprintln!("(bare gossipsub p50 at 30 nodes: {bare_p50_30:.2} ms)");
+
+    println!("gossip_p50_ms_10 {p50_10:.2} ms");
+    println!("gossip_p99_ms_10 {p99_10:.2} ms");
+    println!("gossip_p50_ms_30 {p50_30:.2} ms");
+    println!("gossip_p99_ms_30 {p99_30:.2} ms");
+    println!("gossip_bare_p99_ms_30 {bare_p99_30:.2} ms");
+    println!("ingest_orders_per_s {ingest:.0} orders/s");
+    println!("secp256k1_recover_per_s {recover:.0} recoveries/s");
+    Ok(())
+}
+
+/// The network config of both gossip runs: loopback, with the per-peer gossip bucket raised
+/// so that the benchmark measures propagation, not the flood limiter (at 200 msg/s one
+/// neighbour may relay most of the traffic).
+fn bench_network_config() -> NetworkConfig {
+    let mut config = NetworkConfig::loopback();
+    config.gossip_rate = RateLimit {
+        per_second: 10_000.0,
+        burst: 10_000.0,
+    };
+    config
+}
+
+fn sparse() -> Topology {
+    Topology::Sparse {
+        dials: DIALS,
+        seed: 42,
+    }
+}
+
+/// Signed orders from `makers` distinct makers, each with a distinct nonce, created one
+/// millisecond apart in the recent past (as a live market's orders arrive), over 500 price
+/// levels per side.
+fn signed_orders(count: usize, makers: u64, peer: &str) -> Vec<SignedOrder> {
+    let now = now_ms();
+    let start = now - count as u64;
+    let bases: Vec<OrderBuilder> = (0..makers)
+        .map(|m| {
+            OrderBuilder::new()
+                .maker(&trader(10_000 + m))
+                .peer(peer)
+                .expires_at(now + HOUR_MS)
+        })
+        .collect();
+    (0..count as u64)
+        .map(|k| {
+            let side = if k.is_multiple_of(2) {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
+            let price = if side == Side::Buy { 1_000 } else { 2_000 } + k % 500;
+            bases[(k % makers) as usize]
+                .clone()
+                .side(side)
+                .price(price)
+                .nonce(k)
+                .created_at(start + k)
+                .sign()
+        })
+        .collect()
+}
+
+/// Bare recoveries: parsed signature and digest in, public key out, nothing else.
+fn recover_inputs(
+    orders: &[SignedOrder],
+) -> Vec<(secp256k1::Message, secp256k1::ecdsa::RecoverableSignature)> {
+    orders
+        .iter()
+        .map(|signed| {
+            let bytes = signed.signature.as_bytes();
+            let id = secp256k1::ecdsa::RecoveryId::try_from(i32::from(bytes[64] - 27))
+                .expect("test signatures have v 27 or 28");
+            let signature = secp256k1::ecdsa::RecoverableSignature::from_compact(&bytes[..64], id)
+                .expect("test signatures are valid");
+            (
+                secp256k1::Message::from_digest(signed.order.id().0.0),
+                signature,
+            )
+        })
+        .collect()
+}
+
+/// Ingest and bare recovery, measured in alternating rounds on this one thread so that both
+/// see the same machine load; each figure is its best round (the least disturbed).
+fn single_thread_figures(count: usize) -> anyhow::Result<(f64, f64)> {
+    const ROUNDS: usize = 5;
+    let per_round = count / ROUNDS;
+    let mut config = test_config(0);
+    // Production liveness: the orders were signed up to `count` ms ago.
+    config.liveness = dex_node::LivenessConfig::default();
+    let metrics = Arc::new(NodeMetrics::default());
+    let mut state = NodeState::new(&config, PeerId::random(), 7, metrics.clone());
+    let source = PeerId::random();
+    let topic = market_topic(&eth_usdc_id());
+    // 500 orders per maker keeps every maker under the per-maker cap.
+    let makers = (count as u64).div_ceil(500);
+    let orders = signed_orders(count, makers, &source.to_base58());
+    let recoveries = recover_inputs(&orders);
+    let messages: Vec<Vec<u8>> = orders
+        .into_iter()
+        .map(|order| GossipMessage::Order(order).encode())
+        .collect::<Result<_, _>>()?;
+    let now = now_ms();
+    let (mut best_ingest, mut best_recover) = (0f64, 0f64);
+    for round in 0..ROUNDS {
+        let range = round * per_round..(round + 1) * per_round;
+        let started = Instant::now();
+        for data in &messages[range.clone()] {
+            let (acceptance, _) = state.on_gossip(source, &topic, data, now);
+            if acceptance != Acceptance::Accept {
+                anyhow::bail!("ingest refused an order: {acceptance:?}");
+            }
+            state.drain_events().for_each(drop);
+        }
+        best_ingest = best_ingest.max(per_round as f64 / started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        for (message, signature) in &recoveries[range] {
+            let key = signature
+                .recover_ecdsa(*message)
+                .expect("test signatures recover");
+            std::hint::black_box(key);
+        }
+        best_recover = best_recover.max(per_round as f64 / started.elapsed().as_secs_f64());
+    }
+    // Replays of the same messages: dropped by id before any signature work.
+    let replay_started = Instant::now();
+    for data in &messages {
+        state.on_gossip(source, &topic, data, now);
+    }
+    let replay = replay_started.elapsed();
+    eprintln!(
+        "(ingest: {} duplicates dropped at {:.1} µs each; book holds {})",
+        NodeMetrics::get(&metrics.gossip_duplicates),
+        replay.as_secs_f64() * 1e6 / count as f64,
+        state.stats(&eth_usdc_id()).map_or(0, |stats| stats.visible),
+    );
+    Ok((best_ingest, best_recover))
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
+    samples.sort();
+    let at = |q: f64| {
+        let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples
+            .get(index)
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    };
+    (at(0.50), at(0.99))
+}
+
+/// Publishes `orders` at 200/s from rotating nodes of a node network and measures publish →
+/// insertion in the last book.
+async fn node_latency(nodes: usize, orders: usize) -> anyhow::Result<(f64, f64)> {
+    let mut net = TestNetwork::start_with(nodes, sparse(), |_, config| {
+        config.network = bench_network_config();
+        // Production heartbeat period: heartbeats are not what is measured.
+        config.liveness.alive_interval = Duration::from_secs(30);
+        config.liveness.silent_after = Duration::from_secs(90);
+    })
+    .await?;
+    let arrivals: Arc<Mutex<HashMap<OrderId, Vec<Instant>>>> = Arc::default();
+    for handle in net.running() {
+        let mut events = handle.subscribe();
+        let arrivals = arrivals.clone();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(NodeEvent::Book {
+                        event: dex_book::Event::Inserted(order),
+                        ..
+                    }) => {
+                        let at = Instant::now();
+                        if let Ok(mut arrivals) = arrivals.lock() {
+                            arrivals.entry(order.id).or_default().push(at);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        eprintln!("(event subscriber lagged by {missed})");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+    // Each order is signed by its publishing node's key and names its peer id.
+    let signed: Vec<(usize, SignedOrder)> = (0..orders)
+        .map(|k| {
+            let node = k % nodes;
+            let side = if k.is_multiple_of(2) {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
+            let price = if side == Side::Buy { 1_000 } else { 2_000 } + k as u64 % 100;
+            let order = net
+                .order(node)
+                .side(side)
+                .price(price)
+                .nonce(k as u64)
+                .sign();
+            (node, order)
+        })
+        .collect();
+    let mut published: Vec<(OrderId, Instant)> = Vec::with_capacity(orders);
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    for (node, order) in signed {
+        ticker.tick().await;
+        let at = Instant::now();
+        let id = net.node(node)?.post_order(order).await?;
+        published.push((id, at));
+    }
+    let complete = || {
+        let arrivals = arrivals.lock().map(|a| a.clone()).unwrap_or_default();
+        published
+            .iter()
+            .filter(|(id, _)| arrivals.get(id).is_some_and(|at| at.len() >= nodes))
+            .count()
+    };
+    let waited = wait_for("every order in every book", DEADLINE, || async {
+        complete() == orders
+    })
+    .await;
+    if let Err(err) = waited {
+        eprintln!("({err}: {} of {orders} complete)", complete());
+    }
+    let arrivals = arrivals.lock().map(|a| a.clone()).unwrap_or_default();
+    let samples: Vec<Duration> = published
+        .iter()
+        .filter_map(|(id, at)| {
+            let times = arrivals.get(id)?;
+            (times.len() >= nodes).then(|| times.iter().max().map(|last| *last - *at))?
+        })
+        .collect();
+    eprintln!(
+        "(nodes {nodes}: {} of {orders} orders reached all books)",
+        samples.len()
+    );
+    net.shutdown().await;
+    Ok(percentiles(samples))
+}
+
+/// The same workload on bare gossipsub: same topology and network config, every message
+/// accepted on arrival, nothing decoded.
+async fn bare_latency(nodes: usize, orders: usize) -> anyhow::Result<(f64, f64)> {
+    let topic = market_topic(&eth_usdc_id());
+    let mut net = RawNetwork::start(
+        nodes,
+        &sparse(),
+        &bench_network_config(),
+        &[topic.clone(), ALIVE_TOPIC.to_owned()],
+    )
+    .await?;
+    let arrivals: Arc<Mutex<HashMap<Vec<u8>, Vec<Instant>>>> = Arc::default();
+    for (index, events) in net.events.iter_mut().enumerate() {
+        let Some(mut events) = events.take() else {
+            continue;
+        };
+        let handle = net.handles[index].clone();
+        let arrivals = arrivals.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let NetworkEvent::Gossip(gossip) = event {
+                    let at = Instant::now();
+                    if handle
+                        .report(gossip.message_id.clone(), gossip.source, Acceptance::Accept)
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                    if let Ok(mut arrivals) = arrivals.lock() {
+                        arrivals.entry(gossip.message_id.0).or_default().push(at);
+                    }
+                }
+            }
+        });
+    }
+    let payloads: Vec<(usize, Vec<u8>)> = signed_orders(orders, 16, "12D3KooWBare")
+        .into_iter()
+        .enumerate()
+        .map(|(k, order)| Ok((k % nodes, GossipMessage::Order(order).encode()?)))
+        .collect::<anyhow::Result<_>>()?;
+    let mut published: Vec<(Vec<u8>, Instant)> = Vec::with_capacity(orders);
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    for (node, data) in payloads {
+        ticker.tick().await;
+        let at = Instant::now();
+        let id = net.handles[node].publish(topic.clone(), data).await?;
+        published.push((id.0, at));
+    }
+    // Every node but the publisher receives each message.
+    let complete = || {
+        let arrivals = arrivals.lock().map(|a| a.clone()).unwrap_or_default();
+        published
+            .iter()
+            .filter(|(id, _)| arrivals.get(id).is_some_and(|at| at.len() >= nodes - 1))
+            .count()
+    };
+    let waited = wait_for("every message at every node", DEADLINE, || async {
+        complete() == orders
+    })
+    .await;
+    if let Err(err) = waited {
+        eprintln!("({err}: {} of {orders} complete)", complete());
+    }
+    let arrivals = arrivals.lock().map(|a| a.clone()).unwrap_or_default();
+    let samples: Vec<Duration> = published
+        .iter()
+        .filter_map(|(id, at)| {
+            let times = arrivals.get(id)?;
+            (times.len() >= nodes - 1).then(|| times.iter().max().map(|last| *last - *at))?
+        })
+        .collect();
+    net.shutdown().await;
+    Ok(percentiles(samples))
+}

@@ -1,0 +1,46 @@
+use dex_primitives::{Address, MarketId, OrderId};
+
+/// Everything a node command can fail at.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The node actor has stopped; the handle is useless now.
+    #[error("the node is not running")]
+    Stopped,
+    /// The order or update breaks a rule (DESIGN §3), or the protocol refused it.
+    #[error(transparent)]
+    Protocol(#[from] dex_protocol::Error),
+    /// The book refused the order or update (caps, closed, unknown...).
+    #[error(transparent)]
+    Book(#[from] dex_book::Error),
+    /// The network layer failed.
+    #[error(transparent)]
+    Network(#[from] dex_network::Error),
+    /// The market is not configured on this node.
+    #[error("market {market} is not configured on this node")]
+    UnknownMarket {
+        /// The market.
+        market: MarketId,
+    },
+    /// The node holds no key for the order's maker, so it cannot run its swaps or sign its
+    /// updates.
+    #[error("this node holds no key for maker {maker}")]
+    NotOurMaker {
+        /// The maker named by the order.
+        maker: Address,
+    },
+    /// An own order must name this node's peer id, so takers reach it.
+    #[error("order names peer {got}, this node is {expected}")]
+    WrongPeer {
+        /// The peer in the order.
+        got: String,
+        /// This node's peer id.
+        expected: String,
+    },
+    /// The order is not open in any book of this node.
+    #[error("order {id} is not open on this node")]
+    UnknownOrder {
+        /// The order.
+        id: OrderId,
+    },
+}

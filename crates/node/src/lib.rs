@@ -1,0 +1,167 @@
+//! The p2pdex node actor: one task owns the books and every state change; the rest of the
+//! program holds a cloneable [`NodeHandle`].
+//!
+//! This first version does book replication (DESIGN §4–5): it subscribes to the configured
+//! markets, judges every gossip message ([`dex_protocol::validate`]) and feeds the verified
+//! ones into one [`dex_book::Book`] per market, publishes own orders and updates, sends an
+//! `alive` per own maker and market every `alive_interval`, suspends the orders of makers
+//! silent for `silent_after` and restores them when heard again, and syncs books from up to
+//! `start_peers` peers at start and from a maker's node when its `alive` root differs.
+//!
+//! # Structure
+//! - [`NodeState`] is the pure core: bytes, pages and `now` in; [`Action`]s and
+//!   [`NodeEvent`]s out. It reads no clock and does no I/O.
+//! - The actor (`actor.rs`) is the shell: it reads the [`Clock`], drives the core from
+//!   network events, commands and a ticker, and performs the actions through the
+//!   [`dex_network::NetworkHandle`]. Sync requests run in small tasks whose answers come
+//!   back to the actor as messages, so the actor never waits on a peer.
+//! - [`NodeHandle`] sends commands over a bounded channel with a `oneshot` reply; events go
+//!   out on a broadcast channel ([`NodeHandle::subscribe`]).
+
+mod actor;
+mod clock;
+mod config;
+mod error;
+mod metrics;
+mod state;
+
+use std::sync::Arc;
+
+use dex_book::{Depth, OrderStatus};
+use dex_network::{NetworkHandle, PeerId};
+use dex_primitives::{B256, Lots, MarketId, OrderId, SignedOrder};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub use actor::spawn;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{CapsConfig, LivenessConfig, NodeConfig, SyncConfig};
+pub use error::Error;
+pub use metrics::NodeMetrics;
+pub use state::{Action, BookStats, NodeEvent, NodeState};
+
+type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
+/// What the handle asks of the actor.
+#[derive(Debug)]
+enum Command {
+    PostOrder {
+        order: SignedOrder,
+        reply: Reply<OrderId>,
+    },
+    UpdateOrder {
+        id: OrderId,
+        remaining: Lots,
+        reply: Reply<()>,
+    },
+    Digest {
+        market: MarketId,
+        reply: Reply<B256>,
+    },
+    Stats {
+        market: MarketId,
+        reply: Reply<BookStats>,
+    },
+    Depth {
+        market: MarketId,
+        levels: usize,
+        reply: Reply<Depth>,
+    },
+    Status {
+        id: OrderId,
+        reply: Reply<OrderStatus>,
+    },
+    Shutdown,
+}
+
+/// A cloneable handle to a running node.
+#[derive(Debug, Clone)]
+pub struct NodeHandle {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<NodeEvent>,
+    network: NetworkHandle,
+    metrics: Arc<NodeMetrics>,
+}
+
+impl NodeHandle {
+    /// The node's libp2p peer id (the `peer` its own orders must name).
+    pub fn peer_id(&self) -> PeerId {
+        self.network.peer_id()
+    }
+
+    /// The node's network handle (listen addresses, dialing, peer scores, counters).
+    pub fn network(&self) -> &NetworkHandle {
+        &self.network
+    }
+
+    /// The node's counters.
+    pub fn metrics(&self) -> &Arc<NodeMetrics> {
+        &self.metrics
+    }
+
+    /// Book events from now on. A subscriber that falls behind by more than the configured
+    /// capacity loses the oldest events and is told how many (`RecvError::Lagged`).
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+
+    async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| Error::Stopped)?;
+        answer.await.map_err(|_| Error::Stopped)?
+    }
+
+    /// Posts an own order, signed by a trader key this node holds and naming this node's
+    /// peer id: verified, put in the book, gossiped.
+    pub async fn post_order(&self, order: SignedOrder) -> Result<OrderId, Error> {
+        self.ask(|reply| Command::PostOrder { order, reply }).await
+    }
+
+    /// Lowers an own order's remaining quantity, signed by the node with the maker's key.
+    pub async fn update_order(&self, id: OrderId, remaining: Lots) -> Result<(), Error> {
+        self.ask(|reply| Command::UpdateOrder {
+            id,
+            remaining,
+            reply,
+        })
+        .await
+    }
+
+    /// Cancels an own order (an update to zero).
+    pub async fn cancel_order(&self, id: OrderId) -> Result<(), Error> {
+        self.update_order(id, Lots::ZERO).await
+    }
+
+    /// The digest of a market's visible book; equal on nodes that hold the same orders.
+    pub async fn digest(&self, market: MarketId) -> Result<B256, Error> {
+        self.ask(|reply| Command::Digest { market, reply }).await
+    }
+
+    /// Counts of a market's book.
+    pub async fn stats(&self, market: MarketId) -> Result<BookStats, Error> {
+        self.ask(|reply| Command::Stats { market, reply }).await
+    }
+
+    /// Aggregated depth of a market, `levels` per side.
+    pub async fn depth(&self, market: MarketId, levels: usize) -> Result<Depth, Error> {
+        self.ask(|reply| Command::Depth {
+            market,
+            levels,
+            reply,
+        })
+        .await
+    }
+
+    /// What the books know of an order.
+    pub async fn order_status(&self, id: OrderId) -> Result<OrderStatus, Error> {
+        self.ask(|reply| Command::Status { id, reply }).await
+    }
+
+    /// Stops the node and its network.
+    pub async fn shutdown(&self) {
+        // Already stopped is fine.
+        let _ = self.commands.send(Command::Shutdown).await;
+    }
+}

@@ -1,0 +1,55 @@
+//! Counters of the node actor: every verdict, drop and sync outcome is counted.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one node, totals since start; read without asking the actor.
+#[derive(Debug, Default)]
+pub struct NodeMetrics {
+    /// Gossip messages accepted (applied and forwarded).
+    pub gossip_accepted: AtomicU64,
+    /// Gossip messages rejected (the sender is penalised).
+    pub gossip_rejected: AtomicU64,
+    /// Gossip messages ignored (duplicate, stale, expired, unknown, caps).
+    pub gossip_ignored: AtomicU64,
+    /// Of the ignored: duplicates dropped by id before any signature work.
+    pub gossip_duplicates: AtomicU64,
+    /// Accepted orders the book refused (caps, book full).
+    pub orders_refused: AtomicU64,
+    /// Orders that entered a book (gossip, sync or own).
+    pub orders_inserted: AtomicU64,
+    /// Updates that lowered an order's remaining quantity.
+    pub updates_applied: AtomicU64,
+    /// Heartbeats sent.
+    pub alives_sent: AtomicU64,
+    /// Publications the network refused (no peers yet, queue full).
+    pub publish_failed: AtomicU64,
+    /// Makers suspended for silence (per market).
+    pub makers_suspended: AtomicU64,
+    /// Makers restored when heard again (per market).
+    pub makers_restored: AtomicU64,
+    /// Sync pages received and applied.
+    pub sync_pages: AtomicU64,
+    /// Orders learnt through sync.
+    pub sync_orders: AtomicU64,
+    /// Sync requests that failed or returned a bad page.
+    pub sync_failed: AtomicU64,
+    /// Syncs started because an `alive` root differed from ours.
+    pub root_syncs: AtomicU64,
+    /// Sync requests served to peers.
+    pub sync_served: AtomicU64,
+}
+
+impl NodeMetrics {
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn inc(counter: &AtomicU64) {
+        Self::add(counter, 1);
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, value: u64) {
+        counter.fetch_add(value, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,818 @@
+//! The node's pure core: books, liveness and sync decisions. It is given bytes, pages and a
+//! `now`, and returns what the shell must do ([`Action`]) and what happened ([`NodeEvent`]).
+//! No I/O, no clock, no tasks: every decision is testable in microseconds.
+
+use std::{
+    collections::{BTreeSet, HashMap, HashSet},
+    ops::Bound,
+    sync::Arc,
+    time::Duration,
+};
+
+use dex_book::{Book, BookConfig, OrderStatus};
+use dex_network::{Acceptance, PeerId};
+use dex_primitives::{
+    Address, Alive, B256, Lots, MarketId, Markets, OrderId, SignedOrder, TraderKey, UnixMillis,
+    Update, ValidationRules, VerifiedOrder, VerifiedUpdate,
+};
+use dex_protocol::{
+    ALIVE_TOPIC, GossipMessage, KnownOrder, SeenState, ValidationContext, Verdict, VerifiedMessage,
+    WireMessage, market_topic,
+    sync::{PageEntry, SyncRequest, SyncResponse},
+    validate, validate_synced,
+};
+use tracing::{debug, info, warn};
+
+use crate::{Error, NodeConfig, NodeMetrics};
+
+/// Something the shell must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Publish bytes on a gossip topic.
+    Publish {
+        /// The topic.
+        topic: String,
+        /// The encoded message.
+        data: Vec<u8>,
+    },
+    /// Ask a peer for a page of a market's orders; feed the answer to
+    /// [`NodeState::on_page`].
+    Sync {
+        /// Whom to ask.
+        peer: PeerId,
+        /// The request.
+        request: SyncRequest,
+    },
+}
+
+/// Something that happened to a book, for subscribers (API streams, tests, benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// A book changed.
+    Book {
+        /// The market.
+        market: MarketId,
+        /// What changed.
+        event: dex_book::Event,
+    },
+}
+
+/// Counts of a book, for tests and the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BookStats {
+    /// Orders offered (open, maker not suspended).
+    pub visible: usize,
+    /// Orders held while their maker is silent.
+    pub suspended: usize,
+    /// Closed orders remembered until their expiry.
+    pub tombstones: usize,
+}
+
+/// One market: its book, its topic and its open order ids in id order (the sync cursor).
+#[derive(Debug)]
+struct MarketState {
+    book: Book,
+    topic: String,
+    ids: BTreeSet<OrderId>,
+}
+
+/// What the node knows of a remote maker's liveness in one market.
+#[derive(Debug, Clone, Copy, Default)]
+struct Heard {
+    /// Latest signed time heard from the maker (capped at our `now`).
+    last: UnixMillis,
+    /// Newest `alive` timestamp seen.
+    newest_alive: Option<UnixMillis>,
+    /// Its orders are suspended in the book.
+    suspended: bool,
+    /// When a root mismatch last triggered a sync.
+    root_synced_at: Option<UnixMillis>,
+}
+
+/// The books and every decision about them. Owned by the node actor; usable alone in tests
+/// and benchmarks.
+#[derive(Debug)]
+pub struct NodeState {
+    peer_id: PeerId,
+    peer: String,
+    markets: Markets,
+    rules: ValidationRules,
+    traders: HashMap<Address, TraderKey>,
+    books: HashMap<MarketId, MarketState>,
+    heard: HashMap<(Address, MarketId), Heard>,
+    silent_after_ms: u64,
+    alive_interval_ms: u64,
+    next_alive_at: UnixMillis,
+    root_sync_cooldown_ms: u64,
+    page_limit: u32,
+    start_sync_peers: usize,
+    start_synced: HashSet<PeerId>,
+    connected: HashSet<PeerId>,
+    /// Syncs in flight by (market, maker filter), so one slow peer or a burst of heartbeats
+    /// never starts the same sync twice.
+    syncing: HashSet<(MarketId, Option<Address>)>,
+    events: Vec<NodeEvent>,
+    metrics: Arc<NodeMetrics>,
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The [`SeenState`] view over the books, borrowed for one validation.
+struct Known<'a> {
+    books: &'a HashMap<MarketId, MarketState>,
+    heard: &'a HashMap<(Address, MarketId), Heard>,
+}
+
+impl SeenState for Known<'_> {
+    fn contains_order(&self, id: &OrderId) -> bool {
+        self.books
+            .values()
+            .any(|market| market.book.status(id) != OrderStatus::Unknown)
+    }
+
+    fn known_order(&self, id: &OrderId) -> Option<KnownOrder<'_>> {
+        self.books.values().find_map(|market| {
+            let order = market.book.order(id)?;
+            let view = market.book.get(id)?;
+            Some(KnownOrder {
+                order: order.as_ref(),
+                remaining: view.remaining,
+            })
+        })
+    }
+
+    fn newest_alive(&self, maker: &Address, market: &MarketId) -> Option<UnixMillis> {
+        self.heard
+            .get(&(*maker, *market))
+            .and_then(|heard| heard.newest_alive)
+    }
+}
+
+impl NodeState {
+    /// A node with empty books for every configured market. `hash_seed` seeds the books'
+    /// hashers (pick it at random in production so peers cannot grind hash collisions).
+    pub fn new(
+        config: &NodeConfig,
+        peer_id: PeerId,
+        hash_seed: u64,
+        metrics: Arc<NodeMetrics>,
+    ) -> Self {
+        let book_config = BookConfig {
+            max_orders_per_maker: config.caps.orders_per_maker,
+            max_orders: config.caps.orders_per_market,
+            hash_seed,
+        };
+        let books = config
+            .markets
+            .iter()
+            .map(|market| {
+                let id = market.id();
+                let state = MarketState {
+                    book: Book::new(id, book_config),
+                    topic: market_topic(&id),
+                    ids: BTreeSet::new(),
+                };
+                (id, state)
+            })
+            .collect();
+        NodeState {
+            peer_id,
+            peer: peer_id.to_base58(),
+            markets: config.markets.clone(),
+            rules: config.rules,
+            traders: config
+                .traders
+                .iter()
+                .map(|key| (key.address(), key.clone()))
+                .collect(),
+            books,
+            heard: HashMap::new(),
+            silent_after_ms: millis(config.liveness.silent_after),
+            alive_interval_ms: millis(config.liveness.alive_interval),
+            next_alive_at: 0,
+            root_sync_cooldown_ms: millis(config.sync.root_sync_cooldown),
+            page_limit: config.sync.page_limit,
+            start_sync_peers: config.sync.start_peers,
+            start_synced: HashSet::new(),
+            connected: HashSet::new(),
+            syncing: HashSet::new(),
+            events: Vec::new(),
+            metrics,
+        }
+    }
+
+    /// The gossip topics to subscribe to: one per market, and the heartbeats.
+    pub fn topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self.books.values().map(|m| m.topic.clone()).collect();
+        topics.sort();
+        topics.push(ALIVE_TOPIC.to_owned());
+        topics
+    }
+
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The events since the last drain, oldest first.
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, NodeEvent> {
+        self.events.drain(..)
+    }
+
+    fn validation_context<'a>(
+        markets: &'a Markets,
+        rules: &'a ValidationRules,
+        known: &'a Known<'a>,
+        topic: Option<&'a str>,
+        silent_after_ms: u64,
+    ) -> ValidationContext<'a, Known<'a>> {
+        ValidationContext {
+            markets,
+            rules,
+            seen: known,
+            topic,
+            alive_max_age_ms: silent_after_ms,
+        }
+    }
+
+    /// Judges and applies a gossip message received from `source` on `topic` at `now`.
+    /// Returns the verdict for gossipsub and the actions it causes (a sync when an `alive`
+    /// root differs).
+    pub fn on_gossip(
+        &mut self,
+        source: PeerId,
+        topic: &str,
+        data: &[u8],
+        now: UnixMillis,
+    ) -> (Acceptance, Vec<Action>) {
+        let known = Known {
+            books: &self.books,
+            heard: &self.heard,
+        };
+        let ctx = Self::validation_context(
+            &self.markets,
+            &self.rules,
+            &known,
+            Some(topic),
+            self.silent_after_ms,
+        );
+        let verdict = validate(data, now, &ctx);
+        let mut actions = Vec::new();
+        let acceptance = match verdict {
+            Verdict::Accept(message) => match self.apply(message, source, now, &mut actions) {
+                Ok(()) => Acceptance::Accept,
+                Err(err) => {
+                    // Valid but refused by a cap: do not forward what we do not keep.
+                    debug!(%err, "accepted message refused by the book");
+                    NodeMetrics::inc(&self.metrics.orders_refused);
+                    Acceptance::Ignore
+                }
+            },
+            Verdict::Reject(err) => {
+                debug!(%err, "gossip rejected");
+                Acceptance::Reject
+            }
+            Verdict::Ignore(err) => {
+                if matches!(err, dex_protocol::Error::DuplicateOrder { .. }) {
+                    NodeMetrics::inc(&self.metrics.gossip_duplicates);
+                }
+                debug!(%err, "gossip ignored");
+                Acceptance::Ignore
+            }
+        };
+        let counter = match acceptance {
+            Acceptance::Accept => &self.metrics.gossip_accepted,
+            Acceptance::Reject => &self.metrics.gossip_rejected,
+            Acceptance::Ignore => &self.metrics.gossip_ignored,
+        };
+        NodeMetrics::inc(counter);
+        (acceptance, actions)
+    }
+
+    fn apply(
+        &mut self,
+        message: VerifiedMessage,
+        source: PeerId,
+        now: UnixMillis,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), Error> {
+        match message {
+            VerifiedMessage::Order(order) => {
+                let maker = order.maker();
+                let market = order.market();
+                let created_at = order.order().created_at;
+                self.insert(order, now)?;
+                self.heard_from(maker, market, created_at, now);
+            }
+            VerifiedMessage::Update(update) => {
+                let (market, maker) = self.apply_update(&update)?;
+                self.heard_from(maker, market, update.update().timestamp, now);
+            }
+            VerifiedMessage::Alive(alive) => {
+                let alive = alive.alive();
+                let key = (alive.maker, alive.market);
+                self.heard.entry(key).or_default().newest_alive = Some(alive.timestamp);
+                self.heard_from(alive.maker, alive.market, alive.timestamp, now);
+                self.check_root(alive, source, now, actions);
+            }
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, order: VerifiedOrder, now: UnixMillis) -> Result<(), Error> {
+        let market = order.market();
+        let id = order.id();
+        let state = self
+            .books
+            .get_mut(&market)
+            .ok_or(Error::UnknownMarket { market })?;
+        let result = state.book.insert(Arc::new(order), now);
+        self.drain_book(market);
+        result?;
+        NodeMetrics::inc(&self.metrics.orders_inserted);
+        debug!(order = %id, "order inserted");
+        Ok(())
+    }
+
+    fn apply_update(&mut self, update: &VerifiedUpdate) -> Result<(MarketId, Address), Error> {
+        let id = update.order_id();
+        let (market, maker) = self
+            .books
+            .iter()
+            .find_map(|(market, state)| state.book.get(&id).map(|view| (*market, view.maker)))
+            .ok_or(Error::UnknownOrder { id })?;
+        let result = self
+            .books
+            .get_mut(&market)
+            .map(|state| state.book.apply_update(update));
+        self.drain_book(market);
+        if let Some(result) = result {
+            result?;
+        }
+        NodeMetrics::inc(&self.metrics.updates_applied);
+        Ok((market, maker))
+    }
+
+    /// Moves a book's events out, keeping the id index in step.
+    fn drain_book(&mut self, market: MarketId) {
+        let Some(state) = self.books.get_mut(&market) else {
+            return;
+        };
+        for event in state.book.drain_events() {
+            match event {
+                dex_book::Event::Inserted(order) => {
+                    state.ids.insert(order.id);
+                }
+                dex_book::Event::Removed { order, .. } => {
+                    state.ids.remove(&order.id);
+                }
+                _ => {}
+            }
+            self.events.push(NodeEvent::Book { market, event });
+        }
+    }
+
+    /// Records a signed sign of life of a remote maker (signed at `signed_at`, capped at
+    /// `now` so a clock ahead of ours buys no extra time) and restores its orders if it was
+    /// suspended.
+    fn heard_from(
+        &mut self,
+        maker: Address,
+        market: MarketId,
+        signed_at: UnixMillis,
+        now: UnixMillis,
+    ) {
+        if self.traders.contains_key(&maker) {
+            return;
+        }
+        let heard = self.heard.entry((maker, market)).or_default();
+        heard.last = heard.last.max(signed_at.min(now));
+        let silent = now.saturating_sub(heard.last) > self.silent_after_ms;
+        if heard.suspended && !silent {
+            heard.suspended = false;
+            if let Some(state) = self.books.get_mut(&market) {
+                let restored = state.book.restore_maker(maker);
+                info!(%maker, %market, restored, "maker heard again; orders restored");
+                NodeMetrics::inc(&self.metrics.makers_restored);
+            }
+            self.drain_book(market);
+        } else if !heard.suspended && silent {
+            // Known only from old messages (a sync, a late relay): hold its orders back
+            // until it speaks.
+            self.suspend(maker, market);
+        }
+    }
+
+    fn suspend(&mut self, maker: Address, market: MarketId) {
+        let heard = self.heard.entry((maker, market)).or_default();
+        heard.suspended = true;
+        if let Some(state) = self.books.get_mut(&market) {
+            let suspended = state.book.suspend_maker(maker);
+            if suspended > 0 {
+                info!(%maker, %market, suspended, "maker silent; orders suspended");
+                NodeMetrics::inc(&self.metrics.makers_suspended);
+            }
+        }
+        self.drain_book(market);
+    }
+
+    /// Compares a maker's `ordersRoot` with ours and, when they differ (at most once per
+    /// cooldown), asks for the market: from the maker's node if connected to it, else from
+    /// the peer that relayed the heartbeat (it accepted it, so it is likely up to date, and
+    /// it is connected, so no dial to an unknown address is needed).
+    fn check_root(
+        &mut self,
+        alive: &Alive,
+        source: PeerId,
+        now: UnixMillis,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(state) = self.books.get(&alive.market) else {
+            return;
+        };
+        let (_, root) = state.book.maker_root(&alive.maker);
+        if root == alive.orders_root || self.traders.contains_key(&alive.maker) {
+            return;
+        }
+        let heard = self.heard.entry((alive.maker, alive.market)).or_default();
+        if heard
+            .root_synced_at
+            .is_some_and(|at| now.saturating_sub(at) < self.root_sync_cooldown_ms)
+        {
+            return;
+        }
+        let peer = match alive.peer.parse::<PeerId>() {
+            Ok(maker_node) if self.connected.contains(&maker_node) => maker_node,
+            _ => source,
+        };
+        if peer == self.peer_id {
+            return;
+        }
+        if !self.syncing.insert((alive.market, Some(alive.maker))) {
+            return;
+        }
+        heard.root_synced_at = Some(now);
+        NodeMetrics::inc(&self.metrics.root_syncs);
+        debug!(maker = %alive.maker, %peer, "alive root differs; syncing the maker's orders");
+        actions.push(Action::Sync {
+            peer,
+            request: SyncRequest::GetOrders {
+                market: alive.market,
+                cursor: None,
+                limit: self.page_limit,
+                maker: Some(alive.maker),
+            },
+        });
+    }
+
+    /// Periodic work at `now`: expiry, silent makers, own heartbeats.
+    pub fn tick(&mut self, now: UnixMillis) -> Vec<Action> {
+        let markets: Vec<MarketId> = self.books.keys().copied().collect();
+        for market in &markets {
+            if let Some(state) = self.books.get_mut(market) {
+                state.book.expire(now);
+            }
+            self.drain_book(*market);
+        }
+        let silent: Vec<(Address, MarketId)> = self
+            .heard
+            .iter()
+            .filter(|(_, heard)| {
+                !heard.suspended && now.saturating_sub(heard.last) > self.silent_after_ms
+            })
+            .map(|(key, _)| *key)
+            .collect();
+        for (maker, market) in silent {
+            self.suspend(maker, market);
+        }
+        // Forget makers that have nothing left here, so the map stays bounded.
+        let books = &self.books;
+        self.heard.retain(|(maker, market), heard| {
+            books
+                .get(market)
+                .is_some_and(|state| state.book.maker_open_orders(maker) > 0)
+                || heard
+                    .newest_alive
+                    .is_some_and(|at| now.saturating_sub(at) <= self.silent_after_ms)
+        });
+        let mut actions = Vec::new();
+        if now >= self.next_alive_at {
+            self.next_alive_at = now.saturating_add(self.alive_interval_ms.max(1));
+            self.heartbeats(now, &mut actions);
+        }
+        actions
+    }
+
+    fn heartbeats(&mut self, now: UnixMillis, actions: &mut Vec<Action>) {
+        for (market, state) in &self.books {
+            for (maker, key) in &self.traders {
+                let (open_orders, orders_root) = state.book.maker_root(maker);
+                if open_orders == 0 {
+                    continue;
+                }
+                let alive = Alive {
+                    maker: *maker,
+                    peer: self.peer.clone(),
+                    market: *market,
+                    open_orders,
+                    orders_root,
+                    timestamp: now,
+                }
+                .sign(key);
+                match GossipMessage::Alive(alive).encode() {
+                    Ok(data) => {
+                        NodeMetrics::inc(&self.metrics.alives_sent);
+                        actions.push(Action::Publish {
+                            topic: ALIVE_TOPIC.to_owned(),
+                            data,
+                        });
+                    }
+                    Err(err) => warn!(%err, "cannot encode alive"),
+                }
+            }
+        }
+    }
+
+    /// Makes the next tick send heartbeats at once (after own orders changed a lot, or at
+    /// start).
+    pub fn heartbeat_soon(&mut self) {
+        self.next_alive_at = 0;
+    }
+
+    /// Posts an own order: it must be by a maker this node holds the key of and name this
+    /// node's peer id. Verified, inserted, then published.
+    pub fn post_order(
+        &mut self,
+        signed: SignedOrder,
+        now: UnixMillis,
+    ) -> Result<(OrderId, Vec<Action>), Error> {
+        let maker = signed.order.maker;
+        if !self.traders.contains_key(&maker) {
+            return Err(Error::NotOurMaker { maker });
+        }
+        if signed.order.peer != self.peer {
+            return Err(Error::WrongPeer {
+                got: signed.order.peer.clone(),
+                expected: self.peer.clone(),
+            });
+        }
+        let market = signed.order.market;
+        let topic = self
+            .books
+            .get(&market)
+            .map(|state| state.topic.clone())
+            .ok_or(Error::UnknownMarket { market })?;
+        let order = signed
+            .clone()
+            .verify(&self.markets, &self.rules, now)
+            .map_err(|source| dex_protocol::Error::Invalid {
+                what: "order",
+                source,
+            })?;
+        let id = order.id();
+        self.insert(order, now)?;
+        info!(order = %id, "own order posted");
+        let data = GossipMessage::Order(signed).encode()?;
+        Ok((id, vec![Action::Publish { topic, data }]))
+    }
+
+    /// Lowers an own order's remaining quantity (0 cancels): signs the update with the
+    /// maker's key, applies it and publishes it.
+    pub fn update_order(
+        &mut self,
+        id: OrderId,
+        remaining: Lots,
+        now: UnixMillis,
+    ) -> Result<Vec<Action>, Error> {
+        let (market, order) = self
+            .books
+            .iter()
+            .find_map(|(market, state)| state.book.order(&id).map(|order| (*market, order.clone())))
+            .ok_or(Error::UnknownOrder { id })?;
+        let key = self.traders.get(&order.maker()).ok_or(Error::NotOurMaker {
+            maker: order.maker(),
+        })?;
+        let signed = Update {
+            order_id: id,
+            remaining,
+            timestamp: now,
+        }
+        .sign(key);
+        let update = signed.verify(&order, &self.rules, now).map_err(|source| {
+            dex_protocol::Error::Invalid {
+                what: "update",
+                source,
+            }
+        })?;
+        self.apply_update(&update)?;
+        info!(order = %id, remaining = remaining.0, "own order updated");
+        let data = GossipMessage::Update(signed).encode()?;
+        let topic = market_topic(&market);
+        Ok(vec![Action::Publish { topic, data }])
+    }
+
+    /// Answers a peer's sync request from the books.
+    pub fn serve(&self, request: &SyncRequest) -> SyncResponse {
+        NodeMetrics::inc(&self.metrics.sync_served);
+        if let Err(err) = request.check() {
+            return SyncResponse::Refused {
+                reason: err.to_string(),
+            };
+        }
+        let SyncRequest::GetOrders {
+            market,
+            cursor,
+            limit,
+            maker,
+        } = request
+        else {
+            return SyncResponse::Refused {
+                reason: "unsupported request".into(),
+            };
+        };
+        let Some(state) = self.books.get(market) else {
+            return SyncResponse::Refused {
+                reason: format!("market {market} is not configured here"),
+            };
+        };
+        let lower = cursor.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut orders = Vec::new();
+        let mut last = None;
+        for id in state.ids.range((lower, Bound::Unbounded)) {
+            if orders.len() >= *limit as usize {
+                break;
+            }
+            let Some(order) = state.book.order(id) else {
+                continue;
+            };
+            if maker.is_some_and(|maker| maker != order.maker()) {
+                continue;
+            }
+            orders.push(PageEntry {
+                order: order.signed().clone(),
+                update: state.book.latest_update(id).map(|update| *update.signed()),
+            });
+            last = Some(*id);
+        }
+        let next_cursor = if orders.len() >= *limit as usize {
+            last
+        } else {
+            None
+        };
+        SyncResponse::OrdersPage {
+            market: *market,
+            orders,
+            next_cursor,
+        }
+    }
+
+    /// Applies a page a peer answered to `request`. Returns the request of the next page,
+    /// if any. A bad page is counted and dropped whole.
+    pub fn on_page(
+        &mut self,
+        peer: PeerId,
+        request: &SyncRequest,
+        response: SyncResponse,
+        now: UnixMillis,
+    ) -> Vec<Action> {
+        let ids = match response.check_page(request) {
+            Ok(ids) => ids,
+            Err(err) => {
+                warn!(%peer, %err, "bad sync page");
+                self.on_sync_failed(request);
+                return Vec::new();
+            }
+        };
+        let SyncResponse::OrdersPage {
+            market,
+            orders,
+            next_cursor,
+        } = response
+        else {
+            debug!(%peer, ?response, "sync refused");
+            self.on_sync_failed(request);
+            return Vec::new();
+        };
+        let filter = match request {
+            SyncRequest::GetOrders { maker, .. } => *maker,
+            _ => None,
+        };
+        NodeMetrics::inc(&self.metrics.sync_pages);
+        let mut learnt = 0u64;
+        for (entry, id) in orders.into_iter().zip(ids) {
+            let known = Known {
+                books: &self.books,
+                heard: &self.heard,
+            };
+            let ctx = Self::validation_context(
+                &self.markets,
+                &self.rules,
+                &known,
+                None,
+                self.silent_after_ms,
+            );
+            match validate_synced(entry, id, now, &ctx) {
+                Ok((order, update)) => {
+                    if let Some(order) = order {
+                        let maker = order.maker();
+                        if self.insert(order, now).is_ok() {
+                            learnt += 1;
+                            // A synced order is no sign of life: its maker stays suspended
+                            // until heard (no ghost orders from a dead maker's peers).
+                            self.heard_from(maker, market, 0, now);
+                        }
+                    }
+                    if let Some(update) = update {
+                        let _ = self.apply_update(&update);
+                    }
+                }
+                Err(err) => debug!(%peer, %err, "sync entry skipped"),
+            }
+        }
+        NodeMetrics::add(&self.metrics.sync_orders, learnt);
+        debug!(%peer, %market, learnt, "sync page applied");
+        match next_cursor {
+            Some(cursor) => vec![Action::Sync {
+                peer,
+                request: SyncRequest::GetOrders {
+                    market,
+                    cursor: Some(cursor),
+                    limit: self.page_limit,
+                    maker: filter,
+                },
+            }],
+            None => {
+                self.syncing.remove(&(market, filter));
+                if filter.is_none() {
+                    info!(%peer, %market, "sync complete");
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// A sync request failed (timeout, refused, bad page): count it and allow a retry.
+    pub fn on_sync_failed(&mut self, request: &SyncRequest) {
+        NodeMetrics::inc(&self.metrics.sync_failed);
+        if let SyncRequest::GetOrders { market, maker, .. } = request {
+            self.syncing.remove(&(*market, *maker));
+        }
+    }
+
+    /// A peer disconnected.
+    pub fn on_peer_disconnected(&mut self, peer: PeerId) {
+        self.connected.remove(&peer);
+    }
+
+    /// A peer connected: a starting node syncs every market from its first few peers.
+    pub fn on_peer_connected(&mut self, peer: PeerId) -> Vec<Action> {
+        self.connected.insert(peer);
+        if self.start_synced.len() >= self.start_sync_peers || !self.start_synced.insert(peer) {
+            return Vec::new();
+        }
+        let mut markets: Vec<MarketId> = self.books.keys().copied().collect();
+        markets.sort();
+        markets
+            .into_iter()
+            .map(|market| Action::Sync {
+                peer,
+                request: SyncRequest::GetOrders {
+                    market,
+                    cursor: None,
+                    limit: self.page_limit,
+                    maker: None,
+                },
+            })
+            .collect()
+    }
+
+    /// The book digest of a market (visible orders and their remaining quantities).
+    pub fn digest(&self, market: &MarketId) -> Option<B256> {
+        self.books.get(market).map(|state| state.book.digest())
+    }
+
+    /// Counts of a market's book.
+    pub fn stats(&self, market: &MarketId) -> Option<BookStats> {
+        self.books.get(market).map(|state| BookStats {
+            visible: state.book.len(),
+            suspended: state.book.suspended_len(),
+            tombstones: state.book.tombstones(),
+        })
+    }
+
+    /// A market's book, for read-only queries (depth, top, orders).
+    pub fn book(&self, market: &MarketId) -> Option<&Book> {
+        self.books.get(market).map(|state| &state.book)
+    }
+
+    /// What the books know of an order.
+    pub fn order_status(&self, id: &OrderId) -> OrderStatus {
+        self.books
+            .values()
+            .map(|state| state.book.status(id))
+            .find(|status| *status != OrderStatus::Unknown)
+            .unwrap_or(OrderStatus::Unknown)
+    }
+}

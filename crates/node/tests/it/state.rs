@@ -1,0 +1,214 @@
+//! The pure core alone: liveness, root syncs and paging decided without any I/O.
+
+use std::{sync::Arc, time::Duration};
+
+use dex_network::{Acceptance, PeerId};
+use dex_node::{Action, NodeMetrics, NodeState};
+use dex_primitives::UnixMillis;
+use dex_protocol::{ALIVE_TOPIC, market_topic, sync::SyncRequest};
+use dex_test_utils::{
+    HOUR_MS, eth_usdc_id,
+    harness::{node_trader, test_config},
+};
+
+const NOW: UnixMillis = 1_800_000_000_000;
+
+struct Peer {
+    state: NodeState,
+    id: PeerId,
+    metrics: Arc<NodeMetrics>,
+}
+
+fn peer(index: usize, page_limit: u32) -> Peer {
+    let mut config = test_config(index);
+    config.sync.page_limit = page_limit;
+    config.sync.root_sync_cooldown = Duration::from_secs(5);
+    let id = PeerId::random();
+    let metrics = Arc::new(NodeMetrics::default());
+    Peer {
+        state: NodeState::new(&config, id, 1, metrics.clone()),
+        id,
+        metrics,
+    }
+}
+
+/// Posts `count` orders at `maker`, returning the gossip messages it asked to publish.
+fn post(maker: &mut Peer, index: usize, count: u64, now: UnixMillis) -> Vec<Vec<u8>> {
+    let base = dex_test_utils::OrderBuilder::new()
+        .maker(&node_trader(index))
+        .peer(&maker.id.to_base58())
+        .created_at(now)
+        .expires_at(now + HOUR_MS);
+    (0..count)
+        .flat_map(|k| {
+            let (_, actions) = maker
+                .state
+                .post_order(base.clone().nonce(k).price(100 + k).sign(), now)
+                .expect("valid own order");
+            actions
+        })
+        .map(|action| match action {
+            Action::Publish { data, .. } => data,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect()
+}
+
+fn alive_messages(actions: Vec<Action>) -> Vec<Vec<u8>> {
+    actions
+        .into_iter()
+        .filter_map(|action| match action {
+            Action::Publish { topic, data } if topic == ALIVE_TOPIC => Some(data),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_silent_maker_is_suspended_and_restored_by_its_alive() {
+    let mut maker = peer(0, 1000);
+    let mut other = peer(1, 1000);
+    let market = eth_usdc_id();
+    let topic = market_topic(&market);
+    for data in post(&mut maker, 0, 2, NOW) {
+        let (acceptance, _) = other.state.on_gossip(maker.id, &topic, &data, NOW);
+        assert_eq!(acceptance, Acceptance::Accept);
+    }
+    assert_eq!(other.state.stats(&market).unwrap().visible, 2);
+
+    // Silent for longer than 2 s (the test profile): suspended, out of the digest.
+    let later = NOW + 2_001;
+    other.state.tick(later);
+    let stats = other.state.stats(&market).unwrap();
+    assert_eq!((stats.visible, stats.suspended), (0, 2));
+    assert_eq!(NodeMetrics::get(&other.metrics.makers_suspended), 1);
+    // The maker's own node never suspends its own orders; its tick sends a heartbeat.
+    let alives = alive_messages(maker.state.tick(later));
+    assert_eq!(maker.state.stats(&market).unwrap().visible, 2);
+    assert_eq!(
+        alives.len(),
+        1,
+        "one alive per maker and market with orders"
+    );
+    // Not due again before the interval.
+    assert!(alive_messages(maker.state.tick(later + 1)).is_empty());
+
+    // The heartbeat restores them, and the roots agree so no sync is asked for.
+    let (acceptance, actions) = other
+        .state
+        .on_gossip(maker.id, ALIVE_TOPIC, &alives[0], later + 1);
+    assert_eq!(acceptance, Acceptance::Accept);
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(other.state.stats(&market).unwrap().visible, 2);
+    assert_eq!(
+        other.state.digest(&market),
+        maker.state.digest(&market),
+        "same books after the restore"
+    );
+    // A replay of the same heartbeat is stale.
+    let (acceptance, _) = other
+        .state
+        .on_gossip(maker.id, ALIVE_TOPIC, &alives[0], later + 2);
+    assert_eq!(acceptance, Acceptance::Ignore);
+}
+
+#[test]
+fn a_differing_root_asks_for_the_makers_orders_once_and_pages_them_in() {
+    let mut maker = peer(0, 2);
+    let mut other = peer(1, 2);
+    let market = eth_usdc_id();
+    let topic = market_topic(&market);
+    let messages = post(&mut maker, 0, 5, NOW);
+    // Only the first order arrives by gossip.
+    other.state.on_gossip(maker.id, &topic, &messages[0], NOW);
+
+    let alives = alive_messages(maker.state.tick(NOW + 10));
+    let relay = PeerId::random();
+    let (_, actions) = other
+        .state
+        .on_gossip(relay, ALIVE_TOPIC, &alives[0], NOW + 10);
+    // Not connected to the maker's node: ask the relay, for this maker only.
+    let [Action::Sync { peer, request }] = actions.as_slice() else {
+        panic!("expected one sync, got {actions:?}");
+    };
+    assert_eq!(*peer, relay);
+    assert!(matches!(
+        request,
+        SyncRequest::GetOrders { maker: Some(m), cursor: None, limit: 2, .. }
+            if *m == node_trader(0).address()
+    ));
+    // While that sync runs, more differing heartbeats ask nothing more.
+    let alives = alive_messages(maker.state.tick(NOW + 400));
+    let (_, again) = other
+        .state
+        .on_gossip(relay, ALIVE_TOPIC, &alives[0], NOW + 400);
+    assert!(again.is_empty(), "{again:?}");
+
+    // Page through the maker's book, two orders at a time.
+    let mut request = request.clone();
+    let mut pages = 0;
+    loop {
+        let page = maker.state.serve(&request);
+        pages += 1;
+        let next = other.state.on_page(relay, &request, page, NOW + 500);
+        match next.as_slice() {
+            [] => break,
+            [Action::Sync { request: next, .. }] => request = next.clone(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(other.state.stats(&market).unwrap().visible, 5);
+    assert_eq!(other.state.digest(&market), maker.state.digest(&market));
+    assert_eq!(NodeMetrics::get(&other.metrics.root_syncs), 1);
+}
+
+#[test]
+fn synced_orders_of_a_maker_never_heard_stay_suspended() {
+    let mut maker = peer(0, 1000);
+    let mut joiner = peer(2, 1000);
+    let market = eth_usdc_id();
+    post(&mut maker, 0, 3, NOW);
+    let request = SyncRequest::GetOrders {
+        market,
+        cursor: None,
+        limit: 1000,
+        maker: None,
+    };
+    let page = maker.state.serve(&request);
+    // Much later: the maker has been silent since; its orders are held, not offered.
+    let now = NOW + 60_000;
+    assert!(
+        joiner
+            .state
+            .on_page(maker.id, &request, page, now)
+            .is_empty()
+    );
+    let stats = joiner.state.stats(&market).unwrap();
+    assert_eq!((stats.visible, stats.suspended), (0, 3));
+    assert_eq!(NodeMetrics::get(&joiner.metrics.sync_orders), 3);
+}
+
+#[test]
+fn own_orders_must_be_ours_and_name_our_peer() {
+    let mut node = peer(0, 1000);
+    let foreign = dex_test_utils::OrderBuilder::new()
+        .maker(&node_trader(5))
+        .peer(&node.id.to_base58())
+        .created_at(NOW)
+        .expires_at(NOW + HOUR_MS)
+        .sign();
+    assert!(matches!(
+        node.state.post_order(foreign, NOW),
+        Err(dex_node::Error::NotOurMaker { .. })
+    ));
+    let wrong_peer = dex_test_utils::OrderBuilder::new()
+        .maker(&node_trader(0))
+        .created_at(NOW)
+        .expires_at(NOW + HOUR_MS)
+        .sign();
+    assert!(matches!(
+        node.state.post_order(wrong_peer, NOW),
+        Err(dex_node::Error::WrongPeer { .. })
+    ));
+}

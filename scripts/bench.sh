@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Benchmarks of p2pdex (DESIGN §12). Release builds; each figure printed as `name value unit`.
+#
+#   scripts/bench.sh            every benchmark below
+#   scripts/bench.sh gossip     gossip propagation (10 and 30 nodes, vs bare gossipsub) and ingest
+#   scripts/bench.sh help       this list
+#
+# Adding a benchmark: write a `bench_<name>` function that runs it (a `cargo bench` target
+# printing `name value unit` lines on stdout, diagnostics on stderr), add <name> to BENCHES.
+# Extra arguments after the name are passed to the benchmark binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BENCHES=(gossip)
+
+bench_gossip() {
+    # One bench binary prints the seven gossip and ingest lines.
+    cargo bench --quiet -p dex-node --bench gossip -- "$@"
+}
+
+usage() {
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    echo "benchmarks: ${BENCHES[*]}"
+}
+
+main() {
+    local name="${1:-all}"
+    [[ $# -gt 0 ]] && shift
+    case "$name" in
+        help | -h | --help) usage ;;
+        all)
+            for bench in "${BENCHES[@]}"; do
+                "bench_$bench"
+            done
+            ;;
+        *)
+            if declare -F "bench_$name" >/dev/null; then
+                "bench_$name" "$@"
+            else
+                echo "unknown benchmark: $name" >&2
+                usage >&2
+                exit 2
+            fi
+            ;;
+    esac
+}
+
+main "$@"
