@@ -1,0 +1,294 @@
+//! `dex-devnet`: runs the p2pdex devnet on this machine.
+//!
+//! `dex-devnet chains` starts the two anvil chains, deploys the contracts, funds the traders,
+//! prints what it did and keeps running until Ctrl-C (or SIGTERM), which stops everything it
+//! started. The hidden `guard` subcommand is how it starts its children under a parent-death
+//! signal (see `dex_devnet::supervisor`).
+
+use std::{ffi::OsString, path::PathBuf, process::ExitCode};
+
+use alloy_primitives::U256;
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use dex_devnet::{
+    ChainsConfig, Devnet, DevnetChains, Lifeline, MAX_TRADERS, Mining, RpcPort, USDC_DECIMALS,
+    default_anvil_path, exec_guarded, format_units,
+};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dex-devnet",
+    version,
+    about = "Runs the p2pdex devnet: two local anvil chains with the HTLC and a test USDC \
+             deployed and the trader accounts funded."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the two chains (31337: ETH, 31338: USDC), deploy the HTLC on both and USDC on
+    /// 31338, fund the traders, print it all, and run until Ctrl-C.
+    Chains(ChainsArgs),
+    /// Run a command under a parent-death signal (used by the devnet for its children).
+    #[command(hide = true)]
+    Guard {
+        /// The devnet's pid: the command starts only if it is still the parent.
+        #[arg(long)]
+        parent: u32,
+        /// The program and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<OsString>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ChainsArgs {
+    /// Directory for chains.json (the description nodes are configured from),
+    /// processes.json and the logs.
+    #[arg(long, value_name = "DIR", default_value = "devnet-data")]
+    data_dir: PathBuf,
+    /// Seconds between blocks mined even when no transaction comes, so chain time advances
+    /// and timelocks expire on a quiet chain; 0 mines only a block per transaction.
+    #[arg(long, value_name = "SECS", default_value_t = 1)]
+    block_time: u64,
+    /// Mine only every --block-time seconds: transactions wait for the next block, as on a
+    /// real chain (by default each transaction is also mined at once).
+    #[arg(long)]
+    interval_only: bool,
+    /// JSON-RPC port of the base chain (31337) on 127.0.0.1; 0 picks a free one.
+    #[arg(long, value_name = "PORT", default_value_t = dex_devnet::DEFAULT_BASE_PORT)]
+    base_port: u16,
+    /// JSON-RPC port of the quote chain (31338) on 127.0.0.1; 0 picks a free one.
+    #[arg(long, value_name = "PORT", default_value_t = dex_devnet::DEFAULT_QUOTE_PORT)]
+    quote_port: u16,
+    /// Trading accounts to fund: anvil development keys 1 to N (at most 9).
+    #[arg(long, value_name = "N", default_value_t = dex_devnet::DEFAULT_TRADERS)]
+    traders: usize,
+    /// Whole USDC minted to each trader.
+    #[arg(long, value_name = "USDC", default_value_t = dex_devnet::DEFAULT_USDC_PER_TRADER)]
+    usdc_per_trader: u64,
+    /// The anvil binary [default: $DEX_ANVIL, else .tools/bin/anvil, as installed by
+    /// scripts/install-tools.sh]
+    #[arg(long, value_name = "PATH")]
+    anvil: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Guard { parent, command } => {
+            // Only returns on failure; the message goes to the child's log.
+            let error = exec_guarded(parent, &command);
+            eprintln!("dex-devnet guard: {error}");
+            ExitCode::from(127)
+        }
+        Command::Chains(args) => {
+            init_logging();
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    eprintln!("error: cannot start the async runtime: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(run_chains(args)) {
+                Ok(code) => code,
+                Err(err) => {
+                    eprintln!("error: {err:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Progress and diagnostics on stderr: `info` from the devnet, warnings from the rest;
+/// `RUST_LOG` overrides.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,dex_devnet=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
+async fn run_chains(args: ChainsArgs) -> anyhow::Result<ExitCode> {
+    // Installed before anything starts, so a signal during start-up tears down too.
+    let mut signals = ShutdownSignals::install()?;
+    let config = chains_config(&args)?;
+    let logs = config.data_dir.join(dex_devnet::LOGS_DIR);
+
+    let started = tokio::select! {
+        started = Devnet::start_chains(config) => started,
+        name = signals.recv() => {
+            // Dropping the start future dropped its supervisor, which killed what it had
+            // started.
+            eprintln!("{name} received while starting: stopped everything started so far");
+            return Ok(ExitCode::from(130));
+        }
+    };
+    let mut devnet = started.with_context(|| {
+        format!(
+            "starting the devnet chains failed (logs are in {})",
+            logs.display()
+        )
+    })?;
+
+    print_summary(&devnet).await;
+
+    tokio::select! {
+        exit = devnet.wait_for_exit() => {
+            eprintln!("error: {exit}");
+            eprintln!("stopping the rest of the devnet");
+            devnet.shutdown().await;
+            Ok(ExitCode::FAILURE)
+        }
+        name = signals.recv() => {
+            eprintln!("{name} received: stopping the devnet (again to kill it at once)");
+            tokio::select! {
+                () = devnet.shutdown() => eprintln!("stopped"),
+                // Dropping the shutdown future drops the devnet, which kills what is left.
+                name = signals.recv() => eprintln!("{name} received again: killed everything"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn chains_config(args: &ChainsArgs) -> anyhow::Result<ChainsConfig> {
+    if args.traders > MAX_TRADERS {
+        anyhow::bail!(
+            "--traders {} is too many: anvil has development keys 1 to {MAX_TRADERS} for traders",
+            args.traders
+        );
+    }
+    let mining = match (args.block_time, args.interval_only) {
+        (0, true) => anyhow::bail!("--interval-only needs a --block-time of at least 1"),
+        (0, false) => Mining::Instant,
+        (block_time, false) => Mining::InstantAndInterval { block_time },
+        (block_time, true) => Mining::Interval { block_time },
+    };
+    // Absolute, so the paths printed and recorded in processes.json work from anywhere.
+    let data_dir = std::path::absolute(&args.data_dir)
+        .with_context(|| format!("the data directory {}", args.data_dir.display()))?;
+    let lifeline = match std::env::current_exe() {
+        Ok(exe) => Lifeline::Guard(exe),
+        Err(_) => Lifeline::detect(),
+    };
+    Ok(ChainsConfig {
+        anvil: args.anvil.clone().unwrap_or_else(default_anvil_path),
+        base_port: RpcPort::from(args.base_port),
+        quote_port: RpcPort::from(args.quote_port),
+        mining,
+        traders: args.traders,
+        usdc_per_trader: U256::from(args.usdc_per_trader)
+            * U256::from(10u64).pow(U256::from(USDC_DECIMALS)),
+        lifeline,
+        ..ChainsConfig::interactive(data_dir)
+    })
+}
+
+async fn print_summary(devnet: &Devnet) {
+    let chains: &DevnetChains = devnet.chains();
+    let market = &chains.market;
+    let lot = format_units(market.base_per_lot, market.base_decimals);
+    // Quote base units per whole base unit at one tick: the tick as a price.
+    let tick_units = market.quote_per_tick_lot
+        * U256::from(10u64).pow(U256::from(market.base_decimals))
+        / market.base_per_lot;
+    let tick = format_units(tick_units, market.quote_decimals);
+
+    println!();
+    println!("devnet chains are ready ({})", chains.mining);
+    for (role, chain) in [("base ", &chains.base), ("quote", &chains.quote)] {
+        println!(
+            "  {role} chain {}  {}  HTLC {} (block {})",
+            chain.chain_id, chain.rpc_url, chain.htlc, chain.htlc_block
+        );
+    }
+    println!(
+        "  {} on chain {}: {} ({} decimals)",
+        chains.usdc.symbol, chains.usdc.chain_id, chains.usdc.address, chains.usdc.decimals
+    );
+    println!(
+        "  market {}: lot {lot} {}, tick {tick} {}, id {}",
+        market.symbol(),
+        market.base_symbol,
+        market.quote_symbol,
+        market.params().id()
+    );
+    println!("  accounts (anvil development keys, worthless anywhere else):");
+    println!("    deployer  {}", chains.deployer.address);
+    for trader in &chains.traders {
+        match chains.balances(trader.address).await {
+            Ok(balances) => println!(
+                "    trader {}  {}  {} ETH on {}, {} ETH on {}, {} USDC",
+                trader.anvil_index,
+                trader.address,
+                format_units(balances.base_eth, 18),
+                chains.base.chain_id,
+                format_units(balances.quote_eth, 18),
+                chains.quote.chain_id,
+                format_units(balances.usdc, USDC_DECIMALS),
+            ),
+            Err(err) => println!(
+                "    trader {}  {}  (balances unavailable: {err})",
+                trader.anvil_index, trader.address
+            ),
+        }
+    }
+    println!(
+        "  description (URLs, addresses, market, keys): {}",
+        devnet.chains_file().display()
+    );
+    println!("  processes:");
+    for child in devnet.processes() {
+        println!(
+            "    {}  pid {}  log {}",
+            child.name,
+            child.pid,
+            child.log.display()
+        );
+    }
+    println!();
+    println!("running; Ctrl-C stops the devnet");
+}
+
+/// SIGINT (Ctrl-C), SIGTERM and SIGHUP (terminal closed) all mean: tear down.
+struct ShutdownSignals {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> anyhow::Result<ShutdownSignals> {
+        let install = |kind: SignalKind| signal(kind).context("installing a signal handler");
+        Ok(ShutdownSignals {
+            interrupt: install(SignalKind::interrupt())?,
+            terminate: install(SignalKind::terminate())?,
+            hangup: install(SignalKind::hangup())?,
+        })
+    }
+
+    /// Waits for the next shutdown signal and names it.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.hangup.recv() => "SIGHUP",
+        }
+    }
+}

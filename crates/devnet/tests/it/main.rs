@@ -1,0 +1,9 @@
+//! dex-devnet integration tests: one binary (compiles and links once).
+//!
+//! Everything runs on loopback with ephemeral ports and instant mining; processes are
+//! checked by pid, so a test fails if anything it started outlives it.
+
+mod binary;
+mod chains;
+mod supervisor;
+mod support;

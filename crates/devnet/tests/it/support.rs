@@ -1,0 +1,62 @@
+//! Shared helpers: the lifeline of the tests, process liveness by pid, polling with a
+//! deadline.
+
+use std::{
+    fs,
+    future::Future,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use dex_devnet::{ChainsConfig, Lifeline};
+use tokio::time::Instant;
+
+/// The guard of this crate's binary, which cargo builds for its integration tests.
+pub(crate) fn lifeline() -> Lifeline {
+    Lifeline::Guard(PathBuf::from(env!("CARGO_BIN_EXE_dex-devnet")))
+}
+
+/// Chains for a test in `dir`: ephemeral ports, instant mining, the guard.
+pub(crate) fn config(dir: &Path) -> ChainsConfig {
+    ChainsConfig {
+        lifeline: lifeline(),
+        ..ChainsConfig::for_tests(dir)
+    }
+}
+
+/// Whether `pid` is a live process: it exists and is not a zombie (a zombie has exited; it
+/// only waits for its parent, possibly a container's init that never reaps, to collect it).
+pub(crate) fn is_running(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the parenthesised command name, which may itself contain spaces.
+    let state = stat
+        .rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().next());
+    !matches!(state, Some("Z" | "X") | None)
+}
+
+/// Polls `condition` every 20 ms until it holds; panics with `what` after `timeout`.
+pub(crate) async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !condition().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until none of `pids` runs.
+pub(crate) async fn wait_all_gone(pids: &[u32], timeout: Duration) {
+    wait_until("the processes to be gone", timeout, || async {
+        pids.iter().all(|pid| !is_running(*pid))
+    })
+    .await;
+}
