@@ -2,6 +2,7 @@
 
 mod discovery;
 mod gossip;
+mod limits;
 mod sync;
 
 use std::time::Duration;
