@@ -348,12 +348,22 @@ async fn wait_for_anvil(
             &format!("anvil (chain {chain_id}) to answer JSON-RPC at {url}"),
             config.startup_timeout,
             async || {
-                ChainClient::connect(&url, chain_id, deployer, ClientConfig::local())
+                ChainClient::connect(&url, chain_id, deployer, client_config(config.mining))
                     .await
                     .ok()
             },
         )
         .await
+}
+
+/// Timing for a local chain; with interval mining a transaction waits up to a block time.
+fn client_config(mining: crate::Mining) -> ClientConfig {
+    let local = ClientConfig::local();
+    let block_time = std::time::Duration::from_secs(mining.block_time().unwrap_or(0));
+    ClientConfig {
+        tx_timeout: local.tx_timeout.max(block_time * 3),
+        ..local
+    }
 }
 
 /// The address in anvil's `Listening on 127.0.0.1:PORT` line, once it is in the log.

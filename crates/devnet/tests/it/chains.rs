@@ -252,3 +252,26 @@ async fn a_missing_anvil_says_how_to_install_it() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn with_a_block_time_chain_time_advances_on_a_quiet_chain() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = dex_devnet::ChainsConfig {
+        mining: dex_devnet::Mining::InstantAndInterval { block_time: 1 },
+        traders: 1,
+        ..config(dir.path())
+    };
+    let devnet = Devnet::start_chains(config).await?;
+    let chains = devnet.chains();
+    let base = chains.base.client(&chains.traders[0]).await?;
+    let start = base.latest_block_timestamp().await?;
+    // Nobody sends anything: only the interval blocks move the clock.
+    crate::support::wait_until("two interval blocks", Duration::from_secs(15), || async {
+        base.latest_block_timestamp()
+            .await
+            .is_ok_and(|now| now >= start + 2)
+    })
+    .await;
+    devnet.shutdown().await;
+    Ok(())
+}
