@@ -17,6 +17,13 @@
 //!   back to the actor as messages, so the actor never waits on a peer.
 //! - [`NodeHandle`] sends commands over a bounded channel with a `oneshot` reply; events go
 //!   out on a broadcast channel ([`NodeHandle::subscribe`]).
+//!
+//! # Adding a command (API, settlement)
+//! Add a variant with its `reply: Reply<T>` to `Command`, a method on [`NodeHandle`] that
+//! sends it with `ask`, and an arm in the actor's `on_command` that calls a method of
+//! [`NodeState`] (decisions stay in the pure core) and performs the returned actions. A new
+//! request-response protocol arrives as another `dex_network::Request` variant in the
+//! actor's `on_network_event`, answered with `NetworkHandle::respond`.
 
 mod actor;
 mod clock;

@@ -52,4 +52,27 @@ impl NodeMetrics {
     pub(crate) fn add(counter: &AtomicU64, value: u64) {
         counter.fetch_add(value, Ordering::Relaxed);
     }
+
+    /// Every counter as `(name, value)`, for exposition (`/metrics`).
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        let get = Self::get;
+        vec![
+            ("gossip_accepted", get(&self.gossip_accepted)),
+            ("gossip_rejected", get(&self.gossip_rejected)),
+            ("gossip_ignored", get(&self.gossip_ignored)),
+            ("gossip_duplicates", get(&self.gossip_duplicates)),
+            ("orders_refused", get(&self.orders_refused)),
+            ("orders_inserted", get(&self.orders_inserted)),
+            ("updates_applied", get(&self.updates_applied)),
+            ("alives_sent", get(&self.alives_sent)),
+            ("publish_failed", get(&self.publish_failed)),
+            ("makers_suspended", get(&self.makers_suspended)),
+            ("makers_restored", get(&self.makers_restored)),
+            ("sync_pages", get(&self.sync_pages)),
+            ("sync_orders", get(&self.sync_orders)),
+            ("sync_failed", get(&self.sync_failed)),
+            ("root_syncs", get(&self.root_syncs)),
+            ("sync_served", get(&self.sync_served)),
+        ]
+    }
 }
