@@ -8,7 +8,7 @@ use alloy_sol_types::{Revert, SolError, SolInterface};
 use alloy_transport::{RpcError, TransportErrorKind};
 
 use crate::{
-    LockId,
+    LockId, SentTx,
     contracts::{Htlc, TestToken},
 };
 
@@ -73,13 +73,88 @@ pub enum ChainError {
         /// The client's account.
         signer: Address,
     },
-    /// Waited too long for a node answer, a receipt or confirmations.
+    /// The lock parameters name another chain or HTLC contract than the client's.
+    #[error(
+        "lock parameters are for the HTLC {contract} on chain {chain_id}, this client uses \
+         {client_contract} on chain {client_chain_id}"
+    )]
+    WrongHtlc {
+        /// `LockParams::chain_id`.
+        chain_id: u64,
+        /// `LockParams::contract`.
+        contract: Address,
+        /// The client's chain.
+        client_chain_id: u64,
+        /// The client's HTLC.
+        client_contract: Address,
+    },
+    /// Waited too long for a node answer or confirmations.
     #[error("timed out after {after:?} waiting for {what}")]
     Timeout {
         /// What was awaited.
         what: String,
         /// How long.
         after: Duration,
+    },
+    /// A transaction was sent but not mined within the wait. It is not abandoned: the client
+    /// keeps re-sending it with higher fees while anything waits on it or on a later one;
+    /// store `sent` and ask again with [`crate::ChainClient::wait_for_tx`] or
+    /// [`crate::ChainClient::tx_status`] rather than sending the same thing twice.
+    #[error(
+        "{what}: transaction {} (nonce {}) not mined after {after:?}",
+        sent.latest_hash(),
+        sent.nonce
+    )]
+    NotMined {
+        /// What the transaction does.
+        what: String,
+        /// The transaction: its nonce and every version sent so far.
+        sent: SentTx,
+        /// How long it was waited for.
+        after: Duration,
+    },
+    /// A transaction can no longer be mined as sent: neither the node nor this client holds
+    /// a version of it. If `nonce_used`, another transaction with its nonce was mined (see
+    /// [`crate::TxStatus::Superseded`]); otherwise it was dropped and its effect will not
+    /// happen unless it is sent again.
+    #[error("transaction {} (nonce {}) is gone (nonce used: {nonce_used})", sent.latest_hash(), sent.nonce)]
+    TxGone {
+        /// The transaction.
+        sent: SentTx,
+        /// Whether another transaction used its nonce.
+        nonce_used: bool,
+    },
+    /// A [`crate::SentTx`] of another account than this client's.
+    #[error("transaction from {from} cannot be followed by the client of {account}")]
+    NotOurTx {
+        /// The transaction's sender.
+        from: Address,
+        /// The client's account.
+        account: Address,
+    },
+    /// Blocks the scanner had read were replaced deeper than it keeps hashes for
+    /// ([`crate::ClientConfig::max_reorg_depth`]): it cannot tell where the chains part, so
+    /// it cannot resume safely. Scan again from an older block.
+    #[error(
+        "reorg deeper than {max_depth} blocks: none of the blocks {oldest_checked}..={last_scanned} \
+         the scan read is still on the chain"
+    )]
+    ReorgTooDeep {
+        /// The oldest block whose hash the cursor held.
+        oldest_checked: u64,
+        /// The last block scanned.
+        last_scanned: u64,
+        /// The configured depth.
+        max_depth: u64,
+    },
+    /// The node's answers contradict each other: the chain moved during a scan, or the
+    /// endpoint serves logs from behind its own head (a lagging or load-balanced RPC). Nothing
+    /// was skipped; scanning again later usually succeeds, and an endpoint that keeps doing
+    /// this needs replacing.
+    #[error("inconsistent answers from the node: {reason}")]
+    Inconsistent {
+        /// What contradicted what.
+        reason: String,
     },
     /// The node answered with an error that fits none of the above.
     #[error("RPC error: {message}")]
@@ -195,6 +270,20 @@ pub enum HtlcError {
         /// The refusing account.
         to: Address,
     },
+    /// `lock` of a token that delivered less than the amount (fee-on-transfer, rebasing):
+    /// such tokens are not supported.
+    #[error("token {token} delivered {received} of the {expected} locked")]
+    TokenShortfall {
+        /// The token.
+        token: Address,
+        /// The lock's amount.
+        expected: U256,
+        /// By how much the contract's balance grew.
+        received: U256,
+    },
+    /// `lock` called again from inside its own token transfer (a token with hooks).
+    #[error("lock re-entered from inside a token transfer")]
+    Reentered,
 }
 
 impl From<Htlc::HtlcErrors> for HtlcError {
@@ -230,6 +319,12 @@ impl From<Htlc::HtlcErrors> for HtlcError {
             },
             E::TokenTransferFailed(e) => HtlcError::TokenTransferFailed { token: e.token },
             E::EthTransferFailed(e) => HtlcError::EthTransferFailed { to: e.to },
+            E::TokenShortfall(e) => HtlcError::TokenShortfall {
+                token: e.token,
+                expected: e.expected,
+                received: e.received,
+            },
+            E::Reentered(_) => HtlcError::Reentered,
         }
     }
 }

@@ -86,3 +86,83 @@ contract ReentrantRecipient {
         reentryError = ret;
     }
 }
+
+/// @notice A fee-on-transfer token: every transfer burns 1% of the amount on the way, so the
+/// receiver gets 99%.
+contract FeeToken {
+    mapping(address => uint256) public balanceOf;
+    mapping(address => mapping(address => uint256)) public allowance;
+
+    function mint(address to, uint256 amount) external {
+        balanceOf[to] += amount;
+    }
+
+    function approve(address spender, uint256 amount) external returns (bool) {
+        allowance[msg.sender][spender] = amount;
+        return true;
+    }
+
+    function transfer(address to, uint256 amount) external returns (bool) {
+        _move(msg.sender, to, amount);
+        return true;
+    }
+
+    function transferFrom(address from, address to, uint256 amount) external returns (bool) {
+        allowance[from][msg.sender] -= amount;
+        _move(from, to, amount);
+        return true;
+    }
+
+    function _move(address from, address to, uint256 amount) private {
+        balanceOf[from] -= amount;
+        balanceOf[to] += amount - amount / 100;
+    }
+}
+
+/// @notice A token with a sender hook, like ERC-777's `tokensToSend`: `transferFrom` first
+/// makes one armed call (set by the test), records how it ended, then moves the balance.
+contract HookToken {
+    mapping(address => uint256) public balanceOf;
+    mapping(address => mapping(address => uint256)) public allowance;
+    /// @notice The call made from inside the next `transferFrom`.
+    address public hookTarget;
+    bytes public hookCall;
+    /// @notice Whether the hook's call succeeded, and its revert data if not.
+    bool public hookSucceeded;
+    bytes public hookError;
+
+    function mint(address to, uint256 amount) external {
+        balanceOf[to] += amount;
+    }
+
+    function approve(address spender, uint256 amount) external returns (bool) {
+        allowance[msg.sender][spender] = amount;
+        return true;
+    }
+
+    /// @notice Arms the hook: the next `transferFrom` calls `target` with `data` first.
+    function arm(address target, bytes calldata data) external {
+        hookTarget = target;
+        hookCall = data;
+    }
+
+    function transfer(address to, uint256 amount) external returns (bool) {
+        balanceOf[msg.sender] -= amount;
+        balanceOf[to] += amount;
+        return true;
+    }
+
+    function transferFrom(address from, address to, uint256 amount) external returns (bool) {
+        if (hookCall.length != 0) {
+            bytes memory data = hookCall;
+            delete hookCall; // one call only
+            (bool ok, bytes memory ret) = hookTarget.call(data);
+            hookSucceeded = ok;
+            hookError = ret;
+        }
+        allowance[from][msg.sender] -= amount;
+        balanceOf[from] -= amount;
+        balanceOf[to] += amount;
+        return true;
+    }
+}

@@ -131,6 +131,8 @@ async fn shortfalls_are_insufficient_funds() -> anyhow::Result<()> {
     let htlc = client.htlc_at(chain.htlc()).await?;
     let now = client.latest_block_timestamp().await?;
     let params = LockParams {
+        chain_id: CHAIN_A,
+        contract: chain.htlc(),
         sender: poor.address(),
         recipient: chain.bob.chain().account(),
         token: Address::ZERO,

@@ -2,9 +2,12 @@
 //! token, and cost the traders exactly their gas in ETH.
 
 use alloy_primitives::{Address, U256};
-use dex_chain::LockState;
+use alloy_sol_types::SolCall;
+use dex_chain::{ChainError, Htlc, HtlcError, LockState};
 
-use crate::support::{CHAIN_B, Chain, HOUR, NoReturnToken, fee, secret, units};
+use crate::support::{
+    CHAIN_B, Chain, FeeToken, HOUR, HookToken, NoReturnToken, fee, secret, units,
+};
 
 /// Deploys a 6-decimal test token (like USDC) and gives Alice 1,000,000 of it.
 async fn usdc(chain: &Chain) -> anyhow::Result<Address> {
@@ -111,6 +114,107 @@ async fn a_token_that_returns_nothing_works_like_any_other() -> anyhow::Result<(
     assert_eq!(
         chain.balances(token).await?,
         [U256::ZERO, amount, U256::ZERO]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_fee_on_transfer_token_cannot_be_locked() -> anyhow::Result<()> {
+    let chain = Chain::start(CHAIN_B).await?;
+    let alice = chain.alice.chain();
+    let token = alice
+        .deploy(FeeToken::BYTECODE.clone(), "deploy fee token")
+        .await?
+        .address;
+    let amount = U256::from(10_000);
+    alice
+        .send_call(
+            token,
+            FeeToken::mintCall {
+                to: alice.account(),
+                amount,
+            }
+            .abi_encode(),
+            U256::ZERO,
+        )
+        .await?;
+    let params = chain.params(token, amount, &secret(15)).await?;
+
+    // 1% is burnt on the way: the HTLC would hold 9,900 for a lock of 10,000, and the last
+    // claim of the token could not be paid. The lock is refused instead.
+    let refused = chain.alice.lock(&params).await;
+    assert_eq!(
+        refused.err(),
+        Some(ChainError::Htlc(HtlcError::TokenShortfall {
+            token,
+            expected: amount,
+            received: U256::from(9_900),
+        }))
+    );
+    assert_eq!(
+        chain.bob.lock_info(params.id()).await?.state,
+        LockState::Absent
+    );
+    assert_eq!(
+        chain.balances(token).await?,
+        [amount, U256::ZERO, U256::ZERO]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_token_hook_cannot_nest_a_lock_inside_a_lock() -> anyhow::Result<()> {
+    let chain = Chain::start(CHAIN_B).await?;
+    let alice = chain.alice.chain();
+    let token = alice
+        .deploy(HookToken::BYTECODE.clone(), "deploy hook token")
+        .await?
+        .address;
+    let amount = U256::from(1_000);
+    alice
+        .send_call(
+            token,
+            HookToken::mintCall {
+                to: alice.account(),
+                amount,
+            }
+            .abi_encode(),
+            U256::ZERO,
+        )
+        .await?;
+    let params = chain.params(token, amount, &secret(16)).await?;
+    // From inside the pull of Alice's lock, the token locks its own tokens: were that
+    // allowed, the outer lock's balance check would count the inner deposit as its own.
+    let nested = Htlc::lockCall {
+        recipient: chain.bob.chain().account(),
+        token,
+        amount,
+        hashlock: secret(17).hashlock(),
+        timelock: params.timelock,
+    };
+    alice
+        .send_call(
+            token,
+            HookToken::armCall {
+                target: chain.htlc(),
+                data: nested.abi_encode().into(),
+            }
+            .abi_encode(),
+            U256::ZERO,
+        )
+        .await?;
+
+    chain.alice.lock(&params).await?;
+    assert_eq!(
+        chain.bob.lock_info(params.id()).await?.state,
+        LockState::Locked
+    );
+    assert!(!alice.read(token, HookToken::hookSucceededCall {}).await?);
+    let error = alice.read(token, HookToken::hookErrorCall {}).await?;
+    assert_eq!(HtlcError::decode(&error), Some(HtlcError::Reentered));
+    assert_eq!(
+        chain.balances(token).await?,
+        [U256::ZERO, U256::ZERO, amount]
     );
     Ok(())
 }

@@ -7,7 +7,7 @@ use alloy_sol_types::SolCall;
 use dex_chain::{ChainError, Htlc, HtlcError, LockState};
 use serde_json::json;
 
-use crate::support::{CHAIN_A, CHAIN_B, Chain, FalseToken, HOUR, secret, units};
+use crate::support::{CHAIN_A, CHAIN_B, Chain, FalseToken, HOUR, secret, units, wait_for_pending};
 
 fn htlc_error(result: Result<impl std::fmt::Debug, ChainError>) -> HtlcError {
     match result {
@@ -314,7 +314,7 @@ async fn a_claim_that_loses_a_race_is_decoded_from_the_mined_failure() -> anyhow
     let bob = chain.bob.clone();
     let (bob_params, bob_secret) = (params.clone(), secret.clone());
     let bobs_claim = tokio::spawn(async move { bob.claim(&bob_params, &bob_secret).await });
-    wait_for_pending(&chain, 1).await?;
+    wait_for_pending(&chain.anvil, 1).await?;
     let claim = Htlc::claimCall {
         params: params.to_sol(),
         secret: *secret.as_b256(),
@@ -330,7 +330,7 @@ async fn a_claim_that_loses_a_race_is_decoded_from_the_mined_failure() -> anyhow
             "maxPriorityFeePerGas": "0x174876e800",
         }]),
     )?;
-    wait_for_pending(&chain, 2).await?;
+    wait_for_pending(&chain.anvil, 2).await?;
     chain.anvil.mine_one()?;
 
     assert_eq!(
@@ -342,27 +342,4 @@ async fn a_claim_that_loses_a_race_is_decoded_from_the_mined_failure() -> anyhow
         LockState::Claimed
     );
     Ok(())
-}
-
-/// Waits (with a deadline) until the node holds `count` pending transactions.
-async fn wait_for_pending(chain: &Chain, count: u64) -> anyhow::Result<()> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let status = chain.anvil.rpc("txpool_status", json!([]))?;
-        let pending = u64::from_str_radix(
-            status["pending"]
-                .as_str()
-                .unwrap_or("0x0")
-                .trim_start_matches("0x"),
-            16,
-        )?;
-        if pending >= count {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            tokio::time::Instant::now() < deadline,
-            "{count} pending never came"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
 }

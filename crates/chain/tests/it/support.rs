@@ -27,6 +27,16 @@ alloy_sol_types::sol!(
     ReentrantRecipient,
     "contracts/test/ReentrantRecipient.json"
 );
+alloy_sol_types::sol!(
+    #[derive(Debug)]
+    FeeToken,
+    "contracts/test/FeeToken.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug)]
+    HookToken,
+    "contracts/test/HookToken.json"
+);
 
 /// A running chain with the HTLC deployed by Alice, and a client per trader:
 /// Alice (anvil key 0) locks, Bob (key 1) receives, Carol (key 2) is a bystander.
@@ -68,14 +78,13 @@ impl Chain {
         secret: &Secret,
     ) -> anyhow::Result<LockParams> {
         let now = self.alice.chain().latest_block_timestamp().await?;
-        Ok(LockParams {
-            sender: self.alice.chain().account(),
-            recipient: self.bob.chain().account(),
+        Ok(self.alice.lock_params(
+            self.bob.chain().account(),
             token,
             amount,
-            hashlock: secret.hashlock(),
-            timelock: now + HOUR,
-        })
+            secret.hashlock(),
+            now + HOUR,
+        ))
     }
 
     /// Balances of Alice, Bob and the HTLC in `asset`.
@@ -91,13 +100,44 @@ impl Chain {
 
 /// A client of `anvil` signing with anvil key `index`.
 pub(crate) async fn connect(anvil: &Anvil, index: usize) -> anyhow::Result<ChainClient> {
+    connect_with(anvil, index, ClientConfig::local()).await
+}
+
+/// A client of `anvil` signing with anvil key `index`, configured by `config`.
+pub(crate) async fn connect_with(
+    anvil: &Anvil,
+    index: usize,
+    config: ClientConfig,
+) -> anyhow::Result<ChainClient> {
     Ok(ChainClient::connect(
         &anvil.endpoint(),
         anvil.chain_id(),
         &anvil_key(index),
-        ClientConfig::local(),
+        config,
     )
     .await?)
+}
+
+/// Waits (with a deadline) until the node holds at least `count` pending transactions.
+pub(crate) async fn wait_for_pending(anvil: &Anvil, count: u64) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if pending_count(anvil)? >= count {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{count} pending transactions never came"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// How many transactions the node's pool holds as pending.
+pub(crate) fn pending_count(anvil: &Anvil) -> anyhow::Result<u64> {
+    let status = anvil.rpc("txpool_status", serde_json::json!([]))?;
+    let pending = status["pending"].as_str().unwrap_or("0x0");
+    Ok(u64::from_str_radix(pending.trim_start_matches("0x"), 16)?)
 }
 
 /// A fixed secret per test number, so failures reproduce.
