@@ -53,6 +53,7 @@ pub(crate) fn gossipsub_config(config: &NetworkConfig) -> Result<gossipsub::Conf
         .mesh_n_high(gossip.mesh_n_high)
         .mesh_outbound_min(gossip.mesh_n_low.min(gossip.mesh_n / 2))
         .max_transmit_size(gossip.max_transmit_size)
+        .idontwant_message_size_threshold(gossip.idontwant_threshold)
         .duplicate_cache_time(Duration::from_secs(120))
         .build()
         .map_err(|err| Error::Setup {

@@ -56,6 +56,11 @@ pub struct GossipConfig {
     /// so that slightly oversized messages reach the validator and are rejected with a
     /// penalty, while huge ones are cut off by the transport.
     pub max_transmit_size: usize,
+    /// Messages larger than this make the receiver tell its mesh peers "don't send me this
+    /// one" (IDONTWANT), saving their duplicate copies. libp2p's default (1,000 bytes) is
+    /// above the size of an order message (~750 bytes), which would switch it off for
+    /// p2pdex; 512 bytes covers orders and updates.
+    pub idontwant_threshold: usize,
     /// Peer scoring.
     pub score: ScoreConfig,
 }
@@ -150,6 +155,7 @@ impl Default for GossipConfig {
             mesh_n_low: 4,
             mesh_n_high: 12,
             max_transmit_size: 2 * dex_protocol::MAX_GOSSIP_SIZE,
+            idontwant_threshold: 512,
             score: ScoreConfig::default(),
         }
     }
