@@ -76,6 +76,18 @@ impl TraderKey {
         Signature(bytes)
     }
 
+    /// A 32-byte secret derived from this key and `context`:
+    /// `keccak256("p2pdex derived secret" ‖ private key ‖ context)`. Deterministic, so a
+    /// node that restarts derives the same value again (e.g. a swap's preimage from the ids
+    /// of the orders it trades), and unpredictable to anyone without the key.
+    pub fn derive_secret(&self, context: &[u8]) -> B256 {
+        let mut data = Vec::with_capacity(21 + 32 + context.len());
+        data.extend_from_slice(b"p2pdex derived secret");
+        data.extend_from_slice(&self.signing_key.to_bytes());
+        data.extend_from_slice(context);
+        keccak256(data)
+    }
+
     /// The `k256` verifying key, for cross-checks.
     pub fn verifying_key(&self) -> &k256::ecdsa::VerifyingKey {
         self.signing_key.verifying_key()
@@ -144,6 +156,15 @@ mod tests {
             format!("0x{}", "ff".repeat(32)).parse::<TraderKey>().err(),
             Some(Error::InvalidKey)
         );
+    }
+
+    #[test]
+    fn derived_secrets_depend_on_key_and_context() {
+        let a: TraderKey = ANVIL_KEY_0.parse().unwrap();
+        let b = TraderKey::generate().unwrap();
+        assert_eq!(a.derive_secret(b"x"), a.derive_secret(b"x"));
+        assert_ne!(a.derive_secret(b"x"), a.derive_secret(b"y"));
+        assert_ne!(a.derive_secret(b"x"), b.derive_secret(b"x"));
     }
 
     #[test]

@@ -120,36 +120,9 @@ impl Store {
         update: Option<&SignedUpdate>,
         at: UnixMillis,
     ) -> Result<()> {
-        let current = self.own_order(order_id)?.ok_or(Error::UnknownOrder {
-            order_id: *order_id,
-        })?;
-        if remaining > current.remaining {
-            return Err(Error::RemainingIncrease {
-                order_id: *order_id,
-                current: current.remaining.0,
-                requested: remaining.0,
-            });
-        }
-        let update_json = match update {
-            Some(update) => Some(serde_json::to_string(update)?),
-            None => current
-                .latest_update
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?,
-        };
-        self.conn
-            .prepare_cached(
-                "UPDATE own_orders SET remaining = ?2, status = ?3, latest_update_json = ?4, \
-                 updated_at = ?5 WHERE order_id = ?1",
-            )?
-            .execute(params![
-                order_id.0.as_slice(),
-                to_sql_u64(remaining.0),
-                status.as_str(),
-                update_json,
-                to_sql_u64(at),
-            ])?;
+        let tx = self.conn.transaction()?;
+        sql::update_own_order(&tx, order_id, remaining, status, update, at)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -337,28 +310,94 @@ impl Store {
         rows.map(|row| row?).collect()
     }
 
-    // ---- chain cursors ----
+    // ---- reservations committed to swaps ----
 
-    /// The last block scanned on a chain.
-    pub fn chain_cursor(&self, chain_id: u64) -> Result<Option<u64>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT block FROM chain_cursors WHERE chain_id = ?1")?
-            .query_row(params![to_sql_u64(chain_id)], |row| row.get::<_, i64>(0))
-            .optional()?
-            .map(from_sql_u64))
+    /// Takes `quantity` of an own order for swap `swap_id` for good: records the commit and
+    /// the order's new remaining quantity, status and signed update in one transaction.
+    /// Returns false (and changes nothing) if this swap's commit is already recorded.
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_reservation(
+        &mut self,
+        swap_id: &SwapId,
+        order_id: &OrderId,
+        quantity: Lots,
+        remaining: Lots,
+        status: OrderStatus,
+        update: Option<&SignedUpdate>,
+        at: UnixMillis,
+    ) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO reservation_commits (swap_id, order_id, quantity, at) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (swap_id) DO NOTHING",
+            )?
+            .execute(params![
+                swap_id.as_slice(),
+                order_id.0.as_slice(),
+                to_sql_u64(quantity.0),
+                to_sql_u64(at),
+            ])?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        sql::update_own_order(&tx, order_id, remaining, status, update, at)?;
+        tx.commit()?;
+        Ok(true)
     }
 
-    /// Stores the last block scanned on a chain.
-    pub fn set_chain_cursor(&mut self, chain_id: u64, block: u64, at: UnixMillis) -> Result<()> {
+    /// The swaps whose commit is recorded.
+    pub fn committed_swaps(&self) -> Result<Vec<SwapId>> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT swap_id FROM reservation_commits")?;
+        let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
+        rows.map(|row| records::b256(&row?)).collect()
+    }
+
+    /// Every hashlock any swap ever used.
+    pub fn hashlocks(&self) -> Result<Vec<dex_primitives::B256>> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT hashlock FROM swaps WHERE hashlock IS NOT NULL")?;
+        let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
+        rows.map(|row| records::b256(&row?)).collect()
+    }
+
+    // ---- chain cursors ----
+
+    /// Where the scan of a chain stopped: the next block, and the scanner's cursor (JSON).
+    pub fn chain_cursor(&self, chain_id: u64) -> Result<Option<(u64, Option<String>)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT block, cursor_json FROM chain_cursors WHERE chain_id = ?1")?
+            .query_row(params![to_sql_u64(chain_id)], |row| {
+                Ok((
+                    from_sql_u64(row.get::<_, i64>(0)?),
+                    row.get::<_, Option<String>>(1)?,
+                ))
+            })
+            .optional()?)
+    }
+
+    /// Stores where the scan of a chain stopped (after the events before it were handled).
+    pub fn set_chain_cursor(
+        &mut self,
+        chain_id: u64,
+        block: u64,
+        cursor: &str,
+        at: UnixMillis,
+    ) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO chain_cursors (chain_id, block, updated_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (chain_id) DO UPDATE SET block = ?2, updated_at = ?3",
+                "INSERT INTO chain_cursors (chain_id, block, cursor_json, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (chain_id) DO UPDATE SET block = ?2, cursor_json = ?3, updated_at = ?4",
             )?
             .execute(params![
                 to_sql_u64(chain_id),
                 to_sql_u64(block),
+                cursor,
                 to_sql_u64(at)
             ])?;
         Ok(())

@@ -79,6 +79,18 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE swaps ADD COLUMN hashlock BLOB;
     CREATE UNIQUE INDEX swaps_by_hashlock ON swaps (hashlock);
     ",
+    // 2 → 3: scan cursors keep the hashes of the last blocks read (reorg detection), and the
+    // quantity each swap committed out of an own order is recorded once, in the same
+    // transaction that lowers the order, so a restart never commits it twice.
+    "
+    ALTER TABLE chain_cursors ADD COLUMN cursor_json TEXT;
+    CREATE TABLE reservation_commits (
+        swap_id  BLOB PRIMARY KEY,
+        order_id BLOB NOT NULL,
+        quantity INTEGER NOT NULL,
+        at       INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// The newest schema version this program knows.

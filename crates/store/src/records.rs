@@ -205,7 +205,7 @@ pub(crate) fn trade_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result
     })())
 }
 
-fn b256(bytes: &[u8]) -> Result<B256> {
+pub(crate) fn b256(bytes: &[u8]) -> Result<B256> {
     <[u8; 32]>::try_from(bytes)
         .map(B256::from)
         .map_err(|_| Error::Corrupt(format!("{} bytes where 32 were expected", bytes.len())))

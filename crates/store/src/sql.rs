@@ -1,10 +1,10 @@
 //! Row helpers shared by the store's queries.
 
-use dex_primitives::UnixMillis;
+use dex_primitives::{Lots, OrderId, SignedUpdate, UnixMillis};
 use dex_swap::{Action, Swap, SwapId};
 use rusqlite::{Connection, Params, Transaction, params};
 
-use crate::{LogEntry, Result, SwapRecord, records};
+use crate::{Error, LogEntry, OrderStatus, Result, SwapRecord, records};
 
 /// SQLite integers are i64; u64 values are stored bit for bit (values above i64::MAX read
 /// back unchanged, they only sort differently, and no query sorts by them).
@@ -70,4 +70,48 @@ pub(crate) fn swaps_where(
     ))?;
     let rows = statement.query_map(params, records::swap_from_row)?;
     rows.map(|row| row?).collect()
+}
+
+/// Lowers an own order's remaining quantity (never raises it) and sets its status and, if
+/// given, its latest signed update.
+pub(crate) fn update_own_order(
+    tx: &Transaction<'_>,
+    order_id: &OrderId,
+    remaining: Lots,
+    status: OrderStatus,
+    update: Option<&SignedUpdate>,
+    at: UnixMillis,
+) -> Result<()> {
+    let current: Option<i64> = tx
+        .prepare_cached("SELECT remaining FROM own_orders WHERE order_id = ?1")?
+        .query_row(params![order_id.0.as_slice()], |row| row.get(0))
+        .map(Some)
+        .or_else(|err| match err {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            err => Err(err),
+        })?;
+    let current = from_sql_u64(current.ok_or(Error::UnknownOrder {
+        order_id: *order_id,
+    })?);
+    if remaining.0 > current {
+        return Err(Error::RemainingIncrease {
+            order_id: *order_id,
+            current,
+            requested: remaining.0,
+        });
+    }
+    let update_json = update.map(serde_json::to_string).transpose()?;
+    tx.prepare_cached(
+        "UPDATE own_orders SET remaining = ?2, status = ?3, \
+         latest_update_json = COALESCE(?4, latest_update_json), updated_at = ?5 \
+         WHERE order_id = ?1",
+    )?
+    .execute(params![
+        order_id.0.as_slice(),
+        to_sql_u64(remaining.0),
+        status.as_str(),
+        update_json,
+        to_sql_u64(at),
+    ])?;
+    Ok(())
 }

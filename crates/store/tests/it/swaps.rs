@@ -148,11 +148,83 @@ fn trades_newest_first() {
 fn chain_cursors_resume_where_they_stopped() {
     let mut store = Store::open_in_memory().unwrap();
     assert_eq!(store.chain_cursor(31337).unwrap(), None);
-    store.set_chain_cursor(31337, 42, 1).unwrap();
-    store.set_chain_cursor(31337, 43, 2).unwrap();
-    store.set_chain_cursor(31338, 7, 2).unwrap();
-    assert_eq!(store.chain_cursor(31337).unwrap(), Some(43));
-    assert_eq!(store.chain_cursor(31338).unwrap(), Some(7));
+    store.set_chain_cursor(31337, 42, r#"{"a":1}"#, 1).unwrap();
+    store.set_chain_cursor(31337, 43, r#"{"a":2}"#, 2).unwrap();
+    store.set_chain_cursor(31338, 7, "{}", 2).unwrap();
+    assert_eq!(
+        store.chain_cursor(31337).unwrap(),
+        Some((43, Some(r#"{"a":2}"#.to_owned())))
+    );
+    assert_eq!(
+        store.chain_cursor(31338).unwrap(),
+        Some((7, Some("{}".to_owned())))
+    );
+}
+
+#[test]
+fn a_swap_commits_its_quantity_once() {
+    use dex_store::{OrderStatus, OwnOrder};
+    let mut store = Store::open_in_memory().unwrap();
+    let signed = dex_test_utils::OrderBuilder::new().quantity(10).sign();
+    let order = OwnOrder {
+        id: signed.order.id(),
+        remaining: Lots(10),
+        signed,
+        status: OrderStatus::Open,
+        latest_update: None,
+        created_at: 1,
+        updated_at: 1,
+    };
+    store.insert_own_order(&order).unwrap();
+    let swap_id = B256::repeat_byte(5);
+    assert!(
+        store
+            .commit_reservation(
+                &swap_id,
+                &order.id,
+                Lots(4),
+                Lots(6),
+                OrderStatus::Open,
+                None,
+                2
+            )
+            .unwrap()
+    );
+    // Asked again (a restart re-runs the commit): nothing changes.
+    assert!(
+        !store
+            .commit_reservation(
+                &swap_id,
+                &order.id,
+                Lots(4),
+                Lots(2),
+                OrderStatus::Open,
+                None,
+                3
+            )
+            .unwrap()
+    );
+    assert_eq!(
+        store.own_order(&order.id).unwrap().unwrap().remaining,
+        Lots(6)
+    );
+    assert_eq!(store.committed_swaps().unwrap(), vec![swap_id]);
+    // A commit that would raise remaining fails whole: no commit row either.
+    let other = B256::repeat_byte(6);
+    assert!(
+        store
+            .commit_reservation(
+                &other,
+                &order.id,
+                Lots(1),
+                Lots(7),
+                OrderStatus::Open,
+                None,
+                4
+            )
+            .is_err()
+    );
+    assert_eq!(store.committed_swaps().unwrap(), vec![swap_id]);
 }
 
 #[test]
@@ -186,17 +258,22 @@ fn a_version_1_database_is_migrated() {
              own_order_id BLOB NOT NULL, counter_order_id BLOB NOT NULL, side INTEGER NOT NULL,
              price INTEGER NOT NULL, quantity INTEGER NOT NULL, peer TEXT NOT NULL,
              created_at INTEGER NOT NULL);
+             CREATE TABLE chain_cursors (chain_id INTEGER PRIMARY KEY, block INTEGER NOT NULL,
+             updated_at INTEGER NOT NULL);
+             INSERT INTO chain_cursors VALUES (31337, 9, 1);
              INSERT INTO swaps VALUES (x'01', 'maker', x'02', x'03', x'04', 0, 1, 1, 'p', 1);
              PRAGMA user_version = 1;",
         )
         .unwrap();
     }
-    // Opening it applies 1 → 2 only (version 1's other tables are not recreated).
+    // Opening it applies 1 → 2 → 3 only (version 1's other tables are not recreated).
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let hashlock: Option<Vec<u8>> = conn
         .query_row("SELECT hashlock FROM swaps", [], |row| row.get(0))
         .unwrap();
     assert_eq!(hashlock, None, "swaps of version 1 keep a NULL hashlock");
+    // Cursors of version 1 keep their block, without scanner state.
+    assert_eq!(store.chain_cursor(31337).unwrap(), Some((9, None)));
 }
