@@ -141,26 +141,42 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    fn new(order: Arc<VerifiedOrder>, maker: u32, suspended: bool) -> Slot {
+    /// Makes this (free) slot hold `order`, writing the fields in place: building a
+    /// 128-byte `Slot` and moving it in costs a chain of stack copies on every insert.
+    #[inline]
+    fn fill(&mut self, order: Arc<VerifiedOrder>, maker: u32, suspended: bool) {
         let fields = order.order();
-        let slot = Slot {
-            price: fields.price.0,
-            created_at: fields.created_at,
-            remaining: fields.quantity.0,
+        self.price = fields.price.0;
+        self.created_at = fields.created_at;
+        self.remaining = fields.quantity.0;
+        self.reserved = 0;
+        self.min_fill = fields.min_fill.0;
+        self.expires_at = fields.expires_at;
+        self.maker = maker;
+        self.side = fields.side;
+        self.suspended = suspended;
+        self.committed = 0;
+        self.id = order.id();
+        self.proof = None;
+        self.order = Some(order);
+    }
+
+    /// An unused slot.
+    fn free() -> Slot {
+        Slot {
+            price: 0,
+            created_at: 0,
+            remaining: 0,
             reserved: 0,
-            min_fill: fields.min_fill.0,
-            expires_at: fields.expires_at,
-            maker,
-            side: fields.side,
-            suspended,
+            min_fill: 0,
+            expires_at: 0,
+            maker: 0,
+            side: Side::Buy,
+            suspended: false,
             committed: 0,
-            id: order.id(),
+            id: OrderId::default(),
             order: None,
             proof: None,
-        };
-        Slot {
-            order: Some(order),
-            ..slot
         }
     }
 
@@ -253,20 +269,44 @@ impl Book {
     }
 
     /// An empty book with room for `orders` orders (open and tombstones) before it
-    /// allocates, for a node that knows the size of its markets.
+    /// allocates, for a node that knows the size of its markets. The memory is written once
+    /// here (as `lobster` does with its arena), so the first `orders` inserts neither
+    /// allocate nor take a page fault: a burst of gossip meets no latency spike.
     pub fn with_capacity(market: MarketId, config: BookConfig, orders: usize) -> Book {
         let state = SeededState::new(config.hash_seed);
+        let mut index = HashMap::with_capacity_and_hasher(orders, state);
+        let mut expiries = BinaryHeap::with_capacity(orders);
+        for number in 0..orders as u64 {
+            // Distinct ids spread like digests (the hasher reads their first and last bytes).
+            let mut bytes = [0u8; 32];
+            bytes[..8].copy_from_slice(
+                &(number + 1)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    .to_le_bytes(),
+            );
+            bytes[24..].copy_from_slice(&number.to_le_bytes());
+            let id = OrderId(bytes.into());
+            index.insert(id, Entry::open(0));
+            expiries.push(Reverse(Due { at: 0, id }));
+        }
+        // Emptied, keeping the allocations (and the pages just touched).
+        index.clear();
+        expiries.clear();
+        let slots: Vec<Slot> = (0..orders).map(|_| Slot::free()).collect();
+        let free = (0..u32::try_from(orders).expect("fewer than 2^32 orders"))
+            .rev()
+            .collect();
         Book {
             market,
             config,
-            index: HashMap::with_capacity_and_hasher(orders, state),
-            expiries: BinaryHeap::with_capacity(orders),
+            index,
+            expiries,
             clock: 0,
             tombstones: 0,
             core: Core {
-                slots: Vec::with_capacity(orders),
-                maker_positions: Vec::with_capacity(orders),
-                free: Vec::new(),
+                slots,
+                maker_positions: vec![0; orders],
+                free,
                 makers: Vec::new(),
                 maker_index: HashMap::with_hasher(state),
                 free_makers: Vec::new(),
@@ -312,8 +352,8 @@ impl Book {
     /// the mid. An order of a suspended maker is held suspended ([`Event::Inserted`] then
     /// [`Event::Suspended`]).
     pub fn insert(&mut self, order: Arc<VerifiedOrder>, now: UnixMillis) -> Result<(), Error> {
-        let id = order.id();
         let fields = order.order();
+        let id = order.id();
         if fields.market != self.market {
             return Err(Error::WrongMarket {
                 expected: self.market,
@@ -328,65 +368,54 @@ impl Book {
                 now: self.clock,
             });
         }
-        let (maker_address, price, created_at, expires_at) = (
-            fields.maker,
-            fields.price.0,
-            fields.created_at,
-            fields.expires_at,
-        );
-        let known_maker = self.core.maker_index.get(&maker_address).copied();
+        if let Some(entry) = self.index.get(&id) {
+            return Err(match entry.get() {
+                Ok(_) => Error::AlreadyOpen { id },
+                Err(_) => Error::Closed { id },
+            });
+        }
+        // Hashed in place: a copy of the 20-byte address on the stack is read back across
+        // two stores, which stalls store forwarding (measured).
+        let known_maker = self.core.maker_index.get(&fields.maker).copied();
         let (open, suspended) = known_maker.map_or((0, false), |maker| {
             let maker = &self.core.makers[maker as usize];
             (maker.orders.len(), maker.suspended)
         });
-        let full = !suspended && self.core.visible >= self.config.max_orders;
-        match self.index.entry(id) {
-            hash_map::Entry::Occupied(entry) => {
-                return Err(match entry.get().get() {
-                    Ok(_) => Error::AlreadyOpen { id },
-                    Err(_) => Error::Closed { id },
-                });
-            }
-            hash_map::Entry::Vacant(vacant) => {
-                if open >= self.config.max_orders_per_maker {
-                    return Err(Error::MakerCapReached {
-                        maker: maker_address,
-                        cap: self.config.max_orders_per_maker,
+        if open >= self.config.max_orders_per_maker {
+            return Err(Error::MakerCapReached {
+                maker: fields.maker,
+                cap: self.config.max_orders_per_maker,
+            });
+        }
+        let expires_at = fields.expires_at;
+        let maker = if !suspended && self.core.visible >= self.config.max_orders {
+            match self.victim(fields.price.0, fields.created_at, &id) {
+                Victim::Incoming => {
+                    return Err(Error::BookFull {
+                        id,
+                        cap: self.config.max_orders,
                     });
                 }
-                if !full {
-                    // The common case: one hash lookup for the check and the insert.
-                    let maker = match known_maker {
-                        Some(maker) => maker,
-                        None => self.core.add_maker(maker_address),
-                    };
-                    let slot = self.core.alloc(Slot::new(order, maker, suspended));
-                    vacant.insert(Entry::open(slot));
-                    self.expiries.push(Reverse(Due { at: expires_at, id }));
-                    self.core.place(slot, maker);
-                    return Ok(());
+                Victim::Resting(victim) => {
+                    self.evict(victim);
+                    // The victim may have been the maker's last order, freeing its entry.
+                    match self.core.maker_index.get(&fields.maker) {
+                        Some(maker) => *maker,
+                        None => self.core.add_maker(fields.maker),
+                    }
                 }
             }
-        }
-        match self.victim(price, created_at, &id) {
-            Victim::Incoming => Err(Error::BookFull {
-                id,
-                cap: self.config.max_orders,
-            }),
-            Victim::Resting(victim) => {
-                self.evict(victim);
-                // The victim may have been the maker's last order, freeing its entry.
-                let maker = match self.core.maker_index.get(&maker_address) {
-                    Some(maker) => *maker,
-                    None => self.core.add_maker(maker_address),
-                };
-                let slot = self.core.alloc(Slot::new(order, maker, false));
-                self.index.insert(id, Entry::open(slot));
-                self.expiries.push(Reverse(Due { at: expires_at, id }));
-                self.core.place(slot, maker);
-                Ok(())
+        } else {
+            match known_maker {
+                Some(maker) => maker,
+                None => self.core.add_maker(fields.maker),
             }
-        }
+        };
+        let slot = self.core.alloc(order, maker, suspended);
+        self.index.insert(id, Entry::open(slot));
+        self.expiries.push(Reverse(Due { at: expires_at, id }));
+        self.core.place(slot, maker);
+        Ok(())
     }
 
     /// Applies a signed update. Remaining only goes down: a lower value replaces the
@@ -746,7 +775,6 @@ impl Core {
         let held = &self.slots[slot as usize];
         OrderRef {
             id: held.id,
-            maker: self.makers[held.maker as usize].address,
             side: held.side,
             price: Ticks(held.price),
             remaining: Lots(held.remaining),
@@ -764,19 +792,18 @@ impl Core {
     }
 
     #[inline]
-    fn alloc(&mut self, slot: Slot) -> u32 {
-        match self.free.pop() {
-            Some(index) => {
-                self.slots[index as usize] = slot;
-                index
-            }
+    fn alloc(&mut self, order: Arc<VerifiedOrder>, maker: u32, suspended: bool) -> u32 {
+        let index = match self.free.pop() {
+            Some(index) => index,
             None => {
                 let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 orders");
-                self.slots.push(slot);
+                self.slots.push(Slot::free());
                 self.maker_positions.push(0);
                 index
             }
-        }
+        };
+        self.slots[index as usize].fill(order, maker, suspended);
+        index
     }
 
     fn add_maker(&mut self, address: Address) -> u32 {

@@ -29,6 +29,9 @@ pub(crate) struct Level {
 pub(crate) struct Ladder {
     side: Side,
     levels: Vec<Level>,
+    /// The levels' prices, in the same order: the search reads this dense copy (eight
+    /// prices a cache line) instead of striding through the levels.
+    prices: Vec<u64>,
     /// Emptied queues, kept with their capacity.
     spare: Vec<Vec<u32>>,
 }
@@ -38,6 +41,7 @@ impl Ladder {
         Ladder {
             side,
             levels: Vec::new(),
+            prices: Vec::new(),
             spare: Vec::new(),
         }
     }
@@ -45,13 +49,13 @@ impl Ladder {
     /// The index of the level at `price`, or where it would be inserted.
     #[inline]
     pub(crate) fn find(&self, price: u64) -> Result<usize, usize> {
-        let levels = &self.levels;
-        let Some(best) = levels.last() else {
+        let prices = &self.prices;
+        let Some(&best) = prices.last() else {
             return Err(0);
         };
         // Most activity is at the top of the book: try it before searching.
-        if best.price == price {
-            return Ok(levels.len() - 1);
+        if best == price {
+            return Ok(prices.len() - 1);
         }
         // Ranks are prices for bids and inverted prices for asks (`!price == price ^ MAX`).
         let flip = match self.side {
@@ -63,18 +67,18 @@ impl Ladder {
         // control the order of, so a data-dependent branch would mispredict half the time
         // (measured: three mispredictions per search with `binary_search_by`).
         let mut base = 0;
-        let mut size = levels.len();
+        let mut size = prices.len();
         while size > 1 {
             let half = size / 2;
-            let below = (levels[base + half].price ^ flip) < rank;
+            let below = (prices[base + half] ^ flip) < rank;
             base = std::hint::select_unpredictable(below, base + half, base);
             size -= half;
         }
         // `base` is now the last level ranked below `price`, or 0: step to the first level
         // ranked at or above it.
-        let first = base + usize::from((levels[base].price ^ flip) < rank);
-        match levels.get(first) {
-            Some(level) if level.price == price => Ok(first),
+        let first = base + usize::from((prices[base] ^ flip) < rank);
+        match prices.get(first) {
+            Some(&found) if found == price => Ok(first),
             _ => Err(first),
         }
     }
@@ -86,6 +90,7 @@ impl Ladder {
             Ok(index) => index,
             Err(index) => {
                 let orders = self.spare.pop().unwrap_or_default();
+                self.prices.insert(index, price);
                 self.levels.insert(
                     index,
                     Level {
@@ -120,6 +125,7 @@ impl Ladder {
     /// Removes an emptied level, keeping its queue for reuse.
     #[inline]
     pub(crate) fn remove_at(&mut self, index: usize) {
+        self.prices.remove(index);
         let level = self.levels.remove(index);
         debug_assert!(level.orders.is_empty());
         self.spare.push(level.orders);

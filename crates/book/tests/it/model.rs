@@ -44,7 +44,6 @@ impl ModelOrder {
     fn as_ref(&self) -> OrderRef {
         OrderRef {
             id: self.id,
-            maker: self.maker,
             side: self.side,
             price: Ticks(self.price),
             remaining: Lots(self.remaining),

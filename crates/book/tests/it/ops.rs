@@ -28,7 +28,6 @@ fn insert_emits_inserted_and_shows_in_depth_and_top() {
     match events[0] {
         Event::Inserted(inserted) => {
             assert_eq!(inserted.id, ask.id());
-            assert_eq!(inserted.maker, key(1).address());
             assert_eq!(inserted.price, Ticks(101));
             assert_eq!(inserted.remaining, Lots(5));
             assert_eq!(inserted.available, Lots(5));

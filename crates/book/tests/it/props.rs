@@ -333,9 +333,10 @@ proptest! {
     #[test]
     fn book_agrees_with_the_reference_model(
         config in config_strategy(),
+        capacity in prop_oneof![Just(0usize), 1usize..40],
         ops in ops_strategy(),
     ) {
-        let mut book = Book::new(eth_usdc_id(), config);
+        let mut book = Book::with_capacity(eth_usdc_id(), config, capacity);
         let mut model = Model::new(eth_usdc_id(), config);
         for op in &ops {
             apply_both(&mut book, &mut model, op)?;
