@@ -8,7 +8,8 @@
 //! a mid, from 128 makers, none crossing. dex-book is given the verified orders as
 //! `Arc<VerifiedOrder>` built beforehand (the node keeps them anyway: they are what it
 //! forwards and serves to syncing peers), so its figure is the book's own structures; the
-//! size of a signed order held by the `Arc` is reported on its own line.
+//! size of a signed order held by the `Arc` is reported on its own line. The book grows its
+//! arrays by doubling, so a second line shows it built with `Book::with_capacity`.
 
 use std::{alloc::System, hint::black_box, sync::Arc, thread};
 
@@ -108,6 +109,17 @@ fn main() {
     assert_eq!(book.len() as u64, count);
     drop(black_box(book));
 
+    // The same with the room reserved up front, as a node that knows its market's size would.
+    let region = Region::new(GLOBAL);
+    let mut book = Book::with_capacity(eth_usdc_id(), BookConfig::default(), count as usize);
+    for order in &orders {
+        let now = order.order().created_at;
+        book.insert(Arc::clone(order), now).expect("valid order");
+        book.drain_events().for_each(drop);
+    }
+    let dex_sized_bytes = net(region.change());
+    drop(black_box(book));
+
     let region = Region::new(GLOBAL);
     let mut lobster_book = lobster::OrderBook::default();
     for spec in &specs {
@@ -153,6 +165,11 @@ fn main() {
         "{:<40} {:>10.1}",
         "p2pdex book structures",
         per_order(dex_bytes)
+    );
+    println!(
+        "{:<40} {:>10.1}",
+        "p2pdex book structures, with_capacity",
+        per_order(dex_sized_bytes)
     );
     println!(
         "{:<40} {:>10.1}",
