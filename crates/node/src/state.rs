@@ -12,8 +12,8 @@ use std::{
 use dex_book::{Book, BookConfig, OrderStatus};
 use dex_network::{Acceptance, PeerId};
 use dex_primitives::{
-    Address, Alive, B256, Lots, MarketId, Markets, OrderId, SignedOrder, TraderKey, UnixMillis,
-    Update, ValidationRules, VerifiedOrder, VerifiedUpdate,
+    Address, Alive, B256, Lots, MarketId, Markets, Order, OrderId, SignedOrder, TraderKey,
+    UnixMillis, Update, ValidationRules, VerifiedOrder, VerifiedUpdate,
 };
 use dex_protocol::{
     ALIVE_TOPIC, GossipMessage, KnownOrder, SeenState, ValidationContext, Verdict, VerifiedMessage,
@@ -111,6 +111,7 @@ pub struct NodeState {
     /// Syncs in flight by (market, maker filter), so one slow peer or a burst of heartbeats
     /// never starts the same sync twice.
     syncing: HashSet<(MarketId, Option<Address>)>,
+    seen_keys: SeenKeys,
     events: Vec<NodeEvent>,
     metrics: Arc<NodeMetrics>,
 }
@@ -119,13 +120,63 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Keyed 64-bit hashes of the orders the books hold or remember, kept until the orders
+/// expire: a miss proves an order is new without computing its EIP-712 id (a few µs of
+/// every ingest). A hit only means "compute the id and look"; collisions cost time, never
+/// correctness.
+#[derive(Debug, Default)]
+struct SeenKeys {
+    hasher: std::hash::RandomState,
+    counts: HashMap<u64, u32>,
+    expiries: std::collections::BinaryHeap<std::cmp::Reverse<(UnixMillis, u64)>>,
+}
+
+impl SeenKeys {
+    fn key(&self, order: &Order) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(order)
+    }
+
+    fn may_contain(&self, order: &Order) -> bool {
+        self.counts.contains_key(&self.key(order))
+    }
+
+    fn insert(&mut self, order: &Order) {
+        let key = self.key(order);
+        *self.counts.entry(key).or_default() += 1;
+        self.expiries
+            .push(std::cmp::Reverse((order.expires_at, key)));
+    }
+
+    /// Forgets the keys of orders expired at `now` (their tombstones are gone too).
+    fn expire(&mut self, now: UnixMillis) {
+        while let Some(std::cmp::Reverse((expires_at, key))) = self.expiries.peek().copied() {
+            if expires_at > now {
+                break;
+            }
+            self.expiries.pop();
+            if let std::collections::hash_map::Entry::Occupied(mut entry) = self.counts.entry(key) {
+                *entry.get_mut() -= 1;
+                if *entry.get() == 0 {
+                    entry.remove();
+                }
+            }
+        }
+    }
+}
+
 /// The [`SeenState`] view over the books, borrowed for one validation.
 struct Known<'a> {
     books: &'a HashMap<MarketId, MarketState>,
     heard: &'a HashMap<(Address, MarketId), Heard>,
+    keys: &'a SeenKeys,
 }
 
 impl SeenState for Known<'_> {
+    fn may_contain(&self, order: &Order) -> bool {
+        self.keys.may_contain(order)
+    }
+
     fn contains_order(&self, id: &OrderId) -> bool {
         self.books
             .values()
@@ -198,6 +249,7 @@ impl NodeState {
             start_synced: HashSet::new(),
             connected: HashSet::new(),
             syncing: HashSet::new(),
+            seen_keys: SeenKeys::default(),
             events: Vec::new(),
             metrics,
         }
@@ -250,6 +302,7 @@ impl NodeState {
         let known = Known {
             books: &self.books,
             heard: &self.heard,
+            keys: &self.seen_keys,
         };
         let ctx = Self::validation_context(
             &self.markets,
@@ -328,9 +381,11 @@ impl NodeState {
             .books
             .get_mut(&market)
             .ok_or(Error::UnknownMarket { market })?;
-        let result = state.book.insert(Arc::new(order), now);
+        let order = Arc::new(order);
+        let result = state.book.insert(order.clone(), now);
         self.drain_book(market);
         result?;
+        self.seen_keys.insert(order.order());
         NodeMetrics::inc(&self.metrics.orders_inserted);
         debug!(order = %id, "order inserted");
         Ok(())
@@ -469,6 +524,7 @@ impl NodeState {
 
     /// Periodic work at `now`: expiry, silent makers, own heartbeats.
     pub fn tick(&mut self, now: UnixMillis) -> Vec<Action> {
+        self.seen_keys.expire(now);
         let markets: Vec<MarketId> = self.books.keys().copied().collect();
         for market in &markets {
             if let Some(state) = self.books.get_mut(market) {
@@ -705,6 +761,7 @@ impl NodeState {
             let known = Known {
                 books: &self.books,
                 heard: &self.heard,
+                keys: &self.seen_keys,
             };
             let ctx = Self::validation_context(
                 &self.markets,

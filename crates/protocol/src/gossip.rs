@@ -21,10 +21,13 @@ pub fn market_topic(market: &MarketId) -> String {
 /// The market of a market topic, or `None` for any other topic.
 pub fn market_of_topic(topic: &str) -> Option<MarketId> {
     let hex = topic.strip_prefix(MARKET_TOPIC_PREFIX)?;
-    if hex.len() != 64 || hex.starts_with("0x") {
+    // Lowercase only, as `market_topic` writes it: one topic per market.
+    if hex.len() != 64 || hex.bytes().any(|b| b.is_ascii_uppercase()) {
         return None;
     }
-    format!("0x{hex}").parse().ok()
+    let mut bytes = [0u8; 32];
+    alloy_primitives::hex::decode_to_slice(hex, &mut bytes).ok()?;
+    Some(MarketId(bytes.into()))
 }
 
 /// A gossiped message: JSON tagged by `type`, the signed message's own fields beside it:
@@ -116,5 +119,10 @@ mod tests {
         assert_eq!(market_of_topic(&topic), Some(market));
         assert_eq!(market_of_topic(ALIVE_TOPIC), None);
         assert_eq!(market_of_topic("p2pdex/1/market/abcd"), None);
+        assert_eq!(market_of_topic(&topic.to_uppercase()), None);
+        assert_eq!(
+            market_of_topic(&format!("{MARKET_TOPIC_PREFIX}0x{}", "ab".repeat(31))),
+            None
+        );
     }
 }

@@ -212,3 +212,57 @@ fn own_orders_must_be_ours_and_name_our_peer() {
         Err(dex_node::Error::WrongPeer { .. })
     ));
 }
+
+#[test]
+fn replays_in_any_encoding_are_dropped_as_duplicates_even_after_a_cancel() {
+    let mut maker = peer(0, 1000);
+    let mut other = peer(1, 1000);
+    let market = eth_usdc_id();
+    let topic = market_topic(&market);
+    let data = post(&mut maker, 0, 1, NOW).remove(0);
+    assert_eq!(
+        other.state.on_gossip(maker.id, &topic, &data, NOW).0,
+        Acceptance::Accept
+    );
+    // Same bytes, and the same order re-encoded (pretty-printed: other bytes, same id).
+    let pretty =
+        serde_json::to_vec_pretty(&serde_json::from_slice::<serde_json::Value>(&data).unwrap())
+            .unwrap();
+    assert_ne!(pretty, data);
+    for replay in [&data, &pretty] {
+        assert_eq!(
+            other.state.on_gossip(maker.id, &topic, replay, NOW).0,
+            Acceptance::Ignore
+        );
+    }
+    assert_eq!(NodeMetrics::get(&other.metrics.gossip_duplicates), 2);
+
+    // Cancelled at the maker, the cancel gossiped: a replay of the order stays out.
+    let Some(id) = maker
+        .state
+        .book(&market)
+        .and_then(|book| book.orders().next().map(|o| o.id))
+    else {
+        panic!("the maker holds its order");
+    };
+    let cancel = match maker
+        .state
+        .update_order(id, dex_primitives::Lots(0), NOW + 1)
+        .unwrap()
+        .remove(0)
+    {
+        Action::Publish { data, .. } => data,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(
+        other.state.on_gossip(maker.id, &topic, &cancel, NOW + 1).0,
+        Acceptance::Accept
+    );
+    assert_eq!(other.state.stats(&market).unwrap().visible, 0);
+    assert_eq!(
+        other.state.on_gossip(maker.id, &topic, &data, NOW + 2).0,
+        Acceptance::Ignore
+    );
+    assert_eq!(other.state.stats(&market).unwrap().visible, 0);
+    assert_eq!(NodeMetrics::get(&other.metrics.gossip_duplicates), 3);
+}
