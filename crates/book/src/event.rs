@@ -2,7 +2,9 @@
 
 use dex_primitives::{Address, Lots, OrderId, Side, Ticks};
 
-/// A snapshot of an order's book state, carried by events.
+/// A snapshot of an order's book state, carried by events. It does not carry the maker:
+/// every event would copy it, on the hot path of every insert and cancel. The owner knows
+/// its own orders; for others, [`crate::Book::get`] answers while the order is open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrderRef {
     /// The order.
@@ -106,7 +108,7 @@ pub enum Event {
     },
     /// An order left the book.
     Removed {
-        /// The order as it was when it left.
+        /// The order as it was just before the change that removed it.
         order: OrderRef,
         /// Why.
         reason: RemoveReason,

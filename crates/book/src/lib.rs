@@ -21,6 +21,12 @@
 //!   to takes in progress, never offered) + available (offered, summed in depth). Each
 //!   order's quantity = committed + lowered by updates + remaining.
 //!
+//! # Performance
+//! `benches/compare.rs` runs the same operation stream through this book, `lobster` and
+//! `orderbook-rs`; `benches/memory.rs` reports heap bytes per resting order. The layout
+//! choices (arena of slots, contiguous level queues, branch-free level search, a seeded
+//! two-word hasher for digests) are explained in `book.rs` and `ladder.rs`.
+//!
 //! # Use
 //! ```
 //! # use std::sync::Arc;
