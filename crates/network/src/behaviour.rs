@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use dex_protocol::sync::{SyncRequest, SyncResponse};
+use dex_protocol::{
+    sync::{SyncRequest, SyncResponse},
+    take::{SwapAck, SwapMessage, TakeAnswer, TakeMessage},
+};
 use libp2p::{
     PeerId, StreamProtocol, connection_limits, gossipsub, identify,
     identity::Keypair,
@@ -19,6 +22,10 @@ pub(crate) const IDENTIFY_PROTOCOL: &str = "/p2pdex/1.0.0";
 pub(crate) const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2pdex/kad/1");
 /// Sync over request-response.
 pub(crate) const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new(dex_protocol::SYNC_PROTOCOL);
+/// Take requests and answers over request-response.
+pub(crate) const TAKE_PROTOCOL: StreamProtocol = StreamProtocol::new(dex_protocol::TAKE_PROTOCOL);
+/// Swap hints over request-response.
+pub(crate) const SWAP_PROTOCOL: StreamProtocol = StreamProtocol::new(dex_protocol::SWAP_PROTOCOL);
 
 /// Every behaviour of a p2pdex node. A new request-response protocol (take, swap) is one more
 /// field here of type `request_response::Behaviour<JsonCodec<Req, Resp>>`.
@@ -28,6 +35,8 @@ pub(crate) struct Behaviour {
     pub(crate) limits: connection_limits::Behaviour,
     pub(crate) gossipsub: gossipsub::Behaviour,
     pub(crate) sync: request_response::Behaviour<JsonCodec<SyncRequest, SyncResponse>>,
+    pub(crate) take: request_response::Behaviour<JsonCodec<TakeMessage, TakeAnswer>>,
+    pub(crate) swap: request_response::Behaviour<JsonCodec<SwapMessage, SwapAck>>,
     pub(crate) identify: identify::Behaviour,
     pub(crate) kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
     pub(crate) mdns: Toggle<mdns::tokio::Behaviour>,
@@ -124,11 +133,22 @@ impl Behaviour {
                 .with_max_pending_outgoing(Some(limits.max_pending_outgoing)),
         );
 
-        let sync = request_response::Behaviour::new(
-            [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
+        let request_config = || {
             request_response::Config::default()
                 .with_request_timeout(config.request_timeout)
-                .with_max_concurrent_streams(config.max_concurrent_streams),
+                .with_max_concurrent_streams(config.max_concurrent_streams)
+        };
+        let sync = request_response::Behaviour::new(
+            [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
+            request_config(),
+        );
+        let take = request_response::Behaviour::new(
+            [(TAKE_PROTOCOL, request_response::ProtocolSupport::Full)],
+            request_config(),
+        );
+        let swap = request_response::Behaviour::new(
+            [(SWAP_PROTOCOL, request_response::ProtocolSupport::Full)],
+            request_config(),
         );
 
         let identify = identify::Behaviour::new(identify::Config::new(
@@ -159,6 +179,8 @@ impl Behaviour {
             limits,
             gossipsub,
             sync,
+            take,
+            swap,
             identify,
             kad: kad.into(),
             mdns: mdns.into(),

@@ -20,7 +20,7 @@ use tracing::{debug, info, info_span, warn};
 
 use crate::{
     Acceptance, Command, Error, GossipIn, NetworkConfig, NetworkEvent, NetworkHandle,
-    NetworkMetrics, PeerBuckets, PeerView, Request, RequestId, Response,
+    NetworkMetrics, PeerBuckets, PeerView, ReqProtocol, Request, RequestId, Response,
     behaviour::{Behaviour, BehaviourEvent, topic_score_params},
 };
 
@@ -32,6 +32,8 @@ const MAX_PENDING_INBOUND: usize = 1024;
 /// The response channel of an inbound request, by protocol.
 enum InboundChannel {
     Sync(request_response::ResponseChannel<dex_protocol::sync::SyncResponse>),
+    Take(request_response::ResponseChannel<dex_protocol::take::TakeAnswer>),
+    Swap(request_response::ResponseChannel<dex_protocol::take::SwapAck>),
 }
 
 /// Owns the swarm. Created and started by [`spawn`].
@@ -43,7 +45,9 @@ struct EventLoop {
     metrics: Arc<NetworkMetrics>,
     gossip_buckets: PeerBuckets<PeerId>,
     request_buckets: PeerBuckets<PeerId>,
-    outbound: HashMap<request_response::OutboundRequestId, crate::Reply<Response>>,
+    /// Callers waiting for answers, by protocol and request id (ids are numbered per
+    /// protocol, so the protocol is part of the key).
+    outbound: HashMap<(ReqProtocol, request_response::OutboundRequestId), crate::Reply<Response>>,
     inbound: HashMap<RequestId, InboundChannel>,
 }
 
@@ -238,10 +242,20 @@ impl EventLoop {
                 request,
                 reply,
             } => {
+                let behaviour = self.swarm.behaviour_mut();
                 let id = match request {
-                    Request::Sync(request) => {
-                        self.swarm.behaviour_mut().sync.send_request(&peer, request)
-                    }
+                    Request::Sync(request) => (
+                        ReqProtocol::Sync,
+                        behaviour.sync.send_request(&peer, request),
+                    ),
+                    Request::Take(request) => (
+                        ReqProtocol::Take,
+                        behaviour.take.send_request(&peer, *request),
+                    ),
+                    Request::Swap(request) => (
+                        ReqProtocol::Swap,
+                        behaviour.swap.send_request(&peer, request),
+                    ),
                 };
                 self.outbound.insert(id, reply);
             }
@@ -250,15 +264,28 @@ impl EventLoop {
                 response,
                 reply,
             } => {
+                let behaviour = self.swarm.behaviour_mut();
+                fn gone<T>(_: T) -> Error {
+                    Error::Respond {
+                        reason: "the requester is gone or the request timed out".into(),
+                    }
+                }
                 let result = match (self.inbound.remove(&id), response) {
-                    (Some(InboundChannel::Sync(channel)), Response::Sync(response)) => self
-                        .swarm
-                        .behaviour_mut()
+                    (Some(InboundChannel::Sync(channel)), Response::Sync(response)) => behaviour
                         .sync
                         .send_response(channel, response)
-                        .map_err(|_| Error::Respond {
-                            reason: "the requester is gone or the request timed out".into(),
-                        }),
+                        .map_err(gone),
+                    (Some(InboundChannel::Take(channel)), Response::Take(response)) => behaviour
+                        .take
+                        .send_response(channel, response)
+                        .map_err(gone),
+                    (Some(InboundChannel::Swap(channel)), Response::Swap(response)) => behaviour
+                        .swap
+                        .send_response(channel, response)
+                        .map_err(gone),
+                    (Some(_), _) => Err(Error::Respond {
+                        reason: "the answer is of another protocol than the request".into(),
+                    }),
                     (None, _) => Err(Error::Respond {
                         reason: "unknown or expired request id".into(),
                     }),
@@ -339,6 +366,30 @@ impl EventLoop {
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossipsub(event),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Take(event)) => {
+                if let Some((peer, id, request, channel)) =
+                    self.on_request_response(ReqProtocol::Take, event, Response::Take)
+                {
+                    self.accept_inbound(
+                        peer,
+                        RequestId(ReqProtocol::Take, id),
+                        Request::Take(Box::new(request)),
+                        InboundChannel::Take(channel),
+                    );
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Swap(event)) => {
+                if let Some((peer, id, request, channel)) =
+                    self.on_request_response(ReqProtocol::Swap, event, Response::Swap)
+                {
+                    self.accept_inbound(
+                        peer,
+                        RequestId(ReqProtocol::Swap, id),
+                        Request::Swap(request),
+                        InboundChannel::Swap(channel),
+                    );
+                }
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(
                 libp2p::identify::Event::Received { peer_id, info, .. },
             )) => {
@@ -447,11 +498,12 @@ impl EventLoop {
             dex_protocol::sync::SyncResponse,
         >,
     ) {
-        if let Some((peer, id, request, channel)) = self.on_request_response(event, Response::Sync)
+        if let Some((peer, id, request, channel)) =
+            self.on_request_response(ReqProtocol::Sync, event, Response::Sync)
         {
             self.accept_inbound(
                 peer,
-                id,
+                RequestId(ReqProtocol::Sync, id),
                 Request::Sync(request),
                 InboundChannel::Sync(channel),
             );
@@ -463,6 +515,7 @@ impl EventLoop {
     /// token bucket are returned to be queued for the node.
     fn on_request_response<Req, Resp>(
         &mut self,
+        protocol: ReqProtocol,
         event: request_response::Event<Req, Resp>,
         wrap: impl FnOnce(Resp) -> Response,
     ) -> Option<(
@@ -493,7 +546,7 @@ impl EventLoop {
                     request_id,
                     response,
                 } => {
-                    if let Some(reply) = self.outbound.remove(&request_id) {
+                    if let Some(reply) = self.outbound.remove(&(protocol, request_id)) {
                         let _ = reply.send(Ok(wrap(response)));
                     }
                     None
@@ -506,7 +559,7 @@ impl EventLoop {
                 ..
             } => {
                 NetworkMetrics::inc(&self.metrics.requests_outbound_failed);
-                if let Some(reply) = self.outbound.remove(&request_id) {
+                if let Some(reply) = self.outbound.remove(&(protocol, request_id)) {
                     let _ = reply.send(Err(Error::Request {
                         peer,
                         reason: error.to_string(),
@@ -522,7 +575,7 @@ impl EventLoop {
             } => {
                 NetworkMetrics::inc(&self.metrics.requests_inbound_failed);
                 debug!(%peer, %error, "inbound request failed");
-                self.inbound.remove(&RequestId(request_id));
+                self.inbound.remove(&RequestId(protocol, request_id));
                 None
             }
             request_response::Event::ResponseSent { .. } => None,
@@ -532,11 +585,10 @@ impl EventLoop {
     fn accept_inbound(
         &mut self,
         peer: PeerId,
-        id: request_response::InboundRequestId,
+        id: RequestId,
         request: Request,
         channel: InboundChannel,
     ) {
-        let id = RequestId(id);
         NetworkMetrics::inc(&self.metrics.requests_received);
         self.inbound.insert(id, channel);
         let event = NetworkEvent::Request { peer, id, request };

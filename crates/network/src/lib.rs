@@ -43,6 +43,7 @@ use std::sync::Arc;
 use dex_protocol::{
     Verdict,
     sync::{SyncRequest, SyncResponse},
+    take::{SwapAck, SwapMessage, TakeAnswer, TakeMessage},
 };
 pub use libp2p::{Multiaddr, PeerId, gossipsub::MessageId, identity::Keypair};
 use tokio::sync::{mpsc, oneshot};
@@ -73,6 +74,10 @@ pub struct GossipIn {
 pub enum Request {
     /// `/p2pdex/sync/1`.
     Sync(SyncRequest),
+    /// `/p2pdex/take/1` (boxed: it carries a signed order, much larger than the others).
+    Take(Box<TakeMessage>),
+    /// `/p2pdex/swap/1`.
+    Swap(SwapMessage),
 }
 
 /// An answer, inbound or outbound, of any request-response protocol.
@@ -81,11 +86,26 @@ pub enum Request {
 pub enum Response {
     /// `/p2pdex/sync/1`.
     Sync(SyncResponse),
+    /// `/p2pdex/take/1`.
+    Take(TakeAnswer),
+    /// `/p2pdex/swap/1`.
+    Swap(SwapAck),
+}
+
+/// The request-response protocols, to tell their (independently numbered) request ids apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ReqProtocol {
+    Sync,
+    Take,
+    Swap,
 }
 
 /// Identifies an inbound request until it is answered with [`NetworkHandle::respond`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RequestId(pub(crate) libp2p::request_response::InboundRequestId);
+pub struct RequestId(
+    pub(crate) ReqProtocol,
+    pub(crate) libp2p::request_response::InboundRequestId,
+);
 
 /// What the event loop tells the node.
 #[derive(Debug)]

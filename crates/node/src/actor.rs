@@ -2,14 +2,29 @@
 
 use std::{sync::Arc, time::Duration};
 
+use dex_chain::ScanCursor;
 use dex_network::{Keypair, NetworkEvent, NetworkHandle, PeerId, Request, Response};
-use dex_protocol::sync::{SyncRequest, SyncResponse};
+use dex_primitives::B256;
+use dex_protocol::{
+    sync::{SyncRequest, SyncResponse},
+    take::TakeAnswer,
+};
+use dex_store::Store;
 use tokio::sync::{Semaphore, broadcast, mpsc};
-use tracing::{Instrument, debug, debug_span, info, info_span, warn};
+use tracing::{Instrument, debug, debug_span, error, info, info_span, warn};
 
 use crate::{
     Action, Clock, Command, Error, NodeConfig, NodeEvent, NodeHandle, NodeMetrics, NodeState,
+    StoreOp,
+    chains::{ChainReport, Chains, spawn_watcher},
 };
+
+/// The answer to a take request this node sent, back to the actor.
+#[derive(Debug)]
+struct TakeResult {
+    request_id: B256,
+    result: Result<TakeAnswer, String>,
+}
 
 /// Answers of sync requests, sent back to the actor by the request tasks.
 #[derive(Debug)]
@@ -32,6 +47,13 @@ struct Actor {
     sync_slots: Arc<Semaphore>,
     metrics: Arc<NodeMetrics>,
     tick_interval: Duration,
+    /// The node's database; `None` for a relay-only node.
+    store: Option<Store>,
+    chains: Chains,
+    chain_reports_tx: mpsc::Sender<ChainReport>,
+    chain_reports: mpsc::Receiver<ChainReport>,
+    take_results_tx: mpsc::Sender<TakeResult>,
+    take_results: mpsc::Receiver<TakeResult>,
 }
 
 /// Starts a node: its network (listening, bootstrap dialed), its topic subscriptions and
@@ -42,6 +64,11 @@ pub async fn spawn(
     clock: Arc<dyn Clock>,
     hash_seed: u64,
 ) -> Result<NodeHandle, Error> {
+    // The database first: a node that cannot open it must not start trading blind.
+    let store = match &config.settlement {
+        Some(settlement) => Some(Store::open(&settlement.database)?),
+        None => None,
+    };
     let (network, network_events) = dex_network::spawn(keypair, config.network.clone()).await?;
     let metrics = Arc::new(NodeMetrics::default());
     let mut state = NodeState::new(&config, network.peer_id(), hash_seed, metrics.clone());
@@ -53,6 +80,34 @@ pub async fn spawn(
     let (events, _) = broadcast::channel(config.event_capacity.max(1));
     // Answers are few (one per page in flight), bounded by the sync slots.
     let (answers_tx, answers) = mpsc::channel(config.sync.max_concurrent.max(1) * 2);
+    // Chain reports: a full queue slows the watchers (they wait), never drops.
+    let (chain_reports_tx, chain_reports) = mpsc::channel(64);
+    let (take_results_tx, take_results) = mpsc::channel(256);
+    let mut restored = Vec::new();
+    if let (Some(settlement), Some(store)) = (&config.settlement, &store) {
+        let now = clock.now();
+        restored = state.restore(
+            store.own_orders(None, Some(dex_store::OrderStatus::Open))?,
+            store.unfinished_swaps()?,
+            store.committed_swaps()?,
+            store.hashlocks()?,
+            now,
+        );
+        for chain in &settlement.chains {
+            let cursor = store
+                .chain_cursor(chain.chain_id)?
+                .and_then(|(block, json)| match json {
+                    Some(json) => serde_json::from_str::<ScanCursor>(&json).ok(),
+                    None => Some(ScanCursor::from_block(block)),
+                });
+            spawn_watcher(
+                chain.clone(),
+                config.traders.clone(),
+                cursor,
+                chain_reports_tx.clone(),
+            );
+        }
+    }
     let actor = Actor {
         state,
         clock,
@@ -65,9 +120,15 @@ pub async fn spawn(
         sync_slots: Arc::new(Semaphore::new(config.sync.max_concurrent.max(1))),
         metrics: metrics.clone(),
         tick_interval: config.tick_interval,
+        store,
+        chains: Chains::default(),
+        chain_reports_tx,
+        chain_reports,
+        take_results_tx,
+        take_results,
     };
     let span = info_span!("node", peer = %network.peer_id());
-    tokio::spawn(actor.run().instrument(span));
+    tokio::spawn(actor.start(restored).instrument(span));
     Ok(NodeHandle {
         commands: command_tx,
         events,
@@ -77,6 +138,12 @@ pub async fn spawn(
 }
 
 impl Actor {
+    /// Performs what restoring the database asked (resumed swaps), then runs.
+    async fn start(mut self, restored: Vec<Action>) {
+        self.perform(restored).await;
+        self.run().await;
+    }
+
     async fn run(mut self) {
         let mut ticker = tokio::time::interval(self.tick_interval.max(Duration::from_millis(1)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -94,8 +161,15 @@ impl Actor {
                     }
                 },
                 Some(answer) = self.answers.recv() => self.on_sync_answer(answer).await,
+                Some(report) = self.chain_reports.recv() => self.on_chain_report(report).await,
+                Some(result) = self.take_results.recv() => {
+                    let actions = self.state.on_take_answer(result.request_id, result.result, self.clock.now());
+                    self.perform(actions).await;
+                }
                 _ = ticker.tick() => {
-                    let actions = self.state.tick(self.clock.now());
+                    let now = self.clock.now();
+                    let mut actions = self.state.tick(now);
+                    actions.extend(self.state.trading_tick(now));
                     self.perform(actions).await;
                 }
             }
@@ -166,8 +240,111 @@ impl Actor {
                         .ok_or(Error::UnknownMarket { market }),
                 );
             }
+            Command::ChainsUp { reply } => {
+                let _ = reply.send(Ok(self.state.chains_up()));
+            }
             Command::Status { id, reply } => {
                 let _ = reply.send(Ok(self.state.order_status(&id)));
+            }
+            Command::PlaceOrder { request, reply } => {
+                let result = match self.state.place_order(request, now) {
+                    Ok((id, actions)) => {
+                        if self.perform(actions).await {
+                            Ok(id)
+                        } else {
+                            Err(Error::StoreUnavailable)
+                        }
+                    }
+                    Err(err) => Err(err),
+                };
+                let _ = reply.send(result);
+            }
+            Command::CancelOwn { id, reply } => {
+                let result = match self.state.cancel_own(id, now) {
+                    Ok(actions) => {
+                        self.perform(actions).await;
+                        Ok(())
+                    }
+                    Err(err) => Err(err),
+                };
+                let _ = reply.send(result);
+            }
+            Command::CancelAll { market, reply } => {
+                let mut cancelled = Vec::new();
+                let open = match &self.store {
+                    Some(store) => {
+                        store.own_orders(market.as_ref(), Some(dex_store::OrderStatus::Open))
+                    }
+                    None => Ok(Vec::new()),
+                };
+                let result = match open {
+                    Ok(orders) => {
+                        for order in orders {
+                            if let Ok(actions) = self.state.cancel_own(order.id, now) {
+                                self.perform(actions).await;
+                                cancelled.push(order.id);
+                            }
+                        }
+                        Ok(cancelled)
+                    }
+                    Err(err) => Err(Error::Store(err)),
+                };
+                let _ = reply.send(result);
+            }
+            Command::OwnOrders {
+                market,
+                status,
+                reply,
+            } => {
+                let result = match &self.store {
+                    Some(store) => store
+                        .own_orders(market.as_ref(), status)
+                        .map_err(Error::from),
+                    None => Err(Error::SettlementOff),
+                };
+                let _ = reply.send(result);
+            }
+            Command::OwnOrder { id, reply } => {
+                let result = match &self.store {
+                    Some(store) => (|| {
+                        let order = store.own_order(&id)?.ok_or(Error::UnknownOrder { id })?;
+                        let swaps = store.swaps_of_order(&id)?;
+                        Ok((order, swaps))
+                    })(),
+                    None => Err(Error::SettlementOff),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Swaps { reply } => {
+                let result = match &self.store {
+                    Some(store) => store.swaps().map_err(Error::from),
+                    None => Err(Error::SettlementOff),
+                };
+                let _ = reply.send(result);
+            }
+            Command::SwapDetail { swap_id, reply } => {
+                let result = match &self.store {
+                    Some(store) => (|| {
+                        let (record, swap) = store
+                            .swap(&swap_id)?
+                            .ok_or(Error::UnknownSwap { swap_id })?;
+                        let history = store.swap_history(&swap_id)?;
+                        Ok((record, swap, history))
+                    })(),
+                    None => Err(Error::SettlementOff),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Trades {
+                market,
+                limit,
+                reply,
+            } => {
+                let result = match &self.store {
+                    Some(store) => store.recent_trades(&market, limit).map_err(Error::from),
+                    None => Err(Error::SettlementOff),
+                };
+                let _ = reply.send(result);
             }
             Command::Shutdown => {}
         }
@@ -193,15 +370,33 @@ impl Actor {
                 self.perform(actions).await;
             }
             NetworkEvent::Request { peer, id, request } => {
+                let now = self.clock.now();
                 let response = match request {
                     Request::Sync(request) => Response::Sync(self.state.serve(&request)),
+                    Request::Take(message) => {
+                        let (answer, actions) = {
+                            let _span = debug_span!("take", %peer).entered();
+                            self.state.on_take_request(peer, *message, now)
+                        };
+                        // The reservation and the swap are on disk before the maker answers.
+                        if !self.perform(actions).await {
+                            warn!(%peer, "take not answered: it could not be persisted");
+                            return;
+                        }
+                        Response::Take(answer)
+                    }
+                    Request::Swap(message) => {
+                        let (ack, actions) = self.state.on_swap_message(peer, message, now);
+                        self.perform(actions).await;
+                        Response::Swap(ack)
+                    }
                     other => {
                         debug!(%peer, ?other, "request of a protocol this node does not serve");
                         return;
                     }
                 };
                 if let Err(err) = self.network.respond(id, response).await {
-                    debug!(%peer, %err, "sync answer not sent");
+                    debug!(%peer, %err, "answer not sent");
                 }
             }
             NetworkEvent::PeerConnected(peer) => {
@@ -229,9 +424,147 @@ impl Actor {
         }
     }
 
-    async fn perform(&mut self, actions: Vec<Action>) {
+    async fn on_chain_report(&mut self, report: ChainReport) {
+        let now = self.clock.now();
+        match report {
+            ChainReport::Connected { chain_id, htlcs } => {
+                self.chains.connected(chain_id, htlcs);
+                self.state.set_chain_up(chain_id, true);
+            }
+            ChainReport::Unreachable { chain_id, error } => {
+                debug!(chain_id, %error, "chain unreachable");
+                self.state.set_chain_up(chain_id, false);
+            }
+            ChainReport::Scanned { chain_id, batch } => {
+                if let Some(reorg) = &batch.reorg {
+                    warn!(
+                        chain_id,
+                        first_changed_block = reorg.first_changed_block,
+                        "chain reorganised; rescanning from the first changed block"
+                    );
+                }
+                let cursor = serde_json::to_string(&batch.cursor)
+                    .ok()
+                    .map(|json| (batch.cursor.next_block(), json));
+                let actions = self.state.on_chain_batch(
+                    chain_id,
+                    batch.events,
+                    batch.last_block,
+                    cursor,
+                    now,
+                );
+                self.perform(actions).await;
+            }
+            ChainReport::Tx {
+                swap_id,
+                what,
+                result,
+            } => {
+                self.chains.done(&swap_id, what);
+                if result.is_err() {
+                    NodeMetrics::inc(&self.metrics.chain_tx_failed);
+                }
+                // The swap learns the effect from the chain scan; a failure is retried by it.
+            }
+        }
+    }
+
+    /// Writes one store operation. False if it failed (logged and counted).
+    fn store(&mut self, op: StoreOp) -> bool {
+        let Some(store) = self.store.as_mut() else {
+            return true;
+        };
+        let now = self.clock.now();
+        let result = match op {
+            StoreOp::InsertOrder(order) => store.insert_own_order(&order),
+            StoreOp::UpdateOrder {
+                id,
+                remaining,
+                status,
+                update,
+            } => store.update_own_order(&id, remaining, status, update.as_ref(), now),
+            StoreOp::Commit {
+                swap_id,
+                order,
+                quantity,
+                remaining,
+                status,
+                update,
+            } => store
+                .commit_reservation(
+                    &swap_id,
+                    &order,
+                    quantity,
+                    remaining,
+                    status,
+                    update.as_ref(),
+                    now,
+                )
+                .map(|_| ()),
+            StoreOp::CreateSwap { record, swap } => store.create_swap(&record, &swap, now),
+            StoreOp::AppendSwap {
+                swap_id,
+                entry,
+                actions,
+                swap,
+            } => store
+                .append_swap_event(&swap_id, &entry, &actions, &swap, now)
+                .map(|_| ()),
+            StoreOp::Trade(trade) => store.insert_trade(&trade),
+            StoreOp::Cursor {
+                chain_id,
+                block,
+                cursor,
+            } => store.set_chain_cursor(chain_id, block, &cursor, now),
+        };
+        match result {
+            Ok(()) => true,
+            Err(err) => {
+                NodeMetrics::inc(&self.metrics.store_failed);
+                error!(%err, "database write failed; what depended on it is not done");
+                false
+            }
+        }
+    }
+
+    /// Performs actions in order. A failed database write stops the rest (nothing acts on
+    /// a decision that is not on disk); returns whether everything was performed.
+    async fn perform(&mut self, actions: Vec<Action>) -> bool {
         for action in actions {
             match action {
+                Action::Store(op) => {
+                    if !self.store(op) {
+                        return false;
+                    }
+                }
+                Action::Take {
+                    peer,
+                    request_id,
+                    message,
+                } => {
+                    let network = self.network.clone();
+                    let results = self.take_results_tx.clone();
+                    tokio::spawn(async move {
+                        let result = match network.request(peer, Request::Take(message)).await {
+                            Ok(Response::Take(answer)) => Ok(answer),
+                            Ok(other) => Err(format!("unexpected answer {other:?}")),
+                            Err(err) => Err(err.to_string()),
+                        };
+                        let _ = results.send(TakeResult { request_id, result }).await;
+                    });
+                }
+                Action::Note { peer, message } => {
+                    let network = self.network.clone();
+                    tokio::spawn(async move {
+                        // A hint: if it is lost, the chain tells the same a little later.
+                        if let Err(err) = network.request(peer, Request::Swap(message)).await {
+                            debug!(%peer, %err, "swap hint not delivered");
+                        }
+                    });
+                }
+                Action::Chain { swap_id, action } => {
+                    self.chains.send(swap_id, &action, &self.chain_reports_tx);
+                }
                 Action::Publish { topic, data } => {
                     if let Err(err) = self.network.publish(topic, data).await {
                         // Usually no peer yet: the alive root and sync repair it later.
@@ -269,5 +602,6 @@ impl Actor {
                 }
             }
         }
+        true
     }
 }

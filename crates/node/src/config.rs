@@ -1,10 +1,10 @@
 //! Node configuration. Defaults are the production values of DESIGN §5; tests shorten the
 //! timings.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use dex_network::NetworkConfig;
-use dex_primitives::{Markets, TraderKey, ValidationRules};
+use dex_primitives::{Address, Markets, TraderKey, ValidationRules};
 
 /// Everything a node needs besides its libp2p identity.
 #[derive(Debug, Clone)]
@@ -30,6 +30,69 @@ pub struct NodeConfig {
     /// Capacity of the node event broadcast; slow subscribers lose the oldest events
     /// (and are told how many).
     pub event_capacity: usize,
+    /// Trading through atomic swaps. `None`: the node replicates books and relays, but
+    /// neither takes nor serves takes (and keeps no database).
+    pub settlement: Option<SettlementConfig>,
+}
+
+/// Settlement (DESIGN §6–8): the take protocol, swaps on the chains, the node's database.
+#[derive(Debug, Clone)]
+pub struct SettlementConfig {
+    /// The SQLite database of own orders, swaps and chain cursors.
+    pub database: PathBuf,
+    /// Every chain a configured market uses.
+    pub chains: Vec<ChainConfig>,
+    /// Swap timelocks, margins and confirmations (DESIGN §7). Defaults suit the devnet;
+    /// a real chain needs minutes-long locks (see [`dex_swap::Timing`]).
+    pub timing: dex_swap::Timing,
+    /// How long a maker holds quantity for a taker that was accepted but has not locked yet.
+    /// Default 60 s.
+    pub reservation: Duration,
+    /// A taker does not lock later than this before the maker's reservation ends, so the
+    /// maker sees the lock in time. Default 15 s.
+    pub lock_margin: Duration,
+    /// Re-post, as a new order, the quantity of an own order committed to a swap that did
+    /// not complete (remaining quantity only goes down, so it cannot be given back to the
+    /// old order). Default on.
+    pub repost_failed: bool,
+    /// Takes accepted from one taker address per minute (the taker holds a free option on
+    /// each swap, so takes are rate limited). Default 30.
+    pub takes_per_minute: u32,
+    /// How long a take request waits for the maker's answer. Default 10 s.
+    pub take_timeout: Duration,
+}
+
+/// One chain the node settles on.
+#[derive(Debug, Clone)]
+pub struct ChainConfig {
+    /// Its chain id (checked against the RPC endpoint at start).
+    pub chain_id: u64,
+    /// JSON-RPC endpoint (plain HTTP; a local node or a trusted provider: the node believes
+    /// what it answers about locks and claims).
+    pub rpc_url: String,
+    /// The p2pdex HTLC contract on it (checked to be exactly our contract at start).
+    pub htlc: Address,
+    /// First block to scan for HTLC events when the database has no cursor yet (the
+    /// contract's deployment block; later blocks are fine for a fresh node).
+    pub start_block: u64,
+    /// RPC timeouts, scan range, confirmations, fee bumping.
+    pub client: dex_chain::ClientConfig,
+}
+
+impl SettlementConfig {
+    /// Devnet defaults with the database at `database` and the given chains.
+    pub fn new(database: PathBuf, chains: Vec<ChainConfig>) -> Self {
+        SettlementConfig {
+            database,
+            chains,
+            timing: dex_swap::Timing::DEVNET,
+            reservation: Duration::from_secs(60),
+            lock_margin: Duration::from_secs(15),
+            repost_failed: true,
+            takes_per_minute: 30,
+            take_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Liveness of makers (DESIGN §5).
@@ -78,6 +141,7 @@ impl NodeConfig {
             tick_interval: Duration::from_secs(1),
             command_queue: 1024,
             event_capacity: 16 * 1024,
+            settlement: None,
         }
     }
 }

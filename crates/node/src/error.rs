@@ -43,4 +43,41 @@ pub enum Error {
         /// The order.
         id: OrderId,
     },
+    /// This node was started without settlement (no chains configured): it relays, but
+    /// does not trade.
+    #[error("this node does not trade: no chains are configured (settlement is off)")]
+    SettlementOff,
+    /// The node holds no trader key to make orders with.
+    #[error("this node holds no trader key")]
+    NoTraderKey,
+    /// A market uses a chain this node has no configuration for.
+    #[error("chain {chain_id} is not configured on this node")]
+    ChainNotConfigured {
+        /// The chain id.
+        chain_id: u64,
+    },
+    /// A chain of the market does not answer now; trading on it is refused until it does.
+    #[error("chain {chain_id} is unreachable now; trading on it is refused until it answers")]
+    ChainUnavailable {
+        /// The chain id.
+        chain_id: u64,
+    },
+    /// The own order is no longer open (filled, cancelled or expired).
+    #[error("order {id} is not open")]
+    OrderNotOpen {
+        /// The order.
+        id: OrderId,
+    },
+    /// No swap with this id on this node.
+    #[error("no swap {swap_id} on this node")]
+    UnknownSwap {
+        /// The swap.
+        swap_id: dex_swap::SwapId,
+    },
+    /// A write to the node's database failed, so the request was not carried out.
+    #[error("the node's database refused a write; see the node's log")]
+    StoreUnavailable,
+    /// The node's database failed.
+    #[error("database: {0}")]
+    Store(#[from] dex_store::Error),
 }

@@ -26,6 +26,7 @@
 //! actor's `on_network_event`, answered with `NetworkHandle::respond`.
 
 mod actor;
+mod chains;
 mod clock;
 mod config;
 mod error;
@@ -41,10 +42,18 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use actor::spawn;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{CapsConfig, LivenessConfig, NodeConfig, SyncConfig};
+pub use config::{
+    CapsConfig, ChainConfig, LivenessConfig, NodeConfig, SettlementConfig, SyncConfig,
+};
+/// The settlement records a node reads back (own orders, swaps, trades).
+pub use dex_store::{OrderStatus as OwnOrderStatus, OwnOrder, SwapLogRow, SwapRecord, TradeRecord};
+pub use dex_swap::Swap;
 pub use error::Error;
 pub use metrics::NodeMetrics;
-pub use state::{Action, BookStats, NodeEvent, NodeState};
+pub use state::{
+    Action, BookStats, DEFAULT_EXPIRY_MS, NodeEvent, NodeState, PlaceOrder, StoreOp, TimeInForce,
+    phase_name,
+};
 
 type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
@@ -72,6 +81,42 @@ enum Command {
         market: MarketId,
         levels: usize,
         reply: Reply<Depth>,
+    },
+    PlaceOrder {
+        request: PlaceOrder,
+        reply: Reply<OrderId>,
+    },
+    CancelOwn {
+        id: OrderId,
+        reply: Reply<()>,
+    },
+    CancelAll {
+        market: Option<MarketId>,
+        reply: Reply<Vec<OrderId>>,
+    },
+    OwnOrders {
+        market: Option<MarketId>,
+        status: Option<dex_store::OrderStatus>,
+        reply: Reply<Vec<OwnOrder>>,
+    },
+    OwnOrder {
+        id: OrderId,
+        reply: Reply<(OwnOrder, Vec<(SwapRecord, Swap)>)>,
+    },
+    Swaps {
+        reply: Reply<Vec<(SwapRecord, Swap)>>,
+    },
+    SwapDetail {
+        swap_id: B256,
+        reply: Reply<(SwapRecord, Swap, Vec<SwapLogRow>)>,
+    },
+    Trades {
+        market: MarketId,
+        limit: u32,
+        reply: Reply<Vec<TradeRecord>>,
+    },
+    ChainsUp {
+        reply: Reply<Vec<u64>>,
     },
     Status {
         id: OrderId,
@@ -164,6 +209,72 @@ impl NodeHandle {
     /// What the books know of an order.
     pub async fn order_status(&self, id: OrderId) -> Result<OrderStatus, Error> {
         self.ask(|reply| Command::Status { id, reply }).await
+    }
+
+    /// Places an order the node signs with one of its trader keys (GTC or IOC): it takes
+    /// what crosses in the book through swaps and rests the rest (GTC). Refused when
+    /// settlement is off or a chain of the market is unreachable.
+    pub async fn place_order(&self, request: PlaceOrder) -> Result<OrderId, Error> {
+        self.ask(|reply| Command::PlaceOrder { request, reply })
+            .await
+    }
+
+    /// Cancels an own order (resting or IOC in progress). Swaps already started go on.
+    pub async fn cancel_own_order(&self, id: OrderId) -> Result<(), Error> {
+        self.ask(|reply| Command::CancelOwn { id, reply }).await
+    }
+
+    /// Cancels every open own order, of one market or of all; returns those cancelled.
+    pub async fn cancel_all(&self, market: Option<MarketId>) -> Result<Vec<OrderId>, Error> {
+        self.ask(|reply| Command::CancelAll { market, reply }).await
+    }
+
+    /// Own orders from the database, oldest first, optionally of one market and status.
+    pub async fn own_orders(
+        &self,
+        market: Option<MarketId>,
+        status: Option<dex_store::OrderStatus>,
+    ) -> Result<Vec<OwnOrder>, Error> {
+        self.ask(|reply| Command::OwnOrders {
+            market,
+            status,
+            reply,
+        })
+        .await
+    }
+
+    /// One own order with the swaps that traded it.
+    pub async fn own_order(
+        &self,
+        id: OrderId,
+    ) -> Result<(OwnOrder, Vec<(SwapRecord, Swap)>), Error> {
+        self.ask(|reply| Command::OwnOrder { id, reply }).await
+    }
+
+    /// Every swap of this node, newest first, with its current state.
+    pub async fn swaps(&self) -> Result<Vec<(SwapRecord, Swap)>, Error> {
+        self.ask(|reply| Command::Swaps { reply }).await
+    }
+
+    /// One swap with its event history.
+    pub async fn swap(&self, swap_id: B256) -> Result<(SwapRecord, Swap, Vec<SwapLogRow>), Error> {
+        self.ask(|reply| Command::SwapDetail { swap_id, reply })
+            .await
+    }
+
+    /// Recent trades of a market this node took part in, newest first.
+    pub async fn trades(&self, market: MarketId, limit: u32) -> Result<Vec<TradeRecord>, Error> {
+        self.ask(|reply| Command::Trades {
+            market,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    /// The chains that answer now (sorted): trading needs both chains of a market.
+    pub async fn chains_up(&self) -> Result<Vec<u64>, Error> {
+        self.ask(|reply| Command::ChainsUp { reply }).await
     }
 
     /// Stops the node and its network.

@@ -37,6 +37,26 @@ pub struct NodeMetrics {
     pub root_syncs: AtomicU64,
     /// Sync requests served to peers.
     pub sync_served: AtomicU64,
+    /// Take requests this node sent as taker.
+    pub takes_sent: AtomicU64,
+    /// Take requests of this node refused, timed out or failed.
+    pub takes_failed: AtomicU64,
+    /// Take requests this node accepted as maker.
+    pub takes_accepted: AtomicU64,
+    /// Take requests this node refused as maker.
+    pub takes_refused: AtomicU64,
+    /// Swaps started (either role).
+    pub swaps_started: AtomicU64,
+    /// Swaps completed with a trade.
+    pub swaps_completed: AtomicU64,
+    /// Swaps that ended without a trade (refunded or never locked).
+    pub swaps_unwound: AtomicU64,
+    /// Swaps that failed and need an operator.
+    pub swaps_failed: AtomicU64,
+    /// Chain transactions that failed (the swaps retry them).
+    pub chain_tx_failed: AtomicU64,
+    /// Database writes that failed.
+    pub store_failed: AtomicU64,
 }
 
 impl NodeMetrics {
@@ -73,6 +93,16 @@ impl NodeMetrics {
             ("sync_failed", get(&self.sync_failed)),
             ("root_syncs", get(&self.root_syncs)),
             ("sync_served", get(&self.sync_served)),
+            ("takes_sent", get(&self.takes_sent)),
+            ("takes_failed", get(&self.takes_failed)),
+            ("takes_accepted", get(&self.takes_accepted)),
+            ("takes_refused", get(&self.takes_refused)),
+            ("swaps_started", get(&self.swaps_started)),
+            ("swaps_completed", get(&self.swaps_completed)),
+            ("swaps_unwound", get(&self.swaps_unwound)),
+            ("swaps_failed", get(&self.swaps_failed)),
+            ("chain_tx_failed", get(&self.chain_tx_failed)),
+            ("store_failed", get(&self.store_failed)),
         ]
     }
 }

@@ -25,6 +25,11 @@ use tracing::{debug, info, warn};
 
 use crate::{Error, NodeConfig, NodeMetrics};
 
+mod trading;
+
+pub(crate) use trading::Trading;
+pub use trading::{DEFAULT_EXPIRY_MS, PlaceOrder, StoreOp, TimeInForce, phase_name};
+
 /// Something the shell must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -43,6 +48,33 @@ pub enum Action {
         /// The request.
         request: SyncRequest,
     },
+    /// Write to the node's database. Performed before every action after it in the list:
+    /// a decision is on disk before anything acts on it.
+    Store(StoreOp),
+    /// Send a take request to a maker's node; feed the answer (or the failure) to
+    /// [`NodeState::on_take_answer`].
+    Take {
+        /// The maker's node.
+        peer: PeerId,
+        /// The request's id.
+        request_id: B256,
+        /// The signed request (boxed: it carries a signed order).
+        message: Box<dex_protocol::take::TakeMessage>,
+    },
+    /// Send a swap hint to the counterparty's node (fire and forget).
+    Note {
+        /// The counterparty's node.
+        peer: PeerId,
+        /// The signed hint.
+        message: dex_protocol::take::SwapMessage,
+    },
+    /// Send a swap's transaction (lock, claim or refund).
+    Chain {
+        /// The swap.
+        swap_id: dex_swap::SwapId,
+        /// What to send.
+        action: dex_swap::Action,
+    },
 }
 
 /// Something that happened to a book, for subscribers (API streams, tests, benchmarks).
@@ -54,6 +86,13 @@ pub enum NodeEvent {
         market: MarketId,
         /// What changed.
         event: dex_book::Event,
+    },
+    /// A swap of this node moved on.
+    Swap {
+        /// The swap.
+        swap_id: dex_swap::SwapId,
+        /// Its phase now (see [`phase_name`]).
+        phase: &'static str,
     },
 }
 
@@ -114,6 +153,8 @@ pub struct NodeState {
     seen_keys: SeenKeys,
     events: Vec<NodeEvent>,
     metrics: Arc<NodeMetrics>,
+    /// Settlement: own orders, takes and swaps. `None` for a relay-only node.
+    trading: Option<Trading>,
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -252,6 +293,7 @@ impl NodeState {
             seen_keys: SeenKeys::default(),
             events: Vec::new(),
             metrics,
+            trading: config.settlement.as_ref().map(Trading::new),
         }
     }
 

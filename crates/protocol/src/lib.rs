@@ -19,6 +19,7 @@ pub mod codec;
 mod error;
 mod gossip;
 pub mod sync;
+pub mod take;
 mod validate;
 
 pub use codec::{MAX_GOSSIP_SIZE, MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, WireMessage};

@@ -182,32 +182,7 @@ impl Anvil {
     /// Sends one JSON-RPC request and returns its `result`, or the node's `error` as an
     /// `io::Error`. Blocking, for test set-up between async steps.
     pub fn rpc(&self, method: &str, params: Value) -> io::Result<Value> {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let body = serde_json::to_vec(&body).map_err(io::Error::other)?;
-        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        // HTTP/1.0: the server closes the connection after one un-chunked response, so the
-        // body is simply everything after the headers.
-        write!(
-            stream,
-            "POST / HTTP/1.0\r\nHost: {}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\n\r\n",
-            self.addr,
-            body.len()
-        )?;
-        stream.write_all(&body)?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response)?;
-        let split = response
-            .windows(4)
-            .position(|window| window == b"\r\n\r\n")
-            .ok_or_else(|| io::Error::other(format!("{method}: malformed HTTP response")))?;
-        let answer: Value =
-            serde_json::from_slice(&response[split + 4..]).map_err(io::Error::other)?;
-        match answer.get("error") {
-            Some(error) => Err(io::Error::other(format!("{method} failed: {error}"))),
-            None => Ok(answer["result"].clone()),
-        }
+        rpc_call(self.addr, method, params)
     }
 
     /// The last lines anvil printed, for diagnosing a failed test.
@@ -272,6 +247,35 @@ fn quantity(value: &Value) -> io::Result<u64> {
         .as_str()
         .and_then(|hex| u64::from_str_radix(hex.trim_start_matches("0x"), 16).ok())
         .ok_or_else(|| io::Error::other(format!("not a hex quantity: {value}")))
+}
+
+/// Sends one JSON-RPC request to the node at `addr` (plain HTTP) and returns its `result`,
+/// or the node's `error` as an `io::Error`. Blocking, for test set-up and checks.
+pub fn rpc_call(addr: SocketAddr, method: &str, params: Value) -> io::Result<Value> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let body = serde_json::to_vec(&body).map_err(io::Error::other)?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    // HTTP/1.0: the server closes the connection after one un-chunked response, so the
+    // body is simply everything after the headers.
+    write!(
+        stream,
+        "POST / HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    )?;
+    stream.write_all(&body)?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let split = response
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .ok_or_else(|| io::Error::other(format!("{method}: malformed HTTP response")))?;
+    let answer: Value = serde_json::from_slice(&response[split + 4..]).map_err(io::Error::other)?;
+    match answer.get("error") {
+        Some(error) => Err(io::Error::other(format!("{method} failed: {error}"))),
+        None => Ok(answer["result"].clone()),
+    }
 }
 
 #[cfg(test)]

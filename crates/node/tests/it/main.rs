@@ -5,6 +5,7 @@ mod abuse;
 mod liveness;
 mod partition;
 mod replication;
+mod settlement;
 mod state;
 mod sync;
 

@@ -1,0 +1,286 @@
+//! The chain shell of the node: one watcher task per chain that connects (retrying until the
+//! endpoint answers), checks the HTLC, and scans its events; and the transactions swaps ask
+//! for, each sent in a task that reports back. Nothing here decides anything: the actor
+//! feeds what the chains show to the swaps, and performs what they ask.
+
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
+
+use dex_chain::{
+    ChainClient, ChainError, HtlcClient, LockParams, ScanBatch, ScanCursor, Secret, TxOutcome,
+};
+use dex_primitives::{Address, TraderKey};
+use dex_swap::{Action as SwapAction, SwapId};
+use tokio::sync::mpsc;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::ChainConfig;
+
+/// Longest pause between two connection attempts to an unreachable chain.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
+
+/// What the chain tasks tell the actor.
+#[derive(Debug)]
+pub(crate) enum ChainReport {
+    /// The chain answers; here are its HTLC clients, one per trader key.
+    Connected {
+        chain_id: u64,
+        htlcs: HashMap<Address, HtlcClient>,
+    },
+    /// One scan step: events in chain order, then the last block read.
+    Scanned { chain_id: u64, batch: ScanBatch },
+    /// The chain stopped answering (scans are retried; trading on it is refused meanwhile).
+    Unreachable { chain_id: u64, error: String },
+    /// A transaction a swap asked for ended.
+    Tx {
+        swap_id: SwapId,
+        what: &'static str,
+        result: Result<TxOutcome, ChainError>,
+    },
+}
+
+/// Starts the watcher of one chain. `cursor` is where the last run stopped (from the
+/// database), or `None` to start at the configured block.
+pub(crate) fn spawn_watcher(
+    config: ChainConfig,
+    traders: Vec<TraderKey>,
+    cursor: Option<ScanCursor>,
+    reports: mpsc::Sender<ChainReport>,
+) {
+    let span = info_span!("chain", chain_id = config.chain_id);
+    tokio::spawn(watch(config, traders, cursor, reports).instrument(span));
+}
+
+async fn connect(
+    config: &ChainConfig,
+    traders: &[TraderKey],
+) -> Result<HashMap<Address, HtlcClient>, ChainError> {
+    let mut htlcs = HashMap::new();
+    for key in traders {
+        let client =
+            ChainClient::connect(&config.rpc_url, config.chain_id, key, config.client.clone())
+                .await?;
+        htlcs.insert(key.address(), client.htlc_at(config.htlc).await?);
+    }
+    Ok(htlcs)
+}
+
+async fn watch(
+    config: ChainConfig,
+    traders: Vec<TraderKey>,
+    cursor: Option<ScanCursor>,
+    reports: mpsc::Sender<ChainReport>,
+) {
+    let chain_id = config.chain_id;
+    let poll = config.client.poll_interval;
+    let mut delay = poll.max(Duration::from_millis(100));
+    let scanner = loop {
+        match connect(&config, &traders).await {
+            Ok(htlcs) => {
+                let Some(scanner) = htlcs.values().next().cloned() else {
+                    warn!("no trader key: nothing to settle on this chain");
+                    return;
+                };
+                info!(url = %config.rpc_url, htlc = %config.htlc, "chain connected");
+                if reports
+                    .send(ChainReport::Connected { chain_id, htlcs })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                break scanner;
+            }
+            Err(err) => {
+                warn!(url = %config.rpc_url, %err, "chain not reachable; trading on it is refused until it is");
+                if reports
+                    .send(ChainReport::Unreachable {
+                        chain_id,
+                        error: err.to_string(),
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+            }
+        }
+    };
+    let mut cursor = cursor.unwrap_or_else(|| ScanCursor::from_block(config.start_block));
+    let mut failing = false;
+    loop {
+        match scanner.scan(&cursor).await {
+            Ok(batch) => {
+                if failing {
+                    info!("chain answering again");
+                    failing = false;
+                }
+                let caught_up = batch.caught_up;
+                cursor = batch.cursor.clone();
+                // Bounded channel: a busy actor slows the scan down instead of queueing.
+                if reports
+                    .send(ChainReport::Scanned { chain_id, batch })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                if caught_up {
+                    tokio::time::sleep(poll).await;
+                }
+            }
+            Err(err) => {
+                if !failing {
+                    warn!(%err, "chain scan failed; retrying");
+                    failing = true;
+                    if reports
+                        .send(ChainReport::Unreachable {
+                            chain_id,
+                            error: err.to_string(),
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                } else {
+                    debug!(%err, "chain scan failed again");
+                }
+                tokio::time::sleep(poll.max(Duration::from_millis(500))).await;
+            }
+        }
+    }
+}
+
+/// The HTLC clients of the connected chains, and the transactions in flight.
+#[derive(Debug, Default)]
+pub(crate) struct Chains {
+    htlcs: HashMap<u64, HashMap<Address, HtlcClient>>,
+    /// (swap, what) pairs being sent: a swap's retry does not send a second transaction
+    /// while the first is still on its way.
+    in_flight: HashSet<(SwapId, &'static str)>,
+}
+
+impl Chains {
+    pub(crate) fn connected(&mut self, chain_id: u64, htlcs: HashMap<Address, HtlcClient>) {
+        self.htlcs.insert(chain_id, htlcs);
+    }
+
+    /// A transaction ended: a retry may send again.
+    pub(crate) fn done(&mut self, swap_id: &SwapId, what: &'static str) {
+        self.in_flight.remove(&(*swap_id, what));
+    }
+
+    /// The HTLC client of `account` on `chain_id`.
+    pub(crate) fn htlc(&self, chain_id: u64, account: &Address) -> Option<&HtlcClient> {
+        self.htlcs.get(&chain_id)?.get(account)
+    }
+
+    /// Any HTLC client on `chain_id` (claims can be sent by anyone).
+    fn any_htlc(&self, chain_id: u64) -> Option<&HtlcClient> {
+        self.htlcs.get(&chain_id)?.values().next()
+    }
+
+    /// Sends the transaction a swap asked for, in its own task, which reports the result.
+    /// Returns false if the chain is not connected (the swap retries later).
+    pub(crate) fn send(
+        &mut self,
+        swap_id: SwapId,
+        action: &SwapAction,
+        reports: &mpsc::Sender<ChainReport>,
+    ) -> bool {
+        let (what, chain_id, htlc, request) = match action {
+            SwapAction::Lock {
+                terms,
+                hashlock,
+                timelock,
+                ..
+            } => {
+                let params = LockParams {
+                    chain_id: terms.chain_id,
+                    contract: terms.contract,
+                    sender: terms.sender,
+                    recipient: terms.recipient,
+                    token: terms.token,
+                    amount: terms.amount,
+                    hashlock: *hashlock,
+                    timelock: *timelock,
+                };
+                let htlc = self.htlc(terms.chain_id, &terms.sender).cloned();
+                ("lock", terms.chain_id, htlc, Tx::Lock(params))
+            }
+            SwapAction::Claim { lock, secret, .. } => {
+                let htlc = self.any_htlc(lock.chain_id).cloned();
+                let params = lock_params(lock);
+                let secret = Secret::from_bytes(secret.0);
+                ("claim", lock.chain_id, htlc, Tx::Claim(params, secret))
+            }
+            SwapAction::Refund { lock, .. } => {
+                let htlc = self.htlc(lock.chain_id, &lock.sender).cloned();
+                ("refund", lock.chain_id, htlc, Tx::Refund(lock_params(lock)))
+            }
+            _ => return true,
+        };
+        let Some(htlc) = htlc else {
+            debug!(%swap_id, chain_id, what, "chain not connected; the swap retries later");
+            return false;
+        };
+        if !self.in_flight.insert((swap_id, what)) {
+            debug!(%swap_id, what, "transaction already on its way");
+            return true;
+        }
+        let reports = reports.clone();
+        let span = info_span!("swap", swap_id = %swap_id, chain_id, what);
+        tokio::spawn(
+            async move {
+                let result = match request {
+                    Tx::Lock(params) => htlc.lock(&params).await.map(|outcome| outcome.lock),
+                    Tx::Claim(params, secret) => htlc.claim(&params, &secret).await,
+                    Tx::Refund(params) => htlc.refund(&params).await,
+                };
+                match &result {
+                    Ok(outcome) => info!(
+                        tx = %outcome.tx_hash,
+                        gas_used = outcome.gas_used,
+                        "transaction mined"
+                    ),
+                    Err(err) => {
+                        warn!(%err, "transaction failed; the swap decides whether to retry")
+                    }
+                }
+                let _ = reports
+                    .send(ChainReport::Tx {
+                        swap_id,
+                        what,
+                        result,
+                    })
+                    .await;
+            }
+            .instrument(span),
+        );
+        true
+    }
+}
+
+enum Tx {
+    Lock(LockParams),
+    Claim(LockParams, Secret),
+    Refund(LockParams),
+}
+
+fn lock_params(lock: &dex_swap::LockInfo) -> LockParams {
+    LockParams {
+        chain_id: lock.chain_id,
+        contract: lock.contract,
+        sender: lock.sender,
+        recipient: lock.recipient,
+        token: lock.token,
+        amount: lock.amount,
+        hashlock: lock.hashlock,
+        timelock: lock.timelock,
+    }
+}

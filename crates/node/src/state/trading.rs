@@ -1,0 +1,1873 @@
+//! Settlement in the pure core (DESIGN §6–8): own orders and what happens to them, the take
+//! protocol on both sides, and the swaps it starts. Given decoded messages, chain batches
+//! and `now`, it decides; the shell persists ([`StoreOp`]) and sends what it returns, in
+//! order: every store operation is performed before the actions after it.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
+
+use dex_book::Taker;
+use dex_chain::{BlockRef, ChainEvent, HtlcEvent};
+use dex_network::PeerId;
+use dex_primitives::{
+    Address, B256, Lots, MarketId, Order, OrderId, Side, SignedUpdate, Ticks, UnixMillis, Update,
+    VerifiedOrder,
+};
+use dex_protocol::{
+    GossipMessage, WireMessage, market_topic,
+    take::{
+        NoteKind, RejectReason, SwapAck, SwapMessage, SwapNote, TakeAccept, TakeAnswer,
+        TakeMessage, TakeReject, TakeRequest, check_signer, sign_accept, sign_note, sign_reject,
+        sign_take,
+    },
+};
+use dex_store::{LogEntry, OrderStatus as StoredStatus, OwnOrder, SwapRecord, TradeRecord};
+use dex_swap::{
+    Action as SwapAction, Event as SwapEvent, Hint, Leg, LockInfo, LockTerms, Outcome, Role,
+    Secret, Swap, SwapId, SwapParams, Timing,
+};
+use tracing::{debug, info, warn};
+
+use super::{Action, NodeEvent, NodeState};
+use crate::{Error, NodeMetrics, SettlementConfig};
+
+/// Rounds of re-planning after refused takes, per order: bounds the work a crowd of
+/// refusing makers can cause.
+const MAX_TAKE_ROUNDS: u32 = 4;
+
+/// How long an order stays valid when the request names no expiry: one day.
+pub const DEFAULT_EXPIRY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Whether an order rests after its takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TimeInForce {
+    /// Good till cancelled: what is not filled rests in the book.
+    #[default]
+    Gtc,
+    /// Immediate or cancel: what the takes do not fill is cancelled.
+    Ioc,
+}
+
+/// An order to place, in market units (the API converts decimal strings exactly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaceOrder {
+    /// The market.
+    pub market: MarketId,
+    /// Buy or sell base.
+    pub side: Side,
+    /// Limit price.
+    pub price: Ticks,
+    /// Quantity.
+    pub quantity: Lots,
+    /// Smallest fill accepted; default one lot.
+    pub min_fill: Option<Lots>,
+    /// GTC (default) or IOC.
+    pub time_in_force: TimeInForce,
+    /// Lifetime; default [`DEFAULT_EXPIRY_MS`].
+    pub expires_in_ms: Option<u64>,
+    /// Which of the node's trader keys makes it; default the first.
+    pub maker: Option<Address>,
+}
+
+/// A write the shell performs, in order, before the actions that follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOp {
+    /// A new own order.
+    InsertOrder(Box<OwnOrder>),
+    /// An own order's new remaining, status and latest signed update.
+    UpdateOrder {
+        /// The order.
+        id: OrderId,
+        /// Its remaining quantity.
+        remaining: Lots,
+        /// Its status.
+        status: StoredStatus,
+        /// The update that announced it, if any.
+        update: Option<SignedUpdate>,
+    },
+    /// A swap's quantity taken out of an own order, with the order's new state, once.
+    Commit {
+        /// The swap.
+        swap_id: SwapId,
+        /// The own order.
+        order: OrderId,
+        /// Lots committed.
+        quantity: Lots,
+        /// The order's remaining after it.
+        remaining: Lots,
+        /// The order's status after it.
+        status: StoredStatus,
+        /// The signed update announcing it.
+        update: Option<SignedUpdate>,
+    },
+    /// A new swap (for a maker, this is the persisted reservation).
+    CreateSwap {
+        /// What it trades.
+        record: Box<SwapRecord>,
+        /// Its initial state.
+        swap: Box<Swap>,
+    },
+    /// A step of a swap, written before its actions run.
+    AppendSwap {
+        /// The swap.
+        swap_id: SwapId,
+        /// What happened.
+        entry: Box<LogEntry>,
+        /// What it decided.
+        actions: Vec<SwapAction>,
+        /// Its state after it.
+        swap: Box<Swap>,
+    },
+    /// A trade this node took part in.
+    Trade(TradeRecord),
+    /// Where a chain's scan stopped, after the batch's events were handled.
+    Cursor {
+        /// The chain.
+        chain_id: u64,
+        /// The next block to scan.
+        block: u64,
+        /// The scanner's cursor as JSON.
+        cursor: String,
+    },
+}
+
+/// An own order as the node tracks it beyond the book.
+#[derive(Debug, Clone)]
+struct Own {
+    order: Arc<VerifiedOrder>,
+    tif: TimeInForce,
+    status: StoredStatus,
+    /// Remaining as last signed (or, for an IOC order that never rests, as filled).
+    remaining: Lots,
+    /// Lots asked for in takes still waiting for an answer.
+    in_flight: Lots,
+    /// Maker orders that refused this order's takes.
+    refused_by: HashSet<OrderId>,
+    /// Re-planning rounds done.
+    rounds: u32,
+    /// Whether it is in the book (GTC), or only tracked here (IOC).
+    in_book: bool,
+}
+
+/// A take request sent, waiting for the maker's answer.
+#[derive(Debug, Clone)]
+struct PendingTake {
+    request: TakeRequest,
+    own_order: OrderId,
+    maker_order: Arc<VerifiedOrder>,
+    secret: Secret,
+    price: Ticks,
+    quantity: Lots,
+    peer: PeerId,
+    sent_at: UnixMillis,
+}
+
+/// A swap in progress.
+#[derive(Debug, Clone)]
+struct SwapEntry {
+    record: SwapRecord,
+    swap: Swap,
+    peer: Option<PeerId>,
+}
+
+/// Settlement state of the node. Lives inside [`NodeState`].
+#[derive(Debug)]
+pub(crate) struct Trading {
+    timing: Timing,
+    reservation_ms: u64,
+    lock_margin_ms: u64,
+    repost_failed: bool,
+    takes_per_minute: u32,
+    take_timeout_ms: u64,
+    /// HTLC contract per chain id.
+    htlcs: HashMap<u64, Address>,
+    /// Chains answering now.
+    up: HashSet<u64>,
+    /// Latest block time seen per chain.
+    chain_times: HashMap<u64, u64>,
+    own: HashMap<OrderId, Own>,
+    takes: HashMap<B256, PendingTake>,
+    swaps: HashMap<SwapId, SwapEntry>,
+    /// Every hashlock any swap of this node used: a take reusing one is refused.
+    hashlocks: HashSet<B256>,
+    /// Lock id → the swap and leg it belongs to, to route claims and refunds.
+    lock_ids: HashMap<B256, (SwapId, Leg)>,
+    /// Swaps whose quantity was committed out of an own order (once each).
+    committed: HashSet<SwapId>,
+    /// Swaps whose reservation was released.
+    released: HashSet<SwapId>,
+    /// Takes accepted per taker address in the current minute.
+    taker_windows: HashMap<Address, (UnixMillis, u32)>,
+    nonce: u64,
+}
+
+impl Trading {
+    pub(crate) fn new(config: &SettlementConfig) -> Trading {
+        let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Trading {
+            timing: config.timing,
+            reservation_ms: millis(config.reservation),
+            lock_margin_ms: millis(config.lock_margin),
+            repost_failed: config.repost_failed,
+            takes_per_minute: config.takes_per_minute,
+            take_timeout_ms: millis(config.take_timeout),
+            htlcs: config.chains.iter().map(|c| (c.chain_id, c.htlc)).collect(),
+            up: HashSet::new(),
+            chain_times: HashMap::new(),
+            own: HashMap::new(),
+            takes: HashMap::new(),
+            swaps: HashMap::new(),
+            hashlocks: HashSet::new(),
+            lock_ids: HashMap::new(),
+            committed: HashSet::new(),
+            released: HashSet::new(),
+            taker_windows: HashMap::new(),
+            nonce: 0,
+        }
+    }
+}
+
+/// The two legs of a trade at `price` × `quantity` in `market`, for a taker on `taker_side`.
+struct Legs {
+    taker_leg: LockTerms,
+    maker_leg: LockTerms,
+}
+
+impl NodeState {
+    fn trading_mut(&mut self) -> Result<&mut Trading, Error> {
+        self.trading.as_mut().ok_or(Error::SettlementOff)
+    }
+
+    /// Marks a chain reachable or not; trading on an unreachable chain is refused.
+    pub fn set_chain_up(&mut self, chain_id: u64, up: bool) {
+        if let Some(trading) = self.trading.as_mut() {
+            if up {
+                trading.up.insert(chain_id);
+            } else {
+                trading.up.remove(&chain_id);
+            }
+        }
+    }
+
+    /// The chains that answer now, sorted.
+    pub fn chains_up(&self) -> Vec<u64> {
+        let mut up: Vec<u64> = self
+            .trading
+            .as_ref()
+            .map(|trading| trading.up.iter().copied().collect())
+            .unwrap_or_default();
+        up.sort_unstable();
+        up
+    }
+
+    /// The lock terms of both legs of a trade.
+    fn legs(
+        &self,
+        market: &MarketId,
+        taker_side: Side,
+        price: Ticks,
+        quantity: Lots,
+        taker: Address,
+        maker: Address,
+    ) -> Result<Legs, Error> {
+        let trading = self.trading.as_ref().ok_or(Error::SettlementOff)?;
+        let market = self
+            .markets
+            .get(market)
+            .ok_or(Error::UnknownMarket { market: *market })?;
+        let def = market.def();
+        let amounts = market.fill_amounts(price, quantity).map_err(|source| {
+            dex_protocol::Error::Invalid {
+                what: "order",
+                source,
+            }
+        })?;
+        let htlc = |chain_id: u64| {
+            trading
+                .htlcs
+                .get(&chain_id)
+                .copied()
+                .ok_or(Error::ChainNotConfigured { chain_id })
+        };
+        let base = (def.base_chain, def.base_token, amounts.base);
+        let quote = (def.quote_chain, def.quote_token, amounts.quote);
+        // The taker gives quote when it buys base, base when it sells.
+        let (gives, gets) = match taker_side {
+            Side::Buy => (quote, base),
+            Side::Sell => (base, quote),
+        };
+        Ok(Legs {
+            taker_leg: LockTerms {
+                chain_id: gives.0,
+                contract: htlc(gives.0)?,
+                token: gives.1,
+                amount: gives.2,
+                sender: taker,
+                recipient: maker,
+            },
+            maker_leg: LockTerms {
+                chain_id: gets.0,
+                contract: htlc(gets.0)?,
+                token: gets.1,
+                amount: gets.2,
+                sender: maker,
+                recipient: taker,
+            },
+        })
+    }
+
+    /// Refuses trading on a market whose chains are not both reachable.
+    fn check_chains_up(&self, market: &MarketId) -> Result<(), Error> {
+        let trading = self.trading.as_ref().ok_or(Error::SettlementOff)?;
+        let def = self
+            .markets
+            .get(market)
+            .ok_or(Error::UnknownMarket { market: *market })?
+            .def();
+        for chain_id in [def.base_chain, def.quote_chain] {
+            if !trading.htlcs.contains_key(&chain_id) {
+                return Err(Error::ChainNotConfigured { chain_id });
+            }
+            if !trading.up.contains(&chain_id) {
+                return Err(Error::ChainUnavailable { chain_id });
+            }
+        }
+        Ok(())
+    }
+
+    /// Places an order the node signs with one of its trader keys: it takes what crosses in
+    /// the book (take requests to the makers' nodes) and, for GTC, rests the rest.
+    pub fn place_order(
+        &mut self,
+        request: PlaceOrder,
+        now: UnixMillis,
+    ) -> Result<(OrderId, Vec<Action>), Error> {
+        self.check_chains_up(&request.market)?;
+        let maker = match request.maker {
+            Some(maker) => maker,
+            None => *self.traders.keys().min().ok_or(Error::NoTraderKey)?,
+        };
+        let key = self
+            .traders
+            .get(&maker)
+            .ok_or(Error::NotOurMaker { maker })?
+            .clone();
+        let trading = self.trading_mut()?;
+        trading.nonce += 1;
+        // Unique across restarts too: the time in ms, with a counter for the same ms.
+        let nonce = now
+            .saturating_mul(1000)
+            .saturating_add(trading.nonce % 1000);
+        let order = Order {
+            market: request.market,
+            side: request.side,
+            price: request.price,
+            quantity: request.quantity,
+            min_fill: request.min_fill.unwrap_or(Lots(1)).min(request.quantity),
+            maker,
+            peer: self.peer.clone(),
+            nonce,
+            created_at: now,
+            expires_at: now.saturating_add(request.expires_in_ms.unwrap_or(DEFAULT_EXPIRY_MS)),
+        };
+        let signed = order.sign(&key);
+        let verified = signed
+            .clone()
+            .verify(&self.markets, &self.rules, now)
+            .map_err(|source| dex_protocol::Error::Invalid {
+                what: "order",
+                source,
+            })?;
+        let id = verified.id();
+        let mut actions = vec![Action::Store(StoreOp::InsertOrder(Box::new(OwnOrder {
+            id,
+            signed: signed.clone(),
+            remaining: verified.order().quantity,
+            status: StoredStatus::Open,
+            latest_update: None,
+            created_at: now,
+            updated_at: now,
+        })))];
+        let verified = Arc::new(verified);
+        let in_book = request.time_in_force == TimeInForce::Gtc;
+        if in_book {
+            self.insert((*verified).clone(), now)?;
+            let data = GossipMessage::Order(signed).encode()?;
+            actions.push(Action::Publish {
+                topic: market_topic(&request.market),
+                data,
+            });
+        }
+        let trading = self.trading_mut()?;
+        trading.own.insert(
+            id,
+            Own {
+                order: verified.clone(),
+                tif: request.time_in_force,
+                status: StoredStatus::Open,
+                remaining: verified.order().quantity,
+                in_flight: Lots::ZERO,
+                refused_by: HashSet::new(),
+                rounds: 0,
+                in_book,
+            },
+        );
+        info!(order = %id, side = %request.side, price = request.price.0, quantity = request.quantity.0, tif = ?request.time_in_force, "order placed");
+        self.take_for(id, now, &mut actions);
+        self.settle_ioc(id, now, &mut actions);
+        Ok((id, actions))
+    }
+
+    /// Sends take requests for what own order `id` can take from the book now.
+    fn take_for(&mut self, id: OrderId, now: UnixMillis, actions: &mut Vec<Action>) {
+        let Some(trading) = self.trading.as_mut() else {
+            return;
+        };
+        let Some(own) = trading.own.get_mut(&id) else {
+            return;
+        };
+        if own.status != StoredStatus::Open || own.rounds >= MAX_TAKE_ROUNDS {
+            return;
+        }
+        own.rounds += 1;
+        let order = own.order.clone();
+        let in_book = own.in_book;
+        let refused_by = own.refused_by.clone();
+        let want = own.remaining.saturating_sub(own.in_flight);
+        let market = order.market();
+        let Some(state) = self.books.get(&market) else {
+            return;
+        };
+        let want = if in_book {
+            match state.book.get(&id) {
+                Some(view) => view.available(),
+                None => return,
+            }
+        } else {
+            want
+        };
+        if want.is_zero() {
+            return;
+        }
+        let taker = Taker::from_order(&order).with_quantity(want);
+        let plan = state.book.plan(&taker, now);
+        let fills: Vec<_> = plan
+            .fills
+            .into_iter()
+            .filter(|fill| !refused_by.contains(&fill.maker_order))
+            .filter_map(|fill| {
+                let maker_order = state.book.order(&fill.maker_order)?.clone();
+                // Orders of this node (another of its trader keys) cannot be taken over the
+                // network, and would share the swap's hashlock in one database.
+                (maker_order.order().peer != self.peer).then_some((fill, maker_order))
+            })
+            .collect();
+        let Some(key) = self.traders.get(&order.maker()).cloned() else {
+            return;
+        };
+        for (fill, maker_order) in fills {
+            let Ok(peer) = maker_order.order().peer.parse::<PeerId>() else {
+                debug!(maker_order = %fill.maker_order, "maker order names no valid peer; skipped");
+                continue;
+            };
+            let legs = match self.legs(
+                &market,
+                order.order().side,
+                fill.price,
+                fill.quantity,
+                order.maker(),
+                maker_order.maker(),
+            ) {
+                Ok(legs) => legs,
+                Err(err) => {
+                    warn!(%err, "cannot build the swap of a fill; skipped");
+                    continue;
+                }
+            };
+            if in_book {
+                let Some(state) = self.books.get_mut(&market) else {
+                    return;
+                };
+                if let Err(err) = state.book.reserve(id, fill.quantity) {
+                    debug!(%err, "own order cannot reserve for a take");
+                    self.drain_book(market);
+                    continue;
+                }
+                self.drain_book(market);
+            }
+            let Some(trading) = self.trading.as_mut() else {
+                return;
+            };
+            trading.nonce += 1;
+            let mut context = Vec::with_capacity(72);
+            context.extend_from_slice(id.0.as_slice());
+            context.extend_from_slice(fill.maker_order.0.as_slice());
+            context.extend_from_slice(&now.to_be_bytes());
+            context.extend_from_slice(&trading.nonce.to_be_bytes());
+            let secret = Secret(key.derive_secret(&context));
+            let request = TakeRequest {
+                maker_order_id: fill.maker_order,
+                taker_order_id: id,
+                quantity: fill.quantity.0,
+                hashlock: secret.hashlock(),
+                taker_htlc: legs.taker_leg.contract,
+                maker_htlc: legs.maker_leg.contract,
+                taker_lock_secs: trading.timing.taker_lock_secs,
+                timestamp: now,
+            };
+            let request_id = request.id();
+            if let Some(own) = trading.own.get_mut(&id) {
+                own.in_flight = own
+                    .in_flight
+                    .checked_add(fill.quantity)
+                    .unwrap_or(own.in_flight);
+            }
+            trading.takes.insert(
+                request_id,
+                PendingTake {
+                    request,
+                    own_order: id,
+                    maker_order,
+                    secret,
+                    price: fill.price,
+                    quantity: fill.quantity,
+                    peer,
+                    sent_at: now,
+                },
+            );
+            info!(order = %id, maker_order = %fill.maker_order, quantity = fill.quantity.0, price = fill.price.0, %peer, "take requested");
+            NodeMetrics::inc(&self.metrics.takes_sent);
+            actions.push(Action::Take {
+                peer,
+                request_id,
+                message: Box::new(sign_take(request, order.signed().clone(), &key)),
+            });
+        }
+    }
+
+    /// An IOC order with no take in flight is over: the rest is cancelled.
+    fn settle_ioc(&mut self, id: OrderId, now: UnixMillis, actions: &mut Vec<Action>) {
+        let Some(trading) = self.trading.as_mut() else {
+            return;
+        };
+        let Some(own) = trading.own.get_mut(&id) else {
+            return;
+        };
+        if own.tif != TimeInForce::Ioc
+            || !own.in_flight.is_zero()
+            || own.status != StoredStatus::Open
+        {
+            return;
+        }
+        own.status = if own.remaining.is_zero() {
+            StoredStatus::Filled
+        } else {
+            StoredStatus::Cancelled
+        };
+        info!(order = %id, status = own.status.as_str(), remaining = own.remaining.0, "IOC order done");
+        actions.push(Action::Store(StoreOp::UpdateOrder {
+            id,
+            remaining: own.remaining,
+            status: own.status,
+            update: None,
+        }));
+        let _ = now;
+    }
+
+    /// The maker's answer to take `request_id` (or the failure to get one).
+    pub fn on_take_answer(
+        &mut self,
+        request_id: B256,
+        answer: Result<TakeAnswer, String>,
+        now: UnixMillis,
+    ) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let Some(trading) = self.trading.as_mut() else {
+            return actions;
+        };
+        let Some(take) = trading.takes.remove(&request_id) else {
+            // Timed out already, or never sent.
+            return actions;
+        };
+        let verified = answer.and_then(|answer| {
+            answer
+                .verify(&request_id, take.maker_order.maker())
+                .map_err(|err| err.to_string())?;
+            Ok(answer)
+        });
+        match verified {
+            Ok(TakeAnswer::Accepted { accept, .. })
+                if accept.swap_id == take.request.swap_id()
+                    && accept.quantity == take.request.quantity =>
+            {
+                self.start_taker_swap(take, accept, now, &mut actions);
+            }
+            Ok(TakeAnswer::Rejected { reject, detail, .. }) => {
+                info!(maker_order = %take.request.maker_order_id, reason = reject.reason.label(), %detail, "take refused");
+                self.take_failed(take, true, now, &mut actions);
+            }
+            Ok(other) => {
+                warn!(?other, "take answer does not match the request");
+                self.take_failed(take, true, now, &mut actions);
+            }
+            Err(err) => {
+                info!(maker_order = %take.request.maker_order_id, %err, "take failed");
+                self.take_failed(take, true, now, &mut actions);
+            }
+        }
+        actions
+    }
+
+    /// A take that will not happen: give its quantity back to the own order and try the
+    /// next makers.
+    fn take_failed(
+        &mut self,
+        take: PendingTake,
+        refused: bool,
+        now: UnixMillis,
+        actions: &mut Vec<Action>,
+    ) {
+        NodeMetrics::inc(&self.metrics.takes_failed);
+        let id = take.own_order;
+        let Some(trading) = self.trading.as_mut() else {
+            return;
+        };
+        let Some(own) = trading.own.get_mut(&id) else {
+            return;
+        };
+        own.in_flight = own.in_flight.saturating_sub(take.quantity);
+        if refused {
+            own.refused_by.insert(take.request.maker_order_id);
+        }
+        let in_book = own.in_book;
+        let market = own.order.market();
+        if in_book {
+            if let Some(state) = self.books.get_mut(&market) {
+                let _ = state.book.release(id, take.quantity);
+            }
+            self.drain_book(market);
+        }
+        self.take_for(id, now, actions);
+        self.settle_ioc(id, now, actions);
+    }
+
+    fn start_taker_swap(
+        &mut self,
+        take: PendingTake,
+        accept: TakeAccept,
+        now: UnixMillis,
+        actions: &mut Vec<Action>,
+    ) {
+        let order = take.maker_order.clone();
+        let Some(own) = self
+            .trading
+            .as_ref()
+            .and_then(|trading| trading.own.get(&take.own_order))
+            .map(|own| own.order.clone())
+        else {
+            return;
+        };
+        let legs = match self.legs(
+            &own.market(),
+            own.order().side,
+            take.price,
+            take.quantity,
+            own.maker(),
+            order.maker(),
+        ) {
+            Ok(legs) => legs,
+            Err(err) => {
+                warn!(%err, "accepted take cannot be settled");
+                return self.take_failed(take, false, now, actions);
+            }
+        };
+        let Some(trading) = self.trading.as_mut() else {
+            return;
+        };
+        let params = SwapParams {
+            swap_id: accept.swap_id,
+            role: Role::Taker,
+            hashlock: take.request.hashlock,
+            taker_leg: legs.taker_leg,
+            maker_leg: legs.maker_leg,
+            reserved_until: accept.reserved_until,
+            lock_margin_ms: trading.lock_margin_ms,
+            timing: trading.timing,
+        };
+        let swap = match Swap::taker(params, take.secret) {
+            Ok(swap) => swap,
+            Err(err) => {
+                warn!(%err, "taker swap refused its parameters");
+                return self.take_failed(take, false, now, actions);
+            }
+        };
+        let record = SwapRecord {
+            swap_id: accept.swap_id,
+            market: own.market(),
+            own_order_id: take.own_order,
+            counter_order_id: order.id(),
+            side: own.order().side,
+            price: take.price,
+            quantity: take.quantity,
+            peer: take.peer.to_base58(),
+            created_at: now,
+        };
+        info!(swap_id = %accept.swap_id, order = %take.own_order, quantity = take.quantity.0, "take accepted; swap starts");
+        NodeMetrics::inc(&self.metrics.swaps_started);
+        trading.hashlocks.insert(take.request.hashlock);
+        actions.push(Action::Store(StoreOp::CreateSwap {
+            record: Box::new(record.clone()),
+            swap: Box::new(swap.clone()),
+        }));
+        if let Some(own) = trading.own.get_mut(&take.own_order) {
+            own.in_flight = own.in_flight.saturating_sub(take.quantity);
+        }
+        trading.swaps.insert(
+            accept.swap_id,
+            SwapEntry {
+                record,
+                swap,
+                peer: Some(take.peer),
+            },
+        );
+        // The taker's own quantity is traded from now on.
+        self.commit_own(accept.swap_id, now, actions);
+        self.settle_ioc(take.own_order, now, actions);
+        self.feed_known_times(accept.swap_id, now, actions);
+    }
+
+    /// Takes a swap's quantity out of our order for good (once per swap): lowers remaining,
+    /// signs and gossips the update, and persists both with the commit record.
+    fn commit_own(&mut self, swap_id: SwapId, now: UnixMillis, actions: &mut Vec<Action>) {
+        let Some(trading) = self.trading.as_mut() else {
+            return;
+        };
+        if trading.committed.contains(&swap_id) {
+            return;
+        }
+        let Some(entry) = trading.swaps.get(&swap_id) else {
+            return;
+        };
+        let (order_id, quantity) = (entry.record.own_order_id, entry.record.quantity);
+        let Some(own) = trading.own.get(&order_id) else {
+            return;
+        };
+        let (in_book, market, maker) = (own.in_book, own.order.market(), own.order.maker());
+        let remaining = if in_book {
+            let Some(state) = self.books.get_mut(&market) else {
+                return;
+            };
+            let committed = state.book.commit(order_id, quantity);
+            self.drain_book(market);
+            match committed {
+                Ok(remaining) => remaining,
+                Err(err) => {
+                    warn!(%err, %swap_id, "own order cannot commit the swap's quantity");
+                    return;
+                }
+            }
+        } else {
+            own.remaining.saturating_sub(quantity)
+        };
+        let Some(key) = self.traders.get(&maker).cloned() else {
+            return;
+        };
+        let signed = Update {
+            order_id,
+            remaining,
+            timestamp: now,
+        }
+        .sign(&key);
+        let status = if remaining.is_zero() {
+            StoredStatus::Filled
+        } else {
+            StoredStatus::Open
+        };
+        if in_book && !remaining.is_zero() {
+            // Equal to what the book holds now: it only becomes the proof of `remaining`.
+            if let Some(order) = self
+                .book(&market)
+                .and_then(|book| book.order(&order_id))
+                .cloned()
+                && let Ok(update) = signed.verify(&order, &self.rules, now)
+            {
+                let _ = self.apply_update(&update);
+            }
+        }
+        let Some(trading) = self.trading.as_mut() else {
+            return;
+        };
+        trading.committed.insert(swap_id);
+        if let Some(own) = trading.own.get_mut(&order_id) {
+            own.remaining = remaining;
+            if own.status == StoredStatus::Open && remaining.is_zero() {
+                own.status = StoredStatus::Filled;
+            }
+        }
+        actions.push(Action::Store(StoreOp::Commit {
+            swap_id,
+            order: order_id,
+            quantity,
+            remaining,
+            status,
+            update: Some(signed),
+        }));
+        if in_book && let Ok(data) = GossipMessage::Update(signed).encode() {
+            actions.push(Action::Publish {
+                topic: market_topic(&market),
+                data,
+            });
+        }
+        info!(%swap_id, order = %order_id, quantity = quantity.0, remaining = remaining.0, "quantity committed to the swap");
+    }
+
+    /// Gives a swap's reserved quantity back to the maker order (once per swap).
+    fn release_own(&mut self, swap_id: SwapId) {
+        let Some(trading) = self.trading.as_mut() else {
+            return;
+        };
+        if trading.committed.contains(&swap_id) || !trading.released.insert(swap_id) {
+            return;
+        }
+        let Some(entry) = trading.swaps.get(&swap_id) else {
+            return;
+        };
+        let (order_id, quantity, market) = (
+            entry.record.own_order_id,
+            entry.record.quantity,
+            entry.record.market,
+        );
+        if let Some(state) = self.books.get_mut(&market)
+            && let Err(err) = state.book.release(order_id, quantity)
+        {
+            debug!(%err, %swap_id, "reservation not released (order already closed)");
+        }
+        self.drain_book(market);
+        info!(%swap_id, order = %order_id, quantity = quantity.0, "reservation released");
+    }
+
+    /// A take request from `peer` for one of our orders: checked, reserved, persisted and
+    /// answered. Returns the signed answer and what to persist before sending it.
+    pub fn on_take_request(
+        &mut self,
+        peer: PeerId,
+        message: TakeMessage,
+        now: UnixMillis,
+    ) -> (TakeAnswer, Vec<Action>) {
+        let TakeMessage::Take {
+            request,
+            signature,
+            taker_order,
+        } = message
+        else {
+            unreachable!("TakeMessage has one variant");
+        };
+        let maker_order = self
+            .books
+            .values()
+            .find_map(|state| state.book.order(&request.maker_order_id).cloned());
+        let Some(maker_order) = maker_order else {
+            // Not ours, or closed: nobody to sign a refusal for, so answer with the
+            // first key (the taker only learns that the order is not open here).
+            return self.refuse(
+                &request,
+                None,
+                RejectReason::OrderNotOpen,
+                "order not open on this node",
+                now,
+            );
+        };
+        let maker = maker_order.maker();
+        let mut actions = Vec::new();
+        match self.accept_take(
+            peer,
+            &request,
+            &signature,
+            taker_order,
+            &maker_order,
+            now,
+            &mut actions,
+        ) {
+            Ok(accept) => {
+                let key = self
+                    .traders
+                    .get(&maker)
+                    .expect("accept_take checked the maker is ours");
+                NodeMetrics::inc(&self.metrics.takes_accepted);
+                (sign_accept(accept, key), actions)
+            }
+            Err((reason, detail)) => {
+                NodeMetrics::inc(&self.metrics.takes_refused);
+                info!(maker_order = %request.maker_order_id, %peer, reason = reason.label(), %detail, "take refused");
+                self.refuse(&request, Some(maker), reason, &detail, now)
+            }
+        }
+    }
+
+    fn refuse(
+        &self,
+        request: &TakeRequest,
+        maker: Option<Address>,
+        reason: RejectReason,
+        detail: &str,
+        now: UnixMillis,
+    ) -> (TakeAnswer, Vec<Action>) {
+        let key = maker
+            .and_then(|maker| self.traders.get(&maker))
+            .or_else(|| self.traders.values().next());
+        let reject = TakeReject {
+            request_id: request.id(),
+            reason,
+            timestamp: now,
+        };
+        let answer = match key {
+            Some(key) => sign_reject(reject, detail, key),
+            // A node without keys never has orders, so this answers nothing a taker acts on.
+            None => TakeAnswer::Rejected {
+                reject,
+                signature: dex_primitives::Signature([0; 65]),
+                detail: detail.chars().take(200).collect(),
+            },
+        };
+        (answer, Vec::new())
+    }
+
+    /// The maker side of a take: every check, then the reservation and the swap.
+    #[allow(clippy::too_many_arguments)]
+    fn accept_take(
+        &mut self,
+        peer: PeerId,
+        request: &TakeRequest,
+        signature: &dex_primitives::Signature,
+        taker_order: dex_primitives::SignedOrder,
+        maker_order: &Arc<VerifiedOrder>,
+        now: UnixMillis,
+        actions: &mut Vec<Action>,
+    ) -> Result<TakeAccept, (RejectReason, String)> {
+        let refuse = |reason: RejectReason, detail: String| Err((reason, detail));
+        let maker = maker_order.maker();
+        let market = maker_order.market();
+        if !self.traders.contains_key(&maker) {
+            return refuse(
+                RejectReason::OrderNotOpen,
+                "not an order of this node".into(),
+            );
+        }
+        let Some(trading) = self.trading.as_ref() else {
+            return refuse(
+                RejectReason::ChainUnavailable,
+                "this node does not settle".into(),
+            );
+        };
+        // The request and the taker's order.
+        if request.taker_order_id != taker_order.order.id() {
+            return refuse(
+                RejectReason::InvalidRequest,
+                "takerOrderId does not match the order sent".into(),
+            );
+        }
+        let taker_order = match taker_order.verify(&self.markets, &self.rules, now) {
+            Ok(order) => order,
+            Err(err) => return refuse(RejectReason::InvalidRequest, format!("taker order: {err}")),
+        };
+        if let Err(err) = check_signer(
+            "take request",
+            &request.id(),
+            signature,
+            taker_order.maker(),
+        ) {
+            return refuse(RejectReason::InvalidRequest, err.to_string());
+        }
+        if taker_order.market() != market {
+            return refuse(
+                RejectReason::PriceMismatch,
+                "taker order is for another market".into(),
+            );
+        }
+        if taker_order.order().peer != peer.to_base58() {
+            return refuse(
+                RejectReason::InvalidRequest,
+                "the taker order names another peer than the sender".into(),
+            );
+        }
+        let skew = self.rules.max_clock_skew_ms;
+        if request.timestamp.abs_diff(now) > skew {
+            return refuse(
+                RejectReason::InvalidRequest,
+                format!(
+                    "request timestamp {} is more than {skew} ms from now",
+                    request.timestamp
+                ),
+            );
+        }
+        if trading.hashlocks.contains(&request.hashlock) {
+            return refuse(RejectReason::InvalidRequest, "hashlock already used".into());
+        }
+        // Rate limit per taker: each swap gives the taker a free option until T2.
+        let window = trading.taker_windows.get(&taker_order.maker()).copied();
+        if let Some((start, count)) = window
+            && now.saturating_sub(start) < 60_000
+            && count >= trading.takes_per_minute
+        {
+            return refuse(
+                RejectReason::RateLimited,
+                format!("more than {} takes per minute", trading.takes_per_minute),
+            );
+        }
+        // The terms this node settles under.
+        if let Err(err) = self.check_chains_up(&market) {
+            return refuse(RejectReason::ChainUnavailable, err.to_string());
+        }
+        let minimum_t1 = trading
+            .timing
+            .maker_lock_secs
+            .saturating_add(trading.timing.margin_secs)
+            .saturating_add(trading.timing.min_claim_secs);
+        if request.taker_lock_secs < minimum_t1 {
+            return refuse(
+                RejectReason::TermsMismatch,
+                format!(
+                    "takerLockSecs {} is below the {minimum_t1} s this node needs",
+                    request.taker_lock_secs
+                ),
+            );
+        }
+        // The book: open, offered, crossing, enough available, minFill.
+        let quantity = Lots(request.quantity);
+        let taker = Taker::from_order(&taker_order).with_quantity(quantity);
+        let Some(state) = self.books.get(&market) else {
+            return refuse(RejectReason::OrderNotOpen, "unknown market".into());
+        };
+        let price = match state
+            .book
+            .check_take(maker_order.id(), &taker, quantity, now)
+        {
+            Ok(price) => price,
+            Err(err) => {
+                let reason = match err {
+                    dex_book::Error::InsufficientAvailable { .. } => {
+                        RejectReason::InsufficientQuantity
+                    }
+                    dex_book::Error::BelowMinFill { .. } => RejectReason::BelowMinFill,
+                    dex_book::Error::PriceDoesNotCross { .. }
+                    | dex_book::Error::SameSide { .. } => RejectReason::PriceMismatch,
+                    dex_book::Error::ZeroQuantity
+                    | dex_book::Error::TakeExceedsTaker { .. }
+                    | dex_book::Error::TakerNotLater { .. }
+                    | dex_book::Error::SameMaker { .. } => RejectReason::InvalidRequest,
+                    _ => RejectReason::OrderNotOpen,
+                };
+                return refuse(reason, err.to_string());
+            }
+        };
+        let legs = match self.legs(
+            &market,
+            taker_order.order().side,
+            price,
+            quantity,
+            taker_order.maker(),
+            maker,
+        ) {
+            Ok(legs) => legs,
+            Err(err) => return refuse(RejectReason::TermsMismatch, err.to_string()),
+        };
+        if legs.taker_leg.contract != request.taker_htlc
+            || legs.maker_leg.contract != request.maker_htlc
+        {
+            return refuse(
+                RejectReason::TermsMismatch,
+                "HTLC contracts differ from this node's".into(),
+            );
+        }
+        let swap_id = request.swap_id();
+        let Some(trading) = self.trading.as_ref() else {
+            return refuse(RejectReason::Other, "settlement off".into());
+        };
+        let reserved_until = now.saturating_add(trading.reservation_ms);
+        let params = SwapParams {
+            swap_id,
+            role: Role::Maker,
+            hashlock: request.hashlock,
+            taker_leg: legs.taker_leg,
+            maker_leg: legs.maker_leg,
+            reserved_until,
+            lock_margin_ms: trading.lock_margin_ms,
+            timing: trading.timing,
+        };
+        let swap = match Swap::maker(params) {
+            Ok(swap) => swap,
+            Err(err) => return refuse(RejectReason::TermsMismatch, err.to_string()),
+        };
+        // Reserve: from here on the quantity is not offered to anyone else.
+        let Some(state) = self.books.get_mut(&market) else {
+            return refuse(RejectReason::OrderNotOpen, "unknown market".into());
+        };
+        if let Err(err) = state.book.reserve(maker_order.id(), quantity) {
+            self.drain_book(market);
+            return refuse(RejectReason::InsufficientQuantity, err.to_string());
+        }
+        self.drain_book(market);
+        let record = SwapRecord {
+            swap_id,
+            market,
+            own_order_id: maker_order.id(),
+            counter_order_id: taker_order.id(),
+            side: maker_order.order().side,
+            price,
+            quantity,
+            peer: peer.to_base58(),
+            created_at: now,
+        };
+        let Some(trading) = self.trading.as_mut() else {
+            return refuse(RejectReason::Other, "settlement off".into());
+        };
+        let window = trading
+            .taker_windows
+            .entry(taker_order.maker())
+            .or_insert((now, 0));
+        if now.saturating_sub(window.0) >= 60_000 {
+            *window = (now, 0);
+        }
+        window.1 += 1;
+        trading.hashlocks.insert(request.hashlock);
+        actions.push(Action::Store(StoreOp::CreateSwap {
+            record: Box::new(record.clone()),
+            swap: Box::new(swap.clone()),
+        }));
+        trading.swaps.insert(
+            swap_id,
+            SwapEntry {
+                record,
+                swap,
+                peer: Some(peer),
+            },
+        );
+        info!(%swap_id, maker_order = %maker_order.id(), %peer, quantity = quantity.0, price = price.0, "take accepted; quantity reserved");
+        NodeMetrics::inc(&self.metrics.swaps_started);
+        self.feed_known_times(swap_id, now, actions);
+        Ok(TakeAccept {
+            request_id: request.id(),
+            swap_id,
+            quantity: quantity.0,
+            reserved_until,
+            timestamp: now,
+        })
+    }
+
+    /// Gives a new swap the chain times already known, so it starts without waiting for
+    /// the next scan.
+    fn feed_known_times(&mut self, swap_id: SwapId, now: UnixMillis, actions: &mut Vec<Action>) {
+        let Some(trading) = self.trading.as_ref() else {
+            return;
+        };
+        let Some(entry) = trading.swaps.get(&swap_id) else {
+            return;
+        };
+        let params = entry.swap.params();
+        let mut events = Vec::new();
+        for leg in [Leg::Taker, Leg::Maker] {
+            if let Some(time) = trading.chain_times.get(&params.leg(leg).chain_id) {
+                events.push(SwapEvent::ChainTime { leg, time: *time });
+            }
+        }
+        for event in events {
+            self.drive(swap_id, event, now, actions);
+        }
+    }
+
+    /// A swap hint from `peer`: checked against the swap's counterparty, fed as what it is
+    /// (a secret proves itself; an abort matters only before the maker locks).
+    pub fn on_swap_message(
+        &mut self,
+        peer: PeerId,
+        message: SwapMessage,
+        now: UnixMillis,
+    ) -> (SwapAck, Vec<Action>) {
+        let SwapMessage::Note { note, signature } = message else {
+            unreachable!("SwapMessage has one variant");
+        };
+        let mut actions = Vec::new();
+        let Some(entry) = self
+            .trading
+            .as_ref()
+            .and_then(|trading| trading.swaps.get(&note.swap_id))
+        else {
+            return (SwapAck::Unknown, actions);
+        };
+        let params = entry.swap.params();
+        let counterparty = match params.role {
+            Role::Taker => params.maker_leg.sender,
+            Role::Maker => params.taker_leg.sender,
+        };
+        if check_signer("swap note", &note.digest(), &signature, counterparty).is_err() {
+            debug!(swap_id = %note.swap_id, %peer, "swap note not signed by the counterparty");
+            return (SwapAck::Unknown, actions);
+        }
+        let event = match note.kind {
+            NoteKind::Secret => Some(SwapEvent::SecretLearned {
+                secret: Secret(note.data),
+            }),
+            NoteKind::Abort => Some(SwapEvent::PeerAborted),
+            // A lock hint only says where to look; the watcher reads every lock anyway.
+            NoteKind::Locked => None,
+        };
+        if let Some(event) = event {
+            self.drive(note.swap_id, event, now, &mut actions);
+        }
+        (SwapAck::Ack, actions)
+    }
+
+    /// Feeds one event to a swap and turns what it decides into node actions (persisting the
+    /// step first).
+    fn drive(
+        &mut self,
+        swap_id: SwapId,
+        event: SwapEvent,
+        now: UnixMillis,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(trading) = self.trading.as_mut() else {
+            return;
+        };
+        let Some(entry) = trading.swaps.get_mut(&swap_id) else {
+            return;
+        };
+        let before_phase = entry.swap.phase().clone();
+        let before_locks = [
+            entry.swap.lock(Leg::Taker).cloned(),
+            entry.swap.lock(Leg::Maker).cloned(),
+        ];
+        let worth_logging = !matches!(event, SwapEvent::ChainTime { .. } | SwapEvent::Tick);
+        let swap_actions = entry.swap.handle(event.clone(), now);
+        let changed = entry.swap.phase() != &before_phase
+            || [
+                entry.swap.lock(Leg::Taker).cloned(),
+                entry.swap.lock(Leg::Maker).cloned(),
+            ] != before_locks;
+        // Lock ids route later claims and refunds to this swap.
+        for leg in [Leg::Taker, Leg::Maker] {
+            if let Some(lock) = entry.swap.lock(leg) {
+                trading.lock_ids.insert(lock.id, (swap_id, leg));
+            }
+        }
+        if swap_actions.is_empty() && !changed && !worth_logging {
+            return;
+        }
+        let entry_snapshot = entry.swap.clone();
+        actions.push(Action::Store(StoreOp::AppendSwap {
+            swap_id,
+            entry: Box::new(LogEntry::Event {
+                event: Box::new(event),
+            }),
+            actions: swap_actions.clone(),
+            swap: Box::new(entry_snapshot),
+        }));
+        self.perform_swap_actions(swap_id, swap_actions, now, actions);
+    }
+
+    fn perform_swap_actions(
+        &mut self,
+        swap_id: SwapId,
+        swap_actions: Vec<SwapAction>,
+        now: UnixMillis,
+        actions: &mut Vec<Action>,
+    ) {
+        for action in swap_actions {
+            match action {
+                SwapAction::Lock { .. } | SwapAction::Claim { .. } | SwapAction::Refund { .. } => {
+                    actions.push(Action::Chain { swap_id, action });
+                }
+                SwapAction::Send(hint) => self.send_hint(swap_id, hint, now, actions),
+                SwapAction::CommitReservation => self.commit_own(swap_id, now, actions),
+                SwapAction::ReleaseReservation => self.release_own(swap_id),
+                SwapAction::Finished(outcome) => self.finish_swap(swap_id, outcome, now, actions),
+                SwapAction::Notice(notice) => {
+                    info!(%swap_id, ?notice, "swap ignored an observation");
+                }
+            }
+        }
+        if let Some(trading) = self.trading.as_ref()
+            && let Some(entry) = trading.swaps.get(&swap_id)
+        {
+            self.events.push(NodeEvent::Swap {
+                swap_id,
+                phase: phase_name(&entry.swap),
+            });
+        }
+    }
+
+    fn send_hint(
+        &mut self,
+        swap_id: SwapId,
+        hint: Hint,
+        now: UnixMillis,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(entry) = self.trading.as_ref().and_then(|t| t.swaps.get(&swap_id)) else {
+            return;
+        };
+        let Some(peer) = entry.peer else {
+            return;
+        };
+        let params = entry.swap.params();
+        let own = match params.role {
+            Role::Taker => params.taker_leg.sender,
+            Role::Maker => params.maker_leg.sender,
+        };
+        let Some(key) = self.traders.get(&own) else {
+            return;
+        };
+        let (kind, data) = match hint {
+            Hint::Locked { lock_id } => (NoteKind::Locked, lock_id),
+            Hint::Secret { secret } => (NoteKind::Secret, secret.0),
+            Hint::Abort => (NoteKind::Abort, B256::ZERO),
+        };
+        let note = SwapNote {
+            swap_id,
+            kind,
+            data,
+            timestamp: now,
+        };
+        actions.push(Action::Note {
+            peer,
+            message: sign_note(note, key),
+        });
+    }
+
+    fn finish_swap(
+        &mut self,
+        swap_id: SwapId,
+        outcome: Outcome,
+        now: UnixMillis,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(trading) = self.trading.as_mut() else {
+            return;
+        };
+        let Some(entry) = trading.swaps.remove(&swap_id) else {
+            return;
+        };
+        trading.lock_ids.retain(|_, (swap, _)| *swap != swap_id);
+        let record = entry.record;
+        match &outcome {
+            Outcome::Completed => {
+                info!(%swap_id, quantity = record.quantity.0, price = record.price.0, "swap completed");
+                NodeMetrics::inc(&self.metrics.swaps_completed);
+                let taker_side = match entry.swap.params().role {
+                    Role::Taker => record.side,
+                    Role::Maker => record.side.opposite(),
+                };
+                actions.push(Action::Store(StoreOp::Trade(TradeRecord {
+                    market: record.market,
+                    price: record.price,
+                    quantity: record.quantity,
+                    taker_side,
+                    swap_id: Some(swap_id),
+                    at: now,
+                })));
+            }
+            Outcome::Failed { reason } => {
+                warn!(%swap_id, %reason, "swap failed; an operator should look at it");
+                NodeMetrics::inc(&self.metrics.swaps_failed);
+            }
+            other => {
+                info!(%swap_id, outcome = ?other, "swap ended without a trade");
+                NodeMetrics::inc(&self.metrics.swaps_unwound);
+            }
+        }
+        let committed = self
+            .trading
+            .as_ref()
+            .is_some_and(|trading| trading.committed.contains(&swap_id));
+        let reposting = committed
+            && !matches!(outcome, Outcome::Completed | Outcome::Failed { .. })
+            && self.trading.as_ref().is_some_and(|t| t.repost_failed);
+        if reposting {
+            self.repost(&record, now, actions);
+        }
+    }
+
+    /// Offers the quantity of a swap that did not complete again, as a new order with the
+    /// old one's price and expiry (remaining only goes down, so the old order cannot grow).
+    fn repost(&mut self, record: &SwapRecord, now: UnixMillis, actions: &mut Vec<Action>) {
+        let Some(original) = self
+            .trading
+            .as_ref()
+            .and_then(|trading| trading.own.get(&record.own_order_id))
+            .map(|own| own.order.clone())
+        else {
+            return;
+        };
+        let fields = original.order();
+        if fields.expires_at <= now.saturating_add(1000) {
+            return;
+        }
+        let request = PlaceOrder {
+            market: record.market,
+            side: fields.side,
+            price: fields.price,
+            quantity: record.quantity,
+            min_fill: Some(fields.min_fill.min(record.quantity)),
+            time_in_force: TimeInForce::Gtc,
+            expires_in_ms: Some(fields.expires_at - now),
+            maker: Some(fields.maker),
+        };
+        match self.place_order(request, now) {
+            Ok((id, more)) => {
+                info!(order = %id, quantity = record.quantity.0, "quantity of an unfinished swap offered again");
+                actions.extend(more);
+            }
+            Err(err) => warn!(%err, "could not re-post the quantity of an unfinished swap"),
+        }
+    }
+
+    /// A scan step of a chain: locks, claims and refunds routed to the swaps they concern,
+    /// then the chain's time, then (if the step read up to a block past its timelock) the
+    /// absence of a lock a swap is waiting for; finally the cursor to persist.
+    pub fn on_chain_batch(
+        &mut self,
+        chain_id: u64,
+        events: Vec<ChainEvent>,
+        last_block: Option<BlockRef>,
+        cursor: Option<(u64, String)>,
+        now: UnixMillis,
+    ) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let Some(trading) = self.trading.as_mut() else {
+            return actions;
+        };
+        trading.up.insert(chain_id);
+        let last = last_block.map(|block| (block.number, block.timestamp));
+        if let Some((_, time)) = last {
+            let slot = trading.chain_times.entry(chain_id).or_insert(time);
+            *slot = (*slot).max(time);
+        }
+        for event in events {
+            let confirmations = last.map_or(1, |(number, _)| {
+                number.saturating_sub(event.block_number).saturating_add(1)
+            });
+            let chain_time = last.map_or(0, |(_, time)| time);
+            self.route_chain_event(
+                chain_id,
+                event.event,
+                confirmations,
+                chain_time,
+                now,
+                &mut actions,
+            );
+        }
+        if let Some((_, time)) = last {
+            // (swap, its legs on this chain, the lock it waits to see if any)
+            type OnChain = (SwapId, Vec<Leg>, Option<(Leg, u64)>);
+            let swaps: Vec<OnChain> = self
+                .trading
+                .as_ref()
+                .map(|trading| {
+                    trading
+                        .swaps
+                        .iter()
+                        .map(|(id, entry)| {
+                            let params = entry.swap.params();
+                            let legs = [Leg::Taker, Leg::Maker]
+                                .into_iter()
+                                .filter(|leg| params.leg(*leg).chain_id == chain_id)
+                                .collect();
+                            (*id, legs, entry.swap.own_lock_intent())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (swap_id, legs, intent) in swaps {
+                for leg in &legs {
+                    self.drive(
+                        swap_id,
+                        SwapEvent::ChainTime { leg: *leg, time },
+                        now,
+                        &mut actions,
+                    );
+                }
+                // Every lock up to this block was reported above: if ours is not among
+                // them and its timelock has passed, it never will be.
+                if let Some((leg, timelock)) = intent
+                    && legs.contains(&leg)
+                    && time >= timelock
+                {
+                    let seen = self
+                        .trading
+                        .as_ref()
+                        .and_then(|t| t.swaps.get(&swap_id))
+                        .is_some_and(|entry| entry.swap.lock(leg).is_some());
+                    if !seen {
+                        self.drive(
+                            swap_id,
+                            SwapEvent::LockAbsent {
+                                leg,
+                                chain_time: time,
+                            },
+                            now,
+                            &mut actions,
+                        );
+                    }
+                }
+            }
+        }
+        if let Some((block, cursor)) = cursor {
+            actions.push(Action::Store(StoreOp::Cursor {
+                chain_id,
+                block,
+                cursor,
+            }));
+        }
+        actions
+    }
+
+    fn route_chain_event(
+        &mut self,
+        chain_id: u64,
+        event: HtlcEvent,
+        confirmations: u64,
+        chain_time: u64,
+        now: UnixMillis,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(trading) = self.trading.as_ref() else {
+            return;
+        };
+        match event {
+            HtlcEvent::Locked { id, params } => {
+                let lock = LockInfo {
+                    id: id.0,
+                    chain_id: params.chain_id,
+                    contract: params.contract,
+                    sender: params.sender,
+                    recipient: params.recipient,
+                    token: params.token,
+                    amount: params.amount,
+                    hashlock: params.hashlock,
+                    timelock: params.timelock,
+                };
+                let targets: Vec<(SwapId, Leg)> = trading
+                    .swaps
+                    .iter()
+                    .filter(|(_, entry)| entry.swap.params().hashlock == lock.hashlock)
+                    .filter_map(|(swap_id, entry)| {
+                        let params = entry.swap.params();
+                        // The leg is the one on this chain whose sender locked; a lock by
+                        // anyone else goes to the counterparty's leg, which reports it as
+                        // not matching.
+                        let by_sender = [Leg::Taker, Leg::Maker].into_iter().find(|leg| {
+                            let terms = params.leg(*leg);
+                            terms.chain_id == chain_id && terms.sender == lock.sender
+                        });
+                        let counter = match params.role {
+                            Role::Taker => Leg::Maker,
+                            Role::Maker => Leg::Taker,
+                        };
+                        by_sender
+                            .or((params.leg(counter).chain_id == chain_id).then_some(counter))
+                            .map(|leg| (*swap_id, leg))
+                    })
+                    .collect();
+                for (swap_id, leg) in targets {
+                    self.drive(
+                        swap_id,
+                        SwapEvent::LockSeen {
+                            leg,
+                            lock: lock.clone(),
+                            confirmations,
+                            chain_time,
+                        },
+                        now,
+                        actions,
+                    );
+                }
+            }
+            HtlcEvent::Claimed { id, secret } => {
+                let secret = Secret(*secret.as_b256());
+                let target = trading.lock_ids.get(&id.0).copied().or_else(|| {
+                    // A claim of a lock we have not accepted (yet): the secret names the swap.
+                    let hashlock = secret.hashlock();
+                    trading.swaps.iter().find_map(|(swap_id, entry)| {
+                        let params = entry.swap.params();
+                        (params.hashlock == hashlock)
+                            .then(|| {
+                                [Leg::Taker, Leg::Maker]
+                                    .into_iter()
+                                    .find(|leg| params.leg(*leg).chain_id == chain_id)
+                            })
+                            .flatten()
+                            .map(|leg| (*swap_id, leg))
+                    })
+                });
+                if let Some((swap_id, leg)) = target {
+                    self.drive(
+                        swap_id,
+                        SwapEvent::ClaimSeen {
+                            leg,
+                            lock_id: id.0,
+                            secret,
+                        },
+                        now,
+                        actions,
+                    );
+                }
+            }
+            HtlcEvent::Refunded { id } => {
+                if let Some((swap_id, leg)) = trading.lock_ids.get(&id.0).copied() {
+                    self.drive(
+                        swap_id,
+                        SwapEvent::RefundSeen { leg, lock_id: id.0 },
+                        now,
+                        actions,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Periodic settlement work: take answers that never came, and every swap's deadlines
+    /// and retries.
+    pub(crate) fn trading_tick(&mut self, now: UnixMillis) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let Some(trading) = self.trading.as_mut() else {
+            return actions;
+        };
+        let timeout = trading.take_timeout_ms;
+        let expired: Vec<B256> = trading
+            .takes
+            .iter()
+            .filter(|(_, take)| now.saturating_sub(take.sent_at) > timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for request_id in expired {
+            if let Some(take) = self
+                .trading
+                .as_mut()
+                .and_then(|t| t.takes.remove(&request_id))
+            {
+                info!(maker_order = %take.request.maker_order_id, "take answer timed out");
+                self.take_failed(take, true, now, &mut actions);
+            }
+        }
+        let swaps: Vec<SwapId> = self
+            .trading
+            .as_ref()
+            .map(|trading| trading.swaps.keys().copied().collect())
+            .unwrap_or_default();
+        for swap_id in swaps {
+            self.drive(swap_id, SwapEvent::Tick, now, &mut actions);
+        }
+        actions
+    }
+
+    /// Restores settlement state after a restart: own open orders back in the books, every
+    /// unfinished swap with its reservation, then each swap resumed (whatever was in flight
+    /// is done again; every action is idempotent).
+    pub fn restore(
+        &mut self,
+        orders: Vec<OwnOrder>,
+        swaps: Vec<(SwapRecord, Swap)>,
+        committed: Vec<SwapId>,
+        hashlocks: Vec<B256>,
+        now: UnixMillis,
+    ) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if self.trading.is_none() {
+            return actions;
+        }
+        for stored in orders {
+            let id = stored.id;
+            let verified =
+                match stored
+                    .signed
+                    .clone()
+                    .verify(&self.markets, &self.rules, stored.created_at)
+                {
+                    Ok(order) => Arc::new(order),
+                    Err(err) => {
+                        warn!(order = %id, %err, "stored own order no longer verifies; left out");
+                        continue;
+                    }
+                };
+            let open = stored.status == StoredStatus::Open && verified.order().expires_at > now;
+            let mut in_book = false;
+            if open && !stored.remaining.is_zero() {
+                match self.insert((*verified).clone(), now) {
+                    Ok(()) => in_book = true,
+                    Err(err) => warn!(order = %id, %err, "own order not restored to the book"),
+                }
+                if in_book && stored.remaining < verified.order().quantity {
+                    // Back to the remaining quantity it had, with the update that said so.
+                    if let Some(update) = stored.latest_update
+                        && let Ok(update) =
+                            update.verify(&verified, &self.rules, now.max(update.update.timestamp))
+                    {
+                        let _ = self.apply_update(&update);
+                    }
+                }
+            }
+            let Some(trading) = self.trading.as_mut() else {
+                return actions;
+            };
+            trading.own.insert(
+                id,
+                Own {
+                    order: verified,
+                    tif: if in_book {
+                        TimeInForce::Gtc
+                    } else {
+                        TimeInForce::Ioc
+                    },
+                    status: stored.status,
+                    remaining: stored.remaining,
+                    in_flight: Lots::ZERO,
+                    refused_by: HashSet::new(),
+                    rounds: MAX_TAKE_ROUNDS,
+                    in_book,
+                },
+            );
+        }
+        let Some(trading) = self.trading.as_mut() else {
+            return actions;
+        };
+        trading.committed.extend(committed);
+        trading.hashlocks.extend(hashlocks);
+        let mut ids = Vec::new();
+        for (record, swap) in swaps {
+            trading.hashlocks.insert(swap.params().hashlock);
+            ids.push((
+                record.swap_id,
+                record.own_order_id,
+                record.quantity,
+                record.market,
+                swap.params().role,
+                swap.reservation(),
+            ));
+            let peer = record.peer.parse::<PeerId>().ok();
+            trading
+                .swaps
+                .insert(record.swap_id, SwapEntry { record, swap, peer });
+        }
+        for (swap_id, order, quantity, market, role, reservation) in ids {
+            let committed = self
+                .trading
+                .as_ref()
+                .is_some_and(|t| t.committed.contains(&swap_id));
+            // Quantity promised to a swap and not yet committed is held again.
+            let hold = match role {
+                Role::Maker => {
+                    matches!(
+                        reservation,
+                        Some(dex_swap::Reservation::Held | dex_swap::Reservation::Committed)
+                    ) && !committed
+                }
+                Role::Taker => !committed,
+            };
+            if hold && let Some(state) = self.books.get_mut(&market) {
+                let _ = state.book.reserve(order, quantity);
+            }
+            self.drain_book(market);
+            if role == Role::Taker && !committed {
+                self.commit_own(swap_id, now, &mut actions);
+            }
+            let resumed = self
+                .trading
+                .as_mut()
+                .and_then(|t| t.swaps.get_mut(&swap_id))
+                .map(|entry| {
+                    let actions = entry.swap.resume(now);
+                    (actions, entry.swap.clone())
+                });
+            if let Some((swap_actions, swap)) = resumed {
+                info!(%swap_id, phase = phase_name(&swap), "swap resumed");
+                actions.push(Action::Store(StoreOp::AppendSwap {
+                    swap_id,
+                    entry: Box::new(LogEntry::Resumed),
+                    actions: swap_actions.clone(),
+                    swap: Box::new(swap),
+                }));
+                self.perform_swap_actions(swap_id, swap_actions, now, &mut actions);
+            }
+        }
+        actions
+    }
+
+    /// Own orders of the node, as the trading state tracks them.
+    pub fn own_order_ids(&self) -> Vec<OrderId> {
+        self.trading
+            .as_ref()
+            .map(|trading| trading.own.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Cancels an own order: an update to zero for a resting order, or the end of an IOC
+    /// order's pending takes. Quantity in swaps already started is not affected.
+    pub fn cancel_own(&mut self, id: OrderId, now: UnixMillis) -> Result<Vec<Action>, Error> {
+        let Some(own) = self.trading.as_ref().and_then(|t| t.own.get(&id)).cloned() else {
+            return self.update_order(id, Lots::ZERO, now);
+        };
+        if own.status != StoredStatus::Open {
+            return Err(Error::OrderNotOpen { id });
+        }
+        let mut actions = if own.in_book {
+            self.update_order(id, Lots::ZERO, now)?
+        } else {
+            Vec::new()
+        };
+        let signed = self
+            .book(&own.order.market())
+            .and_then(|book| book.latest_update(&id))
+            .map(|update| *update.signed());
+        if let Some(own) = self.trading.as_mut().and_then(|t| t.own.get_mut(&id)) {
+            own.status = StoredStatus::Cancelled;
+        }
+        actions.insert(
+            0,
+            Action::Store(StoreOp::UpdateOrder {
+                id,
+                remaining: Lots::ZERO.max(Lots(0)),
+                status: StoredStatus::Cancelled,
+                update: signed,
+            }),
+        );
+        Ok(actions)
+    }
+
+    /// Active swaps and their phases.
+    pub fn active_swaps(&self) -> Vec<(SwapRecord, Swap)> {
+        self.trading
+            .as_ref()
+            .map(|trading| {
+                trading
+                    .swaps
+                    .values()
+                    .map(|entry| (entry.record.clone(), entry.swap.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The phase of a swap as a stable name (`takerLocking`, `makerLocked`, `finished`...).
+pub fn phase_name(swap: &Swap) -> &'static str {
+    use dex_swap::Phase;
+    match swap.phase() {
+        Phase::TakerStart => "takerStart",
+        Phase::TakerLocking { .. } => "takerLocking",
+        Phase::TakerLocked {
+            claim_sent_at: Some(_),
+            ..
+        } => "takerClaiming",
+        Phase::TakerLocked { .. } => "takerLocked",
+        Phase::MakerWaiting => "makerWaiting",
+        Phase::MakerLocking { .. } => "makerLocking",
+        Phase::MakerLocked {
+            claim_sent_at: Some(_),
+            ..
+        } => "makerClaiming",
+        Phase::MakerLocked { .. } => "makerLocked",
+        Phase::Finished { .. } => "finished",
+    }
+}

@@ -1,0 +1,317 @@
+//! Settlement end to end, in process: nodes on loopback, two anvil chains, real swaps.
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::{Context, bail};
+use dex_devnet::{ChainInfo, ChainsConfig, Devnet, DevnetChains};
+use dex_node::{
+    ChainConfig, NodeHandle, OwnOrderStatus, PlaceOrder, SettlementConfig, Swap, TimeInForce,
+};
+use dex_primitives::{Address, Lots, OrderId, Side, Ticks, U256};
+use dex_swap::Outcome;
+use dex_test_utils::{
+    anvil::rpc_call,
+    eth_usdc_id,
+    harness::{TestNetwork, Topology, wait_for},
+};
+use serde_json::{Value, json};
+
+/// Long enough for several swaps on two chains in a debug build on a busy machine.
+const SWAP_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Nodes that settle on a fresh devnet, and what they trade with.
+pub(crate) struct Settled {
+    pub(crate) net: TestNetwork,
+    pub(crate) chains: DevnetChains,
+    pub(crate) devnet: Option<Devnet>,
+    pub(crate) _dir: tempfile::TempDir,
+}
+
+impl Drop for Settled {
+    fn drop(&mut self) {
+        // The devnet's drop kills its chains; the nodes stop with the runtime.
+        drop(self.devnet.take());
+    }
+}
+
+pub(crate) fn chain_config(chain: &ChainInfo) -> ChainConfig {
+    let mut client = dex_chain::ClientConfig::local();
+    client.poll_interval = Duration::from_millis(50);
+    ChainConfig {
+        chain_id: chain.chain_id,
+        rpc_url: chain.rpc_url.clone(),
+        htlc: chain.htlc,
+        start_block: chain.htlc_block,
+        client,
+    }
+}
+
+/// `n` fully connected nodes, node `i` trading as devnet trader `i`, each with its own
+/// database, all chains connected.
+pub(crate) async fn settled(n: usize) -> anyhow::Result<Settled> {
+    let dir = tempfile::tempdir()?;
+    let devnet = Devnet::start_chains(ChainsConfig::for_tests(dir.path().join("devnet"))).await?;
+    let chains = devnet.chains().clone();
+    let keys = chains
+        .traders
+        .iter()
+        .map(|trader| trader.key())
+        .collect::<Result<Vec<_>, _>>()?;
+    let base = dir.path().to_owned();
+    let net = TestNetwork::start_with(n, Topology::Full, |index, config| {
+        config.traders = vec![keys[index].clone()];
+        config.settlement = Some(SettlementConfig::new(
+            base.join(format!("node{index}.sqlite")),
+            vec![chain_config(&chains.base), chain_config(&chains.quote)],
+        ));
+    })
+    .await?;
+    for index in 0..n {
+        let handle = net.node(index)?.clone();
+        wait_for(
+            &format!("node {index} connected to both chains"),
+            SWAP_DEADLINE,
+            || {
+                let handle = handle.clone();
+                async move {
+                    handle
+                        .chains_up()
+                        .await
+                        .is_ok_and(|up| up == vec![31337, 31338])
+                }
+            },
+        )
+        .await?;
+    }
+    Ok(Settled {
+        net,
+        chains,
+        devnet: Some(devnet),
+        _dir: dir,
+    })
+}
+
+pub(crate) fn order(side: Side, price: u64, quantity: u64, tif: TimeInForce) -> PlaceOrder {
+    PlaceOrder {
+        market: eth_usdc_id(),
+        side,
+        price: Ticks(price),
+        quantity: Lots(quantity),
+        min_fill: None,
+        time_in_force: tif,
+        expires_in_ms: None,
+        maker: None,
+    }
+}
+
+/// Waits until `handle` has `count` finished swaps, and returns all its swaps.
+pub(crate) async fn finished_swaps(
+    handle: &NodeHandle,
+    count: usize,
+) -> anyhow::Result<Vec<(dex_node::SwapRecord, Swap)>> {
+    wait_for(
+        &format!("{count} finished swaps"),
+        SWAP_DEADLINE,
+        || async {
+            handle
+                .swaps()
+                .await
+                .is_ok_and(|swaps| swaps.iter().filter(|(_, s)| s.is_finished()).count() >= count)
+        },
+    )
+    .await?;
+    Ok(handle.swaps().await?)
+}
+
+/// Waits until `order` is in `handle`'s book with `available` lots offered.
+pub(crate) async fn wait_offered(
+    handle: &NodeHandle,
+    order: OrderId,
+    available: Option<u64>,
+) -> anyhow::Result<()> {
+    wait_for("the order in the book", SWAP_DEADLINE, || async {
+        handle.depth(eth_usdc_id(), 50).await.is_ok_and(|_| true)
+            && handle
+                .order_status(order)
+                .await
+                .is_ok_and(|status| status == dex_book::OrderStatus::Open)
+    })
+    .await?;
+    if let Some(available) = available {
+        wait_for("the order's available quantity", SWAP_DEADLINE, || async {
+            handle.depth(eth_usdc_id(), 50).await.is_ok_and(|depth| {
+                depth
+                    .asks
+                    .iter()
+                    .chain(depth.bids.iter())
+                    .map(|level| level.quantity.0)
+                    .sum::<u64>()
+                    == available
+            })
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+fn quantity(value: &Value) -> anyhow::Result<U256> {
+    let text = value.as_str().context("hex quantity")?;
+    Ok(U256::from_str_radix(text.trim_start_matches("0x"), 16)?)
+}
+
+fn addr(url: &str) -> anyhow::Result<SocketAddr> {
+    Ok(url.trim_start_matches("http://").parse()?)
+}
+
+/// The latest block number of a chain.
+pub(crate) fn block_number(url: &str) -> anyhow::Result<u64> {
+    Ok(quantity(&rpc_call(addr(url)?, "eth_blockNumber", json!([]))?)?.to::<u64>())
+}
+
+/// What `account` paid in fees on a chain in blocks `from..=to`, from the receipts.
+pub(crate) fn fees_paid(url: &str, account: Address, from: u64, to: u64) -> anyhow::Result<U256> {
+    let addr = addr(url)?;
+    let mut total = U256::ZERO;
+    for number in from..=to {
+        let block = rpc_call(
+            addr,
+            "eth_getBlockByNumber",
+            json!([format!("0x{number:x}"), true]),
+        )?;
+        for tx in block["transactions"]
+            .as_array()
+            .context("block transactions")?
+        {
+            let sender: Address = tx["from"].as_str().context("sender")?.parse()?;
+            if sender != account {
+                continue;
+            }
+            let hash = tx["hash"].as_str().context("tx hash")?;
+            let receipt = rpc_call(addr, "eth_getTransactionReceipt", json!([hash]))?;
+            total += quantity(&receipt["gasUsed"])? * quantity(&receipt["effectiveGasPrice"])?;
+        }
+    }
+    Ok(total)
+}
+
+/// Balances of one account: ETH on the base chain, ETH and USDC on the quote chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Wallet {
+    pub(crate) base_eth: U256,
+    pub(crate) quote_eth: U256,
+    pub(crate) usdc: U256,
+}
+
+pub(crate) async fn wallet(chains: &DevnetChains, owner: Address) -> anyhow::Result<Wallet> {
+    let balances = chains.balances(owner).await?;
+    Ok(Wallet {
+        base_eth: balances.base_eth,
+        quote_eth: balances.quote_eth,
+        usdc: balances.usdc,
+    })
+}
+
+/// 0.25 ETH at 2500.00 USDC: 250 lots at 250,000 ticks.
+const PRICE: u64 = 250_000;
+const LOTS: u64 = 250;
+const BASE_WEI: u64 = 250_000_000_000_000_000;
+const QUOTE_UNITS: u64 = 625_000_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buy_settles_by_swap_with_exact_balances() -> anyhow::Result<()> {
+    let settled = settled(2).await?;
+    let (maker, taker) = (settled.net.node(0)?.clone(), settled.net.node(1)?.clone());
+    let maker_addr = settled.net.nodes[0].trader.address();
+    let taker_addr = settled.net.nodes[1].trader.address();
+    let chains = &settled.chains;
+    let start = (
+        block_number(&chains.base.rpc_url)?,
+        block_number(&chains.quote.rpc_url)?,
+    );
+    let before = (
+        wallet(chains, maker_addr).await?,
+        wallet(chains, taker_addr).await?,
+    );
+
+    let ask = maker
+        .place_order(order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc))
+        .await?;
+    wait_offered(&taker, ask, Some(LOTS)).await?;
+    let bid = taker
+        .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
+        .await?;
+
+    let maker_swaps = finished_swaps(&maker, 1).await?;
+    let taker_swaps = finished_swaps(&taker, 1).await?;
+    for swaps in [&maker_swaps, &taker_swaps] {
+        assert_eq!(swaps.len(), 1);
+        assert_eq!(swaps[0].1.outcome(), Some(&Outcome::Completed));
+        assert_eq!(swaps[0].0.quantity, Lots(LOTS));
+        assert_eq!(swaps[0].0.price, Ticks(PRICE));
+    }
+    assert_eq!(maker_swaps[0].0.swap_id, taker_swaps[0].0.swap_id);
+
+    let end = (
+        block_number(&chains.base.rpc_url)?,
+        block_number(&chains.quote.rpc_url)?,
+    );
+    let after = (
+        wallet(chains, maker_addr).await?,
+        wallet(chains, taker_addr).await?,
+    );
+    let fees = |account| -> anyhow::Result<(U256, U256)> {
+        Ok((
+            fees_paid(&chains.base.rpc_url, account, start.0 + 1, end.0)?,
+            fees_paid(&chains.quote.rpc_url, account, start.1 + 1, end.1)?,
+        ))
+    };
+    let (maker_fees, taker_fees) = (fees(maker_addr)?, fees(taker_addr)?);
+    let (base, quote) = (U256::from(BASE_WEI), U256::from(QUOTE_UNITS));
+    // The maker sold 0.25 ETH on the base chain for 625 USDC on the quote chain.
+    assert_eq!(after.0.base_eth, before.0.base_eth - base - maker_fees.0);
+    assert_eq!(after.0.usdc, before.0.usdc + quote);
+    assert_eq!(after.0.quote_eth, before.0.quote_eth - maker_fees.1);
+    // The taker bought it.
+    assert_eq!(after.1.base_eth, before.1.base_eth + base - taker_fees.0);
+    assert_eq!(after.1.usdc, before.1.usdc - quote);
+    assert_eq!(after.1.quote_eth, before.1.quote_eth - taker_fees.1);
+    // Each side paid for its own transactions: maker lock (base) + claim (quote), taker
+    // approve + lock (quote) + claim (base).
+    assert!(maker_fees.0 > U256::ZERO && maker_fees.1 > U256::ZERO);
+    assert!(taker_fees.0 > U256::ZERO && taker_fees.1 > U256::ZERO);
+
+    // Both orders are done, in the database and in every book.
+    let (stored_ask, _) = maker.own_order(ask).await?;
+    assert_eq!(
+        (stored_ask.status, stored_ask.remaining),
+        (OwnOrderStatus::Filled, Lots(0))
+    );
+    let (stored_bid, _) = taker.own_order(bid).await?;
+    assert_eq!(
+        (stored_bid.status, stored_bid.remaining),
+        (OwnOrderStatus::Filled, Lots(0))
+    );
+    for handle in [&maker, &taker] {
+        wait_for(
+            "the filled ask gone from the book",
+            SWAP_DEADLINE,
+            || async {
+                handle
+                    .depth(eth_usdc_id(), 10)
+                    .await
+                    .is_ok_and(|d| d.asks.is_empty() && d.bids.is_empty())
+            },
+        )
+        .await?;
+    }
+    let trades = taker.trades(eth_usdc_id(), 10).await?;
+    assert_eq!(trades.len(), 1);
+    assert_eq!(
+        (trades[0].price, trades[0].quantity, trades[0].taker_side),
+        (Ticks(PRICE), Lots(LOTS), Side::Buy)
+    );
+    if maker_swaps.is_empty() {
+        bail!("unreachable");
+    }
+    Ok(())
+}
