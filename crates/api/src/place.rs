@@ -1,0 +1,155 @@
+//! Placing an order the node signs (`POST /v1/orders`): the request converted exactly, ready
+//! for the node's `place_order` (the route is served once the node has it).
+
+use dex_primitives::{Lots, MarketId, Side, Ticks};
+
+use crate::{
+    error::ApiError,
+    types::{PlaceOrderRequest, TimeInForce},
+};
+
+/// An order to place, converted exactly from a [`PlaceOrderRequest`]: what the node's
+/// `place_order` takes once it exists (`POST /v1/orders`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaceOrder {
+    /// The market.
+    pub market: MarketId,
+    /// Side.
+    pub side: Side,
+    /// Limit price in ticks.
+    pub price: Ticks,
+    /// Quantity in lots.
+    pub quantity: Lots,
+    /// Smallest fill in lots (default one lot).
+    pub min_fill: Lots,
+    /// GTC or IOC.
+    pub time_in_force: TimeInForce,
+    /// Lifetime in seconds, if given.
+    pub expires_in: Option<u64>,
+}
+
+/// Converts a place request exactly, naming the field at fault: unknown market, non-decimal,
+/// negative, zero, too many digits, off the tick or lot grid, minFill above quantity.
+pub fn parse_place_order(
+    markets: &dex_primitives::Markets,
+    request: &PlaceOrderRequest,
+) -> Result<PlaceOrder, ApiError> {
+    let market = markets
+        .find(&request.market)
+        .map_err(|source| ApiError::field("market", source))?;
+    let price = market
+        .parse_price(&request.price)
+        .map_err(|source| ApiError::field("price", source))?;
+    let quantity = market
+        .parse_quantity(&request.quantity)
+        .map_err(|source| ApiError::field("quantity", source))?;
+    let min_fill = match &request.min_fill {
+        Some(text) => market
+            .parse_quantity(text)
+            .map_err(|source| ApiError::field("minFill", source))?,
+        None => Lots(1),
+    };
+    if min_fill > quantity {
+        return Err(ApiError::field(
+            "minFill",
+            dex_primitives::Error::MinFillAboveQuantity {
+                min_fill: min_fill.0,
+                quantity: quantity.0,
+            },
+        ));
+    }
+    if request.expires_in == Some(0) {
+        return Err(ApiError::field(
+            "expiresIn",
+            dex_primitives::Error::ZeroValue { what: "expiresIn" },
+        ));
+    }
+    Ok(PlaceOrder {
+        market: market.id(),
+        side: request.side.into(),
+        price,
+        quantity,
+        min_fill,
+        time_in_force: request.time_in_force,
+        expires_in: request.expires_in,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use dex_test_utils::markets;
+
+    use super::*;
+    use crate::types::SideName;
+    use dex_primitives::{Lots, Ticks};
+
+    fn request(price: &str, quantity: &str) -> PlaceOrderRequest {
+        PlaceOrderRequest {
+            market: "ETH/USDC".into(),
+            side: SideName::Buy,
+            price: price.into(),
+            quantity: quantity.into(),
+            min_fill: None,
+            time_in_force: TimeInForce::Gtc,
+            expires_in: None,
+        }
+    }
+
+    fn slug(request: &PlaceOrderRequest) -> (&'static str, Option<String>) {
+        match parse_place_order(markets(), request) {
+            Ok(_) => ("ok", None),
+            Err(err) => (err.kind().slug, err.problem().field),
+        }
+    }
+
+    #[test]
+    fn place_requests_convert_exactly_or_name_the_fault() {
+        let parsed = parse_place_order(markets(), &request("2500.5", "0.25")).unwrap();
+        assert_eq!(parsed.price, Ticks(250_050));
+        assert_eq!(parsed.quantity, Lots(250));
+        assert_eq!(parsed.min_fill, Lots(1));
+        let field = |name: &str| Some(name.to_owned());
+        assert_eq!(
+            slug(&request("abc", "1")),
+            ("invalid-decimal", field("price"))
+        );
+        assert_eq!(
+            slug(&request("1e3", "1")),
+            ("invalid-decimal", field("price"))
+        );
+        assert_eq!(
+            slug(&request("-1", "1")),
+            ("negative-value", field("price"))
+        );
+        assert_eq!(slug(&request("0", "1")), ("zero-value", field("price")));
+        assert_eq!(
+            slug(&request("1", "0.0")),
+            ("zero-value", field("quantity"))
+        );
+        assert_eq!(
+            slug(&request("2500.005", "1")),
+            ("off-tick", field("price"))
+        );
+        assert_eq!(
+            slug(&request("2500", "0.0005")),
+            ("off-lot", field("quantity"))
+        );
+        assert_eq!(
+            slug(&request("0.00000000000000000000000000001", "1")),
+            ("too-many-digits", field("price"))
+        );
+        assert_eq!(
+            slug(&request("999999999999999999999", "1")),
+            ("out-of-range", field("price"))
+        );
+        let mut unknown = request("1", "1");
+        unknown.market = "BTC/USDC".into();
+        assert_eq!(slug(&unknown), ("unknown-market", field("market")));
+        let mut min_fill = request("1", "0.002");
+        min_fill.min_fill = Some("0.003".into());
+        assert_eq!(
+            slug(&min_fill),
+            ("min-fill-above-quantity", field("minFill"))
+        );
+    }
+}

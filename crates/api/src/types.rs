@@ -1,0 +1,432 @@
+//! The JSON the API speaks, shared with its clients (dexctl, dex-mm) without the server.
+//!
+//! Conventions: field names are camelCase; prices and quantities are decimal strings in
+//! display units (`"2500.5"`, `"0.25"`), converted exactly by the market's tick and lot (a
+//! value off the grid is refused, never rounded); ids and addresses are `0x` hex; times are
+//! unix milliseconds. Errors are [`Problem`]s (RFC 7807, `application/problem+json`).
+
+use dex_primitives::{Address, MarketId, Order, OrderId, Signature};
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "server")]
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// Prefix of every problem `type`: the slug after it names the error (see
+/// [`Problem::slug`]). A URN, so it is stable and does not pretend to be a web page.
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:p2pdex:problem:";
+
+/// An RFC 7807 problem: what every error answer carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// Stable identifier of the error, `urn:p2pdex:problem:<slug>`; clients branch on it.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short summary of the error type (the same for every occurrence).
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong this time, with the values that matter.
+    pub detail: String,
+    /// The request path it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// For errors in a request body or query: the field at fault (`order.price`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl Problem {
+    /// The slug of the `type` (`unknown-market`), or the whole `type` if it is not ours.
+    pub fn slug(&self) -> &str {
+        self.problem_type
+            .strip_prefix(PROBLEM_TYPE_PREFIX)
+            .unwrap_or(&self.problem_type)
+    }
+}
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// `ok` while the node runs.
+    pub status: String,
+}
+
+/// `GET /v1/info`: who this node is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Info {
+    /// Version of the node software.
+    pub version: String,
+    /// The node's libp2p peer id (base58): the `peer` its orders name.
+    pub peer_id: String,
+    /// Addresses the node's swarm listens on, each ending in `/p2p/<peer id>` so it can be
+    /// given to another node as a bootstrap address.
+    pub listen_addrs: Vec<String>,
+    /// Trader addresses this node holds keys of (the makers of its orders).
+    #[cfg_attr(feature = "server", schema(value_type = Vec<String>))]
+    pub traders: Vec<Address>,
+    /// Connected peers.
+    pub peers: usize,
+    /// Markets configured.
+    pub markets: usize,
+    /// True when the node settles trades (chains configured); false for a relay-only node,
+    /// which replicates books but neither takes nor serves takes.
+    pub settlement: bool,
+}
+
+/// One asset of a market.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AssetInfo {
+    /// Display symbol (`ETH`).
+    pub symbol: String,
+    /// The chain it lives on.
+    pub chain_id: u64,
+    /// Token address; `0x000…0` for the chain's native coin.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub token: Address,
+    /// Token decimals.
+    pub decimals: u8,
+}
+
+/// `GET /v1/markets` items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MarketInfo {
+    /// Market id (EIP-712 hashStruct of the market); usable wherever a market is named.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub id: MarketId,
+    /// `BASE/QUOTE`, also usable wherever a market is named (URL-encode the `/`).
+    pub symbol: String,
+    /// The base asset.
+    pub base: AssetInfo,
+    /// The quote asset.
+    pub quote: AssetInfo,
+    /// One lot in base units (`"0.001"`): quantities are multiples of it.
+    pub lot_size: String,
+    /// One tick in quote per base (`"0.01"`): prices are multiples of it.
+    pub tick_size: String,
+    /// Base-asset base units in one lot (decimal integer string).
+    pub base_per_lot: String,
+    /// Quote base units for one lot at one tick (decimal integer string).
+    pub quote_per_tick_lot: String,
+}
+
+/// `GET /v1/markets`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Markets {
+    /// Every configured market, by symbol.
+    pub markets: Vec<MarketInfo>,
+}
+
+/// One aggregated price level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BookLevel {
+    /// Price (quote per base).
+    pub price: String,
+    /// Quantity offered at this price (base); `"0"` in a stream delta means the level left.
+    pub quantity: String,
+    /// Orders resting at this price.
+    pub orders: u32,
+}
+
+/// `GET /v1/markets/{market}/book`: aggregated depth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Book {
+    /// Market id.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub market: MarketId,
+    /// `BASE/QUOTE`.
+    pub symbol: String,
+    /// Buy levels, best (highest) first.
+    pub bids: Vec<BookLevel>,
+    /// Sell levels, best (lowest) first.
+    pub asks: Vec<BookLevel>,
+}
+
+/// `POST /v1/orders/signed`: an order signed elsewhere (wallet, bot, `dexctl order sign`) by
+/// a trader key this node holds, naming this node's peer id. The JSON of `dexctl order sign`
+/// is accepted as is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignedOrderRequest {
+    /// The EIP-712 `Order` message (prices in ticks, quantities in lots).
+    #[cfg_attr(feature = "server", schema(value_type = crate::openapi::OrderMessage))]
+    pub order: Order,
+    /// `r ‖ s ‖ v`, 65 bytes as `0x` hex, low-s, `v` 27 or 28.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub signature: Signature,
+    /// Optional: the order id the signer computed; refused if it differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", schema(value_type = Option<String>))]
+    pub order_id: Option<OrderId>,
+}
+
+/// Buy or sell the base asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SideName {
+    /// Buy base, pay quote.
+    Buy,
+    /// Sell base, receive quote.
+    Sell,
+}
+
+impl From<dex_primitives::Side> for SideName {
+    fn from(side: dex_primitives::Side) -> Self {
+        match side {
+            dex_primitives::Side::Buy => SideName::Buy,
+            dex_primitives::Side::Sell => SideName::Sell,
+        }
+    }
+}
+
+impl From<SideName> for dex_primitives::Side {
+    fn from(side: SideName) -> Self {
+        match side {
+            SideName::Buy => dex_primitives::Side::Buy,
+            SideName::Sell => dex_primitives::Side::Sell,
+        }
+    }
+}
+
+impl SideName {
+    /// `buy` or `sell`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SideName::Buy => "buy",
+            SideName::Sell => "sell",
+        }
+    }
+}
+
+/// `201` answer to an order accepted into the node's book and gossiped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OrderAccepted {
+    /// The order id (its EIP-712 signing digest).
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub order_id: OrderId,
+    /// Market id.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub market: MarketId,
+    /// `BASE/QUOTE`.
+    pub symbol: String,
+    /// Side.
+    pub side: SideName,
+    /// Limit price.
+    pub price: String,
+    /// Quantity.
+    pub quantity: String,
+    /// The maker (signer).
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub maker: Address,
+    /// Expiry, unix ms.
+    pub expires_at: u64,
+}
+
+/// Answer to a cancel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCancelled {
+    /// The cancelled order.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub order_id: OrderId,
+    /// Always `cancelled`.
+    pub status: String,
+}
+
+/// Time in force of a placed order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub enum TimeInForce {
+    /// Good till cancelled (or until `expiresIn`): what is not filled at once rests.
+    #[default]
+    #[serde(rename = "GTC")]
+    Gtc,
+    /// Immediate or cancel: what is not filled at once is cancelled.
+    #[serde(rename = "IOC")]
+    Ioc,
+}
+
+/// `POST /v1/orders`: an order the node signs with its trader key. (Served once the node
+/// places orders itself; see the crate docs.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlaceOrderRequest {
+    /// Market id or `BASE/QUOTE` symbol.
+    pub market: String,
+    /// Side.
+    pub side: SideName,
+    /// Limit price, a multiple of the market's tick.
+    pub price: String,
+    /// Quantity, a multiple of the market's lot.
+    pub quantity: String,
+    /// Smallest fill accepted, a multiple of the lot; default one lot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_fill: Option<String>,
+    /// `GTC` (default) or `IOC`.
+    #[serde(default)]
+    pub time_in_force: TimeInForce,
+    /// Lifetime in seconds; default the node's configured order lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
+}
+
+/// `GET /v1/peers` items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PeerInfo {
+    /// The peer's libp2p id.
+    pub peer_id: String,
+    /// Its gossipsub score, when known (negative: it sent invalid messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+}
+
+/// `GET /v1/peers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Peers {
+    /// Connected peers.
+    pub peers: Vec<PeerInfo>,
+}
+
+/// What a WebSocket client sends: `{"op":"subscribe","channel":"book:ETH/USDC"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WsRequest {
+    /// `subscribe`, `unsubscribe` or `ping`.
+    pub op: WsOp,
+    /// `book:<market>`, `trades:<market>`, `orders` or `swaps` (not for `ping`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+}
+
+/// WebSocket operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum WsOp {
+    /// Start a channel: a snapshot follows, then deltas.
+    Subscribe,
+    /// Stop a channel.
+    Unsubscribe,
+    /// Answered with `pong`.
+    Ping,
+}
+
+/// A change to one order, as a book stream reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BookOrderEvent {
+    /// `inserted`, `reduced`, `reserved`, `released`, `removed`, `suspended` or `restored`.
+    pub event: String,
+    /// The order.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub order_id: OrderId,
+    /// Its side.
+    pub side: SideName,
+    /// Its price.
+    pub price: String,
+    /// Its remaining quantity after the change.
+    pub remaining: String,
+    /// What it offers after the change (remaining minus reserved; 0 when suspended/removed).
+    pub available: String,
+    /// Why it left, for `removed`: `cancelled`, `filled`, `expired`, `evicted`, `dropped`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What the server sends on a WebSocket, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum WsMessage {
+    /// A channel started.
+    Subscribed {
+        /// The channel, as normalised by the server (market by symbol).
+        channel: String,
+    },
+    /// A channel stopped.
+    Unsubscribed {
+        /// The channel.
+        channel: String,
+    },
+    /// The state of a book channel at `seq`: the top levels of each side.
+    Snapshot {
+        /// The channel.
+        channel: String,
+        /// Sequence number of the book feed; the next delta has `seq + 1`.
+        seq: u64,
+        /// Buy levels, best first.
+        bids: Vec<BookLevel>,
+        /// Sell levels, best first.
+        asks: Vec<BookLevel>,
+    },
+    /// Changes after the previous message of the channel: each changed level with its new
+    /// absolute values (`quantity` `"0"`: the level is gone from the view), and the order
+    /// events behind them.
+    Delta {
+        /// The channel.
+        channel: String,
+        /// Sequence number, one more than the previous snapshot or delta.
+        seq: u64,
+        /// Changed buy levels.
+        bids: Vec<BookLevel>,
+        /// Changed sell levels.
+        asks: Vec<BookLevel>,
+        /// Order events, oldest first (best effort: under load some may be summarised away,
+        /// the levels are always exact).
+        events: Vec<BookOrderEvent>,
+    },
+    /// Answer to `ping`.
+    Pong,
+    /// A request failed; the connection stays open.
+    Error {
+        /// What went wrong.
+        problem: Problem,
+    },
+}
+
+/// The files of a node's data directory, shared by dexd (which creates them) and its
+/// clients (which read the URL and the token).
+pub mod layout {
+    /// The trader's secp256k1 key, `0x` hex (mode 0600).
+    pub const TRADER_KEY: &str = "trader.key";
+    /// The libp2p identity key, protobuf-encoded ed25519 (mode 0600).
+    pub const P2P_KEY: &str = "p2p.key";
+    /// The API bearer token (mode 0600), created at first start.
+    pub const API_TOKEN: &str = "api.token";
+    /// The API's URL (`http://127.0.0.1:7780`), written at each start once the API listens.
+    pub const API_URL: &str = "api.url";
+    /// Held locked by the running dexd, so two never share a data dir.
+    pub const LOCK: &str = "dexd.lock";
+    /// The SQLite database (default name; `settlement.database` may change it).
+    pub const DATABASE: &str = "dex.sqlite";
+}

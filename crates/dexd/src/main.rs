@@ -1,0 +1,313 @@
+//! `dexd`: the p2pdex node daemon. It reads its TOML config (`DEX_*` environment variables
+//! and flags override it), opens and locks its data dir (keys, token, database), starts the
+//! node and serves the HTTP API until SIGINT or SIGTERM.
+
+mod config;
+mod datadir;
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::{Context, Result, anyhow};
+use clap::Parser;
+use config::{Config, LogFormat};
+use datadir::DataDir;
+use dex_network::{Multiaddr, NetworkConfig, RateLimit};
+use dex_node::{NodeConfig, SystemClock};
+use dex_primitives::{Markets, ValidationRules};
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+/// The p2pdex node daemon.
+#[derive(Debug, Parser)]
+#[command(name = "dexd", version, about)]
+struct Cli {
+    /// The TOML config file (see config/dexd.example.toml). Without one, defaults apply.
+    #[arg(long, env = "DEX_CONFIG")]
+    config: Option<PathBuf>,
+    /// The data dir: keys, API token, database, lock. Overrides `data_dir`.
+    #[arg(long, env = "DEX_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address of the HTTP API (`127.0.0.1:7780`; port 0 picks one). Overrides `api.listen`.
+    #[arg(long, env = "DEX_API_LISTEN")]
+    api_listen: Option<SocketAddr>,
+    /// libp2p listen multiaddrs, comma-separated. Overrides `p2p.listen`.
+    #[arg(long, env = "DEX_P2P_LISTEN", value_delimiter = ',')]
+    p2p_listen: Vec<String>,
+    /// Bootstrap peers (multiaddrs with /p2p/<peer id>), comma-separated. Overrides
+    /// `p2p.bootstrap`.
+    #[arg(long, env = "DEX_BOOTSTRAP", value_delimiter = ',')]
+    bootstrap: Vec<String>,
+    /// Log output. Overrides `log.format`.
+    #[arg(long, env = "DEX_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+    /// RUST_LOG-style filter (`info`, `dex_node=debug,info`). Overrides `log.level`;
+    /// `RUST_LOG` overrides it.
+    #[arg(long, env = "DEX_LOG_LEVEL")]
+    log_level: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("dexd: error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("dexd: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Everything resolved from the file, the environment and the flags.
+struct Settings {
+    config: Config,
+    /// Directory relative paths of the config are resolved against.
+    base: PathBuf,
+    data_dir: PathBuf,
+}
+
+fn settings(cli: &Cli) -> Result<Settings> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let mut config = config::load(cli.config.as_deref(), &env)?;
+    let base = cli
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."));
+    if let Some(listen) = cli.api_listen {
+        config.api.listen = listen;
+    }
+    if !cli.p2p_listen.is_empty() {
+        config.p2p.listen = cli.p2p_listen.clone();
+    }
+    if !cli.bootstrap.is_empty() {
+        config.p2p.bootstrap = cli.bootstrap.clone();
+    }
+    if let Some(format) = cli.log_format {
+        config.log.format = format;
+    }
+    if let Some(level) = &cli.log_level {
+        config.log.level = level.clone();
+    }
+    let data_dir = match (&cli.data_dir, &config.data_dir) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(dir)) => base.join(dir),
+        (None, None) => std::env::var_os("HOME")
+            .map(|home| PathBuf::from(home).join(".p2pdex"))
+            .ok_or_else(|| anyhow!("no data dir: pass --data-dir or set `data_dir`"))?,
+    };
+    Ok(Settings {
+        config,
+        base,
+        data_dir,
+    })
+}
+
+fn init_logging(format: LogFormat, level: &str) -> Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(filter) if !filter.is_empty() => EnvFilter::try_new(&filter)
+            .map_err(|err| anyhow!("RUST_LOG {filter:?} is not a valid filter: {err}"))?,
+        _ => EnvFilter::try_new(level)
+            .map_err(|err| anyhow!("log level {level:?} is not a valid filter: {err}"))?,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let result = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    result.map_err(|err| anyhow!("cannot start logging: {err}"))
+}
+
+fn multiaddrs(what: &str, texts: &[String]) -> Result<Vec<Multiaddr>> {
+    texts
+        .iter()
+        .map(|text| {
+            text.parse()
+                .map_err(|err| anyhow!("{what}: {text:?} is not a multiaddr: {err}"))
+        })
+        .collect()
+}
+
+fn node_config(
+    config: &Config,
+    markets: Markets,
+    trader: dex_primitives::TraderKey,
+) -> Result<NodeConfig> {
+    let mut node = NodeConfig::new(markets, vec![trader]);
+    let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    node.rules = ValidationRules {
+        max_clock_skew_ms: millis(config.node.max_clock_skew.0),
+        max_lifetime_ms: millis(config.node.max_order_lifetime.0),
+    };
+    node.liveness.alive_interval = config.node.alive_interval.0;
+    node.liveness.silent_after = config.node.silent_after.0;
+    node.sync.start_peers = config.node.sync_peers;
+    node.caps.orders_per_maker = config.node.orders_per_maker;
+    node.caps.orders_per_market = config.node.orders_per_market;
+    node.tick_interval = config.node.tick_interval.0;
+    node.command_queue = config.node.command_queue;
+    node.event_capacity = config.node.event_capacity;
+    let p2p = &config.p2p;
+    let mut network = NetworkConfig {
+        listen_addrs: multiaddrs("p2p.listen", &p2p.listen)?,
+        bootstrap: multiaddrs("p2p.bootstrap", &p2p.bootstrap)?,
+        mdns: p2p.mdns,
+        kad: p2p.kad,
+        ..NetworkConfig::default()
+    };
+    network.connections.max_established = p2p.max_connections;
+    network.connections.max_established_per_peer = p2p.max_connections_per_peer;
+    network.gossip_rate = RateLimit {
+        per_second: p2p.gossip_rate,
+        burst: p2p.gossip_burst,
+    };
+    network.request_rate = RateLimit {
+        per_second: p2p.request_rate,
+        burst: p2p.request_burst,
+    };
+    network.request_timeout = p2p.request_timeout.0;
+    network.idle_connection_timeout = p2p.idle_connection_timeout.0;
+    if p2p.allow_loopback_colocation {
+        network
+            .gossip
+            .score
+            .ip_colocation_whitelist
+            .push(std::net::IpAddr::from([127, 0, 0, 1]));
+    }
+    node.network = network;
+    Ok(node)
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let Settings {
+        config,
+        base,
+        data_dir,
+    } = settings(&cli)?;
+    init_logging(config.log.format, &config.log.level)?;
+    let data = DataDir::open(&data_dir)?;
+    let markets = config.markets(&base)?;
+    let (trader, created) = data.trader_key()?;
+    if created {
+        info!(address = %trader.address(), "created a new trader key in {}", data.path().join(dex_api::layout::TRADER_KEY).display());
+    }
+    let keypair = data.p2p_key()?;
+    let token = data.api_token()?;
+    let traders = vec![trader.address()];
+    let node_config = node_config(&config, markets.clone(), trader)?;
+    let settlement = !config.settlement.chains.is_empty();
+    if settlement {
+        // The node crate does not settle yet (see the settlement issue): the chains are
+        // checked by the config but the node runs as a relay until it does.
+        warn!(
+            chains = config.settlement.chains.len(),
+            "settlement is configured, but this node build cannot settle yet: running as a relay"
+        );
+    }
+    // The API port first: if it is taken, fail before joining the network.
+    let listener = TcpListener::bind(config.api.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen for the API on {} (api.listen / --api-listen)",
+                config.api.listen
+            )
+        })?;
+    let api_address = listener.local_addr().context("API listener address")?;
+    let mut hash_seed = [0u8; 8];
+    getrandom::getrandom(&mut hash_seed).context("no randomness for the book hashers")?;
+    let node = dex_node::spawn(
+        node_config,
+        keypair,
+        Arc::new(SystemClock),
+        u64::from_le_bytes(hash_seed),
+    )
+    .await
+    .context("cannot start the node (p2p.listen / --p2p-listen)")?;
+    let listen_addrs = node.network().listen_addrs().await.unwrap_or_default();
+    let url = format!("http://{api_address}");
+    data.write_api_url(&url)?;
+    info!(
+        peer_id = %node.peer_id(),
+        api = %url,
+        listen = ?listen_addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        markets = markets.len(),
+        trader = %traders[0],
+        data_dir = %data.path().display(),
+        "dexd started"
+    );
+    let api = &config.api;
+    let mut api_config = dex_api::ApiConfig::new(token);
+    api_config.body_limit = api.body_limit;
+    api_config.request_timeout = api.request_timeout.0;
+    api_config.cors_origins = api.cors_origins.clone();
+    api_config.max_book_depth = api.max_book_depth;
+    api_config.ws_book_depth = api.ws_book_depth;
+    api_config.ws_queue = api.ws_queue;
+    api_config.ws_max_subscriptions = api.ws_max_subscriptions;
+    let context = dex_api::NodeContext {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        markets,
+        traders,
+        settlement: false,
+    };
+    let state = dex_api::ApiState::new(node.clone(), context, api_config);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(dex_api::serve(listener, state, async move {
+        let _ = stop_rx.await;
+    }));
+    let signal = shutdown_signal().await;
+    info!(
+        signal,
+        "shutting down: API closing, node stopping (swaps resume at the next start)"
+    );
+    let _ = stop_tx.send(());
+    // Requests in flight finish; WebSocket clients are cut when the node stops.
+    match tokio::time::timeout(Duration::from_secs(10), server).await {
+        Ok(Ok(Err(err))) => warn!(%err, "API server error"),
+        Ok(Err(err)) => warn!(%err, "API server task failed"),
+        Err(_) => warn!("API requests still running after 10 s; closing anyway"),
+        Ok(Ok(Ok(()))) => {}
+    }
+    node.shutdown().await;
+    data.remove_api_url();
+    info!("dexd stopped");
+    Ok(())
+}
+
+/// Waits for SIGINT or SIGTERM and names it.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        warn!("cannot install signal handlers; stop dexd with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    }
+}
