@@ -54,6 +54,8 @@ struct Actor {
     chain_reports: mpsc::Receiver<ChainReport>,
     take_results_tx: mpsc::Sender<TakeResult>,
     take_results: mpsc::Receiver<TakeResult>,
+    crash_after: Option<crate::CrashHook>,
+    crashed: bool,
 }
 
 /// Starts a node: its network (listening, bootstrap dialed), its topic subscriptions and
@@ -126,6 +128,11 @@ pub async fn spawn(
         chain_reports,
         take_results_tx,
         take_results,
+        crash_after: config
+            .settlement
+            .as_ref()
+            .and_then(|settlement| settlement.crash_after.clone()),
+        crashed: false,
     };
     let span = info_span!("node", peer = %network.peer_id());
     tokio::spawn(actor.start(restored).instrument(span));
@@ -145,6 +152,10 @@ impl Actor {
     }
 
     async fn run(mut self) {
+        if self.crashed {
+            self.network.shutdown().await;
+            return;
+        }
         let mut ticker = tokio::time::interval(self.tick_interval.max(Duration::from_millis(1)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -174,6 +185,11 @@ impl Actor {
                 }
             }
             self.publish_events();
+            if self.crashed {
+                warn!("node crashed on purpose (crash test hook)");
+                self.network.shutdown().await;
+                return;
+            }
         }
         self.network.shutdown().await;
         info!("node stopped");
@@ -475,6 +491,7 @@ impl Actor {
             return true;
         };
         let now = self.clock.now();
+        let crash = self.crash_after.as_ref().is_some_and(|hook| (hook.0)(&op));
         let result = match op {
             StoreOp::InsertOrder(order) => store.insert_own_order(&order),
             StoreOp::UpdateOrder {
@@ -518,6 +535,11 @@ impl Actor {
             } => store.set_chain_cursor(chain_id, block, &cursor, now),
         };
         match result {
+            Ok(()) if crash => {
+                // Nothing after this write runs: the test restarts the node from its data.
+                self.crashed = true;
+                false
+            }
             Ok(()) => true,
             Err(err) => {
                 NodeMetrics::inc(&self.metrics.store_failed);

@@ -60,6 +60,20 @@ pub struct SettlementConfig {
     pub takes_per_minute: u32,
     /// How long a take request waits for the maker's answer. Default 10 s.
     pub take_timeout: Duration,
+    /// For crash tests only: asked after every database write; when it answers true the
+    /// node stops at once, as if killed right after that write (nothing after it runs, no
+    /// graceful shutdown). `None` in production.
+    pub crash_after: Option<CrashHook>,
+}
+
+/// A test hook deciding, after each database write, whether the node crashes there.
+#[derive(Clone)]
+pub struct CrashHook(pub std::sync::Arc<dyn Fn(&crate::StoreOp) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for CrashHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CrashHook")
+    }
 }
 
 /// One chain the node settles on.
@@ -91,6 +105,7 @@ impl SettlementConfig {
             repost_failed: true,
             takes_per_minute: 30,
             take_timeout: Duration::from_secs(10),
+            crash_after: None,
         }
     }
 }

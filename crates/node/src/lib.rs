@@ -43,7 +43,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 pub use actor::spawn;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    CapsConfig, ChainConfig, LivenessConfig, NodeConfig, SettlementConfig, SyncConfig,
+    CapsConfig, ChainConfig, CrashHook, LivenessConfig, NodeConfig, SettlementConfig, SyncConfig,
 };
 /// The settlement records a node reads back (own orders, swaps, trades).
 pub use dex_store::{OrderStatus as OwnOrderStatus, OwnOrder, SwapLogRow, SwapRecord, TradeRecord};

@@ -2,6 +2,7 @@
 //! on loopback, waiting on conditions with deadlines.
 
 mod abuse;
+mod counterparty;
 mod liveness;
 mod partition;
 mod replication;

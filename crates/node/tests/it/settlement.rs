@@ -17,7 +17,8 @@ use dex_test_utils::{
 use serde_json::{Value, json};
 
 /// Long enough for several swaps on two chains in a debug build on a busy machine.
-const SWAP_DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const SWAP_DEADLINE_SECS: u64 = 60;
+const SWAP_DEADLINE: Duration = Duration::from_secs(SWAP_DEADLINE_SECS);
 
 /// Nodes that settle on a fresh devnet, and what they trade with.
 pub(crate) struct Settled {
@@ -49,8 +50,18 @@ pub(crate) fn chain_config(chain: &ChainInfo) -> ChainConfig {
 /// `n` fully connected nodes, node `i` trading as devnet trader `i`, each with its own
 /// database, all chains connected.
 pub(crate) async fn settled(n: usize) -> anyhow::Result<Settled> {
+    settled_with(n, |_, _| {}).await
+}
+
+/// Like [`settled`], with `tweak` applied to each node's settlement config.
+pub(crate) async fn settled_with(
+    n: usize,
+    tweak: impl Fn(usize, &mut SettlementConfig),
+) -> anyhow::Result<Settled> {
     let dir = tempfile::tempdir()?;
-    let devnet = Devnet::start_chains(ChainsConfig::for_tests(dir.path().join("devnet"))).await?;
+    let mut devnet_config = ChainsConfig::for_tests(dir.path().join("devnet"));
+    devnet_config.traders = n.max(1);
+    let devnet = Devnet::start_chains(devnet_config).await?;
     let chains = devnet.chains().clone();
     let keys = chains
         .traders
@@ -60,10 +71,12 @@ pub(crate) async fn settled(n: usize) -> anyhow::Result<Settled> {
     let base = dir.path().to_owned();
     let net = TestNetwork::start_with(n, Topology::Full, |index, config| {
         config.traders = vec![keys[index].clone()];
-        config.settlement = Some(SettlementConfig::new(
+        let mut settlement = SettlementConfig::new(
             base.join(format!("node{index}.sqlite")),
             vec![chain_config(&chains.base), chain_config(&chains.quote)],
-        ));
+        );
+        tweak(index, &mut settlement);
+        config.settlement = Some(settlement);
     })
     .await?;
     for index in 0..n {
@@ -89,6 +102,17 @@ pub(crate) async fn settled(n: usize) -> anyhow::Result<Settled> {
         devnet: Some(devnet),
         _dir: dir,
     })
+}
+
+/// Waits until `handle` is connected to both devnet chains.
+pub(crate) async fn wait_chains_up(handle: &NodeHandle) -> anyhow::Result<()> {
+    wait_for("a node connected to both chains", SWAP_DEADLINE, || async {
+        handle
+            .chains_up()
+            .await
+            .is_ok_and(|up| up == vec![31337, 31338])
+    })
+    .await
 }
 
 pub(crate) fn order(side: Side, price: u64, quantity: u64, tif: TimeInForce) -> PlaceOrder {
@@ -310,8 +334,316 @@ async fn a_buy_settles_by_swap_with_exact_balances() -> anyhow::Result<()> {
         (trades[0].price, trades[0].quantity, trades[0].taker_side),
         (Ticks(PRICE), Lots(LOTS), Side::Buy)
     );
-    if maker_swaps.is_empty() {
-        bail!("unreachable");
+    Ok(())
+}
+
+/// The trade of one swap as balance changes, for exact checks.
+fn trade_amounts(lots: u64) -> (U256, U256) {
+    (
+        U256::from(BASE_WEI / LOTS * lots),
+        U256::from(QUOTE_UNITS / LOTS * lots),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_takers_fill_one_order_in_parts() -> anyhow::Result<()> {
+    let settled = settled(3).await?;
+    let maker = settled.net.node(0)?.clone();
+    let ask = maker
+        .place_order(order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc))
+        .await?;
+    for index in 1..3 {
+        wait_offered(settled.net.node(index)?, ask, Some(LOTS)).await?;
     }
+    let chains = &settled.chains;
+    let maker_addr = settled.net.nodes[0].trader.address();
+    let before = wallet(chains, maker_addr).await?;
+    // 100 + 120 of 250: both fit.
+    let (a, b) = (settled.net.node(1)?.clone(), settled.net.node(2)?.clone());
+    let (first, second) = tokio::join!(
+        a.place_order(order(Side::Buy, PRICE, 100, TimeInForce::Ioc)),
+        b.place_order(order(Side::Buy, PRICE, 120, TimeInForce::Ioc)),
+    );
+    first?;
+    second?;
+    let swaps = finished_swaps(&maker, 2).await?;
+    assert_eq!(swaps.len(), 2);
+    assert!(
+        swaps
+            .iter()
+            .all(|(_, swap)| swap.outcome() == Some(&Outcome::Completed))
+    );
+    let mut quantities: Vec<u64> = swaps.iter().map(|(record, _)| record.quantity.0).collect();
+    quantities.sort_unstable();
+    assert_eq!(quantities, vec![100, 120]);
+    // The maker received exactly 220 lots' worth of USDC.
+    let after = wallet(chains, maker_addr).await?;
+    assert_eq!(after.usdc, before.usdc + trade_amounts(220).1);
+    // 30 lots remain, in the database and in every node's book.
+    let (stored, order_swaps) = maker.own_order(ask).await?;
+    assert_eq!(
+        (stored.status, stored.remaining),
+        (OwnOrderStatus::Open, Lots(30))
+    );
+    assert_eq!(order_swaps.len(), 2);
+    for index in 0..3 {
+        wait_offered(settled.net.node(index)?, ask, Some(30)).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_takers_race_for_one_order_and_one_wins() -> anyhow::Result<()> {
+    let settled = settled(4).await?;
+    let maker = settled.net.node(0)?.clone();
+    let ask = maker
+        .place_order(order(Side::Sell, PRICE, 100, TimeInForce::Gtc))
+        .await?;
+    for index in 1..4 {
+        wait_offered(settled.net.node(index)?, ask, Some(100)).await?;
+    }
+    let takers: Vec<NodeHandle> = (1..4)
+        .map(|index| settled.net.node(index).cloned())
+        .collect::<Result<_, _>>()?;
+    // Two IOC, one GTC: the losers' IOC orders are cancelled, the GTC one rests.
+    let (one, two, three) = tokio::join!(
+        takers[0].place_order(order(Side::Buy, PRICE, 100, TimeInForce::Ioc)),
+        takers[1].place_order(order(Side::Buy, PRICE, 100, TimeInForce::Ioc)),
+        takers[2].place_order(order(Side::Buy, PRICE, 100, TimeInForce::Gtc)),
+    );
+    let ids = [one?, two?, three?];
+    let swaps = finished_swaps(&maker, 1).await?;
+    assert_eq!(swaps.len(), 1, "exactly one swap for one order");
+    assert_eq!(swaps[0].1.outcome(), Some(&Outcome::Completed));
+    let winner = swaps[0].0.counter_order_id;
+    let winner_index = ids
+        .iter()
+        .position(|id| *id == winner)
+        .context("the swap is one of the three takers' orders")?;
+    for (index, (taker, id)) in takers.iter().zip(ids).enumerate() {
+        let own_swaps = taker.swaps().await?;
+        if index == winner_index {
+            finished_swaps(taker, 1).await?;
+            let (stored, _) = taker.own_order(id).await?;
+            assert_eq!(stored.status, OwnOrderStatus::Filled);
+        } else {
+            assert!(own_swaps.is_empty(), "a loser started no swap");
+            let expected = if index == 2 {
+                OwnOrderStatus::Open
+            } else {
+                OwnOrderStatus::Cancelled
+            };
+            wait_for("the loser's order settled", SWAP_DEADLINE, || async {
+                taker.own_order(id).await.is_ok_and(|(stored, _)| {
+                    stored.status == expected && stored.remaining == Lots(100)
+                })
+            })
+            .await?;
+        }
+    }
+    // The maker sold 100 lots once: nothing double-spent.
+    let (stored, _) = maker.own_order(ask).await?;
+    assert_eq!(
+        (stored.status, stored.remaining),
+        (OwnOrderStatus::Filled, Lots(0))
+    );
+    Ok(())
+}
+
+/// Which writes a crash may follow: those of a swap (not order bookkeeping).
+fn swap_write(op: &dex_node::StoreOp) -> bool {
+    matches!(
+        op,
+        dex_node::StoreOp::CreateSwap { .. }
+            | dex_node::StoreOp::AppendSwap { .. }
+            | dex_node::StoreOp::Commit { .. }
+            | dex_node::StoreOp::Trade(_)
+    )
+}
+
+/// One crash case: node `victim` stops right after its `step`-th swap write, is restarted
+/// from its data dir, and the trade ends either done or undone — exactly.
+async fn crash_case(victim: usize, step: usize) -> anyhow::Result<bool> {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    let writes = Arc::new(AtomicUsize::new(0));
+    let counter = writes.clone();
+    let mut settled = settled_with(2, move |index, config| {
+        // Short enough that an unanswered take and an unused reservation end quickly.
+        config.reservation = Duration::from_secs(4);
+        config.lock_margin = Duration::from_secs(1);
+        config.take_timeout = Duration::from_secs(2);
+        config.timing.retry_ms = 500;
+        if index == victim {
+            let counter = counter.clone();
+            config.crash_after = Some(dex_node::CrashHook(Arc::new(move |op| {
+                swap_write(op) && counter.fetch_add(1, Ordering::SeqCst) + 1 == step
+            })));
+        }
+    })
+    .await?;
+    let chains = settled.chains.clone();
+    let addrs = [
+        settled.net.nodes[0].trader.address(),
+        settled.net.nodes[1].trader.address(),
+    ];
+    let start = (
+        block_number(&chains.base.rpc_url)?,
+        block_number(&chains.quote.rpc_url)?,
+    );
+    let before = [
+        wallet(&chains, addrs[0]).await?,
+        wallet(&chains, addrs[1]).await?,
+    ];
+
+    let maker = settled.net.node(0)?.clone();
+    let taker = settled.net.node(1)?.clone();
+    let ask = maker
+        .place_order(order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc))
+        .await?;
+    wait_offered(&taker, ask, Some(LOTS)).await?;
+    let bid = taker
+        .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
+        .await?;
+
+    // Either the victim crashes at its step, or the trade ends before it writes that much.
+    let victim_handle = settled.net.node(victim)?.clone();
+    let deadline = tokio::time::Instant::now() + SWAP_DEADLINE;
+    let crashed = loop {
+        if victim_handle.chains_up().await.is_err() {
+            break true;
+        }
+        if writes.load(std::sync::atomic::Ordering::SeqCst) < step
+            && trade_over(&maker, &taker, bid).await
+        {
+            break false;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("neither a crash nor the end of the trade (crash of {victim} at {step})");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    if crashed {
+        settled.net.nodes[victim].handle = None;
+        settled.net.restart(victim).await?;
+        wait_chains_up(settled.net.node(victim)?).await?;
+    }
+    let maker = settled.net.node(0)?.clone();
+    let taker = settled.net.node(1)?.clone();
+    // Everything settles: every swap finished, the taker's IOC order no longer open.
+    wait_for(
+        "every swap finished and the taker order done",
+        SWAP_DEADLINE,
+        || trade_over(&maker, &taker, bid),
+    )
+    .await?;
+    let taker_swaps = taker.swaps().await?;
+    let completed = taker_swaps
+        .iter()
+        .any(|(_, swap)| swap.outcome() == Some(&Outcome::Completed));
+    let end = (
+        block_number(&chains.base.rpc_url)?,
+        block_number(&chains.quote.rpc_url)?,
+    );
+    let after = [
+        wallet(&chains, addrs[0]).await?,
+        wallet(&chains, addrs[1]).await?,
+    ];
+    let (base, quote) = if completed {
+        trade_amounts(LOTS)
+    } else {
+        (U256::ZERO, U256::ZERO)
+    };
+    eprintln!("crash case: victim {victim} step {step}: crashed {crashed}, completed {completed}");
+    for (index, sign) in [(0usize, -1i8), (1, 1)] {
+        let fee_base = fees_paid(&chains.base.rpc_url, addrs[index], start.0 + 1, end.0)?;
+        let fee_quote = fees_paid(&chains.quote.rpc_url, addrs[index], start.1 + 1, end.1)?;
+        let (b, a) = (before[index], after[index]);
+        if sign < 0 {
+            assert_eq!(
+                a.base_eth,
+                b.base_eth - base - fee_base,
+                "maker base, crash of {victim} at {step}"
+            );
+            assert_eq!(
+                a.usdc,
+                b.usdc + quote,
+                "maker usdc, crash of {victim} at {step}"
+            );
+        } else {
+            assert_eq!(
+                a.base_eth,
+                b.base_eth + base - fee_base,
+                "taker base, crash of {victim} at {step}"
+            );
+            assert_eq!(
+                a.usdc,
+                b.usdc - quote,
+                "taker usdc, crash of {victim} at {step}"
+            );
+        }
+        assert_eq!(
+            a.quote_eth,
+            b.quote_eth - fee_quote,
+            "quote gas, crash of {victim} at {step}"
+        );
+    }
+    // Nothing is left locked in either contract.
+    for chain in [&chains.base, &chains.quote] {
+        let eth = quantity(&rpc_call(
+            addr(&chain.rpc_url)?,
+            "eth_getBalance",
+            json!([chain.htlc.to_string(), "latest"]),
+        )?)?;
+        assert_eq!(
+            eth,
+            U256::ZERO,
+            "ETH left in the HTLC, crash of {victim} at {step}"
+        );
+    }
+    let maker_swaps = maker.swaps().await?;
+    assert_eq!(
+        maker_swaps
+            .iter()
+            .filter(|(_, s)| s.outcome() == Some(&Outcome::Completed))
+            .count(),
+        usize::from(completed),
+        "both sides agree on the outcome"
+    );
+    Ok(crashed)
+}
+
+/// Whether every swap of both nodes is finished and the taker's IOC order is done.
+async fn trade_over(maker: &NodeHandle, taker: &NodeHandle, bid: OrderId) -> bool {
+    let swaps_done = |swaps: Result<Vec<(dex_node::SwapRecord, Swap)>, dex_node::Error>| {
+        swaps.is_ok_and(|swaps| swaps.iter().all(|(_, swap)| swap.is_finished()))
+    };
+    swaps_done(maker.swaps().await)
+        && swaps_done(taker.swaps().await)
+        && taker
+            .own_order(bid)
+            .await
+            .is_ok_and(|(order, _)| order.status != OwnOrderStatus::Open)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_of_the_maker_after_any_swap_write_still_settles() -> anyhow::Result<()> {
+    let mut step = 1;
+    while crash_case(0, step).await? {
+        step += 1;
+    }
+    assert!(step > 4, "the maker wrote only {} swap steps", step - 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_of_the_taker_after_any_swap_write_still_settles() -> anyhow::Result<()> {
+    let mut step = 1;
+    while crash_case(1, step).await? {
+        step += 1;
+    }
+    assert!(step > 4, "the taker wrote only {} swap steps", step - 1);
     Ok(())
 }

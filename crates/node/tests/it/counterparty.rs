@@ -1,0 +1,325 @@
+//! Settlement against a counterparty the test drives by hand: it answers or sends take
+//! requests and locks (or does not) on the chains itself. It shows what a node does when the
+//! other side walks away or lies: it refunds after its timelock, and it never locks on a
+//! peer's word.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use dex_chain::{ChainClient, ClientConfig, HtlcClient, LockParams};
+use dex_network::{Acceptance, NetworkEvent, NetworkHandle, Request, Response};
+use dex_node::{NodeHandle, OwnOrderStatus, TimeInForce};
+use dex_primitives::{Alive, B256, Lots, Order, Side, Ticks, TraderKey, U256};
+use dex_protocol::{
+    ALIVE_TOPIC, GossipMessage, WireMessage, market_topic,
+    take::{
+        NoteKind, SwapAck, SwapNote, TakeAccept, TakeAnswer, TakeMessage, TakeRequest, sign_accept,
+        sign_note, sign_take,
+    },
+};
+use dex_swap::{Outcome, Secret};
+use dex_test_utils::{
+    eth_usdc_id,
+    harness::{now_ms, wait_for},
+};
+use tokio::sync::mpsc;
+
+use crate::settlement::{
+    SWAP_DEADLINE_SECS, Settled, block_number, fees_paid, finished_swaps, order, settled,
+    wait_offered, wallet,
+};
+
+/// A bare network peer linked to node 0, subscribed to the market and heartbeat topics.
+async fn counterparty(
+    settled: &Settled,
+) -> anyhow::Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>)> {
+    let (handle, events) = crate::raw_peer().await?;
+    let topic = market_topic(&eth_usdc_id());
+    handle.subscribe(topic.clone()).await?;
+    handle.subscribe(ALIVE_TOPIC).await?;
+    for node in &settled.net.nodes {
+        handle.dial(node.address.clone()).await?;
+    }
+    let node_peer = settled.net.nodes[0].peer_id;
+    wait_for(
+        "the counterparty in node 0's mesh",
+        Duration::from_secs(30),
+        || async {
+            handle
+                .peers(Some(topic.clone()))
+                .await
+                .is_ok_and(|view| view.subscribed.contains(&node_peer))
+        },
+    )
+    .await?;
+    Ok((handle, events))
+}
+
+/// The next take request the counterparty receives (gossip is judged valid meanwhile).
+async fn next_take(
+    handle: &NetworkHandle,
+    events: &mut mpsc::Receiver<NetworkEvent>,
+) -> anyhow::Result<(dex_network::RequestId, TakeMessage)> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(SWAP_DEADLINE_SECS);
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .context("no take request in time")?
+            .context("network stopped")?;
+        match event {
+            NetworkEvent::Request {
+                id,
+                request: Request::Take(message),
+                ..
+            } => return Ok((id, *message)),
+            NetworkEvent::Gossip(gossip) => {
+                handle
+                    .report(gossip.message_id, gossip.source, Acceptance::Accept)
+                    .await?;
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn htlc(
+    rpc_url: &str,
+    chain_id: u64,
+    htlc: dex_primitives::Address,
+    key: &TraderKey,
+) -> anyhow::Result<HtlcClient> {
+    let client = ChainClient::connect(rpc_url, chain_id, key, ClientConfig::local()).await?;
+    Ok(client.htlc_at(htlc).await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_maker_that_never_locks_leaves_the_taker_to_refund_after_t1() -> anyhow::Result<()> {
+    let settled = settled(2).await?;
+    let chains = settled.chains.clone();
+    let taker = settled.net.node(0)?.clone();
+    let taker_addr = settled.net.nodes[0].trader.address();
+    let (peer, mut events) = counterparty(&settled).await?;
+    // The counterparty trades as devnet trader 1 (node 1 stays idle).
+    let maker_key = chains.traders[1].key()?;
+    let now = now_ms();
+    let ask = Order {
+        market: eth_usdc_id(),
+        side: Side::Sell,
+        price: Ticks(250_000),
+        quantity: Lots(100),
+        min_fill: Lots(1),
+        maker: maker_key.address(),
+        peer: peer.peer_id().to_base58(),
+        nonce: 1,
+        created_at: now,
+        expires_at: now + 3_600_000,
+    }
+    .sign(&maker_key);
+    let ask_id = ask.order.id();
+    let alive = Alive {
+        maker: maker_key.address(),
+        peer: peer.peer_id().to_base58(),
+        market: eth_usdc_id(),
+        open_orders: 1,
+        orders_root: B256::ZERO,
+        timestamp: now,
+    }
+    .sign(&maker_key);
+    peer.publish(
+        market_topic(&eth_usdc_id()),
+        GossipMessage::Order(ask).encode()?,
+    )
+    .await?;
+    peer.publish(ALIVE_TOPIC, GossipMessage::Alive(alive).encode()?)
+        .await?;
+    wait_offered(&taker, ask_id, Some(100)).await?;
+
+    let start = block_number(&chains.quote.rpc_url)?;
+    let before = wallet(&chains, taker_addr).await?;
+    taker
+        .place_order(order(Side::Buy, 250_000, 100, TimeInForce::Ioc))
+        .await?;
+    // Accept the take, then never lock.
+    let (id, message) = next_take(&peer, &mut events).await?;
+    let TakeMessage::Take { request, .. } = message else {
+        bail!("not a take")
+    };
+    let accept = TakeAccept {
+        request_id: request.id(),
+        swap_id: request.swap_id(),
+        quantity: request.quantity,
+        reserved_until: now_ms() + 60_000,
+        timestamp: now_ms(),
+    };
+    peer.respond(id, Response::Take(sign_accept(accept, &maker_key)))
+        .await?;
+    // The taker locks its USDC on the quote chain.
+    wait_for(
+        "the taker's lock",
+        Duration::from_secs(SWAP_DEADLINE_SECS),
+        || async {
+            wallet(&chains, taker_addr)
+                .await
+                .is_ok_and(|now| now.usdc < before.usdc)
+        },
+    )
+    .await?;
+    assert_eq!(
+        wallet(&chains, taker_addr).await?.usdc,
+        before.usdc - U256::from(250_000_000u64)
+    );
+    // T1 is 2Δ = 1200 s of chain time away: move the quote chain past it.
+    chains.quote.advance_time(1300).await?;
+    let swaps = finished_swaps(&taker, 1).await?;
+    assert_eq!(swaps[0].1.outcome(), Some(&Outcome::Refunded));
+    let end = block_number(&chains.quote.rpc_url)?;
+    let after = wallet(&chains, taker_addr).await?;
+    let fees = fees_paid(&chains.quote.rpc_url, taker_addr, start + 1, end)?;
+    assert_eq!(after.usdc, before.usdc, "the USDC came back in full");
+    assert_eq!(
+        after.quote_eth,
+        before.quote_eth - fees,
+        "only gas was spent"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_lock_hint_gets_no_lock_and_a_taker_that_never_claims_is_refunded_after_t2()
+-> anyhow::Result<()> {
+    let settled = settled(2).await?;
+    let chains = settled.chains.clone();
+    let maker: NodeHandle = settled.net.node(0)?.clone();
+    let maker_addr = settled.net.nodes[0].trader.address();
+    let maker_peer = settled.net.nodes[0].peer_id;
+    let (peer, _events) = counterparty(&settled).await?;
+    let taker_key = chains.traders[1].key()?;
+
+    let ask = maker
+        .place_order(order(Side::Sell, 250_000, 100, TimeInForce::Gtc))
+        .await?;
+    let start = block_number(&chains.base.rpc_url)?;
+    let before = wallet(&chains, maker_addr).await?;
+
+    // The counterparty takes the whole order with a hashlock whose secret it keeps.
+    let now = now_ms();
+    let bid = Order {
+        market: eth_usdc_id(),
+        side: Side::Buy,
+        price: Ticks(250_000),
+        quantity: Lots(100),
+        min_fill: Lots(1),
+        maker: taker_key.address(),
+        peer: peer.peer_id().to_base58(),
+        nonce: 2,
+        created_at: now,
+        expires_at: now + 3_600_000,
+    }
+    .sign(&taker_key);
+    let secret = Secret(B256::repeat_byte(0x42));
+    let request = TakeRequest {
+        maker_order_id: ask,
+        taker_order_id: bid.order.id(),
+        quantity: 100,
+        hashlock: secret.hashlock(),
+        taker_htlc: chains.quote.htlc,
+        maker_htlc: chains.base.htlc,
+        taker_lock_secs: 1200,
+        timestamp: now,
+    };
+    let answer = peer
+        .request(
+            maker_peer,
+            Request::Take(Box::new(sign_take(request, bid, &taker_key))),
+        )
+        .await?;
+    let Response::Take(TakeAnswer::Accepted { accept, .. }) = answer else {
+        bail!("take not accepted: {answer:?}")
+    };
+    let swap_id = accept.swap_id;
+
+    // A forged hint: "I locked" with a lock that does not exist. The maker checks the chain
+    // and does nothing.
+    let forged = SwapNote {
+        swap_id,
+        kind: NoteKind::Locked,
+        data: B256::repeat_byte(0x66),
+        timestamp: now_ms(),
+    };
+    let ack = peer
+        .request(maker_peer, Request::Swap(sign_note(forged, &taker_key)))
+        .await?;
+    assert_eq!(ack, Response::Swap(SwapAck::Ack));
+    let (_, swap, _) = maker.swap(swap_id).await?;
+    assert_eq!(
+        dex_node::phase_name(&swap),
+        "makerWaiting",
+        "no lock on a peer's word"
+    );
+    assert_eq!(wallet(&chains, maker_addr).await?.base_eth, before.base_eth);
+
+    // Now the counterparty really locks 250 USDC on the quote chain; the maker locks ETH.
+    let taker_htlc = htlc(
+        &chains.quote.rpc_url,
+        chains.quote.chain_id,
+        chains.quote.htlc,
+        &taker_key,
+    )
+    .await?;
+    let t1 = taker_htlc.chain().latest_block_timestamp().await? + 1200;
+    let params = LockParams {
+        chain_id: chains.quote.chain_id,
+        contract: chains.quote.htlc,
+        sender: taker_key.address(),
+        recipient: maker_addr,
+        token: chains.usdc.address,
+        amount: U256::from(250_000_000u64),
+        hashlock: secret.hashlock(),
+        timelock: t1,
+    };
+    taker_htlc.lock(&params).await?;
+    wait_for(
+        "the maker's lock",
+        Duration::from_secs(SWAP_DEADLINE_SECS),
+        || async {
+            maker
+                .swap(swap_id)
+                .await
+                .is_ok_and(|(_, swap, _)| dex_node::phase_name(&swap) == "makerLocked")
+        },
+    )
+    .await?;
+    // The counterparty never claims. After T2 (Δ = 600 s on the base chain) the maker refunds.
+    chains.base.advance_time(700).await?;
+    let swaps = finished_swaps(&maker, 1).await?;
+    assert_eq!(swaps[0].1.outcome(), Some(&Outcome::Refunded));
+    let end = block_number(&chains.base.rpc_url)?;
+    let fees = fees_paid(&chains.base.rpc_url, maker_addr, start + 1, end)?;
+    let after = wallet(&chains, maker_addr).await?;
+    assert_eq!(
+        after.base_eth,
+        before.base_eth - fees,
+        "the ETH came back, less gas"
+    );
+    assert_eq!(after.usdc, before.usdc, "and no USDC was taken");
+    // The committed quantity is offered again as a new order.
+    wait_for(
+        "the quantity re-posted",
+        Duration::from_secs(SWAP_DEADLINE_SECS),
+        || async {
+            maker
+                .own_orders(Some(eth_usdc_id()), Some(OwnOrderStatus::Open))
+                .await
+                .is_ok_and(|orders| {
+                    orders
+                        .iter()
+                        .any(|o| o.id != ask && o.remaining == Lots(100))
+                })
+        },
+    )
+    .await?;
+    // Clean up: the counterparty takes its USDC back after T1.
+    chains.quote.advance_time(1300).await?;
+    taker_htlc.refund(&params).await?;
+    Ok(())
+}
