@@ -1,20 +1,50 @@
 //! `dexctl`: the p2pdex command-line client.
 //!
+//! API commands (`info`, `book`, `order place`, ...) call a node's HTTP API: the URL and the
+//! token come from `--url`/`--token` (or `DEX_URL`/`DEX_TOKEN`), else from the node's data
+//! dir (`--data-dir`, `DEX_DATA_DIR`, default `~/.p2pdex`: `api.url`, `api.token`). They
+//! print tables, or the API's JSON with `--json`; a refused call prints the problem's title
+//! and detail and exits 1.
+//!
 //! Offline tools (keys, market ids, signing and verifying orders and updates) work without a
-//! node. Output is JSON on stdout; errors go to stderr with exit code 1 (usage errors: 2).
+//! node and print JSON. Errors go to stderr with exit code 1 (usage errors: 2).
 
+mod client;
 mod offline;
+mod online;
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Parser, Subcommand};
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use dex_api::types::SideName;
 
 /// p2pdex command-line client.
 #[derive(Debug, Parser)]
 #[command(name = "dexctl", version, about, propagate_version = true)]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where the node is and how to print.
+#[derive(Debug, Args)]
+struct Global {
+    /// The node's data dir: the API URL and token are read from it (and `key import` writes
+    /// to it). Default ~/.p2pdex.
+    #[arg(long, global = true, env = "DEX_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The API URL (default: <data dir>/api.url, else http://127.0.0.1:7780).
+    #[arg(long, global = true, env = "DEX_URL")]
+    url: Option<String>,
+    /// The API token (default: <data dir>/api.token).
+    #[arg(long, global = true, env = "DEX_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -31,6 +61,34 @@ enum Command {
     /// Order updates (lower an order's remaining quantity; 0 cancels).
     #[command(subcommand)]
     Update(UpdateCommand),
+    /// Is the node's API up?
+    Health,
+    /// The node: peer id, listen addresses, traders, version.
+    Info,
+    /// Connected peers.
+    Peers,
+    /// The node's markets with their lot and tick.
+    Markets,
+    /// Aggregated depth of a market.
+    Book {
+        /// Market symbol (ETH/USDC) or id.
+        market: String,
+        /// Levels per side.
+        #[arg(long, default_value_t = 20)]
+        depth: usize,
+    },
+    /// Recent trades of a market seen by the node.
+    Trades {
+        /// Market symbol or id.
+        market: String,
+    },
+    /// Swaps, or one swap with its event history.
+    Swaps {
+        /// A swap id.
+        id: Option<String>,
+    },
+    /// Balances per asset: on chain, locked in swaps, reserved by orders.
+    Balances,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,6 +99,13 @@ enum KeyCommand {
         /// Where to write the key (0x-hex private key).
         #[arg(long, default_value = "trader.key")]
         out: PathBuf,
+    },
+    /// Imports a trader key into a node's data dir (--data-dir) as trader.key, mode 0600.
+    /// The key is read from a file or stdin (`-`), never from the command line. Refuses to
+    /// overwrite a key or to touch the data dir of a running dexd.
+    Import {
+        /// File holding the 0x-hex private key; `-` reads stdin.
+        file: PathBuf,
     },
 }
 
@@ -71,6 +136,63 @@ enum OrderCommand {
         #[arg(long)]
         any_signer: bool,
     },
+    /// Places an order the node signs with its trader key, e.g.
+    /// `dexctl order place --market ETH/USDC --side buy --price 2500.5 --quantity 0.25`.
+    Place {
+        /// Market symbol or id.
+        #[arg(long)]
+        market: String,
+        /// buy or sell (the base asset).
+        #[arg(long, value_parser = parse_side)]
+        side: SideName,
+        /// Limit price, a multiple of the market's tick.
+        #[arg(long)]
+        price: String,
+        /// Quantity, a multiple of the market's lot.
+        #[arg(long)]
+        quantity: String,
+        /// Smallest fill accepted (default one lot).
+        #[arg(long)]
+        min_fill: Option<String>,
+        /// Immediate or cancel: what does not fill at once is cancelled.
+        #[arg(long)]
+        ioc: bool,
+        /// Lifetime in seconds (default: the node's).
+        #[arg(long)]
+        expires_in: Option<u64>,
+    },
+    /// Posts an order signed elsewhere (the JSON of `dexctl order sign`) to the node, which
+    /// must hold the maker's key. `-` reads stdin.
+    Submit {
+        /// The signed order JSON file.
+        file: PathBuf,
+    },
+    /// Cancels an own order, or all of them with --all.
+    Cancel {
+        /// The order id.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Cancel every own open order (of --market only, if given).
+        #[arg(long)]
+        all: bool,
+        /// With --all: only this market.
+        #[arg(long, requires = "all")]
+        market: Option<String>,
+    },
+    /// Own orders.
+    List {
+        /// Only this market.
+        #[arg(long)]
+        market: Option<String>,
+        /// Only this status (open, filled, cancelled, expired).
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// One own order with its fills and swaps.
+    Show {
+        /// The order id.
+        id: String,
+    },
     /// Verifies a signed order `{"order", "signature"}` and prints the signer and order id.
     /// Exits 1 if the signature is malformed, high-s, has v other than 27/28, or is not by
     /// the maker. `-` reads stdin.
@@ -93,24 +215,108 @@ enum UpdateCommand {
     },
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Key(KeyCommand::New { out }) => offline::key_new(&out),
-        Command::Market(MarketCommand::Id { file }) => offline::market_id(&file),
+fn parse_side(text: &str) -> Result<SideName, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "buy" => Ok(SideName::Buy),
+        "sell" => Ok(SideName::Sell),
+        _ => Err(format!("{text:?} is not a side: buy or sell")),
+    }
+}
+
+/// An offline command's JSON, or an API command's output.
+enum Printed {
+    Json(serde_json::Value),
+    Api(online::Output),
+}
+
+fn run(cli: Cli) -> Result<Printed> {
+    let global = &cli.global;
+    let client = || {
+        client::Client::new(
+            global.url.as_deref(),
+            global.token.as_deref(),
+            client::data_dir(global.data_dir.as_deref()).as_deref(),
+        )
+    };
+    let api = |output: Result<online::Output>| output.map(Printed::Api);
+    match cli.command {
+        Command::Key(KeyCommand::New { out }) => offline::key_new(&out).map(Printed::Json),
+        Command::Key(KeyCommand::Import { file }) => {
+            let data_dir = client::data_dir(global.data_dir.as_deref())
+                .ok_or_else(|| anyhow::anyhow!("no data dir: pass --data-dir"))?;
+            offline::key_import(&file, &data_dir).map(Printed::Json)
+        }
+        Command::Market(MarketCommand::Id { file }) => offline::market_id(&file).map(Printed::Json),
         Command::Order(OrderCommand::Sign {
             file,
             key_file,
             any_signer,
-        }) => offline::order_sign(&file, &key_file, any_signer),
-        Command::Order(OrderCommand::Verify { file }) => offline::order_verify(&file),
-        Command::Update(UpdateCommand::Sign { file, key_file }) => {
-            offline::update_sign(&file, &key_file)
+        }) => offline::order_sign(&file, &key_file, any_signer).map(Printed::Json),
+        Command::Order(OrderCommand::Verify { file }) => {
+            offline::order_verify(&file).map(Printed::Json)
         }
-    };
-    match result {
-        Ok(output) => {
+        Command::Update(UpdateCommand::Sign { file, key_file }) => {
+            offline::update_sign(&file, &key_file).map(Printed::Json)
+        }
+        Command::Order(OrderCommand::Place {
+            market,
+            side,
+            price,
+            quantity,
+            min_fill,
+            ioc,
+            expires_in,
+        }) => api(online::order_place(
+            &client()?,
+            online::Place {
+                market: &market,
+                side,
+                price: &price,
+                quantity: &quantity,
+                min_fill: min_fill.as_deref(),
+                ioc,
+                expires_in,
+            },
+        )),
+        Command::Order(OrderCommand::Submit { file }) => {
+            api(online::order_submit(&client()?, &file))
+        }
+        Command::Order(OrderCommand::Cancel { id, all, market }) => match (all, id) {
+            (true, _) => api(online::order_cancel_all(&client()?, market.as_deref())),
+            (false, Some(id)) => api(online::order_cancel(&client()?, &id)),
+            (false, None) => Err(anyhow::anyhow!("give an order id or --all")),
+        },
+        Command::Order(OrderCommand::List { market, status }) => api(online::order_list(
+            &client()?,
+            market.as_deref(),
+            status.as_deref(),
+        )),
+        Command::Order(OrderCommand::Show { id }) => api(online::order_show(&client()?, &id)),
+        Command::Health => api(online::health(&client()?)),
+        Command::Info => api(online::info(&client()?)),
+        Command::Peers => api(online::peers(&client()?)),
+        Command::Markets => api(online::markets(&client()?)),
+        Command::Book { market, depth } => api(online::book(&client()?, &market, depth)),
+        Command::Trades { market } => api(online::trades(&client()?, &market)),
+        Command::Swaps { id } => api(online::swaps(&client()?, id.as_deref())),
+        Command::Balances => api(online::balances(&client()?)),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.global.json;
+    match run(cli) {
+        Ok(Printed::Json(output)) => {
             println!("{output:#}");
+            ExitCode::SUCCESS
+        }
+        Ok(Printed::Api(output)) => {
+            if json {
+                println!("{:#}", output.json);
+            } else {
+                println!("{}", output.text);
+            }
             ExitCode::SUCCESS
         }
         Err(err) => {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// Reads a file, or stdin for `-`.
-fn read_input(path: &Path) -> Result<String> {
+pub(crate) fn read_input(path: &Path) -> Result<String> {
     if path == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()
@@ -66,6 +66,46 @@ pub(crate) fn key_new(out: &Path) -> Result<Value> {
         .and_then(|()| file.sync_all())
         .with_context(|| format!("writing key file {}", out.display()))?;
     Ok(json!({ "address": key.address().to_string() }))
+}
+
+/// Writes a trader key (read from a file or stdin, never from the command line) into a data
+/// dir as `trader.key` (mode 0600). Refuses to overwrite a key, and refuses while a dexd
+/// holds the data dir.
+pub(crate) fn key_import(input: &Path, data_dir: &Path) -> Result<Value> {
+    let text = read_input(input)?;
+    // The key's text never goes into an error message.
+    let key: TraderKey = text
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{} does not hold a 0x-hex private key", input.display()))?;
+    fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+    let lock_path = data_dir.join(dex_api::layout::LOCK);
+    if lock_path.exists() {
+        let lock = fs::File::open(&lock_path)
+            .with_context(|| format!("cannot open {}", lock_path.display()))?;
+        if let Err(fs::TryLockError::WouldBlock) = lock.try_lock() {
+            bail!(
+                "a dexd is running on {}; stop it before importing a key",
+                data_dir.display()
+            );
+        }
+    }
+    let out = data_dir.join(dex_api::layout::TRADER_KEY);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&out)
+        .with_context(|| {
+            format!(
+                "cannot create {} (a data dir keeps its key: move the old one away first)",
+                out.display()
+            )
+        })?;
+    writeln!(file, "{}", key.to_hex_secret())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing key file {}", out.display()))?;
+    Ok(json!({ "address": key.address().to_string(), "file": out.display().to_string() }))
 }
 
 pub(crate) fn market_id(path: &Path) -> Result<Value> {

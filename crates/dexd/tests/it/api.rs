@@ -1,0 +1,423 @@
+//! The REST API, the WebSocket stream and the metrics of running nodes.
+
+use std::net::TcpStream;
+
+use dex_primitives::{Side, SignedOrder, TraderKey};
+use serde_json::{Value, json};
+use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
+
+use crate::harness::{Dexd, wait_for};
+
+fn body(order: &SignedOrder) -> String {
+    serde_json::to_string(order).unwrap()
+}
+
+type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+
+fn ws_connect(node: &Dexd) -> Socket {
+    let url = format!("{}/v1/ws", node.url.replace("http://", "ws://"));
+    let (socket, _) = tungstenite::connect(url).expect("WebSocket connects");
+    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+    }
+    socket
+}
+
+/// The next text message as JSON (pings are skipped).
+fn ws_next(socket: &mut Socket) -> Value {
+    loop {
+        match socket.read().expect("a message before the read timeout") {
+            Message::Text(text) => return serde_json::from_str(&text).expect("JSON"),
+            Message::Close(frame) => panic!("closed: {frame:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Reads deltas until one carries an event `name` for `order`; returns that delta.
+fn ws_until_event(socket: &mut Socket, name: &str, order: &str) -> Value {
+    loop {
+        let message = ws_next(socket);
+        assert_eq!(message["type"], "delta", "{message}");
+        let found = message["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|event| event["event"] == name && event["orderId"] == order);
+        if found {
+            return message;
+        }
+    }
+}
+
+#[test]
+fn an_order_placed_on_one_node_is_booked_streamed_and_cancelled_on_another() {
+    let a = Dexd::start(&[]);
+    let b = Dexd::start(&a.info().listen_addrs);
+    let b_peer = b.info().peer_id;
+    wait_for("A and B to connect", || {
+        let peers = a.get("/v1/peers").json;
+        peers["peers"]
+            .as_array()?
+            .iter()
+            .any(|peer| peer["peerId"] == b_peer.as_str())
+            .then_some(())
+    });
+
+    // B's stream: subscribed, then an empty snapshot.
+    let mut socket = ws_connect(&b);
+    socket
+        .send(Message::text(
+            json!({"op": "subscribe", "channel": "book:ETH/USDC"}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(
+        ws_next(&mut socket),
+        json!({"type": "subscribed", "channel": "book:ETH/USDC"})
+    );
+    let snapshot = ws_next(&mut socket);
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(snapshot["bids"], json!([]));
+    assert_eq!(snapshot["asks"], json!([]));
+    let snapshot_seq = snapshot["seq"].as_u64().unwrap();
+
+    // Gossip needs a mesh: post until B has it (a post before the mesh forms is still
+    // repaired by the heartbeat root, but that takes a heartbeat interval).
+    let order = a.order(Side::Sell, 250_050, 250, 1);
+    let answer = a.post("/v1/orders/signed", &body(&order));
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let id = order.order.id().to_string();
+    assert_eq!(answer.json["orderId"], id.as_str());
+    assert_eq!(answer.json["price"], "2500.5");
+    assert_eq!(answer.json["quantity"], "0.25");
+    assert_eq!(answer.json["side"], "sell");
+    assert_eq!(
+        a.book(),
+        vec![("asks".into(), "2500.5".into(), "0.25".into())]
+    );
+    wait_for("the order in B's book", || {
+        (b.book() == vec![("asks".to_owned(), "2500.5".to_owned(), "0.25".to_owned())])
+            .then_some(())
+    });
+
+    let inserted = ws_until_event(&mut socket, "inserted", &id);
+    assert!(inserted["seq"].as_u64().unwrap() > snapshot_seq);
+    assert_eq!(
+        inserted["asks"],
+        json!([{"price": "2500.5", "quantity": "0.25", "orders": 1}])
+    );
+
+    let cancelled = a.delete(&format!("/v1/orders/{id}"));
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    assert_eq!(
+        cancelled.json,
+        json!({"orderId": id, "status": "cancelled"})
+    );
+    wait_for("the order gone from B's book", || {
+        b.book().is_empty().then_some(())
+    });
+    let removed = ws_until_event(&mut socket, "removed", &id);
+    assert_eq!(
+        removed["asks"],
+        json!([{"price": "2500.5", "quantity": "0", "orders": 0}])
+    );
+    let event = removed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["event"] == "removed")
+        .unwrap()
+        .clone();
+    assert_eq!(event["reason"], "cancelled");
+
+    // The metrics count exactly what this test did on A.
+    assert_eq!(
+        a.metric(
+            "dex_api_requests_total",
+            r#"route="/v1/orders/signed",status="201""#
+        ),
+        1.0
+    );
+    assert_eq!(
+        a.metric(
+            "dex_api_requests_total",
+            r#"route="/v1/orders/{id}",status="200""#
+        ),
+        1.0
+    );
+    assert_eq!(
+        a.metric(
+            "dex_api_request_duration_seconds_count",
+            r#"route="/v1/orders/signed""#
+        ),
+        1.0
+    );
+    assert!(b.metric("dex_node_gossip_accepted_total", "") >= 2.0);
+    assert!(a.metric("dex_peers", "") >= 1.0);
+    assert_eq!(
+        a.metric("dex_book_orders", r#"market="ETH/USDC",state="visible""#),
+        0.0
+    );
+    assert_eq!(b.metric("dex_api_ws_connections", ""), 1.0);
+}
+
+type Call<'a> = Box<dyn Fn() -> crate::harness::Answer + 'a>;
+
+/// Every bad request gets its own problem type and changes nothing.
+#[test]
+fn each_bad_request_is_its_own_problem_and_changes_nothing() {
+    let node = Dexd::start(&[]);
+    let good = node.order(Side::Buy, 100_000, 10, 1);
+    let good_json: Value = serde_json::to_value(&good).unwrap();
+    let with = |path: &[&str], value: Value| {
+        let mut json = good_json.clone();
+        let mut target = &mut json;
+        for key in &path[..path.len() - 1] {
+            target = &mut target[*key];
+        }
+        target[path[path.len() - 1]] = value;
+        json.to_string()
+    };
+    let without_signature = {
+        let mut json = good_json.clone();
+        json.as_object_mut().unwrap().remove("signature");
+        json.to_string()
+    };
+    // The good order, its price changed after signing: the signature is someone else's.
+    let tampered = with(&["order", "price"], json!(100_001));
+    // Signed by a key the node does not hold.
+    let stranger = TraderKey::generate().unwrap();
+    let mut foreign = good.order.clone();
+    foreign.maker = stranger.address();
+    let foreign = body(&foreign.sign(&stranger));
+    let mut other_peer = good.order.clone();
+    other_peer.peer = dex_test_utils::TEST_PEER.into();
+    let other_peer = body(&other_peer.sign(&node.trader_key()));
+    let mut zero = good.order.clone();
+    zero.quantity = dex_primitives::Lots(0);
+    let zero = body(&zero.sign(&node.trader_key()));
+    let mut expired = good.order.clone();
+    expired.created_at -= 7_200_000;
+    expired.expires_at = expired.created_at + 1000;
+    let expired = body(&expired.sign(&node.trader_key()));
+    let mut unknown_market = good.order.clone();
+    unknown_market.market = dex_primitives::MarketId(dex_primitives::B256::repeat_byte(7));
+    let unknown_market = body(&unknown_market.sign(&node.trader_key()));
+    let wrong_id = with(&["orderId"], json!(format!("0x{}", "11".repeat(32))));
+    let oversized = format!("{{\"pad\":\"{}\"}}", "x".repeat(100 * 1024));
+    let no_order = format!("0x{}", "00".repeat(32));
+
+    let token = node.token.clone();
+    let json_type = Some("application/json");
+    let cases: Vec<(&str, u16, Call<'_>)> = vec![
+        (
+            "malformed-json",
+            400,
+            Box::new(|| node.post("/v1/orders/signed", "{\"order\": ")),
+        ),
+        (
+            "unknown-field",
+            422,
+            Box::new(|| node.post("/v1/orders/signed", &with(&["extra"], json!(1)))),
+        ),
+        (
+            "unknown-field",
+            422,
+            Box::new(|| {
+                node.post(
+                    "/v1/orders/signed",
+                    &with(&["order", "colour"], json!("red")),
+                )
+            }),
+        ),
+        (
+            "missing-field",
+            422,
+            Box::new(|| node.post("/v1/orders/signed", &without_signature)),
+        ),
+        (
+            "invalid-field",
+            422,
+            Box::new(|| {
+                node.post(
+                    "/v1/orders/signed",
+                    &with(&["order", "price"], json!("2500.5")),
+                )
+            }),
+        ),
+        (
+            "invalid-field",
+            422,
+            Box::new(|| {
+                node.post(
+                    "/v1/orders/signed",
+                    &with(&["order", "quantity"], json!(-1)),
+                )
+            }),
+        ),
+        (
+            "invalid-field",
+            422,
+            Box::new(|| node.post("/v1/orders/signed", &with(&["order", "side"], json!(2)))),
+        ),
+        (
+            "unsupported-media-type",
+            415,
+            Box::new(|| {
+                node.post_as(
+                    "/v1/orders/signed",
+                    &body(&good),
+                    Some(&token),
+                    Some("text/plain"),
+                )
+            }),
+        ),
+        (
+            "body-too-large",
+            413,
+            Box::new(|| node.post("/v1/orders/signed", &oversized)),
+        ),
+        (
+            "missing-token",
+            401,
+            Box::new(|| node.post_as("/v1/orders/signed", &body(&good), None, json_type)),
+        ),
+        (
+            "invalid-token",
+            401,
+            Box::new(|| {
+                node.post_as(
+                    "/v1/orders/signed",
+                    &body(&good),
+                    Some("0123456789abcdef0123456789abcdef"),
+                    json_type,
+                )
+            }),
+        ),
+        (
+            "signer-mismatch",
+            422,
+            Box::new(|| node.post("/v1/orders/signed", &tampered)),
+        ),
+        (
+            "maker-not-held",
+            403,
+            Box::new(|| node.post("/v1/orders/signed", &foreign)),
+        ),
+        (
+            "wrong-peer",
+            422,
+            Box::new(|| node.post("/v1/orders/signed", &other_peer)),
+        ),
+        (
+            "zero-quantity",
+            422,
+            Box::new(|| node.post("/v1/orders/signed", &zero)),
+        ),
+        (
+            "order-expired",
+            422,
+            Box::new(|| node.post("/v1/orders/signed", &expired)),
+        ),
+        (
+            "unknown-market",
+            404,
+            Box::new(|| node.post("/v1/orders/signed", &unknown_market)),
+        ),
+        (
+            "order-id-mismatch",
+            422,
+            Box::new(|| node.post("/v1/orders/signed", &wrong_id)),
+        ),
+        (
+            "unknown-market",
+            404,
+            Box::new(|| node.get("/v1/markets/BTC%2FUSDC/book")),
+        ),
+        (
+            "invalid-query",
+            400,
+            Box::new(|| node.get("/v1/markets/ETH%2FUSDC/book?depth=lots")),
+        ),
+        (
+            "invalid-query",
+            400,
+            Box::new(|| node.get("/v1/markets/ETH%2FUSDC/book?depth=0")),
+        ),
+        (
+            "invalid-order-id",
+            400,
+            Box::new(|| node.delete("/v1/orders/42")),
+        ),
+        (
+            "unknown-order",
+            404,
+            Box::new(|| node.delete(&format!("/v1/orders/{no_order}"))),
+        ),
+        ("not-found", 404, Box::new(|| node.get("/v1/nothing-here"))),
+        (
+            "method-not-allowed",
+            405,
+            Box::new(|| node.get("/v1/orders/signed")),
+        ),
+        ("websocket-required", 426, Box::new(|| node.get("/v1/ws"))),
+    ];
+    for (slug, status, call) in &cases {
+        let answer = call();
+        assert_eq!(answer.status, *status, "{slug}: {}", answer.text);
+        let problem = answer.problem();
+        assert_eq!(problem.slug(), *slug, "{}", answer.text);
+        assert_eq!(problem.status, *status);
+        assert!(!problem.detail.is_empty() && !problem.title.is_empty());
+    }
+    // Nothing changed: empty book, no order inserted.
+    assert!(node.book().is_empty());
+    assert_eq!(node.metric("dex_node_orders_inserted_total", ""), 0.0);
+
+    // The good order is accepted once, then is a duplicate.
+    assert_eq!(node.post("/v1/orders/signed", &body(&good)).status, 201);
+    let again = node.post("/v1/orders/signed", &body(&good));
+    assert_eq!(again.problem().slug(), "duplicate-order", "{}", again.text);
+    assert_eq!(
+        node.book(),
+        vec![("bids".into(), "1000".into(), "0.01".into())]
+    );
+    // Cancelling needs the token too.
+    let id = good.order.id();
+    let request = crate::harness::agent()
+        .delete(&format!("{}/v1/orders/{id}", node.url))
+        .call()
+        .unwrap();
+    assert_eq!(request.status().as_u16(), 401);
+    assert_eq!(node.book().len(), 1);
+}
+
+#[test]
+fn the_openapi_document_describes_the_served_routes() {
+    let node = Dexd::start(&[]);
+    let answer = node.get("/v1/openapi.json");
+    assert_eq!(answer.status, 200);
+    let document = answer.json;
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/v1/health",
+        "/v1/info",
+        "/v1/markets",
+        "/v1/markets/{market}/book",
+        "/v1/orders/signed",
+        "/v1/orders/{id}",
+        "/v1/peers",
+        "/v1/ws",
+        "/metrics",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path} missing");
+    }
+    assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+    let markets = node.get("/v1/markets").json;
+    assert_eq!(markets["markets"][0]["symbol"], "ETH/USDC");
+    assert_eq!(markets["markets"][0]["lotSize"], "0.001");
+    assert_eq!(markets["markets"][0]["tickSize"], "0.01");
+    assert_eq!(markets["markets"][0]["quotePerTickLot"], "10");
+}

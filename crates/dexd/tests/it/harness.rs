@@ -1,0 +1,313 @@
+//! Real `dexd` processes on loopback with temp data dirs and ephemeral ports, and a small
+//! HTTP client. Waits poll conditions with deadlines; nothing sleeps a fixed time.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use dex_api::types::{Info, Problem};
+use dex_primitives::{Order, Side, SignedOrder, TraderKey};
+use serde_json::Value;
+
+pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
+
+/// The repository's markets file (the devnet's ETH/USDC).
+pub(crate) fn markets_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/markets.toml")
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after the deadline.
+pub(crate) fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as u64
+}
+
+/// A config for a test node: loopback, no mDNS or Kademlia, fast ticks.
+pub(crate) fn test_config() -> String {
+    format!(
+        r#"markets_file = "{}"
+[log]
+level = "warn"
+[p2p]
+listen = ["/ip4/127.0.0.1/tcp/0"]
+mdns = false
+kad = false
+allow_loopback_colocation = true
+[node]
+tick_interval = "100ms"
+"#,
+        markets_file().display()
+    )
+}
+
+/// A running dexd.
+pub(crate) struct Dexd {
+    child: Child,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) url: String,
+    pub(crate) token: String,
+    agent: ureq::Agent,
+}
+
+/// An HTTP answer: status, content type, JSON body (Null if not JSON), raw text.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) json: Value,
+    pub(crate) text: String,
+}
+
+impl Answer {
+    /// The problem in the body; panics if it is not one.
+    pub(crate) fn problem(&self) -> Problem {
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "not a problem: {} {}",
+            self.status, self.text
+        );
+        serde_json::from_str(&self.text).expect("a problem body")
+    }
+}
+
+pub(crate) fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+pub(crate) fn dexd_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dexd"));
+    command.args(args);
+    for (var, _) in std::env::vars() {
+        if var.starts_with("DEX_") || var == "RUST_LOG" {
+            command.env_remove(var);
+        }
+    }
+    command
+}
+
+impl Dexd {
+    /// Starts a node with the test config, bootstrapping from `bootstrap`.
+    pub(crate) fn start(bootstrap: &[String]) -> Dexd {
+        Self::start_with(&test_config(), bootstrap)
+    }
+
+    pub(crate) fn start_with(config: &str, bootstrap: &[String]) -> Dexd {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        fs::write(dir.path().join("dexd.toml"), config).expect("config written");
+        Self::launch(dir, bootstrap)
+    }
+
+    /// Stops this node (SIGKILL if still running) and starts it again on the same data dir.
+    pub(crate) fn restart(mut self) -> Dexd {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("a temp dir"));
+        Self::launch(dir, &[])
+    }
+
+    fn launch(dir: tempfile::TempDir, bootstrap: &[String]) -> Dexd {
+        let config_path = dir.path().join("dexd.toml");
+        let data = dir.path().join("data");
+        let log = fs::File::create(dir.path().join("dexd.log")).expect("log file");
+        let mut args = vec![
+            "--config".to_owned(),
+            config_path.display().to_string(),
+            "--data-dir".to_owned(),
+            data.display().to_string(),
+            "--api-listen".to_owned(),
+            "127.0.0.1:0".to_owned(),
+        ];
+        if !bootstrap.is_empty() {
+            args.push("--bootstrap".to_owned());
+            args.push(bootstrap.join(","));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = dexd_command(&args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("dexd starts");
+        let mut node = Dexd {
+            child,
+            dir,
+            url: String::new(),
+            token: String::new(),
+            agent: agent(),
+        };
+        let url_file = data.join("api.url");
+        node.url = wait_for("dexd to write api.url", || {
+            if let Ok(Some(status)) = node.child.try_wait() {
+                panic!("dexd exited with {status}: {}", node.log());
+            }
+            fs::read_to_string(&url_file)
+                .ok()
+                .map(|url| url.trim().to_owned())
+        });
+        node.token = fs::read_to_string(data.join("api.token"))
+            .expect("api.token")
+            .trim()
+            .to_owned();
+        wait_for("the API to answer", || {
+            (node.get("/v1/health").status == 200).then_some(())
+        });
+        node
+    }
+
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub(crate) fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("dexd.log")).unwrap_or_default()
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit and returns its code.
+    pub(crate) fn wait_exit(&mut self) -> Option<i32> {
+        wait_for("dexd to exit", || self.child.try_wait().ok().flatten()).code()
+    }
+
+    pub(crate) fn trader_key(&self) -> TraderKey {
+        fs::read_to_string(self.data_dir().join("trader.key"))
+            .expect("trader.key")
+            .parse()
+            .expect("a trader key")
+    }
+
+    pub(crate) fn info(&self) -> Info {
+        serde_json::from_value(self.get("/v1/info").json).expect("an info answer")
+    }
+
+    fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+        let mut response = result.expect("the API answers");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            content_type,
+            json,
+            text,
+        }
+    }
+
+    pub(crate) fn get(&self, path: &str) -> Answer {
+        Self::answer(self.agent.get(&format!("{}{path}", self.url)).call())
+    }
+
+    /// POST with the node's token and a JSON content type.
+    pub(crate) fn post(&self, path: &str, body: &str) -> Answer {
+        self.post_as(path, body, Some(&self.token), Some("application/json"))
+    }
+
+    pub(crate) fn post_as(
+        &self,
+        path: &str,
+        body: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+    ) -> Answer {
+        let mut request = self.agent.post(&format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        Self::answer(request.send(body))
+    }
+
+    pub(crate) fn delete(&self, path: &str) -> Answer {
+        let request = self
+            .agent
+            .delete(&format!("{}{path}", self.url))
+            .header("Authorization", &format!("Bearer {}", self.token));
+        Self::answer(request.call())
+    }
+
+    /// An order by this node's trader, naming this node, signed.
+    pub(crate) fn order(&self, side: Side, price: u64, quantity: u64, nonce: u64) -> SignedOrder {
+        let info = self.info();
+        let key = self.trader_key();
+        let now = now_ms();
+        Order {
+            market: dex_test_utils::eth_usdc_id(),
+            side,
+            price: dex_primitives::Ticks(price),
+            quantity: dex_primitives::Lots(quantity),
+            min_fill: dex_primitives::Lots(1),
+            maker: key.address(),
+            peer: info.peer_id,
+            nonce,
+            created_at: now,
+            expires_at: now + 3_600_000,
+        }
+        .sign(&key)
+    }
+
+    /// The book of ETH/USDC as (side, price, quantity) triples.
+    pub(crate) fn book(&self) -> Vec<(String, String, String)> {
+        let answer = self.get("/v1/markets/ETH%2FUSDC/book?depth=50");
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        let mut levels = Vec::new();
+        for side in ["bids", "asks"] {
+            for level in answer.json[side].as_array().expect("levels") {
+                levels.push((
+                    side.to_owned(),
+                    level["price"].as_str().expect("price").to_owned(),
+                    level["quantity"].as_str().expect("quantity").to_owned(),
+                ));
+            }
+        }
+        levels
+    }
+
+    /// A metric's value, summed over the series whose labels contain `labels`.
+    pub(crate) fn metric(&self, name: &str, labels: &str) -> f64 {
+        let text = self.get("/metrics").text;
+        crate::prometheus::parse(&text)
+            .expect("the metrics parse")
+            .iter()
+            .filter(|sample| sample.name == name && sample.labels.contains(labels))
+            .map(|sample| sample.value)
+            .sum()
+    }
+}
+
+impl Drop for Dexd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,7 @@
+//! dexd black-box tests: real `dexd` processes on loopback with temp data dirs and
+//! ephemeral ports, driven over HTTP and WebSocket like any client.
+
+mod api;
+mod harness;
+mod prometheus;
+mod startup;
