@@ -89,6 +89,14 @@ kinds! {
     MAKER_ORDER_CAP = ("maker-order-cap", 409, "The maker has too many open orders in this market");
     BOOK_FULL = ("book-full", 409, "The book is full and the order is the furthest from the mid");
     BOOK_REFUSED = ("book-refused", 409, "The book refused the change");
+    // Trading.
+    SETTLEMENT_OFF = ("settlement-off", 409, "This node does not trade: no chains are configured");
+    NO_TRADER_KEY = ("no-trader-key", 409, "This node holds no trader key");
+    CHAIN_NOT_CONFIGURED = ("chain-not-configured", 409, "A chain of the market is not configured on this node");
+    CHAIN_UNAVAILABLE = ("chain-unavailable", 503, "A chain of the market does not answer; trading on it is refused until it does");
+    UNKNOWN_SWAP = ("unknown-swap", 404, "No such swap on this node");
+    INVALID_SWAP_ID = ("invalid-swap-id", 400, "The swap id is not 32 bytes of 0x hex");
+    STORE_UNAVAILABLE = ("store-unavailable", 503, "The node's database refused a write");
     // The node.
     NODE_UNAVAILABLE = ("node-unavailable", 503, "The node is not running");
     TIMEOUT = ("timeout", 503, "The request took too long");
@@ -132,6 +140,12 @@ pub enum ApiError {
     InvalidQuery {
         /// What is wrong.
         detail: String,
+    },
+    /// A path swap id is not a swap id.
+    #[error("{id:?} is not a swap id (0x and 64 hex digits)")]
+    InvalidSwapId {
+        /// As given (truncated).
+        id: String,
     },
     /// A path order id is not an order id.
     #[error("{id:?} is not an order id (0x and 64 hex digits)")]
@@ -238,6 +252,7 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => kind::BODY_TOO_LARGE,
             ApiError::InvalidQuery { .. } => kind::INVALID_QUERY,
             ApiError::InvalidOrderId { .. } => kind::INVALID_ORDER_ID,
+            ApiError::InvalidSwapId { .. } => kind::INVALID_SWAP_ID,
             ApiError::OrderIdMismatch { .. } => kind::ORDER_ID_MISMATCH,
             ApiError::Value { source, .. } => primitive_kind(source),
             ApiError::Node(err) => node_kind(err),
@@ -319,6 +334,13 @@ fn node_kind(error: &dex_node::Error) -> ProblemKind {
         N::NotOurMaker { .. } => kind::MAKER_NOT_HELD,
         N::WrongPeer { .. } => kind::WRONG_PEER,
         N::UnknownOrder { .. } => kind::UNKNOWN_ORDER,
+        N::SettlementOff => kind::SETTLEMENT_OFF,
+        N::NoTraderKey => kind::NO_TRADER_KEY,
+        N::ChainNotConfigured { .. } => kind::CHAIN_NOT_CONFIGURED,
+        N::ChainUnavailable { .. } => kind::CHAIN_UNAVAILABLE,
+        N::OrderNotOpen { .. } => kind::ORDER_CLOSED,
+        N::UnknownSwap { .. } => kind::UNKNOWN_SWAP,
+        N::StoreUnavailable => kind::STORE_UNAVAILABLE,
         _ => kind::INTERNAL,
     }
 }

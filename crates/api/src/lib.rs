@@ -11,9 +11,11 @@
 //!
 //! # Routes
 //! Public (no token): `GET /v1/health`, `/v1/info`, `/v1/markets`,
-//! `/v1/markets/{market}/book?depth=N`, `/v1/peers`, `/v1/openapi.json`, `/v1/ws`,
-//! `/metrics`. With `Authorization: Bearer <token>`: `POST /v1/orders/signed`,
-//! `DELETE /v1/orders/{id}`.
+//! `/v1/markets/{market}/book?depth=N`, `/v1/markets/{market}/trades`, `/v1/peers`,
+//! `/v1/openapi.json`, `/v1/ws`, `/metrics`. With `Authorization: Bearer <token>`:
+//! `POST /v1/orders` (the node signs), `POST /v1/orders/signed`, `GET /v1/orders`,
+//! `DELETE /v1/orders?market=` (cancel all), `GET`/`DELETE /v1/orders/{id}`, `GET /v1/swaps`,
+//! `/v1/swaps/{id}`. Waiting for the node: `GET /v1/balances`.
 //!
 //! # Adding a route
 //! Write the handler in `routes.rs` with a `#[utoipa::path]` attribute (its problems in
@@ -39,6 +41,8 @@ pub mod place;
 #[cfg(feature = "server")]
 mod routes;
 #[cfg(feature = "server")]
+mod trading;
+#[cfg(feature = "server")]
 mod ws;
 
 #[cfg(feature = "server")]
@@ -53,14 +57,14 @@ mod server {
         extract::DefaultBodyLimit,
         http::{HeaderValue, Method, header},
         middleware::from_fn_with_state,
-        routing::{delete, get, post},
+        routing::{get, post},
     };
     use dex_node::NodeHandle;
     use dex_primitives::{Address, Markets};
     use tokio::net::TcpListener;
     use tower_http::cors::{AllowOrigin, CorsLayer};
 
-    use crate::{auth, metrics::ApiMetrics, routes, ws};
+    use crate::{auth, metrics::ApiMetrics, routes, trading, ws};
 
     /// Settings of the API server. Defaults suit a local node.
     #[derive(Debug, Clone)]
@@ -176,13 +180,25 @@ mod server {
             .route("/v1/info", get(routes::info))
             .route("/v1/markets", get(routes::markets))
             .route("/v1/markets/{market}/book", get(routes::book))
+            .route("/v1/markets/{market}/trades", get(trading::trades))
             .route("/v1/peers", get(routes::peers))
             .route("/v1/openapi.json", get(routes::openapi))
             .route("/v1/ws", get(ws::upgrade))
             .route("/metrics", get(routes::metrics));
         let private = Router::new()
+            .route(
+                "/v1/orders",
+                post(trading::place_order)
+                    .get(trading::list_orders)
+                    .delete(trading::cancel_all),
+            )
             .route("/v1/orders/signed", post(routes::post_signed_order))
-            .route("/v1/orders/{id}", delete(routes::cancel_order))
+            .route(
+                "/v1/orders/{id}",
+                get(trading::show_order).delete(routes::cancel_order),
+            )
+            .route("/v1/swaps", get(trading::list_swaps))
+            .route("/v1/swaps/{id}", get(trading::show_swap))
             .route_layer(from_fn_with_state(state.clone(), auth::require_token));
         let mut router = public
             .merge(private)

@@ -26,11 +26,15 @@ pub const ROUTES: &[&str] = &[
     "/v1/info",
     "/v1/markets",
     "/v1/markets/{market}/book",
+    "/v1/markets/{market}/trades",
+    "/v1/orders",
     "/v1/peers",
     "/v1/openapi.json",
     "/v1/ws",
     "/v1/orders/signed",
     "/v1/orders/{id}",
+    "/v1/swaps",
+    "/v1/swaps/{id}",
     "/metrics",
 ];
 

@@ -5,7 +5,7 @@ use utoipa::{
     openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use crate::{routes, types, ws};
+use crate::{routes, trading, types, ws};
 
 /// The EIP-712 `Order` message as JSON (documentation only; the wire type is
 /// `dex_primitives::Order`).
@@ -51,6 +51,13 @@ pub struct OrderMessage {
         routes::peers,
         routes::post_signed_order,
         routes::cancel_order,
+        trading::place_order,
+        trading::list_orders,
+        trading::cancel_all,
+        trading::show_order,
+        trading::list_swaps,
+        trading::show_swap,
+        trading::trades,
         routes::openapi,
         routes::metrics,
         ws::upgrade,
@@ -67,6 +74,7 @@ pub struct OrderMessage {
         (name = "node", description = "The node itself"),
         (name = "markets", description = "Public market data"),
         (name = "orders", description = "Own orders (token required)"),
+        (name = "swaps", description = "Own swaps (token required)"),
         (name = "stream", description = "WebSocket stream"),
     ),
 )]

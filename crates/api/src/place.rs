@@ -1,32 +1,12 @@
-//! Placing an order the node signs (`POST /v1/orders`): the request converted exactly, ready
-//! for the node's `place_order` (the route is served once the node has it).
+//! Placing an order the node signs (`POST /v1/orders`): the request converted exactly into
+//! the node's [`PlaceOrder`].
 
-use dex_primitives::{Lots, MarketId, Side, Ticks};
+use dex_node::PlaceOrder;
 
 use crate::{
     error::ApiError,
     types::{PlaceOrderRequest, TimeInForce},
 };
-
-/// An order to place, converted exactly from a [`PlaceOrderRequest`]: what the node's
-/// `place_order` takes once it exists (`POST /v1/orders`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlaceOrder {
-    /// The market.
-    pub market: MarketId,
-    /// Side.
-    pub side: Side,
-    /// Limit price in ticks.
-    pub price: Ticks,
-    /// Quantity in lots.
-    pub quantity: Lots,
-    /// Smallest fill in lots (default one lot).
-    pub min_fill: Lots,
-    /// GTC or IOC.
-    pub time_in_force: TimeInForce,
-    /// Lifetime in seconds, if given.
-    pub expires_in: Option<u64>,
-}
 
 /// Converts a place request exactly, naming the field at fault: unknown market, non-decimal,
 /// negative, zero, too many digits, off the tick or lot grid, minFill above quantity.
@@ -44,12 +24,16 @@ pub fn parse_place_order(
         .parse_quantity(&request.quantity)
         .map_err(|source| ApiError::field("quantity", source))?;
     let min_fill = match &request.min_fill {
-        Some(text) => market
-            .parse_quantity(text)
-            .map_err(|source| ApiError::field("minFill", source))?,
-        None => Lots(1),
+        Some(text) => Some(
+            market
+                .parse_quantity(text)
+                .map_err(|source| ApiError::field("minFill", source))?,
+        ),
+        None => None,
     };
-    if min_fill > quantity {
+    if let Some(min_fill) = min_fill
+        && min_fill > quantity
+    {
         return Err(ApiError::field(
             "minFill",
             dex_primitives::Error::MinFillAboveQuantity {
@@ -64,14 +48,31 @@ pub fn parse_place_order(
             dex_primitives::Error::ZeroValue { what: "expiresIn" },
         ));
     }
+    let expires_in_ms = match request.expires_in {
+        Some(seconds) => Some(seconds.checked_mul(1000).ok_or_else(|| {
+            ApiError::field(
+                "expiresIn",
+                dex_primitives::Error::OutOfRange {
+                    what: "expiresIn",
+                    value: seconds.to_string(),
+                    max: (u64::MAX / 1000).to_string(),
+                },
+            )
+        })?),
+        None => None,
+    };
     Ok(PlaceOrder {
         market: market.id(),
         side: request.side.into(),
         price,
         quantity,
         min_fill,
-        time_in_force: request.time_in_force,
-        expires_in: request.expires_in,
+        time_in_force: match request.time_in_force {
+            TimeInForce::Gtc => dex_node::TimeInForce::Gtc,
+            TimeInForce::Ioc => dex_node::TimeInForce::Ioc,
+        },
+        expires_in_ms,
+        maker: None,
     })
 }
 
@@ -107,7 +108,7 @@ mod tests {
         let parsed = parse_place_order(markets(), &request("2500.5", "0.25")).unwrap();
         assert_eq!(parsed.price, Ticks(250_050));
         assert_eq!(parsed.quantity, Lots(250));
-        assert_eq!(parsed.min_fill, Lots(1));
+        assert_eq!(parsed.min_fill, None);
         let field = |name: &str| Some(name.to_owned());
         assert_eq!(
             slug(&request("abc", "1")),

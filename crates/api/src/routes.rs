@@ -261,7 +261,8 @@ pub(crate) fn parse_order_id(text: &str) -> ApiResult<OrderId> {
     })
 }
 
-/// Cancels an own open order: the node signs an update to zero and gossips it.
+/// Cancels an own open order (resting, or an IOC order still taking): the node signs an
+/// update to zero and gossips it. Swaps already started go on.
 #[utoipa::path(delete, path = "/v1/orders/{id}", tag = "orders",
     params(("id" = String, Path, description = "Order id (0x and 64 hex digits)")),
     security(("bearer" = [])),
@@ -271,13 +272,14 @@ pub(crate) fn parse_order_id(text: &str) -> ApiResult<OrderId> {
         (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`maker-not-held`: not an own order", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`unknown-order`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`order-closed`", body = crate::types::Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn cancel_order(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<OrderCancelled>> {
     let id = parse_order_id(&id)?;
-    state.node().cancel_order(id).await?;
+    state.node().cancel_own_order(id).await?;
     Ok(Json(OrderCancelled {
         order_id: id,
         status: "cancelled".into(),

@@ -269,8 +269,7 @@ pub enum TimeInForce {
     Ioc,
 }
 
-/// `POST /v1/orders`: an order the node signs with its trader key. (Served once the node
-/// places orders itself; see the crate docs.)
+/// `POST /v1/orders`: an order the node signs with its trader key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -289,9 +288,177 @@ pub struct PlaceOrderRequest {
     /// `GTC` (default) or `IOC`.
     #[serde(default)]
     pub time_in_force: TimeInForce,
-    /// Lifetime in seconds; default the node's configured order lifetime.
+    /// Lifetime in seconds; default the node's (one day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<u64>,
+}
+
+/// An own order as the node's database holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OwnOrderView {
+    /// The order id.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub order_id: OrderId,
+    /// Market id.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub market: MarketId,
+    /// `BASE/QUOTE`.
+    pub symbol: String,
+    /// Side.
+    pub side: SideName,
+    /// Limit price.
+    pub price: String,
+    /// Quantity.
+    pub quantity: String,
+    /// Smallest fill.
+    pub min_fill: String,
+    /// Open quantity (0 once filled, cancelled or expired).
+    pub remaining: String,
+    /// `open`, `filled`, `cancelled` or `expired`.
+    pub status: String,
+    /// The maker.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub maker: Address,
+    /// Signed creation time, unix ms.
+    pub created_at: u64,
+    /// Expiry, unix ms.
+    pub expires_at: u64,
+    /// Last change, local unix ms.
+    pub updated_at: u64,
+}
+
+/// `GET /v1/orders`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OwnOrders {
+    /// Own orders, oldest first.
+    pub orders: Vec<OwnOrderView>,
+}
+
+/// A swap of this node, without secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SwapView {
+    /// Swap id.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub swap_id: dex_primitives::B256,
+    /// Market id.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub market: MarketId,
+    /// `BASE/QUOTE`.
+    pub symbol: String,
+    /// Our side of the trade.
+    pub side: SideName,
+    /// Trade price.
+    pub price: String,
+    /// Trade quantity.
+    pub quantity: String,
+    /// Our order in the trade.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub own_order_id: OrderId,
+    /// The counterparty's order.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub counter_order_id: OrderId,
+    /// The counterparty's peer id.
+    pub peer: String,
+    /// Where the swap is (`takerLocking`, `completed`, `refunded`...).
+    pub phase: String,
+    /// Local creation time, unix ms.
+    pub created_at: u64,
+}
+
+/// `GET /v1/orders/{id}`: an own order with the swaps that traded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OwnOrderDetail {
+    /// The order.
+    pub order: OwnOrderView,
+    /// Its fills, one swap each.
+    pub swaps: Vec<SwapView>,
+}
+
+/// `GET /v1/swaps`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Swaps {
+    /// Swaps, newest first.
+    pub swaps: Vec<SwapView>,
+}
+
+/// One entry of a swap's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SwapLogView {
+    /// Position in the node's swap log.
+    pub seq: u64,
+    /// Local time, unix ms.
+    pub at: u64,
+    /// What happened (created, an event, resumed), as the node logs it.
+    #[cfg_attr(feature = "server", schema(value_type = Object))]
+    pub entry: serde_json::Value,
+    /// What the swap decided to do.
+    #[cfg_attr(feature = "server", schema(value_type = Object))]
+    pub actions: serde_json::Value,
+    /// The phase after it.
+    pub phase: String,
+}
+
+/// `GET /v1/swaps/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SwapDetail {
+    /// The swap.
+    pub swap: SwapView,
+    /// Its history, oldest first.
+    pub events: Vec<SwapLogView>,
+}
+
+/// A trade this node took part in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TradeView {
+    /// Price.
+    pub price: String,
+    /// Quantity.
+    pub quantity: String,
+    /// The taker's side.
+    pub taker_side: SideName,
+    /// The swap that settles it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", schema(value_type = Option<String>))]
+    pub swap_id: Option<dex_primitives::B256>,
+    /// Local time, unix ms.
+    pub at: u64,
+}
+
+/// `GET /v1/markets/{market}/trades`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Trades {
+    /// `BASE/QUOTE`.
+    pub symbol: String,
+    /// Newest first.
+    pub trades: Vec<TradeView>,
+}
+
+/// `DELETE /v1/orders`: the orders cancelled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OrdersCancelled {
+    /// Their ids.
+    #[cfg_attr(feature = "server", schema(value_type = Vec<String>))]
+    pub cancelled: Vec<OrderId>,
 }
 
 /// `GET /v1/peers` items.

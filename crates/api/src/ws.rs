@@ -180,7 +180,9 @@ impl Feed {
     }
 
     fn on_event(&mut self, event: NodeEvent) {
-        let NodeEvent::Book { market, event } = event;
+        let NodeEvent::Book { market, event } = event else {
+            return;
+        };
         if market != self.market.id() || self.pending.len() >= MAX_EVENTS_PER_DELTA {
             return;
         }

@@ -13,12 +13,12 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use config::{Config, LogFormat};
 use datadir::DataDir;
 use dex_network::{Multiaddr, NetworkConfig, RateLimit};
-use dex_node::{NodeConfig, SystemClock};
+use dex_node::{ChainConfig, NodeConfig, SettlementConfig, SystemClock};
 use dex_primitives::{Markets, ValidationRules};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -199,6 +199,70 @@ fn node_config(
     Ok(node)
 }
 
+/// Settlement from `[settlement]`: on when chains are configured. A chain whose RPC does
+/// not answer does not stop the node: it relays, and trading on that chain is refused until
+/// the chain answers.
+fn settlement_config(config: &Config, data_dir: &Path) -> Result<Option<SettlementConfig>> {
+    let settlement = &config.settlement;
+    if settlement.chains.is_empty() {
+        return Ok(None);
+    }
+    let mut chains = Vec::new();
+    for (index, chain) in settlement.chains.iter().enumerate() {
+        let key = format!("settlement.chains[{index}]");
+        if chain.chain_id == 0 {
+            bail!("{key}.chain_id is required");
+        }
+        if !chain.rpc_url.starts_with("http://") {
+            bail!(
+                "{key}.rpc_url {:?} must be a plain http:// URL (no TLS in this build; use a \
+                 local node or proxy)",
+                chain.rpc_url
+            );
+        }
+        if chain.htlc.is_zero() {
+            bail!("{key}.htlc (the p2pdex HTLC contract address) is required");
+        }
+        chains.push(ChainConfig {
+            chain_id: chain.chain_id,
+            rpc_url: chain.rpc_url.clone(),
+            htlc: chain.htlc,
+            start_block: chain.start_block,
+            client: dex_chain::ClientConfig {
+                poll_interval: chain.poll_interval.0,
+                rpc_timeout: chain.rpc_timeout.0,
+                tx_timeout: chain.tx_timeout.0,
+                max_scan_range: chain.max_scan_range,
+                scan_confirmations: chain.scan_confirmations,
+                max_reorg_depth: chain.max_reorg_depth,
+                resend_interval: chain.resend_interval.0,
+                fee_bump_percent: chain.fee_bump_percent,
+            },
+        });
+    }
+    let timing = &settlement.timing;
+    let timing = dex_swap::Timing {
+        taker_lock_secs: timing.taker_lock.0.as_secs(),
+        maker_lock_secs: timing.maker_lock.0.as_secs(),
+        margin_secs: timing.margin.0.as_secs(),
+        min_claim_secs: timing.min_claim.0.as_secs(),
+        taker_leg_confirmations: timing.taker_leg_confirmations,
+        maker_leg_confirmations: timing.maker_leg_confirmations,
+        retry_ms: u64::try_from(timing.retry.0.as_millis()).unwrap_or(u64::MAX),
+    };
+    timing
+        .validate()
+        .map_err(|err| anyhow!("settlement.timing: {err}"))?;
+    let mut node = SettlementConfig::new(data_dir.join(&settlement.database), chains);
+    node.timing = timing;
+    node.reservation = settlement.reservation.0;
+    node.lock_margin = settlement.lock_margin.0;
+    node.repost_failed = settlement.repost_failed;
+    node.takes_per_minute = settlement.takes_per_minute;
+    node.take_timeout = settlement.take_timeout.0;
+    Ok(Some(node))
+}
+
 async fn run(cli: Cli) -> Result<()> {
     let Settings {
         config,
@@ -216,14 +280,12 @@ async fn run(cli: Cli) -> Result<()> {
     let token = data.api_token()?;
     let traders = vec![trader.address()];
     let node_config = node_config(&config, markets.clone(), trader)?;
-    let settlement = !config.settlement.chains.is_empty();
-    if settlement {
-        // The node crate does not settle yet (see the settlement issue): the chains are
-        // checked by the config but the node runs as a relay until it does.
-        warn!(
-            chains = config.settlement.chains.len(),
-            "settlement is configured, but this node build cannot settle yet: running as a relay"
-        );
+    let settlement = settlement_config(&config, data.path())?;
+    let settles = settlement.is_some();
+    let mut node_config = node_config;
+    node_config.settlement = settlement;
+    if !settles {
+        info!("no chains configured: running as a relay (books replicate; no trading)");
     }
     // The API port first: if it is taken, fail before joining the network.
     let listener = TcpListener::bind(config.api.listen)
@@ -270,7 +332,7 @@ async fn run(cli: Cli) -> Result<()> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         markets,
         traders,
-        settlement: false,
+        settlement: settles,
     };
     let state = dex_api::ApiState::new(node.clone(), context, api_config);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

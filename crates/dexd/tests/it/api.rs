@@ -211,6 +211,10 @@ fn each_bad_request_is_its_own_problem_and_changes_nothing() {
 
     let token = node.token.clone();
     let json_type = Some("application/json");
+    let place = |price: &str, quantity: &str| {
+        json!({"market": "ETH/USDC", "side": "buy", "price": price, "quantity": quantity})
+            .to_string()
+    };
     let cases: Vec<(&str, u16, Call<'_>)> = vec![
         (
             "malformed-json",
@@ -363,6 +367,147 @@ fn each_bad_request_is_its_own_problem_and_changes_nothing() {
             Box::new(|| node.get("/v1/orders/signed")),
         ),
         ("websocket-required", 426, Box::new(|| node.get("/v1/ws"))),
+        // Placing: decimal strings converted exactly, every fault its own type, checked
+        // before the node is asked (a relay node then refuses to trade).
+        (
+            "invalid-decimal",
+            422,
+            Box::new(|| node.post("/v1/orders", &place("abc", "0.25"))),
+        ),
+        (
+            "invalid-decimal",
+            422,
+            Box::new(|| node.post("/v1/orders", &place("2.5e3", "0.25"))),
+        ),
+        (
+            "negative-value",
+            422,
+            Box::new(|| node.post("/v1/orders", &place("-2500", "0.25"))),
+        ),
+        (
+            "zero-value",
+            422,
+            Box::new(|| node.post("/v1/orders", &place("2500", "0"))),
+        ),
+        (
+            "too-many-digits",
+            422,
+            Box::new(|| {
+                node.post(
+                    "/v1/orders",
+                    &place("0.00000000000000000000000000001", "0.25"),
+                )
+            }),
+        ),
+        (
+            "off-tick",
+            422,
+            Box::new(|| node.post("/v1/orders", &place("2500.001", "0.25"))),
+        ),
+        (
+            "off-lot",
+            422,
+            Box::new(|| node.post("/v1/orders", &place("2500", "0.0001"))),
+        ),
+        (
+            "out-of-range",
+            422,
+            Box::new(|| node.post("/v1/orders", &place("1000000000000000000", "0.25"))),
+        ),
+        (
+            "unknown-market",
+            404,
+            Box::new(|| {
+                node.post(
+                    "/v1/orders",
+                    &json!({"market": "BTC/USDC", "side": "buy", "price": "1", "quantity": "1"})
+                        .to_string(),
+                )
+            }),
+        ),
+        (
+            "invalid-field",
+            422,
+            Box::new(|| {
+                node.post(
+                    "/v1/orders",
+                    &json!({"market": "ETH/USDC", "side": "hold", "price": "1", "quantity": "1"})
+                        .to_string(),
+                )
+            }),
+        ),
+        (
+            "invalid-field",
+            422,
+            Box::new(|| {
+                node.post(
+                    "/v1/orders",
+                    &json!({"market": "ETH/USDC", "side": "buy", "price": 2500, "quantity": "1"})
+                        .to_string(),
+                )
+            }),
+        ),
+        (
+            "missing-field",
+            422,
+            Box::new(|| {
+                node.post(
+                    "/v1/orders",
+                    &json!({"market": "ETH/USDC", "side": "buy", "price": "1"}).to_string(),
+                )
+            }),
+        ),
+        (
+            "unknown-field",
+            422,
+            Box::new(|| {
+                node.post("/v1/orders", &json!({"market": "ETH/USDC", "side": "buy", "price": "1", "quantity": "1", "leverage": 100}).to_string())
+            }),
+        ),
+        (
+            "min-fill-above-quantity",
+            422,
+            Box::new(|| {
+                node.post("/v1/orders", &json!({"market": "ETH/USDC", "side": "buy", "price": "1", "quantity": "0.001", "minFill": "0.002"}).to_string())
+            }),
+        ),
+        (
+            "missing-token",
+            401,
+            Box::new(|| node.post_as("/v1/orders", &place("2500", "0.25"), None, json_type)),
+        ),
+        (
+            "settlement-off",
+            409,
+            Box::new(|| node.post("/v1/orders", &place("2500", "0.25"))),
+        ),
+        (
+            "settlement-off",
+            409,
+            Box::new(|| node.get_auth("/v1/orders")),
+        ),
+        (
+            "settlement-off",
+            409,
+            Box::new(|| node.get_auth("/v1/swaps")),
+        ),
+        (
+            "settlement-off",
+            409,
+            Box::new(|| node.get("/v1/markets/ETH%2FUSDC/trades")),
+        ),
+        ("missing-token", 401, Box::new(|| node.get("/v1/orders"))),
+        ("missing-token", 401, Box::new(|| node.get("/v1/swaps"))),
+        (
+            "invalid-query",
+            400,
+            Box::new(|| node.get_auth("/v1/orders?status=lost")),
+        ),
+        (
+            "invalid-swap-id",
+            400,
+            Box::new(|| node.get_auth("/v1/swaps/nope")),
+        ),
     ];
     for (slug, status, call) in &cases {
         let answer = call();
@@ -408,6 +553,10 @@ fn the_openapi_document_describes_the_served_routes() {
         "/v1/markets/{market}/book",
         "/v1/orders/signed",
         "/v1/orders/{id}",
+        "/v1/orders",
+        "/v1/swaps",
+        "/v1/swaps/{id}",
+        "/v1/markets/{market}/trades",
         "/v1/peers",
         "/v1/ws",
         "/metrics",

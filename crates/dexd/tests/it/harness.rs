@@ -226,6 +226,15 @@ impl Dexd {
         Self::answer(self.agent.get(&format!("{}{path}", self.url)).call())
     }
 
+    /// GET with the node's token.
+    pub(crate) fn get_auth(&self, path: &str) -> Answer {
+        let request = self
+            .agent
+            .get(&format!("{}{path}", self.url))
+            .header("Authorization", &format!("Bearer {}", self.token));
+        Self::answer(request.call())
+    }
+
     /// POST with the node's token and a JSON content type.
     pub(crate) fn post(&self, path: &str, body: &str) -> Answer {
         self.post_as(path, body, Some(&self.token), Some("application/json"))
