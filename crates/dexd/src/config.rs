@@ -660,6 +660,32 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_is_valid_and_states_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/dexd.example.toml");
+        let config = load(Some(&path), &[]).unwrap();
+        let defaults = Config::default();
+        assert_eq!(config.api.listen, defaults.api.listen);
+        assert_eq!(config.api.body_limit, defaults.api.body_limit);
+        assert_eq!(config.p2p.listen, defaults.p2p.listen);
+        assert_eq!(config.node.tick_interval, defaults.node.tick_interval);
+        assert_eq!(
+            config.node.max_order_lifetime,
+            defaults.node.max_order_lifetime
+        );
+        assert_eq!(config.node.event_capacity, defaults.node.event_capacity);
+        assert_eq!(
+            config.settlement.timing.taker_lock,
+            defaults.settlement.timing.taker_lock
+        );
+        assert_eq!(
+            config.settlement.timing.retry,
+            defaults.settlement.timing.retry
+        );
+        assert!(config.settlement.chains.is_empty());
+        config.markets(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let err = parse::<Config>("[api]\nbody_limit = \"big\"\n").unwrap_err();
         assert!(err.contains("api.body_limit"), "{err}");
