@@ -1,3 +1,4 @@
 //! dexctl integration tests: run the binary as a user would.
 
 mod offline;
+mod online;
