@@ -570,3 +570,36 @@ fn the_openapi_document_describes_the_served_routes() {
     assert_eq!(markets["markets"][0]["tickSize"], "0.01");
     assert_eq!(markets["markets"][0]["quotePerTickLot"], "10");
 }
+
+#[test]
+fn an_unreachable_chain_leaves_a_relaying_node_that_refuses_to_trade_on_it() {
+    let chains = r#"
+[[settlement.chains]]
+chain_id = 31337
+rpc_url = "http://127.0.0.1:1"
+htlc = "0x1111111111111111111111111111111111111111"
+rpc_timeout = "1s"
+[[settlement.chains]]
+chain_id = 31338
+rpc_url = "http://127.0.0.1:1"
+htlc = "0x1111111111111111111111111111111111111111"
+rpc_timeout = "1s"
+"#;
+    let node = Dexd::start_with(&format!("{}{chains}", crate::harness::test_config()), &[]);
+    assert!(node.info().settlement);
+    assert!(node.data_dir().join("dex.sqlite").exists());
+    let place = json!({"market": "ETH/USDC", "side": "buy", "price": "2500", "quantity": "0.25"});
+    let answer = node.post("/v1/orders", &place.to_string());
+    assert_eq!(answer.status, 503, "{}", answer.text);
+    let problem = answer.problem();
+    assert_eq!(problem.slug(), "chain-unavailable");
+    assert!(problem.detail.contains("31337"), "{}", problem.detail);
+    assert_eq!(node.get_auth("/v1/orders").json, json!({"orders": []}));
+    // Books still work: a signed order is booked (and would be relayed).
+    let order = node.order(Side::Sell, 300_000, 5, 9);
+    assert_eq!(node.post("/v1/orders/signed", &body(&order)).status, 201);
+    assert_eq!(
+        node.book(),
+        vec![("asks".into(), "3000".into(), "0.005".into())]
+    );
+}
