@@ -3,6 +3,7 @@
 #
 #   scripts/bench.sh            every benchmark below
 #   scripts/bench.sh gossip     gossip propagation (10 and 30 nodes, vs bare gossipsub) and ingest
+#   scripts/bench.sh swap       swap wall time (median of 20) and memory per swap in flight
 #   scripts/bench.sh help       this list
 #
 # Adding a benchmark: write a `bench_<name>` function that runs it (a `cargo bench` target
@@ -11,11 +12,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BENCHES=(gossip)
+BENCHES=(gossip swap)
 
 bench_gossip() {
     # One bench binary prints the seven gossip and ingest lines.
     cargo bench --quiet -p dex-node --bench gossip -- "$@"
+}
+
+bench_swap() {
+    # Needs anvil in .tools (scripts/install-tools.sh).
+    scripts/install-tools.sh >/dev/null
+    cargo bench --quiet -p dex-node --bench swap -- "$@"
 }
 
 usage() {

@@ -23,6 +23,8 @@ mod config;
 mod description;
 mod devnet;
 mod error;
+#[cfg(feature = "inproc")]
+pub mod inproc;
 pub mod supervisor;
 
 pub use config::{

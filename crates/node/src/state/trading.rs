@@ -37,6 +37,10 @@ use crate::{Error, NodeMetrics, SettlementConfig};
 /// refusing makers can cause.
 const MAX_TAKE_ROUNDS: u32 = 4;
 
+/// Take requests in flight to one maker node at once; more fills wait for answers. A sweep
+/// of many levels of one maker must not open more streams than the connection allows.
+const MAX_TAKES_PER_PEER: usize = 16;
+
 /// How long an order stays valid when the request names no expiry: one day.
 pub const DEFAULT_EXPIRY_MS: u64 = 24 * 60 * 60 * 1000;
 
@@ -143,7 +147,8 @@ struct Own {
     remaining: Lots,
     /// Lots asked for in takes still waiting for an answer.
     in_flight: Lots,
-    /// Maker orders that refused this order's takes.
+    /// Maker orders that refused this order's takes, or that it already has a swap with
+    /// (our book shows their quantity until the maker's update arrives): not taken again.
     refused_by: HashSet<OrderId>,
     /// Re-planning rounds done.
     rounds: u32,
@@ -360,6 +365,7 @@ impl NodeState {
         let nonce = now
             .saturating_mul(1000)
             .saturating_add(trading.nonce % 1000);
+        let created_at = self.taking_time(&request, maker, now);
         let order = Order {
             market: request.market,
             side: request.side,
@@ -369,7 +375,7 @@ impl NodeState {
             maker,
             peer: self.peer.clone(),
             nonce,
-            created_at: now,
+            created_at,
             expires_at: now.saturating_add(request.expires_in_ms.unwrap_or(DEFAULT_EXPIRY_MS)),
         };
         let signed = order.sign(&key);
@@ -415,23 +421,67 @@ impl NodeState {
             },
         );
         info!(order = %id, side = %request.side, price = request.price.0, quantity = request.quantity.0, tif = ?request.time_in_force, "order placed");
-        self.take_for(id, now, &mut actions);
+        self.take_for(id, now, false, &mut actions);
         self.settle_ioc(id, now, &mut actions);
         Ok((id, actions))
     }
 
+    /// The `createdAt` of a new order: now, or just after the latest resting order it can
+    /// take. An order placed to take what it sees is later than what it takes; stamping it
+    /// so keeps the takes valid ("the later order takes") when clocks agree to the
+    /// millisecond or differ a little. At most half the allowed clock skew ahead of now, so
+    /// peers with some skew still accept it.
+    fn taking_time(&self, request: &PlaceOrder, maker: Address, now: UnixMillis) -> UnixMillis {
+        let cap = now.saturating_add(self.rules.max_clock_skew_ms / 2);
+        let Some(state) = self.books.get(&request.market) else {
+            return now;
+        };
+        let probe = Taker {
+            id: OrderId(B256::repeat_byte(0xff)),
+            maker,
+            side: request.side,
+            limit: request.price,
+            quantity: request.quantity,
+            min_fill: Lots(1),
+            created_at: cap,
+        };
+        state
+            .book
+            .plan(&probe, now)
+            .fills
+            .iter()
+            .filter_map(|fill| state.book.get(&fill.maker_order))
+            .map(|view| view.created_at.saturating_add(1))
+            .max()
+            .map_or(now, |after| after.clamp(now, cap))
+    }
+
     /// Sends take requests for what own order `id` can take from the book now.
-    fn take_for(&mut self, id: OrderId, now: UnixMillis, actions: &mut Vec<Action>) {
+    ///
+    /// `replan` is true after a refusal: those rounds are bounded. Continuing after an
+    /// answer (fills that waited for a free slot) is not.
+    fn take_for(&mut self, id: OrderId, now: UnixMillis, replan: bool, actions: &mut Vec<Action>) {
         let Some(trading) = self.trading.as_mut() else {
             return;
         };
+        // Maker orders this order is taking already, and the takes in flight per maker node.
+        let mut pending_makers = HashSet::new();
+        let mut per_peer: HashMap<PeerId, usize> = HashMap::new();
+        for take in trading.takes.values() {
+            if take.own_order == id {
+                pending_makers.insert(take.request.maker_order_id);
+            }
+            *per_peer.entry(take.peer).or_default() += 1;
+        }
         let Some(own) = trading.own.get_mut(&id) else {
             return;
         };
-        if own.status != StoredStatus::Open || own.rounds >= MAX_TAKE_ROUNDS {
+        if own.status != StoredStatus::Open || (replan && own.rounds >= MAX_TAKE_ROUNDS) {
             return;
         }
-        own.rounds += 1;
+        if replan {
+            own.rounds += 1;
+        }
         let order = own.order.clone();
         let in_book = own.in_book;
         let refused_by = own.refused_by.clone();
@@ -451,19 +501,38 @@ impl NodeState {
         if want.is_zero() {
             return;
         }
-        let taker = Taker::from_order(&order).with_quantity(want);
+        // Plan for everything that crosses, then leave out the maker orders this order is
+        // taking already, was refused by, or that belong to this node, and keep `want`
+        // lots: planning for only `want` would let excluded orders use up the plan.
+        let taker = Taker::from_order(&order).with_quantity(Lots(u64::MAX / 2));
         let plan = state.book.plan(&taker, now);
-        let fills: Vec<_> = plan
-            .fills
-            .into_iter()
-            .filter(|fill| !refused_by.contains(&fill.maker_order))
-            .filter_map(|fill| {
-                let maker_order = state.book.order(&fill.maker_order)?.clone();
-                // Orders of this node (another of its trader keys) cannot be taken over the
-                // network, and would share the swap's hashlock in one database.
-                (maker_order.order().peer != self.peer).then_some((fill, maker_order))
-            })
-            .collect();
+        let mut left = want;
+        let mut fills = Vec::new();
+        for mut fill in plan.fills {
+            if left.is_zero() {
+                break;
+            }
+            if refused_by.contains(&fill.maker_order) || pending_makers.contains(&fill.maker_order)
+            {
+                continue;
+            }
+            let Some(maker_order) = state.book.order(&fill.maker_order).cloned() else {
+                continue;
+            };
+            // Orders of this node (another of its trader keys) cannot be taken over the
+            // network, and would share the swap's hashlock in one database.
+            if maker_order.order().peer == self.peer {
+                continue;
+            }
+            let quantity = fill.quantity.min(left);
+            // A part of a maker order must respect its minFill (all of it always may).
+            if quantity < fill.quantity && quantity < maker_order.order().min_fill {
+                continue;
+            }
+            fill.quantity = quantity;
+            left = left.saturating_sub(quantity);
+            fills.push((fill, maker_order));
+        }
         let Some(key) = self.traders.get(&order.maker()).cloned() else {
             return;
         };
@@ -472,6 +541,12 @@ impl NodeState {
                 debug!(maker_order = %fill.maker_order, "maker order names no valid peer; skipped");
                 continue;
             };
+            let in_flight = per_peer.entry(peer).or_default();
+            if *in_flight >= MAX_TAKES_PER_PEER {
+                // Sent when an answer frees a slot (see `take_answered`).
+                continue;
+            }
+            *in_flight += 1;
             let legs = match self.legs(
                 &market,
                 order.order().side,
@@ -649,7 +724,7 @@ impl NodeState {
             }
             self.drain_book(market);
         }
-        self.take_for(id, now, actions);
+        self.take_for(id, now, refused, actions);
         self.settle_ioc(id, now, actions);
     }
 
@@ -723,6 +798,7 @@ impl NodeState {
         }));
         if let Some(own) = trading.own.get_mut(&take.own_order) {
             own.in_flight = own.in_flight.saturating_sub(take.quantity);
+            own.refused_by.insert(take.request.maker_order_id);
         }
         trading.swaps.insert(
             accept.swap_id,
@@ -734,6 +810,8 @@ impl NodeState {
         );
         // The taker's own quantity is traded from now on.
         self.commit_own(accept.swap_id, now, actions);
+        // Fills that waited for a free slot to this maker's node go now.
+        self.take_for(take.own_order, now, false, actions);
         self.settle_ioc(take.own_order, now, actions);
         self.feed_known_times(accept.swap_id, now, actions);
     }
@@ -1658,6 +1736,27 @@ impl NodeState {
             .unwrap_or_default();
         for swap_id in swaps {
             self.drive(swap_id, SwapEvent::Tick, now, &mut actions);
+        }
+        // A resting own order that is the later of a cross must take (every node agrees it
+        // is the taker): an order that arrived late, or ours after a refused take.
+        let mut takers: Vec<OrderId> = self
+            .books
+            .values()
+            .flat_map(|state| state.book.pending_crosses())
+            .filter(|cross| self.traders.contains_key(&cross.taker_maker))
+            .map(|cross| cross.taker)
+            .collect();
+        takers.sort_unstable();
+        takers.dedup();
+        for id in takers {
+            let resting = self
+                .trading
+                .as_ref()
+                .and_then(|trading| trading.own.get(&id))
+                .is_some_and(|own| own.in_book);
+            if resting {
+                self.take_for(id, now, false, &mut actions);
+            }
         }
         actions
     }

@@ -24,9 +24,10 @@ use dex_test_utils::{
 };
 use tokio::sync::mpsc;
 
+use dex_devnet::inproc::{block_number, fees_paid, wallet};
+
 use crate::settlement::{
-    SWAP_DEADLINE_SECS, Settled, block_number, fees_paid, finished_swaps, order, settled,
-    wait_offered, wallet,
+    SWAP_DEADLINE_SECS, Settled, finished_swaps, order, settled, wait_offered,
 };
 
 /// A bare network peer linked to node 0, subscribed to the market and heartbeat topics.

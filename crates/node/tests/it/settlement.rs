@@ -1,51 +1,19 @@
 //! Settlement end to end, in process: nodes on loopback, two anvil chains, real swaps.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use dex_devnet::{ChainInfo, ChainsConfig, Devnet, DevnetChains};
-use dex_node::{
-    ChainConfig, NodeHandle, OwnOrderStatus, PlaceOrder, SettlementConfig, Swap, TimeInForce,
+use dex_devnet::inproc::{
+    SettledNetwork, block_number, fees_paid, native_balance, wait_chains_up, wallet,
 };
-use dex_primitives::{Address, Lots, OrderId, Side, Ticks, U256};
+use dex_node::{NodeHandle, OwnOrderStatus, PlaceOrder, SettlementConfig, Swap, TimeInForce};
+use dex_primitives::{Lots, OrderId, Side, Ticks, U256};
 use dex_swap::Outcome;
-use dex_test_utils::{
-    anvil::rpc_call,
-    eth_usdc_id,
-    harness::{TestNetwork, Topology, wait_for},
-};
-use serde_json::{Value, json};
+use dex_test_utils::{eth_usdc_id, harness::wait_for};
 
 /// Long enough for several swaps on two chains in a debug build on a busy machine.
 pub(crate) const SWAP_DEADLINE_SECS: u64 = 60;
 const SWAP_DEADLINE: Duration = Duration::from_secs(SWAP_DEADLINE_SECS);
-
-/// Nodes that settle on a fresh devnet, and what they trade with.
-pub(crate) struct Settled {
-    pub(crate) net: TestNetwork,
-    pub(crate) chains: DevnetChains,
-    pub(crate) devnet: Option<Devnet>,
-    pub(crate) _dir: tempfile::TempDir,
-}
-
-impl Drop for Settled {
-    fn drop(&mut self) {
-        // The devnet's drop kills its chains; the nodes stop with the runtime.
-        drop(self.devnet.take());
-    }
-}
-
-pub(crate) fn chain_config(chain: &ChainInfo) -> ChainConfig {
-    let mut client = dex_chain::ClientConfig::local();
-    client.poll_interval = Duration::from_millis(50);
-    ChainConfig {
-        chain_id: chain.chain_id,
-        rpc_url: chain.rpc_url.clone(),
-        htlc: chain.htlc,
-        start_block: chain.htlc_block,
-        client,
-    }
-}
 
 /// `n` fully connected nodes, node `i` trading as devnet trader `i`, each with its own
 /// database, all chains connected.
@@ -59,60 +27,27 @@ pub(crate) async fn settled_with(
     tweak: impl Fn(usize, &mut SettlementConfig),
 ) -> anyhow::Result<Settled> {
     let dir = tempfile::tempdir()?;
-    let mut devnet_config = ChainsConfig::for_tests(dir.path().join("devnet"));
-    devnet_config.traders = n.max(1);
-    let devnet = Devnet::start_chains(devnet_config).await?;
-    let chains = devnet.chains().clone();
-    let keys = chains
-        .traders
-        .iter()
-        .map(|trader| trader.key())
-        .collect::<Result<Vec<_>, _>>()?;
-    let base = dir.path().to_owned();
-    let net = TestNetwork::start_with(n, Topology::Full, |index, config| {
-        config.traders = vec![keys[index].clone()];
-        let mut settlement = SettlementConfig::new(
-            base.join(format!("node{index}.sqlite")),
-            vec![chain_config(&chains.base), chain_config(&chains.quote)],
-        );
-        tweak(index, &mut settlement);
-        config.settlement = Some(settlement);
-    })
-    .await?;
-    for index in 0..n {
-        let handle = net.node(index)?.clone();
-        wait_for(
-            &format!("node {index} connected to both chains"),
-            SWAP_DEADLINE,
-            || {
-                let handle = handle.clone();
-                async move {
-                    handle
-                        .chains_up()
-                        .await
-                        .is_ok_and(|up| up == vec![31337, 31338])
-                }
-            },
-        )
-        .await?;
-    }
-    Ok(Settled {
-        net,
-        chains,
-        devnet: Some(devnet),
-        _dir: dir,
-    })
+    let network = SettledNetwork::start(n, dir.path(), tweak).await?;
+    Ok(Settled { network, _dir: dir })
 }
 
-/// Waits until `handle` is connected to both devnet chains.
-pub(crate) async fn wait_chains_up(handle: &NodeHandle) -> anyhow::Result<()> {
-    wait_for("a node connected to both chains", SWAP_DEADLINE, || async {
-        handle
-            .chains_up()
-            .await
-            .is_ok_and(|up| up == vec![31337, 31338])
-    })
-    .await
+/// A settled network and the directory it lives in (removed after the network stops).
+pub(crate) struct Settled {
+    network: SettledNetwork,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Settled {
+    type Target = SettledNetwork;
+    fn deref(&self) -> &SettledNetwork {
+        &self.network
+    }
+}
+
+impl std::ops::DerefMut for Settled {
+    fn deref_mut(&mut self) -> &mut SettledNetwork {
+        &mut self.network
+    }
 }
 
 pub(crate) fn order(side: Side, price: u64, quantity: u64, tif: TimeInForce) -> PlaceOrder {
@@ -176,63 +111,6 @@ pub(crate) async fn wait_offered(
         .await?;
     }
     Ok(())
-}
-
-fn quantity(value: &Value) -> anyhow::Result<U256> {
-    let text = value.as_str().context("hex quantity")?;
-    Ok(U256::from_str_radix(text.trim_start_matches("0x"), 16)?)
-}
-
-fn addr(url: &str) -> anyhow::Result<SocketAddr> {
-    Ok(url.trim_start_matches("http://").parse()?)
-}
-
-/// The latest block number of a chain.
-pub(crate) fn block_number(url: &str) -> anyhow::Result<u64> {
-    Ok(quantity(&rpc_call(addr(url)?, "eth_blockNumber", json!([]))?)?.to::<u64>())
-}
-
-/// What `account` paid in fees on a chain in blocks `from..=to`, from the receipts.
-pub(crate) fn fees_paid(url: &str, account: Address, from: u64, to: u64) -> anyhow::Result<U256> {
-    let addr = addr(url)?;
-    let mut total = U256::ZERO;
-    for number in from..=to {
-        let block = rpc_call(
-            addr,
-            "eth_getBlockByNumber",
-            json!([format!("0x{number:x}"), true]),
-        )?;
-        for tx in block["transactions"]
-            .as_array()
-            .context("block transactions")?
-        {
-            let sender: Address = tx["from"].as_str().context("sender")?.parse()?;
-            if sender != account {
-                continue;
-            }
-            let hash = tx["hash"].as_str().context("tx hash")?;
-            let receipt = rpc_call(addr, "eth_getTransactionReceipt", json!([hash]))?;
-            total += quantity(&receipt["gasUsed"])? * quantity(&receipt["effectiveGasPrice"])?;
-        }
-    }
-    Ok(total)
-}
-
-/// Balances of one account: ETH on the base chain, ETH and USDC on the quote chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Wallet {
-    pub(crate) base_eth: U256,
-    pub(crate) quote_eth: U256,
-    pub(crate) usdc: U256,
-}
-
-pub(crate) async fn wallet(chains: &DevnetChains, owner: Address) -> anyhow::Result<Wallet> {
-    let balances = chains.balances(owner).await?;
-    Ok(Wallet {
-        base_eth: balances.base_eth,
-        quote_eth: balances.quote_eth,
-        usdc: balances.usdc,
-    })
 }
 
 /// 0.25 ETH at 2500.00 USDC: 250 lots at 250,000 ticks.
@@ -333,6 +211,45 @@ async fn a_buy_settles_by_swap_with_exact_balances() -> anyhow::Result<()> {
     assert_eq!(
         (trades[0].price, trades[0].quantity, trades[0].taker_side),
         (Ticks(PRICE), Lots(LOTS), Side::Buy)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resting_order_that_turns_out_later_in_a_cross_takes() -> anyhow::Result<()> {
+    let settled = settled(2).await?;
+    let (maker, taker) = (settled.net.node(0)?.clone(), settled.net.node(1)?.clone());
+    // Apart, each places a GTC order: the ask first, then the bid, which crosses it but
+    // cannot see it, so it rests.
+    let maker_peer = settled.net.nodes[0].peer_id;
+    taker.network().disconnect(maker_peer).await?;
+    wait_for("the nodes apart", SWAP_DEADLINE, || async {
+        taker
+            .network()
+            .peers(None)
+            .await
+            .is_ok_and(|view| !view.connected.contains(&maker_peer))
+    })
+    .await?;
+    let ask = maker
+        .place_order(order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc))
+        .await?;
+    let bid = taker
+        .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Gtc))
+        .await?;
+    assert!(taker.swaps().await?.is_empty());
+    // Together again: the books sync, both see the cross, and the later order of the two
+    // (by createdAt, then id; usually the bid) takes the other.
+    settled.net.dial(1, 0).await?;
+    let maker_swaps = finished_swaps(&maker, 1).await?;
+    assert_eq!(maker_swaps[0].1.outcome(), Some(&Outcome::Completed));
+    assert_eq!(maker_swaps[0].0.counter_order_id, bid);
+    assert_eq!(maker_swaps[0].0.own_order_id, ask);
+    finished_swaps(&taker, 1).await?;
+    let (stored, _) = taker.own_order(bid).await?;
+    assert_eq!(
+        (stored.status, stored.remaining),
+        (OwnOrderStatus::Filled, Lots(0))
     );
     Ok(())
 }
@@ -592,11 +509,7 @@ async fn crash_case(victim: usize, step: usize) -> anyhow::Result<bool> {
     }
     // Nothing is left locked in either contract.
     for chain in [&chains.base, &chains.quote] {
-        let eth = quantity(&rpc_call(
-            addr(&chain.rpc_url)?,
-            "eth_getBalance",
-            json!([chain.htlc.to_string(), "latest"]),
-        )?)?;
+        let eth = native_balance(&chain.rpc_url, chain.htlc)?;
         assert_eq!(
             eth,
             U256::ZERO,
