@@ -827,32 +827,8 @@ impl Swap {
             } => {
                 let own = self.settled(Leg::Taker);
                 let counter = self.settled(Leg::Maker);
-                // Conclusive endings first.
-                match (own, counter) {
-                    (Some(_), Some(Settlement::Claimed)) => {
-                        return self.finish(Outcome::Completed, actions);
-                    }
-                    (Some(Settlement::Refunded), _) if claim_sent_at.is_none() => {
-                        return self.finish(Outcome::Refunded, actions);
-                    }
-                    (Some(Settlement::Refunded), Some(Settlement::Refunded)) => {
-                        return self.finish(Outcome::Refunded, actions);
-                    }
-                    (Some(Settlement::Claimed), Some(Settlement::Refunded)) => {
-                        return self.finish(
-                            Outcome::Failed {
-                                reason: "the maker claimed our lock and refunded its own".into(),
-                            },
-                            actions,
-                        );
-                    }
-                    // Our claim was sent but the maker's lock expired unclaimed (block times
-                    // come after the claims of their blocks, so none landed): we are back
-                    // to where we started.
-                    (Some(Settlement::Refunded), None) if self.expired(Leg::Maker) => {
-                        return self.finish(Outcome::Refunded, actions);
-                    }
-                    _ => {}
+                if let Some(outcome) = self.ending(claim_sent_at.is_some()) {
+                    return self.finish(outcome, actions);
                 }
                 // Claim the maker's lock: the first time only with enough time left (the
                 // claim makes the secret public), then retried while the lock is claimable.
@@ -960,30 +936,8 @@ impl Swap {
             } => {
                 let own = self.settled(Leg::Maker);
                 let counter = self.settled(Leg::Taker);
-                match (own, counter) {
-                    (Some(_), Some(Settlement::Claimed)) => {
-                        return self.finish(Outcome::Completed, actions);
-                    }
-                    (Some(Settlement::Refunded), _) if claim_sent_at.is_none() => {
-                        return self.finish(Outcome::Refunded, actions);
-                    }
-                    (Some(Settlement::Refunded), Some(Settlement::Refunded)) => {
-                        return self.finish(Outcome::Refunded, actions);
-                    }
-                    (Some(Settlement::Claimed), Some(Settlement::Refunded)) => {
-                        return self.finish(
-                            Outcome::Failed {
-                                reason: "the taker claimed our lock and refunded its own before \
-                                         our claim landed"
-                                    .into(),
-                            },
-                            actions,
-                        );
-                    }
-                    (Some(Settlement::Refunded), None) if self.expired(Leg::Taker) => {
-                        return self.finish(Outcome::Refunded, actions);
-                    }
-                    _ => {}
+                if let Some(outcome) = self.ending(claim_sent_at.is_some()) {
+                    return self.finish(outcome, actions);
                 }
                 // Claim the taker's lock once the secret is known, unless we already took
                 // our own lock back (then the trade did not happen for us). The contract
@@ -1012,6 +966,34 @@ impl Swap {
                 };
             }
             _ => {}
+        }
+    }
+
+    /// How a swap with both locks on chain ends, once the chain shows it (the same rules
+    /// for both roles): the counterparty's lock claimed by us and ours settled either way is
+    /// a trade; ours refunded is a refund, unless a claim of ours may still land (then its
+    /// lock's refund or expiry decides); ours claimed and theirs refunded is a loss.
+    fn ending(&self, claim_sent: bool) -> Option<Outcome> {
+        let own_leg = Leg::of(self.params.role);
+        let counter_leg = self.counter_leg();
+        match (self.settled(own_leg), self.settled(counter_leg)) {
+            (Some(_), Some(Settlement::Claimed)) => Some(Outcome::Completed),
+            (Some(Settlement::Refunded), Some(Settlement::Refunded)) => Some(Outcome::Refunded),
+            (Some(Settlement::Refunded), None) if !claim_sent || self.expired(counter_leg) => {
+                // Block times come after the claims of their blocks: an expired lock with
+                // no claim seen was not claimed.
+                Some(Outcome::Refunded)
+            }
+            (Some(Settlement::Claimed), Some(Settlement::Refunded)) => Some(Outcome::Failed {
+                reason: format!(
+                    "the {} claimed our lock and refunded its own before our claim landed",
+                    match self.params.role {
+                        Role::Taker => "maker",
+                        Role::Maker => "taker",
+                    }
+                ),
+            }),
+            _ => None,
         }
     }
 
