@@ -97,6 +97,8 @@ kinds! {
     UNKNOWN_SWAP = ("unknown-swap", 404, "No such swap on this node");
     INVALID_SWAP_ID = ("invalid-swap-id", 400, "The swap id is not 32 bytes of 0x hex");
     STORE_UNAVAILABLE = ("store-unavailable", 503, "The node's database refused a write");
+    INSUFFICIENT_BALANCE = ("insufficient-balance", 422, "The order would lock more than the free balance");
+    BALANCE_UNKNOWN = ("balance-unknown", 503, "The balance the order needs has not been read from its chain yet");
     // The node.
     NODE_UNAVAILABLE = ("node-unavailable", 503, "The node is not running");
     TIMEOUT = ("timeout", 503, "The request took too long");
@@ -341,6 +343,8 @@ fn node_kind(error: &dex_node::Error) -> ProblemKind {
         N::OrderNotOpen { .. } => kind::ORDER_CLOSED,
         N::UnknownSwap { .. } => kind::UNKNOWN_SWAP,
         N::StoreUnavailable => kind::STORE_UNAVAILABLE,
+        N::InsufficientBalance { .. } => kind::INSUFFICIENT_BALANCE,
+        N::BalanceUnknown { .. } => kind::BALANCE_UNKNOWN,
         _ => kind::INTERNAL,
     }
 }

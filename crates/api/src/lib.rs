@@ -15,7 +15,7 @@
 //! `/v1/openapi.json`, `/v1/ws`, `/metrics`. With `Authorization: Bearer <token>`:
 //! `POST /v1/orders` (the node signs), `POST /v1/orders/signed`, `GET /v1/orders`,
 //! `DELETE /v1/orders?market=` (cancel all), `GET`/`DELETE /v1/orders/{id}`, `GET /v1/swaps`,
-//! `/v1/swaps/{id}`. Waiting for the node: `GET /v1/balances`.
+//! `/v1/swaps/{id}`, `GET /v1/balances`.
 //!
 //! # Adding a route
 //! Write the handler in `routes.rs` with a `#[utoipa::path]` attribute (its problems in
@@ -199,6 +199,7 @@ mod server {
             )
             .route("/v1/swaps", get(trading::list_swaps))
             .route("/v1/swaps/{id}", get(trading::show_swap))
+            .route("/v1/balances", get(trading::balances))
             .route_layer(from_fn_with_state(state.clone(), auth::require_token));
         let mut router = public
             .merge(private)

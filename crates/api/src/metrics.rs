@@ -35,6 +35,7 @@ pub const ROUTES: &[&str] = &[
     "/v1/orders/{id}",
     "/v1/swaps",
     "/v1/swaps/{id}",
+    "/v1/balances",
     "/metrics",
 ];
 

@@ -58,6 +58,7 @@ pub struct OrderMessage {
         trading::list_swaps,
         trading::show_swap,
         trading::trades,
+        trading::balances,
         routes::openapi,
         routes::metrics,
         ws::upgrade,

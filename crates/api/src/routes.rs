@@ -89,6 +89,7 @@ pub(crate) async fn info(State(state): State<ApiState>) -> ApiResult<Json<Info>>
         .map_err(|err| ApiError::from(dex_node::Error::Network(err)))?
         .connected
         .len();
+    let chains_up = node.chains_up().await?;
     let context = state.context();
     Ok(Json(Info {
         version: context.version.clone(),
@@ -98,6 +99,7 @@ pub(crate) async fn info(State(state): State<ApiState>) -> ApiResult<Json<Info>>
         peers,
         markets: context.markets.len(),
         settlement: context.settlement,
+        chains_up,
     }))
 }
 

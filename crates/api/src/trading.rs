@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use dex_node::{OwnOrder, OwnOrderStatus, Swap, SwapRecord};
-use dex_primitives::{B256, Market};
+use dex_primitives::{B256, Market, U256};
 use serde::Deserialize;
 
 use crate::{
@@ -20,8 +20,8 @@ use crate::{
     place::parse_place_order,
     routes::{find_market, parse_order_id, price_string, quantity_string},
     types::{
-        OrdersCancelled, OwnOrderDetail, OwnOrderView, OwnOrders, PlaceOrderRequest, SwapDetail,
-        SwapLogView, SwapView, Swaps, TradeView, Trades,
+        BalanceView, Balances, OrdersCancelled, OwnOrderDetail, OwnOrderView, OwnOrders,
+        PlaceOrderRequest, SwapDetail, SwapLogView, SwapView, Swaps, TradeView, Trades,
     },
 };
 
@@ -35,7 +35,7 @@ fn market_of<'a>(state: &'a ApiState, id: &dex_primitives::MarketId) -> ApiResul
         .ok_or_else(|| ApiError::Internal(format!("stored record of unconfigured market {id}")))
 }
 
-fn own_order_view(state: &ApiState, own: &OwnOrder) -> ApiResult<OwnOrderView> {
+pub(crate) fn own_order_view(state: &ApiState, own: &OwnOrder) -> ApiResult<OwnOrderView> {
     let order = &own.signed.order;
     let market = market_of(state, &order.market)?;
     Ok(OwnOrderView {
@@ -55,7 +55,7 @@ fn own_order_view(state: &ApiState, own: &OwnOrder) -> ApiResult<OwnOrderView> {
     })
 }
 
-fn swap_view(state: &ApiState, record: &SwapRecord, swap: &Swap) -> ApiResult<SwapView> {
+pub(crate) fn swap_view(state: &ApiState, record: &SwapRecord, swap: &Swap) -> ApiResult<SwapView> {
     let market = market_of(state, &record.market)?;
     Ok(SwapView {
         swap_id: record.swap_id,
@@ -82,19 +82,69 @@ fn swap_view(state: &ApiState, record: &SwapRecord, swap: &Swap) -> ApiResult<Sw
         (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`unknown-market`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`settlement-off`, `chain-not-configured`, `maker-order-cap`", body = crate::types::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid-decimal`, `negative-value`, `zero-value`, `too-many-digits`, `off-tick`, `off-lot`, `out-of-range`, `min-fill-above-quantity`, body shape errors", body = crate::types::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`chain-unavailable`, `store-unavailable`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`insufficient-balance` (nothing changes), `invalid-decimal`, `negative-value`, `zero-value`, `too-many-digits`, `off-tick`, `off-lot`, `out-of-range`, `min-fill-above-quantity`, body shape errors", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`chain-unavailable`, `balance-unknown`, `store-unavailable`", body = crate::types::Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn place_order(
     State(state): State<ApiState>,
     ApiJson(request): ApiJson<PlaceOrderRequest>,
 ) -> ApiResult<Response> {
     let order = parse_place_order(&state.context().markets, &request)?;
-    let node = state.node();
-    let id = node.place_order(order).await?;
-    let (own, _) = node.own_order(id).await?;
+    // The node answers the order as placed: no second round trip, no database read.
+    let own = state.node().place(order).await?;
     let view = own_order_view(&state, &own)?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// An amount of base units as an exact decimal string with `decimals` places, trailing
+/// zeros removed (`1500000`, 6 → `"1.5"`).
+pub(crate) fn units_string(amount: U256, decimals: u8) -> String {
+    let scale = U256::from(10u8).pow(U256::from(decimals));
+    let (whole, fraction) = amount.div_rem(scale);
+    if fraction.is_zero() {
+        return whole.to_string();
+    }
+    let digits = fraction.to_string();
+    let padded = format!(
+        "{}{digits}",
+        "0".repeat(usize::from(decimals) - digits.len())
+    );
+    format!("{whole}.{}", padded.trim_end_matches('0'))
+}
+
+/// On-chain balances of the trader keys per asset of the configured markets, with what
+/// swaps lock and open orders reserve, and what is free for new orders.
+#[utoipa::path(get, path = "/v1/balances", tag = "orders",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Balances", body = Balances),
+        (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`settlement-off`", body = crate::types::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn balances(State(state): State<ApiState>) -> ApiResult<Json<Balances>> {
+    let balances = state.node().balances().await?;
+    let balances = balances
+        .into_iter()
+        .map(|balance| {
+            // Assets come from the markets, so both are known; 18 is the EVM default.
+            let decimals = balance.decimals.unwrap_or(18);
+            let amount = |value: U256| units_string(value, decimals);
+            BalanceView {
+                trader: balance.trader,
+                chain_id: balance.chain_id,
+                token: balance.token,
+                symbol: balance.symbol.clone().unwrap_or_default(),
+                decimals,
+                on_chain: amount(balance.on_chain),
+                locked_in_swaps: amount(balance.locked_in_swaps),
+                reserved_by_orders: amount(balance.reserved_by_orders),
+                gas_reserve: amount(balance.gas_reserve),
+                free: amount(balance.free),
+                read_at: balance.read_at,
+            }
+        })
+        .collect();
+    Ok(Json(Balances { balances }))
 }
 
 /// Query of the own-orders routes.
@@ -287,16 +337,36 @@ pub(crate) async fn trades(
     let trades = state.node().trades(market.id(), limit).await?;
     let trades = trades
         .iter()
-        .map(|trade| TradeView {
-            price: price_string(market, trade.price),
-            quantity: quantity_string(market, trade.quantity),
-            taker_side: trade.taker_side.into(),
-            swap_id: trade.swap_id,
-            at: trade.at,
-        })
+        .map(|trade| trade_view(market, trade))
         .collect();
     Ok(Json(Trades {
         symbol: market.symbol().to_owned(),
         trades,
     }))
+}
+
+pub(crate) fn trade_view(market: &Market, trade: &dex_node::TradeRecord) -> TradeView {
+    TradeView {
+        price: price_string(market, trade.price),
+        quantity: quantity_string(market, trade.quantity),
+        taker_side: trade.taker_side.into(),
+        swap_id: trade.swap_id,
+        at: trade.at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_units_print_exactly() {
+        let units = |value: u128, decimals| units_string(U256::from(value), decimals);
+        assert_eq!(units(1_500_000, 6), "1.5");
+        assert_eq!(units(1_000_000, 6), "1");
+        assert_eq!(units(0, 6), "0");
+        assert_eq!(units(1, 6), "0.000001");
+        assert_eq!(units(10_000_000_000_000_000, 18), "0.01");
+        assert_eq!(units(12_345, 0), "12345");
+    }
 }

@@ -80,6 +80,9 @@ pub struct Info {
     /// True when the node settles trades (chains configured); false for a relay-only node,
     /// which replicates books but neither takes nor serves takes.
     pub settlement: bool,
+    /// Chain ids that answer now (sorted); trading a market needs both of its chains.
+    #[serde(default)]
+    pub chains_up: Vec<u64>,
 }
 
 /// One asset of a market.
@@ -451,6 +454,50 @@ pub struct Trades {
     pub trades: Vec<TradeView>,
 }
 
+/// One asset of one trader key, `GET /v1/balances` items. Amounts are decimal strings in
+/// the asset's display units (its decimals from the market config).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceView {
+    /// The trader key's address.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub trader: Address,
+    /// The chain.
+    pub chain_id: u64,
+    /// Token address; `0x000…0` for the chain's native coin.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub token: Address,
+    /// Display symbol (`ETH`).
+    pub symbol: String,
+    /// Decimals of the amounts' base units.
+    pub decimals: u8,
+    /// Held on chain, as last read by the node.
+    pub on_chain: String,
+    /// Locked, or about to be locked, by swaps in progress.
+    pub locked_in_swaps: String,
+    /// Reserved by open own orders (remaining quantity at the limit price).
+    pub reserved_by_orders: String,
+    /// Kept back for gas (native coins).
+    pub gas_reserve: String,
+    /// What a new order may lock: on chain less what swaps are about to lock, what orders
+    /// reserve and the gas reserve.
+    pub free: String,
+    /// When the on-chain amount was read (unix ms); absent: not read yet. Readings are at
+    /// most the node's `balance_refresh` old while the chain answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<u64>,
+}
+
+/// `GET /v1/balances`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Balances {
+    /// Per trader key and asset of the configured markets.
+    pub balances: Vec<BalanceView>,
+}
+
 /// `DELETE /v1/orders`: the orders cancelled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
@@ -489,7 +536,8 @@ pub struct Peers {
 pub struct WsRequest {
     /// `subscribe`, `unsubscribe` or `ping`.
     pub op: WsOp,
-    /// `book:<market>`, `trades:<market>`, `orders` or `swaps` (not for `ping`).
+    /// `book:<market>`, `trades:<market>`, `orders` or `swaps` (not for `ping`); `orders`
+    /// and `swaps` need the token on the upgrade request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
@@ -571,6 +619,51 @@ pub enum WsMessage {
         /// Order events, oldest first (best effort: under load some may be summarised away,
         /// the levels are always exact).
         events: Vec<BookOrderEvent>,
+    },
+    /// The recent trades of a `trades:<market>` channel, newest first; `trade` messages
+    /// follow, one per trade after it.
+    TradesSnapshot {
+        /// The channel.
+        channel: String,
+        /// Newest first.
+        trades: Vec<TradeView>,
+    },
+    /// A trade of a `trades:<market>` channel (this node took part in it).
+    Trade {
+        /// The channel.
+        channel: String,
+        /// The trade.
+        trade: TradeView,
+    },
+    /// The open own orders of the `orders` channel, oldest first; `order` messages follow,
+    /// one per change.
+    OrdersSnapshot {
+        /// The channel.
+        channel: String,
+        /// Open own orders.
+        orders: Vec<OwnOrderView>,
+    },
+    /// An own order was placed or changed (filled, cancelled, done): its state now.
+    Order {
+        /// The channel.
+        channel: String,
+        /// The order.
+        order: OwnOrderView,
+    },
+    /// The swaps of the `swaps` channel, newest first; `swap` messages follow, one per
+    /// phase change.
+    SwapsSnapshot {
+        /// The channel.
+        channel: String,
+        /// Swaps.
+        swaps: Vec<SwapView>,
+    },
+    /// A swap moved on (its `phase` is the new one; `finished` when it ended).
+    Swap {
+        /// The channel.
+        channel: String,
+        /// The swap.
+        swap: SwapView,
     },
     /// Answer to `ping`.
     Pong,

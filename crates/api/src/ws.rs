@@ -1,6 +1,14 @@
-//! The WebSocket stream `/v1/ws`: subscribe to `book:<market>` (and, as the node grows them,
-//! `trades:<market>`, `orders`, `swaps`); each subscription starts with a snapshot, then
-//! deltas.
+//! The WebSocket stream `/v1/ws`: subscribe to `book:<market>`, `trades:<market>`, and, with
+//! the token on the upgrade request, `orders` and `swaps`; each subscription starts with a
+//! snapshot, then deltas.
+//!
+//! # Trades, orders and swaps
+//! Each such subscription follows the node's events in a task of its own. It subscribes to
+//! the events *before* it reads the snapshot, so nothing falls between the two (a trade in
+//! both is sent once; an order or swap change in both is sent again with the same state,
+//! which is harmless: every message carries the whole state of its order or swap). A
+//! subscription that lags behind the node's events gets a fresh snapshot instead of the lost
+//! ones.
 //!
 //! # Book feeds
 //! One feed task per market (started by its first subscriber) follows the node's book events
@@ -16,7 +24,7 @@
 //! a feed) is disconnected with close code 1008, never buffered without bound.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{Mutex, atomic::Ordering},
     time::Duration,
 };
@@ -33,8 +41,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use dex_book::{Depth, DepthLevel, Event};
-use dex_node::{NodeEvent, NodeHandle};
-use dex_primitives::{Market, MarketId};
+use dex_node::{NodeEvent, NodeHandle, OwnOrderStatus};
+use dex_primitives::{B256, Market, MarketId};
 use futures::{SinkExt, StreamExt};
 use tokio::{
     sync::{broadcast, mpsc, oneshot},
@@ -47,11 +55,16 @@ use crate::{
     error::ApiError,
     extract::parse_json,
     routes::{level, price_string, quantity_string},
-    types::{BookLevel, BookOrderEvent, SideName, WsMessage, WsOp, WsRequest},
+    trading::{own_order_view, swap_view, trade_view},
+    types::{
+        BookLevel, BookOrderEvent, OwnOrderView, SideName, SwapView, WsMessage, WsOp, WsRequest,
+    },
 };
 
 /// Channel forms this node serves (in error messages).
-const SERVED: &str = "book:<market>";
+const SERVED: &str = "book:<market>, trades:<market>, orders, swaps";
+/// Trades in a `trades:<market>` snapshot.
+const TRADES_SNAPSHOT: u32 = 100;
 /// Deltas a feed keeps for subscribers that have not read them yet.
 const FEED_CAPACITY: usize = 1024;
 /// Order events one delta carries at most; beyond, only the levels tell.
@@ -300,6 +313,9 @@ fn encode(message: &WsMessage) -> Utf8Bytes {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Channel {
     Book(MarketId),
+    Trades(MarketId),
+    Orders,
+    Swaps,
 }
 
 fn parse_channel(
@@ -313,19 +329,23 @@ fn parse_channel(
     };
     let (kind, argument) = name.split_once(':').unwrap_or((name, ""));
     match kind {
-        "book" => {
+        "book" | "trades" => {
             let market = state
                 .context()
                 .markets
                 .find(argument)
                 .map_err(|source| ApiError::field("channel", source))?;
-            Ok((
-                Channel::Book(market.id()),
-                format!("book:{}", market.symbol()),
-            ))
+            let channel = if kind == "book" {
+                Channel::Book(market.id())
+            } else {
+                Channel::Trades(market.id())
+            };
+            Ok((channel, format!("{kind}:{}", market.symbol())))
         }
-        // Own orders and swaps need the token, whatever the node serves.
+        // Own orders and swaps need the token.
         "orders" | "swaps" if !authorized => Err(ApiError::MissingToken),
+        "orders" if argument.is_empty() => Ok((Channel::Orders, "orders".into())),
+        "swaps" if argument.is_empty() => Ok((Channel::Swaps, "swaps".into())),
         _ => Err(unknown()),
     }
 }
@@ -492,22 +512,44 @@ impl Session<'_> {
                         detail: format!("at most {max} subscriptions per connection"),
                     });
                 }
-                let Channel::Book(market) = channel;
-                let market = self
-                    .state
-                    .context()
-                    .markets
-                    .get(&market)
-                    .expect("parse_channel found it")
-                    .clone();
-                let (snapshot, deltas) = self.state.feeds().subscribe(&market).await?;
-                if !self.send(encode(&WsMessage::Subscribed {
-                    channel: name.clone(),
-                })) || !self.send(snapshot)
-                {
-                    return Ok(None);
-                }
-                let task = tokio::spawn(forward(deltas, self.out.clone(), self.slow.clone()));
+                let task = match channel {
+                    Channel::Book(market) => {
+                        let market = self
+                            .state
+                            .context()
+                            .markets
+                            .get(&market)
+                            .expect("parse_channel found it")
+                            .clone();
+                        let (snapshot, deltas) = self.state.feeds().subscribe(&market).await?;
+                        if !self.send(encode(&WsMessage::Subscribed {
+                            channel: name.clone(),
+                        })) || !self.send(snapshot)
+                        {
+                            return Ok(None);
+                        }
+                        tokio::spawn(forward(deltas, self.out.clone(), self.slow.clone()))
+                    }
+                    channel => {
+                        // Events first, then the snapshot: nothing falls in between.
+                        let events = self.state.node().subscribe();
+                        let mut follower = Follower {
+                            state: self.state.clone(),
+                            channel,
+                            name: name.clone(),
+                            trades_sent: HashSet::new(),
+                            swaps: HashMap::new(),
+                        };
+                        let snapshot = follower.snapshot().await?;
+                        if !self.send(encode(&WsMessage::Subscribed {
+                            channel: name.clone(),
+                        })) || !self.send(encode(&snapshot))
+                        {
+                            return Ok(None);
+                        }
+                        tokio::spawn(follower.run(events, self.out.clone(), self.slow.clone()))
+                    }
+                };
                 self.subscriptions.insert(name, task);
                 Ok(None)
             }
@@ -535,6 +577,175 @@ async fn forward(
                 return;
             }
             Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// One `trades:<market>`, `orders` or `swaps` subscription: turns node events into its
+/// messages.
+struct Follower {
+    state: ApiState,
+    channel: Channel,
+    name: String,
+    /// Trades of the last snapshot: not sent again when their event follows.
+    trades_sent: HashSet<B256>,
+    /// Swaps seen, so a phase change costs no database read.
+    swaps: HashMap<B256, SwapView>,
+}
+
+impl Follower {
+    fn market(&self, id: &MarketId) -> Result<&Market, ApiError> {
+        self.state
+            .context()
+            .markets
+            .get(id)
+            .ok_or_else(|| ApiError::Internal(format!("event of unconfigured market {id}")))
+    }
+
+    /// The channel's current state.
+    async fn snapshot(&mut self) -> Result<WsMessage, ApiError> {
+        let node = self.state.node();
+        let channel = self.name.clone();
+        Ok(match &self.channel {
+            Channel::Trades(market) => {
+                let market = self.market(market)?.clone();
+                let trades = node.trades(market.id(), TRADES_SNAPSHOT).await?;
+                self.trades_sent = trades.iter().filter_map(|trade| trade.swap_id).collect();
+                WsMessage::TradesSnapshot {
+                    channel,
+                    trades: trades
+                        .iter()
+                        .map(|trade| trade_view(&market, trade))
+                        .collect(),
+                }
+            }
+            Channel::Orders => {
+                let orders = node.own_orders(None, Some(OwnOrderStatus::Open)).await?;
+                WsMessage::OrdersSnapshot {
+                    channel,
+                    orders: orders
+                        .iter()
+                        .map(|own| own_order_view(&self.state, own))
+                        .collect::<Result<_, _>>()?,
+                }
+            }
+            Channel::Swaps | Channel::Book(_) => {
+                let swaps = node
+                    .swaps()
+                    .await?
+                    .iter()
+                    .map(|(record, swap)| swap_view(&self.state, record, swap))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.swaps = swaps
+                    .iter()
+                    .map(|view| (view.swap_id, view.clone()))
+                    .collect();
+                WsMessage::SwapsSnapshot { channel, swaps }
+            }
+        })
+    }
+
+    /// The message an event makes on this channel, if any.
+    async fn message(&mut self, event: NodeEvent) -> Result<Option<WsMessage>, ApiError> {
+        let channel = self.name.clone();
+        Ok(match (&self.channel, event) {
+            (
+                Channel::Trades(wanted),
+                NodeEvent::Trade {
+                    market,
+                    price,
+                    quantity,
+                    taker_side,
+                    swap_id,
+                    at,
+                },
+            ) if *wanted == market => {
+                if self.trades_sent.remove(&swap_id) {
+                    return Ok(None);
+                }
+                let market = self.market(&market)?;
+                let trade = trade_view(
+                    market,
+                    &dex_node::TradeRecord {
+                        market: market.id(),
+                        price,
+                        quantity,
+                        taker_side,
+                        swap_id: Some(swap_id),
+                        at,
+                    },
+                );
+                Some(WsMessage::Trade { channel, trade })
+            }
+            (Channel::Orders, NodeEvent::OwnOrder(order)) => {
+                let market = self.market(&order.market)?;
+                Some(WsMessage::Order {
+                    channel,
+                    order: OwnOrderView {
+                        order_id: order.id,
+                        market: market.id(),
+                        symbol: market.symbol().to_owned(),
+                        side: order.side.into(),
+                        price: price_string(market, order.price),
+                        quantity: quantity_string(market, order.quantity),
+                        min_fill: quantity_string(market, order.min_fill),
+                        remaining: quantity_string(market, order.remaining),
+                        status: order.status.as_str().to_owned(),
+                        maker: order.maker,
+                        created_at: order.created_at,
+                        expires_at: order.expires_at,
+                        updated_at: order.updated_at,
+                    },
+                })
+            }
+            (Channel::Swaps, NodeEvent::Swap { swap_id, phase }) => {
+                let mut swap = match self.swaps.get(&swap_id) {
+                    Some(view) => view.clone(),
+                    None => {
+                        let (record, swap, _) = self.state.node().swap(swap_id).await?;
+                        swap_view(&self.state, &record, &swap)?
+                    }
+                };
+                swap.phase = phase.to_owned();
+                if phase == "finished" {
+                    self.swaps.remove(&swap_id);
+                } else {
+                    self.swaps.insert(swap_id, swap.clone());
+                }
+                Some(WsMessage::Swap { channel, swap })
+            }
+            _ => None,
+        })
+    }
+
+    /// Forwards messages until the connection or the node goes; a full queue drops the
+    /// connection (slow consumer), a lag sends a fresh snapshot.
+    async fn run(
+        mut self,
+        mut events: broadcast::Receiver<NodeEvent>,
+        out: mpsc::Sender<Utf8Bytes>,
+        slow: mpsc::Sender<()>,
+    ) {
+        loop {
+            let message = match events.recv().await {
+                Ok(event) => self.message(event).await,
+                Err(broadcast::error::RecvError::Lagged(lost)) => {
+                    debug!(lost, channel = %self.name, "stream lagged; sending a fresh snapshot");
+                    self.snapshot().await.map(Some)
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let message = match message {
+                Ok(Some(message)) => message,
+                Ok(None) => continue,
+                Err(err) => WsMessage::Error {
+                    problem: err.problem(),
+                },
+            };
+            if out.try_send(encode(&message)).is_err() {
+                let _ = slow.try_send(());
+                return;
+            }
         }
     }
 }

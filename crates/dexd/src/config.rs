@@ -227,6 +227,9 @@ pub(crate) struct SettlementToml {
     pub(crate) takes_per_minute: u32,
     /// How long a take request waits for the maker's answer.
     pub(crate) take_timeout: Dur,
+    /// How often the trader's on-chain balances are read (orders are judged against the
+    /// latest reading).
+    pub(crate) balance_refresh: Dur,
     /// Swap timelocks and confirmations.
     pub(crate) timing: TimingToml,
     /// The chains; none: the node only relays.
@@ -243,6 +246,7 @@ impl Default for SettlementToml {
             repost_failed: true,
             takes_per_minute: 30,
             take_timeout: Dur(Duration::from_secs(10)),
+            balance_refresh: Dur(Duration::from_secs(5)),
             timing: TimingToml::default(),
             chains: Vec::new(),
         }
@@ -312,6 +316,9 @@ pub(crate) struct ChainToml {
     pub(crate) resend_interval: Dur,
     /// Fee raise per re-send, percent.
     pub(crate) fee_bump_percent: u64,
+    /// Native coin kept for gas, in whole coins (18 decimals), a decimal string: orders may
+    /// not lock it.
+    pub(crate) gas_reserve: String,
 }
 
 impl Default for ChainToml {
@@ -330,6 +337,7 @@ impl Default for ChainToml {
             max_reorg_depth: client.max_reorg_depth,
             resend_interval: Dur(client.resend_interval),
             fee_bump_percent: client.fee_bump_percent,
+            gas_reserve: "0.01".into(),
         }
     }
 }
@@ -598,6 +606,19 @@ fn pow10(exponent: u32) -> U256 {
     U256::from(10u8).pow(U256::from(exponent))
 }
 
+/// A native-coin amount in whole coins (18 decimals) as base units; zero allowed.
+pub(crate) fn coin_units(key: &str, text: &str) -> Result<U256> {
+    let value = Decimal::from_str_exact(text.trim())
+        .map_err(|err| anyhow!("`{key}` {text:?} is not a decimal number: {err}"))?;
+    if value < Decimal::ZERO {
+        bail!("`{key}` must not be negative, got {text}");
+    }
+    if value.is_zero() {
+        return Ok(U256::ZERO);
+    }
+    scaled(key, text, 18)
+}
+
 fn decimal(key: &str, text: &str) -> Result<Decimal> {
     let value = Decimal::from_str_exact(text.trim())
         .map_err(|err| anyhow!("`{key}` {text:?} is not a decimal number: {err}"))?;
@@ -681,6 +702,10 @@ mod tests {
             config.settlement.timing.retry,
             defaults.settlement.timing.retry
         );
+        assert_eq!(
+            config.settlement.balance_refresh,
+            defaults.settlement.balance_refresh
+        );
         assert!(config.settlement.chains.is_empty());
         config.markets(path.parent().unwrap()).unwrap();
     }
@@ -717,6 +742,18 @@ mod tests {
             err.contains("DEX_API__NOPE") && err.contains("nope"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_gas_reserve_default_is_the_nodes() {
+        let chain = ChainToml::default();
+        assert_eq!(
+            coin_units("gas_reserve", &chain.gas_reserve).unwrap(),
+            dex_node::DEFAULT_GAS_RESERVE
+        );
+        assert_eq!(coin_units("g", "0").unwrap(), U256::ZERO);
+        assert!(coin_units("g", "-1").is_err());
+        assert!(coin_units("g", "lots").is_err());
     }
 
     #[test]

@@ -208,6 +208,7 @@ fn settlement_config(config: &Config, data_dir: &Path) -> Result<Option<Settleme
         return Ok(None);
     }
     let mut chains = Vec::new();
+    let mut gas_reserves = std::collections::HashMap::new();
     for (index, chain) in settlement.chains.iter().enumerate() {
         let key = format!("settlement.chains[{index}]");
         if chain.chain_id == 0 {
@@ -223,6 +224,10 @@ fn settlement_config(config: &Config, data_dir: &Path) -> Result<Option<Settleme
         if chain.htlc.is_zero() {
             bail!("{key}.htlc (the p2pdex HTLC contract address) is required");
         }
+        gas_reserves.insert(
+            chain.chain_id,
+            config::coin_units(&format!("{key}.gas_reserve"), &chain.gas_reserve)?,
+        );
         chains.push(ChainConfig {
             chain_id: chain.chain_id,
             rpc_url: chain.rpc_url.clone(),
@@ -260,6 +265,8 @@ fn settlement_config(config: &Config, data_dir: &Path) -> Result<Option<Settleme
     node.repost_failed = settlement.repost_failed;
     node.takes_per_minute = settlement.takes_per_minute;
     node.take_timeout = settlement.take_timeout.0;
+    node.balance_refresh = settlement.balance_refresh.0;
+    node.gas_reserves = gas_reserves;
     Ok(Some(node))
 }
 
@@ -352,7 +359,13 @@ async fn run(cli: Cli) -> Result<()> {
         Err(_) => warn!("API requests still running after 10 s; closing anyway"),
         Ok(Ok(Ok(()))) => {}
     }
-    node.shutdown().await;
+    // Waits until the node has stopped and closed its database (every write is on disk).
+    if tokio::time::timeout(Duration::from_secs(30), node.shutdown())
+        .await
+        .is_err()
+    {
+        warn!("the node did not stop within 30 s; exiting anyway (swaps resume at the next start)");
+    }
     data.remove_api_url();
     info!("dexd stopped");
     Ok(())

@@ -10,13 +10,13 @@ use dex_protocol::{
     take::TakeAnswer,
 };
 use dex_store::Store;
-use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
 use tracing::{Instrument, debug, debug_span, error, info, info_span, warn};
 
 use crate::{
     Action, Clock, Command, Error, NodeConfig, NodeEvent, NodeHandle, NodeMetrics, NodeState,
     StoreOp,
-    chains::{ChainReport, Chains, spawn_watcher},
+    chains::{BalanceWatch, ChainReport, Chains, spawn_watcher},
 };
 
 /// The answer to a take request this node sent, back to the actor.
@@ -56,6 +56,11 @@ struct Actor {
     take_results: mpsc::Receiver<TakeResult>,
     crash_after: Option<crate::CrashHook>,
     crashed: bool,
+    /// Wakes each chain's balance reader for a fresh reading.
+    balance_nudges: Vec<Arc<Notify>>,
+    /// Dropped when the actor stops (after the database): [`NodeHandle::shutdown`] waits
+    /// for it.
+    _stopped: watch::Sender<()>,
 }
 
 /// Starts a node: its network (listening, bootstrap dialed), its topic subscriptions and
@@ -85,6 +90,8 @@ pub async fn spawn(
     // Chain reports: a full queue slows the watchers (they wait), never drops.
     let (chain_reports_tx, chain_reports) = mpsc::channel(64);
     let (take_results_tx, take_results) = mpsc::channel(256);
+    let (stopped, stopped_rx) = watch::channel(());
+    let mut balance_nudges = Vec::new();
     let mut restored = Vec::new();
     if let (Some(settlement), Some(store)) = (&config.settlement, &store) {
         let now = clock.now();
@@ -102,11 +109,35 @@ pub async fn spawn(
                     Some(json) => serde_json::from_str::<ScanCursor>(&json).ok(),
                     None => Some(ScanCursor::from_block(block)),
                 });
+            // The assets of the configured markets on this chain, whose balances it reads.
+            let mut tokens: Vec<dex_primitives::Address> = config
+                .markets
+                .iter()
+                .flat_map(|market| {
+                    let def = market.def();
+                    [
+                        (def.base_chain, def.base_token),
+                        (def.quote_chain, def.quote_token),
+                    ]
+                })
+                .filter(|(chain_id, _)| *chain_id == chain.chain_id)
+                .map(|(_, token)| token)
+                .collect();
+            tokens.sort_unstable();
+            tokens.dedup();
+            let nudge = Arc::new(Notify::new());
+            balance_nudges.push(nudge.clone());
             spawn_watcher(
                 chain.clone(),
                 config.traders.clone(),
                 cursor,
                 chain_reports_tx.clone(),
+                BalanceWatch {
+                    tokens,
+                    interval: settlement.balance_refresh,
+                    nudge,
+                    clock: clock.clone(),
+                },
             );
         }
     }
@@ -133,6 +164,8 @@ pub async fn spawn(
             .as_ref()
             .and_then(|settlement| settlement.crash_after.clone()),
         crashed: false,
+        balance_nudges,
+        _stopped: stopped,
     };
     let span = info_span!("node", peer = %network.peer_id());
     tokio::spawn(actor.start(restored).instrument(span));
@@ -141,6 +174,7 @@ pub async fn spawn(
         events,
         network,
         metrics,
+        stopped: stopped_rx,
     })
 }
 
@@ -153,7 +187,7 @@ impl Actor {
 
     async fn run(mut self) {
         if self.crashed {
-            self.network.shutdown().await;
+            self.stop().await;
             return;
         }
         let mut ticker = tokio::time::interval(self.tick_interval.max(Duration::from_millis(1)));
@@ -187,12 +221,27 @@ impl Actor {
             self.publish_events();
             if self.crashed {
                 warn!("node crashed on purpose (crash test hook)");
-                self.network.shutdown().await;
+                self.stop().await;
                 return;
             }
         }
-        self.network.shutdown().await;
+        self.stop().await;
         info!("node stopped");
+    }
+
+    /// Closes the database (every write is done: they are synchronous), then the network.
+    /// The `stopped` sender goes when the actor is dropped right after.
+    async fn stop(&mut self) {
+        drop(self.store.take());
+        self.network.shutdown().await;
+    }
+
+    /// Asks every chain's balance reader for a fresh reading (after own transactions and
+    /// chain events, which move balances).
+    fn refresh_balances(&self) {
+        for nudge in &self.balance_nudges {
+            nudge.notify_one();
+        }
     }
 
     fn publish_events(&mut self) {
@@ -266,7 +315,9 @@ impl Actor {
                 let result = match self.state.place_order(request, now) {
                     Ok((id, actions)) => {
                         if self.perform(actions).await {
-                            Ok(id)
+                            self.state
+                                .own_record(&id, now)
+                                .ok_or(Error::UnknownOrder { id })
                         } else {
                             Err(Error::StoreUnavailable)
                         }
@@ -274,6 +325,13 @@ impl Actor {
                     Err(err) => Err(err),
                 };
                 let _ = reply.send(result);
+            }
+            Command::Balances { reply } => {
+                let _ = reply.send(if self.store.is_some() {
+                    Ok(self.state.balances())
+                } else {
+                    Err(Error::SettlementOff)
+                });
             }
             Command::CancelOwn { id, reply } => {
                 let result = match self.state.cancel_own(id, now) {
@@ -451,7 +509,13 @@ impl Actor {
                 debug!(chain_id, %error, "chain unreachable");
                 self.state.set_chain_up(chain_id, false);
             }
+            ChainReport::Balances { chain_id, readings } => {
+                self.state.set_balances(chain_id, readings);
+            }
             ChainReport::Scanned { chain_id, batch } => {
+                if !batch.events.is_empty() {
+                    self.refresh_balances();
+                }
                 if let Some(reorg) = &batch.reorg {
                     warn!(
                         chain_id,
@@ -480,6 +544,7 @@ impl Actor {
                 if result.is_err() {
                     NodeMetrics::inc(&self.metrics.chain_tx_failed);
                 }
+                self.refresh_balances();
                 // The swap learns the effect from the chain scan; a failure is retried by it.
             }
         }

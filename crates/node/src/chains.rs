@@ -5,6 +5,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    sync::Arc,
     time::Duration,
 };
 
@@ -13,10 +14,20 @@ use dex_chain::{
 };
 use dex_primitives::{Address, TraderKey};
 use dex_swap::{Action as SwapAction, SwapId};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::ChainConfig;
+use crate::{ChainConfig, Clock, state::BalanceReading};
+
+/// What a chain's balance reader needs: the assets on the chain, how often to read, the
+/// actor's nudge for an early reading, and the node's clock (readings are stamped with it).
+#[derive(Debug)]
+pub(crate) struct BalanceWatch {
+    pub(crate) tokens: Vec<Address>,
+    pub(crate) interval: Duration,
+    pub(crate) nudge: Arc<Notify>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
 
 /// Longest pause between two connection attempts to an unreachable chain.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
@@ -31,6 +42,11 @@ pub(crate) enum ChainReport {
     },
     /// One scan step: events in chain order, then the last block read.
     Scanned { chain_id: u64, batch: ScanBatch },
+    /// Balances of the trader keys on this chain, read now.
+    Balances {
+        chain_id: u64,
+        readings: Vec<BalanceReading>,
+    },
     /// The chain stopped answering (scans are retried; trading on it is refused meanwhile).
     Unreachable { chain_id: u64, error: String },
     /// A transaction a swap asked for ended.
@@ -48,9 +64,61 @@ pub(crate) fn spawn_watcher(
     traders: Vec<TraderKey>,
     cursor: Option<ScanCursor>,
     reports: mpsc::Sender<ChainReport>,
+    balances: BalanceWatch,
 ) {
     let span = info_span!("chain", chain_id = config.chain_id);
-    tokio::spawn(watch(config, traders, cursor, reports).instrument(span));
+    tokio::spawn(watch(config, traders, cursor, reports, balances).instrument(span));
+}
+
+/// Reads every (trader, token) balance on the chain of `client`.
+async fn read_balances(
+    client: &ChainClient,
+    owners: &[Address],
+    watch: &BalanceWatch,
+) -> Result<Vec<BalanceReading>, ChainError> {
+    let started_at = watch.clock.now();
+    let mut readings = Vec::with_capacity(owners.len() * watch.tokens.len());
+    for owner in owners {
+        for token in &watch.tokens {
+            let amount = client.balance(*token, *owner).await?;
+            readings.push(BalanceReading {
+                owner: *owner,
+                token: *token,
+                amount,
+                started_at,
+            });
+        }
+    }
+    Ok(readings)
+}
+
+/// Reads the balances every `interval`, or sooner when nudged, until the actor is gone.
+/// A failed reading keeps the last one (the scan reports the chain unreachable).
+async fn refresh_balances(
+    chain_id: u64,
+    client: ChainClient,
+    owners: Vec<Address>,
+    watch: BalanceWatch,
+    reports: mpsc::Sender<ChainReport>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(watch.interval.max(Duration::from_millis(10))) => {}
+            _ = watch.nudge.notified() => {}
+        }
+        match read_balances(&client, &owners, &watch).await {
+            Ok(readings) => {
+                if reports
+                    .send(ChainReport::Balances { chain_id, readings })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(err) => debug!(%err, "balance reading failed; the last one stands"),
+        }
+    }
 }
 
 async fn connect(
@@ -72,17 +140,38 @@ async fn watch(
     traders: Vec<TraderKey>,
     cursor: Option<ScanCursor>,
     reports: mpsc::Sender<ChainReport>,
+    balances: BalanceWatch,
 ) {
     let chain_id = config.chain_id;
+    let owners: Vec<Address> = traders.iter().map(TraderKey::address).collect();
     let poll = config.client.poll_interval;
     let mut delay = poll.max(Duration::from_millis(100));
     let scanner = loop {
-        match connect(&config, &traders).await {
-            Ok(htlcs) => {
-                let Some(scanner) = htlcs.values().next().cloned() else {
+        // Connected means balances known too: an order is never judged without them.
+        let connected = match connect(&config, &traders).await {
+            Ok(htlcs) => match htlcs.values().next() {
+                Some(first) => read_balances(first.chain(), &owners, &balances)
+                    .await
+                    .map(|readings| (htlcs, readings)),
+                None => {
                     warn!("no trader key: nothing to settle on this chain");
                     return;
+                }
+            },
+            Err(err) => Err(err),
+        };
+        match connected {
+            Ok((htlcs, readings)) => {
+                let Some(scanner) = htlcs.values().next().cloned() else {
+                    return;
                 };
+                if reports
+                    .send(ChainReport::Balances { chain_id, readings })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
                 info!(url = %config.rpc_url, htlc = %config.htlc, "chain connected");
                 if reports
                     .send(ChainReport::Connected { chain_id, htlcs })
@@ -91,6 +180,16 @@ async fn watch(
                 {
                     return;
                 }
+                tokio::spawn(
+                    refresh_balances(
+                        chain_id,
+                        scanner.chain().clone(),
+                        owners.clone(),
+                        balances,
+                        reports.clone(),
+                    )
+                    .in_current_span(),
+                );
                 break scanner;
             }
             Err(err) => {

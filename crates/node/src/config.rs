@@ -1,10 +1,14 @@
 //! Node configuration. Defaults are the production values of DESIGN §5; tests shorten the
 //! timings.
 
-use std::{path::PathBuf, time::Duration};
+use std::{collections::HashMap, path::PathBuf, time::Duration};
 
 use dex_network::NetworkConfig;
-use dex_primitives::{Address, Markets, TraderKey, ValidationRules};
+use dex_primitives::{Address, Markets, TraderKey, U256, ValidationRules};
+
+/// Native coin kept back for gas on a chain with no entry in
+/// [`SettlementConfig::gas_reserves`]: 0.01 of an 18-decimals coin.
+pub const DEFAULT_GAS_RESERVE: U256 = U256::from_limbs([10_000_000_000_000_000, 0, 0, 0]);
 
 /// Everything a node needs besides its libp2p identity.
 #[derive(Debug, Clone)]
@@ -60,10 +64,28 @@ pub struct SettlementConfig {
     pub takes_per_minute: u32,
     /// How long a take request waits for the maker's answer. Default 10 s.
     pub take_timeout: Duration,
+    /// How often the on-chain balances of the trader keys are read (per chain, in a task of
+    /// their own; also right after each own transaction and each chain event seen). Orders
+    /// are judged against the latest reading, so it may be this old (or older while a chain
+    /// does not answer). Default 5 s.
+    pub balance_refresh: Duration,
+    /// Native coin kept back for gas per chain id (base units): an order may not lock it.
+    /// Chains not listed keep [`DEFAULT_GAS_RESERVE`].
+    pub gas_reserves: HashMap<u64, U256>,
     /// For crash tests only: asked after every database write; when it answers true the
     /// node stops at once, as if killed right after that write (nothing after it runs, no
     /// graceful shutdown). `None` in production.
     pub crash_after: Option<CrashHook>,
+}
+
+impl SettlementConfig {
+    /// The gas reserve of `chain_id`.
+    pub fn gas_reserve(&self, chain_id: u64) -> U256 {
+        self.gas_reserves
+            .get(&chain_id)
+            .copied()
+            .unwrap_or(DEFAULT_GAS_RESERVE)
+    }
 }
 
 /// A test hook deciding, after each database write, whether the node crashes there.
@@ -105,6 +127,8 @@ impl SettlementConfig {
             repost_failed: true,
             takes_per_minute: 30,
             take_timeout: Duration::from_secs(10),
+            balance_refresh: Duration::from_secs(5),
+            gas_reserves: HashMap::new(),
             crash_after: None,
         }
     }

@@ -1,4 +1,4 @@
-use dex_primitives::{Address, MarketId, OrderId};
+use dex_primitives::{Address, MarketId, OrderId, U256};
 
 /// Everything a node command can fail at.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +61,31 @@ pub enum Error {
     ChainUnavailable {
         /// The chain id.
         chain_id: u64,
+    },
+    /// The order would lock more than the trader's free balance of an asset: what is on
+    /// chain (as last read) less what swaps are about to lock, what open orders reserve and,
+    /// for a chain's native coin, the gas reserve.
+    #[error(
+        "insufficient balance on chain {chain_id} of token {token}: the order needs {needed} base units, {free} are free"
+    )]
+    InsufficientBalance {
+        /// The chain.
+        chain_id: u64,
+        /// The token (`0x0…0`: the native coin).
+        token: Address,
+        /// Base units the order would lock.
+        needed: U256,
+        /// Base units free now.
+        free: U256,
+    },
+    /// The balance of an asset has not been read yet, so an order locking it cannot be
+    /// judged; it is read as soon as the chain answers.
+    #[error("the balance of token {token} on chain {chain_id} is not known yet")]
+    BalanceUnknown {
+        /// The chain.
+        chain_id: u64,
+        /// The token.
+        token: Address,
     },
     /// The own order is no longer open (filled, cancelled or expired).
     #[error("order {id} is not open")]

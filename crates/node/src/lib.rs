@@ -38,12 +38,13 @@ use std::sync::Arc;
 use dex_book::{Depth, OrderStatus};
 use dex_network::{NetworkHandle, PeerId};
 use dex_primitives::{B256, Lots, MarketId, OrderId, SignedOrder};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use actor::spawn;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    CapsConfig, ChainConfig, CrashHook, LivenessConfig, NodeConfig, SettlementConfig, SyncConfig,
+    CapsConfig, ChainConfig, CrashHook, DEFAULT_GAS_RESERVE, LivenessConfig, NodeConfig,
+    SettlementConfig, SyncConfig,
 };
 /// The settlement records a node reads back (own orders, swaps, trades).
 pub use dex_store::{OrderStatus as OwnOrderStatus, OwnOrder, SwapLogRow, SwapRecord, TradeRecord};
@@ -51,8 +52,8 @@ pub use dex_swap::Swap;
 pub use error::Error;
 pub use metrics::NodeMetrics;
 pub use state::{
-    Action, BookStats, DEFAULT_EXPIRY_MS, NodeEvent, NodeState, PlaceOrder, StoreOp, TimeInForce,
-    phase_name,
+    Action, Balance, BookStats, DEFAULT_EXPIRY_MS, NodeEvent, NodeState, OwnOrderEvent, PlaceOrder,
+    StoreOp, TimeInForce, phase_name,
 };
 
 type Reply<T> = oneshot::Sender<Result<T, Error>>;
@@ -84,7 +85,10 @@ enum Command {
     },
     PlaceOrder {
         request: PlaceOrder,
-        reply: Reply<OrderId>,
+        reply: Reply<OwnOrder>,
+    },
+    Balances {
+        reply: Reply<Vec<Balance>>,
     },
     CancelOwn {
         id: OrderId,
@@ -132,6 +136,8 @@ pub struct NodeHandle {
     events: broadcast::Sender<NodeEvent>,
     network: NetworkHandle,
     metrics: Arc<NodeMetrics>,
+    /// Closed (its sender dropped) when the actor has stopped and dropped its database.
+    stopped: watch::Receiver<()>,
 }
 
 impl NodeHandle {
@@ -213,10 +219,25 @@ impl NodeHandle {
 
     /// Places an order the node signs with one of its trader keys (GTC or IOC): it takes
     /// what crosses in the book through swaps and rests the rest (GTC). Refused when
-    /// settlement is off or a chain of the market is unreachable.
+    /// settlement is off, a chain of the market is unreachable, or the order would lock
+    /// more than the free balance of its asset ([`Error::InsufficientBalance`]; see
+    /// [`NodeHandle::balances`] for how fresh that is).
     pub async fn place_order(&self, request: PlaceOrder) -> Result<OrderId, Error> {
+        self.place(request).await.map(|order| order.id)
+    }
+
+    /// Like [`NodeHandle::place_order`], answering the order as placed (its status and
+    /// remaining quantity once the takes it started were sent; `latest_update` is `None`).
+    pub async fn place(&self, request: PlaceOrder) -> Result<OwnOrder, Error> {
         self.ask(|reply| Command::PlaceOrder { request, reply })
             .await
+    }
+
+    /// Every trader key's balance of every asset of the configured markets: on chain (as
+    /// last read by the node, at most `balance_refresh` old while the chain answers),
+    /// locked in swaps, reserved by open orders, and free. Empty for a relay node.
+    pub async fn balances(&self) -> Result<Vec<Balance>, Error> {
+        self.ask(|reply| Command::Balances { reply }).await
     }
 
     /// Cancels an own order (resting or IOC in progress). Swaps already started go on.
@@ -277,9 +298,14 @@ impl NodeHandle {
         self.ask(|reply| Command::ChainsUp { reply }).await
     }
 
-    /// Stops the node and its network.
+    /// Stops the node and its network, and returns once the actor has stopped: its
+    /// database is closed (every write done) and its network shut down. Swaps in progress
+    /// resume at the next start.
     pub async fn shutdown(&self) {
         // Already stopped is fine.
         let _ = self.commands.send(Command::Shutdown).await;
+        let mut stopped = self.stopped.clone();
+        // Errs once the actor dropped its side, i.e. has stopped.
+        while stopped.changed().await.is_ok() {}
     }
 }

@@ -25,8 +25,11 @@ use tracing::{debug, info, warn};
 
 use crate::{Error, NodeConfig, NodeMetrics};
 
+mod balances;
 mod trading;
 
+pub use balances::Balance;
+pub(crate) use balances::{BalanceReading, Ledger};
 pub(crate) use trading::Trading;
 pub use trading::{DEFAULT_EXPIRY_MS, PlaceOrder, StoreOp, TimeInForce, phase_name};
 
@@ -77,7 +80,8 @@ pub enum Action {
     },
 }
 
-/// Something that happened to a book, for subscribers (API streams, tests, benchmarks).
+/// Something that happened to a book, an own order, a swap or a trade, for subscribers (API
+/// streams, tests, benchmarks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeEvent {
     /// A book changed.
@@ -94,6 +98,53 @@ pub enum NodeEvent {
         /// Its phase now (see [`phase_name`]).
         phase: &'static str,
     },
+    /// A swap of this node completed: a trade.
+    Trade {
+        /// The market.
+        market: MarketId,
+        /// Price in ticks.
+        price: dex_primitives::Ticks,
+        /// Quantity in lots.
+        quantity: Lots,
+        /// The taker's side.
+        taker_side: dex_primitives::Side,
+        /// The swap that settled it.
+        swap_id: dex_swap::SwapId,
+        /// When it completed (local unix ms).
+        at: UnixMillis,
+    },
+    /// An own order was placed or changed (filled in part or whole, cancelled, done): its
+    /// state as written to the database.
+    OwnOrder(OwnOrderEvent),
+}
+
+/// An own order's state, as [`NodeEvent::OwnOrder`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnOrderEvent {
+    /// The order id.
+    pub id: OrderId,
+    /// The market.
+    pub market: MarketId,
+    /// Its side.
+    pub side: dex_primitives::Side,
+    /// Limit price.
+    pub price: dex_primitives::Ticks,
+    /// Quantity.
+    pub quantity: Lots,
+    /// Smallest fill.
+    pub min_fill: Lots,
+    /// Remaining quantity, as stored.
+    pub remaining: Lots,
+    /// Status, as stored.
+    pub status: dex_store::OrderStatus,
+    /// The maker.
+    pub maker: Address,
+    /// Signed creation time.
+    pub created_at: UnixMillis,
+    /// Expiry.
+    pub expires_at: UnixMillis,
+    /// When this change happened (local unix ms).
+    pub updated_at: UnixMillis,
 }
 
 /// Counts of a book, for tests and the API.
@@ -457,17 +508,31 @@ impl NodeState {
         let Some(state) = self.books.get_mut(&market) else {
             return;
         };
+        let own = self.trading.as_ref().map(|trading| &trading.own);
+        let mut changed_own = Vec::new();
         for event in state.book.drain_events() {
-            match event {
+            let changed = match &event {
                 dex_book::Event::Inserted(order) => {
                     state.ids.insert(order.id);
+                    Some(order.id)
                 }
                 dex_book::Event::Removed { order, .. } => {
                     state.ids.remove(&order.id);
+                    Some(order.id)
                 }
-                _ => {}
+                dex_book::Event::Reduced { order, .. } => Some(order.id),
+                _ => None,
+            };
+            if let (Some(id), Some(own)) = (changed, own)
+                && own.contains_key(&id)
+            {
+                changed_own.push(id);
             }
             self.events.push(NodeEvent::Book { market, event });
+        }
+        // What an own order reserves follows its remaining quantity in the book.
+        for id in changed_own {
+            self.account_own(id);
         }
     }
 

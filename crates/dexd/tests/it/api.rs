@@ -498,6 +498,12 @@ fn each_bad_request_is_its_own_problem_and_changes_nothing() {
         ),
         ("missing-token", 401, Box::new(|| node.get("/v1/orders"))),
         ("missing-token", 401, Box::new(|| node.get("/v1/swaps"))),
+        ("missing-token", 401, Box::new(|| node.get("/v1/balances"))),
+        (
+            "settlement-off",
+            409,
+            Box::new(|| node.get_auth("/v1/balances")),
+        ),
         (
             "invalid-query",
             400,
@@ -559,11 +565,20 @@ fn the_openapi_document_describes_the_served_routes() {
         "/v1/markets/{market}/trades",
         "/v1/peers",
         "/v1/ws",
+        "/v1/balances",
         "/metrics",
     ] {
         assert!(document["paths"][path].is_object(), "{path} missing");
     }
     assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(
+        document["paths"]["/v1/orders"]["post"]["responses"]["422"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("insufficient-balance")
+    );
+    // A relay node: settlement off, no chains.
+    assert_eq!(node.info().chains_up, Vec::<u64>::new());
     let markets = node.get("/v1/markets").json;
     assert_eq!(markets["markets"][0]["symbol"], "ETH/USDC");
     assert_eq!(markets["markets"][0]["lotSize"], "0.001");

@@ -119,18 +119,49 @@ impl Dexd {
         Self::launch(dir, bootstrap)
     }
 
+    /// Starts a node with `config` whose trader key is `key` (0x hex), written into its
+    /// data dir before the first start.
+    pub(crate) fn start_trader(config: &str, key: &str, bootstrap: &[String]) -> Dexd {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let dir = tempfile::tempdir().expect("a temp dir");
+        fs::write(dir.path().join("dexd.toml"), config).expect("config written");
+        let data = dir.path().join("data");
+        fs::create_dir(&data).expect("data dir");
+        fs::set_permissions(&data, fs::Permissions::from_mode(0o700)).expect("mode");
+        let mut file = fs::OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(0o600)
+            .open(data.join("trader.key"))
+            .expect("trader.key");
+        std::io::Write::write_all(&mut file, key.as_bytes()).expect("key written");
+        Self::launch(dir, bootstrap)
+    }
+
     /// Stops this node (SIGKILL if still running) and starts it again on the same data dir.
-    pub(crate) fn restart(mut self) -> Dexd {
+    pub(crate) fn restart(self) -> Dexd {
+        self.restart_with(&[])
+    }
+
+    /// Like [`Dexd::restart`], bootstrapping from `bootstrap`.
+    pub(crate) fn restart_with(mut self, bootstrap: &[String]) -> Dexd {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("a temp dir"));
-        Self::launch(dir, &[])
+        // A killed dexd leaves its api.url behind; the new one writes its own once it listens.
+        let _ = fs::remove_file(dir.path().join("data").join("api.url"));
+        Self::launch(dir, bootstrap)
     }
 
     fn launch(dir: tempfile::TempDir, bootstrap: &[String]) -> Dexd {
         let config_path = dir.path().join("dexd.toml");
         let data = dir.path().join("data");
-        let log = fs::File::create(dir.path().join("dexd.log")).expect("log file");
+        // Appended: a restarted node's log follows the one before.
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("dexd.log"))
+            .expect("log file");
         let mut args = vec![
             "--config".to_owned(),
             config_path.display().to_string(),

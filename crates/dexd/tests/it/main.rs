@@ -4,4 +4,5 @@
 mod api;
 mod harness;
 mod prometheus;
+mod settlement;
 mod startup;

@@ -12,8 +12,8 @@ use dex_book::Taker;
 use dex_chain::{BlockRef, ChainEvent, HtlcEvent};
 use dex_network::PeerId;
 use dex_primitives::{
-    Address, B256, Lots, MarketId, Order, OrderId, Side, SignedUpdate, Ticks, UnixMillis, Update,
-    VerifiedOrder,
+    Address, B256, Lots, MarketId, Order, OrderId, Side, SignedUpdate, Ticks, U256, UnixMillis,
+    Update, VerifiedOrder,
 };
 use dex_protocol::{
     GossipMessage, WireMessage, market_topic,
@@ -30,7 +30,7 @@ use dex_swap::{
 };
 use tracing::{debug, info, warn};
 
-use super::{Action, NodeEvent, NodeState};
+use super::{Action, Ledger, NodeEvent, NodeState, OwnOrderEvent};
 use crate::{Error, NodeMetrics, SettlementConfig};
 
 /// Rounds of re-planning after refused takes, per order: bounds the work a crowd of
@@ -139,12 +139,12 @@ pub enum StoreOp {
 
 /// An own order as the node tracks it beyond the book.
 #[derive(Debug, Clone)]
-struct Own {
-    order: Arc<VerifiedOrder>,
+pub(crate) struct Own {
+    pub(crate) order: Arc<VerifiedOrder>,
     tif: TimeInForce,
-    status: StoredStatus,
+    pub(crate) status: StoredStatus,
     /// Remaining as last signed (or, for an IOC order that never rests, as filled).
-    remaining: Lots,
+    pub(crate) remaining: Lots,
     /// Lots asked for in takes still waiting for an answer.
     in_flight: Lots,
     /// Maker orders that refused this order's takes, or that it already has a swap with
@@ -153,7 +153,9 @@ struct Own {
     /// Re-planning rounds done.
     rounds: u32,
     /// Whether it is in the book (GTC), or only tracked here (IOC).
-    in_book: bool,
+    pub(crate) in_book: bool,
+    /// What it reserves of its asset now (see `account_own`).
+    pub(crate) reserving: U256,
 }
 
 /// A take request sent, waiting for the maker's answer.
@@ -171,9 +173,9 @@ struct PendingTake {
 
 /// A swap in progress.
 #[derive(Debug, Clone)]
-struct SwapEntry {
+pub(crate) struct SwapEntry {
     record: SwapRecord,
-    swap: Swap,
+    pub(crate) swap: Swap,
     peer: Option<PeerId>,
 }
 
@@ -192,20 +194,22 @@ pub(crate) struct Trading {
     up: HashSet<u64>,
     /// Latest block time seen per chain.
     chain_times: HashMap<u64, u64>,
-    own: HashMap<OrderId, Own>,
+    pub(crate) own: HashMap<OrderId, Own>,
     takes: HashMap<B256, PendingTake>,
-    swaps: HashMap<SwapId, SwapEntry>,
+    pub(crate) swaps: HashMap<SwapId, SwapEntry>,
     /// Every hashlock any swap of this node used: a take reusing one is refused.
     hashlocks: HashSet<B256>,
     /// Lock id → the swap and leg it belongs to, to route claims and refunds.
     lock_ids: HashMap<B256, (SwapId, Leg)>,
     /// Swaps whose quantity was committed out of an own order (once each).
-    committed: HashSet<SwapId>,
+    pub(crate) committed: HashSet<SwapId>,
     /// Swaps whose reservation was released.
     released: HashSet<SwapId>,
     /// Takes accepted per taker address in the current minute.
     taker_windows: HashMap<Address, (UnixMillis, u32)>,
     nonce: u64,
+    /// Balances: on chain, reserved by orders, locks seen.
+    pub(crate) ledger: Ledger,
 }
 
 impl Trading {
@@ -230,6 +234,7 @@ impl Trading {
             released: HashSet::new(),
             taker_windows: HashMap::new(),
             nonce: 0,
+            ledger: Ledger::new(config),
         }
     }
 }
@@ -344,10 +349,21 @@ impl NodeState {
 
     /// Places an order the node signs with one of its trader keys: it takes what crosses in
     /// the book (take requests to the makers' nodes) and, for GTC, rests the rest.
+    /// Refused beyond the free balance of the asset the order locks (see
+    /// [`NodeState::balances`]).
     pub fn place_order(
         &mut self,
         request: PlaceOrder,
         now: UnixMillis,
+    ) -> Result<(OrderId, Vec<Action>), Error> {
+        self.place(request, now, true)
+    }
+
+    fn place(
+        &mut self,
+        request: PlaceOrder,
+        now: UnixMillis,
+        check_balance: bool,
     ) -> Result<(OrderId, Vec<Action>), Error> {
         self.check_chains_up(&request.market)?;
         let maker = match request.maker {
@@ -378,6 +394,9 @@ impl NodeState {
             created_at,
             expires_at: now.saturating_add(request.expires_in_ms.unwrap_or(DEFAULT_EXPIRY_MS)),
         };
+        if check_balance {
+            self.check_balance(&order)?;
+        }
         let signed = order.sign(&key);
         let verified = signed
             .clone()
@@ -418,8 +437,11 @@ impl NodeState {
                 refused_by: HashSet::new(),
                 rounds: 0,
                 in_book,
+                reserving: U256::ZERO,
             },
         );
+        self.account_own(id);
+        self.own_order_event(id, verified.order().quantity, StoredStatus::Open, now);
         info!(order = %id, side = %request.side, price = request.price.0, quantity = request.quantity.0, tif = ?request.time_in_force, "order placed");
         self.take_for(id, now, false, &mut actions);
         self.settle_ioc(id, now, &mut actions);
@@ -642,13 +664,15 @@ impl NodeState {
             StoredStatus::Cancelled
         };
         info!(order = %id, status = own.status.as_str(), remaining = own.remaining.0, "IOC order done");
+        let (remaining, status) = (own.remaining, own.status);
         actions.push(Action::Store(StoreOp::UpdateOrder {
             id,
-            remaining: own.remaining,
-            status: own.status,
+            remaining,
+            status,
             update: None,
         }));
-        let _ = now;
+        self.account_own(id);
+        self.own_order_event(id, remaining, status, now);
     }
 
     /// The maker's answer to take `request_id` (or the failure to get one).
@@ -892,6 +916,8 @@ impl NodeState {
             status,
             update: Some(signed),
         }));
+        self.account_own(order_id);
+        self.own_order_event(order_id, remaining, status, now);
         if in_book && let Ok(data) = GossipMessage::Update(signed).encode() {
             actions.push(Action::Publish {
                 topic: market_topic(&market),
@@ -1330,6 +1356,13 @@ impl NodeState {
                 trading.lock_ids.insert(lock.id, (swap_id, leg));
             }
         }
+        let own_leg = match entry.swap.params().role {
+            Role::Taker => Leg::Taker,
+            Role::Maker => Leg::Maker,
+        };
+        if entry.swap.lock(own_leg).is_some() {
+            trading.ledger.locks_seen_once(swap_id, now);
+        }
         if swap_actions.is_empty() && !changed && !worth_logging {
             return;
         }
@@ -1352,6 +1385,12 @@ impl NodeState {
         now: UnixMillis,
         actions: &mut Vec<Action>,
     ) {
+        // The phase now: a finished swap is gone from the map after its last action.
+        let phase = self
+            .trading
+            .as_ref()
+            .and_then(|trading| trading.swaps.get(&swap_id))
+            .map(|entry| phase_name(&entry.swap));
         for action in swap_actions {
             match action {
                 SwapAction::Lock { .. } | SwapAction::Claim { .. } | SwapAction::Refund { .. } => {
@@ -1366,13 +1405,8 @@ impl NodeState {
                 }
             }
         }
-        if let Some(trading) = self.trading.as_ref()
-            && let Some(entry) = trading.swaps.get(&swap_id)
-        {
-            self.events.push(NodeEvent::Swap {
-                swap_id,
-                phase: phase_name(&entry.swap),
-            });
+        if let Some(phase) = phase {
+            self.events.push(NodeEvent::Swap { swap_id, phase });
         }
     }
 
@@ -1428,6 +1462,7 @@ impl NodeState {
             return;
         };
         trading.lock_ids.retain(|_, (swap, _)| *swap != swap_id);
+        trading.ledger.forget_swap(&swap_id);
         let record = entry.record;
         match &outcome {
             Outcome::Completed => {
@@ -1445,6 +1480,14 @@ impl NodeState {
                     swap_id: Some(swap_id),
                     at: now,
                 })));
+                self.events.push(NodeEvent::Trade {
+                    market: record.market,
+                    price: record.price,
+                    quantity: record.quantity,
+                    taker_side,
+                    swap_id,
+                    at: now,
+                });
             }
             Outcome::Failed { reason } => {
                 warn!(%swap_id, %reason, "swap failed; an operator should look at it");
@@ -1492,7 +1535,9 @@ impl NodeState {
             expires_in_ms: Some(fields.expires_at - now),
             maker: Some(fields.maker),
         };
-        match self.place_order(request, now) {
+        // Not judged against the balance: this quantity was offered before, and the funds
+        // the unfinished swap returns may not be in the last reading yet.
+        match self.place(request, now, false) {
             Ok((id, more)) => {
                 info!(order = %id, quantity = record.quantity.0, "quantity of an unfinished swap offered again");
                 actions.extend(more);
@@ -1825,8 +1870,10 @@ impl NodeState {
                     refused_by: HashSet::new(),
                     rounds: MAX_TAKE_ROUNDS,
                     in_book,
+                    reserving: U256::ZERO,
                 },
             );
+            self.account_own(id);
         }
         let Some(trading) = self.trading.as_mut() else {
             return actions;
@@ -1922,6 +1969,8 @@ impl NodeState {
         if let Some(own) = self.trading.as_mut().and_then(|t| t.own.get_mut(&id)) {
             own.status = StoredStatus::Cancelled;
         }
+        self.account_own(id);
+        self.own_order_event(id, Lots::ZERO, StoredStatus::Cancelled, now);
         actions.insert(
             0,
             Action::Store(StoreOp::UpdateOrder {
@@ -1932,6 +1981,49 @@ impl NodeState {
             }),
         );
         Ok(actions)
+    }
+
+    /// Reports an own order's stored state to subscribers.
+    fn own_order_event(
+        &mut self,
+        id: OrderId,
+        remaining: Lots,
+        status: StoredStatus,
+        now: UnixMillis,
+    ) {
+        let Some(own) = self.trading.as_ref().and_then(|t| t.own.get(&id)) else {
+            return;
+        };
+        let order = own.order.order();
+        self.events.push(NodeEvent::OwnOrder(OwnOrderEvent {
+            id,
+            market: order.market,
+            side: order.side,
+            price: order.price,
+            quantity: order.quantity,
+            min_fill: order.min_fill,
+            remaining,
+            status,
+            maker: order.maker,
+            created_at: order.created_at,
+            expires_at: order.expires_at,
+            updated_at: now,
+        }));
+    }
+
+    /// An own order as the node tracks it now, in the form the database stores (without
+    /// its latest signed update): what a placement answers without reading the database.
+    pub fn own_record(&self, id: &OrderId, now: UnixMillis) -> Option<OwnOrder> {
+        let own = self.trading.as_ref()?.own.get(id)?;
+        Some(OwnOrder {
+            id: *id,
+            signed: own.order.signed().clone(),
+            remaining: own.remaining,
+            status: own.status,
+            latest_update: None,
+            created_at: now,
+            updated_at: now,
+        })
     }
 
     /// Active swaps and their phases.

@@ -1,0 +1,454 @@
+//! Trading between real dexd processes on two anvil chains: a trade that settles and moves
+//! balances, a refused order that changes nothing, the own streams, and a node killed with
+//! SIGKILL in the middle of a swap that picks everything up again from its data dir.
+
+use std::net::TcpStream;
+
+use dex_devnet::{ChainsConfig, Devnet, DevnetChains};
+use dex_primitives::{Address, U256};
+use serde_json::{Value, json};
+use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
+
+use crate::harness::{Dexd, test_config, wait_for};
+
+/// Two anvil chains with the contracts deployed and anvil keys 1–3 funded; stopped on drop.
+pub(crate) struct Chains {
+    devnet: Option<Devnet>,
+    runtime: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl Chains {
+    pub(crate) fn start() -> Chains {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let devnet = runtime
+            .block_on(Devnet::start_chains(ChainsConfig::for_tests(dir.path())))
+            .expect("the devnet chains start (scripts/install-tools.sh installs anvil)");
+        Chains {
+            devnet: Some(devnet),
+            runtime,
+            _dir: dir,
+        }
+    }
+
+    pub(crate) fn info(&self) -> &DevnetChains {
+        self.devnet.as_ref().expect("running").chains()
+    }
+
+    /// The private key of funded trader `index` (0-based).
+    pub(crate) fn trader_key(&self, index: usize) -> String {
+        self.info().traders[index].private_key.clone()
+    }
+
+    pub(crate) fn trader(&self, index: usize) -> Address {
+        self.info().traders[index].address
+    }
+
+    /// A dexd config trading on these chains: fast polling, balances read often.
+    pub(crate) fn config(&self) -> String {
+        let mut config = test_config();
+        config.push_str("[settlement]\nbalance_refresh = \"200ms\"\n");
+        for chain in [&self.info().base, &self.info().quote] {
+            config.push_str(&format!(
+                r#"[[settlement.chains]]
+chain_id = {}
+rpc_url = "{}"
+htlc = "{}"
+start_block = {}
+poll_interval = "50ms"
+rpc_timeout = "10s"
+tx_timeout = "120s"
+scan_confirmations = 1
+resend_interval = "20s"
+"#,
+                chain.chain_id, chain.rpc_url, chain.htlc, chain.htlc_block
+            ));
+        }
+        config
+    }
+
+    /// A test-only RPC call to a chain.
+    pub(crate) fn rpc(&self, chain_id: u64, method: &str, params: Value) -> Value {
+        let chain = self.info().chain(chain_id).expect("a devnet chain");
+        let address = chain
+            .rpc_url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a socket address");
+        dex_test_utils::anvil::rpc_call(address, method, params).expect("the chain answers")
+    }
+}
+
+impl Drop for Chains {
+    fn drop(&mut self) {
+        if let Some(devnet) = self.devnet.take() {
+            self.runtime.block_on(devnet.shutdown());
+        }
+    }
+}
+
+/// Starts trader `index`'s node on `chains` and waits until it trades: both chains up and
+/// every balance read.
+pub(crate) fn trading_node(chains: &Chains, index: usize, bootstrap: &[String]) -> Dexd {
+    let node = Dexd::start_trader(&chains.config(), &chains.trader_key(index), bootstrap);
+    wait_trading(&node);
+    node
+}
+
+pub(crate) fn wait_trading(node: &Dexd) {
+    wait_for("the node connected to both chains", || {
+        (node.info().chains_up == vec![31337, 31338]).then_some(())
+    });
+    wait_for("every balance read", || {
+        let answer = node.get_auth("/v1/balances");
+        let balances = answer.json["balances"].as_array()?.clone();
+        (!balances.is_empty() && balances.iter().all(|b| b["readAt"].is_u64())).then_some(())
+    });
+}
+
+pub(crate) fn connect(a: &Dexd, b: &Dexd) {
+    let b_peer = b.info().peer_id;
+    wait_for("the nodes to connect", || {
+        a.get("/v1/peers").json["peers"]
+            .as_array()?
+            .iter()
+            .any(|peer| peer["peerId"] == b_peer.as_str())
+            .then_some(())
+    });
+}
+
+/// One balance field of `symbol` as exact base units (decimal string × 10^decimals).
+pub(crate) fn balance(node: &Dexd, symbol: &str, field: &str) -> U256 {
+    let answer = node.get_auth("/v1/balances");
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let entry = answer.json["balances"]
+        .as_array()
+        .expect("balances")
+        .iter()
+        .find(|b| b["symbol"] == symbol)
+        .unwrap_or_else(|| panic!("no {symbol} balance: {}", answer.text))
+        .clone();
+    units(
+        entry[field].as_str().expect("a decimal string"),
+        entry["decimals"].as_u64().expect("decimals") as usize,
+    )
+}
+
+/// `"1.5"`, 6 → 1500000.
+pub(crate) fn units(text: &str, decimals: usize) -> U256 {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    assert!(fraction.len() <= decimals, "{text} has too many decimals");
+    let digits = format!("{whole}{fraction}{}", "0".repeat(decimals - fraction.len()));
+    U256::from_str_radix(&digits, 10).expect("decimal digits")
+}
+
+pub(crate) fn place(node: &Dexd, side: &str, price: &str, quantity: &str) -> Value {
+    let body = json!({"market": "ETH/USDC", "side": side, "price": price, "quantity": quantity});
+    let answer = node.post("/v1/orders", &body.to_string());
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    answer.json
+}
+
+pub(crate) fn swaps(node: &Dexd) -> Vec<Value> {
+    let answer = node.get_auth("/v1/swaps");
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.json["swaps"].as_array().expect("swaps").clone()
+}
+
+pub(crate) fn trades(node: &Dexd) -> Vec<Value> {
+    let answer = node.get("/v1/markets/ETH%2FUSDC/trades");
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.json["trades"].as_array().expect("trades").clone()
+}
+
+/// Waits until `node` has `count` swaps, all finished.
+fn wait_swaps_finished(node: &Dexd, count: usize) {
+    wait_for("the swaps to finish", || {
+        let swaps = swaps(node);
+        (swaps.len() == count && swaps.iter().all(|swap| swap["phase"] == "finished")).then_some(())
+    });
+}
+
+type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// A WebSocket with the node's token.
+fn ws_connect(node: &Dexd) -> Socket {
+    let url = format!("{}/v1/ws", node.url.replace("http://", "ws://"));
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(url).expect("a request");
+    request.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", node.token).parse().expect("a header"),
+    );
+    let (socket, _) = tungstenite::connect(request).expect("WebSocket connects");
+    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+    }
+    socket
+}
+
+fn ws_next(socket: &mut Socket) -> Value {
+    loop {
+        match socket.read().expect("a message before the read timeout") {
+            Message::Text(text) => return serde_json::from_str(&text).expect("JSON"),
+            Message::Close(frame) => panic!("closed: {frame:?}"),
+            _ => {}
+        }
+    }
+}
+
+fn subscribe(socket: &mut Socket, channel: &str) -> Value {
+    socket
+        .send(Message::text(
+            json!({"op": "subscribe", "channel": channel}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(
+        ws_next(socket),
+        json!({"type": "subscribed", "channel": channel})
+    );
+    ws_next(socket)
+}
+
+#[test]
+fn a_trade_settles_between_two_dexd_and_moves_balances_and_streams() {
+    let chains = Chains::start();
+    let a = trading_node(&chains, 0, &[]);
+    let b = trading_node(&chains, 1, &a.info().listen_addrs);
+    connect(&a, &b);
+    assert_eq!(b.info().traders, vec![chains.trader(1)]);
+
+    // B's own streams: snapshots first (nothing yet).
+    let mut socket = ws_connect(&b);
+    let orders = subscribe(&mut socket, "orders");
+    assert_eq!(
+        orders,
+        json!({"type": "ordersSnapshot", "channel": "orders", "orders": []})
+    );
+    let snapshot = subscribe(&mut socket, "swaps");
+    assert_eq!(
+        snapshot,
+        json!({"type": "swapsSnapshot", "channel": "swaps", "swaps": []})
+    );
+    let snapshot = subscribe(&mut socket, "trades:ETH/USDC");
+    assert_eq!(
+        snapshot,
+        json!({"type": "tradesSnapshot", "channel": "trades:ETH/USDC", "trades": []})
+    );
+    // Own streams need the token.
+    let mut anonymous = {
+        let url = format!("{}/v1/ws", b.url.replace("http://", "ws://"));
+        tungstenite::connect(url).expect("WebSocket connects").0
+    };
+    anonymous
+        .send(Message::text(
+            json!({"op": "subscribe", "channel": "swaps"}).to_string(),
+        ))
+        .unwrap();
+    let refused = ws_next(&mut anonymous);
+    assert_eq!(refused["type"], "error");
+    assert_eq!(
+        refused["problem"]["type"],
+        "urn:p2pdex:problem:missing-token"
+    );
+
+    let usdc = 1_000_000u64;
+    let b_usdc = balance(&b, "USDC", "onChain");
+    assert_eq!(b_usdc, U256::from(1_000_000 * usdc));
+    let b_eth = balance(&b, "ETH", "onChain");
+    let a_usdc = balance(&a, "USDC", "onChain");
+    let a_eth = balance(&a, "ETH", "onChain");
+
+    // More than B holds: refused with its own problem, and nothing changes.
+    let body = json!({"market": "ETH/USDC", "side": "buy", "price": "2500", "quantity": "401"});
+    let refused = b.post("/v1/orders", &body.to_string());
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    let problem = refused.problem();
+    assert_eq!(problem.slug(), "insufficient-balance");
+    assert!(
+        problem.detail.contains("1002500000000") && problem.detail.contains("1000000000000"),
+        "{}",
+        problem.detail
+    );
+    assert_eq!(b.get_auth("/v1/orders").json, json!({"orders": []}));
+    assert!(b.book().is_empty());
+    assert_eq!(balance(&b, "USDC", "reservedByOrders"), U256::ZERO);
+    assert_eq!(balance(&b, "USDC", "free"), b_usdc);
+
+    // A sells 0.25 ETH at 2500.5; B sees it, then buys it: a swap on both chains.
+    let ask = place(&a, "sell", "2500.5", "0.25");
+    assert_eq!(ask["status"], "open");
+    assert_eq!(
+        balance(&a, "ETH", "reservedByOrders"),
+        U256::from(250_000_000_000_000_000u64)
+    );
+    wait_for("A's order in B's book", || {
+        (b.book() == vec![("asks".into(), "2500.5".into(), "0.25".into())]).then_some(())
+    });
+    let bid = place(&b, "buy", "2500.5", "0.25");
+    let bid_id = bid["orderId"].as_str().unwrap().to_owned();
+    wait_swaps_finished(&b, 1);
+    wait_swaps_finished(&a, 1);
+    let swap = &swaps(&b)[0];
+    assert_eq!(swap["ownOrderId"], bid_id.as_str());
+    assert_eq!(swap["counterOrderId"], ask["orderId"]);
+    assert_eq!(
+        (swap["price"].clone(), swap["quantity"].clone()),
+        (json!("2500.5"), json!("0.25"))
+    );
+    for node in [&a, &b] {
+        let trades = trades(node);
+        assert_eq!(trades.len(), 1, "{trades:?}");
+        assert_eq!(trades[0]["price"], "2500.5");
+        assert_eq!(trades[0]["quantity"], "0.25");
+        assert_eq!(trades[0]["takerSide"], "buy");
+    }
+    let filled = b.get_auth(&format!("/v1/orders/{bid_id}")).json;
+    assert_eq!(filled["order"]["status"], "filled");
+    assert_eq!(filled["swaps"][0]["phase"], "finished");
+
+    // Balances moved: 625.125 USDC from B to A (exactly: gas is paid in ETH), 0.25 ETH from
+    // A to B (less B's claim gas; A paid its lock's gas on top).
+    let cost = U256::from(625_125_000u64);
+    let lot = U256::from(250_000_000_000_000_000u64);
+    wait_for("B's USDC to go down", || {
+        (balance(&b, "USDC", "onChain") == b_usdc - cost).then_some(())
+    });
+    wait_for("A's USDC to go up", || {
+        (balance(&a, "USDC", "onChain") == a_usdc + cost).then_some(())
+    });
+    wait_for("B's ETH to go up", || {
+        let now = balance(&b, "ETH", "onChain");
+        (now > b_eth + lot - U256::from(10u64.pow(16)) && now < b_eth + lot).then_some(())
+    });
+    wait_for("A's ETH to go down", || {
+        (balance(&a, "ETH", "onChain") < a_eth - lot).then_some(())
+    });
+    for node in [&a, &b] {
+        for symbol in ["ETH", "USDC"] {
+            assert_eq!(balance(node, symbol, "lockedInSwaps"), U256::ZERO);
+            assert_eq!(balance(node, symbol, "reservedByOrders"), U256::ZERO);
+        }
+    }
+
+    // B's streams told it all: its order placed then filled, the swap's phases to the end,
+    // the trade.
+    let mut statuses = Vec::new();
+    let mut phases = Vec::new();
+    let mut trades_seen = Vec::new();
+    while phases.last().map(String::as_str) != Some("finished") || trades_seen.is_empty() {
+        let message = ws_next(&mut socket);
+        match message["type"].as_str().unwrap() {
+            "order" => {
+                assert_eq!(message["order"]["orderId"], bid_id.as_str());
+                statuses.push(message["order"]["status"].as_str().unwrap().to_owned());
+            }
+            "swap" => {
+                assert_eq!(message["swap"]["ownOrderId"], bid_id.as_str());
+                phases.push(message["swap"]["phase"].as_str().unwrap().to_owned());
+            }
+            "trade" => trades_seen.push(message["trade"].clone()),
+            other => panic!("unexpected {other}: {message}"),
+        }
+    }
+    assert_eq!(statuses, vec!["open", "filled"]);
+    assert!(phases.contains(&"takerLocked".to_owned()), "{phases:?}");
+    assert_eq!(trades_seen.len(), 1);
+    assert_eq!(trades_seen[0]["price"], "2500.5");
+    assert_eq!(trades_seen[0]["swapId"], swap["swapId"]);
+}
+
+#[test]
+fn a_dexd_killed_mid_swap_restarts_with_its_orders_trades_and_swap_and_completes_it() {
+    let chains = Chains::start();
+    let a = trading_node(&chains, 0, &[]);
+    let b = trading_node(&chains, 1, &a.info().listen_addrs);
+    connect(&a, &b);
+
+    // A first trade, completed: B has a trade to remember.
+    place(&a, "sell", "2500", "0.1");
+    wait_for("A's first order in B's book", || {
+        (!b.book().is_empty()).then_some(())
+    });
+    place(&b, "buy", "2500", "0.1");
+    wait_swaps_finished(&b, 1);
+    wait_swaps_finished(&a, 1);
+    // An open order of B's that stays open.
+    let resting = place(&b, "buy", "2000", "0.1");
+    let resting_id = resting["orderId"].as_str().unwrap().to_owned();
+
+    // The base chain stops mining: A's lock of ETH waits in its mempool, so B (the taker,
+    // locked on the quote chain) waits for it.
+    chains.rpc(31337, "evm_setAutomine", json!([false]));
+    place(&a, "sell", "2600", "0.2");
+    wait_for("A's second order in B's book", || {
+        b.book().iter().any(|level| level.1 == "2600").then_some(())
+    });
+    let taking = place(&b, "buy", "2600", "0.2");
+    let taking_id = taking["orderId"].as_str().unwrap().to_owned();
+    let in_flight =
+        |node: &Dexd, phase: &str| swaps(node).into_iter().find(|swap| swap["phase"] == phase);
+    let swap = wait_for("B locked and waiting for A's lock", || {
+        in_flight(&b, "takerLocked")
+    });
+    wait_for("A's lock sent, not mined", || in_flight(&a, "makerLocking"));
+    let swap_id = swap["swapId"].as_str().unwrap().to_owned();
+    assert_eq!(swap["ownOrderId"], taking_id.as_str());
+
+    // SIGKILL in the middle of the swap, then the same data dir again.
+    let b = b.restart_with(&a.info().listen_addrs);
+    wait_trading(&b);
+    let orders = b.get_auth("/v1/orders").json["orders"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(orders.len(), 3, "{orders:?}");
+    let status_of = |id: &str| {
+        orders
+            .iter()
+            .find(|order| order["orderId"] == id)
+            .map(|order| order["status"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(status_of(&resting_id).as_deref(), Some("open"));
+    // The taker committed its quantity to the swap when the swap started.
+    assert_eq!(status_of(&taking_id).as_deref(), Some("filled"));
+    assert_eq!(trades(&b).len(), 1);
+    let after = swaps(&b);
+    assert_eq!(after.len(), 2);
+    let resumed = after
+        .iter()
+        .find(|swap| swap["swapId"] == swap_id.as_str())
+        .expect("the swap in progress is there");
+    assert_eq!(resumed["phase"], "takerLocked");
+    // The resting order is back in the book and reserves its USDC again.
+    assert!(b.book().iter().any(|level| level.1 == "2000"));
+    assert_eq!(
+        balance(&b, "USDC", "reservedByOrders"),
+        U256::from(200_000_000u64)
+    );
+    assert_eq!(
+        balance(&b, "USDC", "lockedInSwaps"),
+        U256::from(520_000_000u64)
+    );
+
+    // Mining again: A's lock lands, B claims, A claims; both swaps end, two trades.
+    chains.rpc(31337, "evm_setAutomine", json!([true]));
+    chains.rpc(31337, "evm_mine", json!([]));
+    wait_swaps_finished(&b, 2);
+    wait_swaps_finished(&a, 2);
+    assert_eq!(trades(&b).len(), 2);
+    assert_eq!(trades(&a).len(), 2);
+    assert_eq!(
+        b.get_auth(&format!("/v1/orders/{resting_id}")).json["order"]["status"],
+        "open"
+    );
+    wait_for("B's locked USDC released", || {
+        (balance(&b, "USDC", "lockedInSwaps") == U256::ZERO).then_some(())
+    });
+}

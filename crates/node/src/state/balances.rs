@@ -1,0 +1,513 @@
+//! Balances in the pure core: what each trader key holds on chain (as the shell last read
+//! it), what its swaps are about to lock or have locked, and what its open orders reserve;
+//! from these, what a new order may still lock.
+//!
+//! # Staleness
+//! On-chain balances are read by the shell every `balance_refresh` (and right after each
+//! own transaction or chain event), never while an order waits. An order is judged against
+//! the latest reading, so the judgement is as old as that reading:
+//! - funds that arrived since (a claim, a refund, a deposit) are not counted yet: the check
+//!   is conservative there;
+//! - a lock of ours stays counted as "about to lock" until a reading started after the
+//!   node saw the lock on chain, so a lock is never missing from both the balance and the
+//!   swaps (it may be in both for a moment: conservative again);
+//! - funds that left the account by other means (a transfer from another wallet using the
+//!   same key) are only known at the next reading: an order placed meanwhile may be
+//!   accepted, and its swap's lock then fails on chain and the swap unwinds.
+
+use std::collections::HashMap;
+
+use dex_primitives::{Address, Lots, Order, OrderId, Side, U256, UnixMillis};
+use dex_store::OrderStatus as StoredStatus;
+use dex_swap::{Leg, Role, SwapId};
+
+use super::NodeState;
+use crate::{Error, SettlementConfig};
+
+/// One asset of one trader: (trader, chain id, token; `0x0…0` is the native coin).
+pub(crate) type AssetKey = (Address, u64, Address);
+
+/// An on-chain balance read by the shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BalanceReading {
+    /// The trader.
+    pub(crate) owner: Address,
+    /// The token (`0x0…0`: the native coin).
+    pub(crate) token: Address,
+    /// Base units held.
+    pub(crate) amount: U256,
+    /// When the read started (the node's clock): locks seen before it are in `amount`.
+    pub(crate) started_at: UnixMillis,
+}
+
+/// The balance of one asset of one trader key, as [`crate::NodeHandle::balances`] reports
+/// it. Amounts are in the asset's base units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    /// The trader key's address.
+    pub trader: Address,
+    /// The chain.
+    pub chain_id: u64,
+    /// The token; `0x0…0` is the chain's native coin.
+    pub token: Address,
+    /// Display symbol from the market config.
+    pub symbol: Option<String>,
+    /// Decimals from the market config.
+    pub decimals: Option<u8>,
+    /// Held on chain, as last read (0 before the first reading).
+    pub on_chain: U256,
+    /// Locked or about to be locked by this trader's swaps in progress (its own leg).
+    pub locked_in_swaps: U256,
+    /// Reserved by this trader's open orders (remaining quantity at the limit price).
+    pub reserved_by_orders: U256,
+    /// Kept back for gas (native coins only).
+    pub gas_reserve: U256,
+    /// What a new order may lock: on chain, less what swaps are about to lock (not yet on
+    /// chain), what orders reserve and the gas reserve; never below 0.
+    pub free: U256,
+    /// When the on-chain amount was read (local unix ms); `None`: not read yet.
+    pub read_at: Option<UnixMillis>,
+}
+
+/// The balance book-keeping of the trading state.
+#[derive(Debug, Default)]
+pub(crate) struct Ledger {
+    /// Latest reading per asset: amount and when its read started.
+    on_chain: HashMap<AssetKey, (U256, UnixMillis)>,
+    /// Sum of what open own orders reserve, per asset (kept up to date incrementally, so a
+    /// placement costs the same with 10 or 100,000 open orders).
+    reserved: HashMap<AssetKey, U256>,
+    /// When this node first saw its own lock of a swap on chain.
+    locks_seen: HashMap<SwapId, UnixMillis>,
+    /// Gas reserve per chain.
+    gas_reserves: HashMap<u64, U256>,
+}
+
+impl Ledger {
+    pub(crate) fn new(config: &SettlementConfig) -> Ledger {
+        Ledger {
+            gas_reserves: config
+                .chains
+                .iter()
+                .map(|chain| (chain.chain_id, config.gas_reserve(chain.chain_id)))
+                .collect(),
+            ..Ledger::default()
+        }
+    }
+
+    fn gas_reserve(&self, chain_id: u64, token: Address) -> U256 {
+        if token != Address::ZERO {
+            return U256::ZERO;
+        }
+        self.gas_reserves
+            .get(&chain_id)
+            .copied()
+            .unwrap_or(crate::config::DEFAULT_GAS_RESERVE)
+    }
+
+    /// This node sees its own lock of a swap on chain (at `now`, the first time counts):
+    /// remembered for the staleness rule.
+    pub(crate) fn locks_seen_once(&mut self, swap_id: SwapId, now: UnixMillis) {
+        self.locks_seen.entry(swap_id).or_insert(now);
+    }
+
+    /// A swap of ours ended: its lock no longer matters here.
+    pub(crate) fn forget_swap(&mut self, swap_id: &SwapId) {
+        self.locks_seen.remove(swap_id);
+    }
+}
+
+/// What the swaps of one asset hold: (locked or about to be, not yet in the balance read).
+#[derive(Debug, Default, Clone, Copy)]
+struct SwapHold {
+    total: U256,
+    unread: U256,
+}
+
+impl NodeState {
+    /// The asset an order locks when it trades `lots`, and how much of it.
+    pub(crate) fn order_asset(&self, order: &Order, lots: Lots) -> Option<(AssetKey, U256)> {
+        let market = self.markets.get(&order.market)?;
+        let def = market.def();
+        let amounts = market.fill_amounts(order.price, lots).ok()?;
+        Some(match order.side {
+            Side::Sell => ((order.maker, def.base_chain, def.base_token), amounts.base),
+            Side::Buy => (
+                (order.maker, def.quote_chain, def.quote_token),
+                amounts.quote,
+            ),
+        })
+    }
+
+    /// Recomputes what own order `id` reserves (after any change to it) and keeps the
+    /// per-asset sums in step.
+    pub(crate) fn account_own(&mut self, id: OrderId) {
+        let Some(own) = self.trading.as_ref().and_then(|t| t.own.get(&id)) else {
+            return;
+        };
+        let order = own.order.order();
+        let lots = if own.status != StoredStatus::Open {
+            Lots::ZERO
+        } else if own.in_book {
+            self.books
+                .get(&order.market)
+                .and_then(|state| state.book.get(&id))
+                .map_or(Lots::ZERO, |view| view.remaining)
+        } else {
+            own.remaining
+        };
+        let Some((key, amount)) = self.order_asset(order, lots) else {
+            return;
+        };
+        let Some(trading) = self.trading.as_mut() else {
+            return;
+        };
+        let Some(own) = trading.own.get_mut(&id) else {
+            return;
+        };
+        let previous = std::mem::replace(&mut own.reserving, amount);
+        if previous == amount {
+            return;
+        }
+        let sum = trading.ledger.reserved.entry(key).or_default();
+        *sum = sum.saturating_sub(previous).saturating_add(amount);
+    }
+
+    /// The shell read balances of chain `chain_id`.
+    pub(crate) fn set_balances(&mut self, chain_id: u64, readings: Vec<BalanceReading>) {
+        let Some(trading) = self.trading.as_mut() else {
+            return;
+        };
+        for reading in readings {
+            let key = (reading.owner, chain_id, reading.token);
+            let slot = trading
+                .ledger
+                .on_chain
+                .entry(key)
+                .or_insert((reading.amount, reading.started_at));
+            // Readings may arrive out of order after a retry: keep the latest started.
+            if reading.started_at >= slot.1 {
+                *slot = (reading.amount, reading.started_at);
+            }
+        }
+    }
+
+    /// What this node's swaps in progress hold of each asset.
+    fn swap_holds(&self) -> HashMap<AssetKey, SwapHold> {
+        let mut holds: HashMap<AssetKey, SwapHold> = HashMap::new();
+        let Some(trading) = self.trading.as_ref() else {
+            return holds;
+        };
+        for (swap_id, entry) in &trading.swaps {
+            let params = entry.swap.params();
+            let leg = match params.role {
+                Role::Taker => Leg::Taker,
+                Role::Maker => Leg::Maker,
+            };
+            // A maker's quantity is its order's until the reservation is committed (its
+            // order still reserves it); a taker's is the swap's from the start.
+            let committed = params.role == Role::Taker
+                || trading.committed.contains(swap_id)
+                || entry.swap.lock(leg).is_some();
+            if !committed {
+                continue;
+            }
+            let terms = params.leg(leg);
+            let key = (terms.sender, terms.chain_id, terms.token);
+            let hold = holds.entry(key).or_default();
+            hold.total = hold.total.saturating_add(terms.amount);
+            let read_after_lock = match (
+                trading.ledger.locks_seen.get(swap_id),
+                trading.ledger.on_chain.get(&key),
+            ) {
+                (Some(seen), Some((_, started))) => *started > *seen,
+                _ => false,
+            };
+            if entry.swap.lock(leg).is_none() || !read_after_lock {
+                hold.unread = hold.unread.saturating_add(terms.amount);
+            }
+        }
+        holds
+    }
+
+    fn balance_of(&self, key: AssetKey, holds: &HashMap<AssetKey, SwapHold>) -> Balance {
+        let (trader, chain_id, token) = key;
+        let (symbol, decimals) = self
+            .markets
+            .iter()
+            .find_map(|market| {
+                let def = market.def();
+                if def.base_chain == chain_id && def.base_token == token {
+                    Some((def.base_symbol.clone(), def.base_decimals))
+                } else if def.quote_chain == chain_id && def.quote_token == token {
+                    Some((def.quote_symbol.clone(), def.quote_decimals))
+                } else {
+                    None
+                }
+            })
+            .unzip();
+        let (ledger, reading) = match self.trading.as_ref() {
+            Some(trading) => (
+                Some(&trading.ledger),
+                trading.ledger.on_chain.get(&key).copied(),
+            ),
+            None => (None, None),
+        };
+        let hold = holds.get(&key).copied().unwrap_or_default();
+        let reserved = ledger
+            .and_then(|ledger| ledger.reserved.get(&key).copied())
+            .unwrap_or_default();
+        let gas_reserve = ledger.map_or(U256::ZERO, |ledger| ledger.gas_reserve(chain_id, token));
+        let on_chain = reading.map_or(U256::ZERO, |(amount, _)| amount);
+        let free = on_chain
+            .saturating_sub(hold.unread)
+            .saturating_sub(reserved)
+            .saturating_sub(gas_reserve);
+        Balance {
+            trader,
+            chain_id,
+            token,
+            symbol,
+            decimals,
+            on_chain,
+            locked_in_swaps: hold.total,
+            reserved_by_orders: reserved,
+            gas_reserve,
+            free,
+            read_at: reading.map(|(_, at)| at),
+        }
+    }
+
+    /// The assets of the configured markets, per trader key, sorted.
+    pub(crate) fn assets(&self) -> Vec<AssetKey> {
+        let mut assets = Vec::new();
+        for trader in self.traders.keys() {
+            for market in self.markets.iter() {
+                let def = market.def();
+                assets.push((*trader, def.base_chain, def.base_token));
+                assets.push((*trader, def.quote_chain, def.quote_token));
+            }
+        }
+        assets.sort_unstable();
+        assets.dedup();
+        assets
+    }
+
+    /// Every trader key's balance of every asset of the configured markets. Empty for a
+    /// relay node.
+    pub fn balances(&self) -> Vec<Balance> {
+        if self.trading.is_none() {
+            return Vec::new();
+        }
+        let holds = self.swap_holds();
+        self.assets()
+            .into_iter()
+            .map(|key| self.balance_of(key, &holds))
+            .collect()
+    }
+
+    /// Refuses an order that would lock more than the free balance of its asset.
+    pub(crate) fn check_balance(&self, order: &Order) -> Result<(), Error> {
+        let Some((key, needed)) = self.order_asset(order, order.quantity) else {
+            // An amount that overflows is refused by the order's own checks.
+            return Ok(());
+        };
+        let (_, chain_id, token) = key;
+        let known = self
+            .trading
+            .as_ref()
+            .is_some_and(|trading| trading.ledger.on_chain.contains_key(&key));
+        if !known {
+            return Err(Error::BalanceUnknown { chain_id, token });
+        }
+        let holds = self.swap_holds();
+        let free = self.balance_of(key, &holds).free;
+        if needed > free {
+            return Err(Error::InsufficientBalance {
+                chain_id,
+                token,
+                needed,
+                free,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use dex_network::PeerId;
+    use dex_primitives::{Ticks, U256};
+    use dex_test_utils::{eth_usdc, eth_usdc_id, harness};
+
+    use super::*;
+    use crate::{ChainConfig, NodeEvent, NodeMetrics, PlaceOrder, SettlementConfig, TimeInForce};
+
+    const NOW: UnixMillis = 1_800_000_000_000;
+    const ETH: u128 = 1_000_000_000_000_000_000;
+    const USDC: u128 = 1_000_000;
+
+    fn chain(chain_id: u64) -> ChainConfig {
+        ChainConfig {
+            chain_id,
+            rpc_url: "http://127.0.0.1:1".into(),
+            htlc: Address::repeat_byte(0x11),
+            start_block: 0,
+            client: dex_chain::ClientConfig::local(),
+        }
+    }
+
+    fn node() -> (NodeState, Address) {
+        // Not the harness's config: that is another build of this crate's types.
+        let mut config = crate::NodeConfig::new(
+            dex_test_utils::markets().clone(),
+            vec![harness::node_trader(0)],
+        );
+        let def = eth_usdc();
+        config.settlement = Some(SettlementConfig::new(
+            "unused.sqlite".into(),
+            vec![chain(def.base_chain), chain(def.quote_chain)],
+        ));
+        let trader = config.traders[0].address();
+        let mut state = NodeState::new(
+            &config,
+            PeerId::random(),
+            1,
+            Arc::new(NodeMetrics::default()),
+        );
+        state.set_chain_up(def.base_chain, true);
+        state.set_chain_up(def.quote_chain, true);
+        (state, trader)
+    }
+
+    fn order(side: Side, price: u64, lots: u64) -> PlaceOrder {
+        PlaceOrder {
+            market: eth_usdc_id(),
+            side,
+            price: Ticks(price),
+            quantity: Lots(lots),
+            min_fill: None,
+            time_in_force: TimeInForce::Gtc,
+            expires_in_ms: None,
+            maker: None,
+        }
+    }
+
+    fn reading(owner: Address, token: Address, amount: u128, at: UnixMillis) -> BalanceReading {
+        BalanceReading {
+            owner,
+            token,
+            amount: U256::from(amount),
+            started_at: at,
+        }
+    }
+
+    /// The balance of the ETH/USDC market's base (on its chain) or quote asset.
+    fn balance(state: &NodeState, chain_id: u64) -> Balance {
+        let def = eth_usdc();
+        let token = if chain_id == def.base_chain {
+            def.base_token
+        } else {
+            def.quote_token
+        };
+        state
+            .balances()
+            .into_iter()
+            .find(|balance| balance.chain_id == chain_id && balance.token == token)
+            .expect("an asset of the market")
+    }
+
+    #[test]
+    fn orders_are_refused_beyond_the_free_balance_and_reserve_what_they_may_lock() {
+        let (mut state, trader) = node();
+        let def = eth_usdc();
+        // Nothing read yet: no order is judged blind.
+        assert!(matches!(
+            state.place_order(order(Side::Sell, 300_000, 100), NOW),
+            Err(Error::BalanceUnknown { chain_id, .. }) if chain_id == def.base_chain
+        ));
+        state.set_balances(
+            def.base_chain,
+            vec![reading(trader, def.base_token, ETH, NOW)],
+        );
+        state.set_balances(
+            def.quote_chain,
+            vec![reading(trader, def.quote_token, 1000 * USDC, NOW)],
+        );
+        let eth = balance(&state, def.base_chain);
+        assert_eq!(eth.symbol.as_deref(), Some("ETH"));
+        assert_eq!(eth.on_chain, U256::from(ETH));
+        assert_eq!(eth.gas_reserve, crate::DEFAULT_GAS_RESERVE);
+        assert_eq!(eth.free, U256::from(ETH) - crate::DEFAULT_GAS_RESERVE);
+        assert_eq!(eth.read_at, Some(NOW));
+        assert_eq!(balance(&state, def.quote_chain).gas_reserve, U256::ZERO);
+
+        // Sell 0.5 ETH: reserved; free 0.49 ETH (the gas reserve stays).
+        let (sell, _) = state
+            .place_order(order(Side::Sell, 300_000, 500), NOW)
+            .unwrap();
+        assert!(state.drain_events().any(|event| matches!(
+            event,
+            NodeEvent::OwnOrder(own) if own.id == sell && own.status == StoredStatus::Open
+        )));
+        let eth = balance(&state, def.base_chain);
+        assert_eq!(eth.reserved_by_orders, U256::from(ETH / 2));
+        assert_eq!(eth.free, U256::from(ETH / 2 - ETH / 100));
+
+        // Another 0.5 ETH is more than is free: refused, and nothing changes.
+        let refused = state.place_order(order(Side::Sell, 310_000, 500), NOW);
+        match refused {
+            Err(Error::InsufficientBalance {
+                chain_id,
+                token,
+                needed,
+                free,
+            }) => {
+                assert_eq!((chain_id, token), (def.base_chain, def.base_token));
+                assert_eq!(needed, U256::from(ETH / 2));
+                assert_eq!(free, U256::from(ETH / 2 - ETH / 100));
+            }
+            other => panic!("expected insufficient-balance, got {other:?}"),
+        }
+        assert_eq!(balance(&state, def.base_chain), eth);
+        assert_eq!(state.own_order_ids(), vec![sell]);
+        assert_eq!(state.drain_events().count(), 0);
+
+        // A buy locks quote: 0.1 ETH at 2500 is 250 USDC; 1000 USDC is the most.
+        state
+            .place_order(order(Side::Buy, 250_000, 100), NOW)
+            .unwrap();
+        let usdc = balance(&state, def.quote_chain);
+        assert_eq!(usdc.reserved_by_orders, U256::from(250 * USDC));
+        assert_eq!(usdc.free, U256::from(750 * USDC));
+        assert!(matches!(
+            state.place_order(order(Side::Buy, 250_000, 301), NOW),
+            Err(Error::InsufficientBalance { .. })
+        ));
+
+        // Cancelling gives the reservation back.
+        state.cancel_own(sell, NOW).unwrap();
+        let eth = balance(&state, def.base_chain);
+        assert_eq!(eth.reserved_by_orders, U256::ZERO);
+        assert_eq!(eth.free, U256::from(ETH) - crate::DEFAULT_GAS_RESERVE);
+        state
+            .place_order(order(Side::Sell, 310_000, 500), NOW)
+            .unwrap();
+
+        // A later reading replaces the amount; an older one (a retry) does not.
+        state.set_balances(
+            def.base_chain,
+            vec![reading(trader, def.base_token, 2 * ETH, NOW + 10)],
+        );
+        state.set_balances(
+            def.base_chain,
+            vec![reading(trader, def.base_token, 3 * ETH, NOW + 5)],
+        );
+        assert_eq!(
+            balance(&state, def.base_chain).on_chain,
+            U256::from(2 * ETH)
+        );
+    }
+}
