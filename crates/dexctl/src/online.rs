@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use dex_api::types::{Book, Info, Markets, PlaceOrderRequest, SideName, TimeInForce};
+use dex_api::types::{
+    Balances, Book, Info, Markets, OwnOrderView, PlaceOrderRequest, SideName, SwapDetail, SwapView,
+    Swaps, TimeInForce, Trades,
+};
 use serde_json::Value;
 
 use crate::client::{Client, encode};
@@ -141,9 +144,32 @@ pub(crate) fn book(client: &Client, market: &str, depth: usize) -> Result<Output
 }
 
 pub(crate) fn trades(client: &Client, market: &str) -> Result<Output> {
-    client
-        .get(&format!("/v1/markets/{}/trades", encode(market)))
-        .map(Output::generic)
+    let json = client.get(&format!("/v1/markets/{}/trades", encode(market)))?;
+    let trades: Trades =
+        serde_json::from_value(json.clone()).context("unexpected trades answer")?;
+    let rows: Vec<Vec<String>> = trades
+        .trades
+        .iter()
+        .map(|trade| {
+            vec![
+                trade.at.to_string(),
+                trade.taker_side.as_str().to_owned(),
+                trade.price.clone(),
+                trade.quantity.clone(),
+                trade.swap_id.map(|id| id.to_string()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let text = if rows.is_empty() {
+        format!("{}: no trades", trades.symbol)
+    } else {
+        format!(
+            "{}\n{}",
+            trades.symbol,
+            table(&["AT", "TAKER", "PRICE", "QUANTITY", "SWAP"], &rows)
+        )
+    };
+    Ok(Output { json, text })
 }
 
 /// Arguments of `order place`.
@@ -172,7 +198,20 @@ pub(crate) fn order_place(client: &Client, place: Place<'_>) -> Result<Output> {
         expires_in: place.expires_in,
     };
     let body = serde_json::to_string(&request).context("encoding the order")?;
-    client.post("/v1/orders", &body).map(Output::generic)
+    let json = client.post("/v1/orders", &body)?;
+    let order: OwnOrderView =
+        serde_json::from_value(json.clone()).context("unexpected order answer")?;
+    let text = format!(
+        "{} {} {} {} @ {}: {} (remaining {})",
+        order.order_id,
+        order.symbol,
+        order.side.as_str(),
+        order.quantity,
+        order.price,
+        order.status,
+        order.remaining
+    );
+    Ok(Output { json, text })
 }
 
 pub(crate) fn order_submit(client: &Client, file: &Path) -> Result<Output> {
@@ -223,16 +262,88 @@ pub(crate) fn order_show(client: &Client, id: &str) -> Result<Output> {
         .map(Output::generic)
 }
 
+fn swap_row(swap: &SwapView) -> Vec<String> {
+    vec![
+        swap.swap_id.to_string(),
+        swap.symbol.clone(),
+        swap.side.as_str().to_owned(),
+        swap.price.clone(),
+        swap.quantity.clone(),
+        swap.phase.clone(),
+        swap.peer.clone(),
+    ]
+}
+
+const SWAP_HEADERS: [&str; 7] = [
+    "SWAP", "MARKET", "SIDE", "PRICE", "QUANTITY", "PHASE", "PEER",
+];
+
 pub(crate) fn swaps(client: &Client, id: Option<&str>) -> Result<Output> {
-    let path = match id {
-        Some(id) => format!("/v1/swaps/{}", encode(id)),
-        None => "/v1/swaps".to_owned(),
+    let Some(id) = id else {
+        let json = client.get("/v1/swaps")?;
+        let swaps: Swaps =
+            serde_json::from_value(json.clone()).context("unexpected /v1/swaps answer")?;
+        let rows: Vec<Vec<String>> = swaps.swaps.iter().map(swap_row).collect();
+        let text = if rows.is_empty() {
+            "no swaps".to_owned()
+        } else {
+            table(&SWAP_HEADERS, &rows)
+        };
+        return Ok(Output { json, text });
     };
-    client.get(&path).map(Output::generic)
+    let json = client.get(&format!("/v1/swaps/{}", encode(id)))?;
+    let detail: SwapDetail =
+        serde_json::from_value(json.clone()).context("unexpected swap answer")?;
+    let history: Vec<Vec<String>> = detail
+        .events
+        .iter()
+        .map(|event| {
+            vec![
+                event.seq.to_string(),
+                event.at.to_string(),
+                event.phase.clone(),
+                event.entry.to_string(),
+            ]
+        })
+        .collect();
+    let text = format!(
+        "{}\n\n{}",
+        table(&SWAP_HEADERS, &[swap_row(&detail.swap)]),
+        table(&["SEQ", "AT", "PHASE", "ENTRY"], &history)
+    );
+    Ok(Output { json, text })
 }
 
 pub(crate) fn balances(client: &Client) -> Result<Output> {
-    client.get("/v1/balances").map(Output::generic)
+    let json = client.get("/v1/balances")?;
+    let balances: Balances =
+        serde_json::from_value(json.clone()).context("unexpected /v1/balances answer")?;
+    let rows: Vec<Vec<String>> = balances
+        .balances
+        .iter()
+        .map(|balance| {
+            vec![
+                balance.trader.to_checksum(None),
+                balance.symbol.clone(),
+                balance.chain_id.to_string(),
+                balance.on_chain.clone(),
+                balance.locked_in_swaps.clone(),
+                balance.reserved_by_orders.clone(),
+                balance.free.clone(),
+            ]
+        })
+        .collect();
+    let text = if rows.is_empty() {
+        "no balances".to_owned()
+    } else {
+        table(
+            &[
+                "TRADER", "ASSET", "CHAIN", "ON CHAIN", "IN SWAPS", "RESERVED", "FREE",
+            ],
+            &rows,
+        )
+    };
+    Ok(Output { json, text })
 }
 
 fn scalar(value: &Value) -> String {

@@ -1,4 +1,5 @@
 //! dexctl integration tests: run the binary as a user would.
 
+mod lifecycle;
 mod offline;
 mod online;

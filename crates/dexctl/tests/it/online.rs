@@ -21,9 +21,9 @@ fn dexd_path() -> PathBuf {
     path
 }
 
-struct Node {
+pub(crate) struct Node {
     child: Child,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Drop for Node {
@@ -35,24 +35,35 @@ impl Drop for Node {
 
 impl Node {
     fn start() -> Node {
+        Node::start_with("", dex_test_utils::ANVIL_KEYS[1], &[])
+    }
+
+    /// A dexd with the test config plus `extra` (TOML appended), trading with `key` (0x
+    /// hex, imported with `dexctl key import` before the first start), bootstrapping from
+    /// `bootstrap`.
+    pub(crate) fn start_with(extra: &str, key: &str, bootstrap: &[String]) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let markets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/markets.toml");
         let config = dir.path().join("dexd.toml");
         fs::write(
             &config,
             format!(
-                "markets_file = \"{}\"\n[log]\nlevel = \"warn\"\n[p2p]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nmdns = false\nkad = false\n",
+                "markets_file = \"{}\"\n[log]\nlevel = \"warn\"\n[p2p]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nmdns = false\nkad = false\nallow_loopback_colocation = true\n{extra}",
                 markets.display()
             ),
         )
         .unwrap();
         let data = dir.path().join("data");
         // The key is imported before the first start, as an operator would.
-        let key = dir.path().join("import.key");
-        fs::write(&key, dex_test_utils::ANVIL_KEYS[1]).unwrap();
-        let imported = dexctl(&data, &["key", "import", key.to_str().unwrap()]);
+        let key_file = dir.path().join("import.key");
+        fs::write(&key_file, key).unwrap();
+        let imported = dexctl(&data, &["key", "import", key_file.to_str().unwrap()]);
         assert!(imported.status.success(), "{}", stderr(&imported));
-        let child = Command::new(dexd_path())
+        let mut command = Command::new(dexd_path());
+        if !bootstrap.is_empty() {
+            command.args(["--bootstrap", &bootstrap.join(",")]);
+        }
+        let child = command
             .args(["--config", config.to_str().unwrap(), "--data-dir"])
             .arg(&data)
             .args(["--api-listen", "127.0.0.1:0"])
@@ -74,12 +85,12 @@ impl Node {
         node
     }
 
-    fn data(&self) -> PathBuf {
+    pub(crate) fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 }
 
-fn dexctl(data: &Path, args: &[&str]) -> Output {
+pub(crate) fn dexctl(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dexctl"))
         .arg("--data-dir")
         .arg(data)
@@ -91,11 +102,11 @@ fn dexctl(data: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn json_of(node: &Node, args: &[&str]) -> Value {
+pub(crate) fn json_of(node: &Node, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let output = dexctl(&node.data(), &all);
