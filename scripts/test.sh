@@ -15,6 +15,12 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The end-to-end tests (crates/devnet/tests/it) run the built dexd, dexctl, dex-mm and
+# dex-devnet from target/debug/: build every test and binary first, with the features the
+# test run uses, so that they are there and current when those tests start.
+step "build tests and binaries"
+cargo test --workspace --no-run
+
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

@@ -188,11 +188,81 @@ impl ChainInfo {
         self.anvil_request("evm_mine", serde_json::json!([])).await
     }
 
-    async fn anvil_request(
+    /// Turns anvil's automatic mining on or off. Off, transactions wait in the pool until
+    /// [`ChainInfo::mine`] or until it is turned on again (which does not mine the waiting
+    /// ones by itself: call [`ChainInfo::mine`]). For tests that hold a swap mid-way.
+    pub async fn set_automine(&self, on: bool) -> Result<(), DevnetError> {
+        self.rpc("evm_setAutomine", serde_json::json!([on]))
+            .await
+            .map(drop)
+    }
+
+    /// The number of the latest block.
+    pub async fn block_number(&self) -> Result<u64, DevnetError> {
+        let value = self.rpc("eth_blockNumber", serde_json::json!([])).await?;
+        let number = self.quantity("eth_blockNumber", &value)?;
+        u64::try_from(number).map_err(|_| self.invalid("eth_blockNumber", &value))
+    }
+
+    /// The transaction count of `account` at `block` (`"latest"` or `"pending"`): with
+    /// `"pending"` larger than `"latest"`, transactions of the account wait in the pool.
+    pub async fn nonce(&self, account: Address, block: &str) -> Result<u64, DevnetError> {
+        let value = self
+            .rpc(
+                "eth_getTransactionCount",
+                serde_json::json!([account.to_string(), block]),
+            )
+            .await?;
+        let count = self.quantity("eth_getTransactionCount", &value)?;
+        u64::try_from(count).map_err(|_| self.invalid("eth_getTransactionCount", &value))
+    }
+
+    /// What `account` paid in fees (gas used × effective gas price) for the transactions it
+    /// sent in blocks `from..=to`, from their receipts.
+    pub async fn fees_paid(
+        &self,
+        account: Address,
+        from: u64,
+        to: u64,
+    ) -> Result<U256, DevnetError> {
+        let mut total = U256::ZERO;
+        for number in from..=to {
+            let block = self
+                .rpc(
+                    "eth_getBlockByNumber",
+                    serde_json::json!([format!("0x{number:x}"), true]),
+                )
+                .await?;
+            let transactions = block["transactions"]
+                .as_array()
+                .ok_or_else(|| self.invalid("eth_getBlockByNumber", &block))?;
+            for transaction in transactions {
+                let sender = transaction["from"]
+                    .as_str()
+                    .and_then(|text| text.parse::<Address>().ok())
+                    .ok_or_else(|| self.invalid("eth_getBlockByNumber", transaction))?;
+                if sender != account {
+                    continue;
+                }
+                let receipt = self
+                    .rpc(
+                        "eth_getTransactionReceipt",
+                        serde_json::json!([transaction["hash"]]),
+                    )
+                    .await?;
+                total += self.quantity("eth_getTransactionReceipt", &receipt["gasUsed"])?
+                    * self.quantity("eth_getTransactionReceipt", &receipt["effectiveGasPrice"])?;
+            }
+        }
+        Ok(total)
+    }
+
+    /// One JSON-RPC call to this chain.
+    pub async fn rpc(
         &self,
         method: &'static str,
         params: serde_json::Value,
-    ) -> Result<(), DevnetError> {
+    ) -> Result<serde_json::Value, DevnetError> {
         use alloy_provider::{Provider, RootProvider};
         let failed = |reason: String| {
             DevnetError::chain(
@@ -207,8 +277,37 @@ impl ChainInfo {
         provider
             .raw_request::<_, serde_json::Value>(method.into(), params)
             .await
-            .map(drop)
             .map_err(|err| failed(err.to_string()))
+    }
+
+    async fn anvil_request(
+        &self,
+        method: &'static str,
+        params: serde_json::Value,
+    ) -> Result<(), DevnetError> {
+        self.rpc(method, params).await.map(drop)
+    }
+
+    fn quantity(
+        &self,
+        method: &'static str,
+        value: &serde_json::Value,
+    ) -> Result<U256, DevnetError> {
+        value
+            .as_str()
+            .and_then(|text| text.strip_prefix("0x"))
+            .and_then(|digits| U256::from_str_radix(digits, 16).ok())
+            .ok_or_else(|| self.invalid(method, value))
+    }
+
+    fn invalid(&self, method: &'static str, value: &serde_json::Value) -> DevnetError {
+        DevnetError::chain(
+            method,
+            self.chain_id,
+            dex_chain::ChainError::Rpc {
+                message: format!("unexpected answer: {value}"),
+            },
+        )
     }
 }
 

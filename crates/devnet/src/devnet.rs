@@ -5,6 +5,7 @@ use std::{
     fs, io,
     net::{Ipv4Addr, SocketAddr, TcpListener},
     path::{Path, PathBuf},
+    process::ExitStatus,
 };
 
 use alloy_primitives::{Address, U256};
@@ -15,7 +16,7 @@ use tracing::info;
 
 use crate::{
     ChainInfo, ChainsConfig, ChildExit, ChildInfo, ChildSpec, DevnetAccount, DevnetChains,
-    DevnetError, Supervisor, SupervisorConfig, TokenInfo,
+    DevnetError, DevnetNode, NodesConfig, Supervisor, SupervisorConfig, TokenInfo,
     config::{BASE_CHAIN_ID, ETH_PER_ACCOUNT, MAX_TRADERS, QUOTE_CHAIN_ID, USDC_DECIMALS},
     description::CHAINS_FILE,
 };
@@ -41,6 +42,10 @@ pub struct Devnet {
     data_dir: PathBuf,
     supervisor: Supervisor,
     chains: DevnetChains,
+    /// The nodes started by [`Devnet::start_nodes`], by index - 1.
+    nodes: Vec<DevnetNode>,
+    /// How they were started (for restarts).
+    nodes_config: Option<NodesConfig>,
 }
 
 impl Devnet {
@@ -146,7 +151,162 @@ impl Devnet {
             data_dir: config.data_dir,
             supervisor,
             chains,
+            nodes: Vec::new(),
+            nodes_config: None,
         })
+    }
+
+    /// Starts `config.count` nodes, node `i` trading as devnet trader `i`, one after the
+    /// other, each bootstrapping from those started before it; then waits until every node
+    /// is connected to every other and to both chains. Node directories of an earlier
+    /// devnet in the data dir are replaced (see [`crate::nodes`]).
+    ///
+    /// On failure the nodes started so far keep running under the supervisor: shut the
+    /// devnet down (or drop it).
+    pub async fn start_nodes(&mut self, config: NodesConfig) -> Result<(), DevnetError> {
+        if !self.nodes.is_empty() {
+            return Err(DevnetError::InvalidConfig {
+                reason: "the nodes are already started".into(),
+            });
+        }
+        if config.count == 0 || config.count > self.chains.traders.len() {
+            return Err(DevnetError::InvalidConfig {
+                reason: format!(
+                    "{} nodes need as many funded traders; the devnet has {}",
+                    config.count,
+                    self.chains.traders.len()
+                ),
+            });
+        }
+        if !config.dexd.is_file() {
+            return Err(DevnetError::BinaryMissing {
+                name: "dexd",
+                path: config.dexd.clone(),
+            });
+        }
+        for index in 1..=config.count {
+            crate::nodes::check_ports_free(config.ports, index)?;
+        }
+        for index in 1..=config.count {
+            let text = crate::nodes::node_config(&self.chains, index, config.ports)?;
+            crate::nodes::prepare_node_dir(
+                &crate::nodes::node_dir(&self.data_dir, index),
+                &text,
+                &self.chains.traders[index - 1],
+            )?;
+        }
+        for index in 1..=config.count {
+            let bootstrap: Vec<String> = self
+                .nodes
+                .iter()
+                .flat_map(|node| node.p2p_addrs.iter().cloned())
+                .collect();
+            let node = self.launch_node(&config, index, &bootstrap).await?;
+            self.nodes.push(node);
+        }
+        for node in &self.nodes {
+            let others = self.peer_ids_except(node.index);
+            crate::nodes::wait_peers(&mut self.supervisor, config.startup_timeout, node, &others)
+                .await?;
+        }
+        for node in &self.nodes {
+            crate::nodes::wait_chains(
+                &mut self.supervisor,
+                config.startup_timeout,
+                node,
+                &self.chains,
+            )
+            .await?;
+        }
+        info!(
+            "{} nodes are up, connected to each other and to both chains",
+            self.nodes.len()
+        );
+        self.nodes_config = Some(config);
+        Ok(())
+    }
+
+    /// The nodes, node 1 first.
+    pub fn nodes(&self) -> &[DevnetNode] {
+        &self.nodes
+    }
+
+    /// Node `index` (from 1).
+    pub fn node(&self, index: usize) -> Result<&DevnetNode, DevnetError> {
+        index
+            .checked_sub(1)
+            .and_then(|position| self.nodes.get(position))
+            .ok_or_else(|| DevnetError::UnknownChild {
+                name: DevnetNode::name_of(index),
+            })
+    }
+
+    /// Kills node `index` with SIGKILL now, as a crash would: nothing is flushed, its swaps
+    /// stop mid-way. [`Devnet::restart_node`] starts it again from its data dir.
+    pub fn kill_node(&mut self, index: usize) -> Result<ExitStatus, DevnetError> {
+        let name = self.node(index)?.name.clone();
+        info!("killing {name} (SIGKILL)");
+        self.supervisor.kill(&name)
+    }
+
+    /// Starts node `index` again from its data dir (after [`Devnet::kill_node`], or after it
+    /// died), bootstrapping from every other node, and waits until it is connected to them
+    /// and to both chains. Its log continues in the same file.
+    pub async fn restart_node(&mut self, index: usize) -> Result<&DevnetNode, DevnetError> {
+        let name = self.node(index)?.name.clone();
+        let config = self
+            .nodes_config
+            .clone()
+            .ok_or_else(|| DevnetError::UnknownChild { name: name.clone() })?;
+        if self.supervisor.child(&name).is_some() {
+            return Err(DevnetError::DuplicateChild { name });
+        }
+        let bootstrap: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|node| node.index != index)
+            .flat_map(|node| node.p2p_addrs.iter().cloned())
+            .collect();
+        let node = self.launch_node(&config, index, &bootstrap).await?;
+        self.nodes[index - 1] = node;
+        let node = &self.nodes[index - 1];
+        let others = self.peer_ids_except(index);
+        crate::nodes::wait_peers(&mut self.supervisor, config.startup_timeout, node, &others)
+            .await?;
+        crate::nodes::wait_chains(
+            &mut self.supervisor,
+            config.startup_timeout,
+            node,
+            &self.chains,
+        )
+        .await?;
+        Ok(node)
+    }
+
+    async fn launch_node(
+        &mut self,
+        config: &NodesConfig,
+        index: usize,
+        bootstrap: &[String],
+    ) -> Result<DevnetNode, DevnetError> {
+        let dir = crate::nodes::node_dir(&self.data_dir, index);
+        crate::nodes::spawn_node(&mut self.supervisor, config, &dir, index, bootstrap)?;
+        crate::nodes::wait_node_up(
+            &mut self.supervisor,
+            config,
+            &dir,
+            index,
+            &self.chains.traders[index - 1],
+        )
+        .await
+    }
+
+    fn peer_ids_except(&self, index: usize) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|node| node.index != index)
+            .map(|node| node.peer_id.clone())
+            .collect()
     }
 
     /// The description of the chains (also in [`Devnet::chains_file`]).

@@ -17,6 +17,14 @@ pub enum DevnetError {
         /// Where it was expected.
         path: PathBuf,
     },
+    /// A p2pdex binary the devnet runs has not been built.
+    #[error("{name} not found at {}: build it first (cargo build -p {name}, or --release as scripts/devnet.sh does), or point DEX_BIN_DIR at the directory that holds it", path.display())]
+    BinaryMissing {
+        /// The binary's name, e.g. `dexd`.
+        name: &'static str,
+        /// Where it was expected.
+        path: PathBuf,
+    },
     /// A fixed port the devnet needs is already taken (often by a devnet still running).
     #[error(
         "port {port} on 127.0.0.1, wanted for {what}, is already in use (another devnet or \
@@ -107,6 +115,17 @@ pub enum DevnetError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A call to a node's API failed.
+    #[error("{request}: {failure}")]
+    Api {
+        /// Method and URL.
+        request: String,
+        /// What went wrong.
+        failure: crate::CallFailure,
+    },
+    /// The demo trade or a check of the devnet did not go as it must.
+    #[error("{0}")]
+    Check(String),
     /// A signal could not be delivered, or the parent-death signal could not be set.
     #[error("{what}: {source}")]
     Os {

@@ -1,9 +1,21 @@
 //! `dex-devnet`: runs the p2pdex devnet on this machine.
 //!
-//! `dex-devnet chains` starts the two anvil chains, deploys the contracts, funds the traders,
-//! prints what it did and keeps running until Ctrl-C (or SIGTERM), which stops everything it
-//! started. The hidden `guard` subcommand is how it starts its children under a parent-death
-//! signal (see `dex_devnet::supervisor`).
+//! - `dex-devnet chains` starts the two anvil chains, deploys the contracts, funds the
+//!   traders, prints what it did and keeps running.
+//! - `dex-devnet up` does that and starts the nodes (`dexd`, node `i` trading as trader `i`)
+//!   connected to each other, and the market maker (`dex-mm`) on node 1, then prints how to
+//!   use them and keeps running.
+//! - `dex-devnet demo` does what `up` does, then trades: node 2 takes an ask of node 1
+//!   through REST, each swap step is printed as the nodes record it, and the balances on
+//!   both chains are checked to the base unit. It exits 0 if the swap settled exactly,
+//!   1 otherwise; with `--keep-running` it then runs on like `up`.
+//!
+//! Ctrl-C (or SIGTERM, SIGHUP) stops everything it started, nodes before chains; a second
+//! one kills at once. A child that dies is reported with its log, and the rest is stopped.
+//! The hidden `guard` subcommand is how it starts its children under a parent-death signal
+//! (see `dex_devnet::supervisor`).
+
+mod up;
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode};
 
@@ -33,6 +45,13 @@ enum Command {
     /// Start the two chains (31337: ETH, 31338: USDC), deploy the HTLC on both and USDC on
     /// 31338, fund the traders, print it all, and run until Ctrl-C.
     Chains(ChainsArgs),
+    /// The chains, the nodes (connected to each other) and the market maker on node 1;
+    /// prints how to use them and runs until Ctrl-C.
+    Up(NetArgs),
+    /// Everything `up` starts, then a trade: node 2 takes an ask of node 1 through REST,
+    /// every swap step is printed, and the balances on both chains are checked exactly.
+    /// Exits 0 if the swap settled exactly, 1 if not.
+    Demo(DemoArgs),
     /// Run a command under a parent-death signal (used by the devnet for its children).
     #[command(hide = true)]
     Guard {
@@ -77,6 +96,48 @@ struct ChainsArgs {
     anvil: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+struct NetArgs {
+    #[command(flatten)]
+    chains: ChainsArgs,
+    /// Nodes to run (node i trades as trader i; at least 2 for the demo).
+    #[arg(long, value_name = "N", default_value_t = dex_devnet::DEFAULT_NODES)]
+    nodes: usize,
+    /// API port of node 1 on 127.0.0.1 (node i: this + i - 1); 0 picks free ones.
+    #[arg(long, value_name = "PORT", default_value_t = dex_devnet::DEFAULT_API_PORT)]
+    api_port: u16,
+    /// libp2p TCP port of node 1 on 127.0.0.1 (node i: this + i - 1); 0 picks free ones.
+    #[arg(long, value_name = "PORT", default_value_t = dex_devnet::DEFAULT_P2P_PORT)]
+    p2p_port: u16,
+    /// The dexd binary [default: beside dex-devnet, or in $DEX_BIN_DIR]
+    #[arg(long, value_name = "PATH")]
+    dexd: Option<PathBuf>,
+    /// The dex-mm binary [default: beside dex-devnet, or in $DEX_BIN_DIR]
+    #[arg(long, value_name = "PATH")]
+    dex_mm: Option<PathBuf>,
+    /// Do not run the market maker (the demo then places a sell order on node 1 itself).
+    #[arg(long)]
+    no_market_maker: bool,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    net: NetArgs,
+    /// ETH node 2 buys.
+    #[arg(long, value_name = "ETH", default_value = "0.1")]
+    quantity: String,
+    /// Without the market maker: the price of node 1's sell order (0.25 ETH), in USDC.
+    #[arg(long, value_name = "USDC", default_value = "2500")]
+    price: String,
+    /// After the demo, keep the devnet running (like `up`) instead of stopping it.
+    #[arg(long)]
+    keep_running: bool,
+    /// Longest wait for the swap to settle, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 180)]
+    swap_timeout: u64,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -86,25 +147,44 @@ fn main() -> ExitCode {
             eprintln!("dex-devnet guard: {error}");
             ExitCode::from(127)
         }
-        Command::Chains(args) => {
-            init_logging();
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(err) => {
-                    eprintln!("error: cannot start the async runtime: {err}");
-                    return ExitCode::FAILURE;
-                }
+        Command::Chains(args) => run(run_chains(args)),
+        Command::Up(args) => run(up::run(args, None)),
+        Command::Demo(args) => {
+            let DemoArgs {
+                net,
+                quantity,
+                price,
+                keep_running,
+                swap_timeout,
+            } = args;
+            let demo = up::DemoPlan {
+                quantity,
+                price,
+                keep_running,
+                swap_timeout: std::time::Duration::from_secs(swap_timeout),
             };
-            match runtime.block_on(run_chains(args)) {
-                Ok(code) => code,
-                Err(err) => {
-                    eprintln!("error: {err:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            run(up::run(net, Some(demo)))
+        }
+    }
+}
+
+fn run(work: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -167,7 +247,7 @@ async fn run_chains(args: ChainsArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn chains_config(args: &ChainsArgs) -> anyhow::Result<ChainsConfig> {
+pub(crate) fn chains_config(args: &ChainsArgs) -> anyhow::Result<ChainsConfig> {
     if args.traders > MAX_TRADERS {
         anyhow::bail!(
             "--traders {} is too many: anvil has development keys 1 to {MAX_TRADERS} for traders",
@@ -201,6 +281,13 @@ fn chains_config(args: &ChainsArgs) -> anyhow::Result<ChainsConfig> {
 }
 
 async fn print_summary(devnet: &Devnet) {
+    print_chains(devnet).await;
+    println!();
+    println!("running; Ctrl-C stops the devnet");
+}
+
+/// The chains, contracts, market, accounts and processes, for people.
+async fn print_chains(devnet: &Devnet) {
     let chains: &DevnetChains = devnet.chains();
     let market = &chains.market;
     let lot = format_units(market.base_per_lot, market.base_decimals);
@@ -262,19 +349,17 @@ async fn print_summary(devnet: &Devnet) {
             child.log.display()
         );
     }
-    println!();
-    println!("running; Ctrl-C stops the devnet");
 }
 
 /// SIGINT (Ctrl-C), SIGTERM and SIGHUP (terminal closed) all mean: tear down.
-struct ShutdownSignals {
+pub(crate) struct ShutdownSignals {
     interrupt: Signal,
     terminate: Signal,
     hangup: Signal,
 }
 
 impl ShutdownSignals {
-    fn install() -> anyhow::Result<ShutdownSignals> {
+    pub(crate) fn install() -> anyhow::Result<ShutdownSignals> {
         let install = |kind: SignalKind| signal(kind).context("installing a signal handler");
         Ok(ShutdownSignals {
             interrupt: install(SignalKind::interrupt())?,
@@ -284,7 +369,7 @@ impl ShutdownSignals {
     }
 
     /// Waits for the next shutdown signal and names it.
-    async fn recv(&mut self) -> &'static str {
+    pub(crate) async fn recv(&mut self) -> &'static str {
         tokio::select! {
             _ = self.interrupt.recv() => "SIGINT",
             _ = self.terminate.recv() => "SIGTERM",

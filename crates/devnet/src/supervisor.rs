@@ -1,4 +1,4 @@
-//! Supervision of the devnet's child processes (anvil now, `dexd` and `dex-mm` later): each
+//! Supervision of the devnet's child processes (anvil, `dexd` and `dex-mm`): each
 //! child gets its own process group and log file, is tied to the devnet's life, is watched
 //! for unexpected exits, and is stopped in reverse start order.
 //!
@@ -20,7 +20,6 @@
 //! the chains they use) instead of everything dying at once.
 
 use std::{
-    collections::HashSet,
     env,
     ffi::{CString, OsStr, OsString},
     fs::{self, File, OpenOptions},
@@ -172,6 +171,7 @@ pub struct ChildSpec {
     program: PathBuf,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
+    env_removed: Vec<OsString>,
     current_dir: Option<PathBuf>,
     stop_grace: Duration,
 }
@@ -185,6 +185,7 @@ impl ChildSpec {
             program: program.into(),
             args: Vec::new(),
             env: Vec::new(),
+            env_removed: Vec::new(),
             current_dir: None,
             stop_grace: DEFAULT_STOP_GRACE,
         }
@@ -209,6 +210,13 @@ impl ChildSpec {
     /// Sets an environment variable for the child (it inherits the rest).
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> ChildSpec {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Removes an environment variable the child would otherwise inherit (applied before
+    /// [`ChildSpec::env`], which can set it again).
+    pub fn env_remove(mut self, key: impl Into<OsString>) -> ChildSpec {
+        self.env_removed.push(key.into());
         self
     }
 
@@ -290,8 +298,9 @@ impl SupervisorConfig {
 pub struct Supervisor {
     config: SupervisorConfig,
     children: Vec<Supervised>,
-    /// Names ever started: a restarted child appends to its log instead of truncating it.
-    started: HashSet<String>,
+    /// Names ever started, in the order they were first started: a restarted child appends
+    /// to its log instead of truncating it, and keeps its place in the stop order.
+    started: Vec<String>,
     spawner: Spawner,
 }
 
@@ -314,7 +323,7 @@ impl Supervisor {
         Ok(Supervisor {
             config,
             children: Vec::new(),
-            started: HashSet::new(),
+            started: Vec::new(),
             spawner,
         })
     }
@@ -337,6 +346,9 @@ impl Supervisor {
         }
         let log = self.log_path(&spec.name);
         let restarted = self.started.contains(&spec.name);
+        if !restarted {
+            self.started.push(spec.name.clone());
+        }
         let mut log_file = OpenOptions::new()
             .create(true)
             .write(true)
@@ -353,6 +365,9 @@ impl Supervisor {
 
         let (program, args) = self.config.lifeline.wrap(&spec.program, &spec.args);
         let mut command = Command::new(&program);
+        for key in &spec.env_removed {
+            command.env_remove(key);
+        }
         command
             .args(&args)
             .envs(spec.env.iter().map(|(key, value)| (key, value)))
@@ -378,17 +393,29 @@ impl Supervisor {
             command: command_line,
         };
         info!(name = %info.name, pid = info.pid, log = %info.log.display(), "started");
-        self.started.insert(spec.name);
-        self.children.push(Supervised {
-            info: info.clone(),
-            child,
-            stop_grace: spec.stop_grace,
-        });
+        // Children stop newest first, by first start: a node restarted after the bot that
+        // uses it still stops after that bot, and before the chains it uses.
+        let rank = |name: &str| self.started.iter().position(|started| started == name);
+        let own_rank = rank(&spec.name);
+        let position = self
+            .children
+            .iter()
+            .position(|child| rank(&child.info.name) > own_rank)
+            .unwrap_or(self.children.len());
+        self.children.insert(
+            position,
+            Supervised {
+                info: info.clone(),
+                child,
+                stop_grace: spec.stop_grace,
+            },
+        );
         self.record();
         Ok(info)
     }
 
-    /// The children still supervised, in start order.
+    /// The children still supervised, in start order (a restarted child where it was first
+    /// started).
     pub fn children(&self) -> Vec<ChildInfo> {
         self.children.iter().map(|c| c.info.clone()).collect()
     }
@@ -488,7 +515,8 @@ impl Supervisor {
         Ok(status)
     }
 
-    /// Stops every child, newest first, each with SIGTERM and then SIGKILL after its grace
+    /// Stops every child, newest first (by first start: a restarted child keeps its place),
+    /// each with SIGTERM and then SIGKILL after its grace
     /// period, and reaps them: when this returns, none of them runs.
     pub async fn shutdown(&mut self) {
         while let Some(mut child) = self.children.pop() {

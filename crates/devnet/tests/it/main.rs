@@ -5,5 +5,7 @@
 
 mod binary;
 mod chains;
+mod e2e;
 mod supervisor;
 mod support;
+mod up;

@@ -255,6 +255,34 @@ async fn a_killed_child_restarts_under_its_name_and_its_log_goes_on() -> anyhow:
 }
 
 #[tokio::test]
+async fn a_restarted_child_keeps_its_place_in_the_stop_order() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut supervisor = supervisor(dir.path(), lifeline());
+    // Each records, when asked to stop, which of the others still ran.
+    let order = dir.path().join("order");
+    let child = |name: &str| {
+        shell(
+            name,
+            &format!(
+                "trap 'echo {name} >> {}; exit 0' TERM; while :; do sleep 0.05; done",
+                order.display()
+            ),
+        )
+    };
+    for name in ["chain", "node", "bot"] {
+        supervisor.spawn(child(name))?;
+    }
+    supervisor.kill("node")?;
+    supervisor.spawn(child("node"))?;
+    let names: Vec<String> = supervisor.children().into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["chain", "node", "bot"]);
+    supervisor.shutdown().await;
+    // The bot stops before the node it uses, although the node was started last.
+    assert_eq!(fs::read_to_string(&order)?, "bot\nnode\nchain\n");
+    Ok(())
+}
+
+#[tokio::test]
 async fn every_lifeline_runs_the_program_with_its_arguments() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let setpriv = match Lifeline::detect() {
