@@ -213,7 +213,7 @@ impl TakeReject {
     rename_all = "camelCase",
     rename_all_fields = "camelCase"
 )]
-#[non_exhaustive]
+// Not `non_exhaustive`: a new request kind is a new protocol version (`/p2pdex/take/2`).
 pub enum TakeMessage {
     /// Trade against a maker order.
     Take {
@@ -308,7 +308,7 @@ impl SwapNote {
     rename_all = "camelCase",
     rename_all_fields = "camelCase"
 )]
-#[non_exhaustive]
+// Not `non_exhaustive`: a new hint kind is a `NoteKind`; a new message is `/p2pdex/swap/2`.
 pub enum SwapMessage {
     /// A signed hint.
     Note {

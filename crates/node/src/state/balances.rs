@@ -192,8 +192,8 @@ impl NodeState {
         }
     }
 
-    /// What this node's swaps in progress hold of each asset.
-    fn swap_holds(&self) -> HashMap<AssetKey, SwapHold> {
+    /// What this node's swaps in progress hold of each asset (of `only`, if given).
+    fn swap_holds(&self, only: Option<AssetKey>) -> HashMap<AssetKey, SwapHold> {
         let mut holds: HashMap<AssetKey, SwapHold> = HashMap::new();
         let Some(trading) = self.trading.as_ref() else {
             return holds;
@@ -214,6 +214,9 @@ impl NodeState {
             }
             let terms = params.leg(leg);
             let key = (terms.sender, terms.chain_id, terms.token);
+            if only.is_some_and(|only| only != key) {
+                continue;
+            }
             let hold = holds.entry(key).or_default();
             hold.total = hold.total.saturating_add(terms.amount);
             let read_after_lock = match (
@@ -228,6 +231,24 @@ impl NodeState {
             }
         }
         holds
+    }
+
+    /// What a new order may still lock of `key`: on chain, less what swaps are about to
+    /// lock, what orders reserve and the gas reserve.
+    fn free(&self, key: AssetKey, hold: SwapHold) -> U256 {
+        let Some(trading) = self.trading.as_ref() else {
+            return U256::ZERO;
+        };
+        let ledger = &trading.ledger;
+        let on_chain = ledger
+            .on_chain
+            .get(&key)
+            .map_or(U256::ZERO, |(amount, _)| *amount);
+        let reserved = ledger.reserved.get(&key).copied().unwrap_or_default();
+        on_chain
+            .saturating_sub(hold.unread)
+            .saturating_sub(reserved)
+            .saturating_sub(ledger.gas_reserve(key.1, key.2))
     }
 
     fn balance_of(&self, key: AssetKey, holds: &HashMap<AssetKey, SwapHold>) -> Balance {
@@ -259,10 +280,7 @@ impl NodeState {
             .unwrap_or_default();
         let gas_reserve = ledger.map_or(U256::ZERO, |ledger| ledger.gas_reserve(chain_id, token));
         let on_chain = reading.map_or(U256::ZERO, |(amount, _)| amount);
-        let free = on_chain
-            .saturating_sub(hold.unread)
-            .saturating_sub(reserved)
-            .saturating_sub(gas_reserve);
+        let free = self.free(key, hold);
         Balance {
             trader,
             chain_id,
@@ -299,7 +317,7 @@ impl NodeState {
         if self.trading.is_none() {
             return Vec::new();
         }
-        let holds = self.swap_holds();
+        let holds = self.swap_holds(None);
         self.assets()
             .into_iter()
             .map(|key| self.balance_of(key, &holds))
@@ -320,8 +338,12 @@ impl NodeState {
         if !known {
             return Err(Error::BalanceUnknown { chain_id, token });
         }
-        let holds = self.swap_holds();
-        let free = self.balance_of(key, &holds).free;
+        let hold = self
+            .swap_holds(Some(key))
+            .get(&key)
+            .copied()
+            .unwrap_or_default();
+        let free = self.free(key, hold);
         if needed > free {
             return Err(Error::InsufficientBalance {
                 chain_id,

@@ -964,10 +964,7 @@ impl NodeState {
             request,
             signature,
             taker_order,
-        } = message
-        else {
-            unreachable!("TakeMessage has one variant");
-        };
+        } = message;
         let maker_order = self
             .books
             .values()
@@ -1289,9 +1286,7 @@ impl NodeState {
         message: SwapMessage,
         now: UnixMillis,
     ) -> (SwapAck, Vec<Action>) {
-        let SwapMessage::Note { note, signature } = message else {
-            unreachable!("SwapMessage has one variant");
-        };
+        let SwapMessage::Note { note, signature } = message;
         let mut actions = Vec::new();
         let Some(entry) = self
             .trading
@@ -1975,7 +1970,7 @@ impl NodeState {
             0,
             Action::Store(StoreOp::UpdateOrder {
                 id,
-                remaining: Lots::ZERO.max(Lots(0)),
+                remaining: Lots::ZERO,
                 status: StoredStatus::Cancelled,
                 update: signed,
             }),
