@@ -4,6 +4,8 @@
 #   scripts/bench.sh            every benchmark below
 #   scripts/bench.sh gossip     gossip propagation (10 and 30 nodes, vs bare gossipsub) and ingest
 #   scripts/bench.sh swap       swap wall time (median of 20) and memory per swap in flight
+#   scripts/bench.sh api        wrk against a release dexd: health (ceiling), book of 10k orders, placing orders
+#   scripts/bench.sh mm         market maker requote latency: price change to new quotes on another node (median of 20)
 #   scripts/bench.sh help       this list
 #
 # Adding a benchmark: write a `bench_<name>` function that runs it (a `cargo bench` target
@@ -12,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BENCHES=(gossip swap)
+BENCHES=(gossip swap mm api)
 
 bench_gossip() {
     # One bench binary prints the seven gossip and ingest lines.
@@ -25,8 +27,24 @@ bench_swap() {
     cargo bench --quiet -p dex-node --bench swap -- "$@"
 }
 
+bench_mm() {
+    # Needs anvil in .tools (scripts/install-tools.sh); builds dexd in release beside dex-mm.
+    scripts/install-tools.sh >/dev/null
+    cargo bench --quiet -p dex-mm --bench requote -- "$@"
+}
+
+bench_api() {
+    # wrk from Debian's package; the devnet chains need anvil in .tools.
+    if ! command -v wrk >/dev/null; then
+        echo "installing wrk (Debian package)" >&2
+        apt-get update -qq >&2 && apt-get install -y -qq wrk >&2
+    fi
+    scripts/install-tools.sh >/dev/null
+    cargo bench --quiet -p dexd --bench api -- "$@"
+}
+
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     echo "benchmarks: ${BENCHES[*]}"
 }
 

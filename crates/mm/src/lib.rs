@@ -1,4 +1,6 @@
-//! The p2pdex market maker's quoting strategy.
+//! The p2pdex market maker's quoting strategy. The `dex-mm` binary of this package runs it
+//! against a node's REST API (`dex-mm --config config/mm.toml`; the config documents every
+//! parameter).
 //!
 //! [`Strategy::decide`] takes the reference price (with when it was observed), the bot's
 //! live orders, its balances and `now`, and returns a [`Decision`]: the quotes it wants,
@@ -25,7 +27,7 @@ mod config;
 mod decision;
 mod error;
 mod exact;
-mod serde_decimal;
+pub mod serde_decimal;
 mod strategy;
 
 pub use config::{MAX_LEVELS, StrategyConfig};

@@ -10,12 +10,12 @@ use dex_primitives::Decimal;
 use serde::{Deserializer, Serializer, de};
 
 /// Serializes as a string, the form that round-trips exactly.
-pub(crate) fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(value)
 }
 
 /// Accepts a plain decimal string or an integer.
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
     deserializer.deserialize_any(DecimalVisitor)
 }
 
@@ -54,11 +54,11 @@ impl de::Visitor<'_> for DecimalVisitor {
 }
 
 /// Optional decimals: absent means `None`.
-pub(crate) mod option {
+pub mod option {
     use super::*;
 
     /// Serializes `Some` as a string; `None` is skipped by the field attribute.
-    pub(crate) fn serialize<S: Serializer>(
+    pub fn serialize<S: Serializer>(
         value: &Option<Decimal>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -69,7 +69,7 @@ pub(crate) mod option {
     }
 
     /// Accepts what [`super::deserialize`] accepts.
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+    pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<Decimal>, D::Error> {
         super::deserialize(deserializer).map(Some)

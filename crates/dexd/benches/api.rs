@@ -1,0 +1,302 @@
+//! API throughput of a release `dexd` under wrk (DESIGN §12), printed as `name value unit`:
+//!
+//! - `api_health_rps` / `api_health_p99_ms`: `GET /v1/health`, the cheapest route (it does
+//!   not ask the node): the ceiling.
+//! - `api_book_rps` / `api_book_p99_ms`: `GET /v1/markets/ETH%2FUSDC/book?depth=20` with
+//!   10,000 resting orders in the book (placed through the API first), and
+//!   `api_book_vs_health_pct`.
+//! - `api_place_rps` / `api_place_p99_ms`: authenticated `POST /v1/orders` of non-crossing
+//!   asks (a wrk Lua script makes each body), each signed, booked, persisted and gossiped
+//!   by the node, judged against the trader's balances; the node trades on two anvil chains
+//!   (dex-devnet) so placement is real.
+//!
+//! wrk runs with 2 threads and 32 connections for 10 s per route (`--duration N` changes
+//! it) on the same 2-core machine as dexd, so the figures are lower bounds. Every answer is
+//! checked: a non-2xx answer fails the benchmark.
+//!
+//! Run: `scripts/bench.sh api` (installs wrk).
+
+use std::{
+    fs,
+    io::Write,
+    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use dex_devnet::{ChainsConfig, Devnet};
+use serde_json::{Value, json};
+
+/// Resting orders in the book before the book route is measured.
+const RESTING: usize = 10_000;
+
+/// Prints, after the run, `RESULT <requests/s> <p99 ms> <requests> <non-2xx> <socket errors>`.
+const DONE: &str = r#"
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT %.1f %.3f %d %d %d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(99) / 1000,
+    summary.requests, summary.errors.status, errors))
+end
+"#;
+
+struct Node {
+    child: Child,
+    url: String,
+    token: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fail(message: String) -> ! {
+    eprintln!("bench api: {message}");
+    std::process::exit(1);
+}
+
+fn start_node(devnet: &Devnet) -> Node {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let markets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/markets.toml");
+    let mut config = format!(
+        r#"markets_file = "{}"
+[log]
+level = "warn"
+[p2p]
+listen = ["/ip4/127.0.0.1/tcp/0"]
+mdns = false
+kad = false
+[node]
+# One maker holds every order of the benchmark.
+orders_per_maker = 10000000
+orders_per_market = 10000000
+command_queue = 4096
+[settlement]
+"#,
+        markets.display()
+    );
+    for chain in [&devnet.chains().base, &devnet.chains().quote] {
+        config.push_str(&format!(
+            "[[settlement.chains]]\nchain_id = {}\nrpc_url = \"{}\"\nhtlc = \"{}\"\nstart_block = {}\nscan_confirmations = 1\npoll_interval = \"200ms\"\n",
+            chain.chain_id, chain.rpc_url, chain.htlc, chain.htlc_block
+        ));
+    }
+    fs::write(dir.path().join("dexd.toml"), config).expect("config written");
+    let data = dir.path().join("data");
+    fs::create_dir(&data).expect("data dir");
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o700)).expect("mode");
+    let mut key = fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(data.join("trader.key"))
+        .expect("trader.key");
+    key.write_all(devnet.chains().traders[0].private_key.as_bytes())
+        .expect("key written");
+    let log = fs::File::create(dir.path().join("dexd.log")).expect("log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_dexd"))
+        .arg("--config")
+        .arg(dir.path().join("dexd.toml"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--api-listen", "127.0.0.1:0"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("dexd starts");
+    let mut node = Node {
+        child,
+        url: String::new(),
+        token: String::new(),
+        dir,
+    };
+    node.url = wait("dexd's api.url", || {
+        fs::read_to_string(data.join("api.url"))
+            .ok()
+            .map(|url| url.trim().to_owned())
+    });
+    node.token = fs::read_to_string(data.join("api.token"))
+        .expect("api.token")
+        .trim()
+        .to_owned();
+    node
+}
+
+fn wait<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            fail(format!("timed out waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn get_json(agent: &ureq::Agent, node: &Node, path: &str) -> Value {
+    let mut response = agent
+        .get(&format!("{}{path}", node.url))
+        .header("Authorization", &format!("Bearer {}", node.token))
+        .call()
+        .unwrap_or_else(|err| fail(format!("GET {path}: {err}")));
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Places `count` non-crossing bids (0.001 ETH at 1,000.00 to 1,999.99 USDC) through the
+/// API: the resting book of the read benchmark.
+fn load_book(node: &Node, count: usize) {
+    let agent = agent();
+    for index in 0..count {
+        let cents = 100_000 + (index * 7919) % 100_000;
+        let body = json!({
+            "market": "ETH/USDC", "side": "buy", "quantity": "0.001",
+            "price": format!("{}.{:02}", cents / 100, cents % 100),
+        });
+        let mut response = agent
+            .post(&format!("{}/v1/orders", node.url))
+            .header("Authorization", &format!("Bearer {}", node.token))
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .unwrap_or_else(|err| fail(format!("placing a resting order: {err}")));
+        if response.status().as_u16() != 201 {
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            fail(format!("a resting order was refused: {text}"));
+        }
+    }
+}
+
+/// Runs wrk against `path` with `script` (plus the result printer); returns requests/s and
+/// p99 latency in ms. Fails on any non-2xx answer or socket error.
+fn wrk(name: &str, node: &Node, path: &str, script: &str, seconds: u64) -> (f64, f64) {
+    let script_path: PathBuf = node.dir.path().join(format!("{name}.lua"));
+    fs::write(&script_path, format!("{script}\n{DONE}")).expect("script written");
+    let output = Command::new("wrk")
+        .args([
+            "-t2",
+            "-c32",
+            &format!("-d{seconds}s"),
+            "--timeout",
+            "10s",
+            "-s",
+        ])
+        .arg(&script_path)
+        .arg(format!("{}{path}", node.url))
+        .output()
+        .unwrap_or_else(|err| {
+            fail(format!(
+                "cannot run wrk (scripts/bench.sh installs it): {err}"
+            ))
+        });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!("{stdout}");
+    let Some(line) = stdout.lines().find_map(|line| line.strip_prefix("RESULT ")) else {
+        fail(format!(
+            "wrk printed no result: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    };
+    let fields: Vec<f64> = line
+        .split_whitespace()
+        .map(|field| field.parse().expect("a number"))
+        .collect();
+    let (rps, p99, requests, non_2xx, socket_errors) =
+        (fields[0], fields[1], fields[2], fields[3], fields[4]);
+    if non_2xx > 0.0 || socket_errors > 0.0 || requests == 0.0 {
+        fail(format!(
+            "{name}: {non_2xx} non-2xx answers and {socket_errors} socket errors in {requests} requests (see {})",
+            node.dir.path().join("dexd.log").display()
+        ));
+    }
+    (rps, p99)
+}
+
+fn main() {
+    let mut seconds = 10;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--duration" {
+            seconds = args
+                .next()
+                .and_then(|value| value.parse().ok())
+                .unwrap_or_else(|| fail("--duration needs whole seconds".into()));
+        }
+    }
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let devnet = runtime
+        .block_on(Devnet::start_chains(ChainsConfig::for_tests(dir.path())))
+        .unwrap_or_else(|err| fail(format!("devnet chains: {err} (scripts/install-tools.sh)")));
+    let node = start_node(&devnet);
+    let agent = agent();
+    wait("the node trading on both chains", || {
+        let info = get_json(&agent, &node, "/v1/info");
+        let balances = get_json(&agent, &node, "/v1/balances");
+        let read = balances["balances"]
+            .as_array()
+            .is_some_and(|all| all.iter().all(|balance| balance["readAt"].is_u64()));
+        (info["chainsUp"] == json!([31337, 31338]) && read).then_some(())
+    });
+
+    let (health_rps, health_p99) = wrk("health", &node, "/v1/health", "", seconds);
+    println!("api_health_rps {health_rps:.0} req/s");
+    println!("api_health_p99_ms {health_p99:.2} ms");
+
+    eprintln!("placing {RESTING} resting orders");
+    load_book(&node, RESTING);
+    let book = get_json(&agent, &node, "/v1/markets/ETH%2FUSDC/book?depth=20");
+    if book["bids"].as_array().map_or(0, Vec::len) != 20 {
+        fail(format!("the book does not have 20 bid levels: {book}"));
+    }
+    let (book_rps, book_p99) = wrk(
+        "book",
+        &node,
+        "/v1/markets/ETH%2FUSDC/book?depth=20",
+        "",
+        seconds,
+    );
+    println!("api_book_rps {book_rps:.0} req/s");
+    println!("api_book_p99_ms {book_p99:.2} ms");
+    println!(
+        "api_book_vs_health_pct {:.0} %",
+        100.0 * book_rps / health_rps
+    );
+
+    // Asks from 3,000.00 up, never crossing the bids (at most 1,999.99).
+    let place = format!(
+        r#"
+local counter = 0
+request = function()
+  counter = counter + 1
+  local cents = 300000 + (counter * 7919 + math.random(0, 99999)) % 100000
+  local body = string.format('{{"market":"ETH/USDC","side":"sell","price":"%d.%02d","quantity":"0.001"}}', math.floor(cents / 100), cents % 100)
+  return wrk.format("POST", nil, {{["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"}}, body)
+end
+"#,
+        token = node.token
+    );
+    let (place_rps, place_p99) = wrk("place", &node, "/v1/orders", &place, seconds);
+    println!("api_place_rps {place_rps:.0} req/s");
+    println!("api_place_p99_ms {place_p99:.2} ms");
+    drop(node);
+    runtime.block_on(devnet.shutdown());
+}
