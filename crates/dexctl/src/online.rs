@@ -4,8 +4,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use dex_api::types::{
-    Balances, Book, Info, Markets, OwnOrderView, PlaceOrderRequest, SideName, SwapDetail, SwapView,
-    Swaps, TimeInForce, Trades,
+    Balances, Book, Info, Markets, OwnOrderDetail, OwnOrderView, OwnOrders, PlaceOrderRequest,
+    SideName, SwapDetail, SwapView, Swaps, TimeInForce, Trades,
 };
 use serde_json::Value;
 
@@ -251,15 +251,75 @@ pub(crate) fn order_list(
     } else {
         format!("?{}", query.join("&"))
     };
-    client
-        .get(&format!("/v1/orders{query}"))
-        .map(Output::generic)
+    let json = client.get(&format!("/v1/orders{query}"))?;
+    let orders: OwnOrders =
+        serde_json::from_value(json.clone()).context("unexpected /v1/orders answer")?;
+    let rows: Vec<Vec<String>> = orders.orders.iter().map(order_row).collect();
+    let text = if rows.is_empty() {
+        "no orders".to_owned()
+    } else {
+        table(&ORDER_HEADERS, &rows)
+    };
+    Ok(Output { json, text })
 }
 
 pub(crate) fn order_show(client: &Client, id: &str) -> Result<Output> {
-    client
-        .get(&format!("/v1/orders/{}", encode(id)))
-        .map(Output::generic)
+    let json = client.get(&format!("/v1/orders/{}", encode(id)))?;
+    let detail: OwnOrderDetail =
+        serde_json::from_value(json.clone()).context("unexpected order answer")?;
+    let mut text = table(&ORDER_HEADERS, &[order_row(&detail.order)]);
+    if !detail.swaps.is_empty() {
+        let rows: Vec<Vec<String>> = detail.swaps.iter().map(swap_row).collect();
+        text.push_str("\n\n");
+        text.push_str(&table(&SWAP_HEADERS, &rows));
+    }
+    Ok(Output { json, text })
+}
+
+const ORDER_HEADERS: [&str; 8] = [
+    "ORDER",
+    "MARKET",
+    "SIDE",
+    "PRICE",
+    "QUANTITY",
+    "REMAINING",
+    "STATUS",
+    "EXPIRES",
+];
+
+fn order_row(order: &OwnOrderView) -> Vec<String> {
+    vec![
+        order.order_id.to_string(),
+        order.symbol.clone(),
+        order.side.as_str().to_owned(),
+        order.price.clone(),
+        order.quantity.clone(),
+        order.remaining.clone(),
+        order.status.clone(),
+        utc(order.expires_at),
+    ]
+}
+
+/// Unix milliseconds as `YYYY-MM-DD HH:MM:SS` UTC.
+fn utc(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = era * 400 + yoe + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
 }
 
 fn swap_row(swap: &SwapView) -> Vec<String> {
@@ -440,4 +500,18 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         line(row.iter().map(String::as_str).collect());
     }
     out.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn unix_ms_render_as_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        // 2000-02-29 (a leap day of a century leap year) 12:34:56.789
+        assert_eq!(utc(951_827_696_789), "2000-02-29 12:34:56");
+        assert_eq!(utc(1_795_776_980_508), "2026-11-27 10:56:20");
+        assert_eq!(utc(4_102_444_800_000), "2100-01-01 00:00:00");
+    }
 }
