@@ -253,7 +253,8 @@ pub async fn follow_swaps(
                 }
             }
         }
-        rows.sort();
+        // Stable: one party's steps of the same millisecond stay in their log order.
+        rows.sort_by_key(|(at, party_index, _)| (*at, *party_index));
         for (_, _, line) in rows {
             step(line);
         }
