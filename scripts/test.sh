@@ -12,26 +12,28 @@ scripts/install-tools.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+# --locked on every cargo call: what is tested is exactly the committed Cargo.lock, and a
+# dependency change that forgot its lock fails here instead of resolving something new.
 step "cargo clippy (warnings are errors)"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 # The end-to-end tests (crates/devnet/tests/it) run the built dexd, dexctl, dex-mm and
 # dex-devnet from target/debug/: build every test and binary first, with the features the
 # test run uses, so that they are there and current when those tests start.
 step "build tests and binaries"
-cargo test --workspace --no-run
+cargo test --locked --workspace --no-run
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  cargo nextest run --locked --workspace --no-fail-fast
 else
   echo "cargo-nextest not found; using cargo test"
-  cargo test --workspace --no-fail-fast
+  cargo test --locked --workspace --no-fail-fast
 fi
 
 # Doc tests are not run by nextest.
 step "doc tests"
-cargo test --workspace --doc
+cargo test --locked --workspace --doc
 
 # No route answers 5xx, whatever it is sent: schemathesis generates requests from the
 # OpenAPI document of a running relay dexd (a bounded number per operation) and checks
@@ -43,7 +45,7 @@ api_fuzz() {
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
   fi
-  cargo build --quiet -p dexd
+  cargo build --locked --quiet -p dexd
   local dir url token
   dir="$(mktemp -d)"
   FUZZ_DIR="$dir"
