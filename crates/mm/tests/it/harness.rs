@@ -14,9 +14,8 @@ use std::{
     net::{SocketAddr, TcpListener, TcpStream},
     os::unix::fs::{OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
-    process::Command,
     sync::{
-        Arc, Mutex, OnceLock,
+        Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
     thread::JoinHandle,
@@ -72,32 +71,17 @@ pub fn bot_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_dex-mm"))
 }
 
-/// The `dexd` binary beside it, built (once per process, a no-op when up to date) with the
-/// same profile: `cargo nextest run -p dex-mm` builds only this package.
+/// The `dexd` binary beside it. Not built here: a `cargo build -p dexd` from a test resolves
+/// dexd's features alone, rebuilds it unlike the workspace build and replaces the binary
+/// under the other tests running it; `scripts/test.sh` builds every binary first.
 pub fn dexd_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut command = Command::new(cargo);
-            command.args(["build", "--quiet", "-p", "dexd", "--bin", "dexd"]);
-            if !cfg!(debug_assertions) {
-                command.arg("--release");
-            }
-            let status = command
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building dexd failed: {status}");
-            let path = bot_binary().with_file_name("dexd");
-            assert!(
-                path.exists(),
-                "{} is missing after the build",
-                path.display()
-            );
-            path
-        })
-        .clone()
+    let path = bot_binary().with_file_name("dexd");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it first (`cargo build -p dexd`, or `cargo test --workspace --no-run` as scripts/test.sh does)",
+        path.display()
+    );
+    path
 }
 
 /// A `dexd` process of the exchange.
