@@ -674,6 +674,20 @@ pub enum WsMessage {
     },
 }
 
+/// Percent-encodes a path segment or query value for the API's URLs (`ETH/USDC` →
+/// `ETH%2FUSDC`): everything but RFC 3986's unreserved characters.
+pub fn percent_encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// The files of a node's data directory, shared by dexd (which creates them) and its
 /// clients (which read the URL and the token).
 pub mod layout {
@@ -689,4 +703,16 @@ pub mod layout {
     pub const LOCK: &str = "dexd.lock";
     /// The SQLite database (default name; `settlement.database` may change it).
     pub const DATABASE: &str = "dex.sqlite";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_encode;
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(percent_encode("ETH/USDC"), "ETH%2FUSDC");
+        assert_eq!(percent_encode("0xab-_.~"), "0xab-_.~");
+        assert_eq!(percent_encode("a b&c=é"), "a%20b%26c%3D%C3%A9");
+    }
 }

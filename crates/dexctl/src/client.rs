@@ -131,16 +131,3 @@ impl Client {
         self.finish(request.call())
     }
 }
-
-/// Percent-encodes a path segment or query value (`ETH/USDC` → `ETH%2FUSDC`).
-pub(crate) fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}

@@ -5,11 +5,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use dex_api::types::{
     Balances, Book, Info, Markets, OwnOrderDetail, OwnOrderView, OwnOrders, PlaceOrderRequest,
-    SideName, SwapDetail, SwapView, Swaps, TimeInForce, Trades,
+    SideName, SwapDetail, SwapView, Swaps, TimeInForce, Trades, percent_encode as encode,
 };
 use serde_json::Value;
 
-use crate::client::{Client, encode};
+use crate::client::Client;
 
 /// What a command prints: the API's JSON, and its human rendering.
 pub(crate) struct Output {

@@ -12,6 +12,7 @@ use dex_api::{
     types::{
         BalanceView, Balances, Book, Info, MarketInfo, Markets, OrderCancelled, OwnOrderView,
         OwnOrders, PlaceOrderRequest, Problem, SwapDetail, SwapView, Swaps,
+        percent_encode as encode,
     },
 };
 use dex_primitives::{B256, OrderId};
@@ -96,19 +97,6 @@ fn read_trimmed(dir: Option<&Path>, name: &str) -> anyhow::Result<Option<String>
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(anyhow::Error::new(err).context(format!("cannot read {}", path.display()))),
     }
-}
-
-/// Percent-encodes a path segment or query value (`ETH/USDC` → `ETH%2FUSDC`).
-pub(crate) fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 impl NodeClient {
@@ -290,12 +278,6 @@ impl NodeClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn segments_are_percent_encoded() {
-        assert_eq!(encode("ETH/USDC"), "ETH%2FUSDC");
-        assert_eq!(encode("0xab-_.~"), "0xab-_.~");
-    }
 
     #[test]
     fn the_url_and_token_come_from_the_data_dir_unless_given() {
