@@ -5,6 +5,10 @@
 //! `secp256k1_recover` and `k256_recover` recover a public key from a fixed digest and
 //! signature with each library, nothing else. The goal is full ≤ 1.15 × secp256k1_recover.
 //!
+//! The `sign` group is what a node pays for every order it signs (`POST /v1/orders`):
+//! `trader_key_sign` is [`TraderKey::sign_digest`](dex_primitives::TraderKey::sign_digest),
+//! `k256_sign` and `secp256k1_sign` the bare RFC 6979 recoverable signature of each library.
+//!
 //! Run: `cargo bench -p dex-primitives --bench verify`.
 
 use std::hint::black_box;
@@ -65,5 +69,38 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, verify);
+fn sign(c: &mut Criterion) {
+    let key = dex_test_utils::anvil_key(0);
+    let digest = OrderBuilder::new().sign().order.id().0;
+    let secret = key.to_hex_secret();
+    let secret_bytes: [u8; 32] = alloy_primitives::hex::decode(&secret)
+        .expect("hex")
+        .try_into()
+        .expect("32 bytes");
+
+    let mut group = c.benchmark_group("sign");
+    group.bench_function("trader_key_sign", |b| {
+        b.iter(|| key.sign_digest(black_box(&digest)))
+    });
+    group.bench_function("k256_sign", |b| {
+        let signing_key = k256::ecdsa::SigningKey::from_slice(&secret_bytes).expect("valid key");
+        b.iter(|| {
+            signing_key
+                .sign_prehash_recoverable(black_box(digest.as_slice()))
+                .expect("signed")
+        })
+    });
+    group.bench_function("secp256k1_sign", |b| {
+        let secret_key = secp256k1::SecretKey::from_secret_bytes(secret_bytes).expect("valid key");
+        b.iter(|| {
+            secp256k1::ecdsa::RecoverableSignature::sign_ecdsa_recoverable(
+                secp256k1::Message::from_digest(black_box(digest.0)),
+                &secret_key,
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, verify, sign);
 criterion_main!(benches);

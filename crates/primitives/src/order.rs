@@ -78,6 +78,42 @@ impl Order {
         }
     }
 
+    /// Signs the order with `key` and checks it like [`SignedOrder::verify`], for an order
+    /// this process signs itself: the same known market and trading rules at `now`, and
+    /// `key` must be the maker's ([`Error::SignerMismatch`] otherwise). The signature is not
+    /// recovered again: it was just made by the maker's own key, so recovery could only give
+    /// back the maker (tests check that the result equals `sign` then `verify`). Computes
+    /// the EIP-712 id once.
+    pub fn sign_verified(
+        self,
+        key: &TraderKey,
+        markets: &Markets,
+        rules: &ValidationRules,
+        now: UnixMillis,
+    ) -> Result<VerifiedOrder, Error> {
+        let market = markets
+            .get(&self.market)
+            .ok_or_else(|| Error::UnknownMarket {
+                market: self.market.to_string(),
+            })?;
+        self.check_rules(market, rules, now)?;
+        if key.address() != self.maker {
+            return Err(Error::SignerMismatch {
+                signer: key.address(),
+                expected: self.maker,
+            });
+        }
+        let id = self.id();
+        let signature = key.sign_digest(&id.0);
+        Ok(VerifiedOrder {
+            signed: SignedOrder {
+                order: self,
+                signature,
+            },
+            id,
+        })
+    }
+
     /// Checks every trading rule except the signature (DESIGN §3) against `market` and `now`.
     pub fn check_rules(
         &self,
@@ -227,7 +263,7 @@ impl SignedOrder {
 }
 
 /// An order whose signature and trading rules were checked. Only [`SignedOrder::verify`]
-/// builds one, so nothing unverified can reach the book.
+/// and [`Order::sign_verified`] build one, so nothing unverified can reach the book.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VerifiedOrder {
     signed: SignedOrder,

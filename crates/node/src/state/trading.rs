@@ -397,15 +397,16 @@ impl NodeState {
         if check_balance {
             self.check_balance(&order)?;
         }
-        let signed = order.sign(&key);
-        let verified = signed
-            .clone()
-            .verify(&self.markets, &self.rules, now)
+        // Signed by the maker's own key here: checked like a received order, except that
+        // the signature is not recovered again (it could only give back the maker).
+        let verified = order
+            .sign_verified(&key, &self.markets, &self.rules, now)
             .map_err(|source| dex_protocol::Error::Invalid {
                 what: "order",
                 source,
             })?;
         let id = verified.id();
+        let signed = verified.signed().clone();
         let mut actions = vec![Action::Store(StoreOp::InsertOrder(Box::new(OwnOrder {
             id,
             signed: signed.clone(),

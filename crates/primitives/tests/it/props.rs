@@ -129,6 +129,42 @@ proptest! {
         prop_assert!(signed.signature.v() == 27 || signed.signature.v() == 28);
     }
 
+    /// Signing an own order with `sign_verified` gives exactly what `sign` then `verify`
+    /// gives: the same verified order, or the same refusal (rules, unknown market, a key
+    /// that is not the maker's).
+    #[test]
+    fn sign_verified_is_sign_then_verify(
+        key in key_strategy(),
+        other in key_strategy(),
+        by_maker in any::<bool>(),
+        known_market in any::<bool>(),
+        order in order_strategy(Address::ZERO),
+        price in 0u64..2_000_000,
+        quantity in 0u64..2_000,
+        min_fill in 0u64..2_000,
+        now_offset in 0u64..200_000_000,
+        lifetime in 0u64..100_000_000,
+    ) {
+        let markets = dex_test_utils::markets();
+        let rules = dex_primitives::ValidationRules::default();
+        let now = dex_test_utils::T0;
+        let mut order = Order {
+            maker: key.address(),
+            price: Ticks(price),
+            quantity: Lots(quantity),
+            min_fill: Lots(min_fill),
+            created_at: now + now_offset - 100_000_000,
+            expires_at: now + lifetime,
+            ..order
+        };
+        if known_market {
+            order.market = dex_test_utils::eth_usdc_id();
+        }
+        let signer = if by_maker { &key } else { &other };
+        let expected = order.clone().sign(signer).verify(markets, &rules, now);
+        prop_assert_eq!(order.sign_verified(signer, markets, &rules, now), expected);
+    }
+
     #[test]
     fn any_signature_byte_change_fails((_key, signed) in signed_order_strategy(), index in 0usize..65, delta in 1u8..=255) {
         let mut tampered = signed.clone();
