@@ -9,13 +9,13 @@ use dex_protocol::{
     sync::{SyncRequest, SyncResponse},
     take::TakeAnswer,
 };
-use dex_store::Store;
+use dex_store::{OwnOrder, Store};
 use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
 use tracing::{Instrument, debug, debug_span, error, info, info_span, warn};
 
 use crate::{
     Action, Clock, Command, Error, NodeConfig, NodeEvent, NodeHandle, NodeMetrics, NodeState,
-    StoreOp,
+    PlaceOrder, Reply, StoreOp,
     chains::{BalanceWatch, ChainReport, Chains, spawn_watcher},
 };
 
@@ -24,6 +24,17 @@ use crate::{
 struct TakeResult {
     request_id: B256,
     result: Result<TakeAnswer, String>,
+}
+
+/// The most place commands whose new orders are stored by one commit.
+const PLACE_BATCH: usize = 64;
+
+/// The new order a placement stores first, if its actions start with storing it.
+fn new_order(actions: &[Action]) -> Option<&OwnOrder> {
+    match actions.first() {
+        Some(Action::Store(StoreOp::InsertOrder(order))) => Some(order),
+        _ => None,
+    }
 }
 
 /// Answers of sync requests, sent back to the actor by the request tasks.
@@ -196,6 +207,14 @@ impl Actor {
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown) | None => break,
+                    Some(Command::PlaceOrder { request, reply }) => {
+                        // The batch ends at the first other command, handled right after.
+                        match self.on_place_orders(request, reply).await {
+                            Some(Command::Shutdown) => break,
+                            Some(command) => self.on_command(command).await,
+                            None => {}
+                        }
+                    }
                     Some(command) => self.on_command(command).await,
                 },
                 event = self.network_events.recv() => match event {
@@ -421,6 +440,84 @@ impl Actor {
                 let _ = reply.send(result);
             }
             Command::Shutdown => {}
+        }
+    }
+
+    /// Places the order of `request` and those of the place commands queued right behind
+    /// it (at most [`PLACE_BATCH`] in all), and stores the new orders in one transaction:
+    /// one commit instead of one per order (group commit). Each is answered, gossiped and
+    /// followed by its other actions only after that commit; if it fails, every order's
+    /// actions are performed one by one as usual. Returns the other command that ended the
+    /// batch, if any, for the caller to handle next.
+    async fn on_place_orders(
+        &mut self,
+        request: PlaceOrder,
+        reply: Reply<OwnOrder>,
+    ) -> Option<Command> {
+        let mut requests = vec![(request, reply)];
+        let mut next = None;
+        // The crash hook must see every write on its own: no batches under it.
+        let batch = self.store.is_some() && self.crash_after.is_none();
+        while batch && requests.len() < PLACE_BATCH {
+            match self.commands.try_recv() {
+                Ok(Command::PlaceOrder { request, reply }) => requests.push((request, reply)),
+                Ok(command) => {
+                    next = Some(command);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let mut placed = Vec::with_capacity(requests.len());
+        for (request, reply) in requests {
+            let now = self.clock.now();
+            placed.push((self.state.place_order(request, now), reply, now));
+        }
+        let committed = batch && {
+            let orders: Vec<&OwnOrder> = placed
+                .iter()
+                .filter_map(|(result, _, _)| result.as_ref().ok())
+                .filter_map(|(_, actions)| new_order(actions))
+                .collect();
+            self.store_new_orders(&orders)
+        };
+        for (result, reply, now) in placed {
+            let result = match result {
+                Ok((id, mut actions)) => {
+                    if committed && new_order(&actions).is_some() {
+                        actions.remove(0);
+                    }
+                    if self.perform(actions).await {
+                        self.state
+                            .own_record(&id, now)
+                            .ok_or(Error::UnknownOrder { id })
+                    } else {
+                        Err(Error::StoreUnavailable)
+                    }
+                }
+                Err(err) => Err(err),
+            };
+            let _ = reply.send(result);
+        }
+        next
+    }
+
+    /// Stores new own orders in one transaction. False if it failed (logged; the caller
+    /// stores them one by one, which counts each failure).
+    fn store_new_orders(&mut self, orders: &[&OwnOrder]) -> bool {
+        let Some(store) = self.store.as_mut() else {
+            return false;
+        };
+        match store.insert_own_orders(orders) {
+            Ok(()) => {
+                NodeMetrics::inc(&self.metrics.place_commits);
+                NodeMetrics::add(&self.metrics.place_committed_orders, orders.len() as u64);
+                true
+            }
+            Err(err) => {
+                warn!(%err, orders = orders.len(), "placed orders not stored together; storing them one by one");
+                false
+            }
         }
     }
 

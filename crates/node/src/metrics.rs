@@ -57,6 +57,10 @@ pub struct NodeMetrics {
     pub chain_tx_failed: AtomicU64,
     /// Database writes that failed.
     pub store_failed: AtomicU64,
+    /// Commits of placed orders (several orders placed together share one commit).
+    pub place_commits: AtomicU64,
+    /// Orders stored by those commits (divided by `place_commits`: the mean batch size).
+    pub place_committed_orders: AtomicU64,
 }
 
 impl NodeMetrics {
@@ -103,6 +107,8 @@ impl NodeMetrics {
             ("swaps_failed", get(&self.swaps_failed)),
             ("chain_tx_failed", get(&self.chain_tx_failed)),
             ("store_failed", get(&self.store_failed)),
+            ("place_commits", get(&self.place_commits)),
+            ("place_committed_orders", get(&self.place_committed_orders)),
         ]
     }
 }

@@ -83,30 +83,17 @@ impl Store {
 
     /// Records a new own order.
     pub fn insert_own_order(&mut self, order: &OwnOrder) -> Result<()> {
-        let inserted = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO own_orders (order_id, market, signed_json, remaining, status, \
-             latest_update_json, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-             ON CONFLICT (order_id) DO NOTHING",
-            )?
-            .execute(params![
-                order.id.0.as_slice(),
-                order.signed.order.market.0.as_slice(),
-                serde_json::to_string(&order.signed)?,
-                to_sql_u64(order.remaining.0),
-                order.status.as_str(),
-                order
-                    .latest_update
-                    .as_ref()
-                    .map(serde_json::to_string)
-                    .transpose()?,
-                to_sql_u64(order.created_at),
-                to_sql_u64(order.updated_at),
-            ])?;
-        if inserted == 0 {
-            return Err(Error::DuplicateOrder { order_id: order.id });
+        sql::insert_own_order(&self.conn, order)
+    }
+
+    /// Records new own orders in one transaction (one commit for all: group commit of the
+    /// orders placed together): all of them, or none if one fails (e.g. a duplicate).
+    pub fn insert_own_orders(&mut self, orders: &[&OwnOrder]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for order in orders {
+            sql::insert_own_order(&tx, order)?;
         }
+        tx.commit()?;
         Ok(())
     }
 

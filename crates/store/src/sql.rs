@@ -4,7 +4,7 @@ use dex_primitives::{Lots, OrderId, SignedUpdate, UnixMillis};
 use dex_swap::{Action, Swap, SwapId};
 use rusqlite::{Connection, Params, Transaction, params};
 
-use crate::{Error, LogEntry, OrderStatus, Result, SwapRecord, records};
+use crate::{Error, LogEntry, OrderStatus, OwnOrder, Result, SwapRecord, records};
 
 /// SQLite integers are i64; u64 values are stored bit for bit (values above i64::MAX read
 /// back unchanged, they only sort differently, and no query sorts by them).
@@ -15,6 +15,34 @@ pub(crate) fn to_sql_u64(value: u64) -> i64 {
 /// The inverse of [`to_sql_u64`].
 pub(crate) fn from_sql_u64(value: i64) -> u64 {
     value as u64
+}
+
+/// Inserts a new own order; [`Error::DuplicateOrder`] if its id is stored already.
+pub(crate) fn insert_own_order(conn: &Connection, order: &OwnOrder) -> Result<()> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO own_orders (order_id, market, signed_json, remaining, status, \
+             latest_update_json, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (order_id) DO NOTHING",
+        )?
+        .execute(params![
+            order.id.0.as_slice(),
+            order.signed.order.market.0.as_slice(),
+            serde_json::to_string(&order.signed)?,
+            to_sql_u64(order.remaining.0),
+            order.status.as_str(),
+            order
+                .latest_update
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+            to_sql_u64(order.created_at),
+            to_sql_u64(order.updated_at),
+        ])?;
+    if inserted == 0 {
+        return Err(Error::DuplicateOrder { order_id: order.id });
+    }
+    Ok(())
 }
 
 pub(crate) fn insert_swap_event(

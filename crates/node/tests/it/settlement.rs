@@ -560,3 +560,50 @@ async fn a_crash_of_the_taker_after_any_swap_write_still_settles() -> anyhow::Re
     assert!(step > 4, "the taker wrote only {} swap steps", step - 1);
     Ok(())
 }
+
+/// Orders placed at the same time share database commits (group commit), and every order
+/// answered as placed is in the database when the node starts again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_placed_together_are_stored_before_they_are_answered() -> anyhow::Result<()> {
+    const ORDERS: u64 = 300;
+    let mut settled = settled(1).await?;
+    let node = settled.net.node(0)?.clone();
+    let placing: Vec<_> = (0..ORDERS)
+        .map(|index| {
+            let node = node.clone();
+            tokio::spawn(async move {
+                node.place_order(order(Side::Sell, PRICE + index, 1, TimeInForce::Gtc))
+                    .await
+            })
+        })
+        .collect();
+    let mut placed = Vec::new();
+    for task in placing {
+        placed.push(task.await??);
+    }
+    let metrics = node.metrics();
+    let commits = dex_node::NodeMetrics::get(&metrics.place_commits);
+    assert_eq!(
+        dex_node::NodeMetrics::get(&metrics.place_committed_orders),
+        ORDERS
+    );
+    assert!(
+        commits < ORDERS,
+        "{commits} commits for {ORDERS} orders placed at once"
+    );
+
+    settled.net.stop(0).await?;
+    settled.net.restart(0).await?;
+    let node = settled.net.node(0)?.clone();
+    let stored: std::collections::HashSet<OrderId> = node
+        .own_orders(Some(eth_usdc_id()), Some(OwnOrderStatus::Open))
+        .await?
+        .into_iter()
+        .map(|order| order.id)
+        .collect();
+    for id in &placed {
+        assert!(stored.contains(id), "order {id} answered but not stored");
+    }
+    assert_eq!(stored.len(), placed.len());
+    Ok(())
+}

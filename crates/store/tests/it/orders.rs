@@ -43,6 +43,33 @@ fn a_duplicate_order_is_refused() {
 }
 
 #[test]
+fn orders_inserted_together_survive_a_reopen_or_are_all_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.sqlite");
+    let orders: Vec<OwnOrder> = (0..5)
+        .map(|nonce| own(OrderBuilder::new().nonce(nonce)))
+        .collect();
+    {
+        let mut store = Store::open(&path).unwrap();
+        store
+            .insert_own_orders(&orders.iter().collect::<Vec<_>>())
+            .unwrap();
+        // A batch holding a stored order (and new ones) is refused as a whole.
+        let new = own(OrderBuilder::new().nonce(99));
+        assert!(matches!(
+            store.insert_own_orders(&[&new, &orders[2]]).unwrap_err(),
+            Error::DuplicateOrder { order_id } if order_id == orders[2].id
+        ));
+        assert_eq!(store.own_order(&new.id).unwrap(), None);
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.own_orders(None, None).unwrap().len(), orders.len());
+    for order in &orders {
+        assert_eq!(store.own_order(&order.id).unwrap().as_ref(), Some(order));
+    }
+}
+
+#[test]
 fn remaining_only_goes_down_and_keeps_the_signed_update() {
     let mut store = Store::open_in_memory().unwrap();
     let order = own(OrderBuilder::new().quantity(10));
