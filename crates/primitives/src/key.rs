@@ -11,11 +11,20 @@ use crate::{Error, Signature, serde_util::decode_hex};
 
 /// A trader's secp256k1 private key. Its identity is the Ethereum [`Address`].
 ///
-/// The secret is zeroed on drop (by `k256`) and never printed: `Debug` shows the address.
+/// The secret is erased on drop (by `k256` for its copy, by [`Drop`] here for the
+/// libsecp256k1 copy the signer uses) and never printed: `Debug` shows the address.
 #[derive(Clone)]
 pub struct TraderKey {
     signing_key: SigningKey,
+    /// The same secret for libsecp256k1, made once instead of at every signature.
+    secp_secret: secp256k1::SecretKey,
     address: Address,
+}
+
+impl Drop for TraderKey {
+    fn drop(&mut self) {
+        self.secp_secret.non_secure_erase();
+    }
 }
 
 impl TraderKey {
@@ -36,10 +45,14 @@ impl TraderKey {
     /// A key from its 32 big-endian bytes.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<TraderKey, Error> {
         let signing_key = SigningKey::from_slice(bytes).map_err(|_| Error::InvalidKey)?;
+        // Both libraries accept exactly the scalars 1..n-1.
+        let secp_secret =
+            secp256k1::SecretKey::from_secret_bytes(*bytes).map_err(|_| Error::InvalidKey)?;
         let encoded = signing_key.verifying_key().to_encoded_point(false);
         let address = Address::from_slice(&keccak256(&encoded.as_bytes()[1..])[12..]);
         Ok(TraderKey {
             signing_key,
+            secp_secret,
             address,
         })
     }
@@ -63,15 +76,10 @@ impl TraderKey {
     /// which is faster than `k256` and produces the same bytes: both derive the nonce by
     /// RFC 6979 with SHA-256 and normalise `s` to the lower half (cross-checked in tests).
     pub fn sign_digest(&self, digest: &B256) -> Signature {
-        let mut secret_bytes: [u8; 32] = self.signing_key.to_bytes().into();
-        let mut secret = secp256k1::SecretKey::from_secret_bytes(secret_bytes)
-            .expect("a valid k256 signing key is a valid libsecp256k1 secret key");
-        secret_bytes.fill(0);
         let signature = secp256k1::ecdsa::RecoverableSignature::sign_ecdsa_recoverable(
             secp256k1::Message::from_digest(digest.0),
-            &secret,
+            &self.secp_secret,
         );
-        secret.non_secure_erase();
         let (recovery_id, compact) = signature.serialize_compact();
         let mut bytes = [0u8; 65];
         bytes[..64].copy_from_slice(&compact);
