@@ -258,22 +258,36 @@ async fn a_killed_child_restarts_under_its_name_and_its_log_goes_on() -> anyhow:
 async fn a_restarted_child_keeps_its_place_in_the_stop_order() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut supervisor = supervisor(dir.path(), lifeline());
-    // Each records, when asked to stop, which of the others still ran.
+    // Each records, when asked to stop, which of the others still ran. A child is waited
+    // for until its trap is set (it says so), or a SIGTERM could beat the trap.
     let order = dir.path().join("order");
     let child = |name: &str| {
         shell(
             name,
             &format!(
-                "trap 'echo {name} >> {}; exit 0' TERM; while :; do sleep 0.05; done",
+                "trap 'echo {name} >> {}; exit 0' TERM; echo trapped; while :; do sleep 0.05; done",
                 order.display()
             ),
         )
     };
+    async fn trapped(supervisor: &mut Supervisor, name: &str, runs: usize) -> anyhow::Result<()> {
+        let log = supervisor.log_path(name);
+        supervisor
+            .wait_ready(name, "its trap", READY, async || {
+                let text = fs::read_to_string(&log).ok()?;
+                (text.lines().filter(|line| *line == "trapped").count() >= runs).then_some(())
+            })
+            .await?;
+        Ok(())
+    }
     for name in ["chain", "node", "bot"] {
         supervisor.spawn(child(name))?;
+        trapped(&mut supervisor, name, 1).await?;
     }
     supervisor.kill("node")?;
     supervisor.spawn(child("node"))?;
+    // The restarted node's log goes on from the first run's.
+    trapped(&mut supervisor, "node", 2).await?;
     let names: Vec<String> = supervisor.children().into_iter().map(|c| c.name).collect();
     assert_eq!(names, ["chain", "node", "bot"]);
     supervisor.shutdown().await;
@@ -310,7 +324,14 @@ async fn every_lifeline_runs_the_program_with_its_arguments() -> anyhow::Result<
                 text.lines().any(|line| line == "a b|--c|set").then_some(())
             })
             .await?;
-        let command = fs::read_to_string(format!("/proc/{pid}/cmdline"))?;
+        // The shell prints, then execs sleep: while the exec is under way the pid's
+        // command line reads empty or still the shell's, so wait for the exec to land.
+        let cmdline = format!("/proc/{pid}/cmdline");
+        wait_until("the shell to exec sleep", READY, || async {
+            fs::read_to_string(&cmdline).is_ok_and(|command| command.starts_with("sleep\x00"))
+        })
+        .await;
+        let command = fs::read_to_string(&cmdline)?;
         assert_eq!(command, "sleep\x00600\x00", "{lifeline:?}");
         drop(supervisor);
         assert!(!is_running(pid));
