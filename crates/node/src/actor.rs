@@ -331,18 +331,8 @@ impl Actor {
                 let _ = reply.send(Ok(self.state.order_status(&id)));
             }
             Command::PlaceOrder { request, reply } => {
-                let result = match self.state.place_order(request, now) {
-                    Ok((id, actions)) => {
-                        if self.perform(actions).await {
-                            self.state
-                                .own_record(&id, now)
-                                .ok_or(Error::UnknownOrder { id })
-                        } else {
-                            Err(Error::StoreUnavailable)
-                        }
-                    }
-                    Err(err) => Err(err),
-                };
+                let placed = self.state.place_order(request, now);
+                let result = self.carry_out_place(placed, now).await;
                 let _ = reply.send(result);
             }
             Command::Balances { reply } => {
@@ -481,25 +471,33 @@ impl Actor {
                 .collect();
             self.store_new_orders(&orders)
         };
-        for (result, reply, now) in placed {
-            let result = match result {
-                Ok((id, mut actions)) => {
-                    if committed && new_order(&actions).is_some() {
-                        actions.remove(0);
-                    }
-                    if self.perform(actions).await {
-                        self.state
-                            .own_record(&id, now)
-                            .ok_or(Error::UnknownOrder { id })
-                    } else {
-                        Err(Error::StoreUnavailable)
-                    }
-                }
-                Err(err) => Err(err),
-            };
+        for (mut result, reply, now) in placed {
+            if let Ok((_, actions)) = &mut result
+                && committed
+                && new_order(actions).is_some()
+            {
+                actions.remove(0);
+            }
+            let result = self.carry_out_place(result, now).await;
             let _ = reply.send(result);
         }
         next
+    }
+
+    /// Performs a placed order's actions and returns its record, or why it was not placed.
+    async fn carry_out_place(
+        &mut self,
+        placed: Result<(dex_primitives::OrderId, Vec<Action>), Error>,
+        now: dex_primitives::UnixMillis,
+    ) -> Result<OwnOrder, Error> {
+        let (id, actions) = placed?;
+        if self.perform(actions).await {
+            self.state
+                .own_record(&id, now)
+                .ok_or(Error::UnknownOrder { id })
+        } else {
+            Err(Error::StoreUnavailable)
+        }
     }
 
     /// Stores new own orders in one transaction. False if it failed (logged; the caller
