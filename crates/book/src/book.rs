@@ -530,13 +530,7 @@ impl Book {
         };
         let core = &mut self.core;
         core.makers[index as usize].suspended = true;
-        let mut slots: Vec<u32> = core.makers[index as usize]
-            .orders
-            .iter()
-            .copied()
-            .filter(|slot| !core.slots[*slot as usize].suspended)
-            .collect();
-        core.sort_by_priority(&mut slots);
+        let slots = core.maker_slots(index, false);
         for slot in &slots {
             core.unlink_level(*slot);
             core.visible -= 1;
@@ -556,13 +550,7 @@ impl Book {
         };
         let core = &mut self.core;
         core.makers[index as usize].suspended = false;
-        let mut slots: Vec<u32> = core.makers[index as usize]
-            .orders
-            .iter()
-            .copied()
-            .filter(|slot| core.slots[*slot as usize].suspended)
-            .collect();
-        core.sort_by_priority(&mut slots);
+        let slots = core.maker_slots(index, true);
         let mut restored = 0;
         for slot in slots {
             if self.core.visible >= self.config.max_orders {
@@ -753,6 +741,20 @@ impl Book {
     }
 }
 
+impl Cross {
+    /// The cross in which the order in `taker` takes the one in `maker`, at the maker's
+    /// price; `makers` is the book's maker table.
+    pub(crate) fn between(makers: &[Maker], taker: &Slot, maker: &Slot) -> Cross {
+        Cross {
+            taker: taker.id,
+            taker_maker: makers[taker.maker as usize].address,
+            maker_order: maker.id,
+            maker: makers[maker.maker as usize].address,
+            price: Ticks(maker.price),
+        }
+    }
+}
+
 impl Core {
     #[inline]
     fn ladder_mut(&mut self, side: Side) -> &mut Ladder {
@@ -783,12 +785,21 @@ impl Core {
         }
     }
 
-    fn sort_by_priority(&self, slots: &mut [u32]) {
+    /// The slots of `maker`'s open orders that are (or are not) `suspended`, in priority
+    /// order.
+    fn maker_slots(&self, maker: u32, suspended: bool) -> Vec<u32> {
+        let mut slots: Vec<u32> = self.makers[maker as usize]
+            .orders
+            .iter()
+            .copied()
+            .filter(|slot| self.slots[*slot as usize].suspended == suspended)
+            .collect();
         slots.sort_unstable_by(|a, b| {
             let a = &self.slots[*a as usize];
             let b = &self.slots[*b as usize];
             a.priority().cmp(&b.priority())
         });
+        slots
     }
 
     #[inline]
@@ -1024,13 +1035,7 @@ impl Core {
                     // The new order is later: it takes, first from this one.
                     taken.get_or_insert(other_slot);
                 } else {
-                    events.push(Event::Crossed(Cross {
-                        taker: other.id,
-                        taker_maker: makers[other.maker as usize].address,
-                        maker_order: held.id,
-                        maker: makers[held.maker as usize].address,
-                        price: Ticks(held.price),
-                    }));
+                    events.push(Event::Crossed(Cross::between(makers, other, held)));
                 }
             }
         }
@@ -1038,13 +1043,7 @@ impl Core {
             let other = &slots[taken as usize];
             events.insert(
                 first_event,
-                Event::Crossed(Cross {
-                    taker: held.id,
-                    taker_maker: makers[held.maker as usize].address,
-                    maker_order: other.id,
-                    maker: makers[other.maker as usize].address,
-                    price: Ticks(other.price),
-                }),
+                Event::Crossed(Cross::between(makers, held, other)),
             );
         }
     }

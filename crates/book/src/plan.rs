@@ -120,7 +120,7 @@ impl Book {
                     break;
                 }
                 let held = &core.slots[slot as usize];
-                if (held.created_at, &held.id) >= taker_key {
+                if held.priority() >= taker_key {
                     // The level is in priority order: the rest of it is later too.
                     break;
                 }
@@ -212,7 +212,7 @@ impl Book {
                 limit: taker.limit,
             });
         }
-        if (held.created_at, &held.id) >= (taker.created_at, &taker.id) {
+        if held.priority() >= (taker.created_at, &taker.id) {
             return Err(Error::TakerNotLater {
                 id,
                 taker: taker.id,

@@ -203,16 +203,16 @@ impl Book {
     /// levels are reserved.
     pub fn depth(&self, levels: usize) -> Depth {
         Depth {
-            bids: side_depth(&self.core.bids, levels),
-            asks: side_depth(&self.core.asks, levels),
+            bids: offered_levels(&self.core.bids).take(levels).collect(),
+            asks: offered_levels(&self.core.asks).take(levels).collect(),
         }
     }
 
     /// The best bid and ask with available quantity.
     pub fn top(&self) -> Top {
         Top {
-            bid: side_top(&self.core.bids),
-            ask: side_top(&self.core.asks),
+            bid: offered_levels(&self.core.bids).next(),
+            ask: offered_levels(&self.core.asks).next(),
         }
     }
 
@@ -286,13 +286,7 @@ impl Book {
                         } else {
                             (ask, bid)
                         };
-                        crosses.push(Cross {
-                            taker: taker.id,
-                            taker_maker: core.makers[taker.maker as usize].address,
-                            maker_order: maker.id,
-                            maker: core.makers[maker.maker as usize].address,
-                            price: Ticks(maker.price),
-                        });
+                        crosses.push(Cross::between(&core.makers, taker, maker));
                     }
                 }
             }
@@ -301,26 +295,14 @@ impl Book {
     }
 }
 
-fn side_top(ladder: &Ladder) -> Option<DepthLevel> {
-    ladder
-        .best_first()
-        .find(|level| level.available > 0)
-        .map(|level| DepthLevel {
-            price: Ticks(level.price),
-            quantity: Lots(level.available),
-            orders: level.orders.len() as u32,
-        })
-}
-
-fn side_depth(ladder: &Ladder, levels: usize) -> Vec<DepthLevel> {
+/// The levels of a side with available quantity, best first.
+fn offered_levels(ladder: &Ladder) -> impl Iterator<Item = DepthLevel> + '_ {
     ladder
         .best_first()
         .filter(|level| level.available > 0)
-        .take(levels)
         .map(|level| DepthLevel {
             price: Ticks(level.price),
             quantity: Lots(level.available),
             orders: level.orders.len() as u32,
         })
-        .collect()
 }

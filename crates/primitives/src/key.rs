@@ -2,7 +2,7 @@
 
 use std::{fmt, str::FromStr};
 
-use alloy_primitives::{Address, B256, keccak256};
+use alloy_primitives::{Address, B256, Keccak256, keccak256};
 #[cfg(test)]
 use k256::ecdsa::RecoveryId;
 use k256::ecdsa::SigningKey;
@@ -114,11 +114,12 @@ impl TraderKey {
     /// node that restarts derives the same value again (e.g. a swap's preimage from the ids
     /// of the orders it trades), and unpredictable to anyone without the key.
     pub fn derive_secret(&self, context: &[u8]) -> B256 {
-        let mut data = Vec::with_capacity(21 + 32 + context.len());
-        data.extend_from_slice(b"p2pdex derived secret");
-        data.extend_from_slice(&self.signing_key.to_bytes());
-        data.extend_from_slice(context);
-        keccak256(data)
+        // Streamed into the hasher: no heap copy of the private key is left behind.
+        let mut hasher = Keccak256::new();
+        hasher.update(b"p2pdex derived secret");
+        hasher.update(self.signing_key.to_bytes());
+        hasher.update(context);
+        hasher.finalize()
     }
 
     /// The `k256` verifying key, for cross-checks.

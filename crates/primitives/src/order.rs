@@ -91,12 +91,7 @@ impl Order {
         rules: &ValidationRules,
         now: UnixMillis,
     ) -> Result<VerifiedOrder, Error> {
-        let market = markets
-            .get(&self.market)
-            .ok_or_else(|| Error::UnknownMarket {
-                market: self.market.to_string(),
-            })?;
-        self.check_rules(market, rules, now)?;
+        self.check_known_market_rules(markets, rules, now)?;
         if key.address() != self.maker {
             return Err(Error::SignerMismatch {
                 signer: key.address(),
@@ -112,6 +107,21 @@ impl Order {
             },
             id,
         })
+    }
+
+    /// [`Order::check_rules`] against its market in `markets`, which must know it.
+    fn check_known_market_rules(
+        &self,
+        markets: &Markets,
+        rules: &ValidationRules,
+        now: UnixMillis,
+    ) -> Result<(), Error> {
+        let market = markets
+            .get(&self.market)
+            .ok_or_else(|| Error::UnknownMarket {
+                market: self.market.to_string(),
+            })?;
+        self.check_rules(market, rules, now)
     }
 
     /// Checks every trading rule except the signature (DESIGN §3) against `market` and `now`.
@@ -251,12 +261,7 @@ impl SignedOrder {
         rules: &ValidationRules,
         now: UnixMillis,
     ) -> Result<VerifiedOrder, Error> {
-        let market = markets
-            .get(&self.order.market)
-            .ok_or_else(|| Error::UnknownMarket {
-                market: self.order.market.to_string(),
-            })?;
-        self.order.check_rules(market, rules, now)?;
+        self.order.check_known_market_rules(markets, rules, now)?;
         let id = self.verify_signature()?;
         Ok(VerifiedOrder { signed: self, id })
     }

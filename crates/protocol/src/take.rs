@@ -138,7 +138,8 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    fn from_u8(code: u8) -> RejectReason {
+    /// Decodes a signed reason byte (unknown codes read as [`RejectReason::Other`]).
+    pub fn from_code(code: u8) -> RejectReason {
         match code {
             1 => RejectReason::OrderNotOpen,
             2 => RejectReason::InsufficientQuantity,
@@ -425,10 +426,5 @@ impl RejectReason {
             RejectReason::InsufficientFunds => "insufficient_funds",
             RejectReason::Other => "other",
         }
-    }
-
-    /// Decodes a signed reason byte (unknown codes read as [`RejectReason::Other`]).
-    pub fn from_code(code: u8) -> RejectReason {
-        RejectReason::from_u8(code)
     }
 }

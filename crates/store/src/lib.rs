@@ -335,20 +335,15 @@ impl Store {
 
     /// The swaps whose commit is recorded.
     pub fn committed_swaps(&self) -> Result<Vec<SwapId>> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT swap_id FROM reservation_commits")?;
-        let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
-        rows.map(|row| records::b256(&row?)).collect()
+        sql::b256_column(&self.conn, "SELECT swap_id FROM reservation_commits")
     }
 
     /// Every hashlock any swap ever used.
     pub fn hashlocks(&self) -> Result<Vec<dex_primitives::B256>> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT hashlock FROM swaps WHERE hashlock IS NOT NULL")?;
-        let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
-        rows.map(|row| records::b256(&row?)).collect()
+        sql::b256_column(
+            &self.conn,
+            "SELECT hashlock FROM swaps WHERE hashlock IS NOT NULL",
+        )
     }
 
     // ---- chain cursors ----

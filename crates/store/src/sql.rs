@@ -1,8 +1,8 @@
 //! Row helpers shared by the store's queries.
 
-use dex_primitives::{Lots, OrderId, SignedUpdate, UnixMillis};
+use dex_primitives::{B256, Lots, OrderId, SignedUpdate, UnixMillis};
 use dex_swap::{Action, Swap, SwapId};
-use rusqlite::{Connection, Params, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Params, Transaction, params};
 
 use crate::{Error, LogEntry, OrderStatus, OwnOrder, Result, SwapRecord, records};
 
@@ -75,6 +75,13 @@ pub(crate) fn insert_swap_event(
     Ok(from_sql_u64(tx.last_insert_rowid()))
 }
 
+/// The 32-byte values of the first column of every row of `query` (no parameters).
+pub(crate) fn b256_column(conn: &Connection, query: &str) -> Result<Vec<B256>> {
+    let mut statement = conn.prepare_cached(query)?;
+    let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
+    rows.map(|row| records::b256(&row?)).collect()
+}
+
 /// Whether a swap with this id is stored.
 pub(crate) fn swap_exists(tx: &Transaction<'_>, swap_id: &SwapId) -> Result<bool> {
     Ok(tx
@@ -113,11 +120,7 @@ pub(crate) fn update_own_order(
     let current: Option<i64> = tx
         .prepare_cached("SELECT remaining FROM own_orders WHERE order_id = ?1")?
         .query_row(params![order_id.0.as_slice()], |row| row.get(0))
-        .map(Some)
-        .or_else(|err| match err {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            err => Err(err),
-        })?;
+        .optional()?;
     let current = from_sql_u64(current.ok_or(Error::UnknownOrder {
         order_id: *order_id,
     })?);

@@ -269,6 +269,14 @@ struct ChainClock {
     observed_at: u64,
 }
 
+impl ChainClock {
+    /// The chain's time at local `now`: the block time plus the local time elapsed since.
+    fn estimate(&self, now: u64) -> u64 {
+        self.time
+            .saturating_add(now.saturating_sub(self.observed_at) / 1000)
+    }
+}
+
 /// What the swap knows from the chains and the peer. Only chain observations decide.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -487,11 +495,7 @@ impl Swap {
                 })
             }
             Some(clock) if time > clock.time => {
-                let elapsed_secs = now.saturating_sub(clock.observed_at) / 1000;
-                let bound = clock
-                    .time
-                    .saturating_add(elapsed_secs)
-                    .saturating_add(MAX_CHAIN_TIME_JUMP_SECS);
+                let bound = clock.estimate(now).saturating_add(MAX_CHAIN_TIME_JUMP_SECS);
                 if time > bound {
                     actions.push(Action::Notice(Notice::ChainTimeRejected {
                         leg,
@@ -630,11 +634,7 @@ impl Swap {
     /// since it was seen. Chains without traffic (instant mining) have old latest blocks;
     /// the next block, where our transaction lands, will carry about this time.
     fn estimate(&self, leg: Leg, now: u64) -> Option<u64> {
-        self.known.chain_time[index(leg)].map(|clock| {
-            clock
-                .time
-                .saturating_add(now.saturating_sub(clock.observed_at) / 1000)
-        })
+        self.known.chain_time[index(leg)].map(|clock| clock.estimate(now))
     }
 
     fn settled(&self, leg: Leg) -> Option<Settlement> {
@@ -853,15 +853,8 @@ impl Swap {
                         claim_sent_at = Some(now);
                     }
                 }
-                // Refund our lock after T1 if nobody claimed it: left alone, it would be
-                // locked for good (only its sender can refund it).
-                if own.is_none() && self.expired(Leg::Taker) {
-                    let send = refund_sent_at.is_none_or(|sent| self.retry_due(sent, now));
-                    if send {
-                        actions.extend(self.refund_action());
-                        refund_sent_at = Some(now);
-                    }
-                }
+                // Refund our lock after T1 if nobody claimed it.
+                self.refund_if_expired(&mut refund_sent_at, now, actions);
                 self.phase = Phase::TakerLocked {
                     claim_sent_at,
                     refund_sent_at,
@@ -953,19 +946,32 @@ impl Swap {
                     }
                 }
                 // Refund our lock after T2 if the taker did not claim it.
-                if own.is_none() && self.expired(Leg::Maker) {
-                    let send = refund_sent_at.is_none_or(|sent| self.retry_due(sent, now));
-                    if send {
-                        actions.extend(self.refund_action());
-                        refund_sent_at = Some(now);
-                    }
-                }
+                self.refund_if_expired(&mut refund_sent_at, now, actions);
                 self.phase = Phase::MakerLocked {
                     claim_sent_at,
                     refund_sent_at,
                 };
             }
             _ => {}
+        }
+    }
+
+    /// Refunds our lock once past its timelock if nobody settled it, again every
+    /// `retry_ms` until the chain shows a settlement: left alone, it would be locked for
+    /// good (only its sender can refund it). `refund_sent_at` is the phase's record.
+    fn refund_if_expired(
+        &self,
+        refund_sent_at: &mut Option<u64>,
+        now: u64,
+        actions: &mut Vec<Action>,
+    ) {
+        let own = Leg::of(self.params.role);
+        if self.settled(own).is_none()
+            && self.expired(own)
+            && refund_sent_at.is_none_or(|sent| self.retry_due(sent, now))
+        {
+            actions.extend(self.refund_action());
+            *refund_sent_at = Some(now);
         }
     }
 
