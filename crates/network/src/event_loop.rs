@@ -365,30 +365,34 @@ impl EventLoop {
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossipsub(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => {
+                self.on_request_response(
+                    ReqProtocol::Sync,
+                    event,
+                    Response::Sync,
+                    |request, channel| (Request::Sync(request), InboundChannel::Sync(channel)),
+                );
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Take(event)) => {
-                if let Some((peer, id, request, channel)) =
-                    self.on_request_response(ReqProtocol::Take, event, Response::Take)
-                {
-                    self.accept_inbound(
-                        peer,
-                        RequestId(ReqProtocol::Take, id),
-                        Request::Take(Box::new(request)),
-                        InboundChannel::Take(channel),
-                    );
-                }
+                self.on_request_response(
+                    ReqProtocol::Take,
+                    event,
+                    Response::Take,
+                    |request, channel| {
+                        (
+                            Request::Take(Box::new(request)),
+                            InboundChannel::Take(channel),
+                        )
+                    },
+                );
             }
             SwarmEvent::Behaviour(BehaviourEvent::Swap(event)) => {
-                if let Some((peer, id, request, channel)) =
-                    self.on_request_response(ReqProtocol::Swap, event, Response::Swap)
-                {
-                    self.accept_inbound(
-                        peer,
-                        RequestId(ReqProtocol::Swap, id),
-                        Request::Swap(request),
-                        InboundChannel::Swap(channel),
-                    );
-                }
+                self.on_request_response(
+                    ReqProtocol::Swap,
+                    event,
+                    Response::Swap,
+                    |request, channel| (Request::Swap(request), InboundChannel::Swap(channel)),
+                );
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(
                 libp2p::identify::Event::Received { peer_id, info, .. },
@@ -491,39 +495,17 @@ impl EventLoop {
         }
     }
 
-    fn on_sync(
-        &mut self,
-        event: request_response::Event<
-            dex_protocol::sync::SyncRequest,
-            dex_protocol::sync::SyncResponse,
-        >,
-    ) {
-        if let Some((peer, id, request, channel)) =
-            self.on_request_response(ReqProtocol::Sync, event, Response::Sync)
-        {
-            self.accept_inbound(
-                peer,
-                RequestId(ReqProtocol::Sync, id),
-                Request::Sync(request),
-                InboundChannel::Sync(channel),
-            );
-        }
-    }
-
     /// Shared handling of any request-response protocol's events: answers go to the waiting
-    /// `request` callers, failures are counted, and inbound requests that pass the peer's
-    /// token bucket are returned to be queued for the node.
+    /// `request` callers (`wrap` makes them a [`Response`]), failures are counted, and
+    /// inbound requests that pass the peer's token bucket are queued for the node (`inbound`
+    /// makes them a [`Request`] and keeps their response channel).
     fn on_request_response<Req, Resp>(
         &mut self,
         protocol: ReqProtocol,
         event: request_response::Event<Req, Resp>,
         wrap: impl FnOnce(Resp) -> Response,
-    ) -> Option<(
-        PeerId,
-        request_response::InboundRequestId,
-        Req,
-        request_response::ResponseChannel<Resp>,
-    )> {
+        inbound: impl FnOnce(Req, request_response::ResponseChannel<Resp>) -> (Request, InboundChannel),
+    ) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
@@ -534,13 +516,14 @@ impl EventLoop {
                     if !self.request_buckets.try_take(peer, Instant::now()) {
                         NetworkMetrics::inc(&self.metrics.requests_rate_limited);
                         debug!(%peer, "request rate limit exceeded; dropped");
-                        return None;
+                        return;
                     }
                     if self.inbound.len() >= MAX_PENDING_INBOUND {
                         NetworkMetrics::inc(&self.metrics.requests_queue_full);
-                        return None;
+                        return;
                     }
-                    Some((peer, request_id, request, channel))
+                    let (request, channel) = inbound(request, channel);
+                    self.accept_inbound(peer, RequestId(protocol, request_id), request, channel);
                 }
                 request_response::Message::Response {
                     request_id,
@@ -549,7 +532,6 @@ impl EventLoop {
                     if let Some(reply) = self.outbound.remove(&(protocol, request_id)) {
                         let _ = reply.send(Ok(wrap(response)));
                     }
-                    None
                 }
             },
             request_response::Event::OutboundFailure {
@@ -565,7 +547,6 @@ impl EventLoop {
                         reason: error.to_string(),
                     }));
                 }
-                None
             }
             request_response::Event::InboundFailure {
                 peer,
@@ -576,9 +557,8 @@ impl EventLoop {
                 NetworkMetrics::inc(&self.metrics.requests_inbound_failed);
                 debug!(%peer, %error, "inbound request failed");
                 self.inbound.remove(&RequestId(protocol, request_id));
-                None
             }
-            request_response::Event::ResponseSent { .. } => None,
+            request_response::Event::ResponseSent { .. } => {}
         }
     }
 

@@ -274,29 +274,16 @@ impl Actor {
         let now = self.clock.now();
         match command {
             Command::PostOrder { order, reply } => {
-                let result = self.state.post_order(order, now);
-                let result = match result {
-                    Ok((id, actions)) => {
-                        self.perform(actions).await;
-                        Ok(id)
-                    }
-                    Err(err) => Err(err),
-                };
-                let _ = reply.send(result);
+                let posted = self.state.post_order(order, now);
+                let _ = reply.send(self.performed(posted).await);
             }
             Command::UpdateOrder {
                 id,
                 remaining,
                 reply,
             } => {
-                let result = match self.state.update_order(id, remaining, now) {
-                    Ok(actions) => {
-                        self.perform(actions).await;
-                        Ok(())
-                    }
-                    Err(err) => Err(err),
-                };
-                let _ = reply.send(result);
+                let updated = self.state.update_order(id, remaining, now);
+                let _ = reply.send(self.performed(updated.map(|actions| ((), actions))).await);
             }
             Command::Digest { market, reply } => {
                 let _ = reply.send(
@@ -343,14 +330,8 @@ impl Actor {
                 });
             }
             Command::CancelOwn { id, reply } => {
-                let result = match self.state.cancel_own(id, now) {
-                    Ok(actions) => {
-                        self.perform(actions).await;
-                        Ok(())
-                    }
-                    Err(err) => Err(err),
-                };
-                let _ = reply.send(result);
+                let cancelled = self.state.cancel_own(id, now);
+                let _ = reply.send(self.performed(cancelled.map(|actions| ((), actions))).await);
             }
             Command::CancelAll { market, reply } => {
                 let mut cancelled = Vec::new();
@@ -379,57 +360,53 @@ impl Actor {
                 status,
                 reply,
             } => {
-                let result = match &self.store {
-                    Some(store) => store
-                        .own_orders(market.as_ref(), status)
-                        .map_err(Error::from),
-                    None => Err(Error::SettlementOff),
-                };
-                let _ = reply.send(result);
+                let _ = reply
+                    .send(self.read_store(|store| Ok(store.own_orders(market.as_ref(), status)?)));
             }
             Command::OwnOrder { id, reply } => {
-                let result = match &self.store {
-                    Some(store) => (|| {
-                        let order = store.own_order(&id)?.ok_or(Error::UnknownOrder { id })?;
-                        let swaps = store.swaps_of_order(&id)?;
-                        Ok((order, swaps))
-                    })(),
-                    None => Err(Error::SettlementOff),
-                };
-                let _ = reply.send(result);
+                let _ = reply.send(self.read_store(|store| {
+                    let order = store.own_order(&id)?.ok_or(Error::UnknownOrder { id })?;
+                    let swaps = store.swaps_of_order(&id)?;
+                    Ok((order, swaps))
+                }));
             }
             Command::Swaps { reply } => {
-                let result = match &self.store {
-                    Some(store) => store.swaps().map_err(Error::from),
-                    None => Err(Error::SettlementOff),
-                };
-                let _ = reply.send(result);
+                let _ = reply.send(self.read_store(|store| Ok(store.swaps()?)));
             }
             Command::SwapDetail { swap_id, reply } => {
-                let result = match &self.store {
-                    Some(store) => (|| {
-                        let (record, swap) = store
-                            .swap(&swap_id)?
-                            .ok_or(Error::UnknownSwap { swap_id })?;
-                        let history = store.swap_history(&swap_id)?;
-                        Ok((record, swap, history))
-                    })(),
-                    None => Err(Error::SettlementOff),
-                };
-                let _ = reply.send(result);
+                let _ = reply.send(self.read_store(|store| {
+                    let (record, swap) = store
+                        .swap(&swap_id)?
+                        .ok_or(Error::UnknownSwap { swap_id })?;
+                    let history = store.swap_history(&swap_id)?;
+                    Ok((record, swap, history))
+                }));
             }
             Command::Trades {
                 market,
                 limit,
                 reply,
             } => {
-                let result = match &self.store {
-                    Some(store) => store.recent_trades(&market, limit).map_err(Error::from),
-                    None => Err(Error::SettlementOff),
-                };
-                let _ = reply.send(result);
+                let _ =
+                    reply.send(self.read_store(|store| Ok(store.recent_trades(&market, limit)?)));
             }
             Command::Shutdown => {}
+        }
+    }
+
+    /// Performs the actions of a decision of the core (ignoring whether they all were: the
+    /// caller answers the decision) and returns its value, or why it was refused.
+    async fn performed<T>(&mut self, decided: Result<(T, Vec<Action>), Error>) -> Result<T, Error> {
+        let (value, actions) = decided?;
+        self.perform(actions).await;
+        Ok(value)
+    }
+
+    /// Reads the database, or refuses on a relay-only node (it has none).
+    fn read_store<T>(&self, read: impl FnOnce(&Store) -> Result<T, Error>) -> Result<T, Error> {
+        match &self.store {
+            Some(store) => read(store),
+            None => Err(Error::SettlementOff),
         }
     }
 

@@ -149,10 +149,11 @@ async fn watch(
     let scanner = loop {
         // Connected means balances known too: an order is never judged without them.
         let connected = match connect(&config, &traders).await {
-            Ok(htlcs) => match htlcs.values().next() {
-                Some(first) => read_balances(first.chain(), &owners, &balances)
+            // Any trader's client scans: the chain's events are the same for all.
+            Ok(htlcs) => match htlcs.values().next().cloned() {
+                Some(scanner) => read_balances(scanner.chain(), &owners, &balances)
                     .await
-                    .map(|readings| (htlcs, readings)),
+                    .map(|readings| (scanner, htlcs, readings)),
                 None => {
                     warn!("no trader key: nothing to settle on this chain");
                     return;
@@ -161,10 +162,7 @@ async fn watch(
             Err(err) => Err(err),
         };
         match connected {
-            Ok((htlcs, readings)) => {
-                let Some(scanner) = htlcs.values().next().cloned() else {
-                    return;
-                };
+            Ok((scanner, htlcs, readings)) => {
                 if reports
                     .send(ChainReport::Balances { chain_id, readings })
                     .await

@@ -26,9 +26,7 @@ impl Clock for SystemClock {
     fn now(&self) -> UnixMillis {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| {
-                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-            })
+            .map_or(0, crate::state::millis)
     }
 }
 

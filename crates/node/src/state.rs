@@ -208,7 +208,8 @@ pub struct NodeState {
     trading: Option<Trading>,
 }
 
-fn millis(duration: Duration) -> u64 {
+/// A duration in whole milliseconds, saturating (for configured intervals and clocks).
+pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -366,20 +367,25 @@ impl NodeState {
         self.events.drain(..)
     }
 
-    fn validation_context<'a>(
-        markets: &'a Markets,
-        rules: &'a ValidationRules,
-        known: &'a Known<'a>,
-        topic: Option<&'a str>,
-        silent_after_ms: u64,
-    ) -> ValidationContext<'a, Known<'a>> {
-        ValidationContext {
-            markets,
-            rules,
-            seen: known,
+    /// Runs `verdict` with a validation context over the books as they are now; `topic` is
+    /// the gossip topic the message came on (`None` for a sync page).
+    fn judge<R>(
+        &self,
+        topic: Option<&str>,
+        verdict: impl FnOnce(&ValidationContext<'_, Known<'_>>) -> R,
+    ) -> R {
+        let known = Known {
+            books: &self.books,
+            heard: &self.heard,
+            keys: &self.seen_keys,
+        };
+        verdict(&ValidationContext {
+            markets: &self.markets,
+            rules: &self.rules,
+            seen: &known,
             topic,
-            alive_max_age_ms: silent_after_ms,
-        }
+            alive_max_age_ms: self.silent_after_ms,
+        })
     }
 
     /// Judges and applies a gossip message received from `source` on `topic` at `now`.
@@ -392,19 +398,7 @@ impl NodeState {
         data: &[u8],
         now: UnixMillis,
     ) -> (Acceptance, Vec<Action>) {
-        let known = Known {
-            books: &self.books,
-            heard: &self.heard,
-            keys: &self.seen_keys,
-        };
-        let ctx = Self::validation_context(
-            &self.markets,
-            &self.rules,
-            &known,
-            Some(topic),
-            self.silent_after_ms,
-        );
-        let verdict = validate(data, now, &ctx);
+        let verdict = self.judge(Some(topic), |ctx| validate(data, now, ctx));
         let mut actions = Vec::new();
         let acceptance = match verdict {
             Verdict::Accept(message) => match self.apply(message, source, now, &mut actions) {
@@ -722,11 +716,9 @@ impl NodeState {
             });
         }
         let market = signed.order.market;
-        let topic = self
-            .books
-            .get(&market)
-            .map(|state| state.topic.clone())
-            .ok_or(Error::UnknownMarket { market })?;
+        if !self.books.contains_key(&market) {
+            return Err(Error::UnknownMarket { market });
+        }
         let order = signed
             .clone()
             .verify(&self.markets, &self.rules, now)
@@ -738,7 +730,7 @@ impl NodeState {
         self.insert(order, now)?;
         info!(order = %id, "own order posted");
         let data = GossipMessage::Order(signed).encode()?;
-        Ok((id, vec![Action::Publish { topic, data }]))
+        Ok((id, vec![self.publish(&market, data)]))
     }
 
     /// Lowers an own order's remaining quantity (0 cancels): signs the update with the
@@ -772,8 +764,16 @@ impl NodeState {
         self.apply_update(&update)?;
         info!(order = %id, remaining = remaining.0, "own order updated");
         let data = GossipMessage::Update(signed).encode()?;
-        let topic = market_topic(&market);
-        Ok(vec![Action::Publish { topic, data }])
+        Ok(vec![self.publish(&market, data)])
+    }
+
+    /// Publishing `data` on `market`'s topic (the one kept with its book, if configured).
+    fn publish(&self, market: &MarketId, data: Vec<u8>) -> Action {
+        let topic = self
+            .books
+            .get(market)
+            .map_or_else(|| market_topic(market), |state| state.topic.clone());
+        Action::Publish { topic, data }
     }
 
     /// Answers a peer's sync request from the books.
@@ -865,19 +865,7 @@ impl NodeState {
         NodeMetrics::inc(&self.metrics.sync_pages);
         let mut learnt = 0u64;
         for (entry, id) in orders.into_iter().zip(ids) {
-            let known = Known {
-                books: &self.books,
-                heard: &self.heard,
-                keys: &self.seen_keys,
-            };
-            let ctx = Self::validation_context(
-                &self.markets,
-                &self.rules,
-                &known,
-                None,
-                self.silent_after_ms,
-            );
-            match validate_synced(entry, id, now, &ctx) {
+            match self.judge(None, |ctx| validate_synced(entry, id, now, ctx)) {
                 Ok((order, update)) => {
                     if let Some(order) = order {
                         let maker = order.maker();

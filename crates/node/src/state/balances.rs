@@ -124,6 +124,17 @@ struct SwapHold {
     unread: U256,
 }
 
+impl SwapHold {
+    /// What a new order may still lock of the asset: `on_chain`, less what these swaps are
+    /// about to lock, what orders reserve and the gas reserve; never below 0.
+    fn free(self, on_chain: U256, reserved: U256, gas_reserve: U256) -> U256 {
+        on_chain
+            .saturating_sub(self.unread)
+            .saturating_sub(reserved)
+            .saturating_sub(gas_reserve)
+    }
+}
+
 impl NodeState {
     /// The asset an order locks when it trades `lots`, and how much of it.
     pub(crate) fn order_asset(&self, order: &Order, lots: Lots) -> Option<(AssetKey, U256)> {
@@ -200,10 +211,7 @@ impl NodeState {
         };
         for (swap_id, entry) in &trading.swaps {
             let params = entry.swap.params();
-            let leg = match params.role {
-                Role::Taker => Leg::Taker,
-                Role::Maker => Leg::Maker,
-            };
+            let leg = Leg::of(params.role);
             // A maker's quantity is its order's until the reservation is committed (its
             // order still reserves it); a taker's is the swap's from the start.
             let committed = params.role == Role::Taker
@@ -245,10 +253,7 @@ impl NodeState {
             .get(&key)
             .map_or(U256::ZERO, |(amount, _)| *amount);
         let reserved = ledger.reserved.get(&key).copied().unwrap_or_default();
-        on_chain
-            .saturating_sub(hold.unread)
-            .saturating_sub(reserved)
-            .saturating_sub(ledger.gas_reserve(key.1, key.2))
+        hold.free(on_chain, reserved, ledger.gas_reserve(key.1, key.2))
     }
 
     fn balance_of(&self, key: AssetKey, holds: &HashMap<AssetKey, SwapHold>) -> Balance {
@@ -280,7 +285,7 @@ impl NodeState {
             .unwrap_or_default();
         let gas_reserve = ledger.map_or(U256::ZERO, |ledger| ledger.gas_reserve(chain_id, token));
         let on_chain = reading.map_or(U256::ZERO, |(amount, _)| amount);
-        let free = self.free(key, hold);
+        let free = hold.free(on_chain, reserved, gas_reserve);
         Balance {
             trader,
             chain_id,

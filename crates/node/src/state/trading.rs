@@ -16,7 +16,7 @@ use dex_primitives::{
     Update, VerifiedOrder,
 };
 use dex_protocol::{
-    GossipMessage, WireMessage, market_topic,
+    GossipMessage, WireMessage,
     take::{
         NoteKind, RejectReason, SwapAck, SwapMessage, SwapNote, TakeAccept, TakeAnswer,
         TakeMessage, TakeReject, TakeRequest, check_signer, sign_accept, sign_note, sign_reject,
@@ -30,7 +30,7 @@ use dex_swap::{
 };
 use tracing::{debug, info, warn};
 
-use super::{Action, Ledger, NodeEvent, NodeState, OwnOrderEvent};
+use super::{Action, Ledger, NodeEvent, NodeState, OwnOrderEvent, millis};
 use crate::{Error, NodeMetrics, SettlementConfig};
 
 /// Rounds of re-planning after refused takes, per order: bounds the work a crowd of
@@ -214,7 +214,6 @@ pub(crate) struct Trading {
 
 impl Trading {
     pub(crate) fn new(config: &SettlementConfig) -> Trading {
-        let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         Trading {
             timing: config.timing,
             reservation_ms: millis(config.reservation),
@@ -236,6 +235,25 @@ impl Trading {
             nonce: 0,
             ledger: Ledger::new(config),
         }
+    }
+
+    /// Tracks a new swap with `peer` (its hashlock counts as used from now on) and returns
+    /// the store operation that persists it, to perform before anything acts on it.
+    fn open_swap(&mut self, record: SwapRecord, swap: Swap, peer: PeerId) -> Action {
+        self.hashlocks.insert(swap.params().hashlock);
+        let create = Action::Store(StoreOp::CreateSwap {
+            record: Box::new(record.clone()),
+            swap: Box::new(swap.clone()),
+        });
+        self.swaps.insert(
+            record.swap_id,
+            SwapEntry {
+                record,
+                swap,
+                peer: Some(peer),
+            },
+        );
+        create
     }
 }
 
@@ -421,10 +439,7 @@ impl NodeState {
         if in_book {
             self.insert((*verified).clone(), now)?;
             let data = GossipMessage::Order(signed).encode()?;
-            actions.push(Action::Publish {
-                topic: market_topic(&request.market),
-                data,
-            });
+            actions.push(self.publish(&request.market, data));
         }
         let trading = self.trading_mut()?;
         trading.own.insert(
@@ -507,7 +522,7 @@ impl NodeState {
         }
         let order = own.order.clone();
         let in_book = own.in_book;
-        let refused_by = own.refused_by.clone();
+        let refused_by = &own.refused_by;
         let want = own.remaining.saturating_sub(own.in_flight);
         let market = order.market();
         let Some(state) = self.books.get(&market) else {
@@ -816,23 +831,11 @@ impl NodeState {
         };
         info!(swap_id = %accept.swap_id, order = %take.own_order, quantity = take.quantity.0, "take accepted; swap starts");
         NodeMetrics::inc(&self.metrics.swaps_started);
-        trading.hashlocks.insert(take.request.hashlock);
-        actions.push(Action::Store(StoreOp::CreateSwap {
-            record: Box::new(record.clone()),
-            swap: Box::new(swap.clone()),
-        }));
+        actions.push(trading.open_swap(record, swap, take.peer));
         if let Some(own) = trading.own.get_mut(&take.own_order) {
             own.in_flight = own.in_flight.saturating_sub(take.quantity);
             own.refused_by.insert(take.request.maker_order_id);
         }
-        trading.swaps.insert(
-            accept.swap_id,
-            SwapEntry {
-                record,
-                swap,
-                peer: Some(take.peer),
-            },
-        );
         // The taker's own quantity is traded from now on.
         self.commit_own(accept.swap_id, now, actions);
         // Fills that waited for a free slot to this maker's node go now.
@@ -920,10 +923,7 @@ impl NodeState {
         self.account_own(order_id);
         self.own_order_event(order_id, remaining, status, now);
         if in_book && let Ok(data) = GossipMessage::Update(signed).encode() {
-            actions.push(Action::Publish {
-                topic: market_topic(&market),
-                data,
-            });
+            actions.push(self.publish(&market, data));
         }
         info!(%swap_id, order = %order_id, quantity = quantity.0, remaining = remaining.0, "quantity committed to the swap");
     }
@@ -1074,12 +1074,9 @@ impl NodeState {
             Ok(order) => order,
             Err(err) => return refuse(RejectReason::InvalidRequest, format!("taker order: {err}")),
         };
-        if let Err(err) = check_signer(
-            "take request",
-            &request.id(),
-            signature,
-            taker_order.maker(),
-        ) {
+        let request_id = request.id();
+        if let Err(err) = check_signer("take request", &request_id, signature, taker_order.maker())
+        {
             return refuse(RejectReason::InvalidRequest, err.to_string());
         }
         if taker_order.market() != market {
@@ -1233,24 +1230,12 @@ impl NodeState {
             *window = (now, 0);
         }
         window.1 += 1;
-        trading.hashlocks.insert(request.hashlock);
-        actions.push(Action::Store(StoreOp::CreateSwap {
-            record: Box::new(record.clone()),
-            swap: Box::new(swap.clone()),
-        }));
-        trading.swaps.insert(
-            swap_id,
-            SwapEntry {
-                record,
-                swap,
-                peer: Some(peer),
-            },
-        );
+        actions.push(trading.open_swap(record, swap, peer));
         info!(%swap_id, maker_order = %maker_order.id(), %peer, quantity = quantity.0, price = price.0, "take accepted; quantity reserved");
         NodeMetrics::inc(&self.metrics.swaps_started);
         self.feed_known_times(swap_id, now, actions);
         Ok(TakeAccept {
-            request_id: request.id(),
+            request_id,
             swap_id,
             quantity: quantity.0,
             reserved_until,
@@ -1335,27 +1320,22 @@ impl NodeState {
             return;
         };
         let before_phase = entry.swap.phase().clone();
-        let before_locks = [
-            entry.swap.lock(Leg::Taker).cloned(),
-            entry.swap.lock(Leg::Maker).cloned(),
-        ];
+        const LEGS: [Leg; 2] = [Leg::Taker, Leg::Maker];
+        let before_locks = LEGS.map(|leg| entry.swap.lock(leg).cloned());
         let worth_logging = !matches!(event, SwapEvent::ChainTime { .. } | SwapEvent::Tick);
         let swap_actions = entry.swap.handle(event.clone(), now);
         let changed = entry.swap.phase() != &before_phase
-            || [
-                entry.swap.lock(Leg::Taker).cloned(),
-                entry.swap.lock(Leg::Maker).cloned(),
-            ] != before_locks;
+            || LEGS
+                .iter()
+                .zip(&before_locks)
+                .any(|(leg, before)| entry.swap.lock(*leg) != before.as_ref());
         // Lock ids route later claims and refunds to this swap.
-        for leg in [Leg::Taker, Leg::Maker] {
+        for leg in LEGS {
             if let Some(lock) = entry.swap.lock(leg) {
                 trading.lock_ids.insert(lock.id, (swap_id, leg));
             }
         }
-        let own_leg = match entry.swap.params().role {
-            Role::Taker => Leg::Taker,
-            Role::Maker => Leg::Maker,
-        };
+        let own_leg = Leg::of(entry.swap.params().role);
         if entry.swap.lock(own_leg).is_some() {
             trading.ledger.locks_seen_once(swap_id, now);
         }
@@ -1420,10 +1400,7 @@ impl NodeState {
             return;
         };
         let params = entry.swap.params();
-        let own = match params.role {
-            Role::Taker => params.taker_leg.sender,
-            Role::Maker => params.maker_leg.sender,
-        };
+        let own = params.leg(Leg::of(params.role)).sender;
         let Some(key) = self.traders.get(&own) else {
             return;
         };
@@ -1947,19 +1924,24 @@ impl NodeState {
     /// Cancels an own order: an update to zero for a resting order, or the end of an IOC
     /// order's pending takes. Quantity in swaps already started is not affected.
     pub fn cancel_own(&mut self, id: OrderId, now: UnixMillis) -> Result<Vec<Action>, Error> {
-        let Some(own) = self.trading.as_ref().and_then(|t| t.own.get(&id)).cloned() else {
+        let Some((status, in_book, market)) = self
+            .trading
+            .as_ref()
+            .and_then(|t| t.own.get(&id))
+            .map(|own| (own.status, own.in_book, own.order.market()))
+        else {
             return self.update_order(id, Lots::ZERO, now);
         };
-        if own.status != StoredStatus::Open {
+        if status != StoredStatus::Open {
             return Err(Error::OrderNotOpen { id });
         }
-        let mut actions = if own.in_book {
+        let mut actions = if in_book {
             self.update_order(id, Lots::ZERO, now)?
         } else {
             Vec::new()
         };
         let signed = self
-            .book(&own.order.market())
+            .book(&market)
             .and_then(|book| book.latest_update(&id))
             .map(|update| *update.signed());
         if let Some(own) = self.trading.as_mut().and_then(|t| t.own.get_mut(&id)) {
@@ -2020,20 +2002,6 @@ impl NodeState {
             created_at: now,
             updated_at: now,
         })
-    }
-
-    /// Active swaps and their phases.
-    pub fn active_swaps(&self) -> Vec<(SwapRecord, Swap)> {
-        self.trading
-            .as_ref()
-            .map(|trading| {
-                trading
-                    .swaps
-                    .values()
-                    .map(|entry| (entry.record.clone(), entry.swap.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
     }
 }
 
