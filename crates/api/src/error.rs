@@ -294,6 +294,13 @@ impl From<dex_node::Error> for ApiError {
     }
 }
 
+/// The network handle's failures are the node's ([`dex_node::Error::Network`]).
+impl From<dex_network::Error> for ApiError {
+    fn from(err: dex_network::Error) -> Self {
+        dex_node::Error::Network(err).into()
+    }
+}
+
 /// The kind of a `dex-primitives` failure.
 fn primitive_kind(error: &dex_primitives::Error) -> ProblemKind {
     use dex_primitives::Error as P;

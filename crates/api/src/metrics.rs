@@ -73,6 +73,15 @@ struct RouteMetrics {
     latency: Histogram,
 }
 
+impl RouteMetrics {
+    fn record(&self, status: u16, elapsed: Duration) {
+        if let Ok(mut statuses) = self.statuses.lock() {
+            *statuses.entry(status).or_default() += 1;
+        }
+        self.latency.observe(elapsed);
+    }
+}
+
 /// The API's own counters.
 #[derive(Debug)]
 pub struct ApiMetrics {
@@ -104,16 +113,12 @@ impl ApiMetrics {
         }
     }
 
-    fn record(&self, route: &str, status: u16, elapsed: Duration) {
-        let metrics = self
-            .routes
-            .get(route)
+    /// The metrics of a route template; requests that match no route count as `unmatched`.
+    fn route(&self, template: Option<&str>) -> &RouteMetrics {
+        template
+            .and_then(|template| self.routes.get(template))
             .or_else(|| self.routes.get(UNMATCHED))
-            .expect("the unmatched route is always registered");
-        if let Ok(mut statuses) = metrics.statuses.lock() {
-            *statuses.entry(status).or_default() += 1;
-        }
-        metrics.latency.observe(elapsed);
+            .expect("the unmatched route is always registered")
     }
 
     /// Requests answered so far on `route` with `status`.
@@ -225,10 +230,13 @@ pub(crate) async fn observe(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned());
+    // Looked up before the request moves on, so counting it allocates nothing.
+    let metrics = state.metrics().route(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
     let limit = state.config().request_timeout;
     let response = match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
@@ -237,11 +245,7 @@ pub(crate) async fn observe(
         }
         .into_response(),
     };
-    state.metrics().record(
-        route.as_deref().unwrap_or(UNMATCHED),
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    metrics.record(response.status().as_u16(), started.elapsed());
     response
 }
 

@@ -77,18 +77,11 @@ pub(crate) async fn info(State(state): State<ApiState>) -> ApiResult<Json<Info>>
     let listen_addrs = node
         .network()
         .listen_addrs()
-        .await
-        .map_err(|err| ApiError::from(dex_node::Error::Network(err)))?
+        .await?
         .into_iter()
         .map(|address| format!("{address}/p2p/{peer_id}"))
         .collect();
-    let peers = node
-        .network()
-        .peers(None)
-        .await
-        .map_err(|err| ApiError::from(dex_node::Error::Network(err)))?
-        .connected
-        .len();
+    let peers = node.network().peers(None).await?.connected.len();
     let chains_up = node.chains_up().await?;
     let context = state.context();
     Ok(Json(Info {
@@ -180,10 +173,7 @@ pub(crate) async fn book(
     responses((status = 200, description = "Connected peers", body = Peers)))]
 pub(crate) async fn peers(State(state): State<ApiState>) -> ApiResult<Json<Peers>> {
     let network = state.node().network();
-    let view = network
-        .peers(None)
-        .await
-        .map_err(|err| ApiError::from(dex_node::Error::Network(err)))?;
+    let view = network.peers(None).await?;
     let mut peers = Vec::with_capacity(view.connected.len());
     for peer in view.connected {
         let score = network.peer_score(peer).await.ok().flatten();

@@ -9,8 +9,8 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use dex_node::{OwnOrder, OwnOrderStatus, Swap, SwapRecord};
-use dex_primitives::{B256, Market, U256};
+use dex_node::{OwnOrder, OwnOrderEvent, OwnOrderStatus, Swap, SwapRecord};
+use dex_primitives::{B256, Market, MarketId, U256};
 use serde::Deserialize;
 
 use crate::{
@@ -27,7 +27,7 @@ use crate::{
 
 type ApiResult<T> = Result<T, ApiError>;
 
-fn market_of<'a>(state: &'a ApiState, id: &dex_primitives::MarketId) -> ApiResult<&'a Market> {
+fn market_of<'a>(state: &'a ApiState, id: &MarketId) -> ApiResult<&'a Market> {
     state
         .context()
         .markets
@@ -38,21 +38,43 @@ fn market_of<'a>(state: &'a ApiState, id: &dex_primitives::MarketId) -> ApiResul
 pub(crate) fn own_order_view(state: &ApiState, own: &OwnOrder) -> ApiResult<OwnOrderView> {
     let order = &own.signed.order;
     let market = market_of(state, &order.market)?;
-    Ok(OwnOrderView {
-        order_id: own.id,
+    Ok(own_order_event_view(
+        market,
+        &OwnOrderEvent {
+            id: own.id,
+            market: order.market,
+            side: order.side,
+            price: order.price,
+            quantity: order.quantity,
+            min_fill: order.min_fill,
+            remaining: own.remaining,
+            status: own.status,
+            maker: order.maker,
+            created_at: order.created_at,
+            expires_at: order.expires_at,
+            updated_at: own.updated_at,
+        },
+    ))
+}
+
+/// The view of an own order as the node's events report it (the stored order's view goes
+/// through it too, so both render alike).
+pub(crate) fn own_order_event_view(market: &Market, order: &OwnOrderEvent) -> OwnOrderView {
+    OwnOrderView {
+        order_id: order.id,
         market: market.id(),
         symbol: market.symbol().to_owned(),
         side: order.side.into(),
         price: price_string(market, order.price),
         quantity: quantity_string(market, order.quantity),
         min_fill: quantity_string(market, order.min_fill),
-        remaining: quantity_string(market, own.remaining),
-        status: own.status.as_str().to_owned(),
+        remaining: quantity_string(market, order.remaining),
+        status: order.status.as_str().to_owned(),
         maker: order.maker,
         created_at: order.created_at,
         expires_at: order.expires_at,
-        updated_at: own.updated_at,
-    })
+        updated_at: order.updated_at,
+    }
 }
 
 pub(crate) fn swap_view(state: &ApiState, record: &SwapRecord, swap: &Swap) -> ApiResult<SwapView> {
@@ -158,6 +180,15 @@ pub(crate) struct OrdersQuery {
     status: Option<String>,
 }
 
+/// The market an own-orders query names, if any.
+fn market_filter(state: &ApiState, query: &OrdersQuery) -> ApiResult<Option<MarketId>> {
+    query
+        .market
+        .as_deref()
+        .map(|name| find_market(state, name).map(Market::id))
+        .transpose()
+}
+
 fn parse_status(text: &str) -> ApiResult<OwnOrderStatus> {
     match text {
         "open" => Ok(OwnOrderStatus::Open),
@@ -187,10 +218,7 @@ pub(crate) async fn list_orders(
     State(state): State<ApiState>,
     ApiQuery(query): ApiQuery<OrdersQuery>,
 ) -> ApiResult<Json<OwnOrders>> {
-    let market = match &query.market {
-        Some(name) => Some(find_market(&state, name)?.id()),
-        None => None,
-    };
+    let market = market_filter(&state, &query)?;
     let status = query.status.as_deref().map(parse_status).transpose()?;
     let orders = state.node().own_orders(market, status).await?;
     let orders = orders
@@ -219,10 +247,7 @@ pub(crate) async fn cancel_all(
             detail: "cancel all takes only `market`".into(),
         });
     }
-    let market = match &query.market {
-        Some(name) => Some(find_market(&state, name)?.id()),
-        None => None,
-    };
+    let market = market_filter(&state, &query)?;
     let cancelled = state.node().cancel_all(market).await?;
     Ok(Json(OrdersCancelled { cancelled }))
 }

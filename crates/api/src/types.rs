@@ -677,12 +677,13 @@ pub enum WsMessage {
 /// Percent-encodes a path segment or query value for the API's URLs (`ETH/USDC` →
 /// `ETH%2FUSDC`): everything but RFC 3986's unreserved characters.
 pub fn percent_encode(segment: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
             out.push(byte as char);
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            let _ = write!(out, "%{byte:02X}");
         }
     }
     out

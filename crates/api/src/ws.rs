@@ -55,10 +55,8 @@ use crate::{
     error::ApiError,
     extract::parse_json,
     routes::{level, price_string, quantity_string},
-    trading::{own_order_view, swap_view, trade_view},
-    types::{
-        BookLevel, BookOrderEvent, OwnOrderView, SideName, SwapView, WsMessage, WsOp, WsRequest,
-    },
+    trading::{own_order_event_view, own_order_view, swap_view, trade_view},
+    types::{BookLevel, BookOrderEvent, SideName, SwapView, WsMessage, WsOp, WsRequest},
 };
 
 /// Channel forms this node serves (in error messages).
@@ -205,16 +203,13 @@ impl Feed {
     }
 
     async fn subscribe(&mut self) -> Result<Subscription, ApiError> {
-        let depth = match &self.current {
-            Some(depth) => depth.clone(),
-            None => {
-                let depth = self.node.depth(self.market.id(), self.depth).await?;
-                self.seq += 1;
-                self.pending.clear();
-                self.current = Some(depth.clone());
-                depth
-            }
-        };
+        if self.current.is_none() {
+            let depth = self.node.depth(self.market.id(), self.depth).await?;
+            self.seq += 1;
+            self.pending.clear();
+            self.current = Some(depth);
+        }
+        let depth = self.current.as_ref().expect("set above");
         let snapshot = WsMessage::Snapshot {
             channel: self.channel.clone(),
             seq: self.seq,
@@ -226,9 +221,10 @@ impl Feed {
 
     async fn publish_delta(&mut self) -> Result<(), dex_node::Error> {
         let depth = self.node.depth(self.market.id(), self.depth).await?;
-        let previous = self.current.replace(depth.clone()).unwrap_or_default();
+        let previous = self.current.take().unwrap_or_default();
         let bids = diff(&self.market, &previous.bids, &depth.bids);
         let asks = diff(&self.market, &previous.asks, &depth.asks);
+        self.current = Some(depth);
         let events = std::mem::take(&mut self.pending);
         if bids.is_empty() && asks.is_empty() && events.is_empty() {
             return Ok(());
@@ -681,21 +677,7 @@ impl Follower {
                 let market = self.market(&order.market)?;
                 Some(WsMessage::Order {
                     channel,
-                    order: OwnOrderView {
-                        order_id: order.id,
-                        market: market.id(),
-                        symbol: market.symbol().to_owned(),
-                        side: order.side.into(),
-                        price: price_string(market, order.price),
-                        quantity: quantity_string(market, order.quantity),
-                        min_fill: quantity_string(market, order.min_fill),
-                        remaining: quantity_string(market, order.remaining),
-                        status: order.status.as_str().to_owned(),
-                        maker: order.maker,
-                        created_at: order.created_at,
-                        expires_at: order.expires_at,
-                        updated_at: order.updated_at,
-                    },
+                    order: own_order_event_view(market, &order),
                 })
             }
             (Channel::Swaps, NodeEvent::Swap { swap_id, phase }) => {

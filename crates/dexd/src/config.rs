@@ -239,14 +239,16 @@ pub(crate) struct SettlementToml {
 impl Default for SettlementToml {
     /// The node's documented defaults (`dex_node::SettlementConfig::new`).
     fn default() -> Self {
+        let node =
+            dex_node::SettlementConfig::new(PathBuf::from(dex_api::layout::DATABASE), Vec::new());
         SettlementToml {
-            database: PathBuf::from(dex_api::layout::DATABASE),
-            reservation: Dur(Duration::from_secs(60)),
-            lock_margin: Dur(Duration::from_secs(15)),
-            repost_failed: true,
-            takes_per_minute: 30,
-            take_timeout: Dur(Duration::from_secs(10)),
-            balance_refresh: Dur(Duration::from_secs(5)),
+            database: node.database,
+            reservation: Dur(node.reservation),
+            lock_margin: Dur(node.lock_margin),
+            repost_failed: node.repost_failed,
+            takes_per_minute: node.takes_per_minute,
+            take_timeout: Dur(node.take_timeout),
+            balance_refresh: Dur(node.balance_refresh),
             timing: TimingToml::default(),
             chains: Vec::new(),
         }
@@ -387,6 +389,13 @@ pub(crate) struct MarketsFile {
 /// A duration written `"250ms"`, `"30s"`, `"5m"`, `"2h"` or `"7d"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Dur(pub(crate) Duration);
+
+impl Dur {
+    /// Whole milliseconds, saturating (what the node's `_ms` settings take).
+    pub(crate) fn millis(self) -> u64 {
+        u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX)
+    }
+}
 
 impl FromStr for Dur {
     type Err = String;

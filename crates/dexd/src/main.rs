@@ -155,10 +155,9 @@ fn node_config(
     trader: dex_primitives::TraderKey,
 ) -> Result<NodeConfig> {
     let mut node = NodeConfig::new(markets, vec![trader]);
-    let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
     node.rules = ValidationRules {
-        max_clock_skew_ms: millis(config.node.max_clock_skew.0),
-        max_lifetime_ms: millis(config.node.max_order_lifetime.0),
+        max_clock_skew_ms: config.node.max_clock_skew.millis(),
+        max_lifetime_ms: config.node.max_order_lifetime.millis(),
     };
     node.liveness.alive_interval = config.node.alive_interval.0;
     node.liveness.silent_after = config.node.silent_after.0;
@@ -253,7 +252,7 @@ fn settlement_config(config: &Config, data_dir: &Path) -> Result<Option<Settleme
         min_claim_secs: timing.min_claim.0.as_secs(),
         taker_leg_confirmations: timing.taker_leg_confirmations,
         maker_leg_confirmations: timing.maker_leg_confirmations,
-        retry_ms: u64::try_from(timing.retry.0.as_millis()).unwrap_or(u64::MAX),
+        retry_ms: timing.retry.millis(),
     };
     timing
         .validate()
@@ -286,10 +285,9 @@ async fn run(cli: Cli) -> Result<()> {
     let keypair = data.p2p_key()?;
     let token = data.api_token()?;
     let traders = vec![trader.address()];
-    let node_config = node_config(&config, markets.clone(), trader)?;
+    let mut node_config = node_config(&config, markets.clone(), trader)?;
     let settlement = settlement_config(&config, data.path())?;
     let settles = settlement.is_some();
-    let mut node_config = node_config;
     node_config.settlement = settlement;
     if !settles {
         info!("no chains configured: running as a relay (books replicate; no trading)");
