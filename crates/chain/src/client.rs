@@ -19,7 +19,7 @@ use alloy_network::{
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use alloy_rpc_types_eth::{
-    BlockId, BlockNumberOrTag, Filter, Log, TransactionReceipt, TransactionRequest,
+    BlockId, BlockNumberOrTag, Filter, Log, Transaction, TransactionReceipt, TransactionRequest,
 };
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolConstructor, SolEvent, SolEventInterface};
@@ -469,27 +469,19 @@ impl ChainClient {
         let hashes = self.known_hashes(sent);
         let nonce_used = self.mined_nonce().await? > sent.nonce;
         if nonce_used {
-            for hash in hashes.iter().rev() {
-                if let Some(receipt) = self.receipt_of(*hash).await? {
-                    return Ok(TxStatus::Mined {
-                        outcome: outcome(&receipt),
-                        succeeded: receipt.status(),
-                    });
-                }
-            }
-            return Ok(TxStatus::Superseded);
+            return Ok(match self.newest_receipt(&hashes).await? {
+                Some(receipt) => TxStatus::Mined {
+                    outcome: outcome(&receipt),
+                    succeeded: receipt.status(),
+                },
+                None => TxStatus::Superseded,
+            });
         }
         if self.outbox().is_pending(sent.nonce) {
             return Ok(TxStatus::Pending);
         }
         for hash in hashes.iter().rev() {
-            let found = self
-                .rpc(
-                    "eth_getTransactionByHash",
-                    self.provider().get_transaction_by_hash(*hash),
-                )
-                .await?;
-            if found.is_some() {
+            if self.transaction_by_hash(*hash).await?.is_some() {
                 return Ok(TxStatus::Pending);
             }
         }
@@ -606,6 +598,29 @@ impl ChainClient {
         self.rpc(
             "eth_getTransactionReceipt",
             self.provider().get_transaction_receipt(tx_hash),
+        )
+        .await
+    }
+
+    /// The receipt of the newest of `hashes` (versions of one transaction, oldest first)
+    /// that is mined: newest first, as the mined version is usually the last one sent.
+    async fn newest_receipt(
+        &self,
+        hashes: &[B256],
+    ) -> Result<Option<TransactionReceipt>, ChainError> {
+        for hash in hashes.iter().rev() {
+            if let Some(receipt) = self.receipt_of(*hash).await? {
+                return Ok(Some(receipt));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The transaction `tx_hash`, if the node has it (mined or in its pool).
+    async fn transaction_by_hash(&self, tx_hash: B256) -> Result<Option<Transaction>, ChainError> {
+        self.rpc(
+            "eth_getTransactionByHash",
+            self.provider().get_transaction_by_hash(tx_hash),
         )
         .await
     }
@@ -773,13 +788,9 @@ impl ChainClient {
             return Ok(());
         }
         for hash in sent.tx_hashes.iter().rev() {
-            let found = self
-                .rpc(
-                    "eth_getTransactionByHash",
-                    self.provider().get_transaction_by_hash(*hash),
-                )
-                .await?;
-            let Some(found) = found else { continue };
+            let Some(found) = self.transaction_by_hash(*hash).await? else {
+                continue;
+            };
             let request = found.into_request();
             let tip = request
                 .max_priority_fee_per_gas
@@ -823,21 +834,18 @@ impl ChainClient {
         loop {
             let mined_nonce = self.mined_nonce().await?;
             if mined_nonce > sent.nonce {
-                // Newest first: the mined version is usually the last one sent.
-                for hash in self.known_hashes(sent).iter().rev() {
-                    if let Some(receipt) = self.receipt_of(*hash).await? {
-                        self.outbox().finish(sent.nonce);
-                        debug!(
-                            chain_id = self.inner.chain_id,
-                            what,
-                            tx_hash = %hash,
-                            nonce = sent.nonce,
-                            gas_used = receipt.gas_used(),
-                            success = receipt.status(),
-                            "transaction mined"
-                        );
-                        return Ok(receipt);
-                    }
+                if let Some(receipt) = self.newest_receipt(&self.known_hashes(sent)).await? {
+                    self.outbox().finish(sent.nonce);
+                    debug!(
+                        chain_id = self.inner.chain_id,
+                        what,
+                        tx_hash = %receipt.transaction_hash,
+                        nonce = sent.nonce,
+                        gas_used = receipt.gas_used(),
+                        success = receipt.status(),
+                        "transaction mined"
+                    );
+                    return Ok(receipt);
                 }
                 polls_without_receipt += 1;
                 if polls_without_receipt > RECEIPT_GRACE_POLLS {
@@ -941,13 +949,7 @@ impl ChainClient {
         let generic = ChainError::Reverted {
             reason: format!("{what}: transaction {tx_hash} failed on chain"),
         };
-        let Ok(Some(mined)) = self
-            .rpc(
-                "eth_getTransactionByHash",
-                self.provider().get_transaction_by_hash(tx_hash),
-            )
-            .await
-        else {
+        let Ok(Some(mined)) = self.transaction_by_hash(tx_hash).await else {
             return generic;
         };
         let mined = mined.into_request();

@@ -138,9 +138,7 @@ impl Outbox {
         for (nonce, pending) in mined {
             self.settled.insert(nonce, pending.hashes);
         }
-        while self.settled.len() > SETTLED_KEPT {
-            self.settled.pop_first();
-        }
+        self.trim_settled();
     }
 
     /// Stops tracking `nonce` (its outcome is known), keeping its hashes for lookups.
@@ -148,6 +146,11 @@ impl Outbox {
         if let Some(pending) = self.pending.remove(&nonce) {
             self.settled.insert(nonce, pending.hashes);
         }
+        self.trim_settled();
+    }
+
+    /// Keeps the hashes of the [`SETTLED_KEPT`] newest mined nonces only.
+    fn trim_settled(&mut self) {
         while self.settled.len() > SETTLED_KEPT {
             self.settled.pop_first();
         }

@@ -196,11 +196,7 @@ impl Devnet {
             )?;
         }
         for index in 1..=config.count {
-            let bootstrap: Vec<String> = self
-                .nodes
-                .iter()
-                .flat_map(|node| node.p2p_addrs.iter().cloned())
-                .collect();
+            let bootstrap = self.p2p_addrs_except(index);
             let node = self.launch_node(&config, index, &bootstrap).await?;
             self.nodes.push(node);
         }
@@ -261,12 +257,7 @@ impl Devnet {
         if self.supervisor.child(&name).is_some() {
             return Err(DevnetError::DuplicateChild { name });
         }
-        let bootstrap: Vec<String> = self
-            .nodes
-            .iter()
-            .filter(|node| node.index != index)
-            .flat_map(|node| node.p2p_addrs.iter().cloned())
-            .collect();
+        let bootstrap = self.p2p_addrs_except(index);
         let node = self.launch_node(&config, index, &bootstrap).await?;
         self.nodes[index - 1] = node;
         let node = &self.nodes[index - 1];
@@ -299,6 +290,15 @@ impl Devnet {
             &self.chains.traders[index - 1],
         )
         .await
+    }
+
+    /// The p2p addresses of every launched node but node `index`: its bootstrap list.
+    fn p2p_addrs_except(&self, index: usize) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|node| node.index != index)
+            .flat_map(|node| node.p2p_addrs.iter().cloned())
+            .collect()
     }
 
     fn peer_ids_except(&self, index: usize) -> Vec<String> {

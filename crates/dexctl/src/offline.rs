@@ -51,21 +51,31 @@ fn read_key(path: &Path) -> Result<TraderKey> {
 
 pub(crate) fn key_new(out: &Path) -> Result<Value> {
     let key = TraderKey::generate()?;
+    write_new_key(&key, out, || {
+        format!(
+            "creating key file {} (it must not exist yet)",
+            out.display()
+        )
+    })?;
+    Ok(json!({ "address": key.address().to_string() }))
+}
+
+/// Writes `key` into a new file `out` (mode 0600), never over an existing one; `cannot_create`
+/// says why creating it failed.
+fn write_new_key(
+    key: &TraderKey,
+    out: &Path,
+    cannot_create: impl FnOnce() -> String,
+) -> Result<()> {
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(out)
-        .with_context(|| {
-            format!(
-                "creating key file {} (it must not exist yet)",
-                out.display()
-            )
-        })?;
+        .with_context(cannot_create)?;
     writeln!(file, "{}", key.to_hex_secret())
         .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing key file {}", out.display()))?;
-    Ok(json!({ "address": key.address().to_string() }))
+        .with_context(|| format!("writing key file {}", out.display()))
 }
 
 /// Writes a trader key (read from a file or stdin, never from the command line) into a data
@@ -91,20 +101,12 @@ pub(crate) fn key_import(input: &Path, data_dir: &Path) -> Result<Value> {
         }
     }
     let out = data_dir.join(dex_api::layout::TRADER_KEY);
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&out)
-        .with_context(|| {
-            format!(
-                "cannot create {} (a data dir keeps its key: move the old one away first)",
-                out.display()
-            )
-        })?;
-    writeln!(file, "{}", key.to_hex_secret())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing key file {}", out.display()))?;
+    write_new_key(&key, &out, || {
+        format!(
+            "cannot create {} (a data dir keeps its key: move the old one away first)",
+            out.display()
+        )
+    })?;
     Ok(json!({ "address": key.address().to_string(), "file": out.display().to_string() }))
 }
 

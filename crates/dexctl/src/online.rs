@@ -7,6 +7,7 @@ use dex_api::types::{
     Balances, Book, Info, Markets, OwnOrderDetail, OwnOrderView, OwnOrders, PlaceOrderRequest,
     SideName, SwapDetail, SwapView, Swaps, TimeInForce, Trades, percent_encode as encode,
 };
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::client::Client;
@@ -32,7 +33,7 @@ pub(crate) fn health(client: &Client) -> Result<Output> {
 
 pub(crate) fn info(client: &Client) -> Result<Output> {
     let json = client.get("/v1/info")?;
-    let info: Info = serde_json::from_value(json.clone()).context("unexpected /v1/info answer")?;
+    let info: Info = parse(&json, "/v1/info")?;
     let mut rows = vec![
         vec!["version".into(), info.version],
         vec!["peer id".into(), info.peer_id],
@@ -86,8 +87,7 @@ pub(crate) fn peers(client: &Client) -> Result<Output> {
 
 pub(crate) fn markets(client: &Client) -> Result<Output> {
     let json = client.get("/v1/markets")?;
-    let markets: Markets =
-        serde_json::from_value(json.clone()).context("unexpected /v1/markets answer")?;
+    let markets: Markets = parse(&json, "/v1/markets")?;
     let rows = markets
         .markets
         .iter()
@@ -113,7 +113,7 @@ pub(crate) fn book(client: &Client, market: &str, depth: usize) -> Result<Output
         "/v1/markets/{}/book?depth={depth}",
         encode(market)
     ))?;
-    let book: Book = serde_json::from_value(json.clone()).context("unexpected book answer")?;
+    let book: Book = parse(&json, "book")?;
     let mut rows = Vec::new();
     for level in book.asks.iter().rev() {
         rows.push(vec![
@@ -145,8 +145,7 @@ pub(crate) fn book(client: &Client, market: &str, depth: usize) -> Result<Output
 
 pub(crate) fn trades(client: &Client, market: &str) -> Result<Output> {
     let json = client.get(&format!("/v1/markets/{}/trades", encode(market)))?;
-    let trades: Trades =
-        serde_json::from_value(json.clone()).context("unexpected trades answer")?;
+    let trades: Trades = parse(&json, "trades")?;
     let rows: Vec<Vec<String>> = trades
         .trades
         .iter()
@@ -199,8 +198,7 @@ pub(crate) fn order_place(client: &Client, place: Place<'_>) -> Result<Output> {
     };
     let body = serde_json::to_string(&request).context("encoding the order")?;
     let json = client.post("/v1/orders", &body)?;
-    let order: OwnOrderView =
-        serde_json::from_value(json.clone()).context("unexpected order answer")?;
+    let order: OwnOrderView = parse(&json, "order")?;
     let text = format!(
         "{} {} {} {} @ {}: {} (remaining {})",
         order.order_id,
@@ -252,8 +250,7 @@ pub(crate) fn order_list(
         format!("?{}", query.join("&"))
     };
     let json = client.get(&format!("/v1/orders{query}"))?;
-    let orders: OwnOrders =
-        serde_json::from_value(json.clone()).context("unexpected /v1/orders answer")?;
+    let orders: OwnOrders = parse(&json, "/v1/orders")?;
     let rows: Vec<Vec<String>> = orders.orders.iter().map(order_row).collect();
     let text = if rows.is_empty() {
         "no orders".to_owned()
@@ -265,8 +262,7 @@ pub(crate) fn order_list(
 
 pub(crate) fn order_show(client: &Client, id: &str) -> Result<Output> {
     let json = client.get(&format!("/v1/orders/{}", encode(id)))?;
-    let detail: OwnOrderDetail =
-        serde_json::from_value(json.clone()).context("unexpected order answer")?;
+    let detail: OwnOrderDetail = parse(&json, "order")?;
     let mut text = table(&ORDER_HEADERS, &[order_row(&detail.order)]);
     if !detail.swaps.is_empty() {
         let rows: Vec<Vec<String>> = detail.swaps.iter().map(swap_row).collect();
@@ -341,8 +337,7 @@ const SWAP_HEADERS: [&str; 7] = [
 pub(crate) fn swaps(client: &Client, id: Option<&str>) -> Result<Output> {
     let Some(id) = id else {
         let json = client.get("/v1/swaps")?;
-        let swaps: Swaps =
-            serde_json::from_value(json.clone()).context("unexpected /v1/swaps answer")?;
+        let swaps: Swaps = parse(&json, "/v1/swaps")?;
         let rows: Vec<Vec<String>> = swaps.swaps.iter().map(swap_row).collect();
         let text = if rows.is_empty() {
             "no swaps".to_owned()
@@ -352,8 +347,7 @@ pub(crate) fn swaps(client: &Client, id: Option<&str>) -> Result<Output> {
         return Ok(Output { json, text });
     };
     let json = client.get(&format!("/v1/swaps/{}", encode(id)))?;
-    let detail: SwapDetail =
-        serde_json::from_value(json.clone()).context("unexpected swap answer")?;
+    let detail: SwapDetail = parse(&json, "swap")?;
     let history: Vec<Vec<String>> = detail
         .events
         .iter()
@@ -376,8 +370,7 @@ pub(crate) fn swaps(client: &Client, id: Option<&str>) -> Result<Output> {
 
 pub(crate) fn balances(client: &Client) -> Result<Output> {
     let json = client.get("/v1/balances")?;
-    let balances: Balances =
-        serde_json::from_value(json.clone()).context("unexpected /v1/balances answer")?;
+    let balances: Balances = parse(&json, "/v1/balances")?;
     let rows: Vec<Vec<String>> = balances
         .balances
         .iter()
@@ -404,6 +397,11 @@ pub(crate) fn balances(client: &Client) -> Result<Output> {
         )
     };
     Ok(Output { json, text })
+}
+
+/// `json` read as the answer type `T` (without copying it), or an error naming `what`.
+fn parse<T: DeserializeOwned>(json: &Value, what: &str) -> Result<T> {
+    T::deserialize(json).with_context(|| format!("unexpected {what} answer"))
 }
 
 fn scalar(value: &Value) -> String {

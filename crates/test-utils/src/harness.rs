@@ -5,18 +5,13 @@
 //! timings, and are read through their handles. Every wait polls a condition with a
 //! deadline; nothing sleeps a fixed time.
 
-use std::{
-    collections::BTreeSet,
-    future::Future,
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{collections::BTreeSet, future::Future, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use dex_network::{
-    Keypair, Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, with_peer,
+    Keypair, Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, PeerView, with_peer,
 };
-use dex_node::{NodeConfig, NodeHandle, SystemClock};
+use dex_node::{Clock, NodeConfig, NodeHandle, SystemClock};
 use dex_primitives::{B256, MarketId, OrderId, TraderKey, UnixMillis};
 
 use crate::{HOUR_MS, OrderBuilder, eth_usdc_id, markets, trader};
@@ -26,9 +21,7 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 
 /// The wall clock in unix ms (what the nodes' [`SystemClock`] reads).
 pub fn now_ms() -> UnixMillis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+    SystemClock.now()
 }
 
 /// Which nodes dial which.
@@ -242,10 +235,11 @@ impl TestNetwork {
                         let handle = handle.clone();
                         let topic = topic.clone();
                         async move {
-                            handle.network().peers(Some(topic)).await.is_ok_and(|view| {
-                                view.subscribed.contains(&other_peer)
-                                    && (view.mesh.contains(&other_peer) || view.mesh.len() >= 4)
-                            })
+                            handle
+                                .network()
+                                .peers(Some(topic))
+                                .await
+                                .is_ok_and(|view| linked(&view, &other_peer))
                         }
                     },
                 )
@@ -340,6 +334,11 @@ impl TestNetwork {
     }
 }
 
+/// Whether `view` (of one topic) shows `other` subscribed and in the mesh (or the mesh full).
+fn linked(view: &PeerView, other: &PeerId) -> bool {
+    view.subscribed.contains(other) && (view.mesh.contains(other) || view.mesh.len() >= 4)
+}
+
 /// Polls `condition` every 20 ms until it holds; fails after `deadline` naming `what`.
 pub async fn wait_for<F, Fut>(
     what: &str,
@@ -422,10 +421,10 @@ impl RawNetwork {
                     let handle = handle.clone();
                     let topic = topic.clone();
                     async move {
-                        handle.peers(Some(topic)).await.is_ok_and(|view| {
-                            view.subscribed.contains(&other_peer)
-                                && (view.mesh.contains(&other_peer) || view.mesh.len() >= 4)
-                        })
+                        handle
+                            .peers(Some(topic))
+                            .await
+                            .is_ok_and(|view| linked(&view, &other_peer))
                     }
                 })
                 .await?;

@@ -188,11 +188,17 @@ impl NodeClient {
         }
     }
 
+    /// `request` with the bearer token.
+    fn authorized<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        request.header("Authorization", &format!("Bearer {}", self.token))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
-        let request = self
-            .agent
-            .get(&format!("{}{path}", self.base))
-            .header("Authorization", &format!("Bearer {}", self.token));
+        let request = self.authorized(self.agent.get(&self.url(path)));
         self.finish(&format!("GET {path}"), request.call())
     }
 
@@ -239,9 +245,7 @@ impl NodeClient {
     pub(crate) fn place(&self, request: &PlaceOrderRequest) -> Result<OwnOrderView, ApiError> {
         let body = serde_json::to_string(request).expect("a place request serialises");
         let response = self
-            .agent
-            .post(&format!("{}/v1/orders", self.base))
-            .header("Authorization", &format!("Bearer {}", self.token))
+            .authorized(self.agent.post(&self.url("/v1/orders")))
             .header("Content-Type", "application/json")
             .send(body);
         self.finish("POST /v1/orders", response)
@@ -250,11 +254,7 @@ impl NodeClient {
     /// Cancels an own order; an order already closed or unknown counts as gone.
     pub(crate) fn cancel(&self, id: OrderId) -> Result<Cancelled, ApiError> {
         let path = format!("/v1/orders/{id}");
-        let response = self
-            .agent
-            .delete(&format!("{}{path}", self.base))
-            .header("Authorization", &format!("Bearer {}", self.token))
-            .call();
+        let response = self.authorized(self.agent.delete(&self.url(&path))).call();
         match self.finish::<OrderCancelled>(&format!("DELETE {path}"), response) {
             Ok(_) => Ok(Cancelled::Now),
             Err(err) if matches!(err.slug(), Some("order-closed" | "unknown-order")) => {
