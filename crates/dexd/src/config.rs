@@ -494,6 +494,20 @@ pub(crate) const FLAG_VARS: &[&str] = &[
     "DEX_TOKEN",
 ];
 
+/// The top-level keys of [`Config`]: a `DEX_*` variable is an override only if its first
+/// key is one of these. Other `DEX_*` variables belong to other programs (`DEX_MM_CONFIG`,
+/// `DEX_BIN_DIR`, …) and are left alone. A misspelt key inside a section is still an error.
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "data_dir",
+    "markets_file",
+    "markets",
+    "log",
+    "api",
+    "p2p",
+    "node",
+    "settlement",
+];
+
 type Override = (String, Vec<String>, toml::Value);
 
 fn env_overrides(env: &[(String, String)]) -> Result<Vec<Override>> {
@@ -506,6 +520,9 @@ fn env_overrides(env: &[(String, String)]) -> Result<Vec<Override>> {
             continue;
         }
         let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        if !TOP_LEVEL_KEYS.contains(&keys[0].as_str()) {
+            continue;
+        }
         if keys.iter().any(String::is_empty) {
             bail!("environment variable {var}: empty key (use DEX_<SECTION>__<KEY>)");
         }
@@ -745,12 +762,42 @@ mod tests {
         let config = load(Some(&path), &env).unwrap();
         assert_eq!(config.api.body_limit, 2000);
         assert_eq!(config.node.tick_interval.0, Duration::from_millis(250));
+        // Other programs' variables are not dexd settings.
+        let others = [
+            "DEX_MM_CONFIG",
+            "DEX_MM_LOG_LEVEL",
+            "DEX_BIN_DIR",
+            "DEX_ANVIL",
+        ]
+        .map(|var| (var.to_owned(), "/somewhere".to_owned()));
+        let config = load(Some(&path), &others).unwrap();
+        assert_eq!(config.api.body_limit, 1000);
         let bad = vec![("DEX_API__NOPE".to_owned(), "1".to_owned())];
         let err = load(Some(&path), &bad).unwrap_err().to_string();
         assert!(
             err.contains("DEX_API__NOPE") && err.contains("nope"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_top_level_keys_are_the_configs() {
+        // Each is a key of Config (a wrong type, not an unknown field)…
+        for key in TOP_LEVEL_KEYS {
+            let err = parse::<Config>(&format!("{key} = 1.5")).unwrap_err();
+            assert!(!err.contains("unknown field"), "{key}: {err}");
+        }
+        // …and Config has no other: serde's unknown-field error lists exactly its keys.
+        let err = parse::<Config>("no_such_key = 1").unwrap_err();
+        let (_, expected) = err.split_once("expected one of ").expect(&err);
+        let mut listed: Vec<&str> = expected
+            .split(", ")
+            .map(|key| key.trim().trim_matches('`'))
+            .collect();
+        let mut ours = TOP_LEVEL_KEYS.to_vec();
+        listed.sort_unstable();
+        ours.sort_unstable();
+        assert_eq!(listed, ours, "{err}");
     }
 
     #[test]
