@@ -29,6 +29,8 @@ pub use types::layout;
 #[cfg(feature = "server")]
 mod auth;
 #[cfg(feature = "server")]
+mod book_cache;
+#[cfg(feature = "server")]
 pub mod error;
 #[cfg(feature = "server")]
 mod extract;
@@ -64,7 +66,7 @@ mod server {
     use tokio::net::TcpListener;
     use tower_http::cors::{AllowOrigin, CorsLayer};
 
-    use crate::{auth, metrics::ApiMetrics, routes, trading, ws};
+    use crate::{auth, book_cache::BookCache, metrics::ApiMetrics, routes, trading, ws};
 
     /// Settings of the API server. Defaults suit a local node.
     #[derive(Debug, Clone)]
@@ -133,12 +135,14 @@ mod server {
         config: ApiConfig,
         metrics: ApiMetrics,
         feeds: ws::BookFeeds,
+        books: BookCache,
     }
 
     impl ApiState {
         /// State for a node.
         pub fn new(node: NodeHandle, context: NodeContext, config: ApiConfig) -> Self {
             let feeds = ws::BookFeeds::new(node.clone(), config.ws_book_depth);
+            let books = BookCache::new(&context.markets);
             ApiState {
                 inner: Arc::new(Inner {
                     node,
@@ -146,6 +150,7 @@ mod server {
                     config,
                     metrics: ApiMetrics::new(),
                     feeds,
+                    books,
                 }),
             }
         }
@@ -169,6 +174,10 @@ mod server {
 
         pub(crate) fn feeds(&self) -> &ws::BookFeeds {
             &self.inner.feeds
+        }
+
+        pub(crate) fn books(&self) -> &BookCache {
+            &self.inner.books
         }
     }
 

@@ -5,6 +5,7 @@ use std::{str::FromStr, sync::OnceLock};
 
 use axum::{
     Json,
+    body::Bytes,
     extract::State,
     http::{Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
@@ -150,7 +151,7 @@ pub(crate) async fn book(
     State(state): State<ApiState>,
     ApiPath(market): ApiPath<String>,
     ApiQuery(query): ApiQuery<BookQuery>,
-) -> ApiResult<Json<Book>> {
+) -> ApiResult<Response> {
     let market = find_market(&state, &market)?;
     let max = state.config().max_book_depth;
     let depth = query.depth.unwrap_or(20);
@@ -159,13 +160,26 @@ pub(crate) async fn book(
             detail: format!("depth must be between 1 and {max}, got {depth}"),
         });
     }
-    let snapshot = state.node().depth(market.id(), depth).await?;
-    Ok(Json(Book {
-        market: market.id(),
-        symbol: market.symbol().to_owned(),
-        bids: snapshot.bids.iter().map(|l| level(market, l)).collect(),
-        asks: snapshot.asks.iter().map(|l| level(market, l)).collect(),
-    }))
+    // A quiet book is answered from the bytes kept for its revision, without asking the
+    // node (see `book_cache` for why that is as fresh as asking).
+    let body = match state.books().get(state.node(), market.id(), depth) {
+        Some(body) => body,
+        None => {
+            let (revision, snapshot) = state.node().revised_depth(market.id(), depth).await?;
+            let book = Book {
+                market: market.id(),
+                symbol: market.symbol().to_owned(),
+                bids: snapshot.bids.iter().map(|l| level(market, l)).collect(),
+                asks: snapshot.asks.iter().map(|l| level(market, l)).collect(),
+            };
+            let body = Bytes::from(serde_json::to_vec(&book).expect("a book always serializes"));
+            state
+                .books()
+                .put(market.id(), revision, depth, body.clone());
+            body
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Connected peers with their gossip scores.

@@ -251,6 +251,8 @@ pub struct Book {
     expiries: BinaryHeap<Reverse<Due>>,
     pub(crate) clock: UnixMillis,
     pub(crate) tombstones: usize,
+    /// Events drained so far: with those not drained yet, the book's [`Book::revision`].
+    drained: u64,
     pub(crate) core: Core,
 }
 
@@ -303,6 +305,7 @@ impl Book {
             expiries,
             clock: 0,
             tombstones: 0,
+            drained: 0,
             core: Core {
                 slots,
                 maker_positions: vec![0; orders],
@@ -335,7 +338,15 @@ impl Book {
 
     /// The events of the calls since the last drain, oldest first.
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
+        self.drained += self.core.events.len() as u64;
         self.core.events.drain(..)
+    }
+
+    /// The number of events the book has ever appended. Every mutation appends at least
+    /// one, so an equal revision means the same contents (depth, orders), and a cache of
+    /// anything read from the book stays valid while the revision does.
+    pub fn revision(&self) -> u64 {
+        self.drained + self.core.events.len() as u64
     }
 
     /// The events not drained yet.

@@ -14,8 +14,8 @@ use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
 use tracing::{Instrument, debug, debug_span, error, info, info_span, warn};
 
 use crate::{
-    Action, Clock, Command, Error, NodeConfig, NodeEvent, NodeHandle, NodeMetrics, NodeState,
-    PlaceOrder, Reply, StoreOp,
+    Action, BookRevisions, Clock, Command, Error, NodeConfig, NodeEvent, NodeHandle, NodeMetrics,
+    NodeState, PlaceOrder, Reply, StoreOp,
     chains::{BalanceWatch, ChainReport, Chains, spawn_watcher},
 };
 
@@ -55,6 +55,7 @@ struct Actor {
     answers_tx: mpsc::Sender<SyncAnswer>,
     answers: mpsc::Receiver<SyncAnswer>,
     events: broadcast::Sender<NodeEvent>,
+    revisions: Arc<BookRevisions>,
     sync_slots: Arc<Semaphore>,
     metrics: Arc<NodeMetrics>,
     tick_interval: Duration,
@@ -94,6 +95,9 @@ pub async fn spawn(
         network.subscribe(topic).await?;
     }
     state.heartbeat_soon();
+    let revisions = Arc::new(BookRevisions::new(
+        config.markets.iter().map(|market| market.id()),
+    ));
     let (command_tx, commands) = mpsc::channel(config.command_queue.max(1));
     let (events, _) = broadcast::channel(config.event_capacity.max(1));
     // Answers are few (one per page in flight), bounded by the sync slots.
@@ -161,6 +165,7 @@ pub async fn spawn(
         answers_tx,
         answers,
         events: events.clone(),
+        revisions: revisions.clone(),
         sync_slots: Arc::new(Semaphore::new(config.sync.max_concurrent.max(1))),
         metrics: metrics.clone(),
         tick_interval: config.tick_interval,
@@ -182,6 +187,7 @@ pub async fn spawn(
     tokio::spawn(actor.start(restored).instrument(span));
     Ok(NodeHandle {
         commands: command_tx,
+        revisions,
         events,
         network,
         metrics,
@@ -264,6 +270,7 @@ impl Actor {
     }
 
     fn publish_events(&mut self) {
+        self.revisions.publish(&self.state);
         for event in self.state.drain_events() {
             // No subscriber is fine: events are for whoever listens.
             let _ = self.events.send(event);
@@ -275,7 +282,8 @@ impl Actor {
         match command {
             Command::PostOrder { order, reply } => {
                 let posted = self.state.post_order(order, now);
-                let _ = reply.send(self.performed(posted).await);
+                let result = self.performed(posted).await;
+                self.answer(reply, result);
             }
             Command::UpdateOrder {
                 id,
@@ -283,7 +291,8 @@ impl Actor {
                 reply,
             } => {
                 let updated = self.state.update_order(id, remaining, now);
-                let _ = reply.send(self.performed(updated.map(|actions| ((), actions))).await);
+                let result = self.performed(updated.map(|actions| ((), actions))).await;
+                self.answer(reply, result);
             }
             Command::Digest { market, reply } => {
                 let _ = reply.send(
@@ -307,7 +316,7 @@ impl Actor {
                 let _ = reply.send(
                     self.state
                         .book(&market)
-                        .map(|book| book.depth(levels))
+                        .map(|book| (book.revision(), book.depth(levels)))
                         .ok_or(Error::UnknownMarket { market }),
                 );
             }
@@ -320,7 +329,7 @@ impl Actor {
             Command::PlaceOrder { request, reply } => {
                 let placed = self.state.place_order(request, now);
                 let result = self.carry_out_place(placed, now).await;
-                let _ = reply.send(result);
+                self.answer(reply, result);
             }
             Command::Balances { reply } => {
                 let _ = reply.send(if self.store.is_some() {
@@ -331,7 +340,8 @@ impl Actor {
             }
             Command::CancelOwn { id, reply } => {
                 let cancelled = self.state.cancel_own(id, now);
-                let _ = reply.send(self.performed(cancelled.map(|actions| ((), actions))).await);
+                let result = self.performed(cancelled.map(|actions| ((), actions))).await;
+                self.answer(reply, result);
             }
             Command::CancelAll { market, reply } => {
                 let mut cancelled = Vec::new();
@@ -353,7 +363,7 @@ impl Actor {
                     }
                     Err(err) => Err(Error::Store(err)),
                 };
-                let _ = reply.send(result);
+                self.answer(reply, result);
             }
             Command::OwnOrders {
                 market,
@@ -392,6 +402,13 @@ impl Actor {
             }
             Command::Shutdown => {}
         }
+    }
+
+    /// Answers a command that may have changed a book: the books' revisions are published
+    /// first, so the caller's next book read (which may not ask the actor) includes it.
+    fn answer<T>(&self, reply: Reply<T>, result: Result<T, Error>) {
+        self.revisions.publish(&self.state);
+        let _ = reply.send(result);
     }
 
     /// Performs the actions of a decision of the core (ignoring whether they all were: the
@@ -456,7 +473,7 @@ impl Actor {
                 actions.remove(0);
             }
             let result = self.carry_out_place(result, now).await;
-            let _ = reply.send(result);
+            self.answer(reply, result);
         }
         next
     }
@@ -689,6 +706,11 @@ impl Actor {
     /// Performs actions in order. A failed database write stops the rest (nothing acts on
     /// a decision that is not on disk); returns whether everything was performed.
     async fn perform(&mut self, actions: Vec<Action>) -> bool {
+        // What the actions send (answers to peers, gossip) may reach a client before this
+        // turn's events do.
+        if !actions.is_empty() {
+            self.revisions.publish(&self.state);
+        }
         for action in actions {
             match action {
                 Action::Store(op) => {

@@ -33,7 +33,13 @@ mod error;
 mod metrics;
 mod state;
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use dex_book::{Depth, OrderStatus};
 use dex_network::{NetworkHandle, PeerId};
@@ -81,7 +87,7 @@ enum Command {
     Depth {
         market: MarketId,
         levels: usize,
-        reply: Reply<Depth>,
+        reply: Reply<(u64, Depth)>,
     },
     PlaceOrder {
         request: PlaceOrder,
@@ -129,10 +135,45 @@ enum Command {
     Shutdown,
 }
 
+/// Each market's book revision ([`dex_book::Book::revision`]) as the actor last published
+/// it. The actor publishes before it sends any answer to a command that may change a book,
+/// before it performs actions (messages to peers) and before it sends the events of a turn: whoever got such an answer or event and reads
+/// a revision here reads one that includes that change.
+#[derive(Debug)]
+struct BookRevisions(HashMap<MarketId, AtomicU64>);
+
+impl BookRevisions {
+    fn new(markets: impl IntoIterator<Item = MarketId>) -> Self {
+        BookRevisions(
+            markets
+                .into_iter()
+                .map(|market| (market, AtomicU64::new(0)))
+                .collect(),
+        )
+    }
+
+    /// Publishes the revision of each book the actor holds.
+    fn publish(&self, state: &NodeState) {
+        for (market, revision) in &self.0 {
+            if let Some(book) = state.book(market) {
+                // Release: a reader that sees the revision also sees what came before it.
+                revision.store(book.revision(), Ordering::Release);
+            }
+        }
+    }
+
+    fn get(&self, market: &MarketId) -> Option<u64> {
+        self.0
+            .get(market)
+            .map(|revision| revision.load(Ordering::Acquire))
+    }
+}
+
 /// A cloneable handle to a running node.
 #[derive(Debug, Clone)]
 pub struct NodeHandle {
     commands: mpsc::Sender<Command>,
+    revisions: Arc<BookRevisions>,
     events: broadcast::Sender<NodeEvent>,
     network: NetworkHandle,
     metrics: Arc<NodeMetrics>,
@@ -204,12 +245,32 @@ impl NodeHandle {
 
     /// Aggregated depth of a market, `levels` per side.
     pub async fn depth(&self, market: MarketId, levels: usize) -> Result<Depth, Error> {
+        self.revised_depth(market, levels)
+            .await
+            .map(|(_, depth)| depth)
+    }
+
+    /// Like [`NodeHandle::depth`], with the book's revision at that depth: while
+    /// [`NodeHandle::book_revision`] answers the same revision, the depth is the same.
+    pub async fn revised_depth(
+        &self,
+        market: MarketId,
+        levels: usize,
+    ) -> Result<(u64, Depth), Error> {
         self.ask(|reply| Command::Depth {
             market,
             levels,
             reply,
         })
         .await
+    }
+
+    /// The revision of a market's book, without asking the actor; `None` for a market the
+    /// node does not trade. It includes every change whose answer (to any caller) or event
+    /// was sent before this call, so a depth read at this revision is as fresh as asking
+    /// the actor: a client that placed or cancelled an order and got its answer sees it.
+    pub fn book_revision(&self, market: &MarketId) -> Option<u64> {
+        self.revisions.get(market)
     }
 
     /// What the books know of an order.

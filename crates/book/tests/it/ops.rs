@@ -683,3 +683,30 @@ fn remove_reasons_have_stable_names() {
         ["cancelled", "filled", "expired", "evicted", "dropped"]
     );
 }
+
+#[test]
+fn revision_moves_with_every_change_and_only_then() {
+    let mut book = book();
+    assert_eq!(book.revision(), 0);
+    let bid = put(&mut book, order(1, Side::Buy, 99, 7));
+    let after_insert = book.revision();
+    assert!(after_insert > 0);
+    // Reads and draining the events change nothing.
+    let _ = (book.depth(10), book.top(), book.digest());
+    events(&mut book);
+    assert_eq!(book.revision(), after_insert);
+    // A refused insert changes nothing either.
+    assert!(book.insert(Arc::clone(&bid), T0).is_err());
+    assert_eq!(book.revision(), after_insert);
+    let mut last = after_insert;
+    let changes: [&dyn Fn(&mut Book); 3] = [
+        &|book| book.reserve(bid.id(), Lots(2)).expect("reserved"),
+        &|book| book.release(bid.id(), Lots(2)).expect("released"),
+        &|book| book.remove(bid.id()).expect("removed"),
+    ];
+    for change in changes {
+        change(&mut book);
+        assert!(book.revision() > last, "every change moves the revision");
+        last = book.revision();
+    }
+}

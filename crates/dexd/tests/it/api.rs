@@ -167,6 +167,42 @@ type Call<'a> = Box<dyn Fn() -> crate::harness::Answer + 'a>;
 
 /// Every bad request gets its own problem type and changes nothing.
 #[test]
+fn a_book_read_right_after_a_post_or_cancel_answer_includes_it() {
+    // The book route answers from a cache while the book's revision stays the same: the
+    // node must move the revision before it answers the post or the cancel, or the read
+    // that follows the answer would get the cached book from before it.
+    let node = Dexd::start(&[]);
+    let mut expected: Vec<(String, String, String)> = Vec::new();
+    let mut ids = Vec::new();
+    for nonce in 1..=9u64 {
+        // Read first, so a cached answer of the book without the order exists.
+        assert_eq!(node.book(), expected);
+        let order = node.order(Side::Buy, 100_000 + nonce * 10, 100, nonce);
+        let answer = node.post("/v1/orders/signed", &body(&order));
+        assert_eq!(answer.status, 201, "{}", answer.text);
+        ids.push(order.order.id().to_string());
+        // Bids best (highest) first: each order is the new best.
+        let price = format!("1000.{nonce}");
+        expected.insert(0, ("bids".into(), price.clone(), "0.1".into()));
+        assert_eq!(node.book(), expected, "right after posting order {nonce}");
+        let top = node.get("/v1/markets/ETH%2FUSDC/book?depth=1");
+        assert_eq!(
+            top.json["bids"],
+            json!([{"price": price, "quantity": "0.1", "orders": 1}])
+        );
+    }
+    // Cancel from the best down: each read right after the answer has the order gone.
+    for id in ids.iter().rev() {
+        assert_eq!(node.book(), expected);
+        let cancelled = node.delete(&format!("/v1/orders/{id}"));
+        assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+        expected.remove(0);
+        assert_eq!(node.book(), expected, "right after cancelling {id}");
+    }
+    assert!(node.book().is_empty());
+}
+
+#[test]
 fn each_bad_request_is_its_own_problem_and_changes_nothing() {
     let node = Dexd::start(&[]);
     let good = node.order(Side::Buy, 100_000, 10, 1);
