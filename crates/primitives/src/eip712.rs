@@ -4,9 +4,9 @@
 //! to be hashed; the type strings below are the protocol and must never change without a
 //! new domain version.
 
-use std::sync::LazyLock;
+use std::{any::TypeId, cell::RefCell, sync::LazyLock};
 
-use alloy_primitives::{B256, keccak256};
+use alloy_primitives::{B256, Keccak256, keccak256};
 use alloy_sol_types::{Eip712Domain, SolStruct, eip712_domain};
 
 /// Solidity declarations of the signed structs. Field names are the EIP-712 names.
@@ -81,14 +81,42 @@ pub fn domain_separator() -> B256 {
 /// The EIP-712 signing digest `keccak256(0x1901 ‖ domainSeparator ‖ hashStruct(message))`.
 ///
 /// Equal to `message.eip712_signing_hash(&DOMAIN)` (tested), but reuses the cached domain
-/// separator instead of re-hashing the domain for every message.
-pub fn signing_digest<T: SolStruct>(message: &T) -> B256 {
+/// separator and type hash instead of hashing them again for every message: on every
+/// order's path, that is 3 of 8 Keccak permutations saved.
+pub fn signing_digest<T: SolStruct + 'static>(message: &T) -> B256 {
     let mut buf = [0u8; 66];
     buf[0] = 0x19;
     buf[1] = 0x01;
     buf[2..34].copy_from_slice(DOMAIN_SEPARATOR.as_slice());
-    buf[34..66].copy_from_slice(message.eip712_hash_struct().as_slice());
+    buf[34..66].copy_from_slice(hash_struct(message).as_slice());
     keccak256(buf)
+}
+
+/// `hashStruct(message) = keccak256(typeHash ‖ encodeData(message))`, equal to
+/// `message.eip712_hash_struct()` (tested) with the type hash taken from [`type_hash`].
+pub fn hash_struct<T: SolStruct + 'static>(message: &T) -> B256 {
+    let mut hasher = Keccak256::new();
+    hasher.update(type_hash::<T>());
+    hasher.update(message.eip712_encode_data());
+    hasher.finalize()
+}
+
+/// `typeHash = keccak256(encodeType(T))`, computed once per type and thread. alloy hashes
+/// the type string (two Keccak permutations for an order) on every call.
+pub fn type_hash<T: SolStruct + 'static>() -> B256 {
+    thread_local! {
+        // A handful of protocol types: a short list beats a map.
+        static TYPE_HASHES: RefCell<Vec<(TypeId, B256)>> = const { RefCell::new(Vec::new()) };
+    }
+    let id = TypeId::of::<T>();
+    TYPE_HASHES.with(|cache| {
+        if let Some((_, hash)) = cache.borrow().iter().find(|(known, _)| *known == id) {
+            return *hash;
+        }
+        let hash = keccak256(T::eip712_encode_type().as_bytes());
+        cache.borrow_mut().push((id, hash));
+        hash
+    })
 }
 
 #[cfg(test)]
@@ -144,5 +172,28 @@ mod tests {
             quotePerTickLot: U256::from(10),
         };
         assert_eq!(signing_digest(&market), market.eip712_signing_hash(&DOMAIN));
+        let update = sol::Update {
+            orderId: B256::repeat_byte(9),
+            remaining: 3,
+            timestamp: 1_764_140_000_500,
+        };
+        let alive = sol::Alive {
+            maker: Address::repeat_byte(0x22),
+            peer: "12D3KooWOther".into(),
+            market: B256::repeat_byte(7),
+            openOrders: 2,
+            ordersRoot: B256::repeat_byte(5),
+            timestamp: 1_764_140_001_000,
+        };
+        // Twice, interleaved: the second round reads every type hash from the cache.
+        for _ in 0..2 {
+            assert_eq!(hash_struct(&order), order.eip712_hash_struct());
+            assert_eq!(hash_struct(&update), update.eip712_hash_struct());
+            assert_eq!(hash_struct(&alive), alive.eip712_hash_struct());
+            assert_eq!(hash_struct(&market), market.eip712_hash_struct());
+            assert_eq!(signing_digest(&update), update.eip712_signing_hash(&DOMAIN));
+            assert_eq!(signing_digest(&alive), alive.eip712_signing_hash(&DOMAIN));
+            assert_eq!(type_hash::<sol::Order>(), order.eip712_type_hash());
+        }
     }
 }
