@@ -185,6 +185,8 @@ pub(crate) struct NodeToml {
     pub(crate) orders_per_maker: usize,
     /// Open orders per market (the furthest from the mid are evicted beyond).
     pub(crate) orders_per_market: usize,
+    /// Orders per market with memory reserved at start (no table growth before them).
+    pub(crate) preallocated_orders: usize,
     /// Peers a starting node syncs each market from.
     pub(crate) sync_peers: usize,
     /// Capacity of the node's command queue.
@@ -204,6 +206,7 @@ impl Default for NodeToml {
             silent_after: Dur(node.liveness.silent_after),
             orders_per_maker: node.caps.orders_per_maker,
             orders_per_market: node.caps.orders_per_market,
+            preallocated_orders: node.caps.preallocated_orders,
             sync_peers: node.sync.start_peers,
             command_queue: node.command_queue,
             event_capacity: node.event_capacity,

@@ -164,6 +164,7 @@ fn node_config(
     node.sync.start_peers = config.node.sync_peers;
     node.caps.orders_per_maker = config.node.orders_per_maker;
     node.caps.orders_per_market = config.node.orders_per_market;
+    node.caps.preallocated_orders = config.node.preallocated_orders;
     node.tick_interval = config.node.tick_interval.0;
     node.command_queue = config.node.command_queue;
     node.event_capacity = config.node.event_capacity;

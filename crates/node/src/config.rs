@@ -164,6 +164,18 @@ pub struct CapsConfig {
     pub orders_per_maker: usize,
     /// Open orders per market; beyond it the order furthest from the mid is evicted.
     pub orders_per_market: usize,
+    /// Orders each market's book has room for from the start (at most `orders_per_market`):
+    /// the memory, about 0.3 KB an order, is reserved and written when the node starts, so
+    /// the first this-many orders never grow a table. Growing one copies all of it at once,
+    /// a pause in the middle of a burst of gossip. Default 10,000; 0 grows on demand.
+    pub preallocated_orders: usize,
+}
+
+impl CapsConfig {
+    /// [`CapsConfig::preallocated_orders`], capped at the market cap.
+    pub fn preallocated(&self) -> usize {
+        self.preallocated_orders.min(self.orders_per_market)
+    }
 }
 
 impl NodeConfig {
@@ -210,6 +222,7 @@ impl Default for CapsConfig {
         CapsConfig {
             orders_per_maker: 1000,
             orders_per_market: 100_000,
+            preallocated_orders: 10_000,
         }
     }
 }

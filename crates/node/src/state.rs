@@ -225,6 +225,14 @@ struct SeenKeys {
 }
 
 impl SeenKeys {
+    fn with_capacity(keys: usize) -> Self {
+        SeenKeys {
+            hasher: std::hash::RandomState::new(),
+            counts: HashMap::with_capacity(keys),
+            expiries: std::collections::BinaryHeap::with_capacity(keys),
+        }
+    }
+
     fn key(&self, order: &Order) -> u64 {
         use std::hash::BuildHasher;
         self.hasher.hash_one(order)
@@ -308,13 +316,14 @@ impl NodeState {
             max_orders: config.caps.orders_per_market,
             hash_seed,
         };
+        let room = config.caps.preallocated();
         let books = config
             .markets
             .iter()
             .map(|market| {
                 let id = market.id();
                 let state = MarketState {
-                    book: Book::new(id, book_config),
+                    book: Book::with_capacity(id, book_config, room),
                     topic: market_topic(&id),
                     ids: BTreeSet::new(),
                 };
@@ -342,7 +351,7 @@ impl NodeState {
             start_synced: HashSet::new(),
             connected: HashSet::new(),
             syncing: HashSet::new(),
-            seen_keys: SeenKeys::default(),
+            seen_keys: SeenKeys::with_capacity(room.saturating_mul(config.markets.len())),
             events: Vec::new(),
             metrics,
             trading: config.settlement.as_ref().map(Trading::new),

@@ -266,3 +266,47 @@ fn replays_in_any_encoding_are_dropped_as_duplicates_even_after_a_cancel() {
     assert_eq!(other.state.stats(&market).unwrap().visible, 0);
     assert_eq!(NodeMetrics::get(&other.metrics.gossip_duplicates), 3);
 }
+
+#[test]
+fn preallocation_changes_nothing_but_memory() {
+    let mut config = test_config(0);
+    config.caps.orders_per_market = 50;
+    config.caps.preallocated_orders = 10_000;
+    assert_eq!(config.caps.preallocated(), 50, "capped at the market cap");
+
+    // Fewer, as many and more orders than the room reserved: same book, same verdicts.
+    let mut maker = peer(2, 1000);
+    let market = eth_usdc_id();
+    let topic = market_topic(&market);
+    let messages = post(&mut maker, 2, 12, NOW);
+    let mut receivers: Vec<(NodeState, Arc<NodeMetrics>)> = [0, 5, 12, 10_000]
+        .into_iter()
+        .map(|room| {
+            let mut config = test_config(1);
+            config.caps.preallocated_orders = room;
+            let metrics = Arc::new(NodeMetrics::default());
+            (
+                NodeState::new(&config, PeerId::random(), 1, metrics.clone()),
+                metrics,
+            )
+        })
+        .collect();
+    for data in messages.iter().chain(&messages) {
+        let verdicts: Vec<Acceptance> = receivers
+            .iter_mut()
+            .map(|(state, _)| state.on_gossip(maker.id, &topic, data, NOW).0)
+            .collect();
+        assert!(
+            verdicts.windows(2).all(|pair| pair[0] == pair[1]),
+            "{verdicts:?}"
+        );
+    }
+    let digest = maker.state.digest(&market);
+    assert!(digest.is_some());
+    for (state, metrics) in &receivers {
+        assert_eq!(state.digest(&market), digest);
+        assert_eq!(state.stats(&market).unwrap().visible, 12);
+        assert_eq!(NodeMetrics::get(&metrics.gossip_accepted), 12);
+        assert_eq!(NodeMetrics::get(&metrics.gossip_duplicates), 12);
+    }
+}
