@@ -479,19 +479,35 @@ impl Actor {
     }
 
     /// Performs a placed order's actions and returns its record, or why it was not placed.
+    ///
+    /// The order's own write comes first (unless a group commit already made it): if it
+    /// fails, the order is withdrawn before anything of it leaves the node, and the client
+    /// is told it was not placed. Once it is stored the order is placed, whatever happens
+    /// to the writes of its takes after it (logged and counted like any failed write).
     async fn carry_out_place(
         &mut self,
         placed: Result<(dex_primitives::OrderId, Vec<Action>), Error>,
         now: dex_primitives::UnixMillis,
     ) -> Result<OwnOrder, Error> {
-        let (id, actions) = placed?;
-        if self.perform(actions).await {
-            self.state
-                .own_record(&id, now)
-                .ok_or(Error::UnknownOrder { id })
-        } else {
-            Err(Error::StoreUnavailable)
+        let (id, mut actions) = placed?;
+        if new_order(&actions).is_some() {
+            let insert = actions.remove(0);
+            if !self.perform(vec![insert]).await {
+                if !self.crashed {
+                    self.state.abandon_own(id, now);
+                }
+                return Err(Error::StoreUnavailable);
+            }
         }
+        if !self.perform(actions).await {
+            warn!(order = %id, "order placed, but a later write failed; see the error above");
+        }
+        if self.crashed {
+            return Err(Error::StoreUnavailable);
+        }
+        self.state
+            .own_record(&id, now)
+            .ok_or(Error::UnknownOrder { id })
     }
 
     /// Stores new own orders in one transaction. False if it failed (logged; the caller

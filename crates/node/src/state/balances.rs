@@ -370,7 +370,10 @@ mod tests {
     use dex_test_utils::{eth_usdc, eth_usdc_id, harness};
 
     use super::*;
-    use crate::{ChainConfig, NodeEvent, NodeMetrics, PlaceOrder, SettlementConfig, TimeInForce};
+    use crate::{
+        Action, ChainConfig, NodeEvent, NodeMetrics, PlaceOrder, SettlementConfig, TimeInForce,
+    };
+    use dex_protocol::WireMessage;
 
     const NOW: UnixMillis = 1_800_000_000_000;
     const ETH: u128 = 1_000_000_000_000_000_000;
@@ -536,5 +539,71 @@ mod tests {
             balance(&state, def.base_chain).on_chain,
             U256::from(2 * ETH)
         );
+    }
+
+    #[test]
+    fn an_order_that_could_not_be_stored_is_withdrawn_without_a_trace() {
+        let (mut state, trader) = node();
+        let def = eth_usdc();
+        state.set_balances(
+            def.base_chain,
+            vec![reading(trader, def.base_token, ETH, NOW)],
+        );
+        state.set_balances(
+            def.quote_chain,
+            vec![reading(trader, def.quote_token, 1000 * USDC, NOW)],
+        );
+        // Another maker's ask, which the buy below can take.
+        let ask = dex_test_utils::OrderBuilder::new()
+            .maker(&dex_test_utils::trader(7))
+            .peer(&PeerId::random().to_base58())
+            .side(Side::Sell)
+            .price(240_000)
+            .quantity(50)
+            .created_at(NOW - 1_000)
+            .expires_at(NOW + 3_600_000)
+            .sign();
+        let ask_id = ask.order.id();
+        let data = dex_protocol::GossipMessage::Order(ask).encode().unwrap();
+        let topic = dex_protocol::market_topic(&eth_usdc_id());
+        let (acceptance, _) = state.on_gossip(PeerId::random(), &topic, &data, NOW);
+        assert_eq!(acceptance, dex_network::Acceptance::Accept);
+        let digest_before = state.digest(&eth_usdc_id());
+        state.drain_events().for_each(drop);
+
+        // A buy that rests (and takes part of the ask): its write failed, so it is withdrawn.
+        let (buy, actions) = state
+            .place_order(order(Side::Buy, 250_000, 100), NOW)
+            .unwrap();
+        assert!(matches!(
+            actions.first(),
+            Some(Action::Store(crate::StoreOp::InsertOrder(_)))
+        ));
+        assert_eq!(state.pending_takes(), 1, "the buy asked to take the ask");
+        assert_eq!(
+            balance(&state, def.quote_chain).reserved_by_orders,
+            U256::from(250 * USDC)
+        );
+        state.drain_events().for_each(drop);
+        state.abandon_own(buy, NOW);
+
+        assert!(state.own_order_ids().is_empty());
+        assert_eq!(state.pending_takes(), 0);
+        assert_eq!(
+            balance(&state, def.quote_chain).reserved_by_orders,
+            U256::ZERO
+        );
+        let book = state.book(&eth_usdc_id()).unwrap();
+        assert!(book.get(&buy).is_none(), "not in the book");
+        assert_eq!(book.get(&ask_id).map(|view| view.remaining), Some(Lots(50)));
+        assert_eq!(state.digest(&eth_usdc_id()), digest_before);
+        let events: Vec<NodeEvent> = state.drain_events().collect();
+        assert!(events.iter().any(|event| matches!(
+            event,
+            NodeEvent::OwnOrder(own) if own.id == buy && own.status == StoredStatus::Cancelled
+        )));
+        // Withdrawing it again, or an order never placed, changes nothing.
+        state.abandon_own(buy, NOW);
+        assert_eq!(state.drain_events().count(), 0);
     }
 }

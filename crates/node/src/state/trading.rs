@@ -1921,6 +1921,45 @@ impl NodeState {
             .unwrap_or_default()
     }
 
+    /// Forgets own order `id` whose placement could not be stored. Nothing of it left the
+    /// node (the gossip and the take requests come after the write), so it is withdrawn
+    /// from the book without a signed update, its unsent takes are dropped, its reservation
+    /// is released, and subscribers see it cancelled: a client told "not placed" finds no
+    /// order, now or after a restart.
+    pub fn abandon_own(&mut self, id: OrderId, now: UnixMillis) {
+        let Some((market, in_book)) = self
+            .trading
+            .as_ref()
+            .and_then(|t| t.own.get(&id))
+            .map(|own| (own.order.market(), own.in_book))
+        else {
+            return;
+        };
+        if in_book {
+            if let Some(state) = self.books.get_mut(&market) {
+                // A tombstone until expiry, like any removal: a replay cannot bring it back.
+                let _ = state.book.remove(id);
+            }
+            self.drain_book(market);
+        }
+        if let Some(own) = self.trading.as_mut().and_then(|t| t.own.get_mut(&id)) {
+            own.status = StoredStatus::Cancelled;
+        }
+        self.account_own(id);
+        self.own_order_event(id, Lots::ZERO, StoredStatus::Cancelled, now);
+        if let Some(trading) = self.trading.as_mut() {
+            trading.takes.retain(|_, take| take.own_order != id);
+            trading.own.remove(&id);
+        }
+        warn!(order = %id, "order withdrawn: it could not be stored");
+    }
+
+    /// Take requests waiting for an answer.
+    #[cfg(test)]
+    pub(crate) fn pending_takes(&self) -> usize {
+        self.trading.as_ref().map_or(0, |t| t.takes.len())
+    }
+
     /// Cancels an own order: an update to zero for a resting order, or the end of an IOC
     /// order's pending takes. Quantity in swaps already started is not affected.
     pub fn cancel_own(&mut self, id: OrderId, now: UnixMillis) -> Result<Vec<Action>, Error> {
