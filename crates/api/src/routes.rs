@@ -136,12 +136,13 @@ pub(crate) async fn markets(State(state): State<ApiState>) -> Json<Markets> {
 #[into_params(parameter_in = Query)]
 pub(crate) struct BookQuery {
     /// Levels per side, 1 to the configured maximum (default 1,000); default 20.
+    #[param(minimum = 1)]
     depth: Option<usize>,
 }
 
 /// Aggregated depth of a market: the best `depth` levels of each side.
 #[utoipa::path(get, path = "/v1/markets/{market}/book", tag = "markets",
-    params(("market" = String, Path, description = "Market id or BASE/QUOTE symbol (URL-encode the '/')"), BookQuery),
+    params(("market" = String, Path, description = "Market id or BASE/QUOTE symbol (URL-encode the '/')", pattern = r"^((0x)?[0-9a-fA-F]{64}|[^/]+/[^/]+)$"), BookQuery),
     responses(
         (status = 200, description = "Depth", body = Book),
         (status = 400, description = "`invalid-query`", body = crate::types::Problem, content_type = "application/problem+json"),
@@ -270,7 +271,7 @@ pub(crate) fn parse_order_id(text: &str) -> ApiResult<OrderId> {
 /// Cancels an own open order (resting, or an IOC order still taking): the node signs an
 /// update to zero and gossips it. Swaps already started go on.
 #[utoipa::path(delete, path = "/v1/orders/{id}", tag = "orders",
-    params(("id" = String, Path, description = "Order id (0x and 64 hex digits)")),
+    params(("id" = String, Path, description = "Order id (0x and 64 hex digits)", pattern = r"^(0x)?[0-9a-fA-F]{64}$")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Cancelled", body = OrderCancelled),

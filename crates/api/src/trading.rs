@@ -175,16 +175,27 @@ pub(crate) async fn balances(State(state): State<ApiState>) -> ApiResult<Json<Ba
 #[into_params(parameter_in = Query)]
 pub(crate) struct OrdersQuery {
     /// Only this market (id or BASE/QUOTE symbol).
+    #[param(pattern = r"^((0x)?[0-9a-fA-F]{64}|[^/]+/[^/]+)$")]
     market: Option<String>,
-    /// Only this status: open, filled, cancelled, expired (list only).
+    /// Only this status: open, filled, cancelled, expired.
+    #[param(pattern = "^(open|filled|cancelled|expired)$")]
     status: Option<String>,
 }
 
+/// Query of cancel-all: the market only (a status filter would be meaningless, only open
+/// orders can be cancelled, and is refused as an unknown parameter).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CancelAllQuery {
+    /// Only this market (id or BASE/QUOTE symbol).
+    #[param(pattern = r"^((0x)?[0-9a-fA-F]{64}|[^/]+/[^/]+)$")]
+    market: Option<String>,
+}
+
 /// The market an own-orders query names, if any.
-fn market_filter(state: &ApiState, query: &OrdersQuery) -> ApiResult<Option<MarketId>> {
-    query
-        .market
-        .as_deref()
+fn market_filter(state: &ApiState, market: Option<&str>) -> ApiResult<Option<MarketId>> {
+    market
         .map(|name| find_market(state, name).map(Market::id))
         .transpose()
 }
@@ -218,7 +229,7 @@ pub(crate) async fn list_orders(
     State(state): State<ApiState>,
     ApiQuery(query): ApiQuery<OrdersQuery>,
 ) -> ApiResult<Json<OwnOrders>> {
-    let market = market_filter(&state, &query)?;
+    let market = market_filter(&state, query.market.as_deref())?;
     let status = query.status.as_deref().map(parse_status).transpose()?;
     let orders = state.node().own_orders(market, status).await?;
     let orders = orders
@@ -230,31 +241,27 @@ pub(crate) async fn list_orders(
 
 /// Cancels every open own order, of one market or of all.
 #[utoipa::path(delete, path = "/v1/orders", tag = "orders",
-    params(OrdersQuery),
+    params(CancelAllQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The orders cancelled", body = OrdersCancelled),
+        (status = 400, description = "`invalid-query`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`unknown-market`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`settlement-off`", body = crate::types::Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn cancel_all(
     State(state): State<ApiState>,
-    ApiQuery(query): ApiQuery<OrdersQuery>,
+    ApiQuery(query): ApiQuery<CancelAllQuery>,
 ) -> ApiResult<Json<OrdersCancelled>> {
-    if query.status.is_some() {
-        return Err(ApiError::InvalidQuery {
-            detail: "cancel all takes only `market`".into(),
-        });
-    }
-    let market = market_filter(&state, &query)?;
+    let market = market_filter(&state, query.market.as_deref())?;
     let cancelled = state.node().cancel_all(market).await?;
     Ok(Json(OrdersCancelled { cancelled }))
 }
 
 /// One own order with the swaps that traded it.
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    params(("id" = String, Path, description = "Order id (0x and 64 hex digits)", pattern = r"^(0x)?[0-9a-fA-F]{64}$")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The order and its swaps", body = OwnOrderDetail),
@@ -296,7 +303,7 @@ pub(crate) async fn list_swaps(State(state): State<ApiState>) -> ApiResult<Json<
 
 /// One swap with its event history.
 #[utoipa::path(get, path = "/v1/swaps/{id}", tag = "swaps",
-    params(("id" = String, Path, description = "Swap id")),
+    params(("id" = String, Path, description = "Swap id (0x and 64 hex digits)", pattern = r"^(0x)?[0-9a-fA-F]{64}$")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The swap and its history", body = SwapDetail),
@@ -335,12 +342,13 @@ pub(crate) async fn show_swap(
 #[into_params(parameter_in = Query)]
 pub(crate) struct TradesQuery {
     /// Most trades returned, 1 to 1,000; default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
 /// Recent trades of a market this node took part in, newest first.
 #[utoipa::path(get, path = "/v1/markets/{market}/trades", tag = "markets",
-    params(("market" = String, Path, description = "Market id or BASE/QUOTE symbol"), TradesQuery),
+    params(("market" = String, Path, description = "Market id or BASE/QUOTE symbol", pattern = r"^((0x)?[0-9a-fA-F]{64}|[^/]+/[^/]+)$"), TradesQuery),
     responses(
         (status = 200, description = "Trades", body = Trades),
         (status = 400, description = "`invalid-query`", body = crate::types::Problem, content_type = "application/problem+json"),

@@ -396,6 +396,11 @@ fn each_bad_request_is_its_own_problem_and_changes_nothing() {
             404,
             Box::new(|| node.delete(&format!("/v1/orders/{no_order}"))),
         ),
+        (
+            "invalid-query",
+            400,
+            Box::new(|| node.delete("/v1/orders?status=open")),
+        ),
         ("not-found", 404, Box::new(|| node.get("/v1/nothing-here"))),
         (
             "method-not-allowed",
@@ -607,6 +612,37 @@ fn the_openapi_document_describes_the_served_routes() {
         assert!(document["paths"][path].is_object(), "{path} missing");
     }
     assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+    // Parameters carry the constraints the API enforces, so that clients and fuzzers
+    // generated from the document send what the API accepts.
+    let parameter = |path: &str, method: &str, name: &str| {
+        document["paths"][path][method]["parameters"]
+            .as_array()
+            .and_then(|parameters| parameters.iter().find(|p| p["name"] == name))
+            .map(|p| p["schema"].clone())
+            .unwrap_or_else(|| panic!("{method} {path}: no parameter {name}"))
+    };
+    let hex = "^(0x)?[0-9a-fA-F]{64}$";
+    assert_eq!(parameter("/v1/orders/{id}", "get", "id")["pattern"], hex);
+    assert_eq!(parameter("/v1/orders/{id}", "delete", "id")["pattern"], hex);
+    assert_eq!(parameter("/v1/swaps/{id}", "get", "id")["pattern"], hex);
+    assert_eq!(
+        parameter("/v1/orders", "get", "status")["pattern"],
+        "^(open|filled|cancelled|expired)$"
+    );
+    let limit = parameter("/v1/markets/{market}/trades", "get", "limit");
+    assert_eq!(
+        (limit["minimum"].as_u64(), limit["maximum"].as_u64()),
+        (Some(1), Some(1000))
+    );
+    assert_eq!(
+        parameter("/v1/markets/{market}/book", "get", "depth")["minimum"].as_u64(),
+        Some(1)
+    );
+    assert!(
+        parameter("/v1/markets/{market}/book", "get", "market")["pattern"]
+            .as_str()
+            .is_some_and(|pattern| pattern.contains("[^/]+/[^/]+"))
+    );
     assert!(
         document["paths"]["/v1/orders"]["post"]["responses"]["422"]["description"]
             .as_str()
