@@ -606,4 +606,64 @@ mod tests {
         state.abandon_own(buy, NOW);
         assert_eq!(state.drain_events().count(), 0);
     }
+
+    #[test]
+    fn take_refusals_are_signed_only_by_the_orders_maker() {
+        let (mut state, trader) = node();
+        let def = eth_usdc();
+        state.set_balances(
+            def.base_chain,
+            vec![reading(trader, def.base_token, ETH, NOW)],
+        );
+        let taker_key = dex_test_utils::trader(9);
+        let bid = dex_test_utils::OrderBuilder::new()
+            .maker(&taker_key)
+            .peer(&PeerId::random().to_base58())
+            .side(Side::Buy)
+            .price(300_000)
+            .quantity(10)
+            .created_at(NOW)
+            .expires_at(NOW + 3_600_000)
+            .sign();
+        let take = |maker_order| {
+            let request = dex_protocol::take::TakeRequest {
+                maker_order_id: maker_order,
+                taker_order_id: bid.order.id(),
+                quantity: 10,
+                hashlock: dex_primitives::B256::repeat_byte(3),
+                taker_htlc: Address::repeat_byte(0x11),
+                maker_htlc: Address::repeat_byte(0x11),
+                taker_lock_secs: 7_200,
+                timestamp: NOW,
+            };
+            (
+                request.id(),
+                dex_protocol::take::sign_take(request, bid.clone(), &taker_key),
+            )
+        };
+
+        // An order this node never held: refused, and not signed by any key of ours.
+        let stranger = dex_primitives::OrderId(dex_primitives::B256::repeat_byte(0x42));
+        let (request_id, message) = take(stranger);
+        let (answer, actions) = state.on_take_request(PeerId::random(), message, NOW);
+        assert!(actions.is_empty());
+        let dex_protocol::take::TakeAnswer::Rejected { signature, .. } = &answer else {
+            panic!("expected a refusal, got {answer:?}");
+        };
+        assert_eq!(signature.0, [0; 65]);
+        assert!(answer.verify(&request_id, trader).is_err());
+
+        // Our order, cancelled: refused under its maker's key, which the taker can check.
+        let (sell, _) = state
+            .place_order(order(Side::Sell, 300_000, 10), NOW)
+            .unwrap();
+        state.cancel_own(sell, NOW).unwrap();
+        let (request_id, message) = take(sell);
+        let (answer, _) = state.on_take_request(PeerId::random(), message, NOW + 1);
+        assert!(matches!(
+            answer,
+            dex_protocol::take::TakeAnswer::Rejected { .. }
+        ));
+        answer.verify(&request_id, trader).unwrap();
+    }
 }

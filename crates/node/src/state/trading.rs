@@ -971,11 +971,16 @@ impl NodeState {
             .values()
             .find_map(|state| state.book.order(&request.maker_order_id).cloned());
         let Some(maker_order) = maker_order else {
-            // Not ours, or closed: nobody to sign a refusal for, so answer with the
-            // first key (the taker only learns that the order is not open here).
+            // Not open here. A closed order of ours is refused under its maker's key; for
+            // an order we never held there is nobody to sign for (see `refuse`).
+            let maker = self
+                .trading
+                .as_ref()
+                .and_then(|t| t.own.get(&request.maker_order_id))
+                .map(|own| own.order.maker());
             return self.refuse(
                 &request,
-                None,
+                maker,
                 RejectReason::OrderNotOpen,
                 "order not open on this node",
                 now,
@@ -1016,9 +1021,10 @@ impl NodeState {
         detail: &str,
         now: UnixMillis,
     ) -> (TakeAnswer, Vec<Action>) {
-        let key = maker
-            .and_then(|maker| self.traders.get(&maker))
-            .or_else(|| self.traders.values().next());
+        // Only the order's maker can sign a refusal the taker can check. For an order this
+        // node does not hold, signing with another of its keys would prove nothing to the
+        // taker and would tell any peer that asks which trader keys this node holds.
+        let key = maker.and_then(|maker| self.traders.get(&maker));
         let reject = TakeReject {
             request_id: request.id(),
             reason,
@@ -1026,7 +1032,7 @@ impl NodeState {
         };
         let answer = match key {
             Some(key) => sign_reject(reject, detail, key),
-            // A node without keys never has orders, so this answers nothing a taker acts on.
+            // Unsigned: the taker's check fails, which ends the take like a refusal.
             None => TakeAnswer::Rejected {
                 reject,
                 signature: dex_primitives::Signature([0; 65]),
