@@ -458,14 +458,7 @@ mod tests {
             state.place_order(order(Side::Sell, 300_000, 100), NOW),
             Err(Error::BalanceUnknown { chain_id, .. }) if chain_id == def.base_chain
         ));
-        state.set_balances(
-            def.base_chain,
-            vec![reading(trader, def.base_token, ETH, NOW)],
-        );
-        state.set_balances(
-            def.quote_chain,
-            vec![reading(trader, def.quote_token, 1000 * USDC, NOW)],
-        );
+        fund(&mut state, trader);
         let eth = balance(&state, def.base_chain);
         assert_eq!(eth.symbol.as_deref(), Some("ETH"));
         assert_eq!(eth.on_chain, U256::from(ETH));
@@ -541,9 +534,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_order_that_could_not_be_stored_is_withdrawn_without_a_trace() {
-        let (mut state, trader) = node();
+    /// Balances read for `trader`: 1 ETH and 1,000 USDC.
+    fn fund(state: &mut NodeState, trader: Address) {
         let def = eth_usdc();
         state.set_balances(
             def.base_chain,
@@ -553,6 +545,19 @@ mod tests {
             def.quote_chain,
             vec![reading(trader, def.quote_token, 1000 * USDC, NOW)],
         );
+    }
+
+    /// A node holding 1 ETH and 1,000 USDC.
+    fn funded_node() -> (NodeState, Address) {
+        let (mut state, trader) = node();
+        fund(&mut state, trader);
+        (state, trader)
+    }
+
+    #[test]
+    fn an_order_that_could_not_be_stored_is_withdrawn_without_a_trace() {
+        let (mut state, _) = funded_node();
+        let def = eth_usdc();
         // Another maker's ask, which the buy below can take.
         let ask = dex_test_utils::OrderBuilder::new()
             .maker(&dex_test_utils::trader(7))
@@ -609,12 +614,7 @@ mod tests {
 
     #[test]
     fn take_refusals_are_signed_only_by_the_orders_maker() {
-        let (mut state, trader) = node();
-        let def = eth_usdc();
-        state.set_balances(
-            def.base_chain,
-            vec![reading(trader, def.base_token, ETH, NOW)],
-        );
+        let (mut state, trader) = funded_node();
         let taker_key = dex_test_utils::trader(9);
         let bid = dex_test_utils::OrderBuilder::new()
             .maker(&taker_key)
