@@ -14,6 +14,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, anyhow, bail};
+use dex_logging::LogFormat;
 use dex_primitives::{Address, Decimal, MarketDef, Markets, U256};
 use serde::{Deserialize, Deserializer, de};
 
@@ -39,17 +40,6 @@ pub(crate) struct Config {
     pub(crate) node: NodeToml,
     /// Trading: chains, swaps, the database. Without chains the node is a relay.
     pub(crate) settlement: SettlementToml,
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Human,
-    /// One JSON object per line.
-    Json,
 }
 
 /// `[log]`.

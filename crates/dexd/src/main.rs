@@ -15,8 +15,9 @@ use std::{
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
-use config::{Config, LogFormat};
+use config::Config;
 use datadir::DataDir;
+use dex_logging::LogFormat;
 use dex_network::{Multiaddr, NetworkConfig, RateLimit};
 use dex_node::{ChainConfig, NodeConfig, SettlementConfig, SystemClock};
 use dex_primitives::{Markets, ValidationRules};
@@ -118,25 +119,6 @@ fn settings(cli: &Cli) -> Result<Settings> {
         base,
         data_dir,
     })
-}
-
-fn init_logging(format: LogFormat, level: &str) -> Result<()> {
-    use tracing_subscriber::EnvFilter;
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(filter) if !filter.is_empty() => EnvFilter::try_new(&filter)
-            .map_err(|err| anyhow!("RUST_LOG {filter:?} is not a valid filter: {err}"))?,
-        _ => EnvFilter::try_new(level)
-            .map_err(|err| anyhow!("log level {level:?} is not a valid filter: {err}"))?,
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let result = match format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-    result.map_err(|err| anyhow!("cannot start logging: {err}"))
 }
 
 fn multiaddrs(what: &str, texts: &[String]) -> Result<Vec<Multiaddr>> {
@@ -276,7 +258,7 @@ async fn run(cli: Cli) -> Result<()> {
         base,
         data_dir,
     } = settings(&cli)?;
-    init_logging(config.log.format, &config.log.level)?;
+    dex_logging::init(config.log.format, &config.log.level)?;
     let data = DataDir::open(&data_dir)?;
     let markets = config.markets(&base)?;
     let (trader, created) = data.trader_key()?;

@@ -33,6 +33,7 @@ use std::{
 
 use anyhow::{Context, Result, anyhow};
 use clap::Parser;
+use dex_logging::LogFormat;
 use nix::sys::signal::{SigSet, Signal};
 use tracing::{info, warn};
 
@@ -41,7 +42,7 @@ use crate::{
     metrics::Metrics,
     node::{Endpoint, NodeClient},
     price::PriceSource,
-    settings::{LogFormat, Settings},
+    settings::Settings,
 };
 
 /// The p2pdex market maker.
@@ -82,25 +83,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat, level: &str) -> Result<()> {
-    use tracing_subscriber::EnvFilter;
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(filter) if !filter.is_empty() => EnvFilter::try_new(&filter)
-            .map_err(|err| anyhow!("RUST_LOG {filter:?} is not a valid filter: {err}"))?,
-        _ => EnvFilter::try_new(level)
-            .map_err(|err| anyhow!("log level {level:?} is not a valid filter: {err}"))?,
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let result = match format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-    result.map_err(|err| anyhow!("cannot start logging: {err}"))
-}
-
 /// Waits for SIGINT or SIGTERM on a thread: the first asks the bot to stop (it cancels its
 /// orders), a second exits at once.
 fn watch_signals(signals: SigSet, stop: Arc<AtomicBool>) -> Result<Receiver<()>> {
@@ -125,7 +107,7 @@ fn watch_signals(signals: SigSet, stop: Arc<AtomicBool>) -> Result<Receiver<()>>
 /// Runs the bot; true when it stopped with every order cancelled.
 fn run(cli: Cli, signals: SigSet) -> Result<bool> {
     let settings = Settings::load(&cli.config)?;
-    init_logging(
+    dex_logging::init(
         cli.log_format.unwrap_or(settings.log.format),
         cli.log_level.as_deref().unwrap_or(&settings.log.level),
     )?;

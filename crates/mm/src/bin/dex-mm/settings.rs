@@ -9,6 +9,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+use dex_logging::LogFormat;
 use dex_mm::StrategyConfig;
 use dex_primitives::Decimal;
 use serde::Deserialize;
@@ -154,17 +155,6 @@ pub(crate) struct InventorySettings {
     /// Quote asset at start (USDC in ETH/USDC).
     #[serde(with = "dex_mm::serde_decimal")]
     pub(crate) quote: Decimal,
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Human,
-    /// One JSON object per line.
-    Json,
 }
 
 /// `[log]`.
