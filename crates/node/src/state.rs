@@ -217,7 +217,7 @@ pub(crate) fn millis(duration: Duration) -> u64 {
 /// expire: a miss proves an order is new without computing its EIP-712 id (a few µs of
 /// every ingest). A hit only means "compute the id and look"; collisions cost time, never
 /// correctness.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct SeenKeys {
     hasher: std::hash::RandomState,
     counts: HashMap<u64, u32>,
