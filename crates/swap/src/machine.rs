@@ -141,7 +141,8 @@ pub enum Hint {
         /// Lock id.
         lock_id: B256,
     },
-    /// The secret (the taker sends it with its claim).
+    /// The secret. The taker sends it only after its own claim is seen on chain, when the
+    /// claim has made it public anyway.
     Secret {
         /// The preimage.
         secret: Secret,
@@ -297,6 +298,9 @@ struct Knowledge {
     secret: Option<Secret>,
     /// The counterparty asked to abort.
     peer_aborted: bool,
+    /// Taker: the secret hint was sent (once, after our claim was seen on chain).
+    #[serde(default)]
+    secret_hinted: bool,
 }
 
 fn index(leg: Leg) -> usize {
@@ -844,14 +848,21 @@ impl Swap {
                         Some(sent) => self.retry_due(sent, now) && !self.expired(Leg::Maker),
                     };
                     if send {
+                        // No hint with the claim: a claim that never mines (no gas, a fee
+                        // spike, a dropped transaction) must not hand the maker the secret.
                         actions.extend(self.claim_action());
-                        if claim_sent_at.is_none()
-                            && let Some(secret) = self.known.secret
-                        {
-                            actions.push(Action::Send(Hint::Secret { secret }));
-                        }
                         claim_sent_at = Some(now);
                     }
+                }
+                // Our claim is on chain, so the secret is public: the hint now only spares
+                // the maker its wait for the chain.
+                if counter == Some(Settlement::Claimed) && !self.known.secret_hinted {
+                    actions.extend(
+                        self.known
+                            .secret
+                            .map(|secret| Action::Send(Hint::Secret { secret })),
+                    );
+                    self.known.secret_hinted = true;
                 }
                 // Refund our lock after T1 if nobody claimed it.
                 self.refund_if_expired(&mut refund_sent_at, now, actions);

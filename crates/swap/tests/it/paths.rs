@@ -57,9 +57,10 @@ fn happy_path_both_roles() {
     assert_eq!(t1 - CHAIN_START, timing().taker_lock_secs);
     // Nobody sent a transaction that reverted.
     assert_eq!(world.chains[0].reverts + world.chains[1].reverts, 0);
-    // The secret hint went out with the claim.
+    // The maker learned the secret from the taker's mined claim before any hint was due:
+    // the hint only follows a claim seen on chain, and here the maker claimed first.
     assert!(
-        world
+        !world
             .actions_of(Role::Taker)
             .iter()
             .any(|a| matches!(a, Action::Send(Hint::Secret { .. })))
@@ -146,6 +147,8 @@ fn maker_learns_the_secret_from_the_message_first() {
     // Drive until the maker locked, let the taker claim, then let the maker see only the
     // hint (its view of the maker chain is stale): it claims with the hinted secret.
     until_maker_locked(&mut world);
+    // One round claims, the next sees the claim mined and hints the secret.
+    world.round(Role::Taker);
     world.round(Role::Taker);
     assert!(matches!(
         world.taker.phase(),
@@ -272,16 +275,59 @@ fn maker_refunding_switches_to_claim_when_the_taker_claimed_at_the_last_moment()
     );
 }
 
+/// Finding 1 of the swap-safety review: the taker sent the secret hint together with its
+/// first claim, so a claim that never mined (no gas, a fee spike, a dropped transaction)
+/// let the honest maker claim the taker's lock and later refund its own.
 #[test]
-fn taker_refunds_when_its_claim_does_not_land_in_time() {
+fn taker_whose_claim_never_lands_keeps_the_secret_and_gets_its_funds_back() {
     let mut world = World::new();
     until_maker_locked(&mut world);
     world.behaviour[0].never_claims = true; // its claim transactions never land
-    world.behaviour[0].mute = true;
     world.run(5000);
+    let hinted = world
+        .actions_of(Role::Taker)
+        .into_iter()
+        .any(|action| matches!(action, Action::Send(Hint::Secret { .. })));
+    assert!(!hinted, "the secret left the taker without a mined claim");
     assert_eq!(world.outcome(Role::Taker), Some(Outcome::Refunded));
     assert_eq!(world.outcome(Role::Maker), Some(Outcome::Refunded));
     assert_nothing_moved(&world);
+}
+
+#[test]
+fn the_secret_hint_follows_the_claim_seen_on_chain() {
+    let mut world = World::new();
+    until_maker_locked(&mut world);
+    // The round that sends the claim sends no hint: the claim is not on chain yet.
+    let actions = world.feed(Role::Taker, Event::Tick);
+    assert!(actions.is_empty(), "{actions:?}");
+    let now = world.now;
+    let actions: Vec<Action> = world
+        .observations(Role::Taker)
+        .into_iter()
+        .flat_map(|event| world.swap_mut(Role::Taker).handle(event, now))
+        .collect();
+    let claim_at = actions
+        .iter()
+        .position(|action| matches!(action, Action::Claim { .. }))
+        .expect("the taker claims");
+    assert!(
+        !actions
+            .iter()
+            .any(|action| matches!(action, Action::Send(Hint::Secret { .. }))),
+        "hint sent with the claim: {:?}",
+        &actions[claim_at..]
+    );
+    world.perform(Role::Taker, &actions);
+    // The next observation shows the claim mined: now the hint goes out, once.
+    world.round(Role::Taker);
+    world.round(Role::Taker);
+    let hints = world
+        .actions_of(Role::Taker)
+        .into_iter()
+        .filter(|action| matches!(action, Action::Send(Hint::Secret { .. })))
+        .count();
+    assert_eq!(hints, 1);
 }
 
 #[test]
