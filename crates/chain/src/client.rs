@@ -79,6 +79,10 @@ pub struct ClientConfig {
     /// How much each re-send raises both EIP-1559 fee fields, in percent. Nodes refuse
     /// replacements below +10%, so smaller values count as 10.
     pub fee_bump_percent: u64,
+    /// The chain's block time (the usual gap between two blocks): with the scan
+    /// confirmations it says how late the scanner sees what happens on the chain
+    /// ([`ClientConfig::scan_lag`]). Default 12 s (Ethereum).
+    pub block_time: Duration,
 }
 
 impl Default for ClientConfig {
@@ -92,6 +96,7 @@ impl Default for ClientConfig {
             max_reorg_depth: 64,
             resend_interval: Duration::from_secs(30),
             fee_bump_percent: 20,
+            block_time: Duration::from_secs(12),
         }
     }
 }
@@ -108,8 +113,18 @@ impl ClientConfig {
             // Blocks come instantly, or every few seconds with interval mining: a
             // transaction waiting for its block is not stuck.
             resend_interval: Duration::from_secs(15),
+            block_time: Duration::from_secs(1),
             ..ClientConfig::default()
         }
+    }
+
+    /// How long after a block is mined the scanner has read it, at worst: the blocks it
+    /// waits for to have `scan_confirmations`, and one poll.
+    pub fn scan_lag(&self) -> Duration {
+        let blocks = u32::try_from(self.scan_confirmations.max(1) - 1).unwrap_or(u32::MAX);
+        self.block_time
+            .saturating_mul(blocks)
+            .saturating_add(self.poll_interval)
     }
 }
 

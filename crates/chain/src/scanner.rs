@@ -4,9 +4,10 @@
 //! Per step it reads the latest block number, then:
 //! 1. the header of the last block scanned: if the chain no longer has it, a reorg replaced
 //!    blocks already read, and the step rewinds instead (below);
-//! 2. the headers of the range's first block and of its last `max_reorg_depth` blocks (one
-//!    JSON-RPC batch): the first must be the child of the last block scanned, the others a
-//!    chain; their hashes go into the next cursor;
+//! 2. the headers of the range's first block, of its last `max_reorg_depth` blocks and of
+//!    the head (one JSON-RPC batch): the first must be the child of the last block scanned,
+//!    the others a chain; their hashes go into the next cursor; the head is reported with
+//!    the batch (the chain's clock for deadlines, and what confirmations count to);
 //! 3. the range's logs, and in the same batch the logs of its last block by hash (EIP-234):
 //!    a node that has not got that block (whose logs lag its head) fails the second query
 //!    instead of returning a range cut short, and the two must agree;
@@ -58,12 +59,14 @@ impl HtlcClient {
             .checked_sub(config.scan_confirmations.max(1) - 1)
             .filter(|&newest| newest >= first);
         let Some(newest_readable) = newest_readable else {
+            let head_header = self.read_headers(&[head], head).await?;
             return Ok(ScanBatch {
                 events: Vec::new(),
                 cursor,
                 caught_up: true,
                 last_block: last.map(|header| header.block_ref()),
                 reorg: None,
+                head: head_header.get(&head).map(|header| header.block_ref()),
             });
         };
         let end = newest_readable.min(first.saturating_add(config.max_scan_range.max(1) - 1));
@@ -72,6 +75,11 @@ impl HtlcClient {
         let mut numbers: Vec<u64> = (tail_start..=end).collect();
         if tail_start > first {
             numbers.insert(0, first);
+        }
+        // The head too: its time is the chain's clock for timelock decisions, and lock
+        // confirmations are counted against it.
+        if head > end {
+            numbers.push(head);
         }
         let mut headers = self.read_headers(&numbers, head).await?;
         if let Some(last) = last
@@ -126,6 +134,7 @@ impl HtlcClient {
             caught_up: end == newest_readable,
             last_block: Some(end_header.block_ref()),
             reorg: None,
+            head: headers.get(&head).map(|header| header.block_ref()),
         })
     }
 
@@ -200,6 +209,7 @@ impl HtlcClient {
             caught_up: false,
             last_block,
             reorg: Some(reorg),
+            head: None,
         })
     }
 }

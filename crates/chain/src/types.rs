@@ -437,6 +437,11 @@ pub struct ScanBatch {
     /// Set when the scan found blocks it had read replaced and rewound instead of reading
     /// further; such a batch has no events.
     pub reorg: Option<Reorg>,
+    /// The chain's head when the step read it: newer than `last_block` by the scan
+    /// confirmations less one. Its time is the chain's clock for deadlines (what a
+    /// transaction sent now is judged against), and confirmations count to it. `None` in a
+    /// rewinding batch.
+    pub head: Option<BlockRef>,
 }
 
 #[cfg(test)]

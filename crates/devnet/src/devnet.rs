@@ -522,6 +522,7 @@ fn client_config(mining: crate::Mining) -> ClientConfig {
     let block_time = std::time::Duration::from_secs(mining.block_time().unwrap_or(0));
     ClientConfig {
         tx_timeout: local.tx_timeout.max(block_time * 3),
+        block_time: block_time.max(local.block_time),
         ..local
     }
 }

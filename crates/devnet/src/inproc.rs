@@ -44,8 +44,20 @@ impl SettledNetwork {
         data_dir: &Path,
         tweak: impl Fn(usize, &mut SettlementConfig),
     ) -> anyhow::Result<SettledNetwork> {
+        SettledNetwork::start_mining(n, data_dir, crate::Mining::Instant, tweak).await
+    }
+
+    /// Like [`SettledNetwork::start`], with chains that mine as `mining` says; each node's
+    /// chain clients are told the block time.
+    pub async fn start_mining(
+        n: usize,
+        data_dir: &Path,
+        mining: crate::Mining,
+        tweak: impl Fn(usize, &mut SettlementConfig),
+    ) -> anyhow::Result<SettledNetwork> {
         let mut devnet_config = ChainsConfig::for_tests(data_dir.join("devnet"));
         devnet_config.traders = n.max(1);
+        devnet_config.mining = mining;
         let devnet = Devnet::start_chains(devnet_config).await?;
         let chains = devnet.chains().clone();
         let keys = chains
@@ -56,10 +68,16 @@ impl SettledNetwork {
         let base = data_dir.to_owned();
         let net = TestNetwork::start_with(n, Topology::Full, |index, config| {
             config.traders = vec![keys[index].clone()];
-            let mut settlement = SettlementConfig::new(
-                base.join(format!("node{index}.sqlite")),
-                vec![chain_config(&chains.base), chain_config(&chains.quote)],
-            );
+            let mut chain_configs = vec![chain_config(&chains.base), chain_config(&chains.quote)];
+            if let Some(secs) = mining.block_time() {
+                for chain in &mut chain_configs {
+                    chain.client.block_time = Duration::from_secs(secs.max(1));
+                    chain.client.tx_timeout =
+                        chain.client.tx_timeout.max(Duration::from_secs(secs * 3));
+                }
+            }
+            let mut settlement =
+                SettlementConfig::new(base.join(format!("node{index}.sqlite")), chain_configs);
             tweak(index, &mut settlement);
             config.settlement = Some(settlement);
         })

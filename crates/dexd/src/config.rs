@@ -311,6 +311,9 @@ pub(crate) struct ChainToml {
     pub(crate) resend_interval: Dur,
     /// Fee raise per re-send, percent.
     pub(crate) fee_bump_percent: u64,
+    /// The chain's block time: with `scan_confirmations` it says how late the node sees
+    /// what happens on the chain, which swap deadlines must allow for.
+    pub(crate) block_time: Dur,
     /// Native coin kept for gas, in whole coins (18 decimals), a decimal string: orders may
     /// not lock it.
     pub(crate) gas_reserve: String,
@@ -332,6 +335,7 @@ impl Default for ChainToml {
             max_reorg_depth: client.max_reorg_depth,
             resend_interval: Dur(client.resend_interval),
             fee_bump_percent: client.fee_bump_percent,
+            block_time: Dur(client.block_time),
             gas_reserve: "0.01".into(),
         }
     }

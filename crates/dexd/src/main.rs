@@ -224,6 +224,7 @@ fn settlement_config(config: &Config, data_dir: &Path) -> Result<Option<Settleme
                 max_reorg_depth: chain.max_reorg_depth,
                 resend_interval: chain.resend_interval.0,
                 fee_bump_percent: chain.fee_bump_percent,
+                block_time: chain.block_time.0,
             },
         });
     }

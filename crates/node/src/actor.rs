@@ -14,8 +14,8 @@ use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
 use tracing::{Instrument, debug, debug_span, error, info, info_span, warn};
 
 use crate::{
-    Action, BookRevisions, Clock, Command, Error, NodeConfig, NodeEvent, NodeHandle, NodeMetrics,
-    NodeState, PlaceOrder, Reply, StoreOp,
+    Action, BookRevisions, ChainBatch, Clock, Command, Error, NodeConfig, NodeEvent, NodeHandle,
+    NodeMetrics, NodeState, PlaceOrder, Reply, StoreOp,
     chains::{BalanceWatch, ChainReport, Chains, spawn_watcher},
 };
 
@@ -633,9 +633,12 @@ impl Actor {
                     .map(|json| (batch.cursor.next_block(), json));
                 let actions = self.state.on_chain_batch(
                     chain_id,
-                    batch.events,
-                    batch.last_block,
-                    cursor,
+                    ChainBatch {
+                        events: batch.events,
+                        last_block: batch.last_block,
+                        head: batch.head,
+                        cursor,
+                    },
                     now,
                 );
                 self.perform(actions).await;

@@ -31,7 +31,7 @@ mod trading;
 pub use balances::Balance;
 pub(crate) use balances::{BalanceReading, Ledger};
 pub(crate) use trading::Trading;
-pub use trading::{DEFAULT_EXPIRY_MS, PlaceOrder, StoreOp, TimeInForce, phase_name};
+pub use trading::{ChainBatch, DEFAULT_EXPIRY_MS, PlaceOrder, StoreOp, TimeInForce, phase_name};
 
 /// Something the shell must do.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,4 +21,6 @@ pub use error::Error;
 pub use machine::{
     Action, Event, Hint, MAX_CHAIN_TIME_JUMP_SECS, Notice, Outcome, Phase, Reservation, Swap,
 };
-pub use types::{Leg, LockInfo, LockTerms, Mismatch, Role, Secret, SwapId, SwapParams, Timing};
+pub use types::{
+    Leg, LockInfo, LockTerms, Mismatch, Role, ScanLag, Secret, SwapId, SwapParams, Timing,
+};

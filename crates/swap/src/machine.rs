@@ -29,12 +29,26 @@ pub const MAX_CHAIN_TIME_JUMP_SECS: u64 = 7 * 24 * 60 * 60;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "camelCase")]
 pub enum Event {
-    /// The time of a block of a leg's chain (unix seconds). The shell reports a block's
-    /// time only after every lock, claim and refund up to that block.
+    /// The time of the last block scanned of a leg's chain (unix seconds). The shell
+    /// reports a block's time only after every lock, claim and refund up to that block, so
+    /// this clock decides what is final: a lock past its timelock with no claim seen was
+    /// not claimed.
     ChainTime {
         /// Which leg's chain.
         leg: Leg,
         /// The block's timestamp.
+        time: u64,
+    },
+    /// The head of a leg's chain: its newest block, which the scan reads only some
+    /// confirmations later. Timelock decisions (T1, T2, how much time a lock leaves,
+    /// whether a claim can still land) use this clock, and lock confirmations are counted
+    /// against it, so they grow with every new head.
+    ChainHead {
+        /// Which leg's chain.
+        leg: Leg,
+        /// The head's block number.
+        number: u64,
+        /// The head's timestamp.
         time: u64,
     },
     /// A lock with this swap's hashlock, read from the chain.
@@ -45,6 +59,10 @@ pub enum Event {
         lock: LockInfo,
         /// Confirmations of the lock transaction (1 = in the latest block).
         confirmations: u64,
+        /// The block the lock was mined in: its confirmations grow with each
+        /// [`Event::ChainHead`] after it. 0 when unknown (only `confirmations` count).
+        #[serde(default)]
+        block: u64,
         /// The time of the chain's latest block when it was read; used to judge how much
         /// time the lock leaves, not as the chain's clock.
         chain_time: u64,
@@ -278,16 +296,48 @@ impl ChainClock {
     }
 }
 
+/// How a lock was seen: [`Event::LockSeen`]'s fields besides the lock.
+#[derive(Debug, Clone, Copy)]
+struct Sighting {
+    confirmations: u64,
+    block: u64,
+    chain_time: u64,
+}
+
+/// A chain's head as last reported, and the local time it was learned at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HeadClock {
+    number: u64,
+    time: u64,
+    observed_at: u64,
+}
+
+impl HeadClock {
+    fn clock(&self) -> ChainClock {
+        ChainClock {
+            time: self.time,
+            observed_at: self.observed_at,
+        }
+    }
+}
+
 /// What the swap knows from the chains and the peer. Only chain observations decide.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Knowledge {
-    /// Latest block time per leg's chain: [taker leg, maker leg].
+    /// Time of the last block scanned per leg's chain: [taker leg, maker leg].
     chain_time: [Option<ChainClock>; 2],
+    /// Head of each leg's chain.
+    #[serde(default)]
+    heads: [Option<HeadClock>; 2],
     /// The lock of each leg that counts, once seen and accepted.
     locks: [Option<LockInfo>; 2],
     /// Confirmations of those locks.
     confirmations: [u64; 2],
+    /// The blocks those locks were mined in, when known.
+    #[serde(default)]
+    lock_blocks: [Option<u64>; 2],
     /// How each leg's lock was settled, once seen.
     settled: [Option<Settlement>; 2],
     /// Settlements of ids that are not (yet) a known lock of their leg.
@@ -457,12 +507,23 @@ impl Swap {
     fn observe(&mut self, event: Event, now: u64, actions: &mut Vec<Action>) {
         match event {
             Event::ChainTime { leg, time } => self.observe_time(leg, time, now, actions),
+            Event::ChainHead { leg, number, time } => {
+                self.observe_head(leg, number, time, now, actions)
+            }
             Event::LockSeen {
                 leg,
                 lock,
                 confirmations,
+                block,
                 chain_time,
-            } => self.observe_lock(leg, lock, confirmations, chain_time, now, actions),
+            } => {
+                let sighting = Sighting {
+                    confirmations,
+                    block,
+                    chain_time,
+                };
+                self.observe_lock(leg, lock, sighting, now, actions)
+            }
             Event::LockAbsent { leg, chain_time } => {
                 if leg == Leg::of(self.params.role) {
                     let slot = &mut self.known.own_absent_at;
@@ -519,6 +580,73 @@ impl Swap {
         }
     }
 
+    fn observe_head(
+        &mut self,
+        leg: Leg,
+        number: u64,
+        time: u64,
+        now: u64,
+        actions: &mut Vec<Action>,
+    ) {
+        let slot = index(leg);
+        // The head's time is held to the same bound as the scanned time: one absurd answer
+        // from an endpoint must not make every lock look expired.
+        let previous = self.known.heads[slot].or_else(|| {
+            self.known.chain_time[slot].map(|clock| HeadClock {
+                number: 0,
+                time: clock.time,
+                observed_at: clock.observed_at,
+            })
+        });
+        if let Some(previous) = previous {
+            let bound = previous
+                .clock()
+                .estimate(now)
+                .saturating_add(MAX_CHAIN_TIME_JUMP_SECS);
+            if time > bound {
+                actions.push(Action::Notice(Notice::ChainTimeRejected {
+                    leg,
+                    time,
+                    previous: previous.time,
+                }));
+                return;
+            }
+        }
+        let head = match self.known.heads[slot] {
+            // A reorg may report a lower or older head: neither clock nor confirmations go
+            // back (a lock that a reorg removed is reported as such, not by a lower head).
+            Some(known) => HeadClock {
+                number: known.number.max(number),
+                time: known.time.max(time),
+                observed_at: if time > known.time {
+                    now
+                } else {
+                    known.observed_at
+                },
+            },
+            None => HeadClock {
+                number,
+                time,
+                observed_at: now,
+            },
+        };
+        self.known.heads[slot] = Some(head);
+        self.count_confirmations(leg);
+    }
+
+    /// Raises the confirmations of `leg`'s lock to what the head now gives it.
+    fn count_confirmations(&mut self, leg: Leg) {
+        let slot = index(leg);
+        if let (Some(block), Some(head)) = (self.known.lock_blocks[slot], self.known.heads[slot])
+            && block > 0
+            && head.number >= block
+        {
+            let by_head = head.number - block + 1;
+            let confirmations = &mut self.known.confirmations[slot];
+            *confirmations = (*confirmations).max(by_head);
+        }
+    }
+
     /// Records the secret if it is the preimage of the hashlock; says whether it was.
     fn learn_secret(&mut self, secret: Secret, actions: &mut Vec<Action>) -> bool {
         if secret.hashlock() == self.params.hashlock {
@@ -555,15 +683,23 @@ impl Swap {
         &mut self,
         leg: Leg,
         lock: LockInfo,
-        confirmations: u64,
-        chain_time: u64,
+        sighting: Sighting,
         now: u64,
         actions: &mut Vec<Action>,
     ) {
+        let Sighting {
+            confirmations,
+            block,
+            chain_time,
+        } = sighting;
         let slot = index(leg);
         if let Some(known) = &self.known.locks[slot] {
             if known.id == lock.id {
                 self.known.confirmations[slot] = self.known.confirmations[slot].max(confirmations);
+                if block > 0 {
+                    self.known.lock_blocks[slot] = Some(block);
+                }
+                self.count_confirmations(leg);
             }
             // A lock of this leg is already accepted; another one with the same hashlock
             // (a duplicate by the counterparty) changes nothing.
@@ -613,7 +749,9 @@ impl Swap {
             });
         self.known.locks[slot] = Some(lock);
         self.known.confirmations[slot] = confirmations;
+        self.known.lock_blocks[slot] = (block > 0).then_some(block);
         self.known.settled[slot] = settled;
+        self.count_confirmations(leg);
     }
 
     /// Whether the counterparty's lock leaves enough time, judged at `chain_time` of its chain.
@@ -624,21 +762,30 @@ impl Swap {
             // The maker judges the taker's T1: there must be room for T2 ≤ T1 − margin with
             // at least `min_claim_secs` for the taker to claim.
             Leg::Taker => left >= timing.margin_secs.saturating_add(timing.min_claim_secs),
-            // The taker judges the maker's T2: enough time to claim it safely.
-            Leg::Maker => left >= timing.min_claim_secs,
+            // The taker judges the maker's T2: enough time to claim it safely, counting the
+            // lag with which it will see its claim (see `safe_to_start_claim`).
+            Leg::Maker => {
+                left >= timing
+                    .min_claim_secs
+                    .saturating_add(self.params.scan_lag_secs.of(leg))
+            }
         }
     }
 
-    /// The latest block time seen on `leg`'s chain.
+    /// The time of the last block scanned on `leg`'s chain: everything up to it is known.
     fn time(&self, leg: Leg) -> Option<u64> {
         self.known.chain_time[index(leg)].map(|clock| clock.time)
     }
 
-    /// The chain's time now, estimated as its latest block time plus the local time elapsed
-    /// since it was seen. Chains without traffic (instant mining) have old latest blocks;
-    /// the next block, where our transaction lands, will carry about this time.
+    /// The chain's time now, estimated from its head (or, before a head was reported, the
+    /// last block scanned, which lags the head by the scan confirmations) plus the local
+    /// time elapsed since it was seen. Chains without traffic (instant mining) have old
+    /// latest blocks; the next block, where our transaction lands, will carry about this time.
     fn estimate(&self, leg: Leg, now: u64) -> Option<u64> {
-        self.known.chain_time[index(leg)].map(|clock| clock.estimate(now))
+        let slot = index(leg);
+        let scanned = self.known.chain_time[slot].map(|clock| clock.estimate(now));
+        let head = self.known.heads[slot].map(|head| head.clock().estimate(now));
+        scanned.max(head)
     }
 
     fn settled(&self, leg: Leg) -> Option<Settlement> {
@@ -663,18 +810,25 @@ impl Swap {
     }
 
     /// Whether a first claim of `leg`'s lock started now leaves at least `min_claim_secs`
-    /// before its timelock (by the estimated chain time, the conservative reading).
+    /// before its timelock, judged at the chain's head time plus our scan lag on it: a
+    /// claim reveals the secret (in the mempool already), so it must be mined, and seen,
+    /// while the counterparty cannot yet refund.
     fn safe_to_start_claim(&self, leg: Leg, now: u64) -> bool {
         match (self.lock(leg), self.estimate(leg, now)) {
             (Some(lock), Some(time)) => {
-                lock.timelock.saturating_sub(time) >= self.params.timing.min_claim_secs
+                let judged_at = time.saturating_add(self.params.scan_lag_secs.of(leg));
+                lock.timelock.saturating_sub(judged_at) >= self.params.timing.min_claim_secs
             }
             _ => false,
         }
     }
 
-    fn retry_due(&self, sent_at: u64, now: u64) -> bool {
-        now.saturating_sub(sent_at) >= self.params.timing.retry_ms
+    /// Whether a transaction sent at `sent_at` on `leg`'s chain and still not seen is due
+    /// to be sent again: after `retry_ms` plus the scan lag of that chain, since the node
+    /// cannot see it sooner (a re-send of a transaction already mined only reverts).
+    fn retry_due(&self, leg: Leg, sent_at: u64, now: u64) -> bool {
+        let lag_ms = self.params.scan_lag_secs.of(leg).saturating_mul(1000);
+        now.saturating_sub(sent_at) >= self.params.timing.retry_ms.saturating_add(lag_ms)
     }
 
     /// Sending our lock again only helps while the other side could still accept it.
@@ -816,7 +970,7 @@ impl Swap {
                             aborted: true,
                         };
                     }
-                } else if self.retry_due(sent_at, now) {
+                } else if self.retry_due(Leg::Taker, sent_at, now) {
                     actions.push(self.lock_action(timelock));
                     self.phase = Phase::TakerLocking {
                         timelock,
@@ -845,7 +999,9 @@ impl Swap {
                             self.safe_to_start_claim(Leg::Maker, now)
                                 || (secret_public && !self.expired(Leg::Maker))
                         }
-                        Some(sent) => self.retry_due(sent, now) && !self.expired(Leg::Maker),
+                        Some(sent) => {
+                            self.retry_due(Leg::Maker, sent, now) && !self.expired(Leg::Maker)
+                        }
                     };
                     if send {
                         // No hint with the claim: a claim that never mines (no gas, a fee
@@ -924,7 +1080,7 @@ impl Swap {
                     // Our lock can no longer be mined. The reservation stays committed; the
                     // node re-offers the quantity as for any swap that did not complete.
                     self.finish(Outcome::NotLocked, actions);
-                } else if self.retry_due(sent_at, now)
+                } else if self.retry_due(Leg::Maker, sent_at, now)
                     && self.lock_still_useful(Leg::Maker, timelock, now)
                 {
                     actions.push(self.lock_action(timelock));
@@ -949,7 +1105,9 @@ impl Swap {
                 if counter.is_none() && self.known.secret.is_some() {
                     let send = match claim_sent_at {
                         None => own != Some(Settlement::Refunded),
-                        Some(sent) => self.retry_due(sent, now) && !self.expired(Leg::Taker),
+                        Some(sent) => {
+                            self.retry_due(Leg::Taker, sent, now) && !self.expired(Leg::Taker)
+                        }
                     };
                     if send {
                         actions.extend(self.claim_action());
@@ -979,7 +1137,7 @@ impl Swap {
         let own = Leg::of(self.params.role);
         if self.settled(own).is_none()
             && self.expired(own)
-            && refund_sent_at.is_none_or(|sent| self.retry_due(sent, now))
+            && refund_sent_at.is_none_or(|sent| self.retry_due(own, sent, now))
         {
             actions.extend(self.refund_action());
             *refund_sent_at = Some(now);
@@ -1029,8 +1187,12 @@ impl Swap {
             .saturating_add(timing.maker_lock_secs)
             .min(by_duration)
             .min(by_absolute);
-        // The taker needs `min_claim_secs` to claim; T2 must also be in the future for the
-        // contract to accept the lock.
-        (t2 >= y_now.saturating_add(timing.min_claim_secs) && t2 > y_now).then_some(t2)
+        // The taker needs `min_claim_secs` to claim, after seeing our lock some scan lag
+        // late (ours stands for its own); T2 must also be in the future for the contract to
+        // accept the lock.
+        let floor = y_now
+            .saturating_add(timing.min_claim_secs)
+            .saturating_add(self.params.scan_lag_secs.of(Leg::Maker));
+        (t2 >= floor && t2 > y_now).then_some(t2)
     }
 }

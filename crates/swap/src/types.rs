@@ -239,6 +239,32 @@ pub struct SwapParams {
     pub lock_margin_ms: u64,
     /// Timelocks and confirmations.
     pub timing: Timing,
+    /// How far behind each chain's head this node learns of what happens there, in seconds
+    /// of chain time: its scan confirmations less one times the block time, plus a poll.
+    /// A claim must leave this on top of `min_claim_secs` before the timelock, since the
+    /// node sees a lock (and its own claim) only this late.
+    #[serde(default)]
+    pub scan_lag_secs: ScanLag,
+}
+
+/// [`SwapParams::scan_lag_secs`]: the lag of each leg's chain, unix seconds of chain time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanLag {
+    /// The taker leg's chain (X).
+    pub taker_leg: u64,
+    /// The maker leg's chain (Y).
+    pub maker_leg: u64,
+}
+
+impl ScanLag {
+    /// The lag of `leg`'s chain.
+    pub fn of(&self, leg: Leg) -> u64 {
+        match leg {
+            Leg::Taker => self.taker_leg,
+            Leg::Maker => self.maker_leg,
+        }
+    }
 }
 
 impl SwapParams {

@@ -214,6 +214,10 @@ async fn the_scanner_reads_only_confirmed_blocks() -> anyhow::Result<()> {
         "a block with 1 confirmation is not read yet"
     );
     assert_eq!(batch.cursor, cursor);
+    // The head is reported all the same: it is the chain's clock for deadlines.
+    let head = batch.head.expect("the head is reported");
+    assert_eq!(head.number, locked.lock.block_number);
+    assert_eq!(Some(head), watcher.chain().block(head.number).await?);
     chain.anvil.mine(2)?;
     let batch = watcher.scan(&cursor).await?;
     assert_eq!(batch.events.len(), 1);
@@ -222,6 +226,10 @@ async fn the_scanner_reads_only_confirmed_blocks() -> anyhow::Result<()> {
         batch.last_block.map(|b| b.number),
         Some(locked.lock.block_number)
     );
+    // Two blocks newer than the last one read, with its own hash and time.
+    let head = batch.head.expect("the head is reported");
+    assert_eq!(head.number, locked.lock.block_number + 2);
+    assert_eq!(Some(head), watcher.chain().block(head.number).await?);
     Ok(())
 }
 

@@ -26,7 +26,7 @@ use dex_protocol::{
 use dex_store::{LogEntry, OrderStatus as StoredStatus, OwnOrder, SwapRecord, TradeRecord};
 use dex_swap::{
     Action as SwapAction, Event as SwapEvent, Hint, Leg, LockInfo, LockTerms, Outcome, Role,
-    Secret, Swap, SwapId, SwapParams, Timing,
+    ScanLag, Secret, Swap, SwapId, SwapParams, Timing,
 };
 use tracing::{debug, info, warn};
 
@@ -190,10 +190,15 @@ pub(crate) struct Trading {
     take_timeout_ms: u64,
     /// HTLC contract per chain id.
     htlcs: HashMap<u64, Address>,
+    /// How late this node sees each chain (scan confirmations and a poll), whole seconds
+    /// rounded up, per chain id.
+    scan_lags: HashMap<u64, u64>,
     /// Chains answering now.
     up: HashSet<u64>,
-    /// Latest block time seen per chain.
+    /// Time of the last block scanned per chain.
     chain_times: HashMap<u64, u64>,
+    /// Newest head seen per chain (number, time).
+    chain_heads: HashMap<u64, (u64, u64)>,
     pub(crate) own: HashMap<OrderId, Own>,
     takes: HashMap<B256, PendingTake>,
     pub(crate) swaps: HashMap<SwapId, SwapEntry>,
@@ -222,8 +227,15 @@ impl Trading {
             takes_per_minute: config.takes_per_minute,
             take_timeout_ms: millis(config.take_timeout),
             htlcs: config.chains.iter().map(|c| (c.chain_id, c.htlc)).collect(),
+            scan_lags: config
+                .chains
+                .iter()
+                .map(|c| (c.chain_id, c.client.scan_lag().as_millis().div_ceil(1000)))
+                .map(|(chain_id, secs)| (chain_id, u64::try_from(secs).unwrap_or(u64::MAX)))
+                .collect(),
             up: HashSet::new(),
             chain_times: HashMap::new(),
+            chain_heads: HashMap::new(),
             own: HashMap::new(),
             takes: HashMap::new(),
             swaps: HashMap::new(),
@@ -234,6 +246,15 @@ impl Trading {
             taker_windows: HashMap::new(),
             nonce: 0,
             ledger: Ledger::new(config),
+        }
+    }
+
+    /// This node's scan lag on the chains of both legs.
+    fn scan_lag(&self, legs: &Legs) -> ScanLag {
+        let lag = |chain_id| self.scan_lags.get(&chain_id).copied().unwrap_or(0);
+        ScanLag {
+            taker_leg: lag(legs.taker_leg.chain_id),
+            maker_leg: lag(legs.maker_leg.chain_id),
         }
     }
 
@@ -255,6 +276,22 @@ impl Trading {
         );
         create
     }
+}
+
+/// A swap with a leg on some chain: its id, its legs there, and the lock it waits to see.
+type OnChain = (SwapId, Vec<Leg>, Option<(Leg, u64)>);
+
+/// One scan step of a chain, as the node core takes it.
+#[derive(Debug, Clone, Default)]
+pub struct ChainBatch {
+    /// HTLC events in chain order.
+    pub events: Vec<ChainEvent>,
+    /// The last block scanned: every event up to it was reported.
+    pub last_block: Option<BlockRef>,
+    /// The chain's head when the step read it.
+    pub head: Option<BlockRef>,
+    /// Where the scan stands now (next block, cursor JSON), to persist after the events.
+    pub cursor: Option<(u64, String)>,
 }
 
 /// The two legs of a trade at `price` × `quantity` in `market`, for a taker on `taker_side`.
@@ -805,6 +842,7 @@ impl NodeState {
             swap_id: accept.swap_id,
             role: Role::Taker,
             hashlock: take.request.hashlock,
+            scan_lag_secs: trading.scan_lag(&legs),
             taker_leg: legs.taker_leg,
             maker_leg: legs.maker_leg,
             reserved_until: accept.reserved_until,
@@ -1195,6 +1233,7 @@ impl NodeState {
             swap_id,
             role: Role::Maker,
             hashlock: request.hashlock,
+            scan_lag_secs: trading.scan_lag(&legs),
             taker_leg: legs.taker_leg,
             maker_leg: legs.maker_leg,
             reserved_until,
@@ -1261,7 +1300,11 @@ impl NodeState {
         let params = entry.swap.params();
         let mut events = Vec::new();
         for leg in [Leg::Taker, Leg::Maker] {
-            if let Some(time) = trading.chain_times.get(&params.leg(leg).chain_id) {
+            let chain_id = params.leg(leg).chain_id;
+            if let Some(&(number, time)) = trading.chain_heads.get(&chain_id) {
+                events.push(SwapEvent::ChainHead { leg, number, time });
+            }
+            if let Some(time) = trading.chain_times.get(&chain_id) {
                 events.push(SwapEvent::ChainTime { leg, time: *time });
             }
         }
@@ -1525,17 +1568,22 @@ impl NodeState {
         }
     }
 
-    /// A scan step of a chain: locks, claims and refunds routed to the swaps they concern,
-    /// then the chain's time, then (if the step read up to a block past its timelock) the
+    /// A scan step of a chain: the head first (the clock deadlines are judged by), then
+    /// locks, claims and refunds routed to the swaps they concern, then the time of the
+    /// last block scanned, then (if the step read up to a block past its timelock) the
     /// absence of a lock a swap is waiting for; finally the cursor to persist.
     pub fn on_chain_batch(
         &mut self,
         chain_id: u64,
-        events: Vec<ChainEvent>,
-        last_block: Option<BlockRef>,
-        cursor: Option<(u64, String)>,
+        batch: ChainBatch,
         now: UnixMillis,
     ) -> Vec<Action> {
+        let ChainBatch {
+            events,
+            last_block,
+            head,
+            cursor,
+        } = batch;
         let mut actions = Vec::new();
         let Some(trading) = self.trading.as_mut() else {
             return actions;
@@ -1546,14 +1594,43 @@ impl NodeState {
             let slot = trading.chain_times.entry(chain_id).or_insert(time);
             *slot = (*slot).max(time);
         }
-        for event in events {
-            let confirmations = last.map_or(1, |(number, _)| {
-                number.saturating_sub(event.block_number).saturating_add(1)
+        // The newest head: a rewinding batch has none, and a lower one (a reorg) does not
+        // move the clock back.
+        let head = head
+            .map(|block| (block.number, block.timestamp))
+            .or(last)
+            .map(|(number, time)| match trading.chain_heads.get(&chain_id) {
+                Some(&(known_number, known_time)) => {
+                    (known_number.max(number), known_time.max(time))
+                }
+                None => (number, time),
             });
-            let chain_time = last.map_or(0, |(_, time)| time);
+        if let Some(head) = head {
+            trading.chain_heads.insert(chain_id, head);
+            for (swap_id, legs, _) in self.swaps_on_chain(chain_id) {
+                for leg in legs {
+                    let (number, time) = head;
+                    self.drive(
+                        swap_id,
+                        SwapEvent::ChainHead { leg, number, time },
+                        now,
+                        &mut actions,
+                    );
+                }
+            }
+        }
+        for event in events {
+            // Counted to the head (they grow with every later head the swaps are given).
+            let counted_to = head
+                .or(last)
+                .map_or(event.block_number, |(number, _)| number);
+            let confirmations = counted_to
+                .saturating_sub(event.block_number)
+                .saturating_add(1);
+            let chain_time = head.or(last).map_or(0, |(_, time)| time);
             self.route_chain_event(
                 chain_id,
-                event.event,
+                event,
                 confirmations,
                 chain_time,
                 now,
@@ -1561,27 +1638,7 @@ impl NodeState {
             );
         }
         if let Some((_, time)) = last {
-            // (swap, its legs on this chain, the lock it waits to see if any)
-            type OnChain = (SwapId, Vec<Leg>, Option<(Leg, u64)>);
-            let swaps: Vec<OnChain> = self
-                .trading
-                .as_ref()
-                .map(|trading| {
-                    trading
-                        .swaps
-                        .iter()
-                        .map(|(id, entry)| {
-                            let params = entry.swap.params();
-                            let legs = [Leg::Taker, Leg::Maker]
-                                .into_iter()
-                                .filter(|leg| params.leg(*leg).chain_id == chain_id)
-                                .collect();
-                            (*id, legs, entry.swap.own_lock_intent())
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            for (swap_id, legs, intent) in swaps {
+            for (swap_id, legs, intent) in self.swaps_on_chain(chain_id) {
                 for leg in &legs {
                     self.drive(
                         swap_id,
@@ -1625,10 +1682,32 @@ impl NodeState {
         actions
     }
 
+    /// Every swap with a leg on `chain_id`: its legs there, and the lock it waits to see.
+    fn swaps_on_chain(&self, chain_id: u64) -> Vec<OnChain> {
+        self.trading
+            .as_ref()
+            .map(|trading| {
+                trading
+                    .swaps
+                    .iter()
+                    .map(|(id, entry)| {
+                        let params = entry.swap.params();
+                        let legs = [Leg::Taker, Leg::Maker]
+                            .into_iter()
+                            .filter(|leg| params.leg(*leg).chain_id == chain_id)
+                            .collect();
+                        (*id, legs, entry.swap.own_lock_intent())
+                    })
+                    .filter(|(_, legs, _): &OnChain| !legs.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn route_chain_event(
         &mut self,
         chain_id: u64,
-        event: HtlcEvent,
+        event: ChainEvent,
         confirmations: u64,
         chain_time: u64,
         now: UnixMillis,
@@ -1637,7 +1716,8 @@ impl NodeState {
         let Some(trading) = self.trading.as_ref() else {
             return;
         };
-        match event {
+        let block = event.block_number;
+        match event.event {
             HtlcEvent::Locked { id, params } => {
                 let lock = LockInfo {
                     id: id.0,
@@ -1679,6 +1759,7 @@ impl NodeState {
                             leg,
                             lock: lock.clone(),
                             confirmations,
+                            block,
                             chain_time,
                         },
                         now,

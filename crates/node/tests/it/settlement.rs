@@ -121,7 +121,32 @@ const QUOTE_UNITS: u64 = 625_000_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_buy_settles_by_swap_with_exact_balances() -> anyhow::Result<()> {
-    let settled = settled(2).await?;
+    buy_settles_with_exact_balances(settled(2).await?).await
+}
+
+/// Chains with block times: a block every second and nothing in between, read 3
+/// confirmations behind the head, locks counted after 2. Confirmations are counted against
+/// each new head, so a lock read in the last block of its scan still comes to count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buy_settles_on_chains_with_block_times_and_confirmations() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let network = SettledNetwork::start_mining(
+        2,
+        dir.path(),
+        dex_devnet::Mining::Interval { block_time: 1 },
+        |_, settlement| {
+            for chain in &mut settlement.chains {
+                chain.client.scan_confirmations = 3;
+            }
+            settlement.timing.taker_leg_confirmations = 2;
+            settlement.timing.maker_leg_confirmations = 2;
+        },
+    )
+    .await?;
+    buy_settles_with_exact_balances(Settled { network, _dir: dir }).await
+}
+
+async fn buy_settles_with_exact_balances(settled: Settled) -> anyhow::Result<()> {
     let (maker, taker) = (settled.net.node(0)?.clone(), settled.net.node(1)?.clone());
     let maker_addr = settled.net.nodes[0].trader.address();
     let taker_addr = settled.net.nodes[1].trader.address();

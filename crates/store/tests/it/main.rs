@@ -27,6 +27,7 @@ pub(crate) fn swap(role: Role, n: u8) -> Swap {
         reserved_until: 1_000_000,
         lock_margin_ms: 1000,
         timing: Timing::DEVNET,
+        scan_lag_secs: Default::default(),
     };
     match role {
         Role::Taker => Swap::taker(params, secret).unwrap(),

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use alloy_primitives::{Address, B256, U256, keccak256};
 use dex_swap::{
-    Action, Event, Hint, Leg, LockInfo, LockTerms, Outcome, Role, Secret, Swap, SwapParams, Timing,
+    Action, Event, Hint, Leg, LockInfo, LockTerms, Outcome, Role, ScanLag, Secret, Swap,
+    SwapParams, Timing,
 };
 
 pub(crate) const TAKER: Address = Address::repeat_byte(0x7a);
@@ -64,6 +65,7 @@ pub(crate) fn params(role: Role) -> SwapParams {
         reserved_until: LOCAL_START + 60_000,
         lock_margin_ms: 10_000,
         timing: timing(),
+        scan_lag_secs: ScanLag::default(),
     }
 }
 
@@ -79,6 +81,8 @@ pub(crate) struct SimLock {
     pub(crate) info: LockInfo,
     pub(crate) block: u64,
     pub(crate) state: LockState,
+    /// The block of its claim or refund (0 while open).
+    pub(crate) settled_block: u64,
 }
 
 /// An HTLC chain: block height and time, balances, locks. Every transaction mines a block.
@@ -91,6 +95,8 @@ pub(crate) struct SimChain {
     pub(crate) balances: BTreeMap<Address, u64>,
     pub(crate) locks: BTreeMap<B256, SimLock>,
     pub(crate) reverts: u32,
+    /// Timestamp of each block mined (a test may also move `time` without mining).
+    pub(crate) block_times: BTreeMap<u64, u64>,
 }
 
 impl SimChain {
@@ -103,6 +109,7 @@ impl SimChain {
             balances: [(TAKER, START_BALANCE), (MAKER, START_BALANCE)].into(),
             locks: BTreeMap::new(),
             reverts: 0,
+            block_times: [(1, CHAIN_START)].into(),
         }
     }
 
@@ -113,6 +120,18 @@ impl SimChain {
     fn mine(&mut self) {
         self.height += 1;
         self.time += 1;
+        self.block_times.insert(self.height, self.time);
+    }
+
+    /// The time of block `number` (the current time for the head).
+    fn time_of(&self, number: u64) -> u64 {
+        if number >= self.height {
+            return self.time;
+        }
+        self.block_times
+            .range(..=number)
+            .next_back()
+            .map_or(CHAIN_START, |(_, time)| *time)
     }
 
     /// The contract's rules: no zero amount, no past timelock, no duplicate id.
@@ -144,6 +163,7 @@ impl SimChain {
                 info,
                 block: self.height,
                 state: LockState::Open,
+                settled_block: 0,
             },
         );
         true
@@ -163,6 +183,7 @@ impl SimChain {
             return false;
         }
         lock.state = LockState::Claimed(secret);
+        lock.settled_block = self.height + 1;
         let (recipient, amount) = (lock.info.recipient, lock.info.amount.to::<u64>());
         self.mine();
         *self.balances.entry(self.contract).or_default() -= amount;
@@ -181,6 +202,7 @@ impl SimChain {
             return false;
         }
         lock.state = LockState::Refunded;
+        lock.settled_block = self.height + 1;
         let (sender, amount) = (lock.info.sender, lock.info.amount.to::<u64>());
         self.mine();
         *self.balances.entry(self.contract).or_default() -= amount;
@@ -188,21 +210,42 @@ impl SimChain {
         true
     }
 
-    /// What a watcher reports for `hashlock`: locks (with confirmations), claims, refunds,
-    /// then the latest block time — in that order, as `Event::ChainTime` requires.
-    pub(crate) fn observe(&self, leg: Leg, hashlock: B256) -> Vec<Event> {
+    /// The newest block a watcher `watcher` reads: `lag` blocks behind the head.
+    pub(crate) fn visible(&self, watcher: &Watcher) -> u64 {
+        self.height.saturating_sub(watcher.lag).max(1)
+    }
+
+    /// What a watcher reports for `hashlock`, as the node's scanner does: locks (with
+    /// confirmations counted to the last block read), claims and refunds of the blocks it
+    /// reads — every block up to `lag` behind the head, or with `after` only the blocks
+    /// after that one — then the time of the last block read, then the head.
+    pub(crate) fn observe(
+        &self,
+        leg: Leg,
+        hashlock: B256,
+        watcher: &Watcher,
+        after: u64,
+    ) -> Vec<Event> {
+        let visible = self.visible(watcher);
+        let read = |block: u64| block <= visible && (!watcher.incremental || block > after);
         let mut events = Vec::new();
         for lock in self
             .locks
             .values()
             .filter(|lock| lock.info.hashlock == hashlock)
         {
-            events.push(Event::LockSeen {
-                leg,
-                lock: lock.info.clone(),
-                confirmations: self.height - lock.block + 1,
-                chain_time: self.time,
-            });
+            if read(lock.block) {
+                events.push(Event::LockSeen {
+                    leg,
+                    lock: lock.info.clone(),
+                    confirmations: visible - lock.block + 1,
+                    block: if watcher.reports_head { lock.block } else { 0 },
+                    chain_time: self.time_of(visible),
+                });
+            }
+            if lock.settled_block == 0 || !read(lock.settled_block) {
+                continue;
+            }
             match lock.state {
                 LockState::Claimed(secret) => events.push(Event::ClaimSeen {
                     leg,
@@ -218,9 +261,38 @@ impl SimChain {
         }
         events.push(Event::ChainTime {
             leg,
-            time: self.time,
+            time: self.time_of(visible),
         });
+        if watcher.reports_head {
+            events.push(Event::ChainHead {
+                leg,
+                number: self.height,
+                time: self.time,
+            });
+        }
         events
+    }
+}
+
+/// How a party's node reads the chains.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Watcher {
+    /// Blocks behind the head it reads (its scan confirmations less one).
+    pub(crate) lag: u64,
+    /// Reports each event once, from the block after the last one it read (as the node's
+    /// scanner does), instead of everything each round.
+    pub(crate) incremental: bool,
+    /// Reports the head of each chain ([`Event::ChainHead`]) and the block of each lock.
+    pub(crate) reports_head: bool,
+}
+
+impl Default for Watcher {
+    fn default() -> Self {
+        Watcher {
+            lag: 0,
+            incremental: false,
+            reports_head: true,
+        }
     }
 }
 
@@ -246,6 +318,10 @@ pub(crate) struct Behaviour {
     pub(crate) offline: bool,
     /// Drops the hints it would send.
     pub(crate) mute: bool,
+    /// Hostile maker: locks (once) with T2 = the head time + this, whatever its machine
+    /// chose, and from then on claims the taker's lock with any secret it sees in the
+    /// mempool and refunds its own lock as soon as the chain lets it.
+    pub(crate) hostile_t2_secs: Option<u64>,
 }
 
 /// Both parties, both chains, local time.
@@ -258,6 +334,11 @@ pub(crate) struct World {
     pub(crate) behaviour: [Behaviour; 2],
     pub(crate) inbox: [Vec<Hint>; 2],
     pub(crate) log: Vec<(Role, Action)>,
+    pub(crate) watchers: [Watcher; 2],
+    /// Per party, the last block of each chain its watcher read: [X, Y].
+    pub(crate) scanned: [[u64; 2]; 2],
+    /// Secrets seen in claim transactions sent (a mempool anyone can read).
+    pub(crate) mempool_secrets: Vec<Secret>,
 }
 
 fn slot(role: Role) -> usize {
@@ -287,7 +368,40 @@ impl World {
             behaviour: [Behaviour::default(); 2],
             inbox: [Vec::new(), Vec::new()],
             log: Vec::new(),
+            watchers: [Watcher::default(); 2],
+            scanned: [[0; 2]; 2],
+            mempool_secrets: Vec::new(),
         }
+    }
+
+    /// Both parties read the chains `lag` blocks behind the head (each event once if
+    /// `incremental`), and both know it (their swaps' scan lag is `lag` seconds plus one for the poll: blocks come
+    /// every second). With `reports_head` false the shell reports no heads, as before
+    /// p2pdex tracked them.
+    pub(crate) fn lagging(lag: u64, reports_head: bool, incremental: bool) -> World {
+        let mut world = World::new();
+        let watcher = Watcher {
+            lag,
+            incremental,
+            reports_head,
+        };
+        world.watchers = [watcher; 2];
+        let scan_lag = if reports_head { lag + 1 } else { 0 };
+        let lags = ScanLag {
+            taker_leg: scan_lag,
+            maker_leg: scan_lag,
+        };
+        // The maker sees the taker's lock `lag` blocks late: its reservation allows for it.
+        let reserved_until = LOCAL_START + (60 + 2 * lag) * 1000;
+        let mut taker = params(Role::Taker);
+        taker.scan_lag_secs = lags;
+        taker.reserved_until = reserved_until;
+        let mut maker = params(Role::Maker);
+        maker.scan_lag_secs = lags;
+        maker.reserved_until = reserved_until;
+        world.taker = Swap::taker(taker, secret()).unwrap();
+        world.maker = Swap::maker(maker).unwrap();
+        world
     }
 
     pub(crate) fn chain(&self, leg: Leg) -> &SimChain {
@@ -327,10 +441,25 @@ impl World {
                     hashlock,
                     timelock,
                 } if !behaviour.never_locks => {
-                    self.chains[chain_slot(*leg)].lock(terms, *hashlock, *timelock);
+                    let chain = &mut self.chains[chain_slot(*leg)];
+                    match behaviour.hostile_t2_secs {
+                        Some(secs) if chain.locks.is_empty() => {
+                            let t2 = chain.time + secs;
+                            chain.lock(terms, *hashlock, t2);
+                        }
+                        Some(_) => {}
+                        None => {
+                            chain.lock(terms, *hashlock, *timelock);
+                        }
+                    }
                 }
-                Action::Claim { leg, lock, secret } if !behaviour.never_claims => {
-                    self.chains[chain_slot(*leg)].claim(lock.id, *secret);
+                Action::Claim { leg, lock, secret } => {
+                    // Sent: anyone reading the mempool now knows the secret.
+                    self.mempool_secrets.push(*secret);
+                    if !behaviour.never_claims {
+                        self.chains[chain_slot(*leg)].claim(lock.id, *secret);
+                    }
+                    self.hostile_acts();
                 }
                 Action::Refund { leg, lock } => {
                     self.chains[chain_slot(*leg)].refund(lock.id);
@@ -343,8 +472,42 @@ impl World {
         }
     }
 
+    /// A hostile maker's own moves: claim the taker's locks with any secret it has seen,
+    /// refund its own locks once their timelock passed.
+    pub(crate) fn hostile_acts(&mut self) {
+        if self.behaviour[1].hostile_t2_secs.is_none() {
+            return;
+        }
+        let [x, y] = &mut self.chains;
+        for secret in self.mempool_secrets.clone() {
+            let ids: Vec<B256> = x
+                .locks
+                .values()
+                .filter(|lock| {
+                    lock.state == LockState::Open && lock.info.hashlock == secret.hashlock()
+                })
+                .map(|lock| lock.info.id)
+                .collect();
+            for id in ids {
+                x.claim(id, secret);
+            }
+        }
+        let expired: Vec<B256> = y
+            .locks
+            .values()
+            .filter(|lock| lock.state == LockState::Open && y.time >= lock.info.timelock)
+            .map(|lock| lock.info.id)
+            .collect();
+        for id in expired {
+            y.refund(id);
+        }
+    }
+
     /// One round for a party: its hints, then what both chains show, then a tick.
     pub(crate) fn round(&mut self, role: Role) {
+        if role == Role::Maker {
+            self.hostile_acts();
+        }
         if self.behaviour[slot(role)].offline {
             return;
         }
@@ -357,9 +520,13 @@ impl World {
             };
             self.feed(role, event);
         }
+        // What this round reads; blocks its own actions mine are read next round.
+        let watcher = self.watchers[slot(role)];
+        let read = [0, 1].map(|chain| self.chains[chain].visible(&watcher));
         for event in self.observations(role) {
             self.feed(role, event);
         }
+        self.scanned[slot(role)] = read;
         self.feed(role, Event::Tick);
     }
 
@@ -368,17 +535,20 @@ impl World {
     pub(crate) fn observations(&self, role: Role) -> Vec<Event> {
         let swap = self.swap(role);
         let hashlock = swap.params().hashlock;
+        let watcher = self.watchers[slot(role)];
         let mut events = Vec::new();
         for leg in [Leg::Taker, Leg::Maker] {
-            events.extend(self.chain(leg).observe(leg, hashlock));
+            let after = self.scanned[slot(role)][chain_slot(leg)];
+            events.extend(self.chain(leg).observe(leg, hashlock, &watcher, after));
         }
         if let Some((leg, timelock)) = swap.own_lock_intent() {
             let chain = self.chain(leg);
             let id = lock_id(swap.params().leg(leg), hashlock, timelock);
-            if !chain.locks.contains_key(&id) {
+            let visible = chain.visible(&watcher);
+            if chain.locks.get(&id).is_none_or(|lock| lock.block > visible) {
                 events.push(Event::LockAbsent {
                     leg,
-                    chain_time: chain.time,
+                    chain_time: chain.time_of(visible),
                 });
             }
         }
@@ -391,6 +561,7 @@ impl World {
         for chain in &mut self.chains {
             chain.time += secs;
             chain.height += 1;
+            chain.block_times.insert(chain.height, chain.time);
         }
     }
 
