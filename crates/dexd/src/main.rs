@@ -250,6 +250,20 @@ fn settlement_config(config: &Config, data_dir: &Path) -> Result<Option<Settleme
     node.take_timeout = settlement.take_timeout.0;
     node.balance_refresh = settlement.balance_refresh.0;
     node.gas_reserves = gas_reserves;
+    // The taker allows for the clock skew that orders are allowed to have.
+    node.max_clock_skew = config.node.max_clock_skew.0;
+    let problems = node.timing_problems();
+    if !problems.is_empty() {
+        let list: Vec<String> = problems
+            .iter()
+            .map(|problem| format!("  - {problem}"))
+            .collect();
+        bail!(
+            "the settlement timing does not fit the configured chains (swaps would fail or \
+             lose funds); change these values:\n{}",
+            list.join("\n")
+        );
+    }
     Ok(Some(node))
 }
 

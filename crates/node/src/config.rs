@@ -53,8 +53,14 @@ pub struct SettlementConfig {
     /// Default 60 s.
     pub reservation: Duration,
     /// A taker does not lock later than this before the maker's reservation ends, so the
-    /// maker sees the lock in time. Default 15 s.
+    /// maker sees the lock in time: at least the lock's block, its confirmations and the
+    /// scan lag on the taker's chain (see [`SettlementConfig::timing_problems`]). Default 15 s.
     pub lock_margin: Duration,
+    /// How far apart the taker's and the maker's clocks may be. The reservation deadline is
+    /// the maker's local time, which the taker reads on its own clock: it stops locking this
+    /// much earlier on top of `lock_margin`, so a skewed clock cannot make it lock after the
+    /// maker gave up. Default 30 s, the skew allowed on orders' `createdAt`.
+    pub max_clock_skew: Duration,
     /// Re-post, as a new order, the quantity of an own order committed to a swap that did
     /// not complete (remaining quantity only goes down, so it cannot be given back to the
     /// old order). Default on.
@@ -78,7 +84,158 @@ pub struct SettlementConfig {
     pub crash_after: Option<CrashHook>,
 }
 
+/// A settlement timing that cannot work on the configured chains: which values, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimingProblem {
+    /// The setting to change (dexd's name for it).
+    pub setting: &'static str,
+    /// What is wrong, with the values that make it so.
+    pub reason: String,
+}
+
+impl std::fmt::Display for TimingProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.setting, self.reason)
+    }
+}
+
+/// Whole seconds, rounded up, of a duration (timing rules compare in chain seconds).
+fn secs_up(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis().div_ceil(1000)).unwrap_or(u64::MAX)
+}
+
 impl SettlementConfig {
+    /// Checks the timing against every configured chain's block time, confirmations and
+    /// scan lag, and the clock skew allowed between nodes: each rule that fails is one
+    /// [`TimingProblem`], in the order below. The rules hold for any
+    /// pair of the chains, whichever is the taker's:
+    /// 1. the taker's lock must be seen by the maker before the reservation ends: the
+    ///    taker stops locking `lock_margin` before it (less the clock skew, since it reads
+    ///    the maker's deadline on its own clock), so `lock_margin` covers the lock's block,
+    ///    its confirmations and the scan lag;
+    /// 2. the reservation leaves the taker time to lock at all after the margin and skew;
+    /// 3. a claim started `min_claim` before a timelock is mined before it (3 blocks);
+    /// 4. the maker's T2 leaves the taker, who sees the lock a scan lag and its
+    ///    confirmations late, `min_claim` to claim;
+    /// 5. the margin T1 − T2 lets the maker see a claim that lands just before T2 and
+    ///    claim in turn (`min_claim`);
+    /// 6. T1 leaves the maker, who sees the taker's lock late too, room for T2 and margin.
+    pub fn timing_problems(&self) -> Vec<TimingProblem> {
+        let timing = &self.timing;
+        let mut problems = Vec::new();
+        let mut problem = |setting: &'static str, reason: String| {
+            problems.push(TimingProblem { setting, reason })
+        };
+        let skew = self.max_clock_skew;
+        let worst = |f: &dyn Fn(&ChainConfig) -> Duration| {
+            self.chains
+                .iter()
+                .map(|chain| (f(chain), chain.chain_id))
+                .max()
+        };
+        let seen_after = |chain: &ChainConfig, confirmations: u64| {
+            let blocks = confirmations.max(chain.client.scan_confirmations).max(1);
+            chain
+                .client
+                .block_time
+                .saturating_mul(u32::try_from(blocks).unwrap_or(u32::MAX))
+                .saturating_add(chain.client.poll_interval)
+        };
+        let lock_seen = worst(&|chain| seen_after(chain, timing.taker_leg_confirmations));
+        if let Some((needed, chain_id)) = lock_seen
+            && self.lock_margin < needed
+        {
+            problem(
+                "settlement.lock_margin",
+                format!(
+                    "{:?} is too short: on chain {chain_id} a lock is seen only {needed:?} after \
+                     it is sent (max(scan_confirmations, \
+                     taker_leg_confirmations) blocks, its own first, and a poll); raise it to at least \
+                     {needed:?}",
+                    self.lock_margin
+                ),
+            );
+        }
+        // Judged with the lock margin the chains need, if the configured one is short.
+        let margin = lock_seen.map_or(self.lock_margin, |(needed, _)| needed.max(self.lock_margin));
+        let lock_window = self.reservation.saturating_sub(margin + skew);
+        if lock_window < Duration::from_secs(5) {
+            problem(
+                "settlement.reservation",
+                format!(
+                    "{:?} leaves the taker {lock_window:?} to lock: it must exceed the lock \
+                     margin ({margin:?}) plus the allowed clock skew ({skew:?}) by at least 5s; \
+                     raise it to at least {:?}",
+                    self.reservation,
+                    margin + skew + Duration::from_secs(5)
+                ),
+            );
+        }
+        if let Some((block_time, chain_id)) = worst(&|chain| chain.client.block_time)
+            && timing.min_claim_secs < secs_up(block_time * 3)
+        {
+            problem(
+                "settlement.timing.min_claim",
+                format!(
+                    "{}s is too short: a claim must be mined within it, and chain {chain_id} \
+                     makes a block every {block_time:?}; raise it to at least {}s (3 blocks)",
+                    timing.min_claim_secs,
+                    secs_up(block_time * 3)
+                ),
+            );
+        }
+        if let Some((seen, chain_id)) =
+            worst(&|chain| seen_after(chain, timing.maker_leg_confirmations))
+        {
+            let needed = secs_up(seen).saturating_add(timing.min_claim_secs);
+            if timing.maker_lock_secs < needed {
+                problem(
+                    "settlement.timing.maker_lock",
+                    format!(
+                        "{}s is too short: on chain {chain_id} the taker sees the maker's lock \
+                         {seen:?} late and then needs min_claim ({}s); raise it to at least \
+                         {needed}s",
+                        timing.maker_lock_secs, timing.min_claim_secs
+                    ),
+                );
+            }
+        }
+        if let Some((lag, chain_id)) = worst(&|chain| chain.client.scan_lag()) {
+            let needed = secs_up(lag).saturating_add(timing.min_claim_secs);
+            if timing.margin_secs < needed {
+                problem(
+                    "settlement.timing.margin",
+                    format!(
+                        "{}s is too short: the maker sees a claim on chain {chain_id} {lag:?} \
+                         late and then needs min_claim ({}s) to claim; raise it to at least \
+                         {needed}s",
+                        timing.margin_secs, timing.min_claim_secs
+                    ),
+                );
+            }
+        }
+        if let Some((seen, chain_id)) =
+            worst(&|chain| seen_after(chain, timing.taker_leg_confirmations))
+        {
+            let needed = timing
+                .maker_lock_secs
+                .saturating_add(timing.margin_secs)
+                .saturating_add(secs_up(seen));
+            if timing.taker_lock_secs < needed {
+                problem(
+                    "settlement.timing.taker_lock",
+                    format!(
+                        "{}s is too short: on chain {chain_id} the maker sees the taker's lock \
+                         {seen:?} late and then needs maker_lock ({}s) plus margin ({}s); raise \
+                         it to at least {needed}s",
+                        timing.taker_lock_secs, timing.maker_lock_secs, timing.margin_secs
+                    ),
+                );
+            }
+        }
+        problems
+    }
+
     /// The gas reserve of `chain_id`.
     pub fn gas_reserve(&self, chain_id: u64) -> U256 {
         self.gas_reserves
@@ -124,6 +281,7 @@ impl SettlementConfig {
             timing: dex_swap::Timing::DEVNET,
             reservation: Duration::from_secs(60),
             lock_margin: Duration::from_secs(15),
+            max_clock_skew: Duration::from_secs(30),
             repost_failed: true,
             takes_per_minute: 30,
             take_timeout: Duration::from_secs(10),
@@ -224,5 +382,155 @@ impl Default for CapsConfig {
             orders_per_market: 100_000,
             preallocated_orders: 10_000,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A settlement on one chain with `client`, timing otherwise the defaults.
+    fn on_chain(client: dex_chain::ClientConfig) -> SettlementConfig {
+        SettlementConfig::new(
+            PathBuf::from("db.sqlite"),
+            vec![ChainConfig {
+                chain_id: 7,
+                rpc_url: "http://127.0.0.1:1".into(),
+                htlc: Address::ZERO,
+                start_block: 0,
+                client,
+            }],
+        )
+    }
+
+    fn settings(config: &SettlementConfig) -> Vec<&'static str> {
+        config
+            .timing_problems()
+            .iter()
+            .map(|problem| problem.setting)
+            .collect()
+    }
+
+    /// Five-second blocks, read 3 confirmations behind (lag 11 s with a 1 s poll), timing
+    /// that fits it.
+    fn fitting() -> SettlementConfig {
+        let mut config = on_chain(dex_chain::ClientConfig {
+            block_time: Duration::from_secs(5),
+            scan_confirmations: 3,
+            ..dex_chain::ClientConfig::default()
+        });
+        config.lock_margin = Duration::from_secs(16);
+        config.reservation = Duration::from_secs(60);
+        config
+    }
+
+    #[test]
+    fn the_devnet_defaults_fit_a_local_chain_and_a_fitting_timing_passes() {
+        assert!(
+            on_chain(dex_chain::ClientConfig::local())
+                .timing_problems()
+                .is_empty()
+        );
+        assert!(fitting().timing_problems().is_empty());
+        // Interval mining with 3 confirmations, as `dex-devnet --confirmations 3` runs.
+        let devnet = on_chain(dex_chain::ClientConfig {
+            scan_confirmations: 3,
+            ..dex_chain::ClientConfig::local()
+        });
+        assert!(devnet.timing_problems().is_empty());
+    }
+
+    /// Finding 4 of the swap-safety review: dexd took a mainnet-like chain (12
+    /// confirmations of 12 s blocks) with the 60 s reservation and 15 s lock margin, so the
+    /// maker never saw a taker's lock in time: every swap failed, the taker's funds locked
+    /// until T1.
+    #[test]
+    fn a_reservation_shorter_than_the_scan_lag_is_refused_with_the_values_to_change() {
+        let config = on_chain(dex_chain::ClientConfig::default());
+        let problems = config.timing_problems();
+        assert_eq!(
+            settings(&config),
+            ["settlement.lock_margin", "settlement.reservation"]
+        );
+        // 12 blocks of 12 s and a 1 s poll.
+        assert!(
+            problems[0].reason.contains("at least 145s"),
+            "{}",
+            problems[0]
+        );
+        // The lock margin it needs (145 s) + skew 30 s + 5 s.
+        assert!(
+            problems[1].reason.contains("at least 180s"),
+            "{}",
+            problems[1]
+        );
+    }
+
+    #[test]
+    fn lock_margin_must_cover_the_lock_its_confirmations_and_the_scan() {
+        let mut config = fitting();
+        config.lock_margin = Duration::from_secs(15);
+        assert_eq!(settings(&config), ["settlement.lock_margin"]);
+        // More leg confirmations than scan confirmations count too.
+        let mut config = fitting();
+        config.timing.taker_leg_confirmations = 4;
+        assert_eq!(settings(&config), ["settlement.lock_margin"]);
+    }
+
+    #[test]
+    fn the_reservation_leaves_time_to_lock_after_margin_and_clock_skew() {
+        let mut config = fitting();
+        config.reservation = Duration::from_secs(50);
+        assert_eq!(settings(&config), ["settlement.reservation"]);
+        config.max_clock_skew = Duration::from_secs(29);
+        assert!(config.timing_problems().is_empty());
+    }
+
+    #[test]
+    fn min_claim_covers_three_blocks() {
+        let mut config = fitting();
+        config.timing.min_claim_secs = 14;
+        // Also the margin rule (lag 11 s + min_claim) still holds with 300 s.
+        assert_eq!(settings(&config), ["settlement.timing.min_claim"]);
+        config.timing.min_claim_secs = 15;
+        assert!(config.timing_problems().is_empty());
+    }
+
+    #[test]
+    fn maker_lock_leaves_the_taker_time_to_see_the_lock_and_claim() {
+        let mut config = fitting();
+        // Seen 16 s late, then 60 s to claim.
+        config.timing.maker_lock_secs = 75;
+        config.timing.margin_secs = 300;
+        assert_eq!(settings(&config), ["settlement.timing.maker_lock"]);
+        config.timing.maker_lock_secs = 76;
+        assert!(config.timing_problems().is_empty());
+    }
+
+    #[test]
+    fn margin_lets_the_maker_see_a_late_claim_and_claim_in_turn() {
+        let mut config = on_chain(dex_chain::ClientConfig {
+            block_time: Duration::from_secs(12),
+            scan_confirmations: 30,
+            ..dex_chain::ClientConfig::default()
+        });
+        config.lock_margin = Duration::from_secs(400);
+        config.reservation = Duration::from_secs(500);
+        config.timing.maker_lock_secs = 600;
+        config.timing.taker_lock_secs = 2000;
+        // Lag 29 × 12 + 1 = 349 s; margin 300 < 349 + 60.
+        assert_eq!(settings(&config), ["settlement.timing.margin"]);
+        config.timing.margin_secs = 409;
+        assert!(config.timing_problems().is_empty());
+    }
+
+    #[test]
+    fn taker_lock_leaves_the_maker_room_after_it_sees_the_lock() {
+        let mut config = fitting();
+        // 600 + 300 + 16 s.
+        config.timing.taker_lock_secs = 915;
+        assert_eq!(settings(&config), ["settlement.timing.taker_lock"]);
+        config.timing.taker_lock_secs = 916;
+        assert!(config.timing_problems().is_empty());
     }
 }

@@ -50,7 +50,7 @@ pub use actor::spawn;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     CapsConfig, ChainConfig, CrashHook, DEFAULT_GAS_RESERVE, LivenessConfig, NodeConfig,
-    SettlementConfig, SyncConfig,
+    SettlementConfig, SyncConfig, TimingProblem,
 };
 /// The settlement records a node reads back (own orders, swaps, trades).
 pub use dex_store::{OrderStatus as OwnOrderStatus, OwnOrder, SwapLogRow, SwapRecord, TradeRecord};

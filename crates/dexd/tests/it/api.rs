@@ -666,11 +666,13 @@ chain_id = 31337
 rpc_url = "http://127.0.0.1:1"
 htlc = "0x1111111111111111111111111111111111111111"
 rpc_timeout = "1s"
+scan_confirmations = 1
 [[settlement.chains]]
 chain_id = 31338
 rpc_url = "http://127.0.0.1:1"
 htlc = "0x1111111111111111111111111111111111111111"
 rpc_timeout = "1s"
+scan_confirmations = 1
 "#;
     let node = Dexd::start_with(&format!("{}{chains}", crate::harness::test_config()), &[]);
     assert!(node.info().settlement);

@@ -59,6 +59,33 @@ fn a_bad_config_line_names_the_key_and_the_file() {
     assert!(stderr.contains("DEX_API__NO_SUCH_KEY"), "{stderr}");
 }
 
+/// Finding 4 of the swap-safety review: a chain read 12 confirmations of 12 s behind its
+/// head with the default 60 s reservation was accepted, and every swap on it failed. dexd
+/// refuses it before touching the chain, naming the values to change.
+#[test]
+fn incoherent_settlement_timing_is_refused_at_start_with_the_values_to_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("timing.toml");
+    let path_text = path.display().to_string();
+    let data = dir.path().join("data").display().to_string();
+    let chain = "[[settlement.chains]]\nchain_id = 1\nrpc_url = \"http://127.0.0.1:9\"\n\
+                 htlc = \"0x00000000000000000000000000000000000000c1\"\n\
+                 scan_confirmations = 12\nblock_time = \"12s\"\npoll_interval = \"1s\"\n";
+    fs::write(&path, format!("{}\n{chain}", test_config())).unwrap();
+    let stderr = fails(&["--config", &path_text, "--data-dir", &data]);
+    assert!(
+        stderr.contains("settlement.lock_margin: 15s is too short")
+            && stderr.contains("at least 145s")
+            && stderr.contains("settlement.reservation: 60s")
+            && stderr.contains("at least 180s"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("settlement.timing"),
+        "only the failing rules are named: {stderr}"
+    );
+}
+
 #[test]
 fn a_taken_api_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

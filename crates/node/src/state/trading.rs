@@ -222,7 +222,10 @@ impl Trading {
         Trading {
             timing: config.timing,
             reservation_ms: millis(config.reservation),
-            lock_margin_ms: millis(config.lock_margin),
+            // The taker reads the maker's deadline on its own clock: the skew allowed
+            // between the two comes off the time it has to lock.
+            lock_margin_ms: millis(config.lock_margin)
+                .saturating_add(millis(config.max_clock_skew)),
             repost_failed: config.repost_failed,
             takes_per_minute: config.takes_per_minute,
             take_timeout_ms: millis(config.take_timeout),

@@ -414,8 +414,10 @@ async fn crash_case(victim: usize, step: usize) -> anyhow::Result<bool> {
     let counter = writes.clone();
     let mut settled = settled_with(2, move |index, config| {
         // Short enough that an unanswered take and an unused reservation end quickly.
+        // (One process, one clock: no skew to allow for.)
         config.reservation = Duration::from_secs(4);
         config.lock_margin = Duration::from_secs(1);
+        config.max_clock_skew = Duration::ZERO;
         config.take_timeout = Duration::from_secs(2);
         config.timing.retry_ms = 500;
         if index == victim {
