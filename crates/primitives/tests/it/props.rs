@@ -91,11 +91,14 @@ proptest! {
 
     #[test]
     fn off_grid_values_are_rejected(market in market_strategy(), steps in 0u64..1_000_000, part in 1u32..10) {
-        // steps + part/10 of a step is strictly between two grid points.
+        // steps + part/10 of a step is strictly between two grid points, when a Decimal
+        // holds it exactly (a tenth of a 10^-28 tick is past its 28 digits and rounds).
         let between = |step: Decimal| {
-            Decimal::from(steps)
-                .checked_mul(step)?
-                .checked_add(step.checked_mul(Decimal::new(i64::from(part), 1))?)
+            let on_grid = Decimal::from(steps).checked_mul(step)?;
+            let off = on_grid.checked_add(step.checked_mul(Decimal::new(i64::from(part), 1))?)?;
+            let exact = off.checked_sub(on_grid)?.checked_mul(Decimal::TEN)?
+                == step.checked_mul(Decimal::from(part))?;
+            exact.then_some(off)
         };
         if let Some(off) = between(market.tick_size()) {
             let is_off_grid = matches!(
