@@ -637,6 +637,7 @@ impl Actor {
                         events: batch.events,
                         last_block: batch.last_block,
                         head: batch.head,
+                        reorg: batch.reorg.map(|reorg| reorg.first_changed_block),
                         cursor,
                     },
                     now,

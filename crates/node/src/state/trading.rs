@@ -293,6 +293,9 @@ pub struct ChainBatch {
     pub last_block: Option<BlockRef>,
     /// The chain's head when the step read it.
     pub head: Option<BlockRef>,
+    /// Set when the step found blocks it had read replaced: the first block that changed.
+    /// What was reported from it on may be gone (the scan reads it again).
+    pub reorg: Option<u64>,
     /// Where the scan stands now (next block, cursor JSON), to persist after the events.
     pub cursor: Option<(u64, String)>,
 }
@@ -1585,6 +1588,7 @@ impl NodeState {
             events,
             last_block,
             head,
+            reorg: _,
             cursor,
         } = batch;
         let mut actions = Vec::new();
