@@ -368,7 +368,10 @@ pub struct SwapView {
     pub counter_order_id: OrderId,
     /// The counterparty's peer id.
     pub peer: String,
-    /// Where the swap is (`takerLocking`, `completed`, `refunded`...).
+    /// Where the swap is (`takerLocking`, `completed`, `refunded`...). `reorged`: the
+    /// counterparty's lock that this swap acted on was removed by a chain reorg; the swap
+    /// waits for it to be mined again, refunds at its timelock otherwise, and an operator
+    /// should look at it.
     pub phase: String,
     /// Local creation time, unix ms.
     pub created_at: u64,

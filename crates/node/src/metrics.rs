@@ -53,6 +53,9 @@ pub struct NodeMetrics {
     pub swaps_unwound: AtomicU64,
     /// Swaps that failed and need an operator.
     pub swaps_failed: AtomicU64,
+    /// Swaps whose counterparty lock, already acted on, was removed by a reorg (each
+    /// swap counted once per removal; an operator should look at them).
+    pub swaps_reorged: AtomicU64,
     /// Chain transactions that failed (the swaps retry them).
     pub chain_tx_failed: AtomicU64,
     /// Database writes that failed.
@@ -105,6 +108,7 @@ impl NodeMetrics {
             ("swaps_completed", get(&self.swaps_completed)),
             ("swaps_unwound", get(&self.swaps_unwound)),
             ("swaps_failed", get(&self.swaps_failed)),
+            ("swaps_reorged", get(&self.swaps_reorged)),
             ("chain_tx_failed", get(&self.chain_tx_failed)),
             ("store_failed", get(&self.store_failed)),
             ("place_commits", get(&self.place_commits)),

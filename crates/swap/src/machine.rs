@@ -67,6 +67,15 @@ pub enum Event {
         /// time the lock leaves, not as the chain's clock.
         chain_time: u64,
     },
+    /// A reorg replaced a leg's chain from `from_block` on: a lock mined there may be gone.
+    /// It counts again only when the scan reports it again (with fresh confirmations);
+    /// until then no claim is sent for it.
+    Reorged {
+        /// Which leg's chain.
+        leg: Leg,
+        /// The first block that changed.
+        from_block: u64,
+    },
     /// Our own intended lock (see [`Swap::own_lock_intent`]) is not on chain as of a
     /// confirmed block with this time. After its timelock this is final: the contract
     /// refuses locks whose timelock has passed.
@@ -195,6 +204,13 @@ pub enum Notice {
     },
     /// A secret that does not hash to the hashlock (from a peer, or in a claim report).
     WrongSecret,
+    /// A lock of ours or the counterparty's was in blocks a reorg replaced.
+    LockReorged {
+        /// Which leg.
+        leg: Leg,
+        /// The lock id.
+        lock_id: B256,
+    },
     /// A chain time that jumps implausibly far ahead; ignored.
     ChainTimeRejected {
         /// Which leg's chain.
@@ -351,6 +367,9 @@ struct Knowledge {
     /// Taker: the secret hint was sent (once, after our claim was seen on chain).
     #[serde(default)]
     secret_hinted: bool,
+    /// Per leg: its lock was in blocks a reorg replaced and has not been seen again.
+    #[serde(default)]
+    reorged: [bool; 2],
 }
 
 fn index(leg: Leg) -> usize {
@@ -464,6 +483,19 @@ impl Swap {
         self.known.secret
     }
 
+    /// Whether the counterparty's lock, which we acted on (the maker locked against it, or
+    /// the taker claimed it), was removed by a reorg and has not been mined again. The
+    /// swap goes on: our own lock is refunded at its timelock if nothing else happens, and
+    /// an operator should look at it.
+    pub fn counter_lock_reorged(&self) -> bool {
+        let acted = match &self.phase {
+            Phase::MakerLocking { .. } | Phase::MakerLocked { .. } => true,
+            Phase::TakerLocked { claim_sent_at, .. } => claim_sent_at.is_some(),
+            _ => false,
+        };
+        acted && self.known.reorged[index(self.counter_leg())]
+    }
+
     /// While our lock is sent but not yet seen: its leg and timelock. The shell checks the
     /// chain for it and reports [`Event::LockSeen`] or [`Event::LockAbsent`].
     pub fn own_lock_intent(&self) -> Option<(Leg, u64)> {
@@ -524,6 +556,7 @@ impl Swap {
                 };
                 self.observe_lock(leg, lock, sighting, now, actions)
             }
+            Event::Reorged { leg, from_block } => self.observe_reorg(leg, from_block, actions),
             Event::LockAbsent { leg, chain_time } => {
                 if leg == Leg::of(self.params.role) {
                     let slot = &mut self.known.own_absent_at;
@@ -634,6 +667,25 @@ impl Swap {
         self.count_confirmations(leg);
     }
 
+    /// A reorg from `from_block` on `leg`'s chain: the leg's lock, if mined there (or at a
+    /// block we do not know), has no confirmations until the scan shows it again.
+    fn observe_reorg(&mut self, leg: Leg, from_block: u64, actions: &mut Vec<Action>) {
+        let slot = index(leg);
+        let Some(lock) = &self.known.locks[slot] else {
+            return;
+        };
+        if self.known.lock_blocks[slot].is_some_and(|block| block < from_block) {
+            return;
+        }
+        let lock_id = lock.id;
+        self.known.confirmations[slot] = 0;
+        self.known.lock_blocks[slot] = None;
+        if !self.known.reorged[slot] {
+            self.known.reorged[slot] = true;
+            actions.push(Action::Notice(Notice::LockReorged { leg, lock_id }));
+        }
+    }
+
     /// Raises the confirmations of `leg`'s lock to what the head now gives it.
     fn count_confirmations(&mut self, leg: Leg) {
         let slot = index(leg);
@@ -695,6 +747,8 @@ impl Swap {
         let slot = index(leg);
         if let Some(known) = &self.known.locks[slot] {
             if known.id == lock.id {
+                // Seen (again, after a reorg): it is on chain.
+                self.known.reorged[slot] = false;
                 self.known.confirmations[slot] = self.known.confirmations[slot].max(confirmations);
                 if block > 0 {
                     self.known.lock_blocks[slot] = Some(block);
@@ -990,7 +1044,10 @@ impl Swap {
                 }
                 // Claim the maker's lock: the first time only with enough time left (the
                 // claim makes the secret public), then retried while the lock is claimable.
-                if counter.is_none() && self.confirmed(Leg::Maker) {
+                if counter.is_none()
+                    && self.confirmed(Leg::Maker)
+                    && !self.known.reorged[index(Leg::Maker)]
+                {
                     // Once the maker claimed our lock the secret is public anyway: claim
                     // whatever time is left.
                     let secret_public = own == Some(Settlement::Claimed);
@@ -1102,7 +1159,10 @@ impl Swap {
                 // Claim the taker's lock once the secret is known, unless we already took
                 // our own lock back (then the trade did not happen for us). The contract
                 // decides whether it is still claimable; retries stop at the timelock.
-                if counter.is_none() && self.known.secret.is_some() {
+                if counter.is_none()
+                    && self.known.secret.is_some()
+                    && !self.known.reorged[index(Leg::Taker)]
+                {
                     let send = match claim_sent_at {
                         None => own != Some(Settlement::Refunded),
                         Some(sent) => {
@@ -1136,6 +1196,7 @@ impl Swap {
     ) {
         let own = Leg::of(self.params.role);
         if self.settled(own).is_none()
+            && !self.known.reorged[index(own)]
             && self.expired(own)
             && refund_sent_at.is_none_or(|sent| self.retry_due(own, sent, now))
         {
@@ -1151,13 +1212,30 @@ impl Swap {
     fn ending(&self, claim_sent: bool) -> Option<Outcome> {
         let own_leg = Leg::of(self.params.role);
         let counter_leg = self.counter_leg();
-        match (self.settled(own_leg), self.settled(counter_leg)) {
+        // Our lock removed by a reorg and not mined again by its timelock can no longer be
+        // (the contract refuses a past timelock): the funds never left, as if refunded.
+        let own = self.settled(own_leg).or_else(|| {
+            (self.known.reorged[index(own_leg)] && self.expired(own_leg))
+                .then_some(Settlement::Refunded)
+        });
+        match (own, self.settled(counter_leg)) {
             (Some(_), Some(Settlement::Claimed)) => Some(Outcome::Completed),
             (Some(Settlement::Refunded), Some(Settlement::Refunded)) => Some(Outcome::Refunded),
             (Some(Settlement::Refunded), None) if !claim_sent || self.expired(counter_leg) => {
                 // Block times come after the claims of their blocks: an expired lock with
                 // no claim seen was not claimed.
                 Some(Outcome::Refunded)
+            }
+            (Some(Settlement::Claimed), None)
+                if self.known.reorged[index(counter_leg)] && self.expired(counter_leg) =>
+            {
+                // Our lock was claimed, theirs was removed by a reorg and is past its
+                // timelock: it cannot be claimed even if it is mined again.
+                Some(Outcome::Failed {
+                    reason: "our lock was claimed; the counterparty's lock was removed by a \
+                             reorg and not mined again before its timelock"
+                        .into(),
+                })
             }
             (Some(Settlement::Claimed), Some(Settlement::Refunded)) => Some(Outcome::Failed {
                 reason: format!(

@@ -1375,10 +1375,20 @@ impl NodeState {
             return;
         };
         let before_phase = entry.swap.phase().clone();
+        let before_reorged = entry.swap.counter_lock_reorged();
         const LEGS: [Leg; 2] = [Leg::Taker, Leg::Maker];
         let before_locks = LEGS.map(|leg| entry.swap.lock(leg).cloned());
         let worth_logging = !matches!(event, SwapEvent::ChainTime { .. } | SwapEvent::Tick);
         let swap_actions = entry.swap.handle(event.clone(), now);
+        if !before_reorged && entry.swap.counter_lock_reorged() {
+            warn!(
+                %swap_id,
+                "the counterparty's lock that this swap acted on was removed by a reorg; the \
+                 swap waits for it to be mined again and otherwise refunds at the timelock: \
+                 an operator should look at it"
+            );
+            NodeMetrics::inc(&self.metrics.swaps_reorged);
+        }
         let changed = entry.swap.phase() != &before_phase
             || LEGS
                 .iter()
@@ -1588,7 +1598,7 @@ impl NodeState {
             events,
             last_block,
             head,
-            reorg: _,
+            reorg,
             cursor,
         } = batch;
         let mut actions = Vec::new();
@@ -1596,6 +1606,23 @@ impl NodeState {
             return actions;
         };
         trading.up.insert(chain_id);
+        if let Some(from_block) = reorg {
+            // Locks mined from there on may be gone: they count again when the rescan
+            // reports them.
+            for (swap_id, legs, _) in self.swaps_on_chain(chain_id) {
+                for leg in legs {
+                    self.drive(
+                        swap_id,
+                        SwapEvent::Reorged { leg, from_block },
+                        now,
+                        &mut actions,
+                    );
+                }
+            }
+        }
+        let Some(trading) = self.trading.as_mut() else {
+            return actions;
+        };
         let last = last_block.map(|block| (block.number, block.timestamp));
         if let Some((_, time)) = last {
             let slot = trading.chain_times.entry(chain_id).or_insert(time);
@@ -2138,9 +2165,13 @@ impl NodeState {
     }
 }
 
-/// The phase of a swap as a stable name (`takerLocking`, `makerLocked`, `finished`...).
+/// The phase of a swap as a stable name (`takerLocking`, `makerLocked`, `finished`...);
+/// `reorged` while the counterparty's lock it acted on is gone after a reorg.
 pub fn phase_name(swap: &Swap) -> &'static str {
     use dex_swap::Phase;
+    if swap.counter_lock_reorged() {
+        return "reorged";
+    }
     match swap.phase() {
         Phase::TakerStart => "takerStart",
         Phase::TakerLocking { .. } => "takerLocking",

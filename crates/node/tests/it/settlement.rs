@@ -6,7 +6,9 @@ use anyhow::{Context, bail};
 use dex_devnet::inproc::{
     SettledNetwork, block_number, fees_paid, native_balance, wait_chains_up, wallet,
 };
-use dex_node::{NodeHandle, OwnOrderStatus, PlaceOrder, SettlementConfig, Swap, TimeInForce};
+use dex_node::{
+    NodeHandle, NodeMetrics, OwnOrderStatus, PlaceOrder, SettlementConfig, Swap, TimeInForce,
+};
 use dex_primitives::{Lots, OrderId, Side, Ticks, U256};
 use dex_swap::Outcome;
 use dex_test_utils::{eth_usdc_id, harness::wait_for};
@@ -632,5 +634,53 @@ async fn orders_placed_together_are_stored_before_they_are_answered() -> anyhow:
         assert!(stored.contains(id), "order {id} answered but not stored");
     }
     assert_eq!(stored.len(), placed.len());
+    Ok(())
+}
+
+/// A reorg of the taker's chain removes the taker's lock after the maker locked against
+/// it: the maker's swap shows `reorged`, is counted, and sends no claim for the lock that
+/// is gone. (The taker here never claims: it waits for more confirmations than will come.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_counter_lock_removed_by_a_reorg_surfaces_on_the_maker() -> anyhow::Result<()> {
+    let settled = settled_with(2, |index, config| {
+        if index == 1 {
+            config.timing.maker_leg_confirmations = 1_000_000;
+        }
+    })
+    .await?;
+    let (maker, taker) = (settled.net.node(0)?.clone(), settled.net.node(1)?.clone());
+    // The taker buys: its lock is on the quote chain.
+    let quote = settled.chains.quote.rpc_url.clone();
+    let before_bid = block_number(&quote)?;
+    let ask = maker
+        .place_order(order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc))
+        .await?;
+    wait_offered(&taker, ask, Some(LOTS)).await?;
+    taker
+        .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
+        .await?;
+    let maker_phase = || async {
+        maker
+            .swaps()
+            .await
+            .ok()
+            .and_then(|swaps| swaps.first().map(|(_, swap)| dex_node::phase_name(swap)))
+    };
+    wait_for("the maker locked", SWAP_DEADLINE, || async {
+        maker_phase().await == Some("makerLocked")
+    })
+    .await?;
+    assert_eq!(NodeMetrics::get(&maker.metrics().swaps_reorged), 0);
+
+    // Every block since the bid (the taker's approval and lock) replaced by empty ones.
+    let depth = block_number(&quote)? - before_bid;
+    dex_devnet::inproc::rpc(&quote, "anvil_reorg", serde_json::json!([depth, []]))?;
+    wait_for("the maker's swap reorged", SWAP_DEADLINE, || async {
+        maker_phase().await == Some("reorged")
+    })
+    .await?;
+    assert_eq!(NodeMetrics::get(&maker.metrics().swaps_reorged), 1);
+    let swaps = maker.swaps().await?;
+    assert!(!swaps[0].1.is_finished());
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! schedule with a shell that reports no chain heads (as p2pdex did before it tracked them)
 //! and shows that the case bites there.
 
-use dex_swap::{Leg, Outcome, Role};
+use dex_swap::{Leg, Outcome, Phase, Role};
 use proptest::prelude::*;
 
 use crate::sim::*;
@@ -108,6 +108,98 @@ fn honest_parties_settle_reading_twelve_blocks_behind() {
     assert_eq!(world.outcome(Role::Maker), Some(Outcome::Completed));
     assert!(taker_whole(&world) && maker_whole(&world));
     assert_eq!(world.chains[0].reverts + world.chains[1].reverts, 0);
+}
+
+/// Runs until the maker's lock is on chain and the maker has seen it.
+fn until_maker_locked(world: &mut World) {
+    for _ in 0..60 {
+        world.round(Role::Taker);
+        world.round(Role::Maker);
+        world.wait(1);
+        if matches!(world.maker.phase(), Phase::MakerLocked { .. }) {
+            return;
+        }
+    }
+    panic!("the maker never locked: {:?}", world.maker.phase());
+}
+
+/// A reorg removes the taker's lock after the maker locked against it; the taker's node
+/// (honest, but its lock is simply gone) claims the maker's lock all the same, unless it
+/// went away as soon as the maker's lock was mined (`taker_leaves`).
+fn takers_lock_reorged_away(reports_reorgs: bool, taker_leaves: bool) -> World {
+    let mut world = World::new();
+    world.watchers[1].reports_reorgs = reports_reorgs;
+    if taker_leaves {
+        while world.chain(Leg::Maker).locks.is_empty() {
+            world.round(Role::Taker);
+            world.round(Role::Maker);
+            world.wait(1);
+        }
+        world.behaviour[0].offline = true;
+    }
+    until_maker_locked(&mut world);
+    let x = world.chain(Leg::Taker);
+    let taker_lock = x.locks.values().next().expect("the taker locked").block;
+    let depth = x.height - taker_lock + 1;
+    world.reorg(Leg::Taker, depth);
+    assert!(world.chain(Leg::Taker).locks.is_empty());
+    world
+}
+
+/// Finding 5: a counter-lock that a reorg removed after the maker acted on it was only
+/// logged; the maker, whose own lock the taker then claimed, kept claiming a lock that no
+/// longer existed and the swap never ended. Now it shows (`counter_lock_reorged`), sends
+/// no claim for the missing lock, and ends once that lock's timelock has passed.
+#[test]
+fn a_counter_lock_removed_by_a_reorg_surfaces_and_the_swap_ends() {
+    let mut world = takers_lock_reorged_away(true, false);
+    assert!(world.maker.counter_lock_reorged());
+    world.run(5000);
+    let outcome = world.outcome(Role::Maker).expect("the maker's swap ended");
+    assert!(
+        matches!(&outcome, Outcome::Failed { reason } if reason.contains("reorg")),
+        "{outcome:?}"
+    );
+    // The maker's asset went to the taker; nothing came back on the taker's chain.
+    assert_eq!(world.deltas(Leg::Maker), [MAKER_SELLS, -MAKER_SELLS]);
+    assert_eq!(world.deltas(Leg::Taker), [0, 0]);
+    assert_eq!(world.chains[0].reverts, 0, "claims of a lock that is gone");
+}
+
+#[test]
+fn a_counter_lock_removed_by_a_reorg_without_reorg_reports_never_ends() {
+    let mut world = takers_lock_reorged_away(false, false);
+    assert!(!world.maker.counter_lock_reorged());
+    world.run(5000);
+    assert_eq!(world.outcome(Role::Maker), None);
+    assert!(world.chains[0].reverts > 0);
+}
+
+/// The same reorg with a taker that goes away: the maker refunds its lock at T2.
+#[test]
+fn a_maker_whose_counter_lock_was_reorged_away_refunds_at_t2() {
+    let mut world = takers_lock_reorged_away(true, true);
+    assert!(world.maker.counter_lock_reorged());
+    world.run(5000);
+    assert_eq!(world.outcome(Role::Maker), Some(Outcome::Refunded));
+    assert_eq!(world.deltas(Leg::Maker), [0, 0]);
+    assert_eq!(world.deltas(Leg::Taker), [0, 0]);
+}
+
+/// A reorg that takes a lock out and mines it again (the usual case) changes nothing but
+/// the wait: confirmations count afresh, and the swap completes.
+#[test]
+fn a_lock_mined_again_after_a_reorg_counts_again() {
+    let mut world = World::new();
+    until_maker_locked(&mut world);
+    let x = world.chain(Leg::Taker).clone();
+    world.reorg(Leg::Taker, 1);
+    // Mined again in the new branch (the chain's copy from before the reorg).
+    world.chains[0] = x;
+    world.run(5000);
+    assert_eq!(world.outcome(Role::Taker), Some(Outcome::Completed));
+    assert_eq!(world.outcome(Role::Maker), Some(Outcome::Completed));
+    assert!(!world.maker.counter_lock_reorged());
 }
 
 proptest! {

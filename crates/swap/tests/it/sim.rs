@@ -210,6 +210,37 @@ impl SimChain {
         true
     }
 
+    /// Replaces the last `depth` blocks with empty ones: what they mined (locks, claims,
+    /// refunds) is undone and not mined again. Returns the first block that changed.
+    pub(crate) fn reorg(&mut self, depth: u64) -> u64 {
+        let first_changed = self.height + 1 - depth;
+        let contract = self.contract;
+        let mut undone: Vec<B256> = Vec::new();
+        for lock in self.locks.values_mut() {
+            let amount = lock.info.amount.to::<u64>();
+            if lock.settled_block >= first_changed {
+                let to = match lock.state {
+                    LockState::Claimed(_) => lock.info.recipient,
+                    _ => lock.info.sender,
+                };
+                *self.balances.entry(to).or_default() -= amount;
+                *self.balances.entry(contract).or_default() += amount;
+                lock.state = LockState::Open;
+                lock.settled_block = 0;
+            }
+            if lock.block >= first_changed {
+                *self.balances.entry(contract).or_default() -= amount;
+                *self.balances.entry(lock.info.sender).or_default() += amount;
+                undone.push(lock.info.id);
+            }
+        }
+        for id in undone {
+            self.locks.remove(&id);
+        }
+        // As many new blocks, with the times the old ones had.
+        first_changed
+    }
+
     /// The newest block a watcher `watcher` reads: `lag` blocks behind the head.
     pub(crate) fn visible(&self, watcher: &Watcher) -> u64 {
         self.height.saturating_sub(watcher.lag).max(1)
@@ -284,6 +315,8 @@ pub(crate) struct Watcher {
     pub(crate) incremental: bool,
     /// Reports the head of each chain ([`Event::ChainHead`]) and the block of each lock.
     pub(crate) reports_head: bool,
+    /// Reports reorgs ([`Event::Reorged`]).
+    pub(crate) reports_reorgs: bool,
 }
 
 impl Default for Watcher {
@@ -292,6 +325,7 @@ impl Default for Watcher {
             lag: 0,
             incremental: false,
             reports_head: true,
+            reports_reorgs: true,
         }
     }
 }
@@ -384,6 +418,7 @@ impl World {
             lag,
             incremental,
             reports_head,
+            reports_reorgs: true,
         };
         world.watchers = [watcher; 2];
         let scan_lag = if reports_head { lag + 1 } else { 0 };
@@ -553,6 +588,28 @@ impl World {
             }
         }
         events
+    }
+
+    /// A reorg of `depth` blocks on `leg`'s chain; each party that had read past its first
+    /// changed block is told (as the node's scanner rewinds) and reads from there again.
+    pub(crate) fn reorg(&mut self, leg: Leg, depth: u64) {
+        let chain = chain_slot(leg);
+        let first_changed = self.chains[chain].reorg(depth);
+        for role in [Role::Taker, Role::Maker] {
+            let party = slot(role);
+            if self.scanned[party][chain] >= first_changed || !self.watchers[party].incremental {
+                self.scanned[party][chain] = first_changed - 1;
+                if !self.behaviour[party].offline && self.watchers[party].reports_reorgs {
+                    self.feed(
+                        role,
+                        Event::Reorged {
+                            leg,
+                            from_block: first_changed,
+                        },
+                    );
+                }
+            }
+        }
     }
 
     /// Advances local time and both chains' block time (empty blocks, as a live chain does).
