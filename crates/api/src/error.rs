@@ -98,6 +98,7 @@ kinds! {
     INVALID_SWAP_ID = ("invalid-swap-id", 400, "The swap id is not 32 bytes of 0x hex");
     STORE_UNAVAILABLE = ("store-unavailable", 503, "The node's database refused a write");
     INSUFFICIENT_BALANCE = ("insufficient-balance", 422, "The order would lock more than the free balance");
+    INSUFFICIENT_GAS = ("insufficient-gas", 422, "Not enough native coin to pay for the swap's transactions");
     BALANCE_UNKNOWN = ("balance-unknown", 503, "The balance the order needs has not been read from its chain yet");
     // The node.
     NODE_UNAVAILABLE = ("node-unavailable", 503, "The node is not running");
@@ -351,6 +352,7 @@ fn node_kind(error: &dex_node::Error) -> ProblemKind {
         N::UnknownSwap { .. } => kind::UNKNOWN_SWAP,
         N::StoreUnavailable => kind::STORE_UNAVAILABLE,
         N::InsufficientBalance { .. } => kind::INSUFFICIENT_BALANCE,
+        N::InsufficientGas { .. } => kind::INSUFFICIENT_GAS,
         N::BalanceUnknown { .. } => kind::BALANCE_UNKNOWN,
         _ => kind::INTERNAL,
     }

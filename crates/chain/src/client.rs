@@ -83,6 +83,10 @@ pub struct ClientConfig {
     /// confirmations it says how late the scanner sees what happens on the chain
     /// ([`ClientConfig::scan_lag`]). Default 12 s (Ethereum).
     pub block_time: Duration,
+    /// The most this client offers per gas (`maxFeePerGas`, wei), however high the market
+    /// estimate or the re-send bumps go: a fee spike cannot drain the account. A
+    /// transaction priced at the cap waits until fees come down. Default 1,000 gwei.
+    pub max_fee_per_gas: u128,
 }
 
 impl Default for ClientConfig {
@@ -97,6 +101,7 @@ impl Default for ClientConfig {
             resend_interval: Duration::from_secs(30),
             fee_bump_percent: 20,
             block_time: Duration::from_secs(12),
+            max_fee_per_gas: 1_000_000_000_000,
         }
     }
 }
@@ -669,7 +674,15 @@ impl ChainClient {
         Ok(Fees {
             max_fee: estimate.max_fee_per_gas,
             tip: estimate.max_priority_fee_per_gas,
-        })
+        }
+        .capped(self.inner.config.max_fee_per_gas))
+    }
+
+    /// What this client would offer per gas for a transaction sent now (`maxFeePerGas`,
+    /// wei): the market estimate from the chain's fee history, held to
+    /// [`ClientConfig::max_fee_per_gas`]. A transaction costs at most its gas times this.
+    pub async fn max_fee_per_gas(&self) -> Result<u128, ChainError> {
+        Ok(self.fee_estimate().await?.max_fee)
     }
 
     /// Signs `tx` (sender, send, wait) and turns a mined failure into its decoded revert.
@@ -905,7 +918,19 @@ impl ChainClient {
             }
         };
         for due in due {
-            let fees = bumped(due.fees, estimate, config.fee_bump_percent);
+            let fees =
+                bumped(due.fees, estimate, config.fee_bump_percent).capped(config.max_fee_per_gas);
+            if fees == due.fees {
+                // At the cap already: a replacement at the same fees would be refused.
+                warn!(
+                    chain_id = self.inner.chain_id,
+                    what = due.what,
+                    nonce = due.nonce,
+                    max_fee_per_gas = fees.max_fee,
+                    "unmined transaction at the fee cap (max_fee_per_gas); waiting for fees to fall"
+                );
+                continue;
+            }
             let request = due
                 .request
                 .with_max_fee_per_gas(fees.max_fee)

@@ -105,6 +105,6 @@ pub use client::{ChainClient, ClientConfig, HtlcClient};
 pub use contracts::{Htlc, IErc20, TestToken};
 pub use error::{ChainError, HtlcError};
 pub use types::{
-    BlockRef, ChainEvent, Deployment, HtlcEvent, LockId, LockInfo, LockOutcome, LockParams,
-    LockState, Reorg, ScanBatch, ScanCursor, Secret, SentTx, TxOutcome, TxStatus,
+    BlockRef, ChainEvent, Deployment, HTLC_GAS, HtlcEvent, HtlcGas, LockId, LockInfo, LockOutcome,
+    LockParams, LockState, Reorg, ScanBatch, ScanCursor, Secret, SentTx, TxOutcome, TxStatus,
 };

@@ -30,6 +30,17 @@ pub(crate) struct Fees {
     pub(crate) tip: u128,
 }
 
+impl Fees {
+    /// These fees with the max fee held to `cap` wei per gas, and the tip to the max fee.
+    pub(crate) fn capped(self, cap: u128) -> Fees {
+        let max_fee = self.max_fee.min(cap);
+        Fees {
+            max_fee,
+            tip: self.tip.min(max_fee),
+        }
+    }
+}
+
 /// The fees of the next version of a transaction sent with `previous`: both fields raised by
 /// `percent` (at least [`MIN_FEE_BUMP_PERCENT`], rounded up, at least 1 wei) and never below
 /// the current market `estimate`, with the max fee covering the tip.
@@ -220,6 +231,10 @@ mod tests {
         // Rounded up, and tiny fees still move (geth compares with integer arithmetic).
         assert_eq!(bumped(fees(101, 1), low, 10), fees(112, 2));
         assert_eq!(bumped(fees(0, 0), fees(0, 0), 10), fees(1, 1));
+        // The cap holds the max fee, and the tip under it.
+        assert_eq!(bumped(fees(101, 1), low, 10).capped(110), fees(110, 2));
+        assert_eq!(fees(500, 400).capped(300), fees(300, 300));
+        assert_eq!(fees(500, 400).capped(u128::MAX), fees(500, 400));
         // No overflow at the top.
         assert_eq!(
             bumped(fees(u128::MAX, u128::MAX), low, 10),

@@ -286,6 +286,32 @@ pub struct ChainEvent {
     pub event: HtlcEvent,
 }
 
+/// The most gas each kind of HTLC transaction may use, for the checks that a trader can pay
+/// for a swap's transactions before it trades. `tests/it/gas.rs` measures the steady state
+/// (lock 48,330 / claim 37,788 / refund 36,775 gas for the native coin, 67,850 / 46,359 /
+/// 45,346 for an ERC-20); a storage slot written for the first time (the HTLC's first
+/// balance of a token, a recipient's first balance of it) adds up to 22,100 each, and an
+/// ERC-20 needs an approval first. These bounds cover all of that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HtlcGas {
+    /// An ERC-20 `approve` of the HTLC.
+    pub approve: u64,
+    /// A `lock`.
+    pub lock: u64,
+    /// A `claim`.
+    pub claim: u64,
+    /// A `refund`.
+    pub refund: u64,
+}
+
+/// See [`HtlcGas`].
+pub const HTLC_GAS: HtlcGas = HtlcGas {
+    approve: 60_000,
+    lock: 120_000,
+    claim: 90_000,
+    refund: 90_000,
+};
+
 /// A block, as the scanner reports the last one it read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

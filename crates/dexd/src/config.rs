@@ -225,6 +225,9 @@ pub(crate) struct SettlementToml {
     pub(crate) balance_refresh: Dur,
     /// Swap timelocks and confirmations.
     pub(crate) timing: TimingToml,
+    /// A trade needs the native coin for its transactions at this percentage of current
+    /// fees, on each chain.
+    pub(crate) gas_safety_percent: u64,
     /// The chains; none: the node only relays.
     pub(crate) chains: Vec<ChainToml>,
 }
@@ -243,6 +246,7 @@ impl Default for SettlementToml {
             take_timeout: Dur(node.take_timeout),
             balance_refresh: Dur(node.balance_refresh),
             timing: TimingToml::default(),
+            gas_safety_percent: node.gas_safety_percent,
             chains: Vec::new(),
         }
     }
@@ -314,6 +318,8 @@ pub(crate) struct ChainToml {
     /// The chain's block time: with `scan_confirmations` it says how late the node sees
     /// what happens on the chain, which swap deadlines must allow for.
     pub(crate) block_time: Dur,
+    /// The most offered per gas, in gwei, however high fees or re-send bumps go.
+    pub(crate) max_fee_gwei: u64,
     /// Native coin kept for gas, in whole coins (18 decimals), a decimal string: orders may
     /// not lock it.
     pub(crate) gas_reserve: String,
@@ -336,6 +342,7 @@ impl Default for ChainToml {
             resend_interval: Dur(client.resend_interval),
             fee_bump_percent: client.fee_bump_percent,
             block_time: Dur(client.block_time),
+            max_fee_gwei: u64::try_from(client.max_fee_per_gas / 1_000_000_000).unwrap_or(u64::MAX),
             gas_reserve: "0.01".into(),
         }
     }

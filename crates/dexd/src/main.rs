@@ -225,6 +225,7 @@ fn settlement_config(config: &Config, data_dir: &Path) -> Result<Option<Settleme
                 resend_interval: chain.resend_interval.0,
                 fee_bump_percent: chain.fee_bump_percent,
                 block_time: chain.block_time.0,
+                max_fee_per_gas: u128::from(chain.max_fee_gwei) * 1_000_000_000,
             },
         });
     }
@@ -250,6 +251,7 @@ fn settlement_config(config: &Config, data_dir: &Path) -> Result<Option<Settleme
     node.take_timeout = settlement.take_timeout.0;
     node.balance_refresh = settlement.balance_refresh.0;
     node.gas_reserves = gas_reserves;
+    node.gas_safety_percent = settlement.gas_safety_percent;
     // The taker allows for the clock skew that orders are allowed to have.
     node.max_clock_skew = config.node.max_clock_skew.0;
     let problems = node.timing_problems();

@@ -124,7 +124,8 @@ pub async fn spawn(
                     Some(json) => serde_json::from_str::<ScanCursor>(&json).ok(),
                     None => Some(ScanCursor::from_block(block)),
                 });
-            // The assets of the configured markets on this chain, whose balances it reads.
+            // The assets of the configured markets on this chain, whose balances it reads,
+            // and the native coin, which pays for the swaps' transactions there.
             let mut tokens: Vec<dex_primitives::Address> = config
                 .markets
                 .iter()
@@ -137,6 +138,7 @@ pub async fn spawn(
                 })
                 .filter(|(chain_id, _)| *chain_id == chain.chain_id)
                 .map(|(_, token)| token)
+                .chain([dex_primitives::Address::ZERO])
                 .collect();
             tokens.sort_unstable();
             tokens.dedup();
@@ -614,8 +616,15 @@ impl Actor {
                 debug!(chain_id, %error, "chain unreachable");
                 self.state.set_chain_up(chain_id, false);
             }
-            ChainReport::Balances { chain_id, readings } => {
+            ChainReport::Balances {
+                chain_id,
+                readings,
+                max_fee_per_gas,
+            } => {
                 self.state.set_balances(chain_id, readings);
+                if let Some(fee) = max_fee_per_gas {
+                    self.state.set_max_fee_per_gas(chain_id, fee);
+                }
             }
             ChainReport::Scanned { chain_id, batch } => {
                 if !batch.events.is_empty() {

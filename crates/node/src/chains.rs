@@ -42,10 +42,12 @@ pub(crate) enum ChainReport {
     },
     /// One scan step: events in chain order, then the last block read.
     Scanned { chain_id: u64, batch: ScanBatch },
-    /// Balances of the trader keys on this chain, read now.
+    /// Balances of the trader keys on this chain, read now, and what a transaction sent
+    /// now would offer per gas (wei; `None` if the fee could not be read).
     Balances {
         chain_id: u64,
         readings: Vec<BalanceReading>,
+        max_fee_per_gas: Option<u128>,
     },
     /// The chain stopped answering (scans are retried; trading on it is refused meanwhile).
     Unreachable { chain_id: u64, error: String },
@@ -70,12 +72,12 @@ pub(crate) fn spawn_watcher(
     tokio::spawn(watch(config, traders, cursor, reports, balances).instrument(span));
 }
 
-/// Reads every (trader, token) balance on the chain of `client`.
+/// Reads every (trader, token) balance on the chain of `client`, and the fee per gas.
 async fn read_balances(
     client: &ChainClient,
     owners: &[Address],
     watch: &BalanceWatch,
-) -> Result<Vec<BalanceReading>, ChainError> {
+) -> Result<(Vec<BalanceReading>, Option<u128>), ChainError> {
     let started_at = watch.clock.now();
     let mut readings = Vec::with_capacity(owners.len() * watch.tokens.len());
     for owner in owners {
@@ -89,7 +91,14 @@ async fn read_balances(
             });
         }
     }
-    Ok(readings)
+    let max_fee_per_gas = match client.max_fee_per_gas().await {
+        Ok(fee) => Some(fee),
+        Err(err) => {
+            debug!(%err, "fee estimate failed; the last one stands");
+            None
+        }
+    };
+    Ok((readings, max_fee_per_gas))
 }
 
 /// Reads the balances every `interval`, or sooner when nudged, until the actor is gone.
@@ -107,9 +116,13 @@ async fn refresh_balances(
             _ = watch.nudge.notified() => {}
         }
         match read_balances(&client, &owners, &watch).await {
-            Ok(readings) => {
+            Ok((readings, max_fee_per_gas)) => {
                 if reports
-                    .send(ChainReport::Balances { chain_id, readings })
+                    .send(ChainReport::Balances {
+                        chain_id,
+                        readings,
+                        max_fee_per_gas,
+                    })
                     .await
                     .is_err()
                 {
@@ -162,9 +175,13 @@ async fn watch(
             Err(err) => Err(err),
         };
         match connected {
-            Ok((scanner, htlcs, readings)) => {
+            Ok((scanner, htlcs, (readings, max_fee_per_gas))) => {
                 if reports
-                    .send(ChainReport::Balances { chain_id, readings })
+                    .send(ChainReport::Balances {
+                        chain_id,
+                        readings,
+                        max_fee_per_gas,
+                    })
                     .await
                     .is_err()
                 {

@@ -78,6 +78,11 @@ pub struct SettlementConfig {
     /// Native coin kept back for gas per chain id (base units): an order may not lock it.
     /// Chains not listed keep [`DEFAULT_GAS_RESERVE`].
     pub gas_reserves: HashMap<u64, U256>,
+    /// Before an order is placed or a take accepted, the trader must hold, on each chain of
+    /// the market, the native coin for every transaction the swap may need there (lock and
+    /// refund where it gives, claim where it gets) at the chain's current fee times this
+    /// percentage: fees may rise while a swap runs. Default 200 (twice today's fees).
+    pub gas_safety_percent: u64,
     /// For crash tests only: asked after every database write; when it answers true the
     /// node stops at once, as if killed right after that write (nothing after it runs, no
     /// graceful shutdown). `None` in production.
@@ -287,6 +292,7 @@ impl SettlementConfig {
             take_timeout: Duration::from_secs(10),
             balance_refresh: Duration::from_secs(5),
             gas_reserves: HashMap::new(),
+            gas_safety_percent: 200,
             crash_after: None,
         }
     }

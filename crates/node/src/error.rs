@@ -78,6 +78,20 @@ pub enum Error {
         /// Base units free now.
         free: U256,
     },
+    /// The trader cannot pay, on one of the market's chains, for the transactions a swap
+    /// may need there (lock and refund, or claim) at current fees with the safety margin.
+    #[error(
+        "not enough native coin on chain {chain_id} for this trade's transactions there: \
+         {needed} wei needed at current fees with the safety margin, {available} available"
+    )]
+    InsufficientGas {
+        /// The chain.
+        chain_id: u64,
+        /// Native base units (wei) the transactions may cost.
+        needed: U256,
+        /// Native base units free for them.
+        available: U256,
+    },
     /// The balance of an asset has not been read yet, so an order locking it cannot be
     /// judged; it is read as soon as the chain answers.
     #[error("the balance of token {token} on chain {chain_id} is not known yet")]

@@ -88,6 +88,15 @@ async fn gas_per_operation_stays_within_budget() -> anyhow::Result<()> {
         assert!(row.lock <= lock, "{row:?}");
         assert!(row.claim <= claim, "{row:?}");
         assert!(row.refund <= refund, "{row:?}");
+        // The bounds the gas checks before trading use cover every case measured here,
+        // the first lock of an asset included, with room for first-time storage writes.
+        let gas = dex_chain::HTLC_GAS;
+        assert!(
+            row.first_lock <= gas.lock && row.approve <= gas.approve,
+            "{row:?}"
+        );
+        assert!(row.claim + 22_100 <= gas.claim, "{row:?}");
+        assert!(row.refund + 22_100 <= gas.refund, "{row:?}");
     }
     Ok(())
 }

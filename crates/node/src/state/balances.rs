@@ -81,6 +81,10 @@ pub(crate) struct Ledger {
     locks_seen: HashMap<SwapId, UnixMillis>,
     /// Gas reserve per chain.
     gas_reserves: HashMap<u64, U256>,
+    /// Latest fee per gas a transaction would offer, per chain (wei).
+    max_fees: HashMap<u64, u128>,
+    /// See [`SettlementConfig::gas_safety_percent`].
+    gas_safety_percent: u64,
 }
 
 impl Ledger {
@@ -91,6 +95,7 @@ impl Ledger {
                 .iter()
                 .map(|chain| (chain.chain_id, config.gas_reserve(chain.chain_id)))
                 .collect(),
+            gas_safety_percent: config.gas_safety_percent,
             ..Ledger::default()
         }
     }
@@ -201,6 +206,88 @@ impl NodeState {
                 *slot = (reading.amount, reading.started_at);
             }
         }
+    }
+
+    /// The shell read what a transaction on `chain_id` would offer per gas now (wei).
+    pub fn set_max_fee_per_gas(&mut self, chain_id: u64, fee: u128) {
+        if let Some(trading) = self.trading.as_mut() {
+            trading.ledger.max_fees.insert(chain_id, fee);
+        }
+    }
+
+    /// Refuses a trade of `order` whose transactions its maker could not pay for: on the
+    /// chain of the asset it gives, an approval (ERC-20), a lock and a refund; on the chain
+    /// of the asset it gets, a claim ([`dex_chain::HTLC_GAS`]), at the chain's latest fee
+    /// per gas times the safety percentage, out of the native coin not locked by swaps nor
+    /// reserved by orders. `reserved` says whether the order's own reservation is counted
+    /// already (a resting order); a new one's comes off too when it locks the native coin.
+    pub(crate) fn check_gas(&self, order: &Order, reserved: bool) -> Result<(), Error> {
+        let (Some(market), Some(trading)) =
+            (self.markets.get(&order.market), self.trading.as_ref())
+        else {
+            return Ok(());
+        };
+        let def = market.def();
+        let (give_chain, give_token, get_chain) = match order.side {
+            Side::Sell => (def.base_chain, def.base_token, def.quote_chain),
+            Side::Buy => (def.quote_chain, def.quote_token, def.base_chain),
+        };
+        let gas = dex_chain::HTLC_GAS;
+        let approve = if give_token == Address::ZERO {
+            0
+        } else {
+            gas.approve
+        };
+        let mut needs = vec![(give_chain, approve + gas.lock + gas.refund)];
+        if get_chain == give_chain {
+            needs[0].1 += gas.claim;
+        } else {
+            needs.push((get_chain, gas.claim));
+        }
+        let ledger = &trading.ledger;
+        for (chain_id, units) in needs {
+            let key = (order.maker, chain_id, Address::ZERO);
+            let (Some(fee), true) = (
+                ledger.max_fees.get(&chain_id),
+                ledger.on_chain.contains_key(&key),
+            ) else {
+                return Err(Error::BalanceUnknown {
+                    chain_id,
+                    token: Address::ZERO,
+                });
+            };
+            let needed = U256::from(units)
+                .saturating_mul(U256::from(*fee))
+                .saturating_mul(U256::from(ledger.gas_safety_percent))
+                / U256::from(100u64);
+            let hold = self
+                .swap_holds(Some(key))
+                .get(&key)
+                .copied()
+                .unwrap_or_default();
+            // Free for gas: on chain, less what swaps are about to lock and orders reserve
+            // (the gas reserve, which orders may not lock, is for gas).
+            let on_chain = ledger
+                .on_chain
+                .get(&key)
+                .map_or(U256::ZERO, |(amount, _)| *amount);
+            let reserved_by_orders = ledger.reserved.get(&key).copied().unwrap_or_default();
+            let mut available = hold.free(on_chain, reserved_by_orders, U256::ZERO);
+            if !reserved
+                && let Some((own_key, amount)) = self.order_asset(order, order.quantity)
+                && own_key == key
+            {
+                available = available.saturating_sub(amount);
+            }
+            if needed > available {
+                return Err(Error::InsufficientGas {
+                    chain_id,
+                    needed,
+                    available,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// What this node's swaps in progress hold of each asset (of `only`, if given).
@@ -378,6 +465,7 @@ mod tests {
     const NOW: UnixMillis = 1_800_000_000_000;
     const ETH: u128 = 1_000_000_000_000_000_000;
     const USDC: u128 = 1_000_000;
+    const GWEI: u128 = 1_000_000_000;
 
     fn chain(chain_id: u64) -> ChainConfig {
         ChainConfig {
@@ -534,8 +622,14 @@ mod tests {
         );
     }
 
-    /// Balances read for `trader`: 1 ETH and 1,000 USDC.
+    /// Balances read for `trader`: 1 ETH and 1,000 USDC, and 0.01 of the quote chain's
+    /// native coin for gas; fees of 1 gwei on both chains.
     fn fund(state: &mut NodeState, trader: Address) {
+        fund_with_gas(state, trader, ETH / 100);
+    }
+
+    /// Like [`fund`], with `quote_native` of the quote chain's native coin.
+    fn fund_with_gas(state: &mut NodeState, trader: Address, quote_native: u128) {
         let def = eth_usdc();
         state.set_balances(
             def.base_chain,
@@ -543,8 +637,112 @@ mod tests {
         );
         state.set_balances(
             def.quote_chain,
-            vec![reading(trader, def.quote_token, 1000 * USDC, NOW)],
+            vec![
+                reading(trader, def.quote_token, 1000 * USDC, NOW),
+                reading(trader, Address::ZERO, quote_native, NOW),
+            ],
         );
+        state.set_max_fee_per_gas(def.base_chain, GWEI);
+        state.set_max_fee_per_gas(def.quote_chain, GWEI);
+    }
+
+    /// A trader who sells ETH claims USDC on the quote chain: with no native coin there to
+    /// pay for that claim, the order is refused before anything is reserved or signed, and
+    /// says which chain and how much (gas of a claim, at twice the current fee).
+    #[test]
+    fn an_order_whose_claim_its_maker_cannot_pay_for_is_refused_and_nothing_changes() {
+        let (mut state, trader) = node();
+        let def = eth_usdc();
+        fund_with_gas(&mut state, trader, 0);
+        state.drain_events().for_each(drop);
+        let claim_cost = U256::from(dex_chain::HTLC_GAS.claim) * U256::from(GWEI * 2);
+        match state.place_order(order(Side::Sell, 300_000, 100), NOW) {
+            Err(Error::InsufficientGas {
+                chain_id,
+                needed,
+                available,
+            }) => {
+                assert_eq!(chain_id, def.quote_chain);
+                assert_eq!(needed, claim_cost);
+                assert_eq!(available, U256::ZERO);
+            }
+            other => panic!("expected insufficient-gas, got {other:?}"),
+        }
+        assert!(state.own_order_ids().is_empty());
+        assert_eq!(state.drain_events().count(), 0);
+        assert_eq!(
+            balance(&state, def.base_chain).reserved_by_orders,
+            U256::ZERO
+        );
+        // One wei short of the claim is still refused; the claim's cost is enough.
+        fund_with_gas(&mut state, trader, 0);
+        state.set_balances(
+            def.quote_chain,
+            vec![reading(
+                trader,
+                Address::ZERO,
+                claim_cost.to::<u128>() - 1,
+                NOW + 1,
+            )],
+        );
+        assert!(matches!(
+            state.place_order(order(Side::Sell, 300_000, 100), NOW),
+            Err(Error::InsufficientGas { .. })
+        ));
+        state.set_balances(
+            def.quote_chain,
+            vec![reading(
+                trader,
+                Address::ZERO,
+                claim_cost.to::<u128>(),
+                NOW + 2,
+            )],
+        );
+        state
+            .place_order(order(Side::Sell, 300_000, 100), NOW)
+            .unwrap();
+    }
+
+    /// Selling the native coin: what the order locks comes off what is left for the lock's
+    /// and the refund's gas on that chain.
+    #[test]
+    fn a_native_coin_order_leaves_room_for_its_own_gas() {
+        let (mut state, trader) = funded_node();
+        let def = eth_usdc();
+        // Lock and refund on the base chain at 2 gwei (1 gwei, doubled).
+        let gas = U256::from(dex_chain::HTLC_GAS.lock + dex_chain::HTLC_GAS.refund)
+            * U256::from(GWEI * 2);
+        // 0.99 ETH may be locked (the 0.01 ETH gas reserve stays); it leaves exactly the
+        // reserve for gas, which covers lock and refund.
+        assert!(U256::from(ETH / 100) >= gas);
+        state
+            .place_order(order(Side::Sell, 300_000, 990), NOW)
+            .unwrap();
+        // With fees a thousand times higher, the same order no longer fits its gas.
+        let (mut state, trader2) = funded_node();
+        assert_eq!(trader, trader2);
+        state.set_max_fee_per_gas(def.base_chain, GWEI * 1000);
+        assert!(matches!(
+            state.place_order(order(Side::Sell, 300_000, 990), NOW),
+            Err(Error::InsufficientGas { chain_id, .. }) if chain_id == def.base_chain
+        ));
+        // Until the chain's fee is known, nothing is judged.
+        let (mut state, trader) = node();
+        state.set_balances(
+            def.base_chain,
+            vec![reading(trader, def.base_token, ETH, NOW)],
+        );
+        state.set_balances(
+            def.quote_chain,
+            vec![
+                reading(trader, def.quote_token, 1000 * USDC, NOW),
+                reading(trader, Address::ZERO, ETH, NOW),
+            ],
+        );
+        assert!(matches!(
+            state.place_order(order(Side::Sell, 300_000, 100), NOW),
+            Err(Error::BalanceUnknown { token, .. }) if token == Address::ZERO
+        ));
     }
 
     /// A node holding 1 ETH and 1,000 USDC.

@@ -457,6 +457,7 @@ impl NodeState {
         };
         if check_balance {
             self.check_balance(&order)?;
+            self.check_gas(&order, false)?;
         }
         // Signed by the maker's own key here: checked like a received order, except that
         // the signature is not recovered again (it could only give back the maker).
@@ -1168,6 +1169,10 @@ impl NodeState {
         // The terms this node settles under.
         if let Err(err) = self.check_chains_up(&market) {
             return refuse(RejectReason::ChainUnavailable, err.to_string());
+        }
+        // What the maker's transactions may cost (lock, refund, claim), payable now.
+        if let Err(err) = self.check_gas(maker_order.order(), true) {
+            return refuse(RejectReason::InsufficientFunds, err.to_string());
         }
         let minimum_t1 = trading
             .timing

@@ -684,3 +684,63 @@ async fn a_counter_lock_removed_by_a_reorg_surfaces_on_the_maker() -> anyhow::Re
     assert!(!swaps[0].1.is_finished());
     Ok(())
 }
+
+/// A taker with no native coin on the chain it would claim on (it buys ETH, so it claims on
+/// the base chain) is refused with insufficient-gas before anything is sent: no take, no
+/// lock, the maker's order untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taker_that_cannot_pay_for_its_claim_is_refused_and_nothing_is_locked()
+-> anyhow::Result<()> {
+    let settled = settled_with(2, |_, config| {
+        config.balance_refresh = Duration::from_millis(100);
+    })
+    .await?;
+    let (maker, taker) = (settled.net.node(0)?.clone(), settled.net.node(1)?.clone());
+    let taker_addr = settled.net.nodes[1].trader.address();
+    let base = settled.chains.base.rpc_url.clone();
+    dex_devnet::inproc::rpc(
+        &base,
+        "anvil_setBalance",
+        serde_json::json!([taker_addr.to_string(), "0x0"]),
+    )?;
+    let ask = maker
+        .place_order(order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc))
+        .await?;
+    wait_offered(&taker, ask, Some(LOTS)).await?;
+    // The balance reading that shows the empty account comes within a refresh.
+    wait_for("the empty account read", SWAP_DEADLINE, || async {
+        taker.balances().await.is_ok_and(|balances| {
+            balances.iter().any(|balance| {
+                balance.chain_id == dex_devnet::BASE_CHAIN_ID
+                    && balance.token.is_zero()
+                    && balance.on_chain.is_zero()
+                    && balance.read_at.is_some()
+            })
+        })
+    })
+    .await?;
+    let refusal = taker
+        .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
+        .await;
+    match refusal {
+        Err(dex_node::Error::InsufficientGas {
+            chain_id,
+            needed,
+            available,
+        }) => {
+            assert_eq!(chain_id, dex_devnet::BASE_CHAIN_ID);
+            assert_eq!(available, U256::ZERO);
+            assert!(needed > U256::ZERO);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(taker.swaps().await?.is_empty());
+    assert!(maker.swaps().await?.is_empty());
+    assert_eq!(
+        dex_devnet::inproc::native_balance(&base, taker_addr)?,
+        U256::ZERO
+    );
+    let (stored_ask, _) = maker.own_order(ask).await?;
+    assert_eq!(stored_ask.remaining, Lots(LOTS));
+    Ok(())
+}
