@@ -744,3 +744,84 @@ async fn a_taker_that_cannot_pay_for_its_claim_is_refused_and_nothing_is_locked(
     assert_eq!(stored_ask.remaining, Lots(LOTS));
     Ok(())
 }
+
+/// The taker's claim cannot be mined (the chain it claims on stops mining right after the
+/// maker's lock counts): the claim waits in the mempool, the taker sends no secret hint and
+/// the maker has no secret meanwhile; once the chain mines again the claim lands, the hint
+/// follows, and the swap completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_that_cannot_be_mined_gives_the_maker_no_secret_until_it_is() -> anyhow::Result<()>
+{
+    // The taker waits for a second confirmation of the maker's lock (the base chain mines
+    // one block per transaction): mining it is this test's to decide.
+    let settled = settled_with(2, |index, config| {
+        if index == 1 {
+            config.timing.maker_leg_confirmations = 2;
+        }
+    })
+    .await?;
+    let (maker, taker) = (settled.net.node(0)?.clone(), settled.net.node(1)?.clone());
+    let base = settled.chains.base.rpc_url.clone();
+    let ask = maker
+        .place_order(order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc))
+        .await?;
+    wait_offered(&taker, ask, Some(LOTS)).await?;
+    taker
+        .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
+        .await?;
+    let phase = |handle: NodeHandle| async move {
+        handle
+            .swaps()
+            .await
+            .ok()
+            .and_then(|swaps| swaps.first().map(|(_, swap)| dex_node::phase_name(swap)))
+    };
+    wait_for("the maker locked", SWAP_DEADLINE, || async {
+        phase(maker.clone()).await == Some("makerLocked")
+    })
+    .await?;
+    // Mining stops; one more block gives the maker's lock its second confirmation.
+    dex_devnet::inproc::rpc(&base, "evm_setAutomine", serde_json::json!([false]))?;
+    dex_devnet::inproc::rpc(&base, "evm_mine", serde_json::json!([]))?;
+    wait_for("the taker's claim sent", SWAP_DEADLINE, || async {
+        phase(taker.clone()).await == Some("takerClaiming")
+    })
+    .await?;
+    wait_for("the claim in the mempool", SWAP_DEADLINE, || async {
+        dex_devnet::inproc::rpc(&base, "txpool_status", serde_json::json!([]))
+            .ok()
+            .and_then(|status| status["pending"].as_str().map(str::to_owned))
+            .is_some_and(|pending| pending != "0x0")
+    })
+    .await?;
+    let swap_id = taker.swaps().await?[0].0.swap_id;
+    let (_, _, log) = taker.swap(swap_id).await?;
+    let sent = |what: &dyn Fn(&dex_swap::Action) -> bool| {
+        log.iter()
+            .flat_map(|row| &row.actions)
+            .any(what)
+    };
+    assert!(sent(&|action| matches!(
+        action,
+        dex_swap::Action::Claim { .. }
+    )));
+    assert!(
+        !sent(&|action| matches!(
+            action,
+            dex_swap::Action::Send(dex_swap::Hint::Secret { .. })
+        )),
+        "the secret hint went out before the claim was mined"
+    );
+    let (_, maker_swap, _) = maker.swap(swap_id).await?;
+    assert_eq!(maker_swap.secret(), None);
+    assert_eq!(phase(maker.clone()).await, Some("makerLocked"));
+
+    // Mining again: the claim lands, the maker learns the secret, both complete.
+    dex_devnet::inproc::rpc(&base, "evm_setAutomine", serde_json::json!([true]))?;
+    dex_devnet::inproc::rpc(&base, "evm_mine", serde_json::json!([]))?;
+    for handle in [&maker, &taker] {
+        let swaps = finished_swaps(handle, 1).await?;
+        assert_eq!(swaps[0].1.outcome(), Some(&Outcome::Completed));
+    }
+    Ok(())
+}
