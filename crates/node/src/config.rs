@@ -123,8 +123,9 @@ impl SettlementConfig {
     /// 4. the maker's T2 leaves the taker, who sees the lock a scan lag and its
     ///    confirmations late, `min_claim` to claim;
     /// 5. the margin T1 − T2 lets the maker see a claim that lands just before T2 and
-    ///    claim in turn (`min_claim`);
-    /// 6. T1 leaves the maker, who sees the taker's lock late too, room for T2 and margin.
+    ///    claim in turn, with one re-send of its claim (`retry`), within `min_claim`;
+    /// 6. T1 leaves the maker, who sees the taker's lock late too, room for T2 and margin,
+    ///    and is at least what makers accept (`maker_lock + margin + min_claim`).
     pub fn timing_problems(&self) -> Vec<TimingProblem> {
         let timing = &self.timing;
         let mut problems = Vec::new();
@@ -206,14 +207,21 @@ impl SettlementConfig {
             }
         }
         if let Some((lag, chain_id)) = worst(&|chain| chain.client.scan_lag()) {
-            let needed = secs_up(lag).saturating_add(timing.min_claim_secs);
+            // Seen a lag late; a claim that is not seen mined is sent again after the retry
+            // interval and another lag; then it needs min_claim to be mined.
+            let retry = secs_up(Duration::from_millis(timing.retry_ms));
+            let needed = secs_up(lag)
+                .saturating_mul(2)
+                .saturating_add(retry)
+                .saturating_add(timing.min_claim_secs);
             if timing.margin_secs < needed {
                 problem(
                     "settlement.timing.margin",
                     format!(
                         "{}s is too short: the maker sees a claim on chain {chain_id} {lag:?} \
-                         late and then needs min_claim ({}s) to claim; raise it to at least \
-                         {needed}s",
+                         late, may have to send its own claim again (retry {retry}s after \
+                         another {lag:?}) and then needs min_claim ({}s) for it to be mined; \
+                         raise it to at least {needed}s",
                         timing.margin_secs, timing.min_claim_secs
                     ),
                 );
@@ -222,18 +230,24 @@ impl SettlementConfig {
         if let Some((seen, chain_id)) =
             worst(&|chain| seen_after(chain, timing.taker_leg_confirmations))
         {
+            // Makers accept a take only with T1 ≥ maker_lock + margin + min_claim (the
+            // least that leaves the taker time to claim); the maker also sees the lock late.
             let needed = timing
                 .maker_lock_secs
                 .saturating_add(timing.margin_secs)
-                .saturating_add(secs_up(seen));
+                .saturating_add(secs_up(seen).max(timing.min_claim_secs));
             if timing.taker_lock_secs < needed {
                 problem(
                     "settlement.timing.taker_lock",
                     format!(
                         "{}s is too short: on chain {chain_id} the maker sees the taker's lock \
-                         {seen:?} late and then needs maker_lock ({}s) plus margin ({}s); raise \
-                         it to at least {needed}s",
-                        timing.taker_lock_secs, timing.maker_lock_secs, timing.margin_secs
+                         {seen:?} late and then needs maker_lock ({}s) plus margin ({}s), and \
+                         makers accept no T1 under maker_lock + margin + min_claim ({}s); \
+                         raise it to at least {needed}s",
+                        timing.taker_lock_secs,
+                        timing.maker_lock_secs,
+                        timing.margin_secs,
+                        timing.min_claim_secs
                     ),
                 );
             }
@@ -456,7 +470,11 @@ mod tests {
         let problems = config.timing_problems();
         assert_eq!(
             settings(&config),
-            ["settlement.lock_margin", "settlement.reservation"]
+            [
+                "settlement.lock_margin",
+                "settlement.reservation",
+                "settlement.timing.margin"
+            ]
         );
         // 12 blocks of 12 s and a 1 s poll.
         assert!(
@@ -524,19 +542,40 @@ mod tests {
         config.reservation = Duration::from_secs(500);
         config.timing.maker_lock_secs = 600;
         config.timing.taker_lock_secs = 2000;
-        // Lag 29 × 12 + 1 = 349 s; margin 300 < 349 + 60.
+        // Lag 29 × 12 + 1 = 349 s; margin 300 < 2 × 349 + 5 (a retry) + 60.
+        config.timing.margin_secs = 762;
         assert_eq!(settings(&config), ["settlement.timing.margin"]);
-        config.timing.margin_secs = 409;
+        config.timing.margin_secs = 763;
+        assert!(config.timing_problems().is_empty());
+    }
+
+    /// Fast blocks: the maker sees the lock sooner than min_claim, and it is what makers
+    /// accept that bounds T1 (a timing that passed before had every take refused).
+    #[test]
+    fn taker_lock_is_at_least_what_makers_accept() {
+        let mut config = on_chain(dex_chain::ClientConfig::local());
+        config.timing.taker_lock_secs = 959;
+        assert_eq!(settings(&config), ["settlement.timing.taker_lock"]);
+        config.timing.taker_lock_secs = 960;
         assert!(config.timing_problems().is_empty());
     }
 
     #[test]
     fn taker_lock_leaves_the_maker_room_after_it_sees_the_lock() {
-        let mut config = fitting();
-        // 600 + 300 + 16 s.
-        config.timing.taker_lock_secs = 915;
+        // 30 s blocks, 3 confirmations: a lock is seen 91 s after it is sent, more than
+        // min_claim (90 s, three blocks).
+        let mut config = on_chain(dex_chain::ClientConfig {
+            block_time: Duration::from_secs(30),
+            scan_confirmations: 3,
+            ..dex_chain::ClientConfig::default()
+        });
+        config.lock_margin = Duration::from_secs(91);
+        config.reservation = Duration::from_secs(130);
+        config.timing.min_claim_secs = 90;
+        // 600 + 300 + 91 s.
+        config.timing.taker_lock_secs = 990;
         assert_eq!(settings(&config), ["settlement.timing.taker_lock"]);
-        config.timing.taker_lock_secs = 916;
+        config.timing.taker_lock_secs = 991;
         assert!(config.timing_problems().is_empty());
     }
 }

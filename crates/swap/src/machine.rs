@@ -816,13 +816,9 @@ impl Swap {
             // The maker judges the taker's T1: there must be room for T2 ≤ T1 − margin with
             // at least `min_claim_secs` for the taker to claim.
             Leg::Taker => left >= timing.margin_secs.saturating_add(timing.min_claim_secs),
-            // The taker judges the maker's T2: enough time to claim it safely, counting the
-            // lag with which it will see its claim (see `safe_to_start_claim`).
-            Leg::Maker => {
-                left >= timing
-                    .min_claim_secs
-                    .saturating_add(self.params.scan_lag_secs.of(leg))
-            }
+            // The taker judges the maker's T2 (at the head's time, so however late it sees
+            // the lock): enough time to claim it safely.
+            Leg::Maker => left >= timing.min_claim_secs,
         }
     }
 
@@ -864,14 +860,14 @@ impl Swap {
     }
 
     /// Whether a first claim of `leg`'s lock started now leaves at least `min_claim_secs`
-    /// before its timelock, judged at the chain's head time plus our scan lag on it: a
-    /// claim reveals the secret (in the mempool already), so it must be mined, and seen,
-    /// while the counterparty cannot yet refund.
+    /// before its timelock, judged at the chain's head time (not the last block scanned,
+    /// which lags it by the scan depth): a claim reveals the secret (in the mempool
+    /// already), so it must be mined while the counterparty cannot yet refund, and
+    /// `min_claim_secs` is the time a claim is given to be mined.
     fn safe_to_start_claim(&self, leg: Leg, now: u64) -> bool {
         match (self.lock(leg), self.estimate(leg, now)) {
             (Some(lock), Some(time)) => {
-                let judged_at = time.saturating_add(self.params.scan_lag_secs.of(leg));
-                lock.timelock.saturating_sub(judged_at) >= self.params.timing.min_claim_secs
+                lock.timelock.saturating_sub(time) >= self.params.timing.min_claim_secs
             }
             _ => false,
         }
@@ -1265,12 +1261,10 @@ impl Swap {
             .saturating_add(timing.maker_lock_secs)
             .min(by_duration)
             .min(by_absolute);
-        // The taker needs `min_claim_secs` to claim, after seeing our lock some scan lag
-        // late (ours stands for its own); T2 must also be in the future for the contract to
-        // accept the lock.
-        let floor = y_now
-            .saturating_add(timing.min_claim_secs)
-            .saturating_add(self.params.scan_lag_secs.of(Leg::Maker));
+        // The taker needs `min_claim_secs` to claim; T2 must also be in the future for the
+        // contract to accept the lock. (The taker sees our lock some scan lag late: the
+        // start-up timing checks size maker_lock for that.)
+        let floor = y_now.saturating_add(timing.min_claim_secs);
         (t2 >= floor && t2 > y_now).then_some(t2)
     }
 }

@@ -241,8 +241,8 @@ pub struct SwapParams {
     pub timing: Timing,
     /// How far behind each chain's head this node learns of what happens there, in seconds
     /// of chain time: its scan confirmations less one times the block time, plus a poll.
-    /// A claim must leave this on top of `min_claim_secs` before the timelock, since the
-    /// node sees a lock (and its own claim) only this late.
+    /// A transaction is sent again only after `retry_ms` plus this: the node cannot see it
+    /// sooner, and a second lock or claim of a mined one only reverts.
     #[serde(default)]
     pub scan_lag_secs: ScanLag,
 }

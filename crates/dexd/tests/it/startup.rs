@@ -80,8 +80,14 @@ fn incoherent_settlement_timing_is_refused_at_start_with_the_values_to_change() 
             && stderr.contains("at least 180s"),
         "{stderr}"
     );
+    // 2 × 133 s of scan lag, a 5 s retry and min_claim 60 s.
     assert!(
-        !stderr.contains("settlement.timing"),
+        stderr.contains("settlement.timing.margin: 300s") && stderr.contains("at least 331s"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("settlement.timing.maker_lock")
+            && !stderr.contains("settlement.timing.taker_lock"),
         "only the failing rules are named: {stderr}"
     );
 }

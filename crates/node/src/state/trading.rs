@@ -1383,7 +1383,13 @@ impl NodeState {
         let before_reorged = entry.swap.counter_lock_reorged();
         const LEGS: [Leg; 2] = [Leg::Taker, Leg::Maker];
         let before_locks = LEGS.map(|leg| entry.swap.lock(leg).cloned());
-        let worth_logging = !matches!(event, SwapEvent::ChainTime { .. } | SwapEvent::Tick);
+        // Clock events come with every scan poll: logged only when they change something
+        // (a head that only raises confirmations does not: they are counted again from the
+        // lock's block at the next head after a restart).
+        let worth_logging = !matches!(
+            event,
+            SwapEvent::ChainTime { .. } | SwapEvent::ChainHead { .. } | SwapEvent::Tick
+        );
         let swap_actions = entry.swap.handle(event.clone(), now);
         if !before_reorged && entry.swap.counter_lock_reorged() {
             warn!(

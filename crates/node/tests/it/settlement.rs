@@ -797,9 +797,7 @@ async fn a_claim_that_cannot_be_mined_gives_the_maker_no_secret_until_it_is() ->
     let swap_id = taker.swaps().await?[0].0.swap_id;
     let (_, _, log) = taker.swap(swap_id).await?;
     let sent = |what: &dyn Fn(&dex_swap::Action) -> bool| {
-        log.iter()
-            .flat_map(|row| &row.actions)
-            .any(what)
+        log.iter().flat_map(|row| &row.actions).any(what)
     };
     assert!(sent(&|action| matches!(
         action,
