@@ -77,6 +77,10 @@ struct Block {
 }
 
 impl Block {
+    fn short_hash(&self) -> u64 {
+        u64::from_be_bytes(self.hash.0[..8].try_into().expect("8 bytes"))
+    }
+
     fn block_ref(&self) -> BlockRef {
         BlockRef {
             number: self.number,
@@ -417,8 +421,9 @@ impl SimChain {
 pub(crate) struct Scanner {
     confirmations: u64,
     next_block: u64,
-    /// Hashes of the blocks read (the last 64).
-    read: BTreeMap<u64, B256>,
+    /// The blocks read (the last 24): number → the first 8 bytes of its hash, enough to
+    /// tell a replaced block here and cheap to store in the cursor every batch.
+    read: BTreeMap<u64, u64>,
     /// What the last batch handed out reported (last block, head): a poll that would
     /// report the same again is skipped (it changes nothing in the node but log rows).
     reported: Option<(Option<u64>, u64)>,
@@ -438,7 +443,7 @@ impl Scanner {
     pub(crate) fn from_cursor(confirmations: u64, cursor: Option<&str>) -> Scanner {
         let mut scanner = Scanner::new(confirmations);
         if let Some(json) = cursor
-            && let Ok((next_block, read)) = serde_json::from_str::<(u64, Vec<(u64, B256)>)>(json)
+            && let Ok((next_block, read)) = serde_json::from_str::<(u64, Vec<(u64, u64)>)>(json)
         {
             scanner.next_block = next_block;
             scanner.read = read.into_iter().collect();
@@ -447,7 +452,7 @@ impl Scanner {
     }
 
     fn cursor(&self) -> (u64, String) {
-        let read: Vec<(u64, B256)> = self.read.iter().map(|(n, h)| (*n, *h)).collect();
+        let read: Vec<(u64, u64)> = self.read.iter().map(|(n, h)| (*n, *h)).collect();
         let json = serde_json::to_string(&(self.next_block, read)).expect("plain values");
         (self.next_block, json)
     }
@@ -455,14 +460,14 @@ impl Scanner {
     /// One poll: the batch to hand the node, if it would tell it anything new.
     pub(crate) fn poll(&mut self, chain: &SimChain) -> Option<ChainBatch> {
         if let Some((&number, &hash)) = self.read.last_key_value()
-            && chain.block(number).map(|block| block.hash) != Some(hash)
+            && chain.block(number).map(Block::short_hash) != Some(hash)
         {
             // Rewind to the newest block read that the chain still has.
             let still = self
                 .read
                 .iter()
                 .rev()
-                .find(|(n, h)| chain.block(**n).map(|block| block.hash) == Some(**h))
+                .find(|(n, h)| chain.block(**n).map(Block::short_hash) == Some(**h))
                 .map(|(n, _)| *n);
             let first_changed = still.map_or(0, |n| n + 1);
             self.read.retain(|n, _| *n < first_changed);
@@ -485,10 +490,10 @@ impl Scanner {
             for number in self.next_block..=newest {
                 let block = chain.block(number).expect("below the head");
                 events.extend(block.events.iter().cloned());
-                self.read.insert(number, block.hash);
+                self.read.insert(number, block.short_hash());
             }
             self.next_block = newest + 1;
-            while self.read.len() > 64 {
+            while self.read.len() > 24 {
                 self.read.pop_first();
             }
         }
