@@ -119,7 +119,8 @@ impl SettlementConfig {
     ///    the maker's deadline on its own clock), so `lock_margin` covers the lock's block,
     ///    its confirmations and the scan lag;
     /// 2. the reservation leaves the taker time to lock at all after the margin and skew;
-    /// 3. a claim started `min_claim` before a timelock is mined before it (3 blocks);
+    /// 3. a claim started `min_claim` before a timelock is mined before it (3 blocks), even
+    ///    if it has to be sent again once (retry and scan lag);
     /// 4. the maker's T2 leaves the taker, who sees the lock a scan lag and its
     ///    confirmations late, `min_claim` to claim;
     /// 5. the margin T1 − T2 lets the maker see a claim that lands just before T2 and
@@ -177,16 +178,31 @@ impl SettlementConfig {
                 ),
             );
         }
-        if let Some((block_time, chain_id)) = worst(&|chain| chain.client.block_time)
-            && timing.min_claim_secs < secs_up(block_time * 3)
+        // A claim must be mined within min_claim, and a dropped one sent again in time: 3
+        // blocks, plus the re-send after the retry interval and the scan lag (the claim
+        // is public from its first broadcast, so a second chance must fit too).
+        let retry = secs_up(Duration::from_millis(timing.retry_ms));
+        if let Some((needed, chain_id)) = self
+            .chains
+            .iter()
+            .map(|chain| {
+                let blocks = secs_up(chain.client.block_time.saturating_mul(3));
+                let lag = secs_up(chain.client.scan_lag());
+                (
+                    blocks.saturating_add(retry).saturating_add(lag),
+                    chain.chain_id,
+                )
+            })
+            .max()
+            && timing.min_claim_secs < needed
         {
             problem(
                 "settlement.timing.min_claim",
                 format!(
-                    "{}s is too short: a claim must be mined within it, and chain {chain_id} \
-                     makes a block every {block_time:?}; raise it to at least {}s (3 blocks)",
-                    timing.min_claim_secs,
-                    secs_up(block_time * 3)
+                    "{}s is too short: on chain {chain_id} a claim must be mined within it \
+                     (3 blocks), and one that is dropped sent again after the retry ({retry}s) \
+                     and the scan lag; raise it to at least {needed}s",
+                    timing.min_claim_secs
                 ),
             );
         }
@@ -473,6 +489,7 @@ mod tests {
             [
                 "settlement.lock_margin",
                 "settlement.reservation",
+                "settlement.timing.min_claim",
                 "settlement.timing.margin"
             ]
         );
@@ -511,12 +528,12 @@ mod tests {
     }
 
     #[test]
-    fn min_claim_covers_three_blocks() {
+    fn min_claim_covers_three_blocks_and_a_resent_claim() {
         let mut config = fitting();
-        config.timing.min_claim_secs = 14;
-        // Also the margin rule (lag 11 s + min_claim) still holds with 300 s.
+        // 3 blocks of 5 s, a 5 s retry and the 11 s scan lag.
+        config.timing.min_claim_secs = 30;
         assert_eq!(settings(&config), ["settlement.timing.min_claim"]);
-        config.timing.min_claim_secs = 15;
+        config.timing.min_claim_secs = 31;
         assert!(config.timing_problems().is_empty());
     }
 
@@ -540,12 +557,14 @@ mod tests {
         });
         config.lock_margin = Duration::from_secs(400);
         config.reservation = Duration::from_secs(500);
-        config.timing.maker_lock_secs = 600;
-        config.timing.taker_lock_secs = 2000;
-        // Lag 29 × 12 + 1 = 349 s; margin 300 < 2 × 349 + 5 (a retry) + 60.
-        config.timing.margin_secs = 762;
+        // 3 blocks, a retry and the lag (29 × 12 + 1 = 349 s).
+        config.timing.min_claim_secs = 390;
+        config.timing.maker_lock_secs = 800;
+        config.timing.taker_lock_secs = 3000;
+        // 2 × 349 + 5 (a retry) + 390.
+        config.timing.margin_secs = 1092;
         assert_eq!(settings(&config), ["settlement.timing.margin"]);
-        config.timing.margin_secs = 763;
+        config.timing.margin_secs = 1093;
         assert!(config.timing_problems().is_empty());
     }
 
@@ -562,20 +581,21 @@ mod tests {
 
     #[test]
     fn taker_lock_leaves_the_maker_room_after_it_sees_the_lock() {
-        // 30 s blocks, 3 confirmations: a lock is seen 91 s after it is sent, more than
-        // min_claim (90 s, three blocks).
+        // 30 s blocks read 3 confirmations behind, the taker's lock counted after 20: it is
+        // seen 601 s after it is sent, more than min_claim (3 blocks, a retry, the lag).
         let mut config = on_chain(dex_chain::ClientConfig {
             block_time: Duration::from_secs(30),
             scan_confirmations: 3,
             ..dex_chain::ClientConfig::default()
         });
-        config.lock_margin = Duration::from_secs(91);
-        config.reservation = Duration::from_secs(130);
-        config.timing.min_claim_secs = 90;
-        // 600 + 300 + 91 s.
-        config.timing.taker_lock_secs = 990;
+        config.timing.taker_leg_confirmations = 20;
+        config.lock_margin = Duration::from_secs(601);
+        config.reservation = Duration::from_secs(640);
+        config.timing.min_claim_secs = 156;
+        // 600 + 300 + 601 s.
+        config.timing.taker_lock_secs = 1500;
         assert_eq!(settings(&config), ["settlement.timing.taker_lock"]);
-        config.timing.taker_lock_secs = 991;
+        config.timing.taker_lock_secs = 1501;
         assert!(config.timing_problems().is_empty());
     }
 }

@@ -58,8 +58,8 @@ pub use dex_swap::Swap;
 pub use error::Error;
 pub use metrics::NodeMetrics;
 pub use state::{
-    Action, Balance, BookStats, ChainBatch, DEFAULT_EXPIRY_MS, NodeEvent, NodeState, OwnOrderEvent,
-    PlaceOrder, StoreOp, TimeInForce, phase_name,
+    Action, Balance, BalanceReading, BookStats, ChainBatch, DEFAULT_EXPIRY_MS, NodeEvent,
+    NodeState, OwnOrderEvent, PlaceOrder, StoreOp, TimeInForce, phase_name,
 };
 
 type Reply<T> = oneshot::Sender<Result<T, Error>>;

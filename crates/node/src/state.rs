@@ -28,8 +28,8 @@ use crate::{Error, NodeConfig, NodeMetrics};
 mod balances;
 mod trading;
 
-pub use balances::Balance;
-pub(crate) use balances::{BalanceReading, Ledger};
+pub(crate) use balances::Ledger;
+pub use balances::{Balance, BalanceReading};
 pub(crate) use trading::Trading;
 pub use trading::{ChainBatch, DEFAULT_EXPIRY_MS, PlaceOrder, StoreOp, TimeInForce, phase_name};
 

@@ -1010,9 +1010,16 @@ impl Swap {
                     // then on, so nothing of ours is or will be locked.
                     self.finish(Outcome::NotLocked, actions);
                 } else if now >= deadline {
-                    // Too late for the maker's reservation: stop sending, tell the maker,
-                    // and keep watching in case the lock sent earlier lands.
-                    if !aborted {
+                    // Too late to send the lock again. The one sent before the deadline may
+                    // still be seen by the maker in time (we see it only a scan lag late),
+                    // so the maker is told to give up only once its reservation is over
+                    // and our lock has still not shown; keep watching in case it lands.
+                    let lag_ms = self
+                        .params
+                        .scan_lag_secs
+                        .of(Leg::Taker)
+                        .saturating_mul(1000);
+                    if !aborted && now >= self.params.reserved_until.saturating_add(lag_ms) {
                         actions.push(Action::Send(Hint::Abort));
                         self.phase = Phase::TakerLocking {
                             timelock,
@@ -1040,9 +1047,11 @@ impl Swap {
                 }
                 // Claim the maker's lock: the first time only with enough time left (the
                 // claim makes the secret public), then retried while the lock is claimable.
+                // Not while either lock is gone after a reorg: theirs cannot be claimed, and
+                // claiming theirs while ours is not on chain would take without giving.
                 if counter.is_none()
                     && self.confirmed(Leg::Maker)
-                    && !self.known.reorged[index(Leg::Maker)]
+                    && !self.known.reorged.contains(&true)
                 {
                     // Once the maker claimed our lock the secret is public anyway: claim
                     // whatever time is left.
@@ -1157,7 +1166,7 @@ impl Swap {
                 // decides whether it is still claimable; retries stop at the timelock.
                 if counter.is_none()
                     && self.known.secret.is_some()
-                    && !self.known.reorged[index(Leg::Taker)]
+                    && !self.known.reorged.contains(&true)
                 {
                     let send = match claim_sent_at {
                         None => own != Some(Settlement::Refunded),

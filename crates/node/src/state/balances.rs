@@ -27,17 +27,17 @@ use crate::{Error, SettlementConfig};
 /// One asset of one trader: (trader, chain id, token; `0x0…0` is the native coin).
 pub(crate) type AssetKey = (Address, u64, Address);
 
-/// An on-chain balance read by the shell.
+/// An on-chain balance read by the shell (or by a simulator driving the core).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BalanceReading {
+pub struct BalanceReading {
     /// The trader.
-    pub(crate) owner: Address,
+    pub owner: Address,
     /// The token (`0x0…0`: the native coin).
-    pub(crate) token: Address,
+    pub token: Address,
     /// Base units held.
-    pub(crate) amount: U256,
+    pub amount: U256,
     /// When the read started (the node's clock): locks seen before it are in `amount`.
-    pub(crate) started_at: UnixMillis,
+    pub started_at: UnixMillis,
 }
 
 /// The balance of one asset of one trader key, as [`crate::NodeHandle::balances`] reports
@@ -190,7 +190,7 @@ impl NodeState {
     }
 
     /// The shell read balances of chain `chain_id`.
-    pub(crate) fn set_balances(&mut self, chain_id: u64, readings: Vec<BalanceReading>) {
+    pub fn set_balances(&mut self, chain_id: u64, readings: Vec<BalanceReading>) {
         let Some(trading) = self.trading.as_mut() else {
             return;
         };

@@ -1857,7 +1857,7 @@ impl NodeState {
 
     /// Periodic settlement work: take answers that never came, and every swap's deadlines
     /// and retries.
-    pub(crate) fn trading_tick(&mut self, now: UnixMillis) -> Vec<Action> {
+    pub fn trading_tick(&mut self, now: UnixMillis) -> Vec<Action> {
         let mut actions = Vec::new();
         let Some(trading) = self.trading.as_mut() else {
             return actions;

@@ -7,6 +7,7 @@ mod liveness;
 mod partition;
 mod replication;
 mod settlement;
+mod sim;
 mod state;
 mod sync;
 
