@@ -10,7 +10,9 @@
 #   scripts/devnet.sh --demo-only   the demo, then stop: exit 0 if the swap settled and every
 #                                   balance moved by exactly the traded amounts, else 1
 # Other arguments go to `dex-devnet demo` (see target/release/dex-devnet demo --help), e.g.
-# --quantity 0.2, --no-market-maker, or other ports.
+# --quantity 0.2, --no-market-maker, or other ports; and chains that behave like real ones:
+#   scripts/devnet.sh --demo-only --block-time 1 --interval-only --confirmations 3
+# (a block every second and transactions wait for it; nodes read 3 confirmations behind).
 #
 # Fixed ports on 127.0.0.1: chains 8545 and 8546, node APIs 7781-7783, libp2p 7791-7793.
 # Everything lives in devnet-data/ (node data dirs with their API token, chains.json, logs/),

@@ -131,6 +131,9 @@ pub struct ChainsConfig {
     pub quote_port: RpcPort,
     /// How both chains mine.
     pub mining: Mining,
+    /// Confirmations the nodes wait for before reading a block (see
+    /// [`crate::DevnetChains::confirmations`]); at least 1.
+    pub confirmations: u64,
     /// How many trading accounts to fund (anvil keys 1 to `traders`), at most
     /// [`MAX_TRADERS`].
     pub traders: usize,
@@ -152,6 +155,7 @@ impl ChainsConfig {
             base_port: RpcPort::Ephemeral,
             quote_port: RpcPort::Ephemeral,
             mining: Mining::Instant,
+            confirmations: 1,
             traders: DEFAULT_TRADERS,
             usdc_per_trader: U256::from(DEFAULT_USDC_PER_TRADER)
                 * U256::from(10u64).pow(U256::from(USDC_DECIMALS)),

@@ -34,6 +34,11 @@ pub struct DevnetChains {
     pub market: MarketDef,
     /// How both chains mine blocks.
     pub mining: Mining,
+    /// Confirmations the devnet's nodes wait for before they read a block
+    /// (`scan_confirmations`): 1 reads a block as soon as it is mined; more behave like a
+    /// real chain read safely behind its head.
+    #[serde(default = "one")]
+    pub confirmations: u64,
     /// Wei every anvil account held on each chain at genesis (the traders have spent none
     /// of it when the devnet is ready).
     #[serde(with = "u256_decimal")]
@@ -44,6 +49,10 @@ pub struct DevnetChains {
     /// The trading accounts (anvil keys 1, 2, …), each with anvil's ETH on both chains and
     /// [`TokenInfo::minted_per_trader`] USDC. Node `i` of a devnet trades as `traders[i]`.
     pub traders: Vec<DevnetAccount>,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// One chain of the devnet.

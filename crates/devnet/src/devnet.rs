@@ -141,6 +141,7 @@ impl Devnet {
             market: eth_usdc_market(usdc.address),
             usdc,
             mining: config.mining,
+            confirmations: config.confirmations.max(1),
             eth_per_account: eth_per_account(),
             deployer,
             traders,

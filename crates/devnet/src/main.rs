@@ -78,6 +78,11 @@ struct ChainsArgs {
     /// real chain (by default each transaction is also mined at once).
     #[arg(long)]
     interval_only: bool,
+    /// Confirmations the nodes wait for before they read a block (their
+    /// scan_confirmations): 1 reads each block as soon as it is mined; with --block-time and
+    /// --interval-only, e.g. 3 behaves like a real chain read safely behind its head.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    confirmations: u64,
     /// JSON-RPC port of the base chain (31337) on 127.0.0.1; 0 picks a free one.
     #[arg(long, value_name = "PORT", default_value_t = dex_devnet::DEFAULT_BASE_PORT)]
     base_port: u16,
@@ -272,6 +277,7 @@ pub(crate) fn chains_config(args: &ChainsArgs) -> anyhow::Result<ChainsConfig> {
         base_port: RpcPort::from(args.base_port),
         quote_port: RpcPort::from(args.quote_port),
         mining,
+        confirmations: args.confirmations,
         traders: args.traders,
         usdc_per_trader: U256::from(args.usdc_per_trader)
             * U256::from(10u64).pow(U256::from(USDC_DECIMALS)),

@@ -190,13 +190,22 @@ start_block = 0
 poll_interval = "100ms"
 rpc_timeout = "10s"
 tx_timeout = "60s"
-# anvil does not reorganise: read a block as soon as it is mined.
-scan_confirmations = 1
+{confirmations_comment}
+scan_confirmations = {confirmations}
+block_time = "{block_time}s"
 resend_interval = "15s"
 "#,
             chain_id = chain.chain_id,
             rpc_url = chain.rpc_url,
             htlc = chain.htlc,
+            confirmations = chains.confirmations.max(1),
+            confirmations_comment = if chains.confirmations <= 1 {
+                "# anvil does not reorganise: read a block as soon as it is mined."
+            } else {
+                "# Read blocks this many confirmations behind the head, as on a real chain."
+            },
+            // Instant mining has no block time; a second is what timing rules assume.
+            block_time = chains.mining.block_time().unwrap_or(1).max(1),
         )
     };
     Ok(format!(

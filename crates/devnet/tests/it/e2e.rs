@@ -58,8 +58,13 @@ pub(crate) fn market_maker_exists() -> bool {
 
 /// Chains, three nodes and the market maker on node 1 (or its best ask), all up.
 async fn full_devnet(dir: &Path) -> anyhow::Result<Devnet> {
+    full_devnet_with(config(dir)).await
+}
+
+/// [`full_devnet`] on chains configured as `chains` says.
+async fn full_devnet_with(chains: dex_devnet::ChainsConfig) -> anyhow::Result<Devnet> {
     let dexd = binary("dexd");
-    let mut devnet = Devnet::start_chains(config(dir)).await?;
+    let mut devnet = Devnet::start_chains(chains).await?;
     devnet.start_nodes(NodesConfig::for_tests(dexd)).await?;
     if market_maker_exists() {
         devnet
@@ -196,7 +201,26 @@ async fn assert_exact_balances(
 async fn a_taker_order_through_rest_settles_with_exact_balances_on_both_chains()
 -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let devnet = full_devnet(dir.path()).await?;
+    settles_with_exact_balances(full_devnet(dir.path()).await?).await
+}
+
+/// As `dex-devnet demo --block-time 1 --interval-only --confirmations 3` runs: a block
+/// every second and nothing in between, the nodes reading 3 confirmations behind the head.
+#[tokio::test]
+async fn a_taker_order_settles_on_chains_with_block_times_and_three_confirmations()
+-> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut chains = config(dir.path());
+    chains.mining = dex_devnet::Mining::Interval { block_time: 1 };
+    chains.confirmations = 3;
+    let devnet = full_devnet_with(chains).await?;
+    let written = std::fs::read_to_string(dir.path().join("node-2/dexd.toml"))?;
+    assert!(written.contains("scan_confirmations = 3"), "{written}");
+    assert!(written.contains("block_time = \"1s\""), "{written}");
+    settles_with_exact_balances(devnet).await
+}
+
+async fn settles_with_exact_balances(devnet: Devnet) -> anyhow::Result<()> {
     let chains = devnet.chains().clone();
     let (maker, taker) = (
         devnet.node(1)?.trader.address,
