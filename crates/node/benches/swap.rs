@@ -3,6 +3,9 @@
 //! - `swap_wall_ms_median` / `swap_wall_ms_p90`: wall time from the taker's order (its take
 //!   request) to both nodes having seen both claims, over 20 sequential swaps of 0.01 ETH
 //!   between two in-process nodes on two anvil chains with instant mining.
+//! - `swap_wall_ms_median_block_1s_conf_3` / `..._p90_...`: the same over 5 swaps on chains
+//!   that mine a block every second and nothing in between, read 3 confirmations behind
+//!   their head (as `dex-devnet --block-time 1 --interval-only --confirmations 3`).
 //! - `swap_memory_bytes_per_swap`: heap growth of the process while 200 swaps are in flight
 //!   at once (chains stopped mining, so every swap waits with its lock transaction pending),
 //!   divided by the swaps held (200 on each of the two nodes). It counts everything a swap
@@ -62,18 +65,26 @@ async fn offered(handle: &NodeHandle, id: OrderId) -> anyhow::Result<()> {
     .await
 }
 
-/// 20 swaps one after the other; the wall time of each, in ms.
-async fn sequential() -> anyhow::Result<Vec<f64>> {
+/// `count` swaps one after the other on chains mining as `mining` says and read
+/// `confirmations` behind; the wall time of each, in ms.
+async fn sequential(
+    count: usize,
+    mining: dex_devnet::Mining,
+    confirmations: u64,
+) -> anyhow::Result<Vec<f64>> {
     let dir = tempfile::tempdir()?;
-    let settled = SettledNetwork::start(2, dir.path(), |_, config| {
+    let settled = SettledNetwork::start_mining(2, dir.path(), mining, |_, config| {
         // The benchmark takes faster than a real taker may (the default limits the free
         // options one taker can hold).
         config.takes_per_minute = 100_000;
+        for chain in &mut config.chains {
+            chain.client.scan_confirmations = confirmations;
+        }
     })
     .await?;
     let (maker, taker) = (settled.net.node(0)?.clone(), settled.net.node(1)?.clone());
     let mut times = Vec::new();
-    for round in 0..SEQUENTIAL_SWAPS {
+    for round in 0..count {
         let ask = maker
             .place_order(order(Side::Sell, 250_000, 10, TimeInForce::Gtc))
             .await?;
@@ -173,10 +184,21 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut times = sequential().await?;
+        let mut times = sequential(SEQUENTIAL_SWAPS, dex_devnet::Mining::Instant, 1).await?;
         times.sort_by(f64::total_cmp);
         println!("swap_wall_ms_median {:.1} ms", percentile(&times, 0.5));
         println!("swap_wall_ms_p90 {:.1} ms", percentile(&times, 0.9));
+        let blocks = dex_devnet::Mining::Interval { block_time: 1 };
+        let mut times = sequential(5, blocks, 3).await?;
+        times.sort_by(f64::total_cmp);
+        println!(
+            "swap_wall_ms_median_block_1s_conf_3 {:.1} ms",
+            percentile(&times, 0.5)
+        );
+        println!(
+            "swap_wall_ms_p90_block_1s_conf_3 {:.1} ms",
+            percentile(&times, 0.9)
+        );
         let per_swap = memory().await?;
         println!("swap_memory_bytes_per_swap {per_swap:.0} bytes");
         anyhow::Ok(())
