@@ -201,8 +201,10 @@ pub(crate) async fn peers(State(state): State<ApiState>) -> ApiResult<Json<Peers
     Ok(Json(Peers { peers }))
 }
 
-/// Posts an order signed elsewhere by a trader key this node holds. The order is verified
-/// (market, rules, signature), put in the book and gossiped.
+/// Posts an order signed elsewhere by a trader key this node holds. On a trading node it is
+/// an own order like one `POST /v1/orders` places (GTC): verified (market, rules,
+/// signature), judged against the free balance and gas, stored, booked, gossiped, listed,
+/// committed with signed updates as it fills. On a relay it is verified, booked and gossiped.
 #[utoipa::path(post, path = "/v1/orders/signed", tag = "orders",
     request_body = SignedOrderRequest,
     security(("bearer" = [])),
@@ -215,7 +217,8 @@ pub(crate) async fn peers(State(state): State<ApiState>) -> ApiResult<Json<Peers
         (status = 409, description = "`duplicate-order`, `maker-order-cap`, `book-full`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 413, description = "`body-too-large`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported-media-type`", body = crate::types::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`unknown-field`, `missing-field`, `invalid-field`, `signer-mismatch`, `invalid-signature`, `wrong-peer`, `order-id-mismatch` and the trading rules (`order-expired`, `zero-quantity`...)", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`unknown-field`, `missing-field`, `invalid-field`, `signer-mismatch`, `invalid-signature`, `wrong-peer`, `order-id-mismatch`, `insufficient-balance`, `insufficient-gas` and the trading rules (`order-expired`, `zero-quantity`...)", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`chain-unavailable`, `balance-unknown`, `store-unavailable`", body = crate::types::Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn post_signed_order(
     State(state): State<ApiState>,

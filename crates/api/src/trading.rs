@@ -104,7 +104,7 @@ pub(crate) fn swap_view(state: &ApiState, record: &SwapRecord, swap: &Swap) -> A
         (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`unknown-market`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`settlement-off`, `chain-not-configured`, `maker-order-cap`", body = crate::types::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`insufficient-balance` (nothing changes), `invalid-decimal`, `negative-value`, `zero-value`, `too-many-digits`, `off-tick`, `off-lot`, `out-of-range`, `min-fill-above-quantity`, body shape errors", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`insufficient-balance`, `insufficient-gas` (nothing changes), `invalid-decimal`, `negative-value`, `zero-value`, `too-many-digits`, `off-tick`, `off-lot`, `out-of-range`, `min-fill-above-quantity`, body shape errors", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`chain-unavailable`, `balance-unknown`, `store-unavailable`", body = crate::types::Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn place_order(

@@ -284,7 +284,15 @@ impl Actor {
         match command {
             Command::PostOrder { order, reply } => {
                 let posted = self.state.post_order(order, now);
-                let result = self.performed(posted).await;
+                // A trading node places it as an own order: stored before anything else,
+                // withdrawn if that write fails.
+                let result = if self.store.is_some() {
+                    self.carry_out_place(posted, now)
+                        .await
+                        .map(|record| record.id)
+                } else {
+                    self.performed(posted).await
+                };
                 self.answer(reply, result);
             }
             Command::UpdateOrder {

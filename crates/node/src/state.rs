@@ -714,6 +714,10 @@ impl NodeState {
         signed: SignedOrder,
         now: UnixMillis,
     ) -> Result<(OrderId, Vec<Action>), Error> {
+        // A trading node tracks it as its own: stored, judged, committed as it fills.
+        if self.trading.is_some() {
+            return self.place_signed(signed, now);
+        }
         let maker = signed.order.maker;
         if !self.traders.contains_key(&maker) {
             return Err(Error::NotOurMaker { maker });

@@ -684,11 +684,11 @@ scan_confirmations = 1
     assert_eq!(problem.slug(), "chain-unavailable");
     assert!(problem.detail.contains("31337"), "{}", problem.detail);
     assert_eq!(node.get_auth("/v1/orders").json, json!({"orders": []}));
-    // Books still work: a signed order is booked (and would be relayed).
+    // A signed order of this node's trader is an own order like any other: refused too,
+    // and nothing of it is booked.
     let order = node.order(Side::Sell, 300_000, 5, 9);
-    assert_eq!(node.post("/v1/orders/signed", &body(&order)).status, 201);
-    assert_eq!(
-        node.book(),
-        vec![("asks".into(), "3000".into(), "0.005".into())]
-    );
+    let answer = node.post("/v1/orders/signed", &body(&order));
+    assert_eq!(answer.status, 503, "{}", answer.text);
+    assert_eq!(answer.problem().slug(), "chain-unavailable");
+    assert!(node.book().is_empty());
 }

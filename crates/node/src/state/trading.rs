@@ -467,6 +467,66 @@ impl NodeState {
                 what: "order",
                 source,
             })?;
+        self.place_verified(verified, request.time_in_force, now)
+    }
+
+    /// Places an own order signed elsewhere (a wallet, a bot) by a trader key this node
+    /// holds, exactly as [`NodeState::place_order`] places one it signs: judged against the
+    /// balances and gas, stored, tracked, committed with signed updates as it fills,
+    /// listed and restored on restart. It rests (GTC) after what it takes.
+    pub(crate) fn place_signed(
+        &mut self,
+        signed: dex_primitives::SignedOrder,
+        now: UnixMillis,
+    ) -> Result<(OrderId, Vec<Action>), Error> {
+        let maker = signed.order.maker;
+        if !self.traders.contains_key(&maker) {
+            return Err(Error::NotOurMaker { maker });
+        }
+        if signed.order.peer != self.peer {
+            return Err(Error::WrongPeer {
+                got: signed.order.peer.clone(),
+                expected: self.peer.clone(),
+            });
+        }
+        let market = signed.order.market;
+        if !self.books.contains_key(&market) {
+            return Err(Error::UnknownMarket { market });
+        }
+        self.check_chains_up(&market)?;
+        let verified = signed
+            .verify(&self.markets, &self.rules, now)
+            .map_err(|source| dex_protocol::Error::Invalid {
+                what: "order",
+                source,
+            })?;
+        let id = verified.id();
+        let known = self
+            .trading
+            .as_ref()
+            .is_some_and(|trading| trading.own.contains_key(&id));
+        if known
+            || self
+                .books
+                .values()
+                .any(|state| state.book.get(&id).is_some())
+        {
+            return Err(dex_book::Error::AlreadyOpen { id }.into());
+        }
+        self.check_balance(verified.order())?;
+        self.check_gas(verified.order(), false)?;
+        self.place_verified(verified, TimeInForce::Gtc, now)
+    }
+
+    /// Everything after an own order is signed and verified: its write, the book, the
+    /// gossip, its tracking and reservation, and its takes.
+    fn place_verified(
+        &mut self,
+        verified: VerifiedOrder,
+        time_in_force: TimeInForce,
+        now: UnixMillis,
+    ) -> Result<(OrderId, Vec<Action>), Error> {
+        let market = verified.market();
         let id = verified.id();
         let signed = verified.signed().clone();
         let mut actions = vec![Action::Store(StoreOp::InsertOrder(Box::new(OwnOrder {
@@ -479,18 +539,18 @@ impl NodeState {
             updated_at: now,
         })))];
         let verified = Arc::new(verified);
-        let in_book = request.time_in_force == TimeInForce::Gtc;
+        let in_book = time_in_force == TimeInForce::Gtc;
         if in_book {
             self.insert((*verified).clone(), now)?;
             let data = GossipMessage::Order(signed).encode()?;
-            actions.push(self.publish(&request.market, data));
+            actions.push(self.publish(&market, data));
         }
         let trading = self.trading_mut()?;
         trading.own.insert(
             id,
             Own {
                 order: verified.clone(),
-                tif: request.time_in_force,
+                tif: time_in_force,
                 status: StoredStatus::Open,
                 remaining: verified.order().quantity,
                 in_flight: Lots::ZERO,
@@ -502,7 +562,8 @@ impl NodeState {
         );
         self.account_own(id);
         self.own_order_event(id, verified.order().quantity, StoredStatus::Open, now);
-        info!(order = %id, side = %request.side, price = request.price.0, quantity = request.quantity.0, tif = ?request.time_in_force, "order placed");
+        let fields = verified.order();
+        info!(order = %id, side = %fields.side, price = fields.price.0, quantity = fields.quantity.0, tif = ?time_in_force, "order placed");
         self.take_for(id, now, false, &mut actions);
         self.settle_ioc(id, now, &mut actions);
         Ok((id, actions))

@@ -823,3 +823,71 @@ async fn a_claim_that_cannot_be_mined_gives_the_maker_no_secret_until_it_is() ->
     }
     Ok(())
 }
+
+/// Issue 16's first finding: an order posted with `POST /v1/orders/signed` was booked and
+/// gossiped but not an own order: not stored, its fills committed no update (every peer kept
+/// showing it whole), and after a restart sync brought it back at full size, so the maker
+/// could be made to sell more than it signed for. Now it is placed like any own order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_order_is_an_own_order_filled_once_and_never_back() -> anyhow::Result<()> {
+    let mut settled = settled(2).await?;
+    let (maker, taker) = (settled.net.node(0)?.clone(), settled.net.node(1)?.clone());
+    let now = dex_test_utils::harness::now_ms();
+    let signed = dex_test_utils::OrderBuilder::new()
+        .maker(&settled.net.nodes[0].trader)
+        .peer(&settled.net.nodes[0].peer_id.to_base58())
+        .side(Side::Sell)
+        .price(PRICE)
+        .quantity(LOTS)
+        .created_at(now)
+        .expires_at(now + 3_600_000)
+        .sign();
+    let ask = maker.post_order(signed.clone()).await?;
+    let (stored, _) = maker.own_order(ask).await?;
+    assert_eq!(
+        (stored.status, stored.remaining),
+        (OwnOrderStatus::Open, Lots(LOTS))
+    );
+    wait_offered(&taker, ask, Some(LOTS)).await?;
+    taker
+        .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
+        .await?;
+    for handle in [&maker, &taker] {
+        let swaps = finished_swaps(handle, 1).await?;
+        assert_eq!(swaps[0].1.outcome(), Some(&Outcome::Completed));
+    }
+    // Filled, in the maker's database, and gone from the taker's book (the update went out).
+    let (stored, _) = maker.own_order(ask).await?;
+    assert_eq!(
+        (stored.status, stored.remaining),
+        (OwnOrderStatus::Filled, Lots(0))
+    );
+    wait_for(
+        "the filled ask gone from the taker's book",
+        SWAP_DEADLINE,
+        || async {
+            taker
+                .depth(eth_usdc_id(), 10)
+                .await
+                .is_ok_and(|depth| depth.asks.is_empty())
+        },
+    )
+    .await?;
+    // Posting it again changes nothing; after a restart the maker still knows it filled,
+    // and nothing brings it back.
+    assert!(maker.post_order(signed.clone()).await.is_err());
+    settled.net.stop(0).await?;
+    settled.net.restart(0).await?;
+    let maker = settled.net.node(0)?.clone();
+    dex_devnet::inproc::wait_chains_up(&maker).await?;
+    let (stored, _) = maker.own_order(ask).await?;
+    assert_eq!(
+        (stored.status, stored.remaining),
+        (OwnOrderStatus::Filled, Lots(0))
+    );
+    assert!(maker.post_order(signed).await.is_err());
+    assert!(maker.depth(eth_usdc_id(), 10).await?.asks.is_empty());
+    let trades = maker.swaps().await?;
+    assert_eq!(trades.len(), 1);
+    Ok(())
+}
