@@ -718,20 +718,8 @@ impl NodeState {
         if self.trading.is_some() {
             return self.place_signed(signed, now);
         }
-        let maker = signed.order.maker;
-        if !self.traders.contains_key(&maker) {
-            return Err(Error::NotOurMaker { maker });
-        }
-        if signed.order.peer != self.peer {
-            return Err(Error::WrongPeer {
-                got: signed.order.peer.clone(),
-                expected: self.peer.clone(),
-            });
-        }
+        self.check_ours(&signed.order)?;
         let market = signed.order.market;
-        if !self.books.contains_key(&market) {
-            return Err(Error::UnknownMarket { market });
-        }
         let order = signed
             .clone()
             .verify(&self.markets, &self.rules, now)
@@ -744,6 +732,27 @@ impl NodeState {
         info!(order = %id, "own order posted");
         let data = GossipMessage::Order(signed).encode()?;
         Ok((id, vec![self.publish(&market, data)]))
+    }
+
+    /// Refuses an order signed elsewhere that this node may not post as its own: a maker
+    /// whose key it does not hold, another node's peer id, a market it does not trade.
+    pub(crate) fn check_ours(&self, order: &dex_primitives::Order) -> Result<(), Error> {
+        let maker = order.maker;
+        if !self.traders.contains_key(&maker) {
+            return Err(Error::NotOurMaker { maker });
+        }
+        if order.peer != self.peer {
+            return Err(Error::WrongPeer {
+                got: order.peer.clone(),
+                expected: self.peer.clone(),
+            });
+        }
+        if !self.books.contains_key(&order.market) {
+            return Err(Error::UnknownMarket {
+                market: order.market,
+            });
+        }
+        Ok(())
     }
 
     /// Lowers an own order's remaining quantity (0 cancels): signs the update with the

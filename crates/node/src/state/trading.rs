@@ -479,21 +479,8 @@ impl NodeState {
         signed: dex_primitives::SignedOrder,
         now: UnixMillis,
     ) -> Result<(OrderId, Vec<Action>), Error> {
-        let maker = signed.order.maker;
-        if !self.traders.contains_key(&maker) {
-            return Err(Error::NotOurMaker { maker });
-        }
-        if signed.order.peer != self.peer {
-            return Err(Error::WrongPeer {
-                got: signed.order.peer.clone(),
-                expected: self.peer.clone(),
-            });
-        }
-        let market = signed.order.market;
-        if !self.books.contains_key(&market) {
-            return Err(Error::UnknownMarket { market });
-        }
-        self.check_chains_up(&market)?;
+        self.check_ours(&signed.order)?;
+        self.check_chains_up(&signed.order.market)?;
         let verified = signed
             .verify(&self.markets, &self.rules, now)
             .map_err(|source| dex_protocol::Error::Invalid {

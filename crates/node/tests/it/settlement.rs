@@ -84,6 +84,15 @@ pub(crate) async fn finished_swaps(
     Ok(handle.swaps().await?)
 }
 
+/// The phase of `handle`'s first swap, if it has one.
+pub(crate) async fn first_swap_phase(handle: &NodeHandle) -> Option<&'static str> {
+    handle
+        .swaps()
+        .await
+        .ok()
+        .and_then(|swaps| swaps.first().map(|(_, swap)| dex_node::phase_name(swap)))
+}
+
 /// Waits until `order` is in `handle`'s book with `available` lots offered.
 pub(crate) async fn wait_offered(
     handle: &NodeHandle,
@@ -659,15 +668,8 @@ async fn a_counter_lock_removed_by_a_reorg_surfaces_on_the_maker() -> anyhow::Re
     taker
         .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
         .await?;
-    let maker_phase = || async {
-        maker
-            .swaps()
-            .await
-            .ok()
-            .and_then(|swaps| swaps.first().map(|(_, swap)| dex_node::phase_name(swap)))
-    };
     wait_for("the maker locked", SWAP_DEADLINE, || async {
-        maker_phase().await == Some("makerLocked")
+        first_swap_phase(&maker).await == Some("makerLocked")
     })
     .await?;
     assert_eq!(NodeMetrics::get(&maker.metrics().swaps_reorged), 0);
@@ -676,7 +678,7 @@ async fn a_counter_lock_removed_by_a_reorg_surfaces_on_the_maker() -> anyhow::Re
     let depth = block_number(&quote)? - before_bid;
     dex_devnet::inproc::rpc(&quote, "anvil_reorg", serde_json::json!([depth, []]))?;
     wait_for("the maker's swap reorged", SWAP_DEADLINE, || async {
-        maker_phase().await == Some("reorged")
+        first_swap_phase(&maker).await == Some("reorged")
     })
     .await?;
     assert_eq!(NodeMetrics::get(&maker.metrics().swaps_reorged), 1);
@@ -769,22 +771,15 @@ async fn a_claim_that_cannot_be_mined_gives_the_maker_no_secret_until_it_is() ->
     taker
         .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
         .await?;
-    let phase = |handle: NodeHandle| async move {
-        handle
-            .swaps()
-            .await
-            .ok()
-            .and_then(|swaps| swaps.first().map(|(_, swap)| dex_node::phase_name(swap)))
-    };
     wait_for("the maker locked", SWAP_DEADLINE, || async {
-        phase(maker.clone()).await == Some("makerLocked")
+        first_swap_phase(&maker).await == Some("makerLocked")
     })
     .await?;
     // Mining stops; one more block gives the maker's lock its second confirmation.
     dex_devnet::inproc::rpc(&base, "evm_setAutomine", serde_json::json!([false]))?;
     dex_devnet::inproc::rpc(&base, "evm_mine", serde_json::json!([]))?;
     wait_for("the taker's claim sent", SWAP_DEADLINE, || async {
-        phase(taker.clone()).await == Some("takerClaiming")
+        first_swap_phase(&taker).await == Some("takerClaiming")
     })
     .await?;
     wait_for("the claim in the mempool", SWAP_DEADLINE, || async {
@@ -812,7 +807,7 @@ async fn a_claim_that_cannot_be_mined_gives_the_maker_no_secret_until_it_is() ->
     );
     let (_, maker_swap, _) = maker.swap(swap_id).await?;
     assert_eq!(maker_swap.secret(), None);
-    assert_eq!(phase(maker.clone()).await, Some("makerLocked"));
+    assert_eq!(first_swap_phase(&maker).await, Some("makerLocked"));
 
     // Mining again: the claim lands, the maker learns the secret, both complete.
     dex_devnet::inproc::rpc(&base, "evm_setAutomine", serde_json::json!([true]))?;
