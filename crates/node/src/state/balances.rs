@@ -359,6 +359,11 @@ impl NodeState {
                 }
             })
             .unzip();
+        // A chain's native coin that no market trades: 18 decimals, as every EVM chain's.
+        let (symbol, decimals) = match (symbol, decimals) {
+            (None, None) if token == Address::ZERO => (Some("native".to_owned()), Some(18)),
+            known => known,
+        };
         let (ledger, reading) = match self.trading.as_ref() {
             Some(trading) => (
                 Some(&trading.ledger),
@@ -388,7 +393,8 @@ impl NodeState {
         }
     }
 
-    /// The assets of the configured markets, per trader key, sorted.
+    /// The assets of the configured markets, and the native coin of each of their chains
+    /// (it pays for the swaps' transactions there), per trader key, sorted.
     pub(crate) fn assets(&self) -> Vec<AssetKey> {
         let mut assets = Vec::new();
         for trader in self.traders.keys() {
@@ -396,6 +402,8 @@ impl NodeState {
                 let def = market.def();
                 assets.push((*trader, def.base_chain, def.base_token));
                 assets.push((*trader, def.quote_chain, def.quote_token));
+                assets.push((*trader, def.base_chain, Address::ZERO));
+                assets.push((*trader, def.quote_chain, Address::ZERO));
             }
         }
         assets.sort_unstable();
@@ -701,6 +709,32 @@ mod tests {
         state
             .place_order(order(Side::Sell, 300_000, 100), NOW)
             .unwrap();
+    }
+
+    /// The native coin of every chain of a market is listed: it pays for the swaps there.
+    #[test]
+    fn the_gas_coin_of_each_chain_is_listed() {
+        let (mut state, trader) = node();
+        let def = eth_usdc();
+        fund_with_gas(&mut state, trader, ETH / 100);
+        let native = state
+            .balances()
+            .into_iter()
+            .find(|balance| balance.chain_id == def.quote_chain && balance.token == Address::ZERO)
+            .expect("the quote chain's native coin is listed");
+        // The test markets trade it too (ETH2/…); a chain's coin no market names reads
+        // "native".
+        assert_eq!(native.symbol.as_deref(), Some("ETH2"));
+        assert_eq!(native.decimals, Some(18));
+        assert_eq!(native.on_chain, U256::from(ETH / 100));
+        // The base chain's native coin is the market's ETH: listed once, as ETH.
+        let base: Vec<_> = state
+            .balances()
+            .into_iter()
+            .filter(|balance| balance.chain_id == def.base_chain && balance.token == Address::ZERO)
+            .collect();
+        assert_eq!(base.len(), 1);
+        assert_eq!(base[0].symbol.as_deref(), Some("ETH"));
     }
 
     /// Selling the native coin: what the order locks comes off what is left for the lock's
