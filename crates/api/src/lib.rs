@@ -189,7 +189,6 @@ mod server {
             .route("/v1/info", get(routes::info))
             .route("/v1/markets", get(routes::markets))
             .route("/v1/markets/{market}/book", get(routes::book))
-            .route("/v1/markets/{market}/trades", get(trading::trades))
             .route("/v1/peers", get(routes::peers))
             .route("/v1/openapi.json", get(routes::openapi))
             .route("/v1/ws", get(ws::upgrade))
@@ -209,6 +208,8 @@ mod server {
             .route("/v1/swaps", get(trading::list_swaps))
             .route("/v1/swaps/{id}", get(trading::show_swap))
             .route("/v1/balances", get(trading::balances))
+            // This node's own trades: who it traded with, when, how much.
+            .route("/v1/markets/{market}/trades", get(trading::trades))
             .route_layer(from_fn_with_state(state.clone(), auth::require_token));
         let mut router = public
             .merge(private)

@@ -349,9 +349,11 @@ pub(crate) struct TradesQuery {
 /// Recent trades of a market this node took part in, newest first.
 #[utoipa::path(get, path = "/v1/markets/{market}/trades", tag = "markets",
     params(("market" = String, Path, description = "Market id or BASE/QUOTE symbol", pattern = r"^((0x)?[0-9a-fA-F]{64}|[^/]+/[^/]+)$"), TradesQuery),
+    security(("bearer" = [])),
     responses(
         (status = 200, description = "Trades", body = Trades),
         (status = 400, description = "`invalid-query`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`unknown-market`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`settlement-off`", body = crate::types::Problem, content_type = "application/problem+json"),
     ))]

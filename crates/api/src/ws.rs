@@ -325,6 +325,8 @@ fn parse_channel(
     };
     let (kind, argument) = name.split_once(':').unwrap_or((name, ""));
     match kind {
+        // This node's own trades need the token, like its orders and swaps.
+        "trades" if !authorized => Err(ApiError::MissingToken),
         "book" | "trades" => {
             let market = state
                 .context()
@@ -347,7 +349,7 @@ fn parse_channel(
 }
 
 /// `GET /v1/ws`: upgrades to a WebSocket. Send `Authorization: Bearer <token>` with the
-/// upgrade request to subscribe to own orders and swaps.
+/// upgrade request to subscribe to own orders, swaps and trades.
 #[utoipa::path(get, path = "/v1/ws", tag = "stream",
     responses(
         (status = 101, description = "Switching to the WebSocket protocol; then `WsRequest` messages in, `WsMessage` messages out"),

@@ -535,6 +535,12 @@ fn each_bad_request_is_its_own_problem_and_changes_nothing() {
         (
             "settlement-off",
             409,
+            Box::new(|| node.get_auth("/v1/markets/ETH%2FUSDC/trades")),
+        ),
+        // Issue 16's fifth finding: this node's trades were served to anyone.
+        (
+            "missing-token",
+            401,
             Box::new(|| node.get("/v1/markets/ETH%2FUSDC/trades")),
         ),
         ("missing-token", 401, Box::new(|| node.get("/v1/orders"))),

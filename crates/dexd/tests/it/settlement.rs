@@ -160,7 +160,7 @@ pub(crate) fn swaps(node: &Dexd) -> Vec<Value> {
 }
 
 pub(crate) fn trades(node: &Dexd) -> Vec<Value> {
-    let answer = node.get("/v1/markets/ETH%2FUSDC/trades");
+    let answer = node.get_auth("/v1/markets/ETH%2FUSDC/trades");
     assert_eq!(answer.status, 200, "{}", answer.text);
     answer.json["trades"].as_array().expect("trades").clone()
 }
@@ -257,6 +257,16 @@ fn a_trade_settles_between_two_dexd_and_moves_balances_and_streams() {
         refused["problem"]["type"],
         "urn:p2pdex:problem:missing-token"
     );
+    // This node's trades too (the book stays public).
+    for (channel, refused) in [("trades:ETH/USDC", true), ("book:ETH/USDC", false)] {
+        anonymous
+            .send(Message::text(
+                json!({"op": "subscribe", "channel": channel}).to_string(),
+            ))
+            .unwrap();
+        let answer = ws_next(&mut anonymous);
+        assert_eq!(answer["type"] == "error", refused, "{channel}: {answer}");
+    }
 
     let usdc = 1_000_000u64;
     let b_usdc = balance(&b, "USDC", "onChain");
