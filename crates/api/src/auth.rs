@@ -31,6 +31,34 @@ pub(crate) fn check(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Middleware of every route: refuses a request whose `Host` the API does not answer to
+/// (see [`crate::ApiConfig::allowed_hosts`]).
+pub(crate) async fn require_host(
+    State(state): State<ApiState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|authority| authority.to_string())
+        });
+    if state.config().host_allowed(host.as_deref()) {
+        next.run(request).await
+    } else {
+        ApiError::ForbiddenHost {
+            host: host.unwrap_or_default().chars().take(100).collect(),
+        }
+        .into_response()
+    }
+}
+
 /// Middleware of the protected routes.
 pub(crate) async fn require_token(
     State(state): State<ApiState>,

@@ -57,6 +57,8 @@ kinds! {
     // Auth.
     MISSING_TOKEN = ("missing-token", 401, "This endpoint needs the API token");
     INVALID_TOKEN = ("invalid-token", 401, "The API token is wrong");
+    FORBIDDEN_HOST = ("forbidden-host", 403, "The request names a host this API does not answer to");
+    FORBIDDEN_ORIGIN = ("forbidden-origin", 403, "WebSocket connections from this page's origin are refused");
     // Decimal values at the edge.
     INVALID_DECIMAL = ("invalid-decimal", 422, "The value is not a decimal number");
     TOO_MANY_DIGITS = ("too-many-digits", 422, "The value has more digits than can be represented exactly");
@@ -182,6 +184,24 @@ pub enum ApiError {
     /// The token does not match.
     #[error("the API token does not match <data dir>/api.token")]
     InvalidToken,
+    /// The `Host` header names a host this API does not answer to.
+    #[error(
+        "this API does not answer to host '{host}'; add it to [api] hosts if clients reach \
+         the node by that name"
+    )]
+    ForbiddenHost {
+        /// The host asked for.
+        host: String,
+    },
+    /// A WebSocket upgrade from a browser page of another origin.
+    #[error(
+        "WebSocket connections from pages of origin '{origin}' are refused; add it to \
+         [api] cors_origins to allow it"
+    )]
+    ForbiddenOrigin {
+        /// The page's origin.
+        origin: String,
+    },
     /// No route.
     #[error("no endpoint {method} {path}; see /v1/openapi.json")]
     NotFound {
@@ -261,6 +281,8 @@ impl ApiError {
             ApiError::Node(err) => node_kind(err),
             ApiError::MissingToken => kind::MISSING_TOKEN,
             ApiError::InvalidToken => kind::INVALID_TOKEN,
+            ApiError::ForbiddenHost { .. } => kind::FORBIDDEN_HOST,
+            ApiError::ForbiddenOrigin { .. } => kind::FORBIDDEN_ORIGIN,
             ApiError::NotFound { .. } => kind::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => kind::METHOD_NOT_ALLOWED,
             ApiError::WebSocketRequired { .. } => kind::WEBSOCKET_REQUIRED,

@@ -91,6 +91,12 @@ mod server {
         pub ws_queue: usize,
         /// Channels one WebSocket connection may subscribe. Default 16.
         pub ws_max_subscriptions: usize,
+        /// `Host` values (`name:port`, as the header carries them) the API answers to;
+        /// any other is refused with `forbidden-host`, so a web page that rebinds its
+        /// own name to 127.0.0.1 (DNS rebinding) reaches nothing. Empty (the library
+        /// default): every host; dexd sets the listen address and its loopback names, plus
+        /// `[api] hosts`. `*` in the list: every host.
+        pub allowed_hosts: Vec<String>,
     }
 
     impl ApiConfig {
@@ -105,7 +111,36 @@ mod server {
                 ws_book_depth: 100,
                 ws_queue: 256,
                 ws_max_subscriptions: 16,
+                allowed_hosts: Vec::new(),
             }
+        }
+
+        /// Whether a request with this `Host` is answered.
+        pub fn host_allowed(&self, host: Option<&str>) -> bool {
+            if self.allowed_hosts.is_empty() || self.allowed_hosts.iter().any(|h| h == "*") {
+                return true;
+            }
+            host.is_some_and(|host| {
+                self.allowed_hosts
+                    .iter()
+                    .any(|allowed| allowed.eq_ignore_ascii_case(host))
+            })
+        }
+
+        /// Whether a browser page of `origin` may open a WebSocket: one of the CORS
+        /// origins, or a page served under a host the API answers to.
+        pub fn origin_allowed(&self, origin: &str) -> bool {
+            if self
+                .cors_origins
+                .iter()
+                .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
+            {
+                return true;
+            }
+            let host = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            !self.allowed_hosts.is_empty() && host.is_some_and(|host| self.host_allowed(Some(host)))
         }
     }
 
@@ -216,6 +251,7 @@ mod server {
             .fallback(routes::not_found)
             .method_not_allowed_fallback(routes::method_not_allowed)
             .layer(DefaultBodyLimit::max(config.body_limit))
+            .layer(from_fn_with_state(state.clone(), auth::require_host))
             .layer(from_fn_with_state(state.clone(), crate::metrics::observe));
         if let Some(cors) = cors_layer(&config.cors_origins) {
             router = router.layer(cors);

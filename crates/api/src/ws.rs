@@ -353,6 +353,7 @@ fn parse_channel(
 #[utoipa::path(get, path = "/v1/ws", tag = "stream",
     responses(
         (status = 101, description = "Switching to the WebSocket protocol; then `WsRequest` messages in, `WsMessage` messages out"),
+        (status = 403, description = "`forbidden-origin`: a browser page of an origin that is not the node's nor in `cors_origins`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 426, description = "`websocket-required`", body = crate::types::Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn upgrade(
@@ -369,6 +370,17 @@ pub(crate) async fn upgrade(
             .into_response();
         }
     };
+    // A browser sends the page's origin; another site's page may not read this node's
+    // streams (tools that are not browsers send none).
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        if !state.config().origin_allowed(origin) {
+            return ApiError::ForbiddenOrigin {
+                origin: origin.chars().take(100).collect(),
+            }
+            .into_response();
+        }
+    }
     let authorized = auth::check(&headers, &state.config().token).is_ok();
     upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)

@@ -81,6 +81,9 @@ pub(crate) struct ApiToml {
     pub(crate) ws_queue: usize,
     /// Subscriptions per WebSocket connection.
     pub(crate) ws_max_subscriptions: usize,
+    /// Further `Host` names (`name:port`) the API answers to, besides its listen address
+    /// and the loopback names with its port. `*`: any (no DNS-rebinding protection).
+    pub(crate) hosts: Vec<String>,
 }
 
 impl Default for ApiToml {
@@ -95,6 +98,7 @@ impl Default for ApiToml {
             ws_book_depth: defaults.ws_book_depth,
             ws_queue: defaults.ws_queue,
             ws_max_subscriptions: defaults.ws_max_subscriptions,
+            hosts: Vec::new(),
         }
     }
 }

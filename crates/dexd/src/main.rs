@@ -333,6 +333,18 @@ async fn run(cli: Cli) -> Result<()> {
     api_config.ws_book_depth = api.ws_book_depth;
     api_config.ws_queue = api.ws_queue;
     api_config.ws_max_subscriptions = api.ws_max_subscriptions;
+    // The names this API answers to (DNS rebinding): where it listens, the loopback names
+    // with its port, and those configured.
+    let port = api_address.port();
+    api_config.allowed_hosts = [
+        api_address.to_string(),
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+    ]
+    .into_iter()
+    .chain(api.hosts.iter().cloned())
+    .collect();
     let context = dex_api::NodeContext {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         markets,

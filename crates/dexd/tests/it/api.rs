@@ -698,3 +698,70 @@ scan_confirmations = 1
     assert_eq!(answer.problem().slug(), "chain-unavailable");
     assert!(node.book().is_empty());
 }
+
+/// Sends `GET path` with the given `Host` over a plain socket (an HTTP client sets its own
+/// Host), and returns the status and the body.
+fn get_with_host(node: &Dexd, path: &str, host: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let address = node.url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).expect("the API answers");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Issue 16's fifth finding: no route checked the Host header (a page that rebinds its own
+/// name to 127.0.0.1 reached the API) and WebSocket upgrades from any page were accepted.
+#[test]
+fn foreign_hosts_and_websocket_origins_are_refused() {
+    let node = Dexd::start(&[]);
+    let port = node.url.rsplit(':').next().unwrap().to_owned();
+    let (status, body) = get_with_host(&node, "/v1/health", "attacker.example");
+    assert_eq!(status, 403, "{body}");
+    let problem: Value = serde_json::from_str(&body).expect("problem+json");
+    assert_eq!(problem["type"], "urn:p2pdex:problem:forbidden-host");
+    let (status, _) = get_with_host(&node, "/v1/markets", &format!("attacker.example:{port}"));
+    assert_eq!(status, 403);
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let (status, body) = get_with_host(&node, "/v1/health", &host);
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+
+    let ws = |origin: Option<String>| {
+        use tungstenite::client::IntoClientRequest;
+        let url = format!("{}/v1/ws", node.url.replace("http://", "ws://"));
+        let mut request = url.into_client_request().unwrap();
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("Origin", origin.parse().unwrap());
+        }
+        tungstenite::connect(request).map(|_| ())
+    };
+    match ws(Some("http://example.com".into())) {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+            let body = response.body().clone().unwrap_or_default();
+            let problem: Value = serde_json::from_slice(&body).expect("problem+json");
+            assert_eq!(problem["type"], "urn:p2pdex:problem:forbidden-origin");
+        }
+        other => panic!("a foreign origin's upgrade: {other:?}"),
+    }
+    // A page served by the node itself, or no browser at all, connects.
+    assert!(ws(Some(format!("http://127.0.0.1:{port}"))).is_ok());
+    assert!(ws(None).is_ok());
+}

@@ -83,6 +83,12 @@ prop_compose! {
             // Only a maker can race a claim of its own lock.
             hostility.mempool_racer = false;
         }
+        // A claim that is dropped again and again while the counterparty reads the mempool
+        // is lost whatever the node does (the secret is out): fee pricing and re-sends keep
+        // claims landing, which the drops here would deny. Racers meet chains that drop
+        // nothing; other schedules keep their drops.
+        let racer = hostile.as_ref().is_some_and(|(_, hostility)| hostility.mempool_racer);
+        let tx_drop_per_mille = if racer { 0 } else { tx_drop_per_mille };
         let mut schedule = Schedule {
             seed,
             block_ms,
