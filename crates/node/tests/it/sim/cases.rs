@@ -58,6 +58,32 @@ fn a_claim_that_never_mines_reveals_nothing_and_the_taker_gets_its_funds_back() 
     );
 }
 
+/// The taker's first claim is lost before any node holds it; the maker watches the mempool
+/// for the next one. `min_claim` leaves room for the re-send (3 blocks, the retry interval
+/// and the scan lag), so it lands before T2 and the racer gains nothing. With `min_claim`
+/// of three blocks alone, the re-send came after T2 and the taker lost its lock.
+#[test]
+fn a_lost_claim_is_sent_again_in_time_against_a_mempool_reader() {
+    for seed in [11, 12, 13] {
+        let outcome = run(Schedule {
+            block_ms: [4_000, 7_000],
+            scan_confirmations: [[1, 4], [1, 4]],
+            taker_buys: false,
+            taker_claims_lost_first: 1,
+            hostile: Some((
+                Party::Maker,
+                Hostility {
+                    mempool_racer: true,
+                    ..Hostility::default()
+                },
+            )),
+            ..Schedule::calm(seed)
+        });
+        assert!(outcome.swap_started, "{outcome:#?}");
+        assert!(outcome.traded(Party::Taker), "{outcome:#?}");
+    }
+}
+
 /// (2) The taker reads both chains 12 confirmations of 12 s behind; the maker locks with T2
 /// just above the least the taker accepts and watches the mempool to race the taker's claim
 /// with the secret. The taker stays whole.

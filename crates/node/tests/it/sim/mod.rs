@@ -138,6 +138,9 @@ pub(crate) struct Schedule {
     pub(crate) hostile: Option<(Party, Hostility)>,
     /// Every claim the taker sends is dropped (no gas): it never mines.
     pub(crate) taker_claims_dropped: bool,
+    /// The taker's first this-many claims are dropped before any node holds them; later
+    /// ones go through.
+    pub(crate) taker_claims_lost_first: u32,
     /// Extra seconds on every timelock setting over the least the chains need.
     pub(crate) timing_slack_secs: u64,
 }
@@ -160,6 +163,7 @@ impl Schedule {
             taker_buys: true,
             hostile: None,
             taker_claims_dropped: false,
+            taker_claims_lost_first: 0,
             timing_slack_secs: 0,
         }
     }
@@ -412,6 +416,8 @@ pub(crate) struct World {
     swap_started: bool,
     end_ms: u64,
     timing: Timing,
+    /// Taker claims dropped so far under `taker_claims_lost_first`.
+    taker_claims_lost: u32,
 }
 
 fn asset_tokens() -> [Address; 2] {
@@ -503,6 +509,7 @@ impl World {
             swap_started: false,
             end_ms,
             timing,
+            taker_claims_lost: 0,
             schedule,
         };
         world.initial = [0, 1].map(|index| world.holdings(index));
@@ -788,7 +795,12 @@ impl World {
             }
             dex_swap::Action::Claim { lock, secret, .. } => {
                 let chain = self.chain_index(lock.chain_id);
-                if party == Party::Taker && self.schedule.taker_claims_dropped {
+                let lose = party == Party::Taker
+                    && self.taker_claims_lost < self.schedule.taker_claims_lost_first;
+                if lose {
+                    self.taker_claims_lost += 1;
+                }
+                if party == Party::Taker && (self.schedule.taker_claims_dropped || lose) {
                     self.chains[chain].submit(
                         from,
                         TxKind::Claim(params_of(&lock), secret.0),

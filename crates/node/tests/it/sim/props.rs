@@ -104,6 +104,7 @@ prop_compose! {
             taker_buys,
             hostile,
             taker_claims_dropped: false,
+            taker_claims_lost_first: 0,
             timing_slack_secs: slack,
         };
         // A node that crashed must be back within half the margin T1 − T2: a maker down
