@@ -683,48 +683,7 @@ impl Actor {
         };
         let now = self.clock.now();
         let crash = self.crash_after.as_ref().is_some_and(|hook| (hook.0)(&op));
-        let result = match op {
-            StoreOp::InsertOrder(order) => store.insert_own_order(&order),
-            StoreOp::UpdateOrder {
-                id,
-                remaining,
-                status,
-                update,
-            } => store.update_own_order(&id, remaining, status, update.as_ref(), now),
-            StoreOp::Commit {
-                swap_id,
-                order,
-                quantity,
-                remaining,
-                status,
-                update,
-            } => store
-                .commit_reservation(
-                    &swap_id,
-                    &order,
-                    quantity,
-                    remaining,
-                    status,
-                    update.as_ref(),
-                    now,
-                )
-                .map(|_| ()),
-            StoreOp::CreateSwap { record, swap } => store.create_swap(&record, &swap, now),
-            StoreOp::AppendSwap {
-                swap_id,
-                entry,
-                actions,
-                swap,
-            } => store
-                .append_swap_event(&swap_id, &entry, &actions, &swap, now)
-                .map(|_| ()),
-            StoreOp::Trade(trade) => store.insert_trade(&trade),
-            StoreOp::Cursor {
-                chain_id,
-                block,
-                cursor,
-            } => store.set_chain_cursor(chain_id, block, &cursor, now),
-        };
+        let result = op.write_to(store, now);
         match result {
             Ok(()) if crash => {
                 // Nothing after this write runs: the test restarts the node from its data.

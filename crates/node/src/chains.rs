@@ -314,16 +314,7 @@ impl Chains {
                 timelock,
                 ..
             } => {
-                let params = LockParams {
-                    chain_id: terms.chain_id,
-                    contract: terms.contract,
-                    sender: terms.sender,
-                    recipient: terms.recipient,
-                    token: terms.token,
-                    amount: terms.amount,
-                    hashlock: *hashlock,
-                    timelock: *timelock,
-                };
+                let params = intended_lock_params(terms, *hashlock, *timelock);
                 let htlc = self.htlc(terms.chain_id, &terms.sender).cloned();
                 ("lock", terms.chain_id, htlc, Tx::Lock(params))
             }
@@ -386,7 +377,27 @@ enum Tx {
     Refund(LockParams),
 }
 
-fn lock_params(lock: &dex_swap::LockInfo) -> LockParams {
+/// The contract's parameters of the lock a swap asks for: `terms` with `hashlock` and
+/// `timelock`.
+pub fn intended_lock_params(
+    terms: &dex_swap::LockTerms,
+    hashlock: dex_primitives::B256,
+    timelock: u64,
+) -> LockParams {
+    LockParams {
+        chain_id: terms.chain_id,
+        contract: terms.contract,
+        sender: terms.sender,
+        recipient: terms.recipient,
+        token: terms.token,
+        amount: terms.amount,
+        hashlock,
+        timelock,
+    }
+}
+
+/// The contract's parameters of a lock a swap read from the chain.
+pub fn lock_params(lock: &dex_swap::LockInfo) -> LockParams {
     LockParams {
         chain_id: lock.chain_id,
         contract: lock.contract,

@@ -47,6 +47,7 @@ use dex_primitives::{B256, Lots, MarketId, OrderId, SignedOrder};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use actor::spawn;
+pub use chains::{intended_lock_params, lock_params};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     CapsConfig, ChainConfig, CrashHook, DEFAULT_GAS_RESERVE, LivenessConfig, NodeConfig,

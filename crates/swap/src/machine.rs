@@ -310,6 +310,30 @@ impl ChainClock {
         self.time
             .saturating_add(now.saturating_sub(self.observed_at) / 1000)
     }
+
+    /// The clock after a report of `time` at local `now`: moved forward, or kept (block
+    /// time never goes backwards for our purposes: a reorg may show an older block, and
+    /// the timelock checks need the newest time seen). `Err` with the previous time when
+    /// the report jumps implausibly far ahead: one absurd answer from an RPC endpoint must
+    /// not end a swap.
+    fn advanced(previous: Option<ChainClock>, time: u64, now: u64) -> Result<ChainClock, u64> {
+        let next = ChainClock {
+            time,
+            observed_at: now,
+        };
+        match previous {
+            None => Ok(next),
+            Some(clock) if time > clock.time => {
+                let bound = clock.estimate(now).saturating_add(MAX_CHAIN_TIME_JUMP_SECS);
+                if time > bound {
+                    Err(clock.time)
+                } else {
+                    Ok(next)
+                }
+            }
+            Some(clock) => Ok(clock),
+        }
+    }
 }
 
 /// How a lock was seen: [`Event::LockSeen`]'s fields besides the lock.
@@ -320,22 +344,13 @@ struct Sighting {
     chain_time: u64,
 }
 
-/// A chain's head as last reported, and the local time it was learned at.
+/// A chain's head as last reported: its number, and its time as a clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct HeadClock {
     number: u64,
-    time: u64,
-    observed_at: u64,
-}
-
-impl HeadClock {
-    fn clock(&self) -> ChainClock {
-        ChainClock {
-            time: self.time,
-            observed_at: self.observed_at,
-        }
-    }
+    #[serde(flatten)]
+    clock: ChainClock,
 }
 
 /// What the swap knows from the chains and the peer. Only chain observations decide.
@@ -585,31 +600,13 @@ impl Swap {
 
     fn observe_time(&mut self, leg: Leg, time: u64, now: u64, actions: &mut Vec<Action>) {
         let slot = &mut self.known.chain_time[index(leg)];
-        match slot {
-            None => {
-                *slot = Some(ChainClock {
-                    time,
-                    observed_at: now,
-                })
-            }
-            Some(clock) if time > clock.time => {
-                let bound = clock.estimate(now).saturating_add(MAX_CHAIN_TIME_JUMP_SECS);
-                if time > bound {
-                    actions.push(Action::Notice(Notice::ChainTimeRejected {
-                        leg,
-                        time,
-                        previous: clock.time,
-                    }));
-                } else {
-                    *clock = ChainClock {
-                        time,
-                        observed_at: now,
-                    };
-                }
-            }
-            // Block time never goes backwards for our purposes: a reorg may show an older
-            // block, and deciding on the newest time seen is what the timelock checks need.
-            Some(_) => {}
+        match ChainClock::advanced(*slot, time, now) {
+            Ok(clock) => *slot = Some(clock),
+            Err(previous) => actions.push(Action::Notice(Notice::ChainTimeRejected {
+                leg,
+                time,
+                previous,
+            })),
         }
     }
 
@@ -622,49 +619,23 @@ impl Swap {
         actions: &mut Vec<Action>,
     ) {
         let slot = index(leg);
-        // The head's time is held to the same bound as the scanned time: one absurd answer
-        // from an endpoint must not make every lock look expired.
-        let previous = self.known.heads[slot].or_else(|| {
-            self.known.chain_time[slot].map(|clock| HeadClock {
-                number: 0,
-                time: clock.time,
-                observed_at: clock.observed_at,
-            })
-        });
-        if let Some(previous) = previous {
-            let bound = previous
-                .clock()
-                .estimate(now)
-                .saturating_add(MAX_CHAIN_TIME_JUMP_SECS);
-            if time > bound {
-                actions.push(Action::Notice(Notice::ChainTimeRejected {
-                    leg,
-                    time,
-                    previous: previous.time,
-                }));
-                return;
+        let head = self.known.heads[slot];
+        // Held to the same bound as the scanned time, and never behind it.
+        let previous = head.map(|head| head.clock).or(self.known.chain_time[slot]);
+        match ChainClock::advanced(previous, time, now) {
+            Ok(clock) => {
+                // A reorg may report a lower head: confirmations do not go back (a lock
+                // that a reorg removed is reported as such, not by a lower head).
+                let number = head.map_or(number, |head| head.number.max(number));
+                self.known.heads[slot] = Some(HeadClock { number, clock });
+                self.count_confirmations(leg);
             }
-        }
-        let head = match self.known.heads[slot] {
-            // A reorg may report a lower or older head: neither clock nor confirmations go
-            // back (a lock that a reorg removed is reported as such, not by a lower head).
-            Some(known) => HeadClock {
-                number: known.number.max(number),
-                time: known.time.max(time),
-                observed_at: if time > known.time {
-                    now
-                } else {
-                    known.observed_at
-                },
-            },
-            None => HeadClock {
-                number,
+            Err(previous) => actions.push(Action::Notice(Notice::ChainTimeRejected {
+                leg,
                 time,
-                observed_at: now,
-            },
-        };
-        self.known.heads[slot] = Some(head);
-        self.count_confirmations(leg);
+                previous,
+            })),
+        }
     }
 
     /// A reorg from `from_block` on `leg`'s chain: the leg's lock, if mined there (or at a
@@ -834,7 +805,7 @@ impl Swap {
     fn estimate(&self, leg: Leg, now: u64) -> Option<u64> {
         let slot = index(leg);
         let scanned = self.known.chain_time[slot].map(|clock| clock.estimate(now));
-        let head = self.known.heads[slot].map(|head| head.clock().estimate(now));
+        let head = self.known.heads[slot].map(|head| head.clock.estimate(now));
         scanned.max(head)
     }
 

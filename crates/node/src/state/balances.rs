@@ -639,6 +639,14 @@ mod tests {
     /// Like [`fund`], with `quote_native` of the quote chain's native coin.
     fn fund_with_gas(state: &mut NodeState, trader: Address, quote_native: u128) {
         let def = eth_usdc();
+        read_balances(state, trader, quote_native);
+        state.set_max_fee_per_gas(def.base_chain, GWEI);
+        state.set_max_fee_per_gas(def.quote_chain, GWEI);
+    }
+
+    /// The readings of [`fund_with_gas`], without any fee read.
+    fn read_balances(state: &mut NodeState, trader: Address, quote_native: u128) {
+        let def = eth_usdc();
         state.set_balances(
             def.base_chain,
             vec![reading(trader, def.base_token, ETH, NOW)],
@@ -650,8 +658,6 @@ mod tests {
                 reading(trader, Address::ZERO, quote_native, NOW),
             ],
         );
-        state.set_max_fee_per_gas(def.base_chain, GWEI);
-        state.set_max_fee_per_gas(def.quote_chain, GWEI);
     }
 
     /// A trader who sells ETH claims USDC on the quote chain: with no native coin there to
@@ -762,17 +768,7 @@ mod tests {
         ));
         // Until the chain's fee is known, nothing is judged.
         let (mut state, trader) = node();
-        state.set_balances(
-            def.base_chain,
-            vec![reading(trader, def.base_token, ETH, NOW)],
-        );
-        state.set_balances(
-            def.quote_chain,
-            vec![
-                reading(trader, def.quote_token, 1000 * USDC, NOW),
-                reading(trader, Address::ZERO, ETH, NOW),
-            ],
-        );
+        read_balances(&mut state, trader, ETH);
         assert!(matches!(
             state.place_order(order(Side::Sell, 300_000, 100), NOW),
             Err(Error::BalanceUnknown { token, .. }) if token == Address::ZERO

@@ -137,6 +137,59 @@ pub enum StoreOp {
     },
 }
 
+impl StoreOp {
+    /// Writes this operation to `store` at local time `now` (the shell's one mapping from
+    /// decisions to database writes).
+    pub fn write_to(
+        self,
+        store: &mut dex_store::Store,
+        now: UnixMillis,
+    ) -> Result<(), dex_store::Error> {
+        match self {
+            StoreOp::InsertOrder(order) => store.insert_own_order(&order),
+            StoreOp::UpdateOrder {
+                id,
+                remaining,
+                status,
+                update,
+            } => store.update_own_order(&id, remaining, status, update.as_ref(), now),
+            StoreOp::Commit {
+                swap_id,
+                order,
+                quantity,
+                remaining,
+                status,
+                update,
+            } => store
+                .commit_reservation(
+                    &swap_id,
+                    &order,
+                    quantity,
+                    remaining,
+                    status,
+                    update.as_ref(),
+                    now,
+                )
+                .map(|_| ()),
+            StoreOp::CreateSwap { record, swap } => store.create_swap(&record, &swap, now),
+            StoreOp::AppendSwap {
+                swap_id,
+                entry,
+                actions,
+                swap,
+            } => store
+                .append_swap_event(&swap_id, &entry, &actions, &swap, now)
+                .map(|_| ()),
+            StoreOp::Trade(trade) => store.insert_trade(&trade),
+            StoreOp::Cursor {
+                chain_id,
+                block,
+                cursor,
+            } => store.set_chain_cursor(chain_id, block, &cursor, now),
+        }
+    }
+}
+
 /// An own order as the node tracks it beyond the book.
 #[derive(Debug, Clone)]
 pub(crate) struct Own {
@@ -1661,10 +1714,6 @@ impl NodeState {
             cursor,
         } = batch;
         let mut actions = Vec::new();
-        let Some(trading) = self.trading.as_mut() else {
-            return actions;
-        };
-        trading.up.insert(chain_id);
         if let Some(from_block) = reorg {
             // Locks mined from there on may be gone: they count again when the rescan
             // reports them.
@@ -1682,13 +1731,14 @@ impl NodeState {
         let Some(trading) = self.trading.as_mut() else {
             return actions;
         };
+        trading.up.insert(chain_id);
         let last = last_block.map(|block| (block.number, block.timestamp));
         if let Some((_, time)) = last {
             let slot = trading.chain_times.entry(chain_id).or_insert(time);
             *slot = (*slot).max(time);
         }
-        // The newest head: a rewinding batch has none, and a lower one (a reorg) does not
-        // move the clock back.
+        // The newest head (the last block read stands in for it in a rewinding batch); a
+        // lower one (a reorg) does not move the clock back.
         let head = head
             .map(|block| (block.number, block.timestamp))
             .or(last)
@@ -1714,13 +1764,10 @@ impl NodeState {
         }
         for event in events {
             // Counted to the head (they grow with every later head the swaps are given).
-            let counted_to = head
-                .or(last)
-                .map_or(event.block_number, |(number, _)| number);
+            let (counted_to, chain_time) = head.unwrap_or((event.block_number, 0));
             let confirmations = counted_to
                 .saturating_sub(event.block_number)
                 .saturating_add(1);
-            let chain_time = head.or(last).map_or(0, |(_, time)| time);
             self.route_chain_event(
                 chain_id,
                 event,

@@ -93,6 +93,25 @@ pub(crate) async fn first_swap_phase(handle: &NodeHandle) -> Option<&'static str
         .and_then(|swaps| swaps.first().map(|(_, swap)| dex_node::phase_name(swap)))
 }
 
+/// The maker offers LOTS at PRICE, the taker buys them (IOC); returns once the maker's
+/// swap has its lock on chain.
+async fn trade_until_the_maker_locked(
+    maker: &NodeHandle,
+    taker: &NodeHandle,
+) -> anyhow::Result<()> {
+    let ask = maker
+        .place_order(order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc))
+        .await?;
+    wait_offered(taker, ask, Some(LOTS)).await?;
+    taker
+        .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
+        .await?;
+    wait_for("the maker locked", SWAP_DEADLINE, || async {
+        first_swap_phase(maker).await == Some("makerLocked")
+    })
+    .await
+}
+
 /// Waits until `order` is in `handle`'s book with `available` lots offered.
 pub(crate) async fn wait_offered(
     handle: &NodeHandle,
@@ -661,17 +680,7 @@ async fn a_counter_lock_removed_by_a_reorg_surfaces_on_the_maker() -> anyhow::Re
     // The taker buys: its lock is on the quote chain.
     let quote = settled.chains.quote.rpc_url.clone();
     let before_bid = block_number(&quote)?;
-    let ask = maker
-        .place_order(order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc))
-        .await?;
-    wait_offered(&taker, ask, Some(LOTS)).await?;
-    taker
-        .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
-        .await?;
-    wait_for("the maker locked", SWAP_DEADLINE, || async {
-        first_swap_phase(&maker).await == Some("makerLocked")
-    })
-    .await?;
+    trade_until_the_maker_locked(&maker, &taker).await?;
     assert_eq!(NodeMetrics::get(&maker.metrics().swaps_reorged), 0);
 
     // Every block since the bid (the taker's approval and lock) replaced by empty ones.
@@ -764,17 +773,7 @@ async fn a_claim_that_cannot_be_mined_gives_the_maker_no_secret_until_it_is() ->
     .await?;
     let (maker, taker) = (settled.net.node(0)?.clone(), settled.net.node(1)?.clone());
     let base = settled.chains.base.rpc_url.clone();
-    let ask = maker
-        .place_order(order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc))
-        .await?;
-    wait_offered(&taker, ask, Some(LOTS)).await?;
-    taker
-        .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
-        .await?;
-    wait_for("the maker locked", SWAP_DEADLINE, || async {
-        first_swap_phase(&maker).await == Some("makerLocked")
-    })
-    .await?;
+    trade_until_the_maker_locked(&maker, &taker).await?;
     // Mining stops; one more block gives the maker's lock its second confirmation.
     dex_devnet::inproc::rpc(&base, "evm_setAutomine", serde_json::json!([false]))?;
     dex_devnet::inproc::rpc(&base, "evm_mine", serde_json::json!([]))?;

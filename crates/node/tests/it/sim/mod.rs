@@ -623,56 +623,11 @@ impl World {
 
     /// Writes one store operation as the actor does.
     fn store(&mut self, index: usize, op: StoreOp) {
-        let now = self.now;
-        let store = &mut self.nodes[index].store;
-        let result = match op {
-            StoreOp::InsertOrder(order) => store.insert_own_order(&order),
-            StoreOp::UpdateOrder {
-                id,
-                remaining,
-                status,
-                update,
-            } => store.update_own_order(&id, remaining, status, update.as_ref(), now),
-            StoreOp::Commit {
-                swap_id,
-                order,
-                quantity,
-                remaining,
-                status,
-                update,
-            } => store
-                .commit_reservation(
-                    &swap_id,
-                    &order,
-                    quantity,
-                    remaining,
-                    status,
-                    update.as_ref(),
-                    now,
-                )
-                .map(|_| ()),
-            StoreOp::CreateSwap { record, swap } => {
-                if index == Party::Maker.index() {
-                    self.swap_started = true;
-                }
-                store.create_swap(&record, &swap, now)
-            }
-            StoreOp::AppendSwap {
-                swap_id,
-                entry,
-                actions,
-                swap,
-            } => store
-                .append_swap_event(&swap_id, &entry, &actions, &swap, now)
-                .map(|_| ()),
-            StoreOp::Trade(trade) => store.insert_trade(&trade),
-            StoreOp::Cursor {
-                chain_id,
-                block,
-                cursor,
-            } => store.set_chain_cursor(chain_id, block, &cursor, now),
-        };
-        result.expect("the in-memory database takes every write");
+        if matches!(op, StoreOp::CreateSwap { .. }) && index == Party::Maker.index() {
+            self.swap_started = true;
+        }
+        op.write_to(&mut self.nodes[index].store, self.now)
+            .expect("the in-memory database takes every write");
     }
 
     fn send(&mut self, from: usize, payload: Payload, lossy: bool) {
@@ -766,16 +721,7 @@ impl World {
                 ..
             } => {
                 let chain = self.chain_index(terms.chain_id);
-                let mut params = LockParams {
-                    chain_id: terms.chain_id,
-                    contract: terms.contract,
-                    sender: terms.sender,
-                    recipient: terms.recipient,
-                    token: terms.token,
-                    amount: terms.amount,
-                    hashlock,
-                    timelock,
-                };
+                let mut params = dex_node::intended_lock_params(&terms, hashlock, timelock);
                 if let Some(h) = &hostility {
                     if h.never_locks {
                         return;
@@ -803,16 +749,16 @@ impl World {
                 if party == Party::Taker && (self.schedule.taker_claims_dropped || lose) {
                     self.chains[chain].submit(
                         from,
-                        TxKind::Claim(params_of(&lock), secret.0),
+                        TxKind::Claim(dex_node::lock_params(&lock), secret.0),
                         None,
                     );
                     return;
                 }
-                (chain, TxKind::Claim(params_of(&lock), secret.0))
+                (chain, TxKind::Claim(dex_node::lock_params(&lock), secret.0))
             }
             dex_swap::Action::Refund { lock, .. } => (
                 self.chain_index(lock.chain_id),
-                TxKind::Refund(params_of(&lock)),
+                TxKind::Refund(dex_node::lock_params(&lock)),
             ),
             _ => return,
         };
@@ -1261,19 +1207,6 @@ impl World {
         self.chains[0]
             .latest_timelock()
             .max(self.chains[1].latest_timelock())
-    }
-}
-
-fn params_of(lock: &dex_swap::LockInfo) -> LockParams {
-    LockParams {
-        chain_id: lock.chain_id,
-        contract: lock.contract,
-        sender: lock.sender,
-        recipient: lock.recipient,
-        token: lock.token,
-        amount: lock.amount,
-        hashlock: lock.hashlock,
-        timelock: lock.timelock,
     }
 }
 
