@@ -1,11 +1,12 @@
 //! Persistence of a p2pdex node: its own orders, its swaps with their append-only event log,
 //! the trades it saw, and the chain scan cursors, in one SQLite file (rusqlite, bundled).
 //!
-//! Durability follows what depends on a write (DESIGN §8): the database runs in WAL mode;
-//! swap creation and swap events are committed with `synchronous=FULL` (fsync before the
-//! action they precede may run), other writes with `synchronous=NORMAL`, which survives a
-//! killed process and loses at most the last commits on a power cut. Remote orders are not
-//! stored: peers re-sync them.
+//! Durability follows what depends on a write (DESIGN §8): the database runs in WAL mode
+//! with `synchronous=FULL`, so every commit is on disk (fsynced) when it returns, before
+//! anything that depends on it runs: an order answered "placed", a reservation answered to
+//! a taker, a swap step before its transaction. A power cut loses nothing that was
+//! answered; placements arriving together share one commit (group commit), so the fsync
+//! is paid per batch, not per order. Remote orders are not stored: peers re-sync them.
 //!
 //! The API is synchronous; the node calls it from a blocking task.
 
@@ -51,7 +52,7 @@ impl Store {
 
     fn init(conn: Connection) -> Result<Store> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // Another process holding the file (a second node on the same data dir) makes
         // writes wait briefly, then fail clearly instead of corrupting anything.
@@ -66,17 +67,21 @@ impl Store {
         migrations::version(&self.conn)
     }
 
-    /// Runs `f` in one transaction committed with `synchronous=FULL`.
+    /// Whether a commit is on disk when it returns (`PRAGMA synchronous` is FULL or
+    /// EXTRA): what every answer of the node relies on.
+    pub fn is_durable(&self) -> Result<bool> {
+        let level: i64 = self
+            .conn
+            .pragma_query_value(None, "synchronous", |row| row.get(0))?;
+        Ok(level >= 2)
+    }
+
+    /// Runs `f` in one transaction: all of its writes are committed (durably), or none.
     fn durable<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-        self.conn.pragma_update(None, "synchronous", "FULL")?;
-        let result = (|| {
-            let tx = self.conn.transaction()?;
-            let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })();
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        result
+        let tx = self.conn.transaction()?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
     }
 
     // ---- own orders ----

@@ -164,3 +164,23 @@ fn extreme_quantities_round_trip() {
     store.insert_own_order(&order).unwrap();
     assert_eq!(store.own_order(&order.id).unwrap(), Some(order));
 }
+
+/// An order answered "placed" must survive a power cut, not only a killed process: every
+/// commit is fsynced (`synchronous=FULL`), own orders included, on a file database and
+/// after a reopen.
+#[test]
+fn every_commit_is_durable_own_orders_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.sqlite");
+    let mut store = Store::open(&path).unwrap();
+    assert!(store.is_durable().unwrap());
+    store
+        .insert_own_order(&own(OrderBuilder::new().nonce(1)))
+        .unwrap();
+    store
+        .insert_own_orders(&[&own(OrderBuilder::new().nonce(2))])
+        .unwrap();
+    assert!(store.is_durable().unwrap(), "still durable after writes");
+    drop(store);
+    assert!(Store::open(&path).unwrap().is_durable().unwrap());
+}
