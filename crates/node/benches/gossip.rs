@@ -245,7 +245,7 @@ fn single_thread_figures(count: usize) -> anyhow::Result<(f64, f64)> {
     // Replays of the same messages: dropped by id before any signature work.
     let replay_started = Instant::now();
     for data in &messages {
-        state.on_gossip(source, &topic, data, now);
+        let _ = state.on_gossip(source, &topic, data, now);
     }
     let replay = replay_started.elapsed();
     eprintln!(

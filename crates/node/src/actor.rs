@@ -14,8 +14,8 @@ use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
 use tracing::{Instrument, debug, debug_span, error, info, info_span, warn};
 
 use crate::{
-    Action, BookRevisions, ChainBatch, Clock, Command, Error, NodeConfig, NodeEvent, NodeHandle,
-    NodeMetrics, NodeState, PlaceOrder, Reply, StoreOp,
+    Action, BookRevisions, ChainBatch, Clock, Command, Decision, Error, NodeConfig, NodeEvent,
+    NodeHandle, NodeMetrics, NodeState, PlaceOrder, Reply, StoreOp,
     chains::{BalanceWatch, ChainReport, Chains, spawn_watcher},
 };
 
@@ -28,14 +28,6 @@ struct TakeResult {
 
 /// The most place commands whose new orders are stored by one commit.
 const PLACE_BATCH: usize = 64;
-
-/// The new order a placement stores first, if its actions start with storing it.
-fn new_order(actions: &[Action]) -> Option<&OwnOrder> {
-    match actions.first() {
-        Some(Action::Store(StoreOp::InsertOrder(order))) => Some(order),
-        _ => None,
-    }
-}
 
 /// Answers of sync requests, sent back to the actor by the request tasks.
 #[derive(Debug)]
@@ -107,7 +99,7 @@ pub async fn spawn(
     let (take_results_tx, take_results) = mpsc::channel(256);
     let (stopped, stopped_rx) = watch::channel(());
     let mut balance_nudges = Vec::new();
-    let mut restored = Vec::new();
+    let mut restored = Decision::default();
     if let (Some(settlement), Some(store)) = (&config.settlement, &store) {
         let now = clock.now();
         restored = state.restore(
@@ -199,7 +191,7 @@ pub async fn spawn(
 
 impl Actor {
     /// Performs what restoring the database asked (resumed swaps), then runs.
-    async fn start(mut self, restored: Vec<Action>) {
+    async fn start(mut self, restored: Decision) {
         self.perform(restored).await;
         self.run().await;
     }
@@ -235,14 +227,14 @@ impl Actor {
                 Some(answer) = self.answers.recv() => self.on_sync_answer(answer).await,
                 Some(report) = self.chain_reports.recv() => self.on_chain_report(report).await,
                 Some(result) = self.take_results.recv() => {
-                    let actions = self.state.on_take_answer(result.request_id, result.result, self.clock.now());
-                    self.perform(actions).await;
+                    let decision = self.state.on_take_answer(result.request_id, result.result, self.clock.now());
+                    self.perform(decision).await;
                 }
                 _ = ticker.tick() => {
                     let now = self.clock.now();
-                    let mut actions = self.state.tick(now);
-                    actions.extend(self.state.trading_tick(now));
-                    self.perform(actions).await;
+                    let mut decision = self.state.tick(now);
+                    decision.merge(self.state.trading_tick(now));
+                    self.perform(decision).await;
                 }
             }
             self.publish_events();
@@ -301,7 +293,7 @@ impl Actor {
                 reply,
             } => {
                 let updated = self.state.update_order(id, remaining, now);
-                let result = self.performed(updated.map(|actions| ((), actions))).await;
+                let result = self.performed(updated.map(|decision| ((), decision))).await;
                 self.answer(reply, result);
             }
             Command::Digest { market, reply } => {
@@ -350,7 +342,9 @@ impl Actor {
             }
             Command::CancelOwn { id, reply } => {
                 let cancelled = self.state.cancel_own(id, now);
-                let result = self.performed(cancelled.map(|actions| ((), actions))).await;
+                let result = self
+                    .performed(cancelled.map(|decision| ((), decision)))
+                    .await;
                 self.answer(reply, result);
             }
             Command::CancelAll { market, reply } => {
@@ -364,8 +358,9 @@ impl Actor {
                 let result = match open {
                     Ok(orders) => {
                         for order in orders {
-                            if let Ok(actions) = self.state.cancel_own(order.id, now) {
-                                self.perform(actions).await;
+                            if let Ok(decision) = self.state.cancel_own(order.id, now)
+                                && self.perform(decision).await
+                            {
                                 cancelled.push(order.id);
                             }
                         }
@@ -421,12 +416,15 @@ impl Actor {
         let _ = reply.send(result);
     }
 
-    /// Performs the actions of a decision of the core (ignoring whether they all were: the
-    /// caller answers the decision) and returns its value, or why it was refused.
-    async fn performed<T>(&mut self, decided: Result<(T, Vec<Action>), Error>) -> Result<T, Error> {
-        let (value, actions) = decided?;
-        self.perform(actions).await;
-        Ok(value)
+    /// Performs a decision of the core and returns its value, or why it was refused or
+    /// could not be persisted (then nothing of it was done).
+    async fn performed<T>(&mut self, decided: Result<(T, Decision), Error>) -> Result<T, Error> {
+        let (value, decision) = decided?;
+        if self.perform(decision).await {
+            Ok(value)
+        } else {
+            Err(Error::StoreUnavailable)
+        }
     }
 
     /// Reads the database, or refuses on a relay-only node (it has none).
@@ -468,19 +466,18 @@ impl Actor {
             placed.push((self.state.place_order(request, now), reply, now));
         }
         let committed = batch && {
-            let orders: Vec<&OwnOrder> = placed
+            let writes: Vec<&StoreOp> = placed
                 .iter()
                 .filter_map(|(result, _, _)| result.as_ref().ok())
-                .filter_map(|(_, actions)| new_order(actions))
+                .flat_map(|(_, decision)| &decision.persist)
                 .collect();
-            self.store_new_orders(&orders)
+            self.store_placements(&writes)
         };
         for (mut result, reply, now) in placed {
-            if let Ok((_, actions)) = &mut result
+            if let Ok((_, decision)) = &mut result
                 && committed
-                && new_order(actions).is_some()
             {
-                actions.remove(0);
+                decision.persist.clear();
             }
             let result = self.carry_out_place(result, now).await;
             self.answer(reply, result);
@@ -488,31 +485,22 @@ impl Actor {
         next
     }
 
-    /// Performs a placed order's actions and returns its record, or why it was not placed.
+    /// Performs a placement's decision and returns the order's record, or why it was not
+    /// placed.
     ///
-    /// The order's own write comes first (unless a group commit already made it): if it
-    /// fails, the order is withdrawn before anything of it leaves the node, and the client
-    /// is told it was not placed. Once it is stored the order is placed, whatever happens
-    /// to the writes of its takes after it (logged and counted like any failed write).
+    /// Its writes (the order, unless a group commit made them already) come first: if they
+    /// fail, the order is withdrawn before anything of it leaves the node, and the client
+    /// is told it was not placed.
     async fn carry_out_place(
         &mut self,
-        placed: Result<(dex_primitives::OrderId, Vec<Action>), Error>,
+        placed: Result<(dex_primitives::OrderId, Decision), Error>,
         now: dex_primitives::UnixMillis,
     ) -> Result<OwnOrder, Error> {
-        let (id, mut actions) = placed?;
-        if new_order(&actions).is_some() {
-            let insert = actions.remove(0);
-            if !self.perform(vec![insert]).await {
-                if !self.crashed {
-                    self.state.abandon_own(id, now);
-                }
-                return Err(Error::StoreUnavailable);
+        let (id, decision) = placed?;
+        if !self.perform(decision).await {
+            if !self.crashed {
+                self.state.abandon_own(id, now);
             }
-        }
-        if !self.perform(actions).await {
-            warn!(order = %id, "order placed, but a later write failed; see the error above");
-        }
-        if self.crashed {
             return Err(Error::StoreUnavailable);
         }
         self.state
@@ -520,20 +508,25 @@ impl Actor {
             .ok_or(Error::UnknownOrder { id })
     }
 
-    /// Stores new own orders in one transaction. False if it failed (logged; the caller
-    /// stores them one by one, which counts each failure).
-    fn store_new_orders(&mut self, orders: &[&OwnOrder]) -> bool {
+    /// Stores the writes of placements made together in one transaction (group commit).
+    /// False if it failed (logged; the caller stores each placement's on its own, which
+    /// counts each failure).
+    fn store_placements(&mut self, writes: &[&StoreOp]) -> bool {
         let Some(store) = self.store.as_mut() else {
             return false;
         };
-        match store.insert_own_orders(orders) {
+        let orders = writes
+            .iter()
+            .filter(|op| matches!(op, StoreOp::InsertOrder(_)))
+            .count();
+        match store.apply(writes.iter().copied(), self.clock.now()) {
             Ok(()) => {
                 NodeMetrics::inc(&self.metrics.place_commits);
-                NodeMetrics::add(&self.metrics.place_committed_orders, orders.len() as u64);
+                NodeMetrics::add(&self.metrics.place_committed_orders, orders as u64);
                 true
             }
             Err(err) => {
-                warn!(%err, orders = orders.len(), "placed orders not stored together; storing them one by one");
+                warn!(%err, orders, "placed orders not stored together; storing them one by one");
                 false
             }
         }
@@ -543,7 +536,7 @@ impl Actor {
         match event {
             NetworkEvent::Gossip(gossip) => {
                 let now = self.clock.now();
-                let (acceptance, actions) = {
+                let (acceptance, decision) = {
                     let _span = debug_span!("gossip", peer = %gossip.source).entered();
                     self.state
                         .on_gossip(gossip.source, &gossip.topic, &gossip.data, now)
@@ -556,27 +549,27 @@ impl Actor {
                 {
                     return;
                 }
-                self.perform(actions).await;
+                self.perform(decision).await;
             }
             NetworkEvent::Request { peer, id, request } => {
                 let now = self.clock.now();
                 let response = match request {
                     Request::Sync(request) => Response::Sync(self.state.serve(&request)),
                     Request::Take(message) => {
-                        let (answer, actions) = {
+                        let (answer, decision) = {
                             let _span = debug_span!("take", %peer).entered();
                             self.state.on_take_request(peer, *message, now)
                         };
                         // The reservation and the swap are on disk before the maker answers.
-                        if !self.perform(actions).await {
+                        if !self.perform(decision).await {
                             warn!(%peer, "take not answered: it could not be persisted");
                             return;
                         }
                         Response::Take(answer)
                     }
                     Request::Swap(message) => {
-                        let (ack, actions) = self.state.on_swap_message(peer, message, now);
-                        self.perform(actions).await;
+                        let (ack, decision) = self.state.on_swap_message(peer, message, now);
+                        self.perform(decision).await;
                         Response::Swap(ack)
                     }
                     other => {
@@ -590,7 +583,7 @@ impl Actor {
             }
             NetworkEvent::PeerConnected(peer) => {
                 let actions = self.state.on_peer_connected(peer);
-                self.perform(actions).await;
+                self.perform(Decision::acting(actions)).await;
             }
             NetworkEvent::PeerDisconnected(peer) => self.state.on_peer_disconnected(peer),
             _ => {}
@@ -604,7 +597,7 @@ impl Actor {
                 let actions = self
                     .state
                     .on_page(answer.peer, &answer.request, response, now);
-                self.perform(actions).await;
+                self.perform(Decision::acting(actions)).await;
             }
             Err(err) => {
                 self.state.on_sync_failed(&answer.request);
@@ -648,7 +641,7 @@ impl Actor {
                 let cursor = serde_json::to_string(&batch.cursor)
                     .ok()
                     .map(|json| (batch.cursor.next_block(), json));
-                let actions = self.state.on_chain_batch(
+                let decision = self.state.on_chain_batch(
                     chain_id,
                     ChainBatch {
                         events: batch.events,
@@ -659,7 +652,7 @@ impl Actor {
                     },
                     now,
                 );
-                self.perform(actions).await;
+                self.perform(decision).await;
             }
             ChainReport::Tx {
                 swap_id,
@@ -676,32 +669,49 @@ impl Actor {
         }
     }
 
-    /// Writes one store operation. False if it failed (logged and counted).
-    fn store(&mut self, op: StoreOp) -> bool {
+    /// Writes a decision's operations in one transaction. False if it failed (logged and
+    /// counted) or a crash hook stops the node after it.
+    fn store(&mut self, ops: &[StoreOp]) -> bool {
+        if ops.is_empty() {
+            return true;
+        }
         let Some(store) = self.store.as_mut() else {
             return true;
         };
         let now = self.clock.now();
-        let crash = self.crash_after.as_ref().is_some_and(|hook| (hook.0)(&op));
-        let result = op.write_to(store, now);
-        match result {
-            Ok(()) if crash => {
-                // Nothing after this write runs: the test restarts the node from its data.
-                self.crashed = true;
-                false
+        match store.apply(ops, now) {
+            Ok(()) => {
+                // Every write is shown to the hook (it may count them): no short circuit.
+                let crash = self
+                    .crash_after
+                    .as_ref()
+                    .is_some_and(|hook| ops.iter().filter(|op| (hook.0)(op)).count() > 0);
+                if crash {
+                    // Nothing after this write runs: the test restarts the node from its data.
+                    self.crashed = true;
+                    return false;
+                }
+                true
             }
-            Ok(()) => true,
             Err(err) => {
                 NodeMetrics::inc(&self.metrics.store_failed);
-                error!(%err, "database write failed; what depended on it is not done");
+                error!(%err, writes = ops.len(), "database write failed; nothing of the decision is done");
                 false
             }
         }
     }
 
-    /// Performs actions in order. A failed database write stops the rest (nothing acts on
-    /// a decision that is not on disk); returns whether everything was performed.
-    async fn perform(&mut self, actions: Vec<Action>) -> bool {
+    /// Performs a decision: its writes in one transaction, then, once they are on disk,
+    /// its actions in order. A failed write stops it whole (nothing acts on a decision
+    /// that is not on disk); returns whether everything was performed.
+    async fn perform(&mut self, decision: Decision) -> bool {
+        let Decision {
+            persist,
+            then: actions,
+        } = decision;
+        if !self.store(&persist) {
+            return false;
+        }
         // What the actions send (answers to peers, gossip) may reach a client before this
         // turn's events do.
         if !actions.is_empty() {
@@ -709,11 +719,6 @@ impl Actor {
         }
         for action in actions {
             match action {
-                Action::Store(op) => {
-                    if !self.store(op) {
-                        return false;
-                    }
-                }
                 Action::Take {
                     peer,
                     request_id,

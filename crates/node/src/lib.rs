@@ -59,7 +59,7 @@ pub use dex_swap::Swap;
 pub use error::Error;
 pub use metrics::NodeMetrics;
 pub use state::{
-    Action, Balance, BalanceReading, BookStats, ChainBatch, DEFAULT_EXPIRY_MS, NodeEvent,
+    Action, Balance, BalanceReading, BookStats, ChainBatch, DEFAULT_EXPIRY_MS, Decision, NodeEvent,
     NodeState, OwnOrderEvent, PlaceOrder, StoreOp, TimeInForce, phase_name,
 };
 

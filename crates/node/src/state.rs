@@ -30,10 +30,56 @@ mod trading;
 
 pub(crate) use balances::Ledger;
 pub use balances::{Balance, BalanceReading};
+pub use dex_store::StoreOp;
 pub(crate) use trading::Trading;
-pub use trading::{ChainBatch, DEFAULT_EXPIRY_MS, PlaceOrder, StoreOp, TimeInForce, phase_name};
+pub use trading::{ChainBatch, DEFAULT_EXPIRY_MS, PlaceOrder, TimeInForce, phase_name};
 
-/// Something the shell must do.
+/// What the core decided in one step: the writes that make it durable, and what to do
+/// once they are. The shell writes all of `persist` in one transaction and performs `then`
+/// only after that commit: nothing leaves the node (a gossip, an answer, a transaction, a
+/// secret) on a decision that is not on disk, and a failed write leaves nothing done. An
+/// [`Action`] cannot write, so no step can act before it persists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use = "a decision must be persisted and then performed"]
+pub struct Decision {
+    /// Written first, all or none.
+    pub persist: Vec<StoreOp>,
+    /// Performed in order once every write is on disk.
+    pub then: Vec<Action>,
+}
+
+impl Decision {
+    /// Whether there is nothing to write and nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.persist.is_empty() && self.then.is_empty()
+    }
+
+    /// Adds a write.
+    pub(crate) fn persist(&mut self, op: StoreOp) {
+        self.persist.push(op);
+    }
+
+    /// Adds an action, to perform after every write of the decision.
+    pub(crate) fn then(&mut self, action: Action) {
+        self.then.push(action);
+    }
+
+    /// Adds another decision's writes and actions (they run after this one's writes too).
+    pub(crate) fn merge(&mut self, other: Decision) {
+        self.persist.extend(other.persist);
+        self.then.extend(other.then);
+    }
+
+    /// A decision that only acts.
+    pub(crate) fn acting(then: Vec<Action>) -> Decision {
+        Decision {
+            persist: Vec::new(),
+            then,
+        }
+    }
+}
+
+/// Something the shell must do, after the writes of its [`Decision`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Publish bytes on a gossip topic.
@@ -51,9 +97,6 @@ pub enum Action {
         /// The request.
         request: SyncRequest,
     },
-    /// Write to the node's database. Performed before every action after it in the list:
-    /// a decision is on disk before anything acts on it.
-    Store(StoreOp),
     /// Send a take request to a maker's node; feed the answer (or the failure) to
     /// [`NodeState::on_take_answer`].
     Take {
@@ -406,11 +449,11 @@ impl NodeState {
         topic: &str,
         data: &[u8],
         now: UnixMillis,
-    ) -> (Acceptance, Vec<Action>) {
+    ) -> (Acceptance, Decision) {
         let verdict = self.judge(Some(topic), |ctx| validate(data, now, ctx));
-        let mut actions = Vec::new();
+        let mut decision = Decision::default();
         let acceptance = match verdict {
-            Verdict::Accept(message) => match self.apply(message, source, now, &mut actions) {
+            Verdict::Accept(message) => match self.apply(message, source, now, &mut decision) {
                 Ok(()) => Acceptance::Accept,
                 Err(err) => {
                     // Valid but refused by a cap: do not forward what we do not keep.
@@ -437,7 +480,7 @@ impl NodeState {
             Acceptance::Ignore => &self.metrics.gossip_ignored,
         };
         NodeMetrics::inc(counter);
-        (acceptance, actions)
+        (acceptance, decision)
     }
 
     fn apply(
@@ -445,7 +488,7 @@ impl NodeState {
         message: VerifiedMessage,
         source: PeerId,
         now: UnixMillis,
-        actions: &mut Vec<Action>,
+        decision: &mut Decision,
     ) -> Result<(), Error> {
         match message {
             VerifiedMessage::Order(order) => {
@@ -464,7 +507,7 @@ impl NodeState {
                 let key = (alive.maker, alive.market);
                 self.heard.entry(key).or_default().newest_alive = Some(alive.timestamp);
                 self.heard_from(alive.maker, alive.market, alive.timestamp, now);
-                self.check_root(alive, source, now, actions);
+                self.check_root(alive, source, now, decision);
             }
         }
         Ok(())
@@ -592,7 +635,7 @@ impl NodeState {
         alive: &Alive,
         source: PeerId,
         now: UnixMillis,
-        actions: &mut Vec<Action>,
+        decision: &mut Decision,
     ) {
         let Some(state) = self.books.get(&alive.market) else {
             return;
@@ -621,7 +664,7 @@ impl NodeState {
         heard.root_synced_at = Some(now);
         NodeMetrics::inc(&self.metrics.root_syncs);
         debug!(maker = %alive.maker, %peer, "alive root differs; syncing the maker's orders");
-        actions.push(Action::Sync {
+        decision.then(Action::Sync {
             peer,
             request: SyncRequest::GetOrders {
                 market: alive.market,
@@ -633,7 +676,7 @@ impl NodeState {
     }
 
     /// Periodic work at `now`: expiry, silent makers, own heartbeats.
-    pub fn tick(&mut self, now: UnixMillis) -> Vec<Action> {
+    pub fn tick(&mut self, now: UnixMillis) -> Decision {
         self.seen_keys.expire(now);
         let markets: Vec<MarketId> = self.books.keys().copied().collect();
         for market in &markets {
@@ -663,15 +706,15 @@ impl NodeState {
                     .newest_alive
                     .is_some_and(|at| now.saturating_sub(at) <= self.silent_after_ms)
         });
-        let mut actions = Vec::new();
+        let mut decision = Decision::default();
         if now >= self.next_alive_at {
             self.next_alive_at = now.saturating_add(self.alive_interval_ms.max(1));
-            self.heartbeats(now, &mut actions);
+            self.heartbeats(now, &mut decision);
         }
-        actions
+        decision
     }
 
-    fn heartbeats(&mut self, now: UnixMillis, actions: &mut Vec<Action>) {
+    fn heartbeats(&mut self, now: UnixMillis, decision: &mut Decision) {
         for (market, state) in &self.books {
             for (maker, key) in &self.traders {
                 let (open_orders, orders_root) = state.book.maker_root(maker);
@@ -690,7 +733,7 @@ impl NodeState {
                 match GossipMessage::Alive(alive).encode() {
                     Ok(data) => {
                         NodeMetrics::inc(&self.metrics.alives_sent);
-                        actions.push(Action::Publish {
+                        decision.then(Action::Publish {
                             topic: ALIVE_TOPIC.to_owned(),
                             data,
                         });
@@ -713,7 +756,7 @@ impl NodeState {
         &mut self,
         signed: SignedOrder,
         now: UnixMillis,
-    ) -> Result<(OrderId, Vec<Action>), Error> {
+    ) -> Result<(OrderId, Decision), Error> {
         // A trading node tracks it as its own: stored, judged, committed as it fills.
         if self.trading.is_some() {
             return self.place_signed(signed, now);
@@ -731,7 +774,7 @@ impl NodeState {
         self.insert(order, now)?;
         info!(order = %id, "own order posted");
         let data = GossipMessage::Order(signed).encode()?;
-        Ok((id, vec![self.publish(&market, data)]))
+        Ok((id, Decision::acting(vec![self.publish(&market, data)])))
     }
 
     /// Refuses an order signed elsewhere that this node may not post as its own: a maker
@@ -762,7 +805,7 @@ impl NodeState {
         id: OrderId,
         remaining: Lots,
         now: UnixMillis,
-    ) -> Result<Vec<Action>, Error> {
+    ) -> Result<Decision, Error> {
         let (market, order) = self
             .books
             .iter()
@@ -786,7 +829,7 @@ impl NodeState {
         self.apply_update(&update)?;
         info!(order = %id, remaining = remaining.0, "own order updated");
         let data = GossipMessage::Update(signed).encode()?;
-        Ok(vec![self.publish(&market, data)])
+        Ok(Decision::acting(vec![self.publish(&market, data)]))
     }
 
     /// Publishing `data` on `market`'s topic (the one kept with its book, if configured).

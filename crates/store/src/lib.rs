@@ -5,13 +5,16 @@
 //! with `synchronous=FULL`, so every commit is on disk (fsynced) when it returns, before
 //! anything that depends on it runs: an order answered "placed", a reservation answered to
 //! a taker, a swap step before its transaction. A power cut loses nothing that was
-//! answered; placements arriving together share one commit (group commit), so the fsync
-//! is paid per batch, not per order. Remote orders are not stored: peers re-sync them.
+//! answered. What the node decides in one step is written by [`Store::apply`] in one
+//! transaction (all of it or none), and placements arriving together share one commit
+//! (group commit), so the fsync is paid per step, not per row. Remote orders are not
+//! stored: peers re-sync them.
 //!
 //! The API is synchronous; the node calls it from a blocking task.
 
 mod error;
 mod migrations;
+mod ops;
 mod records;
 mod sql;
 
@@ -22,6 +25,7 @@ use dex_swap::{Action, Swap, SwapId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use error::Error;
+pub use ops::StoreOp;
 pub use records::{LogEntry, OrderStatus, OwnOrder, SwapLogRow, SwapRecord, TradeRecord};
 use sql::{from_sql_u64, to_sql_u64};
 
@@ -84,22 +88,31 @@ impl Store {
         Ok(value)
     }
 
+    /// Writes what the node decided in one step, in order, in one transaction: every
+    /// operation is on disk when this returns, or (on an error) none is.
+    pub fn apply<'a>(
+        &mut self,
+        ops: impl IntoIterator<Item = &'a StoreOp>,
+        at: UnixMillis,
+    ) -> Result<()> {
+        self.durable(|tx| ops.into_iter().try_for_each(|op| op.write(tx, at)))
+    }
+
     // ---- own orders ----
 
     /// Records a new own order.
     pub fn insert_own_order(&mut self, order: &OwnOrder) -> Result<()> {
-        sql::insert_own_order(&self.conn, order)
+        self.durable(|tx| sql::insert_own_order(tx, order))
     }
 
     /// Records new own orders in one transaction (one commit for all: group commit of the
     /// orders placed together): all of them, or none if one fails (e.g. a duplicate).
     pub fn insert_own_orders(&mut self, orders: &[&OwnOrder]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        for order in orders {
-            sql::insert_own_order(&tx, order)?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.durable(|tx| {
+            orders
+                .iter()
+                .try_for_each(|order| sql::insert_own_order(tx, order))
+        })
     }
 
     /// Records an own order's new remaining quantity and status, with the signed update
@@ -112,10 +125,7 @@ impl Store {
         update: Option<&SignedUpdate>,
         at: UnixMillis,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        sql::update_own_order(&tx, order_id, remaining, status, update, at)?;
-        tx.commit()?;
-        Ok(())
+        self.durable(|tx| sql::update_own_order(tx, order_id, remaining, status, update, at))
     }
 
     /// One own order.
@@ -156,41 +166,7 @@ impl Store {
     /// Records a new swap and its initial state in one durable transaction. For a maker
     /// this is also the persisted reservation: the swap's state holds it.
     pub fn create_swap(&mut self, record: &SwapRecord, swap: &Swap, at: UnixMillis) -> Result<()> {
-        self.durable(|tx| {
-            let inserted = tx
-                .prepare_cached(
-                    "INSERT INTO swaps (swap_id, role, market, own_order_id, counter_order_id, \
-                     side, price, quantity, peer, created_at, hashlock) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-                     ON CONFLICT DO NOTHING",
-                )?
-                .execute(params![
-                    record.swap_id.as_slice(),
-                    serde_json::to_string(&swap.params().role)?,
-                    record.market.0.as_slice(),
-                    record.own_order_id.0.as_slice(),
-                    record.counter_order_id.0.as_slice(),
-                    record.side.as_u8(),
-                    to_sql_u64(record.price.0),
-                    to_sql_u64(record.quantity.0),
-                    record.peer,
-                    to_sql_u64(at),
-                    swap.params().hashlock.as_slice(),
-                ])?;
-            if inserted == 0 {
-                return Err(if sql::swap_exists(tx, &record.swap_id)? {
-                    Error::DuplicateSwap {
-                        swap_id: record.swap_id,
-                    }
-                } else {
-                    Error::HashlockReused {
-                        hashlock: swap.params().hashlock,
-                    }
-                });
-            }
-            sql::insert_swap_event(tx, &record.swap_id, &LogEntry::Created, &[], swap, at)?;
-            Ok(())
-        })
+        self.durable(|tx| sql::create_swap(tx, record, swap, at))
     }
 
     /// Appends one step of a swap — what happened, what it decided, the resulting state —
@@ -275,20 +251,7 @@ impl Store {
 
     /// Records a trade (own, from a completed swap; or seen).
     pub fn insert_trade(&mut self, trade: &TradeRecord) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO trades (market, price, quantity, taker_side, swap_id, at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                trade.market.0.as_slice(),
-                to_sql_u64(trade.price.0),
-                to_sql_u64(trade.quantity.0),
-                trade.taker_side.as_u8(),
-                trade.swap_id.map(|id| id.to_vec()),
-                to_sql_u64(trade.at),
-            ])?;
-        Ok(())
+        self.durable(|tx| sql::insert_trade(tx, trade))
     }
 
     /// The most recent trades of a market, newest first.
@@ -318,24 +281,11 @@ impl Store {
         update: Option<&SignedUpdate>,
         at: UnixMillis,
     ) -> Result<bool> {
-        let tx = self.conn.transaction()?;
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO reservation_commits (swap_id, order_id, quantity, at) \
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (swap_id) DO NOTHING",
-            )?
-            .execute(params![
-                swap_id.as_slice(),
-                order_id.0.as_slice(),
-                to_sql_u64(quantity.0),
-                to_sql_u64(at),
-            ])?;
-        if inserted == 0 {
-            return Ok(false);
-        }
-        sql::update_own_order(&tx, order_id, remaining, status, update, at)?;
-        tx.commit()?;
-        Ok(true)
+        self.durable(|tx| {
+            sql::commit_reservation(
+                tx, swap_id, order_id, quantity, remaining, status, update, at,
+            )
+        })
     }
 
     /// The swaps whose commit is recorded.
@@ -375,19 +325,7 @@ impl Store {
         cursor: &str,
         at: UnixMillis,
     ) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO chain_cursors (chain_id, block, cursor_json, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (chain_id) DO UPDATE SET block = ?2, cursor_json = ?3, updated_at = ?4",
-            )?
-            .execute(params![
-                to_sql_u64(chain_id),
-                to_sql_u64(block),
-                cursor,
-                to_sql_u64(at)
-            ])?;
-        Ok(())
+        self.durable(|tx| sql::set_chain_cursor(tx, chain_id, block, cursor, at))
     }
 }
 

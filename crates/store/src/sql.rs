@@ -4,7 +4,7 @@ use dex_primitives::{B256, Lots, OrderId, SignedUpdate, UnixMillis};
 use dex_swap::{Action, Swap, SwapId};
 use rusqlite::{Connection, OptionalExtension, Params, Transaction, params};
 
-use crate::{Error, LogEntry, OrderStatus, OwnOrder, Result, SwapRecord, records};
+use crate::{Error, LogEntry, OrderStatus, OwnOrder, Result, SwapRecord, TradeRecord, records};
 
 /// SQLite integers are i64; u64 values are stored bit for bit (values above i64::MAX read
 /// back unchanged, they only sort differently, and no query sorts by them).
@@ -143,6 +143,119 @@ pub(crate) fn update_own_order(
         status.as_str(),
         update_json,
         to_sql_u64(at),
+    ])?;
+    Ok(())
+}
+
+/// Records a new swap and its initial state; [`Error::DuplicateSwap`] or
+/// [`Error::HashlockReused`] if either is stored already.
+pub(crate) fn create_swap(
+    tx: &Transaction<'_>,
+    record: &SwapRecord,
+    swap: &Swap,
+    at: UnixMillis,
+) -> Result<()> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO swaps (swap_id, role, market, own_order_id, counter_order_id, \
+             side, price, quantity, peer, created_at, hashlock) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            record.swap_id.as_slice(),
+            serde_json::to_string(&swap.params().role)?,
+            record.market.0.as_slice(),
+            record.own_order_id.0.as_slice(),
+            record.counter_order_id.0.as_slice(),
+            record.side.as_u8(),
+            to_sql_u64(record.price.0),
+            to_sql_u64(record.quantity.0),
+            record.peer,
+            to_sql_u64(at),
+            swap.params().hashlock.as_slice(),
+        ])?;
+    if inserted == 0 {
+        return Err(if swap_exists(tx, &record.swap_id)? {
+            Error::DuplicateSwap {
+                swap_id: record.swap_id,
+            }
+        } else {
+            Error::HashlockReused {
+                hashlock: swap.params().hashlock,
+            }
+        });
+    }
+    insert_swap_event(tx, &record.swap_id, &LogEntry::Created, &[], swap, at)?;
+    Ok(())
+}
+
+/// Records a trade.
+pub(crate) fn insert_trade(tx: &Transaction<'_>, trade: &TradeRecord) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO trades (market, price, quantity, taker_side, swap_id, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        trade.market.0.as_slice(),
+        to_sql_u64(trade.price.0),
+        to_sql_u64(trade.quantity.0),
+        trade.taker_side.as_u8(),
+        trade.swap_id.map(|id| id.to_vec()),
+        to_sql_u64(trade.at),
+    ])?;
+    Ok(())
+}
+
+/// Records a swap's commit of an own order's quantity with the order's new state; false
+/// (and nothing changed) if this swap's commit is recorded already.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn commit_reservation(
+    tx: &Transaction<'_>,
+    swap_id: &SwapId,
+    order_id: &OrderId,
+    quantity: Lots,
+    remaining: Lots,
+    status: OrderStatus,
+    update: Option<&SignedUpdate>,
+    at: UnixMillis,
+) -> Result<bool> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO reservation_commits (swap_id, order_id, quantity, at) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (swap_id) DO NOTHING",
+        )?
+        .execute(params![
+            swap_id.as_slice(),
+            order_id.0.as_slice(),
+            to_sql_u64(quantity.0),
+            to_sql_u64(at),
+        ])?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    update_own_order(tx, order_id, remaining, status, update, at)?;
+    Ok(true)
+}
+
+/// Stores where the scan of a chain stopped.
+pub(crate) fn set_chain_cursor(
+    tx: &Transaction<'_>,
+    chain_id: u64,
+    block: u64,
+    cursor: &str,
+    at: UnixMillis,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO chain_cursors (chain_id, block, cursor_json, updated_at) \
+         VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (chain_id) DO UPDATE SET block = ?2, cursor_json = ?3, updated_at = ?4",
+    )?
+    .execute(params![
+        to_sql_u64(chain_id),
+        to_sql_u64(block),
+        cursor,
+        to_sql_u64(at)
     ])?;
     Ok(())
 }

@@ -465,9 +465,7 @@ mod tests {
     use dex_test_utils::{eth_usdc, eth_usdc_id, harness};
 
     use super::*;
-    use crate::{
-        Action, ChainConfig, NodeEvent, NodeMetrics, PlaceOrder, SettlementConfig, TimeInForce,
-    };
+    use crate::{ChainConfig, NodeEvent, NodeMetrics, PlaceOrder, SettlementConfig, TimeInForce};
     use dex_protocol::WireMessage;
 
     const NOW: UnixMillis = 1_800_000_000_000;
@@ -595,7 +593,7 @@ mod tests {
         assert_eq!(state.drain_events().count(), 0);
 
         // A buy locks quote: 0.1 ETH at 2500 is 250 USDC; 1000 USDC is the most.
-        state
+        let _ = state
             .place_order(order(Side::Buy, 250_000, 100), NOW)
             .unwrap();
         let usdc = balance(&state, def.quote_chain);
@@ -607,11 +605,11 @@ mod tests {
         ));
 
         // Cancelling gives the reservation back.
-        state.cancel_own(sell, NOW).unwrap();
+        let _ = state.cancel_own(sell, NOW).unwrap();
         let eth = balance(&state, def.base_chain);
         assert_eq!(eth.reserved_by_orders, U256::ZERO);
         assert_eq!(eth.free, U256::from(ETH) - crate::DEFAULT_GAS_RESERVE);
-        state
+        let _ = state
             .place_order(order(Side::Sell, 310_000, 500), NOW)
             .unwrap();
 
@@ -712,7 +710,7 @@ mod tests {
                 NOW + 2,
             )],
         );
-        state
+        let _ = state
             .place_order(order(Side::Sell, 300_000, 100), NOW)
             .unwrap();
     }
@@ -755,7 +753,7 @@ mod tests {
         // 0.99 ETH may be locked (the 0.01 ETH gas reserve stays); it leaves exactly the
         // reserve for gas, which covers lock and refund.
         assert!(U256::from(ETH / 100) >= gas);
-        state
+        let _ = state
             .place_order(order(Side::Sell, 300_000, 990), NOW)
             .unwrap();
         // With fees a thousand times higher, the same order no longer fits its gas.
@@ -809,8 +807,8 @@ mod tests {
             .place_order(order(Side::Buy, 250_000, 100), NOW)
             .unwrap();
         assert!(matches!(
-            actions.first(),
-            Some(Action::Store(crate::StoreOp::InsertOrder(_)))
+            actions.persist.as_slice(),
+            [crate::StoreOp::InsertOrder(_)]
         ));
         assert_eq!(state.pending_takes(), 1, "the buy asked to take the ask");
         assert_eq!(
@@ -885,7 +883,7 @@ mod tests {
         let (sell, _) = state
             .place_order(order(Side::Sell, 300_000, 10), NOW)
             .unwrap();
-        state.cancel_own(sell, NOW).unwrap();
+        let _ = state.cancel_own(sell, NOW).unwrap();
         let (request_id, message) = take(sell);
         let (answer, _) = state.on_take_request(PeerId::random(), message, NOW + 1);
         assert!(matches!(

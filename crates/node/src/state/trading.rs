@@ -1,7 +1,7 @@
 //! Settlement in the pure core (DESIGN §6–8): own orders and what happens to them, the take
 //! protocol on both sides, and the swaps it starts. Given decoded messages, chain batches
-//! and `now`, it decides; the shell persists ([`StoreOp`]) and sends what it returns, in
-//! order: every store operation is performed before the actions after it.
+//! and `now`, it decides ([`Decision`]): the shell writes what it must persist, and only
+//! then does what it decided.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -12,8 +12,8 @@ use dex_book::Taker;
 use dex_chain::{BlockRef, ChainEvent, HtlcEvent};
 use dex_network::PeerId;
 use dex_primitives::{
-    Address, B256, Lots, MarketId, Order, OrderId, Side, SignedUpdate, Ticks, U256, UnixMillis,
-    Update, VerifiedOrder,
+    Address, B256, Lots, MarketId, Order, OrderId, Side, Ticks, U256, UnixMillis, Update,
+    VerifiedOrder,
 };
 use dex_protocol::{
     GossipMessage, WireMessage,
@@ -23,14 +23,16 @@ use dex_protocol::{
         sign_take,
     },
 };
-use dex_store::{LogEntry, OrderStatus as StoredStatus, OwnOrder, SwapRecord, TradeRecord};
+use dex_store::{
+    LogEntry, OrderStatus as StoredStatus, OwnOrder, StoreOp, SwapRecord, TradeRecord,
+};
 use dex_swap::{
     Action as SwapAction, Event as SwapEvent, Hint, Leg, LockInfo, LockTerms, Outcome, Role,
     ScanLag, Secret, Swap, SwapId, SwapParams, Timing,
 };
 use tracing::{debug, info, warn};
 
-use super::{Action, Ledger, NodeEvent, NodeState, OwnOrderEvent, millis};
+use super::{Action, Decision, Ledger, NodeEvent, NodeState, OwnOrderEvent, millis};
 use crate::{Error, NodeMetrics, SettlementConfig};
 
 /// Rounds of re-planning after refused takes, per order: bounds the work a crowd of
@@ -73,121 +75,6 @@ pub struct PlaceOrder {
     pub expires_in_ms: Option<u64>,
     /// Which of the node's trader keys makes it; default the first.
     pub maker: Option<Address>,
-}
-
-/// A write the shell performs, in order, before the actions that follow it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreOp {
-    /// A new own order.
-    InsertOrder(Box<OwnOrder>),
-    /// An own order's new remaining, status and latest signed update.
-    UpdateOrder {
-        /// The order.
-        id: OrderId,
-        /// Its remaining quantity.
-        remaining: Lots,
-        /// Its status.
-        status: StoredStatus,
-        /// The update that announced it, if any.
-        update: Option<SignedUpdate>,
-    },
-    /// A swap's quantity taken out of an own order, with the order's new state, once.
-    Commit {
-        /// The swap.
-        swap_id: SwapId,
-        /// The own order.
-        order: OrderId,
-        /// Lots committed.
-        quantity: Lots,
-        /// The order's remaining after it.
-        remaining: Lots,
-        /// The order's status after it.
-        status: StoredStatus,
-        /// The signed update announcing it.
-        update: Option<SignedUpdate>,
-    },
-    /// A new swap (for a maker, this is the persisted reservation).
-    CreateSwap {
-        /// What it trades.
-        record: Box<SwapRecord>,
-        /// Its initial state.
-        swap: Box<Swap>,
-    },
-    /// A step of a swap, written before its actions run.
-    AppendSwap {
-        /// The swap.
-        swap_id: SwapId,
-        /// What happened.
-        entry: Box<LogEntry>,
-        /// What it decided.
-        actions: Vec<SwapAction>,
-        /// Its state after it.
-        swap: Box<Swap>,
-    },
-    /// A trade this node took part in.
-    Trade(TradeRecord),
-    /// Where a chain's scan stopped, after the batch's events were handled.
-    Cursor {
-        /// The chain.
-        chain_id: u64,
-        /// The next block to scan.
-        block: u64,
-        /// The scanner's cursor as JSON.
-        cursor: String,
-    },
-}
-
-impl StoreOp {
-    /// Writes this operation to `store` at local time `now` (the shell's one mapping from
-    /// decisions to database writes).
-    pub fn write_to(
-        self,
-        store: &mut dex_store::Store,
-        now: UnixMillis,
-    ) -> Result<(), dex_store::Error> {
-        match self {
-            StoreOp::InsertOrder(order) => store.insert_own_order(&order),
-            StoreOp::UpdateOrder {
-                id,
-                remaining,
-                status,
-                update,
-            } => store.update_own_order(&id, remaining, status, update.as_ref(), now),
-            StoreOp::Commit {
-                swap_id,
-                order,
-                quantity,
-                remaining,
-                status,
-                update,
-            } => store
-                .commit_reservation(
-                    &swap_id,
-                    &order,
-                    quantity,
-                    remaining,
-                    status,
-                    update.as_ref(),
-                    now,
-                )
-                .map(|_| ()),
-            StoreOp::CreateSwap { record, swap } => store.create_swap(&record, &swap, now),
-            StoreOp::AppendSwap {
-                swap_id,
-                entry,
-                actions,
-                swap,
-            } => store
-                .append_swap_event(&swap_id, &entry, &actions, &swap, now)
-                .map(|_| ()),
-            StoreOp::Trade(trade) => store.insert_trade(&trade),
-            StoreOp::Cursor {
-                chain_id,
-                block,
-                cursor,
-            } => store.set_chain_cursor(chain_id, block, &cursor, now),
-        }
-    }
 }
 
 /// An own order as the node tracks it beyond the book.
@@ -314,11 +201,11 @@ impl Trading {
         }
     }
 
-    /// Tracks a new swap with `peer` (its hashlock counts as used from now on) and returns
-    /// the store operation that persists it, to perform before anything acts on it.
-    fn open_swap(&mut self, record: SwapRecord, swap: Swap, peer: PeerId) -> Action {
+    /// Tracks a new swap with `peer` (its hashlock counts as used from now on); `decision`
+    /// persists it before anything acts on it.
+    fn open_swap(&mut self, record: SwapRecord, swap: Swap, peer: PeerId, decision: &mut Decision) {
         self.hashlocks.insert(swap.params().hashlock);
-        let create = Action::Store(StoreOp::CreateSwap {
+        decision.persist(StoreOp::CreateSwap {
             record: Box::new(record.clone()),
             swap: Box::new(swap.clone()),
         });
@@ -330,7 +217,6 @@ impl Trading {
                 peer: Some(peer),
             },
         );
-        create
     }
 }
 
@@ -469,7 +355,7 @@ impl NodeState {
         &mut self,
         request: PlaceOrder,
         now: UnixMillis,
-    ) -> Result<(OrderId, Vec<Action>), Error> {
+    ) -> Result<(OrderId, Decision), Error> {
         self.place(request, now, true)
     }
 
@@ -478,7 +364,7 @@ impl NodeState {
         request: PlaceOrder,
         now: UnixMillis,
         check_balance: bool,
-    ) -> Result<(OrderId, Vec<Action>), Error> {
+    ) -> Result<(OrderId, Decision), Error> {
         self.check_chains_up(&request.market)?;
         let maker = match request.maker {
             Some(maker) => maker,
@@ -531,7 +417,7 @@ impl NodeState {
         &mut self,
         signed: dex_primitives::SignedOrder,
         now: UnixMillis,
-    ) -> Result<(OrderId, Vec<Action>), Error> {
+    ) -> Result<(OrderId, Decision), Error> {
         self.check_ours(&signed.order)?;
         self.check_chains_up(&signed.order.market)?;
         let verified = signed
@@ -565,11 +451,12 @@ impl NodeState {
         verified: VerifiedOrder,
         time_in_force: TimeInForce,
         now: UnixMillis,
-    ) -> Result<(OrderId, Vec<Action>), Error> {
+    ) -> Result<(OrderId, Decision), Error> {
         let market = verified.market();
         let id = verified.id();
         let signed = verified.signed().clone();
-        let mut actions = vec![Action::Store(StoreOp::InsertOrder(Box::new(OwnOrder {
+        let mut decision = Decision::default();
+        decision.persist(StoreOp::InsertOrder(Box::new(OwnOrder {
             id,
             signed: signed.clone(),
             remaining: verified.order().quantity,
@@ -577,13 +464,13 @@ impl NodeState {
             latest_update: None,
             created_at: now,
             updated_at: now,
-        })))];
+        })));
         let verified = Arc::new(verified);
         let in_book = time_in_force == TimeInForce::Gtc;
         if in_book {
             self.insert((*verified).clone(), now)?;
             let data = GossipMessage::Order(signed).encode()?;
-            actions.push(self.publish(&market, data));
+            decision.then(self.publish(&market, data));
         }
         let trading = self.trading_mut()?;
         trading.own.insert(
@@ -604,9 +491,9 @@ impl NodeState {
         self.own_order_event(id, verified.order().quantity, StoredStatus::Open, now);
         let fields = verified.order();
         info!(order = %id, side = %fields.side, price = fields.price.0, quantity = fields.quantity.0, tif = ?time_in_force, "order placed");
-        self.take_for(id, now, false, &mut actions);
-        self.settle_ioc(id, now, &mut actions);
-        Ok((id, actions))
+        self.take_for(id, now, false, &mut decision);
+        self.settle_ioc(id, now, &mut decision);
+        Ok((id, decision))
     }
 
     /// The `createdAt` of a new order: now, or just after the latest resting order it can
@@ -643,7 +530,7 @@ impl NodeState {
     ///
     /// `replan` is true after a refusal: those rounds are bounded. Continuing after an
     /// answer (fills that waited for a free slot) is not.
-    fn take_for(&mut self, id: OrderId, now: UnixMillis, replan: bool, actions: &mut Vec<Action>) {
+    fn take_for(&mut self, id: OrderId, now: UnixMillis, replan: bool, decision: &mut Decision) {
         let Some(trading) = self.trading.as_mut() else {
             return;
         };
@@ -797,7 +684,7 @@ impl NodeState {
             );
             info!(order = %id, maker_order = %fill.maker_order, quantity = fill.quantity.0, price = fill.price.0, %peer, "take requested");
             NodeMetrics::inc(&self.metrics.takes_sent);
-            actions.push(Action::Take {
+            decision.then(Action::Take {
                 peer,
                 request_id,
                 message: Box::new(sign_take(request, order.signed().clone(), &key)),
@@ -806,7 +693,7 @@ impl NodeState {
     }
 
     /// An IOC order with no take in flight is over: the rest is cancelled.
-    fn settle_ioc(&mut self, id: OrderId, now: UnixMillis, actions: &mut Vec<Action>) {
+    fn settle_ioc(&mut self, id: OrderId, now: UnixMillis, decision: &mut Decision) {
         let Some(trading) = self.trading.as_mut() else {
             return;
         };
@@ -826,12 +713,12 @@ impl NodeState {
         };
         info!(order = %id, status = own.status.as_str(), remaining = own.remaining.0, "IOC order done");
         let (remaining, status) = (own.remaining, own.status);
-        actions.push(Action::Store(StoreOp::UpdateOrder {
+        decision.persist(StoreOp::UpdateOrder {
             id,
             remaining,
             status,
             update: None,
-        }));
+        });
         self.account_own(id);
         self.own_order_event(id, remaining, status, now);
     }
@@ -842,14 +729,14 @@ impl NodeState {
         request_id: B256,
         answer: Result<TakeAnswer, String>,
         now: UnixMillis,
-    ) -> Vec<Action> {
-        let mut actions = Vec::new();
+    ) -> Decision {
+        let mut decision = Decision::default();
         let Some(trading) = self.trading.as_mut() else {
-            return actions;
+            return decision;
         };
         let Some(take) = trading.takes.remove(&request_id) else {
             // Timed out already, or never sent.
-            return actions;
+            return decision;
         };
         let verified = answer.and_then(|answer| {
             answer
@@ -862,22 +749,22 @@ impl NodeState {
                 if accept.swap_id == take.request.swap_id()
                     && accept.quantity == take.request.quantity =>
             {
-                self.start_taker_swap(take, accept, now, &mut actions);
+                self.start_taker_swap(take, accept, now, &mut decision);
             }
             Ok(TakeAnswer::Rejected { reject, detail, .. }) => {
                 info!(maker_order = %take.request.maker_order_id, reason = reject.reason.label(), %detail, "take refused");
-                self.take_failed(take, true, now, &mut actions);
+                self.take_failed(take, true, now, &mut decision);
             }
             Ok(other) => {
                 warn!(?other, "take answer does not match the request");
-                self.take_failed(take, true, now, &mut actions);
+                self.take_failed(take, true, now, &mut decision);
             }
             Err(err) => {
                 info!(maker_order = %take.request.maker_order_id, %err, "take failed");
-                self.take_failed(take, true, now, &mut actions);
+                self.take_failed(take, true, now, &mut decision);
             }
         }
-        actions
+        decision
     }
 
     /// A take that will not happen: give its quantity back to the own order and try the
@@ -887,7 +774,7 @@ impl NodeState {
         take: PendingTake,
         refused: bool,
         now: UnixMillis,
-        actions: &mut Vec<Action>,
+        decision: &mut Decision,
     ) {
         NodeMetrics::inc(&self.metrics.takes_failed);
         let id = take.own_order;
@@ -909,8 +796,8 @@ impl NodeState {
             }
             self.drain_book(market);
         }
-        self.take_for(id, now, refused, actions);
-        self.settle_ioc(id, now, actions);
+        self.take_for(id, now, refused, decision);
+        self.settle_ioc(id, now, decision);
     }
 
     fn start_taker_swap(
@@ -918,7 +805,7 @@ impl NodeState {
         take: PendingTake,
         accept: TakeAccept,
         now: UnixMillis,
-        actions: &mut Vec<Action>,
+        decision: &mut Decision,
     ) {
         let order = take.maker_order.clone();
         let Some(own) = self
@@ -940,7 +827,7 @@ impl NodeState {
             Ok(legs) => legs,
             Err(err) => {
                 warn!(%err, "accepted take cannot be settled");
-                return self.take_failed(take, false, now, actions);
+                return self.take_failed(take, false, now, decision);
             }
         };
         let Some(trading) = self.trading.as_mut() else {
@@ -961,7 +848,7 @@ impl NodeState {
             Ok(swap) => swap,
             Err(err) => {
                 warn!(%err, "taker swap refused its parameters");
-                return self.take_failed(take, false, now, actions);
+                return self.take_failed(take, false, now, decision);
             }
         };
         let record = SwapRecord {
@@ -977,22 +864,22 @@ impl NodeState {
         };
         info!(swap_id = %accept.swap_id, order = %take.own_order, quantity = take.quantity.0, "take accepted; swap starts");
         NodeMetrics::inc(&self.metrics.swaps_started);
-        actions.push(trading.open_swap(record, swap, take.peer));
+        trading.open_swap(record, swap, take.peer, decision);
         if let Some(own) = trading.own.get_mut(&take.own_order) {
             own.in_flight = own.in_flight.saturating_sub(take.quantity);
             own.refused_by.insert(take.request.maker_order_id);
         }
         // The taker's own quantity is traded from now on.
-        self.commit_own(accept.swap_id, now, actions);
+        self.commit_own(accept.swap_id, now, decision);
         // Fills that waited for a free slot to this maker's node go now.
-        self.take_for(take.own_order, now, false, actions);
-        self.settle_ioc(take.own_order, now, actions);
-        self.feed_known_times(accept.swap_id, now, actions);
+        self.take_for(take.own_order, now, false, decision);
+        self.settle_ioc(take.own_order, now, decision);
+        self.feed_known_times(accept.swap_id, now, decision);
     }
 
     /// Takes a swap's quantity out of our order for good (once per swap): lowers remaining,
     /// signs and gossips the update, and persists both with the commit record.
-    fn commit_own(&mut self, swap_id: SwapId, now: UnixMillis, actions: &mut Vec<Action>) {
+    fn commit_own(&mut self, swap_id: SwapId, now: UnixMillis, decision: &mut Decision) {
         let Some(trading) = self.trading.as_mut() else {
             return;
         };
@@ -1058,18 +945,18 @@ impl NodeState {
                 own.status = StoredStatus::Filled;
             }
         }
-        actions.push(Action::Store(StoreOp::Commit {
+        decision.persist(StoreOp::Commit {
             swap_id,
             order: order_id,
             quantity,
             remaining,
             status,
             update: Some(signed),
-        }));
+        });
         self.account_own(order_id);
         self.own_order_event(order_id, remaining, status, now);
         if in_book && let Ok(data) = GossipMessage::Update(signed).encode() {
-            actions.push(self.publish(&market, data));
+            decision.then(self.publish(&market, data));
         }
         info!(%swap_id, order = %order_id, quantity = quantity.0, remaining = remaining.0, "quantity committed to the swap");
     }
@@ -1106,7 +993,7 @@ impl NodeState {
         peer: PeerId,
         message: TakeMessage,
         now: UnixMillis,
-    ) -> (TakeAnswer, Vec<Action>) {
+    ) -> (TakeAnswer, Decision) {
         let TakeMessage::Take {
             request,
             signature,
@@ -1133,7 +1020,7 @@ impl NodeState {
             );
         };
         let maker = maker_order.maker();
-        let mut actions = Vec::new();
+        let mut decision = Decision::default();
         match self.accept_take(
             peer,
             &request,
@@ -1141,7 +1028,7 @@ impl NodeState {
             taker_order,
             &maker_order,
             now,
-            &mut actions,
+            &mut decision,
         ) {
             Ok(accept) => {
                 let key = self
@@ -1149,7 +1036,7 @@ impl NodeState {
                     .get(&maker)
                     .expect("accept_take checked the maker is ours");
                 NodeMetrics::inc(&self.metrics.takes_accepted);
-                (sign_accept(accept, key), actions)
+                (sign_accept(accept, key), decision)
             }
             Err((reason, detail)) => {
                 NodeMetrics::inc(&self.metrics.takes_refused);
@@ -1166,7 +1053,7 @@ impl NodeState {
         reason: RejectReason,
         detail: &str,
         now: UnixMillis,
-    ) -> (TakeAnswer, Vec<Action>) {
+    ) -> (TakeAnswer, Decision) {
         // Only the order's maker can sign a refusal the taker can check. For an order this
         // node does not hold, signing with another of its keys would prove nothing to the
         // taker and would tell any peer that asks which trader keys this node holds.
@@ -1185,7 +1072,7 @@ impl NodeState {
                 detail: detail.chars().take(200).collect(),
             },
         };
-        (answer, Vec::new())
+        (answer, Decision::default())
     }
 
     /// The maker side of a take: every check, then the reservation and the swap.
@@ -1198,7 +1085,7 @@ impl NodeState {
         taker_order: dex_primitives::SignedOrder,
         maker_order: &Arc<VerifiedOrder>,
         now: UnixMillis,
-        actions: &mut Vec<Action>,
+        decision: &mut Decision,
     ) -> Result<TakeAccept, (RejectReason, String)> {
         let refuse = |reason: RejectReason, detail: String| Err((reason, detail));
         let maker = maker_order.maker();
@@ -1387,10 +1274,10 @@ impl NodeState {
             *window = (now, 0);
         }
         window.1 += 1;
-        actions.push(trading.open_swap(record, swap, peer));
+        trading.open_swap(record, swap, peer, decision);
         info!(%swap_id, maker_order = %maker_order.id(), %peer, quantity = quantity.0, price = price.0, "take accepted; quantity reserved");
         NodeMetrics::inc(&self.metrics.swaps_started);
-        self.feed_known_times(swap_id, now, actions);
+        self.feed_known_times(swap_id, now, decision);
         Ok(TakeAccept {
             request_id,
             swap_id,
@@ -1402,7 +1289,7 @@ impl NodeState {
 
     /// Gives a new swap the chain times already known, so it starts without waiting for
     /// the next scan.
-    fn feed_known_times(&mut self, swap_id: SwapId, now: UnixMillis, actions: &mut Vec<Action>) {
+    fn feed_known_times(&mut self, swap_id: SwapId, now: UnixMillis, decision: &mut Decision) {
         let Some(trading) = self.trading.as_ref() else {
             return;
         };
@@ -1421,7 +1308,7 @@ impl NodeState {
             }
         }
         for event in events {
-            self.drive(swap_id, event, now, actions);
+            self.drive(swap_id, event, now, decision);
         }
     }
 
@@ -1432,15 +1319,15 @@ impl NodeState {
         peer: PeerId,
         message: SwapMessage,
         now: UnixMillis,
-    ) -> (SwapAck, Vec<Action>) {
+    ) -> (SwapAck, Decision) {
         let SwapMessage::Note { note, signature } = message;
-        let mut actions = Vec::new();
+        let mut decision = Decision::default();
         let Some(entry) = self
             .trading
             .as_ref()
             .and_then(|trading| trading.swaps.get(&note.swap_id))
         else {
-            return (SwapAck::Unknown, actions);
+            return (SwapAck::Unknown, decision);
         };
         let params = entry.swap.params();
         let counterparty = match params.role {
@@ -1449,7 +1336,7 @@ impl NodeState {
         };
         if check_signer("swap note", &note.digest(), &signature, counterparty).is_err() {
             debug!(swap_id = %note.swap_id, %peer, "swap note not signed by the counterparty");
-            return (SwapAck::Unknown, actions);
+            return (SwapAck::Unknown, decision);
         }
         let event = match note.kind {
             NoteKind::Secret => Some(SwapEvent::SecretLearned {
@@ -1460,9 +1347,9 @@ impl NodeState {
             NoteKind::Locked => None,
         };
         if let Some(event) = event {
-            self.drive(note.swap_id, event, now, &mut actions);
+            self.drive(note.swap_id, event, now, &mut decision);
         }
-        (SwapAck::Ack, actions)
+        (SwapAck::Ack, decision)
     }
 
     /// Feeds one event to a swap and turns what it decides into node actions (persisting the
@@ -1472,7 +1359,7 @@ impl NodeState {
         swap_id: SwapId,
         event: SwapEvent,
         now: UnixMillis,
-        actions: &mut Vec<Action>,
+        decision: &mut Decision,
     ) {
         let Some(trading) = self.trading.as_mut() else {
             return;
@@ -1520,15 +1407,15 @@ impl NodeState {
             return;
         }
         let entry_snapshot = entry.swap.clone();
-        actions.push(Action::Store(StoreOp::AppendSwap {
+        decision.persist(StoreOp::AppendSwap {
             swap_id,
             entry: Box::new(LogEntry::Event {
                 event: Box::new(event),
             }),
             actions: swap_actions.clone(),
             swap: Box::new(entry_snapshot),
-        }));
-        self.perform_swap_actions(swap_id, swap_actions, now, actions);
+        });
+        self.perform_swap_actions(swap_id, swap_actions, now, decision);
     }
 
     fn perform_swap_actions(
@@ -1536,7 +1423,7 @@ impl NodeState {
         swap_id: SwapId,
         swap_actions: Vec<SwapAction>,
         now: UnixMillis,
-        actions: &mut Vec<Action>,
+        decision: &mut Decision,
     ) {
         // The phase now: a finished swap is gone from the map after its last action.
         let phase = self
@@ -1547,12 +1434,12 @@ impl NodeState {
         for action in swap_actions {
             match action {
                 SwapAction::Lock { .. } | SwapAction::Claim { .. } | SwapAction::Refund { .. } => {
-                    actions.push(Action::Chain { swap_id, action });
+                    decision.then(Action::Chain { swap_id, action });
                 }
-                SwapAction::Send(hint) => self.send_hint(swap_id, hint, now, actions),
-                SwapAction::CommitReservation => self.commit_own(swap_id, now, actions),
+                SwapAction::Send(hint) => self.send_hint(swap_id, hint, now, decision),
+                SwapAction::CommitReservation => self.commit_own(swap_id, now, decision),
                 SwapAction::ReleaseReservation => self.release_own(swap_id),
-                SwapAction::Finished(outcome) => self.finish_swap(swap_id, outcome, now, actions),
+                SwapAction::Finished(outcome) => self.finish_swap(swap_id, outcome, now, decision),
                 SwapAction::Notice(notice) => {
                     info!(%swap_id, ?notice, "swap ignored an observation");
                 }
@@ -1563,13 +1450,7 @@ impl NodeState {
         }
     }
 
-    fn send_hint(
-        &mut self,
-        swap_id: SwapId,
-        hint: Hint,
-        now: UnixMillis,
-        actions: &mut Vec<Action>,
-    ) {
+    fn send_hint(&mut self, swap_id: SwapId, hint: Hint, now: UnixMillis, decision: &mut Decision) {
         let Some(entry) = self.trading.as_ref().and_then(|t| t.swaps.get(&swap_id)) else {
             return;
         };
@@ -1592,7 +1473,7 @@ impl NodeState {
             data,
             timestamp: now,
         };
-        actions.push(Action::Note {
+        decision.then(Action::Note {
             peer,
             message: sign_note(note, key),
         });
@@ -1603,7 +1484,7 @@ impl NodeState {
         swap_id: SwapId,
         outcome: Outcome,
         now: UnixMillis,
-        actions: &mut Vec<Action>,
+        decision: &mut Decision,
     ) {
         let Some(trading) = self.trading.as_mut() else {
             return;
@@ -1622,14 +1503,14 @@ impl NodeState {
                     Role::Taker => record.side,
                     Role::Maker => record.side.opposite(),
                 };
-                actions.push(Action::Store(StoreOp::Trade(TradeRecord {
+                decision.persist(StoreOp::Trade(TradeRecord {
                     market: record.market,
                     price: record.price,
                     quantity: record.quantity,
                     taker_side,
                     swap_id: Some(swap_id),
                     at: now,
-                })));
+                }));
                 self.events.push(NodeEvent::Trade {
                     market: record.market,
                     price: record.price,
@@ -1656,13 +1537,13 @@ impl NodeState {
             && !matches!(outcome, Outcome::Completed | Outcome::Failed { .. })
             && self.trading.as_ref().is_some_and(|t| t.repost_failed);
         if reposting {
-            self.repost(&record, now, actions);
+            self.repost(&record, now, decision);
         }
     }
 
     /// Offers the quantity of a swap that did not complete again, as a new order with the
     /// old one's price and expiry (remaining only goes down, so the old order cannot grow).
-    fn repost(&mut self, record: &SwapRecord, now: UnixMillis, actions: &mut Vec<Action>) {
+    fn repost(&mut self, record: &SwapRecord, now: UnixMillis, decision: &mut Decision) {
         let Some(original) = self
             .trading
             .as_ref()
@@ -1690,7 +1571,7 @@ impl NodeState {
         match self.place(request, now, false) {
             Ok((id, more)) => {
                 info!(order = %id, quantity = record.quantity.0, "quantity of an unfinished swap offered again");
-                actions.extend(more);
+                decision.merge(more);
             }
             Err(err) => warn!(%err, "could not re-post the quantity of an unfinished swap"),
         }
@@ -1705,7 +1586,7 @@ impl NodeState {
         chain_id: u64,
         batch: ChainBatch,
         now: UnixMillis,
-    ) -> Vec<Action> {
+    ) -> Decision {
         let ChainBatch {
             events,
             last_block,
@@ -1713,7 +1594,7 @@ impl NodeState {
             reorg,
             cursor,
         } = batch;
-        let mut actions = Vec::new();
+        let mut decision = Decision::default();
         if let Some(from_block) = reorg {
             // Locks mined from there on may be gone: they count again when the rescan
             // reports them.
@@ -1723,13 +1604,13 @@ impl NodeState {
                         swap_id,
                         SwapEvent::Reorged { leg, from_block },
                         now,
-                        &mut actions,
+                        &mut decision,
                     );
                 }
             }
         }
         let Some(trading) = self.trading.as_mut() else {
-            return actions;
+            return decision;
         };
         trading.up.insert(chain_id);
         let last = last_block.map(|block| (block.number, block.timestamp));
@@ -1757,7 +1638,7 @@ impl NodeState {
                         swap_id,
                         SwapEvent::ChainHead { leg, number, time },
                         now,
-                        &mut actions,
+                        &mut decision,
                     );
                 }
             }
@@ -1774,7 +1655,7 @@ impl NodeState {
                 confirmations,
                 chain_time,
                 now,
-                &mut actions,
+                &mut decision,
             );
         }
         if let Some((_, time)) = last {
@@ -1784,7 +1665,7 @@ impl NodeState {
                         swap_id,
                         SwapEvent::ChainTime { leg: *leg, time },
                         now,
-                        &mut actions,
+                        &mut decision,
                     );
                 }
                 // Every lock up to this block was reported above: if ours is not among
@@ -1806,20 +1687,20 @@ impl NodeState {
                                 chain_time: time,
                             },
                             now,
-                            &mut actions,
+                            &mut decision,
                         );
                     }
                 }
             }
         }
         if let Some((block, cursor)) = cursor {
-            actions.push(Action::Store(StoreOp::Cursor {
+            decision.persist(StoreOp::Cursor {
                 chain_id,
                 block,
                 cursor,
-            }));
+            });
         }
-        actions
+        decision
     }
 
     /// Every swap with a leg on `chain_id`: its legs there, and the lock it waits to see.
@@ -1851,7 +1732,7 @@ impl NodeState {
         confirmations: u64,
         chain_time: u64,
         now: UnixMillis,
-        actions: &mut Vec<Action>,
+        decision: &mut Decision,
     ) {
         let Some(trading) = self.trading.as_ref() else {
             return;
@@ -1903,7 +1784,7 @@ impl NodeState {
                             chain_time,
                         },
                         now,
-                        actions,
+                        decision,
                     );
                 }
             }
@@ -1933,7 +1814,7 @@ impl NodeState {
                             secret,
                         },
                         now,
-                        actions,
+                        decision,
                     );
                 }
             }
@@ -1943,7 +1824,7 @@ impl NodeState {
                         swap_id,
                         SwapEvent::RefundSeen { leg, lock_id: id.0 },
                         now,
-                        actions,
+                        decision,
                     );
                 }
             }
@@ -1952,10 +1833,10 @@ impl NodeState {
 
     /// Periodic settlement work: take answers that never came, and every swap's deadlines
     /// and retries.
-    pub fn trading_tick(&mut self, now: UnixMillis) -> Vec<Action> {
-        let mut actions = Vec::new();
+    pub fn trading_tick(&mut self, now: UnixMillis) -> Decision {
+        let mut decision = Decision::default();
         let Some(trading) = self.trading.as_mut() else {
-            return actions;
+            return decision;
         };
         let timeout = trading.take_timeout_ms;
         let expired: Vec<B256> = trading
@@ -1971,7 +1852,7 @@ impl NodeState {
                 .and_then(|t| t.takes.remove(&request_id))
             {
                 info!(maker_order = %take.request.maker_order_id, "take answer timed out");
-                self.take_failed(take, true, now, &mut actions);
+                self.take_failed(take, true, now, &mut decision);
             }
         }
         let swaps: Vec<SwapId> = self
@@ -1980,7 +1861,7 @@ impl NodeState {
             .map(|trading| trading.swaps.keys().copied().collect())
             .unwrap_or_default();
         for swap_id in swaps {
-            self.drive(swap_id, SwapEvent::Tick, now, &mut actions);
+            self.drive(swap_id, SwapEvent::Tick, now, &mut decision);
         }
         // A resting own order that is the later of a cross must take (every node agrees it
         // is the taker): an order that arrived late, or ours after a refused take.
@@ -2000,10 +1881,10 @@ impl NodeState {
                 .and_then(|trading| trading.own.get(&id))
                 .is_some_and(|own| own.in_book);
             if resting {
-                self.take_for(id, now, false, &mut actions);
+                self.take_for(id, now, false, &mut decision);
             }
         }
-        actions
+        decision
     }
 
     /// Restores settlement state after a restart: own open orders back in the books, every
@@ -2016,10 +1897,10 @@ impl NodeState {
         committed: Vec<SwapId>,
         hashlocks: Vec<B256>,
         now: UnixMillis,
-    ) -> Vec<Action> {
-        let mut actions = Vec::new();
+    ) -> Decision {
+        let mut decision = Decision::default();
         if self.trading.is_none() {
-            return actions;
+            return decision;
         }
         for stored in orders {
             let id = stored.id;
@@ -2053,7 +1934,7 @@ impl NodeState {
                 }
             }
             let Some(trading) = self.trading.as_mut() else {
-                return actions;
+                return decision;
             };
             trading.own.insert(
                 id,
@@ -2076,7 +1957,7 @@ impl NodeState {
             self.account_own(id);
         }
         let Some(trading) = self.trading.as_mut() else {
-            return actions;
+            return decision;
         };
         trading.committed.extend(committed);
         trading.hashlocks.extend(hashlocks);
@@ -2116,28 +1997,28 @@ impl NodeState {
             }
             self.drain_book(market);
             if role == Role::Taker && !committed {
-                self.commit_own(swap_id, now, &mut actions);
+                self.commit_own(swap_id, now, &mut decision);
             }
             let resumed = self
                 .trading
                 .as_mut()
                 .and_then(|t| t.swaps.get_mut(&swap_id))
                 .map(|entry| {
-                    let actions = entry.swap.resume(now);
-                    (actions, entry.swap.clone())
+                    let resumed = entry.swap.resume(now);
+                    (resumed, entry.swap.clone())
                 });
             if let Some((swap_actions, swap)) = resumed {
                 info!(%swap_id, phase = phase_name(&swap), "swap resumed");
-                actions.push(Action::Store(StoreOp::AppendSwap {
+                decision.persist(StoreOp::AppendSwap {
                     swap_id,
                     entry: Box::new(LogEntry::Resumed),
                     actions: swap_actions.clone(),
                     swap: Box::new(swap),
-                }));
-                self.perform_swap_actions(swap_id, swap_actions, now, &mut actions);
+                });
+                self.perform_swap_actions(swap_id, swap_actions, now, &mut decision);
             }
         }
-        actions
+        decision
     }
 
     /// Own orders of the node, as the trading state tracks them.
@@ -2189,7 +2070,7 @@ impl NodeState {
 
     /// Cancels an own order: an update to zero for a resting order, or the end of an IOC
     /// order's pending takes. Quantity in swaps already started is not affected.
-    pub fn cancel_own(&mut self, id: OrderId, now: UnixMillis) -> Result<Vec<Action>, Error> {
+    pub fn cancel_own(&mut self, id: OrderId, now: UnixMillis) -> Result<Decision, Error> {
         let Some((status, in_book, market)) = self
             .trading
             .as_ref()
@@ -2201,10 +2082,10 @@ impl NodeState {
         if status != StoredStatus::Open {
             return Err(Error::OrderNotOpen { id });
         }
-        let mut actions = if in_book {
+        let mut decision = if in_book {
             self.update_order(id, Lots::ZERO, now)?
         } else {
-            Vec::new()
+            Decision::default()
         };
         let signed = self
             .book(&market)
@@ -2215,16 +2096,14 @@ impl NodeState {
         }
         self.account_own(id);
         self.own_order_event(id, Lots::ZERO, StoredStatus::Cancelled, now);
-        actions.insert(
-            0,
-            Action::Store(StoreOp::UpdateOrder {
-                id,
-                remaining: Lots::ZERO,
-                status: StoredStatus::Cancelled,
-                update: signed,
-            }),
-        );
-        Ok(actions)
+        // Written before the update is gossiped (a decision's writes come first).
+        decision.persist(StoreOp::UpdateOrder {
+            id,
+            remaining: Lots::ZERO,
+            status: StoredStatus::Cancelled,
+            update: signed,
+        });
+        Ok(decision)
     }
 
     /// Reports an own order's stored state to subscribers.

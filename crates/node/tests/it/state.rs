@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use dex_network::{Acceptance, PeerId};
-use dex_node::{Action, NodeMetrics, NodeState};
+use dex_node::{Action, Decision, NodeMetrics, NodeState};
 use dex_primitives::UnixMillis;
 use dex_protocol::{ALIVE_TOPIC, market_topic, sync::SyncRequest};
 use dex_test_utils::{
@@ -45,7 +45,7 @@ fn post(maker: &mut Peer, index: usize, count: u64, now: UnixMillis) -> Vec<Vec<
                 .state
                 .post_order(base.clone().nonce(k).price(100 + k).sign(), now)
                 .expect("valid own order");
-            actions
+            actions.then
         })
         .map(|action| match action {
             Action::Publish { data, .. } => data,
@@ -54,8 +54,9 @@ fn post(maker: &mut Peer, index: usize, count: u64, now: UnixMillis) -> Vec<Vec<
         .collect()
 }
 
-fn alive_messages(actions: Vec<Action>) -> Vec<Vec<u8>> {
-    actions
+fn alive_messages(decision: Decision) -> Vec<Vec<u8>> {
+    decision
+        .then
         .into_iter()
         .filter_map(|action| match action {
             Action::Publish { topic, data } if topic == ALIVE_TOPIC => Some(data),
@@ -78,7 +79,7 @@ fn a_silent_maker_is_suspended_and_restored_by_its_alive() {
 
     // Silent for longer than 2 s (the test profile): suspended, out of the digest.
     let later = NOW + 2_001;
-    other.state.tick(later);
+    let _ = other.state.tick(later);
     let stats = other.state.stats(&market).unwrap();
     assert_eq!((stats.visible, stats.suspended), (0, 2));
     assert_eq!(NodeMetrics::get(&other.metrics.makers_suspended), 1);
@@ -120,7 +121,7 @@ fn a_differing_root_asks_for_the_makers_orders_once_and_pages_them_in() {
     let topic = market_topic(&market);
     let messages = post(&mut maker, 0, 5, NOW);
     // Only the first order arrives by gossip.
-    other.state.on_gossip(maker.id, &topic, &messages[0], NOW);
+    let _ = other.state.on_gossip(maker.id, &topic, &messages[0], NOW);
 
     let alives = alive_messages(maker.state.tick(NOW + 10));
     let relay = PeerId::random();
@@ -128,7 +129,7 @@ fn a_differing_root_asks_for_the_makers_orders_once_and_pages_them_in() {
         .state
         .on_gossip(relay, ALIVE_TOPIC, &alives[0], NOW + 10);
     // Not connected to the maker's node: ask the relay, for this maker only.
-    let [Action::Sync { peer, request }] = actions.as_slice() else {
+    let [Action::Sync { peer, request }] = actions.then.as_slice() else {
         panic!("expected one sync, got {actions:?}");
     };
     assert_eq!(*peer, relay);
@@ -249,6 +250,7 @@ fn replays_in_any_encoding_are_dropped_as_duplicates_even_after_a_cancel() {
         .state
         .update_order(id, dex_primitives::Lots(0), NOW + 1)
         .unwrap()
+        .then
         .remove(0)
     {
         Action::Publish { data, .. } => data,

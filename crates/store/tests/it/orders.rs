@@ -1,7 +1,7 @@
 //! Own orders.
 
 use dex_primitives::{Lots, Update};
-use dex_store::{Error, OrderStatus, OwnOrder, Store};
+use dex_store::{Error, OrderStatus, OwnOrder, Store, StoreOp};
 use dex_test_utils::{OrderBuilder, T0, eth_eth2, trader};
 
 fn own(builder: OrderBuilder) -> OwnOrder {
@@ -178,9 +178,57 @@ fn every_commit_is_durable_own_orders_included() {
         .insert_own_order(&own(OrderBuilder::new().nonce(1)))
         .unwrap();
     store
-        .insert_own_orders(&[&own(OrderBuilder::new().nonce(2))])
+        .apply(
+            &[StoreOp::InsertOrder(Box::new(own(
+                OrderBuilder::new().nonce(2)
+            )))],
+            T0,
+        )
         .unwrap();
     assert!(store.is_durable().unwrap(), "still durable after writes");
     drop(store);
     assert!(Store::open(&path).unwrap().is_durable().unwrap());
+}
+
+/// One step's writes are one transaction: a failing write leaves none of the step's
+/// writes before it on disk.
+#[test]
+fn a_step_is_written_whole_or_not_at_all() {
+    let mut store = Store::open_in_memory().unwrap();
+    let stored = own(OrderBuilder::new().nonce(1));
+    store.insert_own_order(&stored).unwrap();
+    let new = own(OrderBuilder::new().nonce(2));
+    let step = [
+        StoreOp::InsertOrder(Box::new(new.clone())),
+        StoreOp::UpdateOrder {
+            id: stored.id,
+            remaining: Lots(1),
+            status: OrderStatus::Open,
+            update: None,
+        },
+        // Already stored: the whole step is refused.
+        StoreOp::InsertOrder(Box::new(stored.clone())),
+    ];
+    assert!(matches!(
+        store.apply(&step, T0 + 5).unwrap_err(),
+        Error::DuplicateOrder { order_id } if order_id == stored.id
+    ));
+    assert_eq!(store.own_order(&new.id).unwrap(), None);
+    assert_eq!(store.own_order(&stored.id).unwrap(), Some(stored.clone()));
+    // Without the bad write, both land.
+    store.apply(&step[..2], T0 + 5).unwrap();
+    assert_eq!(
+        store
+            .own_order(&new.id)
+            .unwrap()
+            .map(|order| order.remaining),
+        Some(new.remaining)
+    );
+    assert_eq!(
+        store
+            .own_order(&stored.id)
+            .unwrap()
+            .map(|order| order.remaining),
+        Some(Lots(1))
+    );
 }

@@ -20,7 +20,7 @@ use chain::{Scanner, SimChain, Slot, TxKind};
 use dex_chain::{ClientConfig, LockParams};
 use dex_network::{Keypair, PeerId};
 use dex_node::{
-    Action, BalanceReading, ChainConfig, NodeConfig, NodeMetrics, NodeState, PlaceOrder,
+    Action, BalanceReading, ChainConfig, Decision, NodeConfig, NodeMetrics, NodeState, PlaceOrder,
     SettlementConfig, StoreOp, TimeInForce,
 };
 use dex_primitives::{Address, B256, Lots, Side, Ticks, U256};
@@ -621,12 +621,18 @@ impl World {
         }
     }
 
-    /// Writes one store operation as the actor does.
-    fn store(&mut self, index: usize, op: StoreOp) {
-        if matches!(op, StoreOp::CreateSwap { .. }) && index == Party::Maker.index() {
+    /// Writes a decision's operations in one transaction, as the actor does.
+    fn store(&mut self, index: usize, ops: &[StoreOp]) {
+        if index == Party::Maker.index()
+            && ops
+                .iter()
+                .any(|op| matches!(op, StoreOp::CreateSwap { .. }))
+        {
             self.swap_started = true;
         }
-        op.write_to(&mut self.nodes[index].store, self.now)
+        self.nodes[index]
+            .store
+            .apply(ops, self.now)
             .expect("the in-memory database takes every write");
     }
 
@@ -775,23 +781,27 @@ impl World {
         self.chains[chain].submit(from, kind, include_at);
     }
 
-    /// Performs node `index`'s actions in order, as the actor does; a crash point cuts the
-    /// rest off. Returns whether every action was performed.
-    fn perform(&mut self, index: usize, actions: Vec<Action>) -> bool {
-        for action in actions {
+    /// Performs node `index`'s decision as the actor does: its writes in one transaction,
+    /// then its actions in order; a crash point right after the writes cuts the actions
+    /// off. Returns whether everything was performed.
+    fn perform(&mut self, index: usize, decision: Decision) -> bool {
+        if self.nodes[index].state.is_none() {
+            return false;
+        }
+        if !decision.persist.is_empty() {
+            self.store(index, &decision.persist);
+            let node = &mut self.nodes[index];
+            node.writes += 1;
+            if node.crash_after == Some(node.writes) {
+                self.crash(index);
+                return false;
+            }
+        }
+        for action in decision.then {
             if self.nodes[index].state.is_none() {
                 return false;
             }
             match action {
-                Action::Store(op) => {
-                    self.store(index, op);
-                    let node = &mut self.nodes[index];
-                    node.writes += 1;
-                    if node.crash_after == Some(node.writes) {
-                        self.crash(index);
-                        return false;
-                    }
-                }
                 Action::Publish { topic, data } => {
                     self.send(index, Payload::Gossip { topic, data }, false);
                 }
@@ -1074,9 +1084,11 @@ impl World {
             if self.nodes[index].next_tick <= now {
                 self.nodes[index].next_tick += TICK_MS;
                 if let Some(state) = self.nodes[index].state.as_mut() {
-                    let mut actions = state.tick(now);
-                    actions.extend(state.trading_tick(now));
-                    self.perform(index, actions);
+                    let mut decision = state.tick(now);
+                    let trading = state.trading_tick(now);
+                    decision.persist.extend(trading.persist);
+                    decision.then.extend(trading.then);
+                    self.perform(index, decision);
                 }
             }
             if self.nodes[index].next_balances <= now {
