@@ -26,6 +26,8 @@ use tracing::{debug, info, warn};
 use crate::{Error, NodeConfig, NodeMetrics};
 
 mod balances;
+#[cfg(test)]
+mod testing;
 mod trading;
 
 pub(crate) use balances::Ledger;
@@ -570,7 +572,7 @@ impl NodeState {
                 _ => None,
             };
             if let (Some(id), Some(own)) = (changed, own)
-                && own.contains_key(&id)
+                && own.contains(&id)
             {
                 changed_own.push(id);
             }

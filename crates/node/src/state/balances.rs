@@ -296,13 +296,13 @@ impl NodeState {
         let Some(trading) = self.trading.as_ref() else {
             return holds;
         };
-        for (swap_id, entry) in &trading.swaps {
+        for (swap_id, entry) in trading.swaps.iter() {
             let params = entry.swap.params();
             let leg = Leg::of(params.role);
             // A maker's quantity is its order's until the reservation is committed (its
             // order still reserves it); a taker's is the swap's from the start.
             let committed = params.role == Role::Taker
-                || trading.committed.contains(swap_id)
+                || trading.swaps.is_committed(swap_id)
                 || entry.swap.lock(leg).is_some();
             if !committed {
                 continue;
@@ -458,75 +458,17 @@ impl NodeState {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use dex_network::PeerId;
-    use dex_primitives::{Ticks, U256};
-    use dex_test_utils::{eth_usdc, eth_usdc_id, harness};
+    use dex_primitives::U256;
+    use dex_test_utils::{eth_usdc, eth_usdc_id};
 
     use super::*;
-    use crate::{ChainConfig, NodeEvent, NodeMetrics, PlaceOrder, SettlementConfig, TimeInForce};
+    use crate::NodeEvent;
+    use crate::state::testing::{
+        ETH, GWEI, NOW, USDC, fund, fund_with_gas, node, order, read_balances, reading,
+    };
     use dex_protocol::WireMessage;
-
-    const NOW: UnixMillis = 1_800_000_000_000;
-    const ETH: u128 = 1_000_000_000_000_000_000;
-    const USDC: u128 = 1_000_000;
-    const GWEI: u128 = 1_000_000_000;
-
-    fn chain(chain_id: u64) -> ChainConfig {
-        ChainConfig {
-            chain_id,
-            rpc_url: "http://127.0.0.1:1".into(),
-            htlc: Address::repeat_byte(0x11),
-            start_block: 0,
-            client: dex_chain::ClientConfig::local(),
-        }
-    }
-
-    fn node() -> (NodeState, Address) {
-        // Not the harness's config: that is another build of this crate's types.
-        let mut config = crate::NodeConfig::new(
-            dex_test_utils::markets().clone(),
-            vec![harness::node_trader(0)],
-        );
-        let def = eth_usdc();
-        config.settlement = Some(SettlementConfig::new(
-            "unused.sqlite".into(),
-            vec![chain(def.base_chain), chain(def.quote_chain)],
-        ));
-        let trader = config.traders[0].address();
-        let mut state = NodeState::new(
-            &config,
-            PeerId::random(),
-            1,
-            Arc::new(NodeMetrics::default()),
-        );
-        state.set_chain_up(def.base_chain, true);
-        state.set_chain_up(def.quote_chain, true);
-        (state, trader)
-    }
-
-    fn order(side: Side, price: u64, lots: u64) -> PlaceOrder {
-        PlaceOrder {
-            market: eth_usdc_id(),
-            side,
-            price: Ticks(price),
-            quantity: Lots(lots),
-            min_fill: None,
-            time_in_force: TimeInForce::Gtc,
-            expires_in_ms: None,
-            maker: None,
-        }
-    }
-
-    fn reading(owner: Address, token: Address, amount: u128, at: UnixMillis) -> BalanceReading {
-        BalanceReading {
-            owner,
-            token,
-            amount: U256::from(amount),
-            started_at: at,
-        }
-    }
 
     /// The balance of the ETH/USDC market's base (on its chain) or quote asset.
     fn balance(state: &NodeState, chain_id: u64) -> Balance {
@@ -630,34 +572,6 @@ mod tests {
 
     /// Balances read for `trader`: 1 ETH and 1,000 USDC, and 0.01 of the quote chain's
     /// native coin for gas; fees of 1 gwei on both chains.
-    fn fund(state: &mut NodeState, trader: Address) {
-        fund_with_gas(state, trader, ETH / 100);
-    }
-
-    /// Like [`fund`], with `quote_native` of the quote chain's native coin.
-    fn fund_with_gas(state: &mut NodeState, trader: Address, quote_native: u128) {
-        let def = eth_usdc();
-        read_balances(state, trader, quote_native);
-        state.set_max_fee_per_gas(def.base_chain, GWEI);
-        state.set_max_fee_per_gas(def.quote_chain, GWEI);
-    }
-
-    /// The readings of [`fund_with_gas`], without any fee read.
-    fn read_balances(state: &mut NodeState, trader: Address, quote_native: u128) {
-        let def = eth_usdc();
-        state.set_balances(
-            def.base_chain,
-            vec![reading(trader, def.base_token, ETH, NOW)],
-        );
-        state.set_balances(
-            def.quote_chain,
-            vec![
-                reading(trader, def.quote_token, 1000 * USDC, NOW),
-                reading(trader, Address::ZERO, quote_native, NOW),
-            ],
-        );
-    }
-
     /// A trader who sells ETH claims USDC on the quote chain: with no native coin there to
     /// pay for that claim, the order is refused before anything is reserved or signed, and
     /// says which chain and how much (gas of a claim, at twice the current fee).
