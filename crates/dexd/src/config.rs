@@ -222,6 +222,10 @@ pub(crate) struct SettlementToml {
     pub(crate) repost_failed: bool,
     /// Takes accepted from one taker per minute.
     pub(crate) takes_per_minute: u32,
+    /// Take requests answered per peer per minute, accepted or not.
+    pub(crate) take_requests_per_peer_minute: u32,
+    /// Swaps one taker (address or peer) may hold open at once.
+    pub(crate) max_open_swaps_per_taker: usize,
     /// How long a take request waits for the maker's answer.
     pub(crate) take_timeout: Dur,
     /// How often the trader's on-chain balances are read (orders are judged against the
@@ -247,6 +251,8 @@ impl Default for SettlementToml {
             lock_margin: Dur(node.lock_margin),
             repost_failed: node.repost_failed,
             takes_per_minute: node.takes_per_minute,
+            take_requests_per_peer_minute: node.take_requests_per_peer_minute,
+            max_open_swaps_per_taker: node.max_open_swaps_per_taker,
             take_timeout: Dur(node.take_timeout),
             balance_refresh: Dur(node.balance_refresh),
             timing: TimingToml::default(),

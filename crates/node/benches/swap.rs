@@ -77,6 +77,8 @@ async fn sequential(
         // The benchmark takes faster than a real taker may (the default limits the free
         // options one taker can hold).
         config.takes_per_minute = 100_000;
+        config.take_requests_per_peer_minute = 100_000;
+        config.max_open_swaps_per_taker = 100_000;
         for chain in &mut config.chains {
             chain.client.scan_confirmations = confirmations;
         }
@@ -115,6 +117,8 @@ async fn memory() -> anyhow::Result<f64> {
         config.reservation = Duration::from_secs(600);
         config.take_timeout = Duration::from_secs(60);
         config.takes_per_minute = 100_000;
+        config.take_requests_per_peer_minute = 100_000;
+        config.max_open_swaps_per_taker = 100_000;
     })
     .await?;
     let (maker, taker) = (settled.net.node(0)?.clone(), settled.net.node(1)?.clone());

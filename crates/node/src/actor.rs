@@ -7,7 +7,7 @@ use dex_network::{Keypair, NetworkEvent, NetworkHandle, PeerId, Request, Respons
 use dex_primitives::B256;
 use dex_protocol::{
     sync::{SyncRequest, SyncResponse},
-    take::TakeAnswer,
+    take::{TakeAnswer, TakeMessage},
 };
 use dex_store::{OwnOrder, Store};
 use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
@@ -18,6 +18,23 @@ use crate::{
     NodeHandle, NodeMetrics, NodeState, PlaceOrder, Reply, StoreOp,
     chains::{BalanceWatch, ChainReport, Chains, spawn_watcher},
 };
+
+/// A take request received, with the taker's balance read from its chain, back to the
+/// actor to be judged and answered.
+#[derive(Debug)]
+struct FundedTake {
+    peer: PeerId,
+    id: dex_network::RequestId,
+    message: Box<TakeMessage>,
+    balance: Option<dex_primitives::U256>,
+}
+
+/// Take requests whose taker balance is being read at once; more are judged unread (and
+/// refused): a flood of requests cannot queue unbounded chain reads.
+const MAX_TAKE_READS: usize = 32;
+
+/// How long the read of a taker's balance may take before the request is refused.
+const TAKE_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The answer to a take request this node sent, back to the actor.
 #[derive(Debug)]
@@ -58,6 +75,9 @@ struct Actor {
     chain_reports: mpsc::Receiver<ChainReport>,
     take_results_tx: mpsc::Sender<TakeResult>,
     take_results: mpsc::Receiver<TakeResult>,
+    funded_takes_tx: mpsc::Sender<FundedTake>,
+    funded_takes: mpsc::Receiver<FundedTake>,
+    take_reads: Arc<Semaphore>,
     crash_after: Option<crate::CrashHook>,
     crashed: bool,
     /// Wakes each chain's balance reader for a fresh reading.
@@ -97,6 +117,7 @@ pub async fn spawn(
     // Chain reports: a full queue slows the watchers (they wait), never drops.
     let (chain_reports_tx, chain_reports) = mpsc::channel(64);
     let (take_results_tx, take_results) = mpsc::channel(256);
+    let (funded_takes_tx, funded_takes) = mpsc::channel(MAX_TAKE_READS);
     let (stopped, stopped_rx) = watch::channel(());
     let mut balance_nudges = Vec::new();
     let mut restored = Decision::default();
@@ -169,6 +190,9 @@ pub async fn spawn(
         chain_reports,
         take_results_tx,
         take_results,
+        funded_takes_tx,
+        funded_takes,
+        take_reads: Arc::new(Semaphore::new(MAX_TAKE_READS)),
         crash_after: config
             .settlement
             .as_ref()
@@ -226,6 +250,7 @@ impl Actor {
                 },
                 Some(answer) = self.answers.recv() => self.on_sync_answer(answer).await,
                 Some(report) = self.chain_reports.recv() => self.on_chain_report(report).await,
+                Some(funded) = self.funded_takes.recv() => self.on_funded_take(funded).await,
                 Some(result) = self.take_results.recv() => {
                     let decision = self.state.on_take_answer(result.request_id, result.result, self.clock.now());
                     self.perform(decision).await;
@@ -556,16 +581,9 @@ impl Actor {
                 let response = match request {
                     Request::Sync(request) => Response::Sync(self.state.serve(&request)),
                     Request::Take(message) => {
-                        let (answer, decision) = {
-                            let _span = debug_span!("take", %peer).entered();
-                            self.state.on_take_request(peer, *message, now)
-                        };
-                        // The reservation and the swap are on disk before the maker answers.
-                        if !self.perform(decision).await {
-                            warn!(%peer, "take not answered: it could not be persisted");
-                            return;
-                        }
-                        Response::Take(answer)
+                        // Judged once the taker's balance is read (answered then).
+                        self.read_taker_funds(peer, id, message);
+                        return;
                     }
                     Request::Swap(message) => {
                         let (ack, decision) = self.state.on_swap_message(peer, message, now);
@@ -587,6 +605,79 @@ impl Actor {
             }
             NetworkEvent::PeerDisconnected(peer) => self.state.on_peer_disconnected(peer),
             _ => {}
+        }
+    }
+
+    /// Reads what the taker of a take request holds of what it must lock, in a task of its
+    /// own, and hands the request back with it. Unread (and so refused) when the chain is
+    /// not connected, too many reads are in flight, or the read fails or takes too long.
+    fn read_taker_funds(
+        &mut self,
+        peer: PeerId,
+        id: dex_network::RequestId,
+        message: Box<TakeMessage>,
+    ) {
+        let query = self.state.take_funds_query(&message);
+        let client = query.and_then(|query| self.chains.client(query.chain_id));
+        let permit = self.take_reads.clone().try_acquire_owned().ok();
+        let funded = self.funded_takes_tx.clone();
+        tokio::spawn(async move {
+            let balance = match (query, client, permit) {
+                (Some(query), Some(client), Some(_permit)) => {
+                    match tokio::time::timeout(
+                        TAKE_READ_TIMEOUT,
+                        client.balance(query.token, query.owner),
+                    )
+                    .await
+                    {
+                        Ok(Ok(balance)) => Some(balance),
+                        Ok(Err(err)) => {
+                            debug!(%peer, %err, "taker balance not read");
+                            None
+                        }
+                        Err(_) => {
+                            debug!(%peer, "taker balance read timed out");
+                            None
+                        }
+                    }
+                }
+                (_, _, None) => {
+                    debug!(%peer, "too many taker balances being read; take judged unread");
+                    None
+                }
+                _ => None,
+            };
+            let _ = funded
+                .send(FundedTake {
+                    peer,
+                    id,
+                    message,
+                    balance,
+                })
+                .await;
+        });
+    }
+
+    /// Judges a take request with the taker's balance read, persists what it decides, and
+    /// answers: the reservation and the swap are on disk before the maker answers.
+    async fn on_funded_take(&mut self, funded: FundedTake) {
+        let FundedTake {
+            peer,
+            id,
+            message,
+            balance,
+        } = funded;
+        let now = self.clock.now();
+        let (answer, decision) = {
+            let _span = debug_span!("take", %peer).entered();
+            self.state.on_take_request(peer, *message, balance, now)
+        };
+        if !self.perform(decision).await {
+            warn!(%peer, "take not answered: it could not be persisted");
+            return;
+        }
+        if let Err(err) = self.network.respond(id, Response::Take(answer)).await {
+            debug!(%peer, %err, "answer not sent");
         }
     }
 

@@ -294,6 +294,11 @@ impl Chains {
         self.htlcs.get(&chain_id)?.get(account)
     }
 
+    /// A client of `chain_id` for reads, if the chain is connected.
+    pub(crate) fn client(&self, chain_id: u64) -> Option<ChainClient> {
+        self.any_htlc(chain_id).map(|htlc| htlc.chain().clone())
+    }
+
     /// Any HTLC client on `chain_id` (claims can be sent by anyone).
     fn any_htlc(&self, chain_id: u64) -> Option<&HtlcClient> {
         self.htlcs.get(&chain_id)?.values().next()

@@ -68,6 +68,13 @@ pub struct SettlementConfig {
     /// Takes accepted from one taker address per minute (the taker holds a free option on
     /// each swap, so takes are rate limited). Default 30.
     pub takes_per_minute: u32,
+    /// Take requests answered per peer per minute, accepted or not; more are refused
+    /// before any signature is checked (one peer may sign with any number of fresh keys).
+    /// Default 60.
+    pub take_requests_per_peer_minute: u32,
+    /// Swaps one taker (address or peer) may hold open with this node at once: each holds
+    /// some of its quantity, or its lock. Default 16.
+    pub max_open_swaps_per_taker: usize,
     /// How long a take request waits for the maker's answer. Default 10 s.
     pub take_timeout: Duration,
     /// How often the on-chain balances of the trader keys are read (per chain, in a task of
@@ -319,6 +326,8 @@ impl SettlementConfig {
             max_clock_skew: Duration::from_secs(30),
             repost_failed: true,
             takes_per_minute: 30,
+            take_requests_per_peer_minute: 60,
+            max_open_swaps_per_taker: 16,
             take_timeout: Duration::from_secs(10),
             balance_refresh: Duration::from_secs(5),
             gas_reserves: HashMap::new(),

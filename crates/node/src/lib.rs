@@ -60,7 +60,7 @@ pub use error::Error;
 pub use metrics::NodeMetrics;
 pub use state::{
     Action, Balance, BalanceReading, BookStats, ChainBatch, DEFAULT_EXPIRY_MS, Decision, NodeEvent,
-    NodeState, OwnOrderEvent, PlaceOrder, StoreOp, TimeInForce, phase_name,
+    NodeState, OwnOrderEvent, PlaceOrder, StoreOp, TakerFundsQuery, TimeInForce, phase_name,
 };
 
 type Reply<T> = oneshot::Sender<Result<T, Error>>;

@@ -34,7 +34,9 @@ pub(crate) use balances::Ledger;
 pub use balances::{Balance, BalanceReading};
 pub use dex_store::StoreOp;
 pub(crate) use trading::Trading;
-pub use trading::{ChainBatch, DEFAULT_EXPIRY_MS, PlaceOrder, TimeInForce, phase_name};
+pub use trading::{
+    ChainBatch, DEFAULT_EXPIRY_MS, PlaceOrder, TakerFundsQuery, TimeInForce, phase_name,
+};
 
 /// What the core decided in one step: the writes that make it durable, and what to do
 /// once they are. The shell writes all of `persist` in one transaction and performs `then`

@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use dex_primitives::{Address, Lots, Order, OrderId, Side, U256, UnixMillis};
+use dex_primitives::{Address, Lots, Order, OrderId, Side, U256, UnixMillis, VerifiedOrder};
 use dex_store::OrderStatus as StoredStatus;
 use dex_swap::{Leg, Role, SwapId};
 
@@ -424,6 +424,64 @@ impl NodeState {
             .collect()
     }
 
+    /// Refuses a take of `quantity` of own order `order` when the maker's balance no longer
+    /// covers it together with the order's takes in flight (the balance may have dropped
+    /// since the order was placed: spent elsewhere, or locked by another client).
+    pub(crate) fn check_maker_funds(
+        &self,
+        order: &VerifiedOrder,
+        quantity: Lots,
+    ) -> Result<(), Error> {
+        let id = order.id();
+        let in_flight = self
+            .books
+            .get(&order.market())
+            .and_then(|state| state.book.get(&id))
+            .map_or(Lots::ZERO, |view| {
+                view.remaining.saturating_sub(view.available())
+            });
+        let lots = in_flight.checked_add(quantity).unwrap_or(Lots(u64::MAX));
+        let Some((key, needed)) = self.order_asset(order.order(), lots) else {
+            return Ok(());
+        };
+        let (_, chain_id, token) = key;
+        let Some(trading) = self.trading.as_ref() else {
+            return Ok(());
+        };
+        let Some(&(on_chain, _)) = trading.ledger.on_chain.get(&key) else {
+            return Err(Error::BalanceUnknown { chain_id, token });
+        };
+        // What other orders reserve stays theirs; this order's own reservation is what
+        // the take draws on.
+        let own = trading.own.get(&id).map_or(U256::ZERO, |own| own.reserving);
+        let others = trading
+            .ledger
+            .reserved
+            .get(&key)
+            .copied()
+            .unwrap_or_default()
+            .saturating_sub(own);
+        let hold = self
+            .swap_holds(Some(key))
+            .get(&key)
+            .copied()
+            .unwrap_or_default();
+        let free = hold.free(
+            on_chain,
+            others,
+            trading.ledger.gas_reserve(chain_id, token),
+        );
+        if needed > free {
+            return Err(Error::InsufficientBalance {
+                chain_id,
+                token,
+                needed,
+                free,
+            });
+        }
+        Ok(())
+    }
+
     /// Refuses an order that would lock more than the free balance of its asset.
     pub(crate) fn check_balance(&self, order: &Order) -> Result<(), Error> {
         let Some((key, needed)) = self.order_asset(order, order.quantity) else {
@@ -785,7 +843,7 @@ mod tests {
         // An order this node never held: refused, and not signed by any key of ours.
         let stranger = dex_primitives::OrderId(dex_primitives::B256::repeat_byte(0x42));
         let (request_id, message) = take(stranger);
-        let (answer, actions) = state.on_take_request(PeerId::random(), message, NOW);
+        let (answer, actions) = state.on_take_request(PeerId::random(), message, None, NOW);
         assert!(actions.is_empty());
         let dex_protocol::take::TakeAnswer::Rejected { signature, .. } = &answer else {
             panic!("expected a refusal, got {answer:?}");
@@ -799,7 +857,7 @@ mod tests {
             .unwrap();
         let _ = state.cancel_own(sell, NOW).unwrap();
         let (request_id, message) = take(sell);
-        let (answer, _) = state.on_take_request(PeerId::random(), message, NOW + 1);
+        let (answer, _) = state.on_take_request(PeerId::random(), message, None, NOW + 1);
         assert!(matches!(
             answer,
             dex_protocol::take::TakeAnswer::Rejected { .. }

@@ -6,17 +6,36 @@ use std::sync::Arc;
 
 use dex_book::Taker;
 use dex_network::PeerId;
-use dex_primitives::{Address, B256, Lots, UnixMillis, VerifiedOrder};
+use dex_primitives::{Address, B256, Lots, OrderId, U256, UnixMillis, VerifiedOrder};
 use dex_protocol::take::{
     RejectReason, TakeAccept, TakeAnswer, TakeMessage, TakeReject, TakeRequest, check_signer,
     sign_accept, sign_reject,
 };
 use dex_store::SwapRecord;
 use dex_swap::{Role, Swap, SwapParams};
-use tracing::info;
+use tracing::{debug, info};
 
-use crate::NodeMetrics;
-use crate::state::{Decision, NodeState};
+use crate::state::{Decision, NodeState, millis};
+use crate::{NodeMetrics, SettlementConfig};
+
+/// A take request as the maker judges it.
+#[derive(Debug, Clone)]
+pub(super) struct Take<'a> {
+    /// The peer that sent it.
+    pub(super) peer: PeerId,
+    /// The request.
+    pub(super) request: &'a TakeRequest,
+    /// The taker's signature of it.
+    pub(super) signature: &'a dex_primitives::Signature,
+    /// The taker's order.
+    pub(super) taker_order: dex_primitives::SignedOrder,
+    /// Our order it takes.
+    pub(super) maker_order: &'a Arc<VerifiedOrder>,
+    /// What the taker holds of what it must lock, read from the chain.
+    pub(super) taker_balance: Option<U256>,
+    /// Local time.
+    pub(super) now: UnixMillis,
+}
 
 /// A take request this node can accept: what it reserves, and the swap it starts.
 #[derive(Debug)]
@@ -51,49 +70,155 @@ impl TakeRefusal {
     }
 }
 
-/// Admission of takers' requests: how many each taker had accepted lately, and how long a
-/// reservation lasts.
+/// Most takers (addresses or peers) with a rate window at once: beyond, new ones are
+/// refused until windows expire (each lasts a minute), so the windows stay bounded however
+/// many fresh keys or peer ids an attacker uses.
+pub(crate) const MAX_TAKE_WINDOWS: usize = 4096;
+
+/// A count of events in the minute that started at `.0`.
+type Window = (UnixMillis, u32);
+
+const WINDOW_MS: u64 = 60_000;
+
+/// Whether `window` holds `limit` events of the minute running at `now`.
+fn full(window: Option<&Window>, limit: u32, now: UnixMillis) -> bool {
+    window.is_some_and(|(start, count)| now.saturating_sub(*start) < WINDOW_MS && *count >= limit)
+}
+
+/// Counts an event at `now` in `key`'s window of `windows`.
+fn count_in<K: std::hash::Hash + Eq>(windows: &mut HashMap<K, Window>, key: K, now: UnixMillis) {
+    let window = windows.entry(key).or_insert((now, 0));
+    if now.saturating_sub(window.0) >= WINDOW_MS {
+        *window = (now, 0);
+    }
+    window.1 = window.1.saturating_add(1);
+}
+
+/// Admission of takers' requests: what each peer asked and each taker address had accepted
+/// in the last minute (both bounded and pruned), how many swaps one taker may hold open,
+/// and how long a reservation lasts.
 #[derive(Debug)]
 pub(super) struct IncomingTakes {
     /// Takes accepted per taker address in the current minute.
-    windows: HashMap<Address, (UnixMillis, u32)>,
-    per_minute: u32,
-    reservation_ms: u64,
+    windows: HashMap<Address, Window>,
+    /// Take requests received per peer in the current minute, accepted or not.
+    peer_windows: HashMap<PeerId, Window>,
+    pub(super) per_minute: u32,
+    per_peer_minute: u32,
+    pub(super) max_open_per_taker: usize,
+    pub(super) reservation_ms: u64,
 }
 
 impl IncomingTakes {
-    pub(super) fn new(per_minute: u32, reservation_ms: u64) -> IncomingTakes {
+    pub(super) fn new(config: &SettlementConfig) -> IncomingTakes {
         IncomingTakes {
             windows: HashMap::new(),
-            per_minute,
-            reservation_ms,
+            peer_windows: HashMap::new(),
+            per_minute: config.takes_per_minute,
+            per_peer_minute: config.take_requests_per_peer_minute,
+            max_open_per_taker: config.max_open_swaps_per_taker,
+            reservation_ms: millis(config.reservation),
         }
     }
 
-    /// Whether `taker` had its minute's takes accepted already.
+    /// Whether `taker` had its minute's takes accepted already, or is new while the
+    /// windows are full.
     fn rate_limited(&self, taker: &Address, now: UnixMillis) -> bool {
-        self.windows.get(taker).is_some_and(|(start, count)| {
-            now.saturating_sub(*start) < 60_000 && *count >= self.per_minute
-        })
+        let window = self.windows.get(taker);
+        full(window, self.per_minute, now)
+            || (window.is_none() && self.windows.len() >= MAX_TAKE_WINDOWS)
+    }
+
+    /// Counts a request from `peer` at `now`; false if the peer sent its minute's requests
+    /// already (or is new while the windows are full): it is refused unread.
+    fn admit_peer(&mut self, peer: PeerId, now: UnixMillis) -> bool {
+        let window = self.peer_windows.get(&peer);
+        if full(window, self.per_peer_minute, now)
+            || (window.is_none() && self.peer_windows.len() >= MAX_TAKE_WINDOWS)
+        {
+            return false;
+        }
+        count_in(&mut self.peer_windows, peer, now);
+        true
     }
 
     /// Counts a take of `taker` accepted at `now`.
     fn count(&mut self, taker: Address, now: UnixMillis) {
-        let window = self.windows.entry(taker).or_insert((now, 0));
-        if now.saturating_sub(window.0) >= 60_000 {
-            *window = (now, 0);
-        }
-        window.1 += 1;
+        count_in(&mut self.windows, taker, now);
+    }
+
+    /// Forgets the windows of minutes that are over.
+    pub(super) fn prune(&mut self, now: UnixMillis) {
+        self.windows
+            .retain(|_, (start, _)| now.saturating_sub(*start) < WINDOW_MS);
+        self.peer_windows
+            .retain(|_, (start, _)| now.saturating_sub(*start) < WINDOW_MS);
+    }
+
+    /// Rate windows held now (takers, peers).
+    #[cfg(test)]
+    pub(super) fn windows(&self) -> (usize, usize) {
+        (self.windows.len(), self.peer_windows.len())
     }
 }
 
+/// What a taker must hold on chain to lock its leg of a take: the maker reads it (a
+/// read-only call) before judging the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TakerFundsQuery {
+    /// The chain of the taker's leg.
+    pub chain_id: u64,
+    /// The asset (zero: the native coin).
+    pub token: Address,
+    /// The taker's address.
+    pub owner: Address,
+    /// What the take locks, in base units.
+    pub amount: U256,
+}
+
 impl NodeState {
+    /// What the taker of `message` must hold to lock its leg, for the shell to read from
+    /// the chain before [`NodeState::on_take_request`]; `None` if the request names no
+    /// order of ours it could take (it is refused without a read).
+    pub fn take_funds_query(&self, message: &TakeMessage) -> Option<TakerFundsQuery> {
+        let TakeMessage::Take {
+            request,
+            taker_order,
+            ..
+        } = message;
+        let maker_order = self
+            .books
+            .values()
+            .find_map(|state| state.book.order(&request.maker_order_id))?;
+        let taker = &taker_order.order;
+        let price = maker_order.order().price;
+        let legs = self
+            .legs(
+                &maker_order.market(),
+                taker.side,
+                price,
+                Lots(request.quantity),
+                taker.maker,
+                maker_order.maker(),
+            )
+            .ok()?;
+        Some(TakerFundsQuery {
+            chain_id: legs.taker_leg.chain_id,
+            token: legs.taker_leg.token,
+            owner: legs.taker_leg.sender,
+            amount: legs.taker_leg.amount,
+        })
+    }
+
     /// A take request from `peer` for one of our orders: checked, reserved, persisted and
-    /// answered. Returns the signed answer and what to persist before sending it.
+    /// answered. `taker_balance` is what the taker holds of the asset of
+    /// [`NodeState::take_funds_query`], read from its chain (`None`: not read, refused).
+    /// Returns the signed answer and what to persist before sending it.
     pub fn on_take_request(
         &mut self,
         peer: PeerId,
         message: TakeMessage,
+        taker_balance: Option<U256>,
         now: UnixMillis,
     ) -> (TakeAnswer, Decision) {
         let TakeMessage::Take {
@@ -101,6 +226,24 @@ impl NodeState {
             signature,
             taker_order,
         } = message;
+        // Every request counts against its peer, before any signature is checked: a peer
+        // that floods pays with refusals, not with the maker's work.
+        let admitted = self
+            .trading
+            .as_mut()
+            .is_none_or(|trading| trading.incoming.admit_peer(peer, now));
+        if !admitted {
+            NodeMetrics::inc(&self.metrics.takes_refused);
+            debug!(%peer, "take refused unread: too many requests from this peer");
+            let maker = self.own_maker_of(&request.maker_order_id);
+            return self.refuse(
+                &request,
+                maker,
+                RejectReason::RateLimited,
+                "too many take requests from this peer; try again in a minute",
+                now,
+            );
+        }
         let maker_order = self
             .books
             .values()
@@ -108,11 +251,7 @@ impl NodeState {
         let Some(maker_order) = maker_order else {
             // Not open here. A closed order of ours is refused under its maker's key; for
             // an order we never held there is nobody to sign for (see `refuse`).
-            let maker = self
-                .trading
-                .as_ref()
-                .and_then(|t| t.own.get(&request.maker_order_id))
-                .map(|own| own.order.maker());
+            let maker = self.own_maker_of(&request.maker_order_id);
             return self.refuse(
                 &request,
                 maker,
@@ -123,15 +262,16 @@ impl NodeState {
         };
         let maker = maker_order.maker();
         let mut decision = Decision::default();
-        match self.accept_take(
+        let take = Take {
             peer,
-            &request,
-            &signature,
+            request: &request,
+            signature: &signature,
             taker_order,
-            &maker_order,
+            maker_order: &maker_order,
+            taker_balance,
             now,
-            &mut decision,
-        ) {
+        };
+        match self.accept_take(take, &mut decision) {
             Ok(accept) => {
                 let key = self
                     .traders
@@ -146,6 +286,14 @@ impl NodeState {
                 self.refuse(&request, Some(maker), reason, &detail, now)
             }
         }
+    }
+
+    /// The maker of own order `id`, open or not.
+    fn own_maker_of(&self, id: &OrderId) -> Option<Address> {
+        self.trading
+            .as_ref()
+            .and_then(|t| t.own.get(id))
+            .map(|own| own.order.maker())
     }
 
     pub(super) fn refuse(
@@ -178,18 +326,13 @@ impl NodeState {
     }
 
     /// The maker side of a take: every check, then the reservation and the swap.
-    #[allow(clippy::too_many_arguments)]
     fn accept_take(
         &mut self,
-        peer: PeerId,
-        request: &TakeRequest,
-        signature: &dex_primitives::Signature,
-        taker_order: dex_primitives::SignedOrder,
-        maker_order: &Arc<VerifiedOrder>,
-        now: UnixMillis,
+        take: Take<'_>,
         decision: &mut Decision,
     ) -> Result<TakeAccept, TakeRefusal> {
-        let checked = self.check_take(peer, request, signature, taker_order, maker_order, now)?;
+        let (peer, maker_order, now) = (take.peer, take.maker_order, take.now);
+        let checked = self.check_take(take)?;
         let CheckedTake {
             request_id,
             taker,
@@ -228,18 +371,19 @@ impl NodeState {
         })
     }
 
-    /// Every check of take `request` from `peer` for our `maker_order` — the request and
-    /// the taker's order, this node's terms and chains, the book — changing nothing: what
-    /// accepting it reserves and starts, or why it is refused.
-    pub(super) fn check_take(
-        &self,
-        peer: PeerId,
-        request: &TakeRequest,
-        signature: &dex_primitives::Signature,
-        taker_order: dex_primitives::SignedOrder,
-        maker_order: &Arc<VerifiedOrder>,
-        now: UnixMillis,
-    ) -> Result<CheckedTake, TakeRefusal> {
+    /// Every check of a take — the request and the taker's order, this node's terms and
+    /// chains, both parties' funds, the book — changing nothing: what accepting it reserves
+    /// and starts, or why it is refused.
+    pub(super) fn check_take(&self, take: Take<'_>) -> Result<CheckedTake, TakeRefusal> {
+        let Take {
+            peer,
+            request,
+            signature,
+            taker_order,
+            maker_order,
+            taker_balance,
+            now,
+        } = take;
         let refuse = |reason: RejectReason, detail: String| Err(TakeRefusal { reason, detail });
         let maker = maker_order.maker();
         let market = maker_order.market();
@@ -311,6 +455,23 @@ impl NodeState {
         if let Err(err) = self.check_gas(maker_order.order(), true) {
             return refuse(RejectReason::InsufficientFunds, err.to_string());
         }
+        // Swaps one taker holds open: each holds some of our quantity or our lock.
+        let taker = taker_order.maker();
+        let open = trading
+            .swaps
+            .iter()
+            .filter(|(_, entry)| {
+                let params = entry.swap.params();
+                params.role == Role::Maker
+                    && (params.taker_leg.sender == taker || entry.peer == Some(peer))
+            })
+            .count();
+        if open >= trading.incoming.max_open_per_taker {
+            return refuse(
+                RejectReason::RateLimited,
+                format!("{open} swaps open with this taker or peer, the most this node allows"),
+            );
+        }
         let minimum_t1 = trading
             .timing
             .maker_lock_secs
@@ -372,6 +533,33 @@ impl NodeState {
                 "HTLC contracts differ from this node's".into(),
             );
         }
+        // Both sides can pay: our balance still covers the order with its takes in
+        // flight, and the taker holds what it must lock (read from its chain just now).
+        if let Err(err) = self.check_maker_funds(maker_order, quantity) {
+            return refuse(RejectReason::InsufficientFunds, err.to_string());
+        }
+        let needed = legs.taker_leg.amount;
+        match taker_balance {
+            Some(balance) if balance >= needed => {}
+            Some(balance) => {
+                return refuse(
+                    RejectReason::InsufficientFunds,
+                    format!(
+                        "the taker holds {balance} of {} on chain {}; the take locks {needed}",
+                        legs.taker_leg.token, legs.taker_leg.chain_id
+                    ),
+                );
+            }
+            None => {
+                return refuse(
+                    RejectReason::ChainUnavailable,
+                    format!(
+                        "the taker's balance on chain {} could not be read",
+                        legs.taker_leg.chain_id
+                    ),
+                );
+            }
+        }
         let swap_id = request.swap_id();
         let Some(trading) = self.trading.as_ref() else {
             return refuse(RejectReason::Other, "settlement off".into());
@@ -416,16 +604,20 @@ impl NodeState {
 #[cfg(test)]
 mod tests {
     use dex_network::PeerId;
-    use dex_primitives::{Lots, OrderId, Side};
-    use dex_protocol::take::{RejectReason, TakeAnswer, TakeMessage};
+    use dex_primitives::{Address, B256, Lots, OrderId, Side, U256};
+    use dex_protocol::take::{RejectReason, TakeAnswer, TakeMessage, TakeRequest, sign_take};
     use dex_store::StoreOp;
-    use dex_test_utils::eth_usdc_id;
+    use dex_test_utils::{OrderBuilder, eth_usdc, eth_usdc_id, trader};
 
+    use super::{MAX_TAKE_WINDOWS, Take};
     use crate::Action;
     use crate::state::{
         NodeState,
-        testing::{NOW, fund, node_of, order},
+        testing::{ETH, NOW, USDC, fund, node_of, order, reading},
     };
+
+    /// Plenty of what a taker locks.
+    const RICH: Option<U256> = Some(U256::MAX);
 
     /// A maker node with an ask of 500 lots, and a taker node whose crossing buy of 100
     /// lots asked to take it: the maker's node, its ask, the taker's peer id and request.
@@ -457,11 +649,51 @@ mod tests {
         (maker, ask, taker_peer, message)
     }
 
+    /// A funded maker node with an ask of 500 lots (0.5 ETH at 3000).
+    fn a_maker() -> (NodeState, OrderId) {
+        let (mut maker, maker_trader) = node_of(0);
+        fund(&mut maker, maker_trader);
+        let (ask, _) = maker
+            .place_order(order(Side::Sell, 300_000, 500), NOW)
+            .unwrap();
+        (maker, ask)
+    }
+
+    /// A take on `side` of `lots` of our order `ask` by test trader `key` (a fresh key per
+    /// index) sent from `peer`, with hashlock `n`.
+    fn take_by(key: u8, peer: PeerId, ask: OrderId, side: Side, lots: u64, n: u64) -> TakeMessage {
+        let taker = trader(u64::from(key));
+        let bid = OrderBuilder::new()
+            .maker(&taker)
+            .peer(&peer.to_base58())
+            .side(side)
+            .price(300_000)
+            .quantity(lots)
+            .created_at(NOW + 1)
+            .expires_at(NOW + 3_600_000)
+            .sign();
+        let mut hashlock = [0u8; 32];
+        hashlock[..8].copy_from_slice(&n.to_be_bytes());
+        hashlock[31] = key;
+        let request = TakeRequest {
+            maker_order_id: ask,
+            taker_order_id: bid.order.id(),
+            quantity: lots,
+            hashlock: B256::from(hashlock),
+            taker_htlc: Address::repeat_byte(0x11),
+            maker_htlc: Address::repeat_byte(0x11),
+            taker_lock_secs: dex_swap::Timing::DEVNET.taker_lock_secs,
+            timestamp: NOW + 1,
+        };
+        sign_take(request, bid, &taker)
+    }
+
     fn check(
         maker: &NodeState,
         ask: OrderId,
         peer: PeerId,
         message: &TakeMessage,
+        taker_balance: Option<U256>,
     ) -> Result<super::CheckedTake, super::TakeRefusal> {
         let TakeMessage::Take {
             request,
@@ -473,14 +705,15 @@ mod tests {
             .and_then(|book| book.order(&ask))
             .cloned()
             .expect("the ask is in the book");
-        maker.check_take(
+        maker.check_take(Take {
             peer,
-            &request,
-            &signature,
+            request: &request,
+            signature: &signature,
             taker_order,
-            &maker_order,
-            NOW + 2,
-        )
+            maker_order: &maker_order,
+            taker_balance,
+            now: NOW + 2,
+        })
     }
 
     fn available(maker: &NodeState, ask: OrderId) -> Lots {
@@ -491,13 +724,20 @@ mod tests {
             .expect("the ask is in the book")
     }
 
+    fn reason(answer: &TakeAnswer) -> Option<RejectReason> {
+        match answer {
+            TakeAnswer::Rejected { reject, .. } => Some(reject.reason),
+            _ => None,
+        }
+    }
+
     /// `check_take` judges a request without changing anything; accepting it then does
     /// exactly what the check said: the same swap, the same quantity reserved, the swap
     /// persisted before the answer may leave.
     #[test]
     fn check_take_changes_nothing_and_the_accept_does_what_it_said() {
         let (mut maker, ask, peer, message) = a_take();
-        let checked = check(&maker, ask, peer, &message).expect("a valid take");
+        let checked = check(&maker, ask, peer, &message, RICH).expect("a valid take");
         assert_eq!(checked.quantity, Lots(100));
         assert_eq!(checked.record.own_order_id, ask);
         assert_eq!(checked.record.quantity, Lots(100));
@@ -509,11 +749,14 @@ mod tests {
         assert_eq!(maker.trading.as_ref().unwrap().swaps.iter().count(), 0);
         // Checking again gives the same verdict.
         assert_eq!(
-            check(&maker, ask, peer, &message).unwrap().record.swap_id,
+            check(&maker, ask, peer, &message, RICH)
+                .unwrap()
+                .record
+                .swap_id,
             checked.record.swap_id
         );
 
-        let (answer, decision) = maker.on_take_request(peer, message.clone(), NOW + 2);
+        let (answer, decision) = maker.on_take_request(peer, message.clone(), RICH, NOW + 2);
         let TakeAnswer::Accepted { accept, .. } = answer else {
             panic!("expected an accept, got {answer:?}");
         };
@@ -526,13 +769,11 @@ mod tests {
         assert_eq!(available(&maker, ask), Lots(400));
 
         // The same request again reuses its hashlock: refused, and nothing changes.
-        let refusal = check(&maker, ask, peer, &message).unwrap_err();
+        let refusal = check(&maker, ask, peer, &message, RICH).unwrap_err();
         assert_eq!(refusal.reason, RejectReason::InvalidRequest);
         assert_eq!(refusal.detail, "hashlock already used");
-        let (answer, decision) = maker.on_take_request(peer, message, NOW + 2);
-        assert!(
-            matches!(answer, TakeAnswer::Rejected { reject, .. } if reject.reason == RejectReason::InvalidRequest)
-        );
+        let (answer, decision) = maker.on_take_request(peer, message, RICH, NOW + 2);
+        assert_eq!(reason(&answer), Some(RejectReason::InvalidRequest));
         assert!(decision.is_empty());
         assert_eq!(available(&maker, ask), Lots(400));
     }
@@ -542,7 +783,7 @@ mod tests {
     #[test]
     fn a_take_sent_by_another_peer_is_refused_by_the_check() {
         let (maker, ask, _, message) = a_take();
-        let refusal = check(&maker, ask, PeerId::random(), &message).unwrap_err();
+        let refusal = check(&maker, ask, PeerId::random(), &message, RICH).unwrap_err();
         assert_eq!(refusal.reason, RejectReason::InvalidRequest);
         assert!(
             refusal.detail.contains("another peer"),
@@ -550,5 +791,125 @@ mod tests {
             refusal.detail
         );
         assert_eq!(available(&maker, ask), Lots(500));
+    }
+
+    /// One peer signing takes with 50 fresh keys (every key is free) holds at most
+    /// `max_open_swaps_per_taker` swaps of this maker; flooding requests gets it refused
+    /// unread after its minute's share; the rate windows stay bounded and are pruned.
+    #[test]
+    fn takes_signed_by_fresh_keys_from_one_peer_are_bounded() {
+        let (mut maker, ask) = a_maker();
+        let peer = PeerId::random();
+        let limit = maker.trading.as_ref().unwrap().incoming.max_open_per_taker;
+        assert_eq!(limit, 16);
+        let mut reasons = Vec::new();
+        for key in 0..50u8 {
+            let message = take_by(key + 10, peer, ask, Side::Buy, 1, 0);
+            let (answer, _) = maker.on_take_request(peer, message, RICH, NOW + 2);
+            reasons.push(reason(&answer));
+        }
+        let accepted = reasons.iter().filter(|reason| reason.is_none()).count();
+        assert_eq!(accepted, limit);
+        assert!(
+            reasons[limit..]
+                .iter()
+                .all(|reason| *reason == Some(RejectReason::RateLimited)),
+            "{reasons:?}"
+        );
+        assert_eq!(available(&maker, ask), Lots(500 - limit as u64));
+
+        // More requests this minute than a peer may send: refused before they are read.
+        for n in 0..20 {
+            let message = take_by(99, peer, ask, Side::Buy, 1, n + 1);
+            let (answer, decision) = maker.on_take_request(peer, message, RICH, NOW + 3);
+            assert_eq!(reason(&answer), Some(RejectReason::RateLimited));
+            assert!(decision.is_empty());
+        }
+        let windows = maker.trading.as_ref().unwrap().incoming.windows();
+        assert_eq!(
+            windows,
+            (limit, 1),
+            "a window per accepted taker, one per peer"
+        );
+        assert!(windows.0 <= MAX_TAKE_WINDOWS);
+
+        // A minute later the windows are gone.
+        let _ = maker.trading_tick(NOW + 3 + 60_000);
+        assert_eq!(maker.trading.as_ref().unwrap().incoming.windows(), (0, 0));
+    }
+
+    /// The maker's balance dropped after its order was placed (spent elsewhere): a take
+    /// beyond what is still free is refused with `InsufficientFunds` and nothing is
+    /// reserved; one within it is accepted, and counts against the next.
+    #[test]
+    fn a_maker_short_of_its_free_balance_refuses_the_take() {
+        let (mut maker, maker_trader) = node_of(0);
+        fund(&mut maker, maker_trader);
+        // A bid of 0.3 ETH at 3000: it reserves 900 of the 1000 USDC.
+        let (bid, _) = maker
+            .place_order(order(Side::Buy, 300_000, 300), NOW)
+            .unwrap();
+        let def = eth_usdc();
+        // 500 USDC left (the native coin for gas is untouched).
+        maker.set_balances(
+            def.quote_chain,
+            vec![
+                reading(maker_trader, def.quote_token, 500 * USDC, NOW + 1),
+                reading(maker_trader, Address::ZERO, ETH / 100, NOW + 1),
+            ],
+        );
+        let peer = PeerId::random();
+        let sell = |key, lots, n| take_by(key, peer, bid, Side::Sell, lots, n);
+        let (answer, decision) = maker.on_take_request(peer, sell(20, 200, 1), RICH, NOW + 2);
+        assert_eq!(reason(&answer), Some(RejectReason::InsufficientFunds));
+        let TakeAnswer::Rejected { detail, .. } = &answer else {
+            unreachable!()
+        };
+        assert!(
+            detail.contains("needs 600000000 base units, 500000000 are free"),
+            "{detail}"
+        );
+        assert!(decision.is_empty());
+        assert_eq!(available(&maker, bid), Lots(300));
+
+        let (answer, _) = maker.on_take_request(peer, sell(20, 100, 2), RICH, NOW + 2);
+        assert_eq!(reason(&answer), None, "300 of the 500 USDC left: accepted");
+        // With 300 USDC in flight, another 300 is more than is left.
+        let (answer, _) = maker.on_take_request(peer, sell(21, 100, 3), RICH, NOW + 2);
+        assert_eq!(reason(&answer), Some(RejectReason::InsufficientFunds));
+        assert_eq!(available(&maker, bid), Lots(200));
+    }
+
+    /// A taker that does not hold what its leg locks (read from its chain) is refused
+    /// before anything is reserved; one whose balance could not be read is refused too.
+    #[test]
+    fn a_taker_that_cannot_pay_is_refused_before_anything_is_reserved() {
+        let (mut maker, ask) = a_maker();
+        let peer = PeerId::random();
+        let message = take_by(30, peer, ask, Side::Buy, 100, 1);
+        let query = maker
+            .take_funds_query(&message)
+            .expect("a take of our order");
+        let def = eth_usdc();
+        assert_eq!(query.chain_id, def.quote_chain);
+        assert_eq!(query.token, def.quote_token);
+        assert_eq!(query.owner, trader(30).address());
+        assert_eq!(query.amount, U256::from(300 * USDC), "0.1 ETH at 3000 USDC");
+
+        let short = Some(query.amount - U256::from(1));
+        let (answer, decision) = maker.on_take_request(peer, message.clone(), short, NOW + 2);
+        assert_eq!(reason(&answer), Some(RejectReason::InsufficientFunds));
+        assert!(decision.is_empty());
+        assert_eq!(available(&maker, ask), Lots(500));
+        assert_eq!(maker.trading.as_ref().unwrap().swaps.iter().count(), 0);
+
+        let (answer, decision) = maker.on_take_request(peer, message.clone(), None, NOW + 2);
+        assert_eq!(reason(&answer), Some(RejectReason::ChainUnavailable));
+        assert!(decision.is_empty());
+        assert_eq!(available(&maker, ask), Lots(500));
+
+        let (answer, _) = maker.on_take_request(peer, message, Some(query.amount), NOW + 2);
+        assert_eq!(reason(&answer), None, "exactly enough is enough");
+        assert_eq!(available(&maker, ask), Lots(400));
     }
 }

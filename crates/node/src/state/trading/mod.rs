@@ -30,6 +30,7 @@ mod swaps;
 
 use chain_view::ChainView;
 use incoming::IncomingTakes;
+pub use incoming::TakerFundsQuery;
 use outgoing::OutgoingTakes;
 pub(crate) use own_orders::{Own, OwnOrders};
 pub(crate) use swaps::{SwapEntry, Swaps};
@@ -109,7 +110,7 @@ impl Trading {
             chains: ChainView::new(config),
             own: OwnOrders::default(),
             outgoing: OutgoingTakes::new(millis(config.take_timeout)),
-            incoming: IncomingTakes::new(config.takes_per_minute, millis(config.reservation)),
+            incoming: IncomingTakes::new(config),
             swaps: Swaps::default(),
             ledger: Ledger::new(config),
         }
@@ -227,6 +228,7 @@ impl NodeState {
         let Some(trading) = self.trading.as_mut() else {
             return decision;
         };
+        trading.incoming.prune(now);
         for request_id in trading.outgoing.overdue(now) {
             if let Some(take) = self
                 .trading

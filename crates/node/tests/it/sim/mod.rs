@@ -861,7 +861,14 @@ impl World {
                 request_id,
                 message,
             } => {
-                let (answer, actions) = state.on_take_request(peer, *message, now);
+                // The maker reads the taker's balance on its chain first, as the actor does.
+                let balance = state.take_funds_query(&message).and_then(|query| {
+                    self.chains
+                        .iter()
+                        .find(|chain| chain.chain_id == query.chain_id)
+                        .map(|chain| chain.balance(query.owner, query.token))
+                });
+                let (answer, actions) = state.on_take_request(peer, *message, balance, now);
                 let result = if self.perform(to, actions) {
                     Ok(answer)
                 } else {
