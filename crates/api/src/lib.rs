@@ -11,11 +11,12 @@
 //!
 //! # Routes
 //! Public (no token): `GET /v1/health`, `/v1/info`, `/v1/markets`,
-//! `/v1/markets/{market}/book?depth=N`, `/v1/markets/{market}/trades`, `/v1/peers`,
-//! `/v1/openapi.json`, `/v1/ws`, `/metrics`. With `Authorization: Bearer <token>`:
-//! `POST /v1/orders` (the node signs), `POST /v1/orders/signed`, `GET /v1/orders`,
-//! `DELETE /v1/orders?market=` (cancel all), `GET`/`DELETE /v1/orders/{id}`, `GET /v1/swaps`,
-//! `/v1/swaps/{id}`, `GET /v1/balances`.
+//! `/v1/markets/{market}/book?depth=N`, `/v1/peers`, `/v1/openapi.json`, `/v1/ws` (the
+//! `orders`, `swaps` and `trades:` channels need the token), `/metrics`. With
+//! `Authorization: Bearer <token>`: `POST /v1/orders` (the node signs),
+//! `POST /v1/orders/signed`, `GET /v1/orders`, `DELETE /v1/orders?market=` (cancel all),
+//! `GET`/`DELETE /v1/orders/{id}`, `GET /v1/swaps`, `/v1/swaps/{id}`, `GET /v1/balances`,
+//! `/v1/counterparties`, `/v1/markets/{market}/trades`.
 //!
 //! # Adding a route
 //! Write the handler in `routes.rs` with a `#[utoipa::path]` attribute (its problems in
@@ -243,6 +244,7 @@ mod server {
             .route("/v1/swaps", get(trading::list_swaps))
             .route("/v1/swaps/{id}", get(trading::show_swap))
             .route("/v1/balances", get(trading::balances))
+            .route("/v1/counterparties", get(trading::counterparties))
             // This node's own trades: who it traded with, when, how much.
             .route("/v1/markets/{market}/trades", get(trading::trades))
             .route_layer(from_fn_with_state(state.clone(), auth::require_token));

@@ -36,6 +36,7 @@ pub const ROUTES: &[&str] = &[
     "/v1/swaps",
     "/v1/swaps/{id}",
     "/v1/balances",
+    "/v1/counterparties",
     "/metrics",
 ];
 

@@ -59,6 +59,7 @@ pub struct OrderMessage {
         trading::show_swap,
         trading::trades,
         trading::balances,
+        trading::counterparties,
         routes::openapi,
         routes::metrics,
         ws::upgrade,

@@ -20,8 +20,9 @@ use crate::{
     place::parse_place_order,
     routes::{find_market, parse_order_id, price_string, quantity_string},
     types::{
-        BalanceView, Balances, OrdersCancelled, OwnOrderDetail, OwnOrderView, OwnOrders,
-        PlaceOrderRequest, SwapDetail, SwapLogView, SwapView, Swaps, TradeView, Trades,
+        BalanceView, Balances, Counterparties, CounterpartyKind, CounterpartyView, OrdersCancelled,
+        OwnOrderDetail, OwnOrderView, OwnOrders, PlaceOrderRequest, SwapDetail, SwapLogView,
+        SwapView, Swaps, TradeView, Trades,
     },
 };
 
@@ -404,4 +405,44 @@ mod tests {
         assert_eq!(units(10_000_000_000_000_000, 18), "0.01");
         assert_eq!(units(12_345, 0), "12345");
     }
+}
+
+/// How this node's swaps with each peer and trader address ended — completed, refunded,
+/// never locked, failed — and who is refused for a while after failing repeatedly
+/// (`[settlement] refuse_after_failures`, `refuse_period`). Own trading history: needs the
+/// token.
+#[utoipa::path(get, path = "/v1/counterparties", tag = "orders",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Counterparty records", body = Counterparties),
+        (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`settlement-off`", body = crate::types::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn counterparties(
+    State(state): State<ApiState>,
+) -> ApiResult<Json<Counterparties>> {
+    let records = state.node().counterparties().await?;
+    let counterparties = records
+        .into_iter()
+        .map(|(party, record)| {
+            let (kind, id) = match party {
+                dex_node::Counterparty::Peer(peer) => (CounterpartyKind::Peer, peer.to_string()),
+                dex_node::Counterparty::Trader(address) => {
+                    (CounterpartyKind::Trader, address.to_string())
+                }
+            };
+            CounterpartyView {
+                kind,
+                id,
+                completed: record.completed,
+                refunded: record.refunded,
+                never_locked: record.never_locked,
+                failed: record.failed,
+                failing_in_a_row: record.failing_in_a_row,
+                refused_until: record.refused_until,
+                last_swap_at: record.last_swap_at,
+            }
+        })
+        .collect();
+    Ok(Json(Counterparties { counterparties }))
 }

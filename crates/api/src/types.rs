@@ -501,6 +501,53 @@ pub struct Balances {
     pub balances: Vec<BalanceView>,
 }
 
+/// What a counterparty record is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum CounterpartyKind {
+    /// A node, by its peer id.
+    Peer,
+    /// A trader, by its address.
+    Trader,
+}
+
+/// `GET /v1/counterparties` items: how this node's swaps with one peer or trader ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CounterpartyView {
+    /// A peer or a trader.
+    pub kind: CounterpartyKind,
+    /// The peer id, or the trader's address.
+    pub id: String,
+    /// Swaps that completed.
+    pub completed: u32,
+    /// Swaps that ended with locks refunded because the counterparty did not go on.
+    pub refunded: u32,
+    /// Takes it was granted and never locked for.
+    pub never_locked: u32,
+    /// Swaps that ended with this node's asset claimed and the counterparty's not received.
+    pub failed: u32,
+    /// Failures since its last completed swap.
+    pub failing_in_a_row: u32,
+    /// While it is refused (its takes not accepted, its orders not taken): until when, in
+    /// unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_until: Option<u64>,
+    /// When its last swap ended, in unix ms.
+    pub last_swap_at: u64,
+}
+
+/// `GET /v1/counterparties`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Counterparties {
+    /// Per peer and per trader address this node had swaps with.
+    pub counterparties: Vec<CounterpartyView>,
+}
+
 /// `DELETE /v1/orders`: the orders cancelled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]

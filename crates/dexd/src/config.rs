@@ -226,6 +226,10 @@ pub(crate) struct SettlementToml {
     pub(crate) take_requests_per_peer_minute: u32,
     /// Swaps one taker (address or peer) may hold open at once.
     pub(crate) max_open_swaps_per_taker: usize,
+    /// Failures in a row after which a counterparty is refused (0: never).
+    pub(crate) refuse_after_failures: u32,
+    /// How long a counterparty that failed repeatedly is refused.
+    pub(crate) refuse_period: Dur,
     /// How long a take request waits for the maker's answer.
     pub(crate) take_timeout: Dur,
     /// How often the trader's on-chain balances are read (orders are judged against the
@@ -253,6 +257,8 @@ impl Default for SettlementToml {
             takes_per_minute: node.takes_per_minute,
             take_requests_per_peer_minute: node.take_requests_per_peer_minute,
             max_open_swaps_per_taker: node.max_open_swaps_per_taker,
+            refuse_after_failures: node.refuse_after_failures,
+            refuse_period: Dur(node.refuse_period),
             take_timeout: Dur(node.take_timeout),
             balance_refresh: Dur(node.balance_refresh),
             timing: TimingToml::default(),

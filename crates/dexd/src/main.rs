@@ -250,6 +250,8 @@ fn settlement_config(config: &Config, data_dir: &Path) -> Result<Option<Settleme
     node.takes_per_minute = settlement.takes_per_minute;
     node.take_requests_per_peer_minute = settlement.take_requests_per_peer_minute;
     node.max_open_swaps_per_taker = settlement.max_open_swaps_per_taker;
+    node.refuse_after_failures = settlement.refuse_after_failures;
+    node.refuse_period = settlement.refuse_period.0;
     node.take_timeout = settlement.take_timeout.0;
     node.balance_refresh = settlement.balance_refresh.0;
     node.gas_reserves = gas_reserves;

@@ -123,6 +123,7 @@ pub async fn spawn(
     let mut restored = Decision::default();
     if let (Some(settlement), Some(store)) = (&config.settlement, &store) {
         let now = clock.now();
+        state.restore_counterparties(store.finished_swaps()?);
         restored = state.restore(
             store.own_orders(None, Some(dex_store::OrderStatus::Open))?,
             store.unfinished_swaps()?,
@@ -349,6 +350,13 @@ impl Actor {
             }
             Command::ChainsUp { reply } => {
                 let _ = reply.send(Ok(self.state.chains_up()));
+            }
+            Command::Counterparties { reply } => {
+                let _ = reply.send(if self.store.is_some() {
+                    Ok(self.state.counterparties(self.clock.now()))
+                } else {
+                    Err(Error::SettlementOff)
+                });
             }
             Command::Status { id, reply } => {
                 let _ = reply.send(Ok(self.state.order_status(&id)));

@@ -75,6 +75,12 @@ pub struct SettlementConfig {
     /// Swaps one taker (address or peer) may hold open with this node at once: each holds
     /// some of its quantity, or its lock. Default 16.
     pub max_open_swaps_per_taker: usize,
+    /// Failures in a row (swaps refunded, takes never locked, swaps failed) after which a
+    /// counterparty — its peer id and its trader address — is refused: its takes are not
+    /// accepted and its orders not taken. 0: never. Default 3.
+    pub refuse_after_failures: u32,
+    /// How long a counterparty that failed repeatedly is refused. Default 1 h.
+    pub refuse_period: Duration,
     /// How long a take request waits for the maker's answer. Default 10 s.
     pub take_timeout: Duration,
     /// How often the on-chain balances of the trader keys are read (per chain, in a task of
@@ -328,6 +334,8 @@ impl SettlementConfig {
             takes_per_minute: 30,
             take_requests_per_peer_minute: 60,
             max_open_swaps_per_taker: 16,
+            refuse_after_failures: 3,
+            refuse_period: Duration::from_secs(3600),
             take_timeout: Duration::from_secs(10),
             balance_refresh: Duration::from_secs(5),
             gas_reserves: HashMap::new(),

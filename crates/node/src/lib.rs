@@ -59,8 +59,9 @@ pub use dex_swap::Swap;
 pub use error::Error;
 pub use metrics::NodeMetrics;
 pub use state::{
-    Action, Balance, BalanceReading, BookStats, ChainBatch, DEFAULT_EXPIRY_MS, Decision, NodeEvent,
-    NodeState, OwnOrderEvent, PlaceOrder, StoreOp, TakerFundsQuery, TimeInForce, phase_name,
+    Action, Balance, BalanceReading, BookStats, ChainBatch, Counterparty, CounterpartyRecord,
+    DEFAULT_EXPIRY_MS, Decision, NodeEvent, NodeState, OwnOrderEvent, PlaceOrder, StoreOp,
+    TakerFundsQuery, TimeInForce, phase_name,
 };
 
 type Reply<T> = oneshot::Sender<Result<T, Error>>;
@@ -128,6 +129,9 @@ enum Command {
     },
     ChainsUp {
         reply: Reply<Vec<u64>>,
+    },
+    Counterparties {
+        reply: Reply<Vec<(Counterparty, CounterpartyRecord)>>,
     },
     Status {
         id: OrderId,
@@ -358,6 +362,12 @@ impl NodeHandle {
     /// The chains that answer now (sorted): trading needs both chains of a market.
     pub async fn chains_up(&self) -> Result<Vec<u64>, Error> {
         self.ask(|reply| Command::ChainsUp { reply }).await
+    }
+
+    /// How the swaps with each peer and trader address ended, and who is refused for a
+    /// while after failing repeatedly (sorted). Refused on a relay-only node.
+    pub async fn counterparties(&self) -> Result<Vec<(Counterparty, CounterpartyRecord)>, Error> {
+        self.ask(|reply| Command::Counterparties { reply }).await
     }
 
     /// Stops the node and its network, and returns once the actor has stopped: its

@@ -35,7 +35,8 @@ pub use balances::{Balance, BalanceReading};
 pub use dex_store::StoreOp;
 pub(crate) use trading::Trading;
 pub use trading::{
-    ChainBatch, DEFAULT_EXPIRY_MS, PlaceOrder, TakerFundsQuery, TimeInForce, phase_name,
+    ChainBatch, Counterparty, CounterpartyRecord, DEFAULT_EXPIRY_MS, PlaceOrder, TakerFundsQuery,
+    TimeInForce, phase_name,
 };
 
 /// What the core decided in one step: the writes that make it durable, and what to do

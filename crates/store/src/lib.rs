@@ -194,6 +194,23 @@ impl Store {
         sql::swaps_where(&self.conn, "1 = 1", params![])
     }
 
+    /// Every finished swap with its final state and the local time of its last step (what
+    /// the counterparty record is rebuilt from), oldest first.
+    pub fn finished_swaps(&self) -> Result<Vec<(SwapRecord, Swap, UnixMillis)>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT s.swap_id, s.market, s.own_order_id, s.counter_order_id, s.side, s.price, \
+             s.quantity, s.peer, s.created_at, e.state_json, e.at \
+             FROM swaps s JOIN swap_events e ON e.seq = \
+             (SELECT MAX(seq) FROM swap_events WHERE swap_id = s.swap_id) \
+             WHERE e.finished = 1 ORDER BY e.at, s.swap_id",
+        )?;
+        let rows = statement.query_map(params![], |row| {
+            let at: i64 = row.get(10)?;
+            Ok(records::swap_from_row(row)?.map(|(record, swap)| (record, swap, from_sql_u64(at))))
+        })?;
+        rows.map(|row| row?).collect()
+    }
+
     /// Swaps of one own order, oldest first.
     pub fn swaps_of_order(&self, order_id: &OrderId) -> Result<Vec<(SwapRecord, Swap)>> {
         let mut swaps = sql::swaps_where(

@@ -547,6 +547,16 @@ fn each_bad_request_is_its_own_problem_and_changes_nothing() {
         ("missing-token", 401, Box::new(|| node.get("/v1/swaps"))),
         ("missing-token", 401, Box::new(|| node.get("/v1/balances"))),
         (
+            "missing-token",
+            401,
+            Box::new(|| node.get("/v1/counterparties")),
+        ),
+        (
+            "settlement-off",
+            409,
+            Box::new(|| node.get_auth("/v1/counterparties")),
+        ),
+        (
             "settlement-off",
             409,
             Box::new(|| node.get_auth("/v1/balances")),
@@ -613,6 +623,7 @@ fn the_openapi_document_describes_the_served_routes() {
         "/v1/peers",
         "/v1/ws",
         "/v1/balances",
+        "/v1/counterparties",
         "/metrics",
     ] {
         assert!(document["paths"][path].is_object(), "{path} missing");

@@ -443,6 +443,27 @@ fn a_dexd_killed_mid_swap_restarts_with_its_orders_trades_and_swap_and_completes
     // The taker committed its quantity to the swap when the swap started.
     assert_eq!(status_of(&taking_id).as_deref(), Some("filled"));
     assert_eq!(trades(&b).len(), 1);
+    // The counterparty record is rebuilt from the finished swap: A, as a node and as a
+    // trader, completed one swap with B.
+    let a_info = a.info();
+    let records = b.get_auth("/v1/counterparties").json["counterparties"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let a_trader = a_info.traders[0].to_string();
+    for (kind, id) in [
+        ("peer", a_info.peer_id.as_str()),
+        ("trader", a_trader.as_str()),
+    ] {
+        let record = records
+            .iter()
+            .find(|record| record["kind"] == kind && record["id"] == id)
+            .unwrap_or_else(|| panic!("no {kind} record of A in {records:?}"));
+        assert_eq!(record["completed"], 1, "{record}");
+        assert_eq!(record["failingInARow"], 0, "{record}");
+        assert!(record.get("refusedUntil").is_none(), "{record}");
+    }
+    assert_eq!(records.len(), 2, "{records:?}");
     let after = swaps(&b);
     assert_eq!(after.len(), 2);
     let resumed = after

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use dex_chain::{ChainClient, ClientConfig, HtlcClient, LockParams};
 use dex_network::{Acceptance, NetworkEvent, NetworkHandle, Request, Response};
-use dex_node::{NodeHandle, OwnOrderStatus, TimeInForce};
+use dex_node::{Counterparty, CounterpartyRecord, NodeHandle, OwnOrderStatus, TimeInForce};
 use dex_primitives::{Alive, B256, Lots, Order, Side, Ticks, TraderKey, U256};
 use dex_protocol::{
     ALIVE_TOPIC, GossipMessage, WireMessage, market_topic,
@@ -180,6 +180,43 @@ async fn a_maker_that_never_locks_leaves_the_taker_to_refund_after_t1() -> anyho
         before.quote_eth - fees,
         "only gas was spent"
     );
+    // The taker's record of that maker, as a trader and as a node: one swap refunded.
+    let expected = [
+        Counterparty::Peer(peer.peer_id()),
+        Counterparty::Trader(maker_key.address()),
+    ];
+    assert_records(&taker, &expected, |record| {
+        (record.refunded, record.never_locked)
+    })
+    .await?;
+    Ok(())
+}
+
+/// Every counterparty in `expected` has a record (and no other), each with one failure
+/// in a row, and `counts` of it is (1, 0).
+async fn assert_records(
+    node: &NodeHandle,
+    expected: &[Counterparty],
+    counts: impl Fn(&CounterpartyRecord) -> (u32, u32),
+) -> anyhow::Result<()> {
+    let mut records = node.counterparties().await?;
+    records.sort_by_key(|(party, _)| *party);
+    let mut expected = expected.to_vec();
+    expected.sort();
+    let parties: Vec<Counterparty> = records.iter().map(|(party, _)| *party).collect();
+    assert_eq!(parties, expected);
+    for (party, record) in records {
+        assert_eq!(counts(&record), (1, 0), "{party:?}: {record:?}");
+        assert_eq!(
+            (record.completed, record.failing_in_a_row),
+            (0, 1),
+            "{party:?}"
+        );
+        assert_eq!(
+            record.refused_until, None,
+            "one failure is not yet a refusal"
+        );
+    }
     Ok(())
 }
 
@@ -301,6 +338,15 @@ async fn a_forged_lock_hint_gets_no_lock_and_a_taker_that_never_claims_is_refund
         "the ETH came back, less gas"
     );
     assert_eq!(after.usdc, before.usdc, "and no USDC was taken");
+    // The maker's record of that taker: one swap refunded (it never claimed).
+    let expected = [
+        Counterparty::Peer(peer.peer_id()),
+        Counterparty::Trader(taker_key.address()),
+    ];
+    assert_records(&maker, &expected, |record| {
+        (record.refunded, record.never_locked)
+    })
+    .await?;
     // The committed quantity is offered again as a new order.
     wait_for(
         "the quantity re-posted",

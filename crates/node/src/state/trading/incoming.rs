@@ -15,6 +15,7 @@ use dex_store::SwapRecord;
 use dex_swap::{Role, Swap, SwapParams};
 use tracing::{debug, info};
 
+use super::Counterparty;
 use crate::state::{Decision, NodeState, millis};
 use crate::{NodeMetrics, SettlementConfig};
 
@@ -455,8 +456,22 @@ impl NodeState {
         if let Err(err) = self.check_gas(maker_order.order(), true) {
             return refuse(RejectReason::InsufficientFunds, err.to_string());
         }
-        // Swaps one taker holds open: each holds some of our quantity or our lock.
+        // A counterparty that failed repeatedly waits out its refusal.
         let taker = taker_order.maker();
+        let who = [Counterparty::Trader(taker), Counterparty::Peer(peer)];
+        if let Some((party, until, failures)) = trading.counterparties.refused(&who, now) {
+            let whom = match party {
+                Counterparty::Trader(_) => "this taker",
+                Counterparty::Peer(_) => "this peer",
+            };
+            return refuse(
+                RejectReason::RateLimited,
+                format!(
+                    "{whom} is refused until {until} (unix ms) after {failures} failed swaps in a row"
+                ),
+            );
+        }
+        // Swaps one taker holds open: each holds some of our quantity or our lock.
         let open = trading
             .swaps
             .iter()
@@ -911,5 +926,74 @@ mod tests {
         let (answer, _) = maker.on_take_request(peer, message, Some(query.amount), NOW + 2);
         assert_eq!(reason(&answer), None, "exactly enough is enough");
         assert_eq!(available(&maker, ask), Lots(400));
+    }
+
+    /// A taker that failed three times in a row (here: takes it never locked) is refused
+    /// for the refusal period, by address and by peer; the taker side does not take the
+    /// orders of a maker refused so.
+    #[test]
+    fn a_counterparty_that_failed_repeatedly_is_refused_for_a_while() {
+        use super::super::{Counterparty, Verdict};
+        let (mut maker, ask) = a_maker();
+        let peer = PeerId::random();
+        let taker = trader(40).address();
+        let failing = [Counterparty::Trader(taker), Counterparty::Peer(peer)];
+        let parties = &mut maker.trading.as_mut().unwrap().counterparties;
+        for at in 0..3 {
+            parties.record(&failing, Verdict::NeverLocked, NOW + at);
+        }
+        let (answer, decision) =
+            maker.on_take_request(peer, take_by(40, peer, ask, Side::Buy, 1, 1), RICH, NOW + 5);
+        assert_eq!(reason(&answer), Some(RejectReason::RateLimited));
+        let TakeAnswer::Rejected { detail, .. } = &answer else {
+            unreachable!()
+        };
+        assert!(detail.contains("after 3 failed swaps in a row"), "{detail}");
+        assert!(decision.is_empty());
+        // A fresh key from the same node is refused too.
+        let (answer, _) =
+            maker.on_take_request(peer, take_by(41, peer, ask, Side::Buy, 1, 2), RICH, NOW + 5);
+        assert_eq!(reason(&answer), Some(RejectReason::RateLimited));
+        // An hour after the last failure the refusal is over.
+        let parties = &maker.trading.as_ref().unwrap().counterparties;
+        assert!(parties.refused(&failing, NOW + 2 + 3_600_000 - 1).is_some());
+        assert_eq!(parties.refused(&failing, NOW + 2 + 3_600_000), None);
+        let records = maker.counterparties(NOW + 2 + 3_600_000);
+        assert_eq!(records.len(), 2);
+        assert!(records.iter().all(|(_, record)| record.never_locked == 3
+            && record.failing_in_a_row == 3
+            && record.refused_until.is_none()));
+    }
+
+    /// The taker side leaves out the orders of a maker it refuses.
+    #[test]
+    fn a_taker_does_not_take_from_a_refused_maker() {
+        let (mut maker, maker_trader) = node_of(0);
+        fund(&mut maker, maker_trader);
+        let (_, placed) = maker
+            .place_order(order(Side::Sell, 300_000, 500), NOW)
+            .unwrap();
+        let (mut taker, taker_trader) = node_of(1);
+        fund(&mut taker, taker_trader);
+        for action in placed.then {
+            if let Action::Publish { topic, data } = action {
+                let _ = taker.on_gossip(maker.peer_id, &topic, &data, NOW);
+            }
+        }
+        let failing = [super::super::Counterparty::Trader(maker_trader)];
+        let parties = &mut taker.trading.as_mut().unwrap().counterparties;
+        for at in 0..3 {
+            parties.record(&failing, super::super::Verdict::Refunded, NOW + at);
+        }
+        let (_, placed) = taker
+            .place_order(order(Side::Buy, 300_000, 100), NOW + 5)
+            .unwrap();
+        assert!(
+            !placed
+                .then
+                .iter()
+                .any(|action| matches!(action, Action::Take { .. })),
+            "no take of a refused maker's order"
+        );
     }
 }

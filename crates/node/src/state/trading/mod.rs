@@ -11,6 +11,7 @@
 //!   request without changing anything, apart from the reservation that follows it;
 //! - [`Swaps`] (`swaps`): the swap machines, their steps persisted before their actions;
 //! - [`ChainView`] (`chain_view`): each chain's clocks and events routed to swaps;
+//! - [`Counterparties`] (`counterparties`): how swaps with each peer and trader ended;
 //! - `restore`: all of it read back after a restart.
 
 use dex_chain::{BlockRef, ChainEvent};
@@ -22,6 +23,7 @@ use super::{Decision, Ledger, NodeState, millis};
 use crate::{Error, SettlementConfig};
 
 mod chain_view;
+mod counterparties;
 mod incoming;
 mod outgoing;
 mod own_orders;
@@ -29,6 +31,10 @@ mod restore;
 mod swaps;
 
 use chain_view::ChainView;
+use counterparties::Counterparties;
+#[cfg(test)]
+use counterparties::Verdict;
+pub use counterparties::{Counterparty, CounterpartyRecord};
 use incoming::IncomingTakes;
 pub use incoming::TakerFundsQuery;
 use outgoing::OutgoingTakes;
@@ -92,6 +98,8 @@ pub(crate) struct Trading {
     outgoing: OutgoingTakes,
     /// Admission of takers' requests.
     incoming: IncomingTakes,
+    /// How swaps with each peer and trader ended; who is refused for a while.
+    counterparties: Counterparties,
     /// Swaps in progress and what every swap left behind (hashlocks, commits).
     pub(crate) swaps: Swaps,
     /// Balances: on chain, reserved by orders, locks seen.
@@ -111,6 +119,10 @@ impl Trading {
             own: OwnOrders::default(),
             outgoing: OutgoingTakes::new(millis(config.take_timeout)),
             incoming: IncomingTakes::new(config),
+            counterparties: Counterparties::new(
+                config.refuse_after_failures,
+                millis(config.refuse_period),
+            ),
             swaps: Swaps::default(),
             ledger: Ledger::new(config),
         }

@@ -13,7 +13,7 @@ use dex_store::{OrderStatus as StoredStatus, SwapRecord};
 use dex_swap::{Role, Secret, Swap, SwapParams};
 use tracing::{debug, info, warn};
 
-use super::{MAX_TAKE_ROUNDS, MAX_TAKES_PER_PEER};
+use super::{Counterparty, MAX_TAKE_ROUNDS, MAX_TAKES_PER_PEER};
 use crate::NodeMetrics;
 use crate::state::{Action, Decision, NodeState};
 
@@ -123,6 +123,7 @@ impl NodeState {
         let order = own.order.clone();
         let in_book = own.in_book;
         let refused_by = &own.refused_by;
+        let counterparties = &trading.counterparties;
         let want = own.remaining.saturating_sub(own.in_flight);
         let market = order.market();
         let Some(state) = self.books.get(&market) else {
@@ -160,6 +161,19 @@ impl NodeState {
             // Orders of this node (another of its trader keys) cannot be taken over the
             // network, and would share the swap's hashlock in one database.
             if maker_order.order().peer == self.peer {
+                continue;
+            }
+            // Nor orders of a maker (or its node) that failed us repeatedly, for a while.
+            let mut who = vec![Counterparty::Trader(maker_order.maker())];
+            who.extend(
+                maker_order
+                    .order()
+                    .peer
+                    .parse::<PeerId>()
+                    .ok()
+                    .map(Counterparty::Peer),
+            );
+            if counterparties.refused(&who, now).is_some() {
                 continue;
             }
             let quantity = fill.quantity.min(left);

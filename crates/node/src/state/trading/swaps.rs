@@ -388,6 +388,7 @@ impl NodeState {
             return;
         };
         trading.ledger.forget_swap(&swap_id);
+        self.record_counterparty(&entry.swap, entry.peer, &outcome, now);
         let record = entry.record;
         match &outcome {
             Outcome::Completed => {
