@@ -73,7 +73,7 @@ fn write_new_key(
         .mode(0o600)
         .open(out)
         .with_context(cannot_create)?;
-    writeln!(file, "{}", key.to_hex_secret())
+    writeln!(file, "{}", key.to_hex_secret().as_str())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("writing key file {}", out.display()))
 }

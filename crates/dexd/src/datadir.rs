@@ -77,7 +77,7 @@ impl DataDir {
             return Ok((key, false));
         }
         let key = TraderKey::generate()?;
-        write_secret(&path, format!("{}\n", key.to_hex_secret()).as_bytes())?;
+        write_secret(&path, &[key.to_hex_secret().as_bytes(), b"\n"].concat())?;
         Ok((key, true))
     }
 

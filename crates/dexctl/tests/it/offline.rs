@@ -67,7 +67,7 @@ fn key_new_writes_a_private_key_file() {
     assert!(err.contains("must not exist yet"), "{err}");
     assert_eq!(
         fs::read_to_string(&out).unwrap().trim(),
-        key.to_hex_secret()
+        key.to_hex_secret().as_str()
     );
 }
 
