@@ -51,8 +51,11 @@ api_fuzz() {
   FUZZ_DIR="$dir"
   # dexd stopped and its files removed however the script ends.
   trap 'if [[ -n "${FUZZ_PID:-}" ]]; then kill "$FUZZ_PID" 2>/dev/null; wait "$FUZZ_PID" 2>/dev/null; fi; rm -rf "${FUZZ_DIR:-}"' EXIT
+  # plain_key: the relay's trader key is a throwaway, created at first start without a
+  # password.
   cat >"$dir/dexd.toml" <<TOML
 markets_file = "$PWD/config/markets.toml"
+plain_key = true
 [log]
 level = "warn"
 [p2p]
