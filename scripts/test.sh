@@ -85,4 +85,28 @@ TOML
 }
 api_fuzz
 
+# Keystores are exchanged with other tools: a keystore written by `dexctl key new` opens with
+# eth-account's Account.decrypt to the same address, and one written by eth-account's
+# Account.encrypt is accepted by `dexctl key import` with the same address
+# (scripts/keystore-interop.py). Pinned, installed into the git-ignored .tools/eth-account
+# venv; offline once installed.
+ETH_ACCOUNT_VERSION="0.14.0"
+step "keystores: dexctl and eth-account $ETH_ACCOUNT_VERSION open each other's"
+keystore_interop() {
+  local venv=.tools/eth-account
+  local installed
+  installed="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("eth-account"))' 2>/dev/null || true)"
+  if [[ "$installed" != "$ETH_ACCOUNT_VERSION" ]]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "eth-account==$ETH_ACCOUNT_VERSION"
+  fi
+  cargo build --locked --quiet -p dexctl
+  local dir status=0
+  dir="$(mktemp -d)"
+  "$venv/bin/python" scripts/keystore-interop.py "${CARGO_TARGET_DIR:-target}/debug/dexctl" "$dir" || status=$?
+  rm -rf "$dir"
+  return "$status"
+}
+keystore_interop
+
 step "all tests passed"
