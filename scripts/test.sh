@@ -51,8 +51,11 @@ api_fuzz() {
   FUZZ_DIR="$dir"
   # dexd stopped and its files removed however the script ends.
   trap 'if [[ -n "${FUZZ_PID:-}" ]]; then kill "$FUZZ_PID" 2>/dev/null; wait "$FUZZ_PID" 2>/dev/null; fi; rm -rf "${FUZZ_DIR:-}"' EXIT
+  # plain_key: the relay's trader key is a throwaway, created at first start without a
+  # password.
   cat >"$dir/dexd.toml" <<TOML
 markets_file = "$PWD/config/markets.toml"
+plain_key = true
 [log]
 level = "warn"
 [p2p]
@@ -81,5 +84,29 @@ TOML
   FUZZ_PID=""
 }
 api_fuzz
+
+# Keystores are exchanged with other tools: a keystore written by `dexctl key new` opens with
+# eth-account's Account.decrypt to the same address, and one written by eth-account's
+# Account.encrypt is accepted by `dexctl key import` with the same address
+# (scripts/keystore-interop.py). Pinned, installed into the git-ignored .tools/eth-account
+# venv; offline once installed.
+ETH_ACCOUNT_VERSION="0.14.0"
+step "keystores: dexctl and eth-account $ETH_ACCOUNT_VERSION open each other's"
+keystore_interop() {
+  local venv=.tools/eth-account
+  local installed
+  installed="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("eth-account"))' 2>/dev/null || true)"
+  if [[ "$installed" != "$ETH_ACCOUNT_VERSION" ]]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "eth-account==$ETH_ACCOUNT_VERSION"
+  fi
+  cargo build --locked --quiet -p dexctl
+  local dir status=0
+  dir="$(mktemp -d)"
+  "$venv/bin/python" scripts/keystore-interop.py "${CARGO_TARGET_DIR:-target}/debug/dexctl" "$dir" || status=$?
+  rm -rf "$dir"
+  return "$status"
+}
+keystore_interop
 
 step "all tests passed"

@@ -742,7 +742,8 @@ pub fn percent_encode(segment: &str) -> String {
 /// The files of a node's data directory, shared by dexd (which creates them) and its
 /// clients (which read the URL and the token).
 pub mod layout {
-    /// The trader's secp256k1 key, `0x` hex (mode 0600).
+    /// The trader's secp256k1 key (mode 0600): a Web3 Secret Storage v3 keystore (JSON), or
+    /// `0x` hex where plain keys are explicitly allowed (devnets).
     pub const TRADER_KEY: &str = "trader.key";
     /// The libp2p identity key, protobuf-encoded ed25519 (mode 0600).
     pub const P2P_KEY: &str = "p2p.key";

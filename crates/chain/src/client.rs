@@ -209,17 +209,8 @@ impl ChainClient {
         key: &TraderKey,
         config: ClientConfig,
     ) -> Result<ChainClient, ChainError> {
-        let secret: B256 = key
-            .to_hex_secret()
-            .parse()
-            .map_err(|_| ChainError::Invalid {
-                what: "trader key",
-                reason: "not 32 bytes of hex".into(),
-            })?;
-        let signer = PrivateKeySigner::from_bytes(&secret).map_err(|err| ChainError::Invalid {
-            what: "trader key",
-            reason: err.to_string(),
-        })?;
+        // The k256 key itself (erased on drop), not a hex or byte copy of the secret.
+        let signer = PrivateKeySigner::from_signing_key(key.signing_key().clone());
         let account = signer.address();
         // No fillers: nonces, gas and fees are set by this client (see the module docs).
         let provider = ProviderBuilder::<_, _, Ethereum>::default()

@@ -220,6 +220,10 @@ resend_interval = "15s"
 # The contract addresses are those dex-devnet deploys to on fresh chains (chains.json).
 # Every key and its default: config/dexd.example.toml.
 
+# The trader key is anvil's development key {index}, public knowledge: it is kept as plain hex
+# (no password to type on a devnet). Never do this with a key that holds real funds.
+plain_key = true
+
 [log]
 format = "human"
 level = "info"
@@ -287,8 +291,9 @@ pub(crate) fn node_dir(data_dir: &Path, index: usize) -> PathBuf {
     data_dir.join(format!("node-{index}"))
 }
 
-/// Makes a fresh node directory: the config and the trader's key. A directory left by an
-/// earlier devnet (its chains are gone) is replaced; anything else in the way is refused.
+/// Makes a fresh node directory: the config and the trader's key, plain hex (a public
+/// anvil key; the config says `plain_key = true`). A directory left by an earlier devnet
+/// (its chains are gone) is replaced; anything else in the way is refused.
 pub(crate) fn prepare_node_dir(
     dir: &Path,
     config: &str,

@@ -8,6 +8,11 @@
 //!
 //! Offline tools (keys, market ids, signing and verifying orders and updates) work without a
 //! node and print JSON. Errors go to stderr with exit code 1 (usage errors: 2).
+//!
+//! Key files are Web3 Secret Storage v3 keystores (encrypted JSON, as geth, Foundry's `cast
+//! wallet` and eth-account read and write). Their password comes from `--password-file`,
+//! else `DEX_KEY_PASSWORD`, else a prompt when stdin is a terminal. Plain hex key files are
+//! read or written only with `--insecure-plain-key`.
 
 mod client;
 mod offline;
@@ -18,6 +23,9 @@ use std::{path::PathBuf, process::ExitCode};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use dex_api::types::SideName;
+use dex_keyfile::PasswordSources;
+use dex_primitives::KdfStrength;
+use offline::{ImportFormat, KeyAccess};
 
 /// p2pdex command-line client.
 #[derive(Debug, Parser)]
@@ -49,7 +57,9 @@ struct Global {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Trader keys.
+    /// Trader keys: new, import, export. Keys are kept in encrypted Web3 Secret Storage v3
+    /// keystores; the password comes from --password-file, DEX_KEY_PASSWORD, or the
+    /// terminal.
     #[command(subcommand)]
     Key(KeyCommand),
     /// Market definitions.
@@ -91,21 +101,112 @@ enum Command {
     Balances,
 }
 
+/// Where a keystore's password comes from.
+#[derive(Debug, Args)]
+struct PasswordArgs {
+    /// A file whose first line is the keystore password (keep it mode 0600). Without it:
+    /// the DEX_KEY_PASSWORD environment variable, else a prompt when stdin is a terminal
+    /// (a new password is asked twice); else the command fails.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+}
+
+impl PasswordArgs {
+    fn sources(&self) -> PasswordSources {
+        PasswordSources::new(self.password_file.clone())
+    }
+}
+
+/// How a new keystore is encrypted.
+#[derive(Debug, Args)]
+struct KdfArgs {
+    /// Cheaper scrypt parameters for new keystores (geth's --lightkdf: n = 4096, p = 6, 4 MiB)
+    /// instead of geth's standard ones (n = 262144, p = 1, 256 MiB, about a second): each
+    /// password guess costs an attacker far less. For tests and small machines.
+    #[arg(long)]
+    light_kdf: bool,
+}
+
+impl KdfArgs {
+    fn strength(&self) -> KdfStrength {
+        if self.light_kdf {
+            KdfStrength::Light
+        } else {
+            KdfStrength::Standard
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum KeyCommand {
-    /// Creates a new secp256k1 trader key in a file readable only by its owner (mode 0600)
-    /// and prints its address. Never overwrites an existing file.
+    /// Creates a new trader key in an encrypted keystore file and prints its address.
+    ///
+    /// The secp256k1 key is written as a Web3 Secret Storage v3 keystore (scrypt with
+    /// geth's standard parameters, AES-128-CTR; geth, cast wallet and eth-account open it)
+    /// into a new file readable only by its owner (mode 0600). The password: --password-file,
+    /// else DEX_KEY_PASSWORD, else typed twice on the terminal. Never overwrites a file. To
+    /// use it in a node: dexctl key import <file>.
     New {
-        /// Where to write the key (0x-hex private key).
+        /// Where to write the keystore.
         #[arg(long, default_value = "trader.key")]
         out: PathBuf,
+        #[command(flatten)]
+        password: PasswordArgs,
+        #[command(flatten)]
+        kdf: KdfArgs,
+        /// Write the key as plain, unencrypted 0x hex instead: anyone who can read the
+        /// file has the key. Only for throwaway keys (devnets, tests).
+        #[arg(long, conflicts_with_all = ["light_kdf", "password_file"])]
+        insecure_plain_key: bool,
     },
-    /// Imports a trader key into a node's data dir (--data-dir) as trader.key, mode 0600.
-    /// The key is read from a file or stdin (`-`), never from the command line. Refuses to
-    /// overwrite a key or to touch the data dir of a running dexd.
+    /// Imports a keystore (or with --hex a hex key) into a node's data dir as trader.key.
+    ///
+    /// FILE is a Web3 Secret Storage v3 keystore, e.g. written by geth, cast wallet,
+    /// eth-account or `dexctl key new`: it is opened with its password to check it, then
+    /// stored as it is in <data dir>/trader.key (mode 0600), and dexd opens it with the same
+    /// password. With --hex, FILE holds a 0x-hex private key instead, which is stored
+    /// encrypted with a new password. FILE may be `-` (stdin; the password must then come
+    /// from --password-file or DEX_KEY_PASSWORD); a key is never read from the command line.
+    /// Refuses to overwrite a key or to touch the data dir of a running dexd.
     Import {
-        /// File holding the 0x-hex private key; `-` reads stdin.
+        /// The keystore (or with --hex, the 0x-hex private key); `-` reads stdin.
         file: PathBuf,
+        /// FILE holds a plain 0x-hex private key, not a keystore. It is encrypted for
+        /// storage unless --insecure-plain-key.
+        #[arg(long)]
+        hex: bool,
+        #[command(flatten)]
+        password: PasswordArgs,
+        #[command(flatten)]
+        kdf: KdfArgs,
+        /// Store the key as plain, unencrypted 0x hex (dexd then needs
+        /// --insecure-plain-key too): anyone who can read the file has the key. Only for
+        /// throwaway keys.
+        #[arg(long, conflicts_with = "light_kdf")]
+        insecure_plain_key: bool,
+    },
+    /// Exports a node's trader key (a keystore, or with --insecure-plain-hex plain hex).
+    ///
+    /// Writes <data dir>/trader.key into a new file (mode 0600): the keystore as it is,
+    /// opened first with its password so that the copy is known to open (a plain devnet
+    /// key, with --insecure-plain-key, is encrypted with a new password); or, with
+    /// --insecure-plain-hex, the private key in clear. Prints the address.
+    Export {
+        /// Where to write it; never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Write the private key UNENCRYPTED, as 0x hex: anyone who reads the file has the
+        /// key. Only to hand it to a tool that reads no keystores; delete it after.
+        #[arg(long)]
+        insecure_plain_hex: bool,
+        /// The data dir's trader.key may be plain hex (a devnet's); it is exported as a
+        /// new keystore with a new password (or, with --insecure-plain-hex, as it is).
+        #[arg(long)]
+        insecure_plain_key: bool,
+        #[command(flatten)]
+        kdf: KdfArgs,
     },
 }
 
@@ -129,9 +230,14 @@ enum OrderCommand {
     Sign {
         /// The order message JSON file.
         file: PathBuf,
-        /// File holding the 0x-hex private key.
+        /// The maker's key file: a keystore (or plain hex with --insecure-plain-key).
         #[arg(long)]
         key_file: PathBuf,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Accept a plain, unencrypted 0x-hex key file.
+        #[arg(long)]
+        insecure_plain_key: bool,
         /// Sign even when the key is not the order's maker (the result will not verify).
         #[arg(long)]
         any_signer: bool,
@@ -209,9 +315,14 @@ enum UpdateCommand {
     Sign {
         /// The update message JSON file.
         file: PathBuf,
-        /// File holding the order maker's 0x-hex private key.
+        /// The order maker's key file: a keystore (or plain hex with --insecure-plain-key).
         #[arg(long)]
         key_file: PathBuf,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Accept a plain, unencrypted 0x-hex key file.
+        #[arg(long)]
+        insecure_plain_key: bool,
     },
 }
 
@@ -239,24 +350,70 @@ fn run(cli: Cli) -> Result<Printed> {
         )
     };
     let api = |output: Result<online::Output>| output.map(Printed::Api);
+    let data_dir = || {
+        client::data_dir(global.data_dir.as_deref())
+            .ok_or_else(|| anyhow::anyhow!("no data dir: pass --data-dir"))
+    };
+    let access = |plain: bool, password: &PasswordArgs, strength: KdfStrength| KeyAccess {
+        plain,
+        strength,
+        passwords: password.sources(),
+    };
     match cli.command {
-        Command::Key(KeyCommand::New { out }) => offline::key_new(&out).map(Printed::Json),
-        Command::Key(KeyCommand::Import { file }) => {
-            let data_dir = client::data_dir(global.data_dir.as_deref())
-                .ok_or_else(|| anyhow::anyhow!("no data dir: pass --data-dir"))?;
-            offline::key_import(&file, &data_dir).map(Printed::Json)
+        Command::Key(KeyCommand::New {
+            out,
+            password,
+            kdf,
+            insecure_plain_key,
+        }) => offline::key_new(&out, &access(insecure_plain_key, &password, kdf.strength()))
+            .map(Printed::Json),
+        Command::Key(KeyCommand::Import {
+            file,
+            hex,
+            password,
+            kdf,
+            insecure_plain_key,
+        }) => {
+            let format = if hex {
+                ImportFormat::Hex
+            } else {
+                ImportFormat::Keystore
+            };
+            let access = access(insecure_plain_key, &password, kdf.strength());
+            offline::key_import(&file, format, &data_dir()?, &access).map(Printed::Json)
+        }
+        Command::Key(KeyCommand::Export {
+            out,
+            password,
+            insecure_plain_hex,
+            insecure_plain_key,
+            kdf,
+        }) => {
+            let access = access(insecure_plain_key, &password, kdf.strength());
+            offline::key_export(&data_dir()?, &out, insecure_plain_hex, &access).map(Printed::Json)
         }
         Command::Market(MarketCommand::Id { file }) => offline::market_id(&file).map(Printed::Json),
         Command::Order(OrderCommand::Sign {
             file,
             key_file,
+            password,
+            insecure_plain_key,
             any_signer,
-        }) => offline::order_sign(&file, &key_file, any_signer).map(Printed::Json),
+        }) => {
+            let access = access(insecure_plain_key, &password, KdfStrength::Standard);
+            offline::order_sign(&file, &key_file, &access, any_signer).map(Printed::Json)
+        }
         Command::Order(OrderCommand::Verify { file }) => {
             offline::order_verify(&file).map(Printed::Json)
         }
-        Command::Update(UpdateCommand::Sign { file, key_file }) => {
-            offline::update_sign(&file, &key_file).map(Printed::Json)
+        Command::Update(UpdateCommand::Sign {
+            file,
+            key_file,
+            password,
+            insecure_plain_key,
+        }) => {
+            let access = access(insecure_plain_key, &password, KdfStrength::Standard);
+            offline::update_sign(&file, &key_file, &access).map(Printed::Json)
         }
         Command::Order(OrderCommand::Place {
             market,

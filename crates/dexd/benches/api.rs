@@ -65,6 +65,8 @@ fn start_node(devnet: &Devnet) -> Node {
     let markets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/markets.toml");
     let mut config = format!(
         r#"markets_file = "{}"
+# The devnet's public anvil key, written below as plain hex.
+plain_key = true
 [log]
 level = "warn"
 [p2p]

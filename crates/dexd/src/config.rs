@@ -25,6 +25,12 @@ pub(crate) struct Config {
     /// Where keys, the token, the database and the lock live. Relative paths are relative to
     /// the config file's directory.
     pub(crate) data_dir: Option<PathBuf>,
+    /// Accept (and at first start create) a plain, unencrypted hex `trader.key` instead of
+    /// an encrypted keystore: for throwaway keys only (devnets, tests).
+    pub(crate) plain_key: bool,
+    /// A file whose first line is the trader keystore's password, relative to the config
+    /// file's directory. `--password-file` and `DEX_KEY_PASSWORD` come first.
+    pub(crate) password_file: Option<PathBuf>,
     /// A TOML file of `[[markets]]`, relative to the config file's directory. Its markets
     /// are added to those defined inline.
     pub(crate) markets_file: Option<PathBuf>,
@@ -519,6 +525,8 @@ pub(crate) const FLAG_VARS: &[&str] = &[
 /// `DEX_BIN_DIR`, …) and are left alone. A misspelt key inside a section is still an error.
 const TOP_LEVEL_KEYS: &[&str] = &[
     "data_dir",
+    "plain_key",
+    "password_file",
     "markets_file",
     "markets",
     "log",
@@ -731,6 +739,11 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/dexd.example.toml");
         let config = load(Some(&path), &[]).unwrap();
         let defaults = Config::default();
+        assert_eq!(config.plain_key, defaults.plain_key);
+        assert!(
+            !config.plain_key,
+            "keys are encrypted unless a flag says otherwise"
+        );
         assert_eq!(config.api.listen, defaults.api.listen);
         assert_eq!(config.api.body_limit, defaults.api.body_limit);
         assert_eq!(config.p2p.listen, defaults.p2p.listen);
@@ -788,6 +801,8 @@ mod tests {
             "DEX_MM_LOG_LEVEL",
             "DEX_BIN_DIR",
             "DEX_ANVIL",
+            // A password, read by dexd itself but never a config key.
+            "DEX_KEY_PASSWORD",
         ]
         .map(|var| (var.to_owned(), "/somewhere".to_owned()));
         let config = load(Some(&path), &others).unwrap();

@@ -1,6 +1,7 @@
-//! The data directory: a lock so two dexd never share it, the trader key and the libp2p key
-//! (mode 0600, created on first start), the API token (0600, created on first start, like
-//! bitcoind's cookie), the API URL of the running node, and the database.
+//! The data directory: a lock so two dexd never share it, the trader key (an encrypted
+//! keystore, or plain hex only when the config says so) and the libp2p key (mode 0600,
+//! created on first start), the API token (0600, created on first start, like bitcoind's
+//! cookie), the API URL of the running node, and the database.
 
 use std::{
     fs::{self, File, OpenOptions, TryLockError},
@@ -9,10 +10,33 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use dex_api::layout;
+use dex_keyfile::PasswordSources;
 use dex_network::Keypair;
-use dex_primitives::TraderKey;
+use dex_primitives::{KdfStrength, TraderKey};
+use zeroize::Zeroizing;
+
+/// How the trader key is kept.
+#[derive(Debug)]
+pub(crate) struct TraderKeyAccess {
+    /// A plain hex `trader.key` is accepted, and a new one is written plain
+    /// (`--insecure-plain-key`, `plain_key = true`).
+    pub(crate) allow_plain: bool,
+    /// Where the keystore's password comes from.
+    pub(crate) passwords: PasswordSources,
+}
+
+/// How the trader key was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyOrigin {
+    /// Read from `trader.key`.
+    Opened,
+    /// Created now, encrypted.
+    CreatedEncrypted,
+    /// Created now, plain hex.
+    CreatedPlain,
+}
 
 /// An open, locked data directory. The lock is released when this is dropped (or the
 /// process dies).
@@ -66,19 +90,42 @@ impl DataDir {
         &self.path
     }
 
-    /// The trader key, created on first start. Refuses a key file others can read.
-    pub(crate) fn trader_key(&self) -> Result<(TraderKey, bool)> {
+    /// The trader key: `trader.key` opened with its password (a plain hex file only if
+    /// `access.allow_plain`), or, on first start, a new key written encrypted with a new
+    /// password (scrypt at geth's standard parameters), plain only if allowed. Refuses a key
+    /// file others can read.
+    pub(crate) fn trader_key(&self, access: &TraderKeyAccess) -> Result<(TraderKey, KeyOrigin)> {
         let path = self.path.join(layout::TRADER_KEY);
         if path.exists() {
-            let text = read_secret(&path)?;
-            let key = text
-                .parse()
-                .with_context(|| format!("{} does not hold a private key", path.display()))?;
-            return Ok((key, false));
+            check_private(&path)?;
+            let key = dex_keyfile::load_key(&path, access.allow_plain, &access.passwords).map_err(
+                |err| match err {
+                    dex_keyfile::Error::PlainKeyRefused { path } => anyhow!(
+                        "{} holds a plain (unencrypted) hex key, not an encrypted keystore: \
+                         start with --insecure-plain-key (or set plain_key = true in the \
+                         config) to use it anyway, only for throwaway keys such as a \
+                         devnet's; or encrypt it with `dexctl key import --hex`",
+                        path.display()
+                    ),
+                    err => anyhow!(err),
+                },
+            )?;
+            return Ok((key, KeyOrigin::Opened));
         }
         let key = TraderKey::generate()?;
-        write_secret(&path, format!("{}\n", key.to_hex_secret()).as_bytes())?;
-        Ok((key, true))
+        if access.allow_plain {
+            dex_keyfile::write_plain_key(&path, &key)?;
+            return Ok((key, KeyOrigin::CreatedPlain));
+        }
+        dex_keyfile::write_keystore(&path, &key, KdfStrength::Standard, &access.passwords)
+            .with_context(|| {
+                format!(
+                    "no trader key in {} yet: a new one is written encrypted, with a \
+                     password (or import a key first: dexctl key import)",
+                    self.path.display()
+                )
+            })?;
+        Ok((key, KeyOrigin::CreatedEncrypted))
     }
 
     /// The libp2p identity (ed25519), created on first start.
@@ -152,9 +199,11 @@ fn check_private(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn read_secret(path: &Path) -> Result<String> {
+fn read_secret(path: &Path) -> Result<Zeroizing<String>> {
     check_private(path)?;
-    fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    fs::read_to_string(path)
+        .map(Zeroizing::new)
+        .with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Creates a file only its owner can read, failing if it exists.
@@ -174,12 +223,30 @@ fn write_secret(path: &Path, contents: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
 
+    fn plain() -> TraderKeyAccess {
+        TraderKeyAccess {
+            allow_plain: true,
+            passwords: PasswordSources::default(),
+        }
+    }
+
+    fn password(password: &str) -> TraderKeyAccess {
+        TraderKeyAccess {
+            allow_plain: false,
+            passwords: PasswordSources::explicit(
+                None,
+                Some(Zeroizing::new(password.to_owned())),
+                false,
+            ),
+        }
+    }
+
     #[test]
     fn files_are_created_private_and_reused() {
         let dir = tempfile::tempdir().unwrap();
         let data = DataDir::open(&dir.path().join("node")).unwrap();
-        let (key, created) = data.trader_key().unwrap();
-        assert!(created);
+        let (key, origin) = data.trader_key(&plain()).unwrap();
+        assert_eq!(origin, KeyOrigin::CreatedPlain);
         let token = data.api_token().unwrap();
         let p2p = data.p2p_key().unwrap();
         for name in [layout::TRADER_KEY, layout::API_TOKEN, layout::P2P_KEY] {
@@ -189,7 +256,11 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "{name}");
         }
-        assert_eq!(data.trader_key().unwrap().0.address(), key.address());
+        let (again, origin) = data.trader_key(&plain()).unwrap();
+        assert_eq!(
+            (again.address(), origin),
+            (key.address(), KeyOrigin::Opened)
+        );
         assert_eq!(data.api_token().unwrap(), token);
         assert_eq!(data.p2p_key().unwrap().public(), p2p.public());
         // A second opener is refused while the first holds the lock.
@@ -203,10 +274,65 @@ mod tests {
     fn readable_keys_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let data = DataDir::open(dir.path()).unwrap();
-        data.trader_key().unwrap();
+        data.trader_key(&plain()).unwrap();
         let path = dir.path().join(layout::TRADER_KEY);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        let err = data.trader_key().unwrap_err().to_string();
+        let err = data.trader_key(&plain()).unwrap_err().to_string();
         assert!(err.contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn a_plain_key_without_the_flag_is_refused_naming_flag_and_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::open(dir.path()).unwrap();
+        data.trader_key(&plain()).unwrap();
+        let err = data.trader_key(&password("pw")).unwrap_err().to_string();
+        assert!(
+            err.contains("plain (unencrypted) hex key")
+                && err.contains("--insecure-plain-key")
+                && err.contains("plain_key = true"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_keystore_opens_with_its_password_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::open(dir.path()).unwrap();
+        let key = TraderKey::generate().unwrap();
+        let path = dir.path().join(layout::TRADER_KEY);
+        dex_keyfile::write_keystore(&path, &key, KdfStrength::Light, &password("pw").passwords)
+            .unwrap();
+        let (opened, origin) = data.trader_key(&password("pw")).unwrap();
+        assert_eq!(
+            (opened.address(), origin),
+            (key.address(), KeyOrigin::Opened)
+        );
+        let err = format!("{:#}", data.trader_key(&password("nope")).unwrap_err());
+        assert!(err.contains("wrong password"), "{err}");
+        // The flag allows plain keys; it does not skip the password of a keystore.
+        let err = format!("{:#}", data.trader_key(&plain()).unwrap_err());
+        assert!(
+            err.contains("no password") && err.contains("DEX_KEY_PASSWORD"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn without_a_password_no_key_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::open(dir.path()).unwrap();
+        let none = TraderKeyAccess {
+            allow_plain: false,
+            passwords: PasswordSources::default(),
+        };
+        let err = format!("{:#}", data.trader_key(&none).unwrap_err());
+        assert!(
+            err.contains("no trader key in")
+                && err.contains("dexctl key import")
+                && err.contains("--password-file"),
+            "{err}"
+        );
+        assert!(!dir.path().join(layout::TRADER_KEY).exists());
     }
 }

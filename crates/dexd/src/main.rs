@@ -1,6 +1,7 @@
 //! `dexd`: the p2pdex node daemon. It reads its TOML config (`DEX_*` environment variables
-//! and flags override it), opens and locks its data dir (keys, token, database), starts the
-//! node and serves the HTTP API until SIGINT or SIGTERM.
+//! and flags override it), opens and locks its data dir (keys, token, database), opens the
+//! trader keystore with its password, starts the node and serves the HTTP API until SIGINT
+//! or SIGTERM.
 
 mod config;
 mod datadir;
@@ -16,7 +17,7 @@ use std::{
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use config::Config;
-use datadir::DataDir;
+use datadir::{DataDir, KeyOrigin, TraderKeyAccess};
 use dex_logging::LogFormat;
 use dex_network::{Multiaddr, NetworkConfig, RateLimit};
 use dex_node::{ChainConfig, NodeConfig, SettlementConfig, SystemClock};
@@ -25,8 +26,16 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 /// The p2pdex node daemon.
+///
+/// The trader key is <data dir>/trader.key, a Web3 Secret Storage v3 keystore (encrypted
+/// JSON, as geth, Foundry's `cast wallet` and eth-account write): create one with `dexctl key
+/// new` or import one with `dexctl key import`, or let the first start create it. Its
+/// password comes from --password-file, else the DEX_KEY_PASSWORD environment variable,
+/// else the config's `password_file`, else a prompt when stdin is a terminal; without any,
+/// dexd stops with an error. A plain hex trader.key is refused unless --insecure-plain-key
+/// (or `plain_key = true`) is given.
 #[derive(Debug, Parser)]
-#[command(name = "dexd", version, about)]
+#[command(name = "dexd", version, about, long_about)]
 struct Cli {
     /// The TOML config file (see config/dexd.example.toml). Without one, defaults apply.
     #[arg(long, env = "DEX_CONFIG")]
@@ -51,6 +60,15 @@ struct Cli {
     /// `RUST_LOG` overrides it.
     #[arg(long, env = "DEX_LOG_LEVEL")]
     log_level: Option<String>,
+    /// A file whose first line is the password of the trader keystore (keep it mode 0600).
+    /// Overrides DEX_KEY_PASSWORD and `password_file`.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// Accept a plain, unencrypted hex trader.key (and write a new key as plain hex):
+    /// anyone who can read the file has the key. Only for throwaway keys such as a
+    /// devnet's. Same as `plain_key = true`.
+    #[arg(long)]
+    insecure_plain_key: bool,
 }
 
 fn main() -> ExitCode {
@@ -107,6 +125,9 @@ fn settings(cli: &Cli) -> Result<Settings> {
     if let Some(level) = &cli.log_level {
         config.log.level = level.clone();
     }
+    if cli.insecure_plain_key {
+        config.plain_key = true;
+    }
     let data_dir = match (&cli.data_dir, &config.data_dir) {
         (Some(dir), _) => dir.clone(),
         (None, Some(dir)) => base.join(dir),
@@ -119,6 +140,23 @@ fn settings(cli: &Cli) -> Result<Settings> {
         base,
         data_dir,
     })
+}
+
+/// How the trader key is opened: the plain-key setting and the password sources, in the
+/// order `--password-file`, `DEX_KEY_PASSWORD`, `password_file` (relative to the config's
+/// directory), the terminal.
+fn key_access(cli: &Cli, config: &Config, base: &Path) -> TraderKeyAccess {
+    let mut passwords = dex_keyfile::PasswordSources::new(cli.password_file.clone());
+    if cli.password_file.is_none()
+        && !passwords.has_env()
+        && let Some(file) = &config.password_file
+    {
+        passwords = dex_keyfile::PasswordSources::new(Some(base.join(file)));
+    }
+    TraderKeyAccess {
+        allow_plain: config.plain_key,
+        passwords,
+    }
 }
 
 fn multiaddrs(what: &str, texts: &[String]) -> Result<Vec<Multiaddr>> {
@@ -281,16 +319,28 @@ async fn run(cli: Cli) -> Result<()> {
     } = settings(&cli)?;
     dex_logging::init(config.log.format, &config.log.level)?;
     let data = DataDir::open(&data_dir)?;
+    // The config is checked before the key is opened: no password is typed for a start
+    // that fails on a config error.
     let markets = config.markets(&base)?;
-    let (trader, created) = data.trader_key()?;
-    if created {
-        info!(address = %trader.address(), "created a new trader key in {}", data.path().join(dex_api::layout::TRADER_KEY).display());
+    let settlement = settlement_config(&config, data.path())?;
+    let (trader, origin) = data.trader_key(&key_access(&cli, &config, &base))?;
+    let key_path = data.path().join(dex_api::layout::TRADER_KEY);
+    match origin {
+        KeyOrigin::Opened => {}
+        KeyOrigin::CreatedEncrypted => info!(
+            address = %trader.address(),
+            "created a new trader key, encrypted, in {}", key_path.display()
+        ),
+        KeyOrigin::CreatedPlain => warn!(
+            address = %trader.address(),
+            "created a new trader key as PLAIN HEX in {} (plain_key): only for throwaway keys",
+            key_path.display()
+        ),
     }
     let keypair = data.p2p_key()?;
     let token = data.api_token()?;
     let traders = vec![trader.address()];
     let mut node_config = node_config(&config, markets.clone(), trader)?;
-    let settlement = settlement_config(&config, data.path())?;
     let settles = settlement.is_some();
     node_config.settlement = settlement;
     if !settles {

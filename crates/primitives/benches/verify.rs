@@ -73,7 +73,7 @@ fn sign(c: &mut Criterion) {
     let key = dex_test_utils::anvil_key(0);
     let digest = OrderBuilder::new().sign().order.id().0;
     let secret = key.to_hex_secret();
-    let secret_bytes: [u8; 32] = alloy_primitives::hex::decode(&secret)
+    let secret_bytes: [u8; 32] = alloy_primitives::hex::decode(secret.as_str())
         .expect("hex")
         .try_into()
         .expect("32 bytes");

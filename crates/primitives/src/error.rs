@@ -163,6 +163,34 @@ pub enum Error {
         reason: String,
     },
 
+    // ---- keystores ----
+    /// The text is not a Web3 Secret Storage keystore: not JSON, a field missing, not hex,
+    /// of the wrong length or with impossible parameters.
+    #[error("not a valid keystore: {reason}")]
+    KeystoreMalformed {
+        /// What is wrong, naming the field (never secret: keystores hold nothing in clear).
+        reason: String,
+    },
+    /// A keystore this build does not read: another version, cipher or key derivation, or
+    /// parameters beyond the memory and work limits.
+    #[error("unsupported keystore: {reason}")]
+    KeystoreUnsupported {
+        /// What is not supported.
+        reason: String,
+    },
+    /// The keystore's MAC does not match the key derived from the password: the password is
+    /// wrong (or the ciphertext was damaged).
+    #[error("wrong password: the keystore's MAC does not match the password")]
+    WrongPassword,
+    /// The keystore names another address than that of the key it holds.
+    #[error("the keystore names address {stated} but holds the key of {actual}")]
+    KeystoreAddressMismatch {
+        /// The `address` field.
+        stated: Address,
+        /// The address of the decrypted key.
+        actual: Address,
+    },
+
     // ---- signatures ----
     /// The recovery byte `v` of a signature is not 27 or 28.
     #[error("signature recovery byte v = {v}, expected 27 or 28")]

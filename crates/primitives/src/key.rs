@@ -2,17 +2,22 @@
 
 use std::{fmt, str::FromStr};
 
-use alloy_primitives::{Address, B256, Keccak256, keccak256};
+use alloy_primitives::{Address, B256, hex, keccak256};
 #[cfg(test)]
 use k256::ecdsa::RecoveryId;
 use k256::ecdsa::SigningKey;
+use sha3::{Digest, Keccak256};
+use zeroize::{Zeroize, Zeroizing};
 
-use crate::{Error, Signature, serde_util::decode_hex};
+use crate::{Error, Signature};
 
 /// A trader's secp256k1 private key. Its identity is the Ethereum [`Address`].
 ///
 /// The secret is erased on drop (by `k256` for its copy, by [`Drop`] here for the
-/// libsecp256k1 copy the signer uses) and never printed: `Debug` shows the address.
+/// libsecp256k1 copy the signer uses) and never printed: `Debug` shows the address. The
+/// copies this type hands out ([`TraderKey::to_hex_secret`], the bytes a keystore encrypts)
+/// are [`Zeroizing`], erased when dropped too. On disk it is a keystore
+/// ([`TraderKey::to_keystore`], [`TraderKey::from_keystore`]).
 #[derive(Clone)]
 pub struct TraderKey {
     signing_key: SigningKey,
@@ -31,8 +36,8 @@ impl TraderKey {
     /// A new key from the operating system's random source.
     pub fn generate() -> Result<TraderKey, Error> {
         loop {
-            let mut bytes = [0u8; 32];
-            getrandom::getrandom(&mut bytes).map_err(|err| Error::Randomness {
+            let mut bytes = Zeroizing::new([0u8; 32]);
+            getrandom::getrandom(&mut *bytes).map_err(|err| Error::Randomness {
                 reason: err.to_string(),
             })?;
             // Fails only for 0 or ≥ n: probability ≈ 2^-128; draw again.
@@ -62,12 +67,32 @@ impl TraderKey {
         self.address
     }
 
-    /// The secret as `0x`-prefixed hex, for writing a key file. Handle with care.
-    pub fn to_hex_secret(&self) -> String {
-        format!(
-            "0x{}",
-            alloy_primitives::hex::encode(self.signing_key.to_bytes())
-        )
+    /// The secret as `0x`-prefixed hex, for a plain key file or a plain export: erased when
+    /// dropped, but it is the key in clear. Prefer [`TraderKey::to_keystore`].
+    pub fn to_hex_secret(&self) -> Zeroizing<String> {
+        let secret = self.secret_bytes();
+        let mut digits = Zeroizing::new([0u8; 64]);
+        hex::encode_to_slice(secret.as_slice(), digits.as_mut_slice())
+            .expect("64 hex digits hold 32 bytes exactly");
+        let mut text = Zeroizing::new(String::with_capacity(66));
+        text.push_str("0x");
+        text.push_str(std::str::from_utf8(&*digits).expect("hex digits are ASCII"));
+        text
+    }
+
+    /// The secret's 32 big-endian bytes, erased when dropped.
+    pub(crate) fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
+        let mut field = self.signing_key.to_bytes();
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        bytes.copy_from_slice(&field);
+        AsMut::<[u8]>::as_mut(&mut field).zeroize();
+        bytes
+    }
+
+    /// The `k256` signing key, for signers of other libraries (the chain client's
+    /// transaction signer). `k256` erases it on drop, clones included.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing_key
     }
 
     /// Signs a 32-byte digest: RFC 6979 deterministic nonce, low-s, `v ∈ {27, 28}`.
@@ -114,12 +139,15 @@ impl TraderKey {
     /// node that restarts derives the same value again (e.g. a swap's preimage from the ids
     /// of the orders it trades), and unpredictable to anyone without the key.
     pub fn derive_secret(&self, context: &[u8]) -> B256 {
-        // Streamed into the hasher: no heap copy of the private key is left behind.
+        // Streamed into the hasher: no heap copy of the private key is left behind, the
+        // stack copy is erased, and the hasher (whose state holds the key) erases itself on
+        // drop (`sha3` with `zeroize`; same Keccak-256 as `alloy_primitives::keccak256`).
+        let secret = self.secret_bytes();
         let mut hasher = Keccak256::new();
         hasher.update(b"p2pdex derived secret");
-        hasher.update(self.signing_key.to_bytes());
+        hasher.update(secret.as_slice());
         hasher.update(context);
-        hasher.finalize()
+        B256::from_slice(&hasher.finalize())
     }
 
     /// The `k256` verifying key, for cross-checks.
@@ -132,17 +160,34 @@ impl FromStr for TraderKey {
     type Err = Error;
 
     /// Parses a `0x`-prefixed 64-digit hex private key (surrounding whitespace ignored, so a
-    /// key file with a trailing newline reads fine).
+    /// key file with a trailing newline reads fine). The decoded bytes are erased after use.
     fn from_str(text: &str) -> Result<TraderKey, Error> {
-        let bytes = decode_hex("private key", text.trim())?;
-        let array: [u8; 32] = bytes
-            .try_into()
-            .map_err(|bytes: Vec<u8>| Error::WrongLength {
-                what: "private key",
-                expected: 32,
-                actual: bytes.len(),
+        const WHAT: &str = "private key";
+        let digits = text
+            .trim()
+            .strip_prefix("0x")
+            .ok_or_else(|| Error::MalformedHex {
+                what: WHAT,
+                reason: "missing 0x prefix".into(),
             })?;
-        TraderKey::from_bytes(&array)
+        // The reasons name a position or a length, never the text.
+        hex::check(digits).map_err(|err| Error::MalformedHex {
+            what: WHAT,
+            reason: err.to_string(),
+        })?;
+        if digits.len() != 64 {
+            return Err(Error::WrongLength {
+                what: WHAT,
+                expected: 32,
+                actual: digits.len() / 2,
+            });
+        }
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(digits, &mut *bytes).map_err(|err| Error::MalformedHex {
+            what: WHAT,
+            reason: err.to_string(),
+        })?;
+        TraderKey::from_bytes(&bytes)
     }
 }
 
@@ -168,7 +213,7 @@ mod tests {
             key.address().to_string(),
             "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
         );
-        assert_eq!(key.to_hex_secret(), ANVIL_KEY_0);
+        assert_eq!(*key.to_hex_secret(), ANVIL_KEY_0);
         assert!(!format!("{key:?}").contains("ac0974"));
     }
 
@@ -199,6 +244,18 @@ mod tests {
         assert_eq!(a.derive_secret(b"x"), a.derive_secret(b"x"));
         assert_ne!(a.derive_secret(b"x"), a.derive_secret(b"y"));
         assert_ne!(a.derive_secret(b"x"), b.derive_secret(b"x"));
+    }
+
+    /// A derived secret is a swap's preimage, derived again after a restart: the value for
+    /// a given key and context never changes (computed independently with Python's
+    /// `eth_utils.keccak`).
+    #[test]
+    fn derived_secret_is_pinned() {
+        let key: TraderKey = ANVIL_KEY_0.parse().unwrap();
+        assert_eq!(
+            key.derive_secret(b"x").to_string(),
+            "0xa9b3f1ac3398a170ad389b2b0c75b9fc0246476fd31fea80997bf8ef548efe55"
+        );
     }
 
     proptest::proptest! {

@@ -1,7 +1,8 @@
 //! Primitives of p2pdex: units, markets, EIP-712 orders, updates and heartbeats, and their
-//! signing and verification.
+//! signing and verification, and trader keys with their encrypted keystores.
 //!
-//! Everything here is pure: no I/O, no clock (callers pass `now` in unix milliseconds), no
+//! Everything here is pure: no I/O (keystores are encrypted and opened as text; callers
+//! read and write the files), no clock (callers pass `now` in unix milliseconds), no
 //! async runtime. The types make wrong states hard to represent: prices are [`Ticks`],
 //! quantities are [`Lots`], and the only way to obtain a [`VerifiedOrder`] is to verify a
 //! [`SignedOrder`] against the known markets and the validation rules.
@@ -10,6 +11,7 @@ mod alive;
 pub mod eip712;
 mod error;
 mod key;
+mod keystore;
 mod market;
 mod order;
 mod serde_util;
@@ -20,6 +22,7 @@ mod update;
 pub use alive::{Alive, SignedAlive, VerifiedAlive};
 pub use error::Error;
 pub use key::TraderKey;
+pub use keystore::KdfStrength;
 pub use market::{FillAmounts, Market, MarketDef, MarketId, MarketParams, Markets};
 pub use order::{Order, OrderId, SignedOrder, ValidationRules, VerifiedOrder};
 pub use signature::{Signature, recover_signer};

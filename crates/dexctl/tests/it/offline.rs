@@ -7,20 +7,23 @@ use std::{
     process::{Command, Output},
 };
 
-use dex_primitives::{Order, Signature, SignedOrder, TraderKey};
+use dex_primitives::{KdfStrength, Order, Signature, SignedOrder, TraderKey};
 use dex_test_utils::{ANVIL_KEYS, OrderBuilder, anvil_key};
 use serde_json::{Value, json};
 
-fn dexctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dexctl"))
-        .args(args)
-        .output()
-        .expect("dexctl runs")
+/// Runs dexctl without a terminal (stdin is not one: passwords are never prompted for),
+/// with `DEX_KEY_PASSWORD` set to `password` if given.
+fn dexctl_with(args: &[&str], password: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dexctl"));
+    command.args(args).env_remove("DEX_KEY_PASSWORD");
+    if let Some(password) = password {
+        command.env("DEX_KEY_PASSWORD", password);
+    }
+    command.output().expect("dexctl runs")
 }
 
-/// Runs dexctl, expects success, returns its JSON output.
-fn ok(args: &[&str]) -> Value {
-    let output = dexctl(args);
+fn ok_with(args: &[&str], password: Option<&str>) -> Value {
+    let output = dexctl_with(args, password);
     assert!(
         output.status.success(),
         "dexctl {args:?} failed: {}",
@@ -29,12 +32,21 @@ fn ok(args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("stdout is JSON")
 }
 
-/// Runs dexctl, expects exit code 1, returns stderr.
-fn fails(args: &[&str]) -> String {
-    let output = dexctl(args);
+/// Runs dexctl, expects success, returns its JSON output.
+fn ok(args: &[&str]) -> Value {
+    ok_with(args, None)
+}
+
+fn fails_with(args: &[&str], password: Option<&str>) -> String {
+    let output = dexctl_with(args, password);
     assert_eq!(output.status.code(), Some(1), "dexctl {args:?} should fail");
     assert!(output.stdout.is_empty());
     String::from_utf8(output.stderr).unwrap()
+}
+
+/// Runs dexctl, expects exit code 1, returns stderr.
+fn fails(args: &[&str]) -> String {
+    fails_with(args, None)
 }
 
 fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
@@ -43,6 +55,7 @@ fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
     path
 }
 
+/// A plain hex key file of anvil key `index` (0600).
 fn key_file(dir: &Path, index: usize) -> PathBuf {
     let path = write(dir, &format!("key{index}"), ANVIL_KEYS[index]);
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
@@ -53,21 +66,247 @@ fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 #[test]
-fn key_new_writes_a_private_key_file() {
+fn key_new_writes_an_encrypted_keystore() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("trader.key");
-    let printed = ok(&["key", "new", "--out", s(&out)]);
-    let key: TraderKey = fs::read_to_string(&out).unwrap().parse().unwrap();
-    assert_eq!(printed, json!({ "address": key.address().to_string() }));
-    let mode = fs::metadata(&out).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
-    // Never overwrites.
+    let password_file = write(dir.path(), "password", "correct horse\n");
+    let printed = ok(&[
+        "key",
+        "new",
+        "--out",
+        s(&out),
+        "--password-file",
+        s(&password_file),
+        "--light-kdf",
+    ]);
+    let text = fs::read_to_string(&out).unwrap();
+    // The password is the file's first line, without the line break.
+    let key = TraderKey::from_keystore(&text, b"correct horse").unwrap();
+    assert_eq!(
+        printed,
+        json!({ "address": key.address().to_string(), "file": s(&out), "encrypted": true })
+    );
+    assert_eq!(mode(&out), 0o600);
+    assert!(!text.contains(&key.to_hex_secret()[2..]));
+    // Never overwrites, and says so before asking for a password.
     let err = fails(&["key", "new", "--out", s(&out)]);
     assert!(err.contains("must not exist yet"), "{err}");
+    assert_eq!(fs::read_to_string(&out).unwrap(), text);
+    // No password and no terminal: a clear error, no file.
+    let other = dir.path().join("other.key");
+    let err = fails(&["key", "new", "--out", s(&other)]);
+    assert!(
+        err.contains("no password")
+            && err.contains("--password-file")
+            && err.contains("DEX_KEY_PASSWORD"),
+        "{err}"
+    );
+    assert!(!other.exists());
+    // An empty password is refused.
+    let err = fails_with(&["key", "new", "--out", s(&other)], Some(""));
+    assert!(err.contains("empty password"), "{err}");
+}
+
+#[test]
+fn key_new_with_the_flag_writes_plain_hex() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("trader.key");
+    let printed = ok(&["key", "new", "--out", s(&out), "--insecure-plain-key"]);
+    let key: TraderKey = fs::read_to_string(&out).unwrap().parse().unwrap();
+    assert_eq!(printed["address"], json!(key.address().to_string()));
+    assert_eq!(printed["encrypted"], json!(false));
+    assert_eq!(mode(&out), 0o600);
+}
+
+/// Finding 6 of issue 16: key files were plain hex. A plain key file is now refused unless
+/// the flag says so, and the message names the flag.
+#[test]
+fn a_plain_key_file_is_refused_without_the_flag_and_the_error_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let order_file = write(
+        dir.path(),
+        "order.json",
+        &serde_json::to_string(&OrderBuilder::new().maker(&anvil_key(0)).order()).unwrap(),
+    );
+    let key = key_file(dir.path(), 0);
+    let err = fails_with(
+        &["order", "sign", s(&order_file), "--key-file", s(&key)],
+        Some("pw"),
+    );
+    assert!(
+        err.contains("plain (unencrypted) hex key") && err.contains("--insecure-plain-key"),
+        "{err}"
+    );
+    ok(&[
+        "order",
+        "sign",
+        s(&order_file),
+        "--key-file",
+        s(&key),
+        "--insecure-plain-key",
+    ]);
+}
+
+#[test]
+fn signing_with_a_keystore_takes_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = anvil_key(0);
+    let keystore = write(
+        dir.path(),
+        "key.json",
+        &key.to_keystore(b"pw", KdfStrength::Light).unwrap(),
+    );
+    let order = OrderBuilder::new().maker(&key).order();
+    let order_file = write(
+        dir.path(),
+        "order.json",
+        &serde_json::to_string(&order).unwrap(),
+    );
+    let args = ["order", "sign", s(&order_file), "--key-file", s(&keystore)];
+    let signed = ok_with(&args, Some("pw"));
     assert_eq!(
-        fs::read_to_string(&out).unwrap().trim(),
-        key.to_hex_secret()
+        signed["signature"],
+        json!(order.clone().sign(&key).signature.to_hex())
+    );
+    let err = fails_with(&args, Some("not it"));
+    assert!(
+        err.contains("wrong password") && err.contains(s(&keystore)),
+        "{err}"
+    );
+    let err = fails(&args);
+    assert!(err.contains("no password to open"), "{err}");
+}
+
+#[test]
+fn key_import_stores_a_keystore_as_it_is_and_export_gives_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = TraderKey::generate().unwrap();
+    let keystore_text = key.to_keystore(b"theirs", KdfStrength::Light).unwrap();
+    let keystore = write(dir.path(), "theirs.json", &keystore_text);
+    let import = ["--data-dir", s(&data), "key", "import", s(&keystore)];
+
+    let err = fails_with(&import, Some("wrong"));
+    assert!(err.contains("wrong password"), "{err}");
+    assert!(!data.join("trader.key").exists());
+    let printed = ok_with(&import, Some("theirs"));
+    let stored = data.join("trader.key");
+    assert_eq!(printed["address"], json!(key.address().to_string()));
+    assert_eq!(printed["file"], json!(s(&stored)));
+    assert_eq!(fs::read_to_string(&stored).unwrap(), keystore_text);
+    assert_eq!((mode(&stored), mode(&data)), (0o600, 0o700));
+    // A data dir keeps its key.
+    let err = fails_with(&import, Some("theirs"));
+    assert!(err.contains("keeps its key"), "{err}");
+
+    // Export: the keystore as it is; with the loud flag, the hex.
+    let out = dir.path().join("backup.json");
+    let export = ["--data-dir", s(&data), "key", "export", "--out", s(&out)];
+    let err = fails_with(&export, Some("wrong"));
+    assert!(err.contains("wrong password"), "{err}");
+    assert!(!out.exists());
+    assert_eq!(ok_with(&export, Some("theirs"))["encrypted"], json!(true));
+    assert_eq!(fs::read_to_string(&out).unwrap(), keystore_text);
+    assert_eq!(mode(&out), 0o600);
+    let hex_out = dir.path().join("backup.hex");
+    let printed = ok_with(
+        &[
+            "--data-dir",
+            s(&data),
+            "key",
+            "export",
+            "--out",
+            s(&hex_out),
+            "--insecure-plain-hex",
+        ],
+        Some("theirs"),
+    );
+    assert_eq!(printed["encrypted"], json!(false));
+    assert_eq!(
+        fs::read_to_string(&hex_out).unwrap().trim(),
+        *key.to_hex_secret()
+    );
+    assert_eq!(mode(&hex_out), 0o600);
+}
+
+#[test]
+fn key_import_of_a_hex_key_needs_hex_and_encrypts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let hex = key_file(dir.path(), 2);
+    let err = fails_with(
+        &["--data-dir", s(&data), "key", "import", s(&hex)],
+        Some("pw"),
+    );
+    assert!(
+        err.contains("not a keystore") && err.contains("--hex"),
+        "{err}"
+    );
+    let printed = ok_with(
+        &[
+            "--data-dir",
+            s(&data),
+            "key",
+            "import",
+            s(&hex),
+            "--hex",
+            "--light-kdf",
+        ],
+        Some("new password"),
+    );
+    assert_eq!(printed["encrypted"], json!(true));
+    let text = fs::read_to_string(data.join("trader.key")).unwrap();
+    assert_eq!(
+        TraderKey::from_keystore(&text, b"new password")
+            .unwrap()
+            .address(),
+        anvil_key(2).address()
+    );
+}
+
+#[test]
+fn a_plain_data_dir_key_exports_only_with_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let hex = key_file(dir.path(), 3);
+    let printed = ok(&[
+        "--data-dir",
+        s(&data),
+        "key",
+        "import",
+        s(&hex),
+        "--hex",
+        "--insecure-plain-key",
+    ]);
+    assert_eq!(printed["encrypted"], json!(false));
+    assert_eq!(
+        fs::read_to_string(data.join("trader.key")).unwrap().trim(),
+        ANVIL_KEYS[3]
+    );
+    let out = dir.path().join("out.json");
+    let export = [
+        "--data-dir",
+        s(&data),
+        "key",
+        "export",
+        "--out",
+        s(&out),
+        "--light-kdf",
+    ];
+    let err = fails_with(&export, Some("pw"));
+    assert!(err.contains("--insecure-plain-key"), "{err}");
+    let mut with_flag = export.to_vec();
+    with_flag.push("--insecure-plain-key");
+    ok_with(&with_flag, Some("pw"));
+    let text = fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        TraderKey::from_keystore(&text, b"pw").unwrap().address(),
+        anvil_key(3).address()
     );
 }
 
@@ -118,6 +357,7 @@ fn order_sign_then_verify() {
         s(&order_file),
         "--key-file",
         s(&key_file(dir.path(), 0)),
+        "--insecure-plain-key",
     ]);
 
     let expected = order.clone().sign(&key);
@@ -143,7 +383,14 @@ fn order_sign_refuses_a_key_that_is_not_the_maker() {
         &serde_json::to_string(&order).unwrap(),
     );
     let other = key_file(dir.path(), 1);
-    let err = fails(&["order", "sign", s(&order_file), "--key-file", s(&other)]);
+    let err = fails(&[
+        "order",
+        "sign",
+        s(&order_file),
+        "--key-file",
+        s(&other),
+        "--insecure-plain-key",
+    ]);
     assert!(err.contains("is not the order's maker"), "{err}");
     // With --any-signer it signs, and the result fails verification: signer ≠ maker.
     let signed = ok(&[
@@ -152,6 +399,7 @@ fn order_sign_refuses_a_key_that_is_not_the_maker() {
         s(&order_file),
         "--key-file",
         s(&other),
+        "--insecure-plain-key",
         "--any-signer",
     ]);
     let signed_file = write(dir.path(), "signed.json", &signed.to_string());
@@ -237,6 +485,7 @@ fn update_sign_matches_the_library() {
         s(&file),
         "--key-file",
         s(&key_file(dir.path(), 0)),
+        "--insecure-plain-key",
     ]);
     assert_eq!(signed["update"], serde_json::to_value(update).unwrap());
     assert_eq!(signed["digest"], json!(update.digest()));
@@ -259,9 +508,31 @@ fn bad_key_files_and_inputs_are_clear_errors() {
     let err = fails(&["order", "sign", s(&order_file), "--key-file", s(&missing)]);
     assert!(err.contains("reading key file"), "{err}");
     let garbage = write(dir.path(), "garbage.key", "0x1234");
-    let err = fails(&["order", "sign", s(&order_file), "--key-file", s(&garbage)]);
+    let err = fails(&[
+        "order",
+        "sign",
+        s(&order_file),
+        "--key-file",
+        s(&garbage),
+        "--insecure-plain-key",
+    ]);
     assert!(
         err.contains("does not hold a private key") && err.contains("32 bytes"),
+        "{err}"
+    );
+    let broken_keystore = write(dir.path(), "broken.json", "{\"version\": 3}");
+    let err = fails_with(
+        &[
+            "order",
+            "sign",
+            s(&order_file),
+            "--key-file",
+            s(&broken_keystore),
+        ],
+        Some("pw"),
+    );
+    assert!(
+        err.contains("not a valid keystore") && err.contains("missing field `crypto`"),
         "{err}"
     );
     let not_json = write(dir.path(), "order2.json", "{");
@@ -271,6 +542,7 @@ fn bad_key_files_and_inputs_are_clear_errors() {
         s(&not_json),
         "--key-file",
         s(&key_file(dir.path(), 0)),
+        "--insecure-plain-key",
     ]);
     assert!(err.contains("is not a valid order"), "{err}");
 }

@@ -39,7 +39,8 @@ impl Node {
     }
 
     /// A dexd with the test config plus `extra` (TOML appended), trading with `key` (0x
-    /// hex, imported with `dexctl key import` before the first start), bootstrapping from
+    /// hex, imported encrypted with `dexctl key import --hex` before the first start; dexd
+    /// and dexctl get [`PASSWORD`] from `DEX_KEY_PASSWORD`), bootstrapping from
     /// `bootstrap`.
     pub(crate) fn start_with(extra: &str, key: &str, bootstrap: &[String]) -> Node {
         let dir = tempfile::tempdir().unwrap();
@@ -57,7 +58,16 @@ impl Node {
         // The key is imported before the first start, as an operator would.
         let key_file = dir.path().join("import.key");
         fs::write(&key_file, key).unwrap();
-        let imported = dexctl(&data, &["key", "import", key_file.to_str().unwrap()]);
+        let imported = dexctl(
+            &data,
+            &[
+                "key",
+                "import",
+                key_file.to_str().unwrap(),
+                "--hex",
+                "--light-kdf",
+            ],
+        );
         assert!(imported.status.success(), "{}", stderr(&imported));
         let mut command = Command::new(dexd_path());
         if !bootstrap.is_empty() {
@@ -69,6 +79,8 @@ impl Node {
             .args(["--api-listen", "127.0.0.1:0"])
             .env_remove("DEX_URL")
             .env_remove("DEX_TOKEN")
+            .env("DEX_KEY_PASSWORD", PASSWORD)
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -90,6 +102,9 @@ impl Node {
     }
 }
 
+/// The password of the test nodes' trader keystores.
+pub(crate) const PASSWORD: &str = "test nodes' password";
+
 pub(crate) fn dexctl(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dexctl"))
         .arg("--data-dir")
@@ -98,6 +113,7 @@ pub(crate) fn dexctl(data: &Path, args: &[&str]) -> Output {
         .env_remove("DEX_URL")
         .env_remove("DEX_TOKEN")
         .env_remove("DEX_DATA_DIR")
+        .env("DEX_KEY_PASSWORD", PASSWORD)
         .output()
         .unwrap()
 }

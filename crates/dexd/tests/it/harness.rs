@@ -40,10 +40,12 @@ pub(crate) fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// A config for a test node: loopback, no mDNS or Kademlia, fast ticks.
+/// A config for a test node: loopback, no mDNS or Kademlia, fast ticks, and a plain hex
+/// trader key (test keys are throwaway; the keystore tests use [`keystore_config`]).
 pub(crate) fn test_config() -> String {
     format!(
         r#"markets_file = "{}"
+plain_key = true
 [log]
 level = "warn"
 [p2p]
@@ -58,6 +60,12 @@ tick_interval = "100ms"
     )
 }
 
+/// [`test_config`] without `plain_key`: the trader key must be an encrypted keystore.
+/// `top` goes before the first section (top-level keys such as `password_file`).
+pub(crate) fn keystore_config(top: &str) -> String {
+    format!("{top}{}", test_config().replace("plain_key = true\n", ""))
+}
+
 /// A running dexd.
 pub(crate) struct Dexd {
     child: Child,
@@ -65,6 +73,20 @@ pub(crate) struct Dexd {
     pub(crate) url: String,
     pub(crate) token: String,
     agent: ureq::Agent,
+}
+
+/// Creates the data dir `data` (0700) with `key` as its trader.key (0600).
+pub(crate) fn write_trader_key(data: &Path, key: &str) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    fs::create_dir(data).expect("data dir");
+    fs::set_permissions(data, fs::Permissions::from_mode(0o700)).expect("mode");
+    let mut file = fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(data.join("trader.key"))
+        .expect("trader.key");
+    std::io::Write::write_all(&mut file, key.as_bytes()).expect("key written");
 }
 
 /// An HTTP answer: status, content type, JSON body (Null if not JSON), raw text.
@@ -119,22 +141,12 @@ impl Dexd {
         Self::launch(dir, bootstrap)
     }
 
-    /// Starts a node with `config` whose trader key is `key` (0x hex), written into its
-    /// data dir before the first start.
+    /// Starts a node with `config` whose trader key is `key` (0x hex, or a keystore's
+    /// JSON), written into its data dir before the first start.
     pub(crate) fn start_trader(config: &str, key: &str, bootstrap: &[String]) -> Dexd {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         let dir = tempfile::tempdir().expect("a temp dir");
         fs::write(dir.path().join("dexd.toml"), config).expect("config written");
-        let data = dir.path().join("data");
-        fs::create_dir(&data).expect("data dir");
-        fs::set_permissions(&data, fs::Permissions::from_mode(0o700)).expect("mode");
-        let mut file = fs::OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .mode(0o600)
-            .open(data.join("trader.key"))
-            .expect("trader.key");
-        std::io::Write::write_all(&mut file, key.as_bytes()).expect("key written");
+        write_trader_key(&dir.path().join("data"), key);
         Self::launch(dir, bootstrap)
     }
 
@@ -154,6 +166,18 @@ impl Dexd {
     }
 
     fn launch(dir: tempfile::TempDir, bootstrap: &[String]) -> Dexd {
+        Self::launch_with(dir, bootstrap, &[], &[])
+    }
+
+    /// Starts dexd on `dir` (its `dexd.toml`, its `data`) with further `args` and
+    /// environment variables `envs`.
+    pub(crate) fn launch_with(
+        dir: tempfile::TempDir,
+        bootstrap: &[String],
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Dexd {
+        let extra_args = args;
         let config_path = dir.path().join("dexd.toml");
         let data = dir.path().join("data");
         // Appended: a restarted node's log follows the one before.
@@ -174,8 +198,12 @@ impl Dexd {
             args.push("--bootstrap".to_owned());
             args.push(bootstrap.join(","));
         }
+        args.extend(extra_args.iter().map(|arg| (*arg).to_owned()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // No terminal: a password that is not given is an error, never a prompt.
         let child = dexd_command(&args)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -223,6 +251,7 @@ impl Dexd {
         wait_for("dexd to exit", || self.child.try_wait().ok().flatten()).code()
     }
 
+    /// The trader key, from its plain hex file.
     pub(crate) fn trader_key(&self) -> TraderKey {
         fs::read_to_string(self.data_dir().join("trader.key"))
             .expect("trader.key")

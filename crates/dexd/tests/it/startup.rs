@@ -1,14 +1,59 @@
 //! Start-up errors, the data dir and graceful shutdown.
 
-use std::{fs, os::unix::fs::PermissionsExt, process::Command};
+use std::{
+    fs,
+    io::Read,
+    os::unix::fs::PermissionsExt,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
 
-use crate::harness::{Dexd, dexd_command, test_config};
+use dex_primitives::{KdfStrength, TraderKey};
+
+use crate::harness::{Dexd, dexd_command, keystore_config, test_config, write_trader_key};
 
 /// Runs dexd expecting it to fail at start; returns stderr.
 fn fails(args: &[&str]) -> String {
-    let output = dexd_command(args).output().expect("dexd runs");
-    assert_eq!(output.status.code(), Some(1), "dexd {args:?} should fail");
-    String::from_utf8(output.stderr).expect("utf-8")
+    fails_command(&mut dexd_command(args))
+}
+
+/// Runs `command` (a dexd) expecting exit code 1 at start; returns stderr. A dexd that
+/// starts instead is killed at the deadline and the test fails, rather than waiting for a
+/// daemon that never exits.
+fn fails_command(command: &mut Command) -> String {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dexd runs");
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("dexd can be waited for") {
+            break status.code();
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(200));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr is piped")
+        .read_to_string(&mut stderr)
+        .expect("utf-8");
+    assert_eq!(
+        code,
+        Some(1),
+        "dexd should fail at start (None: it started): {stderr}"
+    );
+    stderr
 }
 
 #[test]
@@ -50,12 +95,10 @@ fn a_bad_config_line_names_the_key_and_the_file() {
 
     // An environment override of an unknown key names the variable.
     fs::write(&path, test_config()).unwrap();
-    let output = dexd_command(&["--config", &path_text, "--data-dir", &data])
-        .env("DEX_API__NO_SUCH_KEY", "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1));
+    let stderr = fails_command(
+        dexd_command(&["--config", &path_text, "--data-dir", &data])
+            .env("DEX_API__NO_SUCH_KEY", "1"),
+    );
     assert!(stderr.contains("DEX_API__NO_SUCH_KEY"), "{stderr}");
 }
 
@@ -159,4 +202,124 @@ fn two_dexd_never_share_a_data_dir_and_shutdown_is_graceful() {
     assert_eq!(node.trader_key().address(), key);
     assert_eq!(node.info().traders, vec![key]);
     assert_eq!(fs::read(data.join("p2p.key")).unwrap(), peer_id);
+}
+
+/// A temp dir with `config` as dexd.toml and `key` as data/trader.key; returns it with the
+/// arguments that start dexd on it.
+fn node_dir(config: &str, key: &str) -> (tempfile::TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("dexd.toml"), config).unwrap();
+    write_trader_key(&dir.path().join("data"), key);
+    let args = [
+        "--config",
+        "dexd.toml",
+        "--data-dir",
+        "data",
+        "--api-listen",
+        "127.0.0.1:0",
+    ]
+    .iter()
+    .map(|arg| match *arg {
+        "dexd.toml" | "data" => dir.path().join(arg).display().to_string(),
+        other => other.to_owned(),
+    })
+    .collect();
+    (dir, args)
+}
+
+fn fails_in(args: &[String]) -> String {
+    fails(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// Finding 6 of issue 16: keys were kept in plain text. A plain hex trader.key is now
+/// refused unless the operator says so, and the message names how.
+#[test]
+fn a_plain_trader_key_is_refused_without_the_flag_and_the_error_names_it() {
+    let key = dex_test_utils::ANVIL_KEYS[1];
+    let (dir, args) = node_dir(&keystore_config(""), key);
+    let stderr = fails_in(&args);
+    assert!(
+        stderr.contains("plain (unencrypted) hex key")
+            && stderr.contains("--insecure-plain-key")
+            && stderr.contains("plain_key = true"),
+        "{stderr}"
+    );
+    // The flag accepts it.
+    let node = Dexd::launch_with(dir, &[], &["--insecure-plain-key"], &[]);
+    let address = key.parse::<TraderKey>().unwrap().address();
+    assert_eq!(node.info().traders, vec![address]);
+}
+
+#[test]
+fn the_trader_keystore_opens_with_its_password_and_failures_are_clear_errors() {
+    let key = TraderKey::generate().unwrap();
+    let keystore = key.to_keystore(b"pw", KdfStrength::Light).unwrap();
+    let (dir, args) = node_dir(
+        &keystore_config("password_file = \"password\"\n"),
+        &keystore,
+    );
+    let key_path = dir.path().join("data/trader.key").display().to_string();
+    let password_path = dir.path().join("password");
+
+    // The password file is missing.
+    let stderr = fails_in(&args);
+    assert!(
+        stderr.contains("cannot read the password file")
+            && stderr.contains(&password_path.display().to_string()),
+        "{stderr}"
+    );
+    // A wrong password.
+    fs::write(&password_path, "not it\n").unwrap();
+    let stderr = fails_in(&args);
+    assert!(
+        stderr.contains("wrong password") && stderr.contains(&key_path),
+        "{stderr}"
+    );
+    // No password anywhere, and no terminal to ask on (the keystore config without
+    // `password_file`).
+    fs::write(dir.path().join("dexd.toml"), keystore_config("")).unwrap();
+    let stderr = fails_in(&args);
+    assert!(
+        stderr.contains("no password to open")
+            && stderr.contains("--password-file")
+            && stderr.contains("DEX_KEY_PASSWORD"),
+        "{stderr}"
+    );
+    // --password-file (first line only; the line break is not part of it) opens it.
+    fs::write(&password_path, "pw\nnot part of it\n").unwrap();
+    let password_arg = password_path.display().to_string();
+    let node = Dexd::launch_with(dir, &[], &["--password-file", &password_arg], &[]);
+    assert_eq!(node.info().traders, vec![key.address()]);
+}
+
+#[test]
+fn a_trader_key_file_that_is_not_a_keystore_is_a_clear_error() {
+    let (_dir, args) = node_dir(&keystore_config(""), "{\"crypto\": 1}");
+    let stderr = fails_command(
+        dexd_command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .env("DEX_KEY_PASSWORD", "pw"),
+    );
+    assert!(
+        stderr.contains("not a valid keystore") && stderr.contains("trader.key"),
+        "{stderr}"
+    );
+}
+
+/// The first start writes a new key encrypted, at geth's standard scrypt parameters, with
+/// the password from DEX_KEY_PASSWORD.
+#[test]
+fn a_first_start_writes_an_encrypted_trader_key() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("dexd.toml"), keystore_config("")).unwrap();
+    let node = Dexd::launch_with(dir, &[], &[], &[("DEX_KEY_PASSWORD", "first start")]);
+    let text = fs::read_to_string(node.data_dir().join("trader.key")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["crypto"]["kdfparams"]["n"], 1 << 18, "{text}");
+    let key = TraderKey::from_keystore(&text, b"first start").unwrap();
+    assert_eq!(node.info().traders, vec![key.address()]);
+    let mode = fs::metadata(node.data_dir().join("trader.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 }

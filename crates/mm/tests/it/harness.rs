@@ -447,7 +447,8 @@ fn spawn_node(
     let data_dir = dir.join(name);
     fs::create_dir_all(&data_dir).expect("data dir");
     fs::set_permissions(&data_dir, fs::Permissions::from_mode(0o700)).expect("mode 0700");
-    // The devnet's funded trader, as `dexctl key import` would write it.
+    // The devnet's funded trader (a public anvil key) as plain hex, as `dexctl key import
+    // --hex --insecure-plain-key` would write it; the config says `plain_key = true`.
     let key = &chains.traders[trader].private_key;
     fs::OpenOptions::new()
         .create_new(true)
@@ -460,7 +461,7 @@ fn spawn_node(
     fs::write(
         &config,
         format!(
-            "markets_file = \"{}\"\n[log]\nlevel = \"info\"\n[p2p]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n\
+            "markets_file = \"{}\"\nplain_key = true\n[log]\nlevel = \"info\"\n[p2p]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n\
              mdns = false\nkad = false\nallow_loopback_colocation = true\n[node]\ntick_interval = \"100ms\"\n\
              [settlement]\n{}{}",
             markets_file().display(),
