@@ -351,13 +351,29 @@ pub struct SyncConfig {
     pub max_concurrent: usize,
 }
 
-/// Caps that bound memory whatever peers send.
+/// Caps that bound memory whatever peers send. Each market's book holds at most
+/// `orders_per_market + suspended_per_market + tombstones_per_market` order ids; what happens
+/// when each cap binds is stated in `dex-book`'s `book.rs` (and on [`dex_book::BookConfig`]).
 #[derive(Debug, Clone, Copy)]
 pub struct CapsConfig {
-    /// Open orders per maker per market. Default 1,000.
+    /// Open orders (offered or suspended) per maker per market; the maker's next order is
+    /// refused. Default 1,000.
     pub orders_per_maker: usize,
-    /// Open orders per market; beyond it the order furthest from the mid is evicted.
+    /// Offered orders per market; beyond it the order furthest from the mid is evicted.
+    /// Default 100,000.
     pub orders_per_market: usize,
+    /// Orders per market held while their maker is silent; beyond it an order that would be
+    /// suspended is dropped instead (it comes back by sync once its maker is heard). Synced
+    /// orders are held suspended until their maker's heartbeat arrives, so keep it at least
+    /// `orders_per_market`. Default 100,000.
+    pub suspended_per_market: usize,
+    /// Cancelled, filled and dropped orders remembered per market until they expire, so that
+    /// a replay cannot bring them back. Beyond it the ones expiring first are forgotten, and
+    /// orders expiring no later than they do are refused from then on (they could be one of
+    /// them). Size
+    /// it above the cancels and fills a market sees within a typical order lifetime.
+    /// Default 200,000.
+    pub tombstones_per_market: usize,
     /// Orders each market's book has room for from the start (at most `orders_per_market`):
     /// the memory, about 0.3 KB an order, is reserved and written when the node starts, so
     /// the first this-many orders never grow a table. Growing one copies all of it at once,
@@ -416,6 +432,8 @@ impl Default for CapsConfig {
         CapsConfig {
             orders_per_maker: 1000,
             orders_per_market: 100_000,
+            suspended_per_market: 100_000,
+            tombstones_per_market: 200_000,
             preallocated_orders: 10_000,
         }
     }

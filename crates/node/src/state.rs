@@ -213,23 +213,29 @@ pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Keyed 64-bit hashes of the orders the books hold or remember, kept until the orders
-/// expire: a miss proves an order is new without computing its EIP-712 id (a few µs of
-/// every ingest). A hit only means "compute the id and look"; collisions cost time, never
-/// correctness.
+/// Keyed 64-bit hashes of the orders the books took, kept until the orders expire: a
+/// miss means an order is new without computing its EIP-712 id (a few µs of every ingest).
+/// A hit only means "compute the id and look"; collisions cost time, never correctness.
+///
+/// At most `max_keys` are kept (what the books can hold at once): past it the key expiring
+/// first is dropped. A dropped key makes a replay of its order cost a signature check
+/// before the book refuses it, nothing more: the books, not this filter, keep closed
+/// orders out.
 #[derive(Debug)]
 struct SeenKeys {
     hasher: std::hash::RandomState,
     counts: HashMap<u64, u32>,
     expiries: std::collections::BinaryHeap<std::cmp::Reverse<(UnixMillis, u64)>>,
+    max_keys: usize,
 }
 
 impl SeenKeys {
-    fn with_capacity(keys: usize) -> Self {
+    fn with_capacity(keys: usize, max_keys: usize) -> Self {
         SeenKeys {
             hasher: std::hash::RandomState::new(),
-            counts: HashMap::with_capacity(keys),
-            expiries: std::collections::BinaryHeap::with_capacity(keys),
+            counts: HashMap::with_capacity(keys.min(max_keys)),
+            expiries: std::collections::BinaryHeap::with_capacity(keys.min(max_keys)),
+            max_keys,
         }
     }
 
@@ -243,6 +249,10 @@ impl SeenKeys {
     }
 
     fn insert(&mut self, order: &Order) {
+        while self.expiries.len() >= self.max_keys && self.pop_first() {}
+        if self.max_keys == 0 {
+            return;
+        }
         let key = self.key(order);
         *self.counts.entry(key).or_default() += 1;
         self.expiries
@@ -251,18 +261,26 @@ impl SeenKeys {
 
     /// Forgets the keys of orders expired at `now` (their tombstones are gone too).
     fn expire(&mut self, now: UnixMillis) {
-        while let Some(std::cmp::Reverse((expires_at, key))) = self.expiries.peek().copied() {
+        while let Some(std::cmp::Reverse((expires_at, _))) = self.expiries.peek().copied() {
             if expires_at > now {
                 break;
             }
-            self.expiries.pop();
-            if let std::collections::hash_map::Entry::Occupied(mut entry) = self.counts.entry(key) {
-                *entry.get_mut() -= 1;
-                if *entry.get() == 0 {
-                    entry.remove();
-                }
+            self.pop_first();
+        }
+    }
+
+    /// Drops the key expiring first; false when there is none.
+    fn pop_first(&mut self) -> bool {
+        let Some(std::cmp::Reverse((_, key))) = self.expiries.pop() else {
+            return false;
+        };
+        if let std::collections::hash_map::Entry::Occupied(mut entry) = self.counts.entry(key) {
+            *entry.get_mut() -= 1;
+            if *entry.get() == 0 {
+                entry.remove();
             }
         }
+        true
     }
 }
 
@@ -314,6 +332,8 @@ impl NodeState {
         let book_config = BookConfig {
             max_orders_per_maker: config.caps.orders_per_maker,
             max_orders: config.caps.orders_per_market,
+            max_suspended: config.caps.suspended_per_market,
+            max_tombstones: config.caps.tombstones_per_market,
             hash_seed,
         };
         let room = config.caps.preallocated();
@@ -351,7 +371,10 @@ impl NodeState {
             start_synced: HashSet::new(),
             connected: HashSet::new(),
             syncing: HashSet::new(),
-            seen_keys: SeenKeys::with_capacity(room.saturating_mul(config.markets.len())),
+            seen_keys: SeenKeys::with_capacity(
+                room.saturating_mul(config.markets.len()),
+                book_config.max_held().saturating_mul(config.markets.len()),
+            ),
             events: Vec::new(),
             metrics,
             trading: config.settlement.as_ref().map(Trading::new),
