@@ -351,6 +351,39 @@ pub struct SyncConfig {
     pub max_concurrent: usize,
 }
 
+impl SyncConfig {
+    /// Pages one sync of a whole market follows at most: enough for a peer holding as many
+    /// open orders as this node may (`orders_per_market + suspended_per_market`), plus two.
+    /// A peer whose cursor goes on is cut off there (it may be honest with larger caps:
+    /// this node could not hold more anyway).
+    pub fn max_market_pages(&self, caps: &CapsConfig) -> u32 {
+        pages_for(
+            caps.orders_per_market
+                .saturating_add(caps.suspended_per_market),
+            self.page_limit,
+        )
+    }
+
+    /// Pages one sync of one maker's orders follows at most: `orders_per_maker`, plus two.
+    pub fn max_maker_pages(&self, caps: &CapsConfig) -> u32 {
+        pages_for(caps.orders_per_maker, self.page_limit)
+    }
+
+    /// Syncs of one maker's orders (asked when its heartbeat's `ordersRoot` differs) in
+    /// flight at most: four times `max_concurrent`. More heartbeats wait for the next
+    /// round instead of queueing requests without bound.
+    pub fn max_root_syncs(&self) -> usize {
+        self.max_concurrent.max(1).saturating_mul(4)
+    }
+}
+
+/// Pages of `page_limit` needed for `orders`, plus two.
+fn pages_for(orders: usize, page_limit: u32) -> u32 {
+    let page = u64::from(page_limit.max(1));
+    let pages = (orders as u64).div_ceil(page).saturating_add(2);
+    u32::try_from(pages).unwrap_or(u32::MAX)
+}
+
 /// Caps that bound memory whatever peers send. Each market's book holds at most
 /// `orders_per_market + suspended_per_market + tombstones_per_market` order ids; what happens
 /// when each cap binds is stated in `dex-book`'s `book.rs` (and on [`dex_book::BookConfig`]).

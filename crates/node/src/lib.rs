@@ -63,6 +63,8 @@ pub use state::{
     NodeState, OwnOrderEvent, PlaceOrder, StoreOp, TimeInForce, phase_name,
 };
 
+pub use state::{PeerStanding, STRIKE_MEMORY, STRIKES_TO_BAN, SYNC_BAN};
+
 type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
 /// What the handle asks of the actor.

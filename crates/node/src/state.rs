@@ -26,10 +26,13 @@ use tracing::{debug, info, warn};
 use crate::{Error, NodeConfig, NodeMetrics};
 
 mod balances;
+mod sync_guard;
 mod trading;
 
 pub(crate) use balances::Ledger;
 pub use balances::{Balance, BalanceReading};
+use sync_guard::{Follow, SyncGuard};
+pub use sync_guard::{PeerStanding, STRIKE_MEMORY, STRIKES_TO_BAN, SYNC_BAN};
 pub(crate) use trading::Trading;
 pub use trading::{ChainBatch, DEFAULT_EXPIRY_MS, PlaceOrder, StoreOp, TimeInForce, phase_name};
 
@@ -194,6 +197,9 @@ pub struct NodeState {
     alive_interval_ms: u64,
     next_alive_at: UnixMillis,
     root_sync_cooldown_ms: u64,
+    /// Root syncs in flight at most: each is a request task in the shell, and heartbeats
+    /// of makers are free to make.
+    max_root_syncs: usize,
     page_limit: u32,
     start_sync_peers: usize,
     start_synced: HashSet<PeerId>,
@@ -202,6 +208,8 @@ pub struct NodeState {
     /// never starts the same sync twice.
     syncing: HashSet<(MarketId, Option<Address>)>,
     seen_keys: SeenKeys,
+    /// Pages per sync and the standing of the peers serving them.
+    sync_guard: SyncGuard,
     events: Vec<NodeEvent>,
     metrics: Arc<NodeMetrics>,
     /// Settlement: own orders, takes and swaps. `None` for a relay-only node.
@@ -366,6 +374,7 @@ impl NodeState {
             alive_interval_ms: millis(config.liveness.alive_interval),
             next_alive_at: 0,
             root_sync_cooldown_ms: millis(config.sync.root_sync_cooldown),
+            max_root_syncs: config.sync.max_root_syncs(),
             page_limit: config.sync.page_limit,
             start_sync_peers: config.sync.start_peers,
             start_synced: HashSet::new(),
@@ -374,6 +383,10 @@ impl NodeState {
             seen_keys: SeenKeys::with_capacity(
                 room.saturating_mul(config.markets.len()),
                 book_config.max_held().saturating_mul(config.markets.len()),
+            ),
+            sync_guard: SyncGuard::new(
+                config.sync.max_market_pages(&config.caps),
+                config.sync.max_maker_pages(&config.caps),
             ),
             events: Vec::new(),
             metrics,
@@ -632,10 +645,20 @@ impl NodeState {
             return;
         }
         let peer = match alive.peer.parse::<PeerId>() {
-            Ok(maker_node) if self.connected.contains(&maker_node) => maker_node,
+            Ok(maker_node)
+                if self.connected.contains(&maker_node)
+                    && !self.sync_guard.is_banned(&maker_node) =>
+            {
+                maker_node
+            }
             _ => source,
         };
-        if peer == self.peer_id {
+        if peer == self.peer_id || self.sync_guard.is_banned(&peer) {
+            return;
+        }
+        if self.syncing.len() >= self.max_root_syncs {
+            // Asked again at the maker's next heartbeat, once others have finished.
+            debug!(maker = %alive.maker, "too many syncs in flight; root sync deferred");
             return;
         }
         if !self.syncing.insert((alive.market, Some(alive.maker))) {
@@ -658,6 +681,7 @@ impl NodeState {
     /// Periodic work at `now`: expiry, silent makers, own heartbeats.
     pub fn tick(&mut self, now: UnixMillis) -> Vec<Action> {
         self.seen_keys.expire(now);
+        self.sync_guard.tick(now);
         let markets: Vec<MarketId> = self.books.keys().copied().collect();
         for market in &markets {
             if let Some(state) = self.books.get_mut(market) {
@@ -877,7 +901,11 @@ impl NodeState {
     }
 
     /// Applies a page a peer answered to `request`. Returns the request of the next page,
-    /// if any. A bad page is counted and dropped whole.
+    /// if any: the cursor is followed only while the sync is within its page cap
+    /// ([`crate::SyncConfig::max_market_pages`]). A bad page is dropped whole; entries are
+    /// applied in order up to the first one no correct peer sends (bad signature, broken
+    /// rule), where the sync stops. Either costs the peer a strike (see [`PeerStanding`]);
+    /// pages of a banned peer are dropped unread.
     pub fn on_page(
         &mut self,
         peer: PeerId,
@@ -885,10 +913,29 @@ impl NodeState {
         response: SyncResponse,
         now: UnixMillis,
     ) -> Vec<Action> {
+        let SyncRequest::GetOrders {
+            market: asked,
+            maker: filter,
+            cursor,
+            ..
+        } = request
+        else {
+            self.on_sync_failed(request);
+            return Vec::new();
+        };
+        let chain = (peer, *asked, *filter);
+        if self.sync_guard.is_banned(&peer) {
+            debug!(%peer, "sync page of a banned peer dropped");
+            self.sync_guard.end(&chain);
+            self.on_sync_failed(request);
+            return Vec::new();
+        }
         let ids = match response.check_page(request) {
             Ok(ids) => ids,
             Err(err) => {
                 warn!(%peer, %err, "bad sync page");
+                self.sync_fault(peer, now);
+                self.sync_guard.end(&chain);
                 self.on_sync_failed(request);
                 return Vec::new();
             }
@@ -900,15 +947,14 @@ impl NodeState {
         } = response
         else {
             debug!(%peer, ?response, "sync refused");
+            self.sync_guard.end(&chain);
             self.on_sync_failed(request);
             return Vec::new();
         };
-        let filter = match request {
-            SyncRequest::GetOrders { maker, .. } => *maker,
-            _ => None,
-        };
         NodeMetrics::inc(&self.metrics.sync_pages);
+        self.sync_guard.page(chain, cursor.is_none(), now);
         let mut learnt = 0u64;
+        let mut fault = None;
         for (entry, id) in orders.into_iter().zip(ids) {
             match self.judge(None, |ctx| validate_synced(entry, id, now, ctx)) {
                 Ok((order, update)) => {
@@ -925,29 +971,65 @@ impl NodeState {
                         let _ = self.apply_update(&update);
                     }
                 }
+                Err(err) if err.is_fault() => {
+                    // No correct peer sends it: check nothing more it sent.
+                    fault = Some(err);
+                    break;
+                }
                 Err(err) => debug!(%peer, %err, "sync entry skipped"),
             }
         }
         NodeMetrics::add(&self.metrics.sync_orders, learnt);
         debug!(%peer, %market, learnt, "sync page applied");
-        match next_cursor {
-            Some(cursor) => vec![Action::Sync {
+        if let Some(err) = fault {
+            warn!(%peer, %market, %err, "sync page with an invalid entry; sync stopped");
+            self.sync_fault(peer, now);
+            self.sync_guard.end(&chain);
+            self.on_sync_failed(request);
+            return Vec::new();
+        }
+        let Some(cursor) = next_cursor else {
+            self.sync_guard.end(&chain);
+            self.syncing.remove(&(market, *filter));
+            if filter.is_none() {
+                info!(%peer, %market, "sync complete");
+            }
+            return Vec::new();
+        };
+        match self.sync_guard.follow(&chain) {
+            Follow::Yes => vec![Action::Sync {
                 peer,
                 request: SyncRequest::GetOrders {
                     market,
                     cursor: Some(cursor),
                     limit: self.page_limit,
-                    maker: filter,
+                    maker: *filter,
                 },
             }],
-            None => {
-                self.syncing.remove(&(market, filter));
-                if filter.is_none() {
-                    info!(%peer, %market, "sync complete");
+            stop => {
+                if stop == Follow::Capped {
+                    NodeMetrics::inc(&self.metrics.sync_capped);
+                    info!(%peer, %market, "sync stopped at the page cap; the peer offers more");
                 }
+                self.sync_guard.end(&chain);
+                self.syncing.remove(&(market, *filter));
                 Vec::new()
             }
         }
+    }
+
+    /// A faulty page from `peer`: counted, and a strike that may ban it from sync.
+    fn sync_fault(&mut self, peer: PeerId, now: UnixMillis) {
+        NodeMetrics::inc(&self.metrics.sync_faults);
+        if self.sync_guard.strike(peer, now) {
+            NodeMetrics::inc(&self.metrics.peers_banned);
+            warn!(%peer, "peer banned from sync for repeated invalid pages");
+        }
+    }
+
+    /// `peer`'s standing as a sync server at `now`.
+    pub fn peer_standing(&self, peer: &PeerId, now: UnixMillis) -> PeerStanding {
+        self.sync_guard.standing(peer, now)
     }
 
     /// A sync request failed (timeout, refused, bad page): count it and allow a retry.
@@ -966,7 +1048,10 @@ impl NodeState {
     /// A peer connected: a starting node syncs every market from its first few peers.
     pub fn on_peer_connected(&mut self, peer: PeerId) -> Vec<Action> {
         self.connected.insert(peer);
-        if self.start_synced.len() >= self.start_sync_peers || !self.start_synced.insert(peer) {
+        if self.start_synced.len() >= self.start_sync_peers
+            || self.sync_guard.is_banned(&peer)
+            || !self.start_synced.insert(peer)
+        {
             return Vec::new();
         }
         let mut markets: Vec<MarketId> = self.books.keys().copied().collect();
