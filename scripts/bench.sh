@@ -5,6 +5,7 @@
 #   scripts/bench.sh gossip     gossip propagation (10 and 30 nodes, vs bare gossipsub) and ingest
 #   scripts/bench.sh swap       swap wall time (median of 20) and memory per swap in flight
 #   scripts/bench.sh api        wrk against a release dexd: health (ceiling), book of 10k orders, placing orders
+#   scripts/bench.sh memory     a node holding one market at its caps: bytes per order of each kind, total
 #   scripts/bench.sh mm         market maker requote latency: price change to new quotes on another node (median of 20)
 #   scripts/bench.sh help       this list
 #
@@ -14,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BENCHES=(gossip swap mm api)
+BENCHES=(gossip swap mm api memory)
 
 bench_gossip() {
     # One bench binary prints the seven gossip and ingest lines.
@@ -33,6 +34,11 @@ bench_mm() {
     cargo bench --quiet -p dex-mm --bench requote -- "$@"
 }
 
+bench_memory() {
+    # Signs about 660,000 messages first (two threads), then ingests them on one.
+    cargo bench --quiet -p dex-node --bench memory -- "$@"
+}
+
 bench_api() {
     # wrk from Debian's package; the devnet chains need anvil in .tools.
     if ! command -v wrk >/dev/null; then
@@ -44,7 +50,7 @@ bench_api() {
 }
 
 usage() {
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     echo "benchmarks: ${BENCHES[*]}"
 }
 

@@ -13,8 +13,42 @@
 //! - a maker table; each maker keeps its orders' slots in a `Vec` (swap-removed; the slot
 //!   knows its position), for suspension and per-maker caps, and so that self-trade checks
 //!   compare two `u32`s;
-//! - a min-heap of expiries: every id the map holds (open or tombstone) has an entry, so
-//!   expiry never scans.
+//! - a min-heap of open orders' expiries, so expiry never scans; entries of orders that
+//!   left early stay until they are due or until the heap holds twice the open orders (plus
+//!   a slack), when it is rebuilt from the open orders alone;
+//! - a min-heap of tombstones by expiry: they expire, and are forgotten under the cap, in
+//!   that order.
+//!
+//! # Caps: every table is bounded
+//! Peers choose what they send, and makers are free to create, so no table may grow with
+//! what was ever received. Four caps bound what one book holds, whatever the sequence of
+//! inserts, updates, removals, suspensions, restores and expiries:
+//!
+//! | what | cap | when full |
+//! |---|---|---|
+//! | visible orders | [`BookConfig::max_orders`] | the order furthest from the mid leaves (evicted, no tombstone: it may come back by gossip or sync), or the incoming one is refused if it is the furthest |
+//! | suspended orders | [`BookConfig::max_suspended`] | an order that would be suspended is dropped instead: refused on insert ([`Error::SuspendedFull`]), evicted on suspension (the maker's orders of least time priority first); it comes back by sync when its maker is heard again and its `ordersRoot` differs |
+//! | tombstones | [`BookConfig::max_tombstones`] | [`Book::forgotten_until`] rises to the earliest expiry among them, and the tombstones expiring by then (that one, and any sharing its expiry) are forgotten |
+//! | open orders per maker | [`BookConfig::max_orders_per_maker`] | the maker's next order is refused ([`Error::MakerCapReached`]) |
+//!
+//! So the ids held are at most `max_orders + max_suspended + max_tombstones`
+//! ([`BookConfig::max_held`]); the arena of slots, the maker table and the expiry heaps are
+//! bounded by the same numbers ([`Book::footprint`]).
+//!
+//! Forgetting a tombstone must not let its order back (a ghost: a cancelled order replayed
+//! by gossip or served by a peer's sync). So a forgotten tombstone leaves a watermark: an
+//! order not held here whose `expiresAt` is at or before [`Book::forgotten_until`] is
+//! refused ([`Error::PossiblyClosed`]), because the book can no longer tell it from the
+//! closed orders it forgot. Every forgotten order expires by the watermark, so none can come
+//! back; what it costs is that, while the watermark is ahead of the book's time, new orders
+//! expiring before it are refused too, and must be re-signed with a later expiry. The
+//! watermark only moves when the tombstone cap binds, and it moves to the earliest expiry
+//! still remembered at most, so a market whose cancels and fills within an order lifetime
+//! stay under the cap never sees it. The alternatives are worse: forgetting without a
+//! watermark lets cancelled orders back, and refusing every insert while tombstones are full
+//! hands any flood of cancels (makers cost nothing) a stop of the whole market. Tombstones
+//! are not counted per maker: makers are free to create, so a per-maker count bounds
+//! nothing, and the watermark keeps ghosts out whoever's tombstone is forgotten.
 
 use std::{
     cmp::{Ordering, Reverse},
@@ -33,7 +67,8 @@ use crate::{
     ladder::Ladder,
 };
 
-/// Limits of one book. The defaults follow DESIGN §3 and §5.
+/// Limits of one book. The defaults follow DESIGN §3 and §5; the module docs of `book.rs`
+/// explain what happens when each one binds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BookConfig {
     /// Open orders (visible or suspended) one maker may have in this market. Default 1,000.
@@ -41,6 +76,17 @@ pub struct BookConfig {
     /// Visible orders the book holds; past it the order furthest from the mid is evicted.
     /// Default 100,000.
     pub max_orders: usize,
+    /// Orders held while their maker is silent. Past it an order that would be suspended is
+    /// dropped instead (it comes back by sync once its maker is heard). A node that joins
+    /// holds every synced order suspended until its maker's heartbeat arrives, so this
+    /// should not be below `max_orders`. Default 100,000.
+    pub max_suspended: usize,
+    /// Closed (cancelled, filled, dropped) orders remembered until their expiry so that a
+    /// replay cannot bring them back. Past it the ones expiring first are forgotten and the
+    /// book refuses new orders expiring no later than they do ([`Book::forgotten_until`]). Size
+    /// it above the cancels and fills a market sees within a typical order lifetime.
+    /// Default 200,000.
+    pub max_tombstones: usize,
     /// Seed of the hasher of order ids and addresses. A node should pick a random one so
     /// peers cannot grind ids into one hash bucket; it does not affect any observable state.
     pub hash_seed: u64,
@@ -51,10 +97,54 @@ impl Default for BookConfig {
         BookConfig {
             max_orders_per_maker: 1_000,
             max_orders: 100_000,
+            max_suspended: 100_000,
+            max_tombstones: 200_000,
             hash_seed: 0,
         }
     }
 }
+
+impl BookConfig {
+    /// The most ids the book ever holds: visible, suspended and closed together.
+    pub fn max_held(&self) -> usize {
+        self.max_orders
+            .saturating_add(self.max_suspended)
+            .saturating_add(self.max_tombstones)
+    }
+
+    /// Stale entries the expiry heap may hold beyond twice the open orders before it is
+    /// rebuilt: a sixteenth of the open-order caps, at least 64 (12,500 at the defaults, half
+    /// a megabyte). Each rebuild looks up every entry once, so the slack is what makes it
+    /// cost about one lookup per insert in a book far below its caps, instead of two.
+    pub fn expiry_slack(&self) -> usize {
+        (self.max_orders.saturating_add(self.max_suspended) / 16).max(64)
+    }
+}
+
+/// Entry counts of a book's tables (not bytes), each bounded by the caps, with
+/// `open = max_orders + max_suspended`: ids held (open orders and tombstones) ≤
+/// [`BookConfig::max_held`]; tombstone heap entries = tombstones; expiry heap entries ≤
+/// 2 × `open` + [`BookConfig::expiry_slack`]; slots ≤ `open` (or the capacity asked for at
+/// construction); makers ≤ `open`; spare level queues ≤ 512.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Footprint {
+    /// Ids in the id map: open orders and tombstones.
+    pub ids: usize,
+    /// Entries of the expiry heap of open orders, stale ones included.
+    pub expiry_entries: usize,
+    /// Entries of the tombstone heap.
+    pub tombstone_entries: usize,
+    /// Slots of the order arena, free ones included.
+    pub slots: usize,
+    /// Entries of the maker table, free ones included.
+    pub makers: usize,
+    /// Emptied level queues kept for reuse.
+    pub spare_queues: usize,
+}
+
+/// Largest capacity a freed maker's order list keeps for reuse: a maker entry is reused by
+/// other makers, and one that once held many orders must not keep that memory forever.
+const MAKER_LIST_KEEP: usize = 64;
 
 /// An entry of the expiry heap. Ordered by time alone, so pushing the many orders that
 /// share an expiry costs no comparison of ids; orders due together are sorted by id before
@@ -242,13 +332,24 @@ pub(crate) struct Core {
 /// is kept), (3) removed orders leave a tombstone until their expiry, and (4) the book's time
 /// is the largest `now` it was given and every call that takes a `now` first expires what is
 /// due, so an order is refused or expired the same way whatever came first. The caps are a
-/// defence against abuse and make the result depend on arrival order once they bind.
+/// defence against abuse and make the result depend on arrival order once they bind (the
+/// same sequence of calls still gives the same book); see the module docs for what each
+/// cap does when it binds.
 #[derive(Debug)]
 pub struct Book {
     pub(crate) market: MarketId,
     pub(crate) config: BookConfig,
     pub(crate) index: HashMap<OrderId, Entry, SeededState>,
     expiries: BinaryHeap<Reverse<Due>>,
+    /// Every tombstone with its expiry: the soonest expire, or are forgotten, first. Ordered
+    /// by time alone, like `expiries`: ties are forgotten together.
+    closed: BinaryHeap<Reverse<Due>>,
+    /// The latest expiry of a tombstone forgotten under the cap (0: none).
+    forgotten_until: UnixMillis,
+    /// Tombstones forgotten under the cap so far.
+    forgotten: u64,
+    /// [`BookConfig::expiry_slack`], computed once.
+    expiry_slack: usize,
     pub(crate) clock: UnixMillis,
     pub(crate) tombstones: usize,
     /// Events drained so far: with those not drained yet, the book's [`Book::revision`].
@@ -278,6 +379,7 @@ impl Book {
         let state = SeededState::new(config.hash_seed);
         let mut index = HashMap::with_capacity_and_hasher(orders, state);
         let mut expiries = BinaryHeap::with_capacity(orders);
+        let mut closed = BinaryHeap::with_capacity(orders);
         for number in 0..orders as u64 {
             // Distinct ids spread like digests (the hasher reads their first and last bytes).
             let mut bytes = [0u8; 32];
@@ -290,10 +392,12 @@ impl Book {
             let id = OrderId(bytes.into());
             index.insert(id, Entry::open(0));
             expiries.push(Reverse(Due { at: 0, id }));
+            closed.push(Reverse(Due { at: 0, id }));
         }
         // Emptied, keeping the allocations (and the pages just touched).
         index.clear();
         expiries.clear();
+        closed.clear();
         let slots: Vec<Slot> = (0..orders).map(|_| Slot::free()).collect();
         let free = (0..u32::try_from(orders).expect("fewer than 2^32 orders"))
             .rev()
@@ -303,6 +407,10 @@ impl Book {
             config,
             index,
             expiries,
+            closed,
+            forgotten_until: 0,
+            forgotten: 0,
+            expiry_slack: config.expiry_slack(),
             clock: 0,
             tombstones: 0,
             drained: 0,
@@ -336,6 +444,30 @@ impl Book {
         self.clock
     }
 
+    /// The latest expiry of a tombstone forgotten under [`BookConfig::max_tombstones`], 0 if
+    /// none was: orders not held here that expire at or before it are refused
+    /// ([`Error::PossiblyClosed`]). It matters only while it is after [`Book::now`].
+    pub fn forgotten_until(&self) -> UnixMillis {
+        self.forgotten_until
+    }
+
+    /// Tombstones forgotten under the cap since the book was made.
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
+    }
+
+    /// The sizes of the book's tables, each bounded by the caps (see [`Footprint`]).
+    pub fn footprint(&self) -> Footprint {
+        Footprint {
+            ids: self.index.len(),
+            expiry_entries: self.expiries.len(),
+            tombstone_entries: self.closed.len(),
+            slots: self.core.slots.len(),
+            makers: self.core.makers.len(),
+            spare_queues: self.core.bids.spare_queues() + self.core.asks.spare_queues(),
+        }
+    }
+
     /// The events of the calls since the last drain, oldest first.
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
         self.drained += self.core.events.len() as u64;
@@ -359,9 +491,11 @@ impl Book {
     ///
     /// `now` advances the book's time and expires what is due first. Refused, with nothing
     /// changed: another market; `expiresAt` not after the book's time; already open; closed
-    /// (tombstone); the maker's cap reached; the book full with this order the furthest from
-    /// the mid. An order of a suspended maker is held suspended ([`Event::Inserted`] then
-    /// [`Event::Suspended`]).
+    /// (tombstone); `expiresAt` not after [`Book::forgotten_until`] (it may be a closed order
+    /// whose tombstone was forgotten); the maker's cap reached; the book full with this order
+    /// the furthest from the mid. An order of a suspended maker is held suspended
+    /// ([`Event::Inserted`] then [`Event::Suspended`]), or refused if the suspended orders are
+    /// at their cap.
     pub fn insert(&mut self, order: Arc<VerifiedOrder>, now: UnixMillis) -> Result<(), Error> {
         let fields = order.order();
         let id = order.id();
@@ -385,6 +519,13 @@ impl Book {
                 Err(_) => Error::Closed { id },
             });
         }
+        if fields.expires_at <= self.forgotten_until {
+            return Err(Error::PossiblyClosed {
+                id,
+                expires_at: fields.expires_at,
+                forgotten_until: self.forgotten_until,
+            });
+        }
         // Hashed in place: a copy of the 20-byte address on the stack is read back across
         // two stores, which stalls store forwarding (measured).
         let known_maker = self.core.maker_index.get(&fields.maker).copied();
@@ -396,6 +537,12 @@ impl Book {
             return Err(Error::MakerCapReached {
                 maker: fields.maker,
                 cap: self.config.max_orders_per_maker,
+            });
+        }
+        if suspended && self.suspended_count() >= self.config.max_suspended {
+            return Err(Error::SuspendedFull {
+                id,
+                cap: self.config.max_suspended,
             });
         }
         let expires_at = fields.expires_at;
@@ -424,9 +571,77 @@ impl Book {
         };
         let slot = self.core.alloc(order, maker, suspended);
         self.index.insert(id, Entry::open(slot));
-        self.expiries.push(Reverse(Due { at: expires_at, id }));
+        self.push_expiry(expires_at, id);
         self.core.place(slot, maker);
         Ok(())
+    }
+
+    /// Open orders held suspended.
+    #[inline]
+    fn suspended_count(&self) -> usize {
+        self.index.len() - self.tombstones - self.core.visible
+    }
+
+    /// Adds an open order's expiry to the heap, first rebuilding the heap from the open
+    /// orders if orders that left early (evicted, cancelled, filled) have made it more than
+    /// twice their number plus [`BookConfig::expiry_slack`]: without that, churn would grow
+    /// it for a whole order lifetime. Each entry would be popped at its expiry anyway (a
+    /// lookup and a sift); a rebuild removes most of them earlier, for a lookup each.
+    #[inline]
+    fn push_expiry(&mut self, at: UnixMillis, id: OrderId) {
+        let open = self.index.len() - self.tombstones;
+        if self.expiries.len() >= 2 * open + self.expiry_slack {
+            self.compact_expiries();
+        }
+        self.expiries.push(Reverse(Due { at, id }));
+    }
+
+    /// Keeps one heap entry per open order: stale entries (the id is closed, forgotten or
+    /// re-inserted after an eviction, so named twice) go. One linear pass and a heapify,
+    /// no sort (sorting 32-byte ids cost a fifth of a mixed workload); the allocation is
+    /// reused.
+    #[cold]
+    fn compact_expiries(&mut self) {
+        let mut entries = std::mem::take(&mut self.expiries).into_vec();
+        let (index, slots) = (&self.index, &self.core.slots);
+        // A bit per slot: its order's entry is kept already.
+        let mut kept = vec![0u64; slots.len().div_ceil(64)];
+        entries.retain(
+            |Reverse(due)| match index.get(&due.id).map(|entry| entry.get()) {
+                Some(Ok(slot)) if slots[slot as usize].expires_at == due.at => {
+                    let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
+                    let first = kept[word] & bit == 0;
+                    kept[word] |= bit;
+                    first
+                }
+                _ => false,
+            },
+        );
+        self.expiries = BinaryHeap::from(entries);
+    }
+
+    /// Records the tombstone of an order just closed (its map entry already says so). While
+    /// there are more than the cap, the soonest expiry among them becomes
+    /// [`Book::forgotten_until`] and every tombstone expiring by then is forgotten: the
+    /// watermark refuses their orders already, so none of them can come back.
+    fn remember_closed(&mut self, id: OrderId, until: UnixMillis) {
+        self.tombstones += 1;
+        self.closed.push(Reverse(Due { at: until, id }));
+        if self.tombstones > self.config.max_tombstones
+            && let Some(Reverse(first)) = self.closed.peek()
+        {
+            self.forgotten_until = self.forgotten_until.max(first.at);
+            while let Some(&Reverse(due)) = self.closed.peek() {
+                if due.at > self.forgotten_until {
+                    break;
+                }
+                self.closed.pop();
+                let removed = self.index.remove(&due.id);
+                debug_assert!(matches!(removed.map(Entry::get), Some(Err(_))));
+                self.tombstones -= 1;
+                self.forgotten += 1;
+            }
+        }
     }
 
     /// Applies a signed update. Remaining only goes down: a lower value replaces the
@@ -454,7 +669,7 @@ impl Book {
         if new_remaining == 0 {
             let expires_at = core.close(slot, RemoveReason::Cancelled);
             *entry = Entry::closed(expires_at);
-            self.tombstones += 1;
+            self.remember_closed(id, expires_at);
             return Ok(());
         }
         let held = &mut core.slots[slot as usize];
@@ -482,7 +697,7 @@ impl Book {
         };
         let expires_at = self.core.close(slot, RemoveReason::Dropped);
         *entry = Entry::closed(expires_at);
-        self.tombstones += 1;
+        self.remember_closed(id, expires_at);
         Ok(())
     }
 
@@ -495,6 +710,16 @@ impl Book {
     fn advance(&mut self, now: UnixMillis) -> usize {
         if now > self.clock {
             self.clock = now;
+            // Only when time moves: every tombstone expires after the time it was made at.
+            while let Some(&Reverse(due)) = self.closed.peek() {
+                if due.at > self.clock {
+                    break;
+                }
+                self.closed.pop();
+                let removed = self.index.remove(&due.id);
+                debug_assert!(matches!(removed.map(Entry::get), Some(Err(_))));
+                self.tombstones -= 1;
+            }
         }
         match self.expiries.peek() {
             Some(Reverse(due)) if due.at <= self.clock => {}
@@ -512,20 +737,15 @@ impl Book {
         let mut expired = 0;
         for (_, id) in due {
             // The heap may name an id that was evicted (and maybe re-inserted with the same
-            // expiry, so named twice): the map is the truth.
-            if let hash_map::Entry::Occupied(entry) = self.index.entry(id) {
-                match entry.get().get() {
-                    Ok(slot) if self.core.slots[slot as usize].expires_at <= self.clock => {
-                        self.core.close(slot, RemoveReason::Expired);
-                        entry.remove();
-                        expired += 1;
-                    }
-                    Err(until) if until <= self.clock => {
-                        entry.remove();
-                        self.tombstones -= 1;
-                    }
-                    _ => {}
-                }
+            // expiry, so named twice) or closed (its tombstone has its own heap): the map is
+            // the truth.
+            if let hash_map::Entry::Occupied(entry) = self.index.entry(id)
+                && let Ok(slot) = entry.get().get()
+                && self.core.slots[slot as usize].expires_at <= self.clock
+            {
+                self.core.close(slot, RemoveReason::Expired);
+                entry.remove();
+                expired += 1;
             }
         }
         expired
@@ -535,21 +755,36 @@ impl Book {
     /// depth, matching and crosses, until [`Book::restore_maker`]. New orders of the maker
     /// arrive suspended. Returns the number of orders suspended (events in priority order);
     /// a maker with no open order here is not recorded.
+    ///
+    /// Orders past [`BookConfig::max_suspended`] are evicted instead (no tombstone): the
+    /// maker's orders are suspended in time priority while there is room and the rest
+    /// evicted. A node learns them again by sync once the maker is heard and its
+    /// `ordersRoot` differs.
     pub fn suspend_maker(&mut self, maker: Address) -> usize {
         let Some(&index) = self.core.maker_index.get(&maker) else {
             return 0;
         };
+        let room = self
+            .config
+            .max_suspended
+            .saturating_sub(self.suspended_count());
         let core = &mut self.core;
         core.makers[index as usize].suspended = true;
         let slots = core.maker_slots(index, false);
-        for slot in &slots {
+        let (kept, evicted) = slots.split_at(room.min(slots.len()));
+        for slot in kept {
             core.unlink_level(*slot);
             core.visible -= 1;
             core.slots[*slot as usize].suspended = true;
             let order = core.order_ref(*slot);
             core.events.push(Event::Suspended(order));
         }
-        slots.len()
+        for slot in evicted {
+            // Reservations go with it: only own orders have them, and a node never suspends
+            // its own makers.
+            self.evict(*slot);
+        }
+        kept.len()
     }
 
     /// Puts the suspended orders of `maker` back (it was heard again), in priority order.
@@ -674,7 +909,7 @@ impl Book {
         if remaining == 0 {
             let expires_at = core.close(slot, RemoveReason::Filled);
             *entry = Entry::closed(expires_at);
-            self.tombstones += 1;
+            self.remember_closed(id, expires_at);
         } else {
             // Reserved lots were not offered, so the level's available quantity is unchanged.
             let previous = held.remaining;
@@ -869,6 +1104,7 @@ impl Core {
         }
         if entry.orders.is_empty() {
             // Forget the maker (and its suspension): nothing of it is left to hide.
+            entry.orders.shrink_to(MAKER_LIST_KEEP);
             let address = entry.address;
             self.maker_index.remove(&address);
             self.free_makers.push(maker);

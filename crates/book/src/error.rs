@@ -30,8 +30,8 @@ pub enum Error {
         /// The order.
         id: OrderId,
     },
-    /// The order was cancelled, filled or dropped; its tombstone lasts until its expiry so a
-    /// re-gossiped copy cannot bring it back.
+    /// The order was cancelled, filled or dropped; its tombstone lasts until its expiry (or
+    /// until forgotten under the cap) so a re-gossiped copy cannot bring it back.
     #[error("order {id} is closed (cancelled, filled or dropped)")]
     Closed {
         /// The order.
@@ -42,6 +42,29 @@ pub enum Error {
     UnknownOrder {
         /// The order.
         id: OrderId,
+    },
+    /// The order is not held here and expires no later than a closed order whose tombstone
+    /// was forgotten under the tombstone cap, so the book cannot tell it from one; taking it
+    /// could bring a cancelled order back. An order signed with a later expiry is accepted.
+    #[error(
+        "order {id} expires at {expires_at}, not after {forgotten_until}: closed orders expiring by then were forgotten (tombstone cap) and it may be one"
+    )]
+    PossiblyClosed {
+        /// The order.
+        id: OrderId,
+        /// Its `expiresAt`.
+        expires_at: UnixMillis,
+        /// [`crate::Book::forgotten_until`].
+        forgotten_until: UnixMillis,
+    },
+    /// The order's maker is suspended and the book holds as many suspended orders as it may;
+    /// the order comes back by sync once its maker is heard again.
+    #[error("order {id} is of a silent maker and {cap} suspended orders are held already")]
+    SuspendedFull {
+        /// The refused order.
+        id: OrderId,
+        /// The configured cap.
+        cap: usize,
     },
     /// The maker already has the maximum number of open orders in this market.
     #[error("maker {maker} already has {cap} open orders in this market")]

@@ -10,6 +10,11 @@
 
 use dex_primitives::Side;
 
+/// Most emptied queues kept for reuse per side.
+const SPARE_QUEUES: usize = 256;
+/// Largest capacity of a queue kept for reuse.
+const SPARE_QUEUE_CAPACITY: usize = 256;
+
 /// One price level.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Level {
@@ -122,13 +127,21 @@ impl Ladder {
         &mut self.levels[index]
     }
 
-    /// Removes an emptied level, keeping its queue for reuse.
+    /// Removes an emptied level, keeping its queue for reuse unless enough are kept or it
+    /// grew large (reused queues must not hold the memory of every level that ever was).
     #[inline]
     pub(crate) fn remove_at(&mut self, index: usize) {
         self.prices.remove(index);
         let level = self.levels.remove(index);
         debug_assert!(level.orders.is_empty());
-        self.spare.push(level.orders);
+        if self.spare.len() < SPARE_QUEUES && level.orders.capacity() <= SPARE_QUEUE_CAPACITY {
+            self.spare.push(level.orders);
+        }
+    }
+
+    /// Emptied queues kept for reuse.
+    pub(crate) fn spare_queues(&self) -> usize {
+        self.spare.len()
     }
 
     /// Levels best first.

@@ -14,7 +14,12 @@
 //! - Price-time priority; time is the signed `createdAt`, ties broken by order id.
 //! - Remaining only goes down: the minimum seen is kept; zero removes the order.
 //! - A cancelled, filled or dropped order leaves a tombstone until its expiry, so a
-//!   re-gossiped copy cannot bring it back (no ghost orders).
+//!   re-gossiped copy cannot bring it back (no ghost orders). Past the tombstone cap the
+//!   soonest-expiring tombstone is forgotten and orders expiring no later than it are
+//!   refused from then on ([`Book::forgotten_until`]), so a forgotten one cannot come back
+//!   either.
+//! - Every table is capped: visible, suspended and closed orders per market, open orders per
+//!   maker ([`BookConfig`]; `book.rs` states what each cap does when it binds).
 //! - Time is the largest `now` given; calls that take one expire what is due first, and an
 //!   order already expired at the book's time is refused.
 //! - Quantities of an open order: `remaining` (as signed or committed) = `reserved` (promised
@@ -53,7 +58,7 @@ mod ladder;
 mod plan;
 mod view;
 
-pub use book::{Book, BookConfig};
+pub use book::{Book, BookConfig, Footprint};
 pub use error::Error;
 pub use event::{Cross, Event, OrderRef, RemoveReason};
 pub use plan::{Plan, PlannedFill, Taker};

@@ -52,9 +52,10 @@ pub enum OrderStatus {
     Open,
     /// Open, but its maker is suspended.
     Suspended,
-    /// Cancelled, filled or dropped; remembered until its expiry.
+    /// Cancelled, filled or dropped; remembered until its expiry (or until forgotten under
+    /// the tombstone cap, after which it is `Unknown` but cannot be inserted again).
     Closed,
-    /// Never seen, expired, or evicted.
+    /// Never seen, expired, evicted, or a forgotten tombstone.
     Unknown,
 }
 
@@ -178,7 +179,7 @@ impl Book {
         self.index.len() - self.tombstones - self.core.visible
     }
 
-    /// Tombstones held (closed orders not yet expired).
+    /// Tombstones held (closed orders not yet expired nor forgotten).
     pub fn tombstones(&self) -> usize {
         self.tombstones
     }

@@ -185,6 +185,11 @@ pub(crate) struct NodeToml {
     pub(crate) orders_per_maker: usize,
     /// Open orders per market (the furthest from the mid are evicted beyond).
     pub(crate) orders_per_market: usize,
+    /// Orders per market held while their maker is silent (dropped beyond, re-synced later).
+    pub(crate) suspended_per_market: usize,
+    /// Closed orders remembered per market (beyond, those expiring first are forgotten and
+    /// orders expiring no later are refused).
+    pub(crate) tombstones_per_market: usize,
     /// Orders per market with memory reserved at start (no table growth before them).
     pub(crate) preallocated_orders: usize,
     /// Peers a starting node syncs each market from.
@@ -206,6 +211,8 @@ impl Default for NodeToml {
             silent_after: Dur(node.liveness.silent_after),
             orders_per_maker: node.caps.orders_per_maker,
             orders_per_market: node.caps.orders_per_market,
+            suspended_per_market: node.caps.suspended_per_market,
+            tombstones_per_market: node.caps.tombstones_per_market,
             preallocated_orders: node.caps.preallocated_orders,
             sync_peers: node.sync.start_peers,
             command_queue: node.command_queue,

@@ -184,6 +184,8 @@ fn node_config(
     node.sync.start_peers = config.node.sync_peers;
     node.caps.orders_per_maker = config.node.orders_per_maker;
     node.caps.orders_per_market = config.node.orders_per_market;
+    node.caps.suspended_per_market = config.node.suspended_per_market;
+    node.caps.tombstones_per_market = config.node.tombstones_per_market;
     node.caps.preallocated_orders = config.node.preallocated_orders;
     node.tick_interval = config.node.tick_interval.0;
     node.command_queue = config.node.command_queue;

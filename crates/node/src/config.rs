@@ -368,13 +368,62 @@ pub struct SyncConfig {
     pub max_concurrent: usize,
 }
 
-/// Caps that bound memory whatever peers send.
+impl SyncConfig {
+    /// Pages one sync of a whole market follows at most: enough for a peer holding as many
+    /// open orders as this node may (`orders_per_market + suspended_per_market`), plus two.
+    /// A peer whose cursor goes on is cut off there (it may be honest with larger caps:
+    /// this node could not hold more anyway).
+    pub fn max_market_pages(&self, caps: &CapsConfig) -> u32 {
+        pages_for(
+            caps.orders_per_market
+                .saturating_add(caps.suspended_per_market),
+            self.page_limit,
+        )
+    }
+
+    /// Pages one sync of one maker's orders follows at most: `orders_per_maker`, plus two.
+    pub fn max_maker_pages(&self, caps: &CapsConfig) -> u32 {
+        pages_for(caps.orders_per_maker, self.page_limit)
+    }
+
+    /// Syncs of one maker's orders (asked when its heartbeat's `ordersRoot` differs) in
+    /// flight at most: four times `max_concurrent`. More heartbeats wait for the next
+    /// round instead of queueing requests without bound.
+    pub fn max_root_syncs(&self) -> usize {
+        self.max_concurrent.max(1).saturating_mul(4)
+    }
+}
+
+/// Pages of `page_limit` needed for `orders`, plus two.
+fn pages_for(orders: usize, page_limit: u32) -> u32 {
+    let page = u64::from(page_limit.max(1));
+    let pages = (orders as u64).div_ceil(page).saturating_add(2);
+    u32::try_from(pages).unwrap_or(u32::MAX)
+}
+
+/// Caps that bound memory whatever peers send. Each market's book holds at most
+/// `orders_per_market + suspended_per_market + tombstones_per_market` order ids; what happens
+/// when each cap binds is stated in `dex-book`'s `book.rs` (and on [`dex_book::BookConfig`]).
 #[derive(Debug, Clone, Copy)]
 pub struct CapsConfig {
-    /// Open orders per maker per market. Default 1,000.
+    /// Open orders (offered or suspended) per maker per market; the maker's next order is
+    /// refused. Default 1,000.
     pub orders_per_maker: usize,
-    /// Open orders per market; beyond it the order furthest from the mid is evicted.
+    /// Offered orders per market; beyond it the order furthest from the mid is evicted.
+    /// Default 100,000.
     pub orders_per_market: usize,
+    /// Orders per market held while their maker is silent; beyond it an order that would be
+    /// suspended is dropped instead (it comes back by sync once its maker is heard). Synced
+    /// orders are held suspended until their maker's heartbeat arrives, so keep it at least
+    /// `orders_per_market`. Default 100,000.
+    pub suspended_per_market: usize,
+    /// Cancelled, filled and dropped orders remembered per market until they expire, so that
+    /// a replay cannot bring them back. Beyond it the ones expiring first are forgotten, and
+    /// orders expiring no later than they do are refused from then on (they could be one of
+    /// them). Size
+    /// it above the cancels and fills a market sees within a typical order lifetime.
+    /// Default 200,000.
+    pub tombstones_per_market: usize,
     /// Orders each market's book has room for from the start (at most `orders_per_market`):
     /// the memory, about 0.3 KB an order, is reserved and written when the node starts, so
     /// the first this-many orders never grow a table. Growing one copies all of it at once,
@@ -433,6 +482,8 @@ impl Default for CapsConfig {
         CapsConfig {
             orders_per_maker: 1000,
             orders_per_market: 100_000,
+            suspended_per_market: 100_000,
+            tombstones_per_market: 200_000,
             preallocated_orders: 10_000,
         }
     }

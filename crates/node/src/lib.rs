@@ -64,6 +64,8 @@ pub use state::{
     TakerFundsQuery, TimeInForce, phase_name,
 };
 
+pub use state::{PeerStanding, STRIKE_MEMORY, STRIKES_TO_BAN, SYNC_BAN};
+
 type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
 /// What the handle asks of the actor.

@@ -33,6 +33,13 @@ pub struct NodeMetrics {
     pub sync_orders: AtomicU64,
     /// Sync requests that failed or returned a bad page.
     pub sync_failed: AtomicU64,
+    /// Syncs stopped at the page cap while the peer still offered a next page.
+    pub sync_capped: AtomicU64,
+    /// Sync pages with a fault (a bad page, or an entry no correct peer sends: bad
+    /// signature, broken rule); each costs the peer a strike.
+    pub sync_faults: AtomicU64,
+    /// Peers banned from sync for repeated faults.
+    pub peers_banned: AtomicU64,
     /// Syncs started because an `alive` root differed from ours.
     pub root_syncs: AtomicU64,
     /// Sync requests served to peers.
@@ -98,6 +105,9 @@ impl NodeMetrics {
             ("sync_pages", get(&self.sync_pages)),
             ("sync_orders", get(&self.sync_orders)),
             ("sync_failed", get(&self.sync_failed)),
+            ("sync_capped", get(&self.sync_capped)),
+            ("sync_faults", get(&self.sync_faults)),
+            ("peers_banned", get(&self.peers_banned)),
             ("root_syncs", get(&self.root_syncs)),
             ("sync_served", get(&self.sync_served)),
             ("takes_sent", get(&self.takes_sent)),

@@ -26,6 +26,7 @@ use tracing::{debug, info, warn};
 use crate::{Error, NodeConfig, NodeMetrics};
 
 mod balances;
+mod sync_guard;
 #[cfg(test)]
 mod testing;
 mod trading;
@@ -33,6 +34,8 @@ mod trading;
 pub(crate) use balances::Ledger;
 pub use balances::{Balance, BalanceReading};
 pub use dex_store::StoreOp;
+use sync_guard::{Follow, SyncGuard};
+pub use sync_guard::{PeerStanding, STRIKE_MEMORY, STRIKES_TO_BAN, SYNC_BAN};
 pub(crate) use trading::Trading;
 pub use trading::{
     ChainBatch, Counterparty, CounterpartyRecord, DEFAULT_EXPIRY_MS, PlaceOrder, TakerFundsQuery,
@@ -242,6 +245,9 @@ pub struct NodeState {
     alive_interval_ms: u64,
     next_alive_at: UnixMillis,
     root_sync_cooldown_ms: u64,
+    /// Root syncs in flight at most: each is a request task in the shell, and heartbeats
+    /// of makers are free to make.
+    max_root_syncs: usize,
     page_limit: u32,
     start_sync_peers: usize,
     start_synced: HashSet<PeerId>,
@@ -250,6 +256,8 @@ pub struct NodeState {
     /// never starts the same sync twice.
     syncing: HashSet<(MarketId, Option<Address>)>,
     seen_keys: SeenKeys,
+    /// Pages per sync and the standing of the peers serving them.
+    sync_guard: SyncGuard,
     events: Vec<NodeEvent>,
     metrics: Arc<NodeMetrics>,
     /// Settlement: own orders, takes and swaps. `None` for a relay-only node.
@@ -261,23 +269,29 @@ pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Keyed 64-bit hashes of the orders the books hold or remember, kept until the orders
-/// expire: a miss proves an order is new without computing its EIP-712 id (a few µs of
-/// every ingest). A hit only means "compute the id and look"; collisions cost time, never
-/// correctness.
+/// Keyed 64-bit hashes of the orders the books took, kept until the orders expire: a
+/// miss means an order is new without computing its EIP-712 id (a few µs of every ingest).
+/// A hit only means "compute the id and look"; collisions cost time, never correctness.
+///
+/// At most `max_keys` are kept (what the books can hold at once): past it the key expiring
+/// first is dropped. A dropped key makes a replay of its order cost a signature check
+/// before the book refuses it, nothing more: the books, not this filter, keep closed
+/// orders out.
 #[derive(Debug)]
 struct SeenKeys {
     hasher: std::hash::RandomState,
     counts: HashMap<u64, u32>,
     expiries: std::collections::BinaryHeap<std::cmp::Reverse<(UnixMillis, u64)>>,
+    max_keys: usize,
 }
 
 impl SeenKeys {
-    fn with_capacity(keys: usize) -> Self {
+    fn with_capacity(keys: usize, max_keys: usize) -> Self {
         SeenKeys {
             hasher: std::hash::RandomState::new(),
-            counts: HashMap::with_capacity(keys),
-            expiries: std::collections::BinaryHeap::with_capacity(keys),
+            counts: HashMap::with_capacity(keys.min(max_keys)),
+            expiries: std::collections::BinaryHeap::with_capacity(keys.min(max_keys)),
+            max_keys,
         }
     }
 
@@ -291,6 +305,10 @@ impl SeenKeys {
     }
 
     fn insert(&mut self, order: &Order) {
+        while self.expiries.len() >= self.max_keys && self.pop_first() {}
+        if self.max_keys == 0 {
+            return;
+        }
         let key = self.key(order);
         *self.counts.entry(key).or_default() += 1;
         self.expiries
@@ -299,18 +317,26 @@ impl SeenKeys {
 
     /// Forgets the keys of orders expired at `now` (their tombstones are gone too).
     fn expire(&mut self, now: UnixMillis) {
-        while let Some(std::cmp::Reverse((expires_at, key))) = self.expiries.peek().copied() {
+        while let Some(std::cmp::Reverse((expires_at, _))) = self.expiries.peek().copied() {
             if expires_at > now {
                 break;
             }
-            self.expiries.pop();
-            if let std::collections::hash_map::Entry::Occupied(mut entry) = self.counts.entry(key) {
-                *entry.get_mut() -= 1;
-                if *entry.get() == 0 {
-                    entry.remove();
-                }
+            self.pop_first();
+        }
+    }
+
+    /// Drops the key expiring first; false when there is none.
+    fn pop_first(&mut self) -> bool {
+        let Some(std::cmp::Reverse((_, key))) = self.expiries.pop() else {
+            return false;
+        };
+        if let std::collections::hash_map::Entry::Occupied(mut entry) = self.counts.entry(key) {
+            *entry.get_mut() -= 1;
+            if *entry.get() == 0 {
+                entry.remove();
             }
         }
+        true
     }
 }
 
@@ -362,6 +388,8 @@ impl NodeState {
         let book_config = BookConfig {
             max_orders_per_maker: config.caps.orders_per_maker,
             max_orders: config.caps.orders_per_market,
+            max_suspended: config.caps.suspended_per_market,
+            max_tombstones: config.caps.tombstones_per_market,
             hash_seed,
         };
         let room = config.caps.preallocated();
@@ -394,12 +422,20 @@ impl NodeState {
             alive_interval_ms: millis(config.liveness.alive_interval),
             next_alive_at: 0,
             root_sync_cooldown_ms: millis(config.sync.root_sync_cooldown),
+            max_root_syncs: config.sync.max_root_syncs(),
             page_limit: config.sync.page_limit,
             start_sync_peers: config.sync.start_peers,
             start_synced: HashSet::new(),
             connected: HashSet::new(),
             syncing: HashSet::new(),
-            seen_keys: SeenKeys::with_capacity(room.saturating_mul(config.markets.len())),
+            seen_keys: SeenKeys::with_capacity(
+                room.saturating_mul(config.markets.len()),
+                book_config.max_held().saturating_mul(config.markets.len()),
+            ),
+            sync_guard: SyncGuard::new(
+                config.sync.max_market_pages(&config.caps),
+                config.sync.max_maker_pages(&config.caps),
+            ),
             events: Vec::new(),
             metrics,
             trading: config.settlement.as_ref().map(Trading::new),
@@ -657,10 +693,20 @@ impl NodeState {
             return;
         }
         let peer = match alive.peer.parse::<PeerId>() {
-            Ok(maker_node) if self.connected.contains(&maker_node) => maker_node,
+            Ok(maker_node)
+                if self.connected.contains(&maker_node)
+                    && !self.sync_guard.is_banned(&maker_node) =>
+            {
+                maker_node
+            }
             _ => source,
         };
-        if peer == self.peer_id {
+        if peer == self.peer_id || self.sync_guard.is_banned(&peer) {
+            return;
+        }
+        if self.syncing.len() >= self.max_root_syncs {
+            // Asked again at the maker's next heartbeat, once others have finished.
+            debug!(maker = %alive.maker, "too many syncs in flight; root sync deferred");
             return;
         }
         if !self.syncing.insert((alive.market, Some(alive.maker))) {
@@ -683,6 +729,7 @@ impl NodeState {
     /// Periodic work at `now`: expiry, silent makers, own heartbeats.
     pub fn tick(&mut self, now: UnixMillis) -> Decision {
         self.seen_keys.expire(now);
+        self.sync_guard.tick(now);
         let markets: Vec<MarketId> = self.books.keys().copied().collect();
         for market in &markets {
             if let Some(state) = self.books.get_mut(market) {
@@ -902,7 +949,11 @@ impl NodeState {
     }
 
     /// Applies a page a peer answered to `request`. Returns the request of the next page,
-    /// if any. A bad page is counted and dropped whole.
+    /// if any: the cursor is followed only while the sync is within its page cap
+    /// ([`crate::SyncConfig::max_market_pages`]). A bad page is dropped whole; entries are
+    /// applied in order up to the first one no correct peer sends (bad signature, broken
+    /// rule), where the sync stops. Either costs the peer a strike (see [`PeerStanding`]);
+    /// pages of a banned peer are dropped unread.
     pub fn on_page(
         &mut self,
         peer: PeerId,
@@ -910,10 +961,29 @@ impl NodeState {
         response: SyncResponse,
         now: UnixMillis,
     ) -> Vec<Action> {
+        let SyncRequest::GetOrders {
+            market: asked,
+            maker: filter,
+            cursor,
+            ..
+        } = request
+        else {
+            self.on_sync_failed(request);
+            return Vec::new();
+        };
+        let chain = (peer, *asked, *filter);
+        if self.sync_guard.is_banned(&peer) {
+            debug!(%peer, "sync page of a banned peer dropped");
+            self.sync_guard.end(&chain);
+            self.on_sync_failed(request);
+            return Vec::new();
+        }
         let ids = match response.check_page(request) {
             Ok(ids) => ids,
             Err(err) => {
                 warn!(%peer, %err, "bad sync page");
+                self.sync_fault(peer, now);
+                self.sync_guard.end(&chain);
                 self.on_sync_failed(request);
                 return Vec::new();
             }
@@ -925,15 +995,14 @@ impl NodeState {
         } = response
         else {
             debug!(%peer, ?response, "sync refused");
+            self.sync_guard.end(&chain);
             self.on_sync_failed(request);
             return Vec::new();
         };
-        let filter = match request {
-            SyncRequest::GetOrders { maker, .. } => *maker,
-            _ => None,
-        };
         NodeMetrics::inc(&self.metrics.sync_pages);
+        self.sync_guard.page(chain, cursor.is_none(), now);
         let mut learnt = 0u64;
+        let mut fault = None;
         for (entry, id) in orders.into_iter().zip(ids) {
             match self.judge(None, |ctx| validate_synced(entry, id, now, ctx)) {
                 Ok((order, update)) => {
@@ -950,29 +1019,65 @@ impl NodeState {
                         let _ = self.apply_update(&update);
                     }
                 }
+                Err(err) if err.is_fault() => {
+                    // No correct peer sends it: check nothing more it sent.
+                    fault = Some(err);
+                    break;
+                }
                 Err(err) => debug!(%peer, %err, "sync entry skipped"),
             }
         }
         NodeMetrics::add(&self.metrics.sync_orders, learnt);
         debug!(%peer, %market, learnt, "sync page applied");
-        match next_cursor {
-            Some(cursor) => vec![Action::Sync {
+        if let Some(err) = fault {
+            warn!(%peer, %market, %err, "sync page with an invalid entry; sync stopped");
+            self.sync_fault(peer, now);
+            self.sync_guard.end(&chain);
+            self.on_sync_failed(request);
+            return Vec::new();
+        }
+        let Some(cursor) = next_cursor else {
+            self.sync_guard.end(&chain);
+            self.syncing.remove(&(market, *filter));
+            if filter.is_none() {
+                info!(%peer, %market, "sync complete");
+            }
+            return Vec::new();
+        };
+        match self.sync_guard.follow(&chain) {
+            Follow::Yes => vec![Action::Sync {
                 peer,
                 request: SyncRequest::GetOrders {
                     market,
                     cursor: Some(cursor),
                     limit: self.page_limit,
-                    maker: filter,
+                    maker: *filter,
                 },
             }],
-            None => {
-                self.syncing.remove(&(market, filter));
-                if filter.is_none() {
-                    info!(%peer, %market, "sync complete");
+            stop => {
+                if stop == Follow::Capped {
+                    NodeMetrics::inc(&self.metrics.sync_capped);
+                    info!(%peer, %market, "sync stopped at the page cap; the peer offers more");
                 }
+                self.sync_guard.end(&chain);
+                self.syncing.remove(&(market, *filter));
                 Vec::new()
             }
         }
+    }
+
+    /// A faulty page from `peer`: counted, and a strike that may ban it from sync.
+    fn sync_fault(&mut self, peer: PeerId, now: UnixMillis) {
+        NodeMetrics::inc(&self.metrics.sync_faults);
+        if self.sync_guard.strike(peer, now) {
+            NodeMetrics::inc(&self.metrics.peers_banned);
+            warn!(%peer, "peer banned from sync for repeated invalid pages");
+        }
+    }
+
+    /// `peer`'s standing as a sync server at `now`.
+    pub fn peer_standing(&self, peer: &PeerId, now: UnixMillis) -> PeerStanding {
+        self.sync_guard.standing(peer, now)
     }
 
     /// A sync request failed (timeout, refused, bad page): count it and allow a retry.
@@ -991,7 +1096,10 @@ impl NodeState {
     /// A peer connected: a starting node syncs every market from its first few peers.
     pub fn on_peer_connected(&mut self, peer: PeerId) -> Vec<Action> {
         self.connected.insert(peer);
-        if self.start_synced.len() >= self.start_sync_peers || !self.start_synced.insert(peer) {
+        if self.start_synced.len() >= self.start_sync_peers
+            || self.sync_guard.is_banned(&peer)
+            || !self.start_synced.insert(peer)
+        {
             return Vec::new();
         }
         let mut markets: Vec<MarketId> = self.books.keys().copied().collect();

@@ -95,8 +95,10 @@ impl WireMessage for SyncResponse {
 
 impl SyncResponse {
     /// Checks that a page answers `request`: same market, no more than `limit` entries, ids
-    /// strictly ascending and above the cursor. Returns the ids of the entries, so the caller
-    /// does not hash the orders twice. Signatures are checked per entry later.
+    /// strictly ascending and above the cursor, and a next cursor only after at least one
+    /// entry (it is the last id, so paging always moves forward and an empty page ends it).
+    /// Returns the ids of the entries, so the caller does not hash the orders twice.
+    /// Signatures are checked per entry later.
     pub fn check_page(&self, request: &SyncRequest) -> Result<Vec<OrderId>, Error> {
         let SyncRequest::GetOrders {
             market,
@@ -135,11 +137,12 @@ impl SyncResponse {
             previous = Some(id);
             ids.push(id);
         }
-        if let (Some(next), Some(last)) = (next_cursor, ids.last())
-            && next != last
-        {
-            return bad(format!("next cursor {next} is not the last id {last}"));
+        match (next_cursor, ids.last()) {
+            (Some(next), Some(last)) if next != last => {
+                bad(format!("next cursor {next} is not the last id {last}"))
+            }
+            (Some(next), None) => bad(format!("next cursor {next} after an empty page")),
+            _ => Ok(ids),
         }
-        Ok(ids)
     }
 }

@@ -1,5 +1,6 @@
 //! Integration tests of dex-book (one test binary, see STYLE.md).
 
+mod caps;
 mod crosses;
 mod model;
 mod ops;

@@ -61,6 +61,8 @@ pub(crate) struct Model {
     pub(crate) clock: UnixMillis,
     pub(crate) open: Vec<ModelOrder>,
     tombstones: HashMap<OrderId, UnixMillis>,
+    /// The latest expiry of a tombstone forgotten under the cap.
+    pub(crate) forgotten_until: UnixMillis,
     suspended_makers: Vec<Address>,
     pub(crate) events: Vec<Event>,
 }
@@ -90,6 +92,7 @@ impl Model {
             clock: 0,
             open: Vec::new(),
             tombstones: HashMap::new(),
+            forgotten_until: 0,
             suspended_makers: Vec::new(),
             events: Vec::new(),
         }
@@ -101,6 +104,10 @@ impl Model {
 
     fn visible_count(&self) -> usize {
         self.open.iter().filter(|order| !order.suspended).count()
+    }
+
+    fn suspended_count(&self) -> usize {
+        self.open.iter().filter(|order| order.suspended).count()
     }
 
     /// Visible orders of `side`, best first.
@@ -131,6 +138,18 @@ impl Model {
         });
         if tombstone {
             self.tombstones.insert(order.id, order.expires_at);
+            // Past the cap, the earliest expiry becomes the watermark and every tombstone
+            // expiring by then is forgotten.
+            if self.tombstones.len() > self.config.max_tombstones {
+                let first = *self
+                    .tombstones
+                    .values()
+                    .min()
+                    .expect("more tombstones than the cap, so at least one");
+                self.forgotten_until = self.forgotten_until.max(first);
+                let watermark = self.forgotten_until;
+                self.tombstones.retain(|_, until| *until > watermark);
+            }
         }
         if !self.open.iter().any(|other| other.maker == order.maker) {
             self.suspended_makers.retain(|maker| *maker != order.maker);
@@ -258,6 +277,13 @@ impl Model {
         if self.tombstones.contains_key(&id) {
             return Err(Error::Closed { id });
         }
+        if fields.expires_at <= self.forgotten_until {
+            return Err(Error::PossiblyClosed {
+                id,
+                expires_at: fields.expires_at,
+                forgotten_until: self.forgotten_until,
+            });
+        }
         let open = self
             .open
             .iter()
@@ -270,6 +296,12 @@ impl Model {
             });
         }
         let suspended = self.suspended_makers.contains(&fields.maker);
+        if suspended && self.suspended_count() >= self.config.max_suspended {
+            return Err(Error::SuspendedFull {
+                id,
+                cap: self.config.max_suspended,
+            });
+        }
         if !suspended && self.visible_count() >= self.config.max_orders {
             match self.victim(fields.price.0, (fields.created_at, id)) {
                 None => {
@@ -358,16 +390,29 @@ impl Model {
         if !self.suspended_makers.contains(&maker) {
             self.suspended_makers.push(maker);
         }
-        let mut indexes: Vec<usize> = (0..self.open.len())
-            .filter(|index| self.open[*index].maker == maker && !self.open[*index].suspended)
+        let mut keys: Vec<(UnixMillis, OrderId)> = self
+            .open
+            .iter()
+            .filter(|order| order.maker == maker && !order.suspended)
+            .map(ModelOrder::key)
             .collect();
-        indexes.sort_by_key(|index| self.open[*index].key());
-        for index in &indexes {
-            self.open[*index].suspended = true;
-            let order = self.open[*index].as_ref();
+        keys.sort();
+        // Suspended in priority order while there is room under the cap; the rest evicted.
+        let room = self
+            .config
+            .max_suspended
+            .saturating_sub(self.suspended_count());
+        let kept = room.min(keys.len());
+        for (_, id) in &keys[..kept] {
+            let index = self.position(id).expect("open");
+            self.open[index].suspended = true;
+            let order = self.open[index].as_ref();
             self.events.push(Event::Suspended(order));
         }
-        indexes.len()
+        for (_, id) in &keys[kept..] {
+            self.evict(id);
+        }
+        kept
     }
 
     pub(crate) fn restore_maker(&mut self, maker: Address) -> usize {

@@ -3,11 +3,11 @@
 //! plans respect self-trade prevention, `minFill` and strict price-time priority.
 
 use std::{
-    collections::{BTreeSet, HashSet},
+    collections::{BTreeSet, HashMap, HashSet},
     sync::Arc,
 };
 
-use dex_book::{Book, BookConfig, Cross, Event, OrderStatus, PlannedFill, Taker};
+use dex_book::{Book, BookConfig, Cross, Event, OrderStatus, PlannedFill, RemoveReason, Taker};
 use dex_primitives::{Lots, OrderId, Side, UnixMillis, VerifiedOrder};
 use dex_test_utils::{T0, eth_usdc_id};
 use proptest::prelude::*;
@@ -108,13 +108,28 @@ fn op_strategy(order: impl Strategy<Value = usize> + Clone + 'static) -> impl St
 
 fn config_strategy() -> impl Strategy<Value = BookConfig> {
     prop_oneof![
-        3 => Just(BookConfig::default()),
+        2 => Just(BookConfig::default()),
         1 => (1usize..=6, 2usize..=12).prop_map(|(per_maker, max_orders)| BookConfig {
             max_orders_per_maker: per_maker,
             max_orders,
             hash_seed: 7,
+            ..BookConfig::default()
         }),
+        1 => small_caps_strategy(),
     ]
+}
+
+/// Caps small enough that every one of them binds in a short run.
+fn small_caps_strategy() -> impl Strategy<Value = BookConfig> {
+    (1usize..=6, 1usize..=12, 0usize..=6, 0usize..=6).prop_map(
+        |(per_maker, max_orders, max_suspended, max_tombstones)| BookConfig {
+            max_orders_per_maker: per_maker,
+            max_orders,
+            max_suspended,
+            max_tombstones,
+            hash_seed: 7,
+        },
+    )
 }
 
 /// A taker from pool order `index` wanting `quantity` with `min_fill` (at most the quantity).
@@ -210,6 +225,7 @@ fn compare_views(book: &Book, model: &Model) -> Result<(), TestCaseError> {
     prop_assert_eq!(book.pending_crosses(), model.pending_crosses());
     prop_assert_eq!(book.now(), model.clock);
     prop_assert_eq!(book.tombstones(), model.tombstone_count());
+    prop_assert_eq!(book.forgotten_until(), model.forgotten_until);
     prop_assert_eq!(book.len() + book.suspended_len(), model.open.len());
     for index in 0..POOL {
         let order_id = id(index);
@@ -224,6 +240,30 @@ fn compare_views(book: &Book, model: &Model) -> Result<(), TestCaseError> {
         let address = key(maker).address();
         let open = model.open.iter().filter(|o| o.maker == address).count();
         prop_assert_eq!(book.maker_open_orders(&address), open);
+    }
+    Ok(())
+}
+
+/// Every table of the book within the bounds its caps promise (`Footprint`).
+fn check_bounds(book: &Book, capacity: usize) -> Result<(), TestCaseError> {
+    let config = book.config();
+    let footprint = book.footprint();
+    let max_open = config.max_orders + config.max_suspended;
+    prop_assert!(book.len() <= config.max_orders);
+    prop_assert!(book.suspended_len() <= config.max_suspended);
+    prop_assert!(book.tombstones() <= config.max_tombstones);
+    prop_assert_eq!(
+        footprint.ids,
+        book.len() + book.suspended_len() + book.tombstones()
+    );
+    prop_assert!(footprint.ids <= config.max_held());
+    prop_assert_eq!(footprint.tombstone_entries, book.tombstones());
+    prop_assert!(footprint.expiry_entries <= 2 * max_open + config.expiry_slack());
+    prop_assert!(footprint.slots <= max_open.max(capacity));
+    prop_assert!(footprint.makers <= max_open);
+    prop_assert!(footprint.spare_queues <= 2 * 256);
+    for maker in 0..MAKERS {
+        prop_assert!(book.maker_open_orders(&key(maker).address()) <= config.max_orders_per_maker);
     }
     Ok(())
 }
@@ -343,7 +383,101 @@ proptest! {
             compare_views(&book, &model)?;
             check_conservation(&book, &model)?;
             check_crosses_flagged(&book)?;
+            check_bounds(&book, capacity)?;
         }
+    }
+
+    /// Whatever the operations, with caps small enough to bind all the time: every table
+    /// stays within its cap, no cancelled, filled or dropped order ever comes back before
+    /// its expiry (even once its tombstone is forgotten), and two books given the same
+    /// calls (other hash seeds, other preallocation) end up the same.
+    #[test]
+    fn caps_bound_every_table_and_closed_orders_never_come_back(
+        config in small_caps_strategy(),
+        capacity in 0usize..20,
+        ops in prop::collection::vec(op_strategy(0..POOL), 1..300),
+    ) {
+        let mut book = Book::with_capacity(eth_usdc_id(), config, capacity);
+        let mut twin = Book::new(eth_usdc_id(), BookConfig { hash_seed: 99, ..config });
+        let mut closed: HashMap<OrderId, UnixMillis> = HashMap::new();
+        for op in &ops {
+            let answer = apply(&mut book, op);
+            prop_assert_eq!(&answer, &apply(&mut twin, op));
+            let events: Vec<Event> = book.drain_events().collect();
+            prop_assert_eq!(&events, &twin.drain_events().collect::<Vec<_>>());
+            for event in &events {
+                if let Event::Removed { order, reason } = event
+                    && matches!(
+                        reason,
+                        RemoveReason::Cancelled | RemoveReason::Filled | RemoveReason::Dropped
+                    )
+                {
+                    let index = (0..POOL).find(|index| id(*index) == order.id).expect("a pool order");
+                    closed.insert(order.id, pool(index).order().expires_at);
+                }
+            }
+            check_bounds(&book, capacity)?;
+            for (closed_id, expires_at) in &closed {
+                if *expires_at > book.now() {
+                    let status = book.status(closed_id);
+                    prop_assert!(
+                        matches!(status, OrderStatus::Closed | OrderStatus::Unknown),
+                        "closed order {} is back ({:?}) after {:?}", closed_id, status, op
+                    );
+                }
+            }
+            prop_assert_eq!(book.digest(), twin.digest());
+            prop_assert_eq!(book.depth(usize::MAX), twin.depth(usize::MAX));
+            prop_assert_eq!(book.tombstones(), twin.tombstones());
+            prop_assert_eq!(book.suspended_len(), twin.suspended_len());
+            prop_assert_eq!(book.forgotten_until(), twin.forgotten_until());
+        }
+    }
+}
+
+/// Applies `op` to a book alone; the answer as a comparable string.
+fn apply(book: &mut Book, op: &Op) -> String {
+    match *op {
+        Op::Insert { order, now } => {
+            format!("{:?}", book.insert(Arc::clone(pool(order)), T0 + now))
+        }
+        Op::Update { order, remaining } => {
+            let remaining = remaining.min(pool(order).order().quantity.0);
+            format!("{:?}", book.apply_update(&pool_update(order, remaining)))
+        }
+        Op::Remove { order } => format!("{:?}", book.remove(id(order))),
+        Op::Expire { now } => format!("{:?}", book.expire(T0 + now)),
+        Op::Suspend { maker } => format!("{:?}", book.suspend_maker(key(maker).address())),
+        Op::Restore { maker } => format!("{:?}", book.restore_maker(key(maker).address())),
+        Op::Reserve { order, quantity } => format!("{:?}", book.reserve(id(order), Lots(quantity))),
+        Op::Release { order, quantity } => format!("{:?}", book.release(id(order), Lots(quantity))),
+        Op::Commit { order, quantity } => format!("{:?}", book.commit(id(order), Lots(quantity))),
+        Op::Plan {
+            order,
+            quantity,
+            min_fill,
+            now,
+        } => {
+            format!(
+                "{:?}",
+                book.plan(&pool_taker(order, quantity, min_fill), T0 + now)
+                    .fills
+            )
+        }
+        Op::CheckTake {
+            maker_order,
+            taker,
+            quantity,
+            now,
+        } => format!(
+            "{:?}",
+            book.check_take(
+                id(maker_order),
+                &Taker::from_order(pool(taker)),
+                Lots(quantity),
+                T0 + now
+            )
+        ),
     }
 }
 

@@ -10,6 +10,7 @@ mod settlement;
 mod sim;
 mod state;
 mod sync;
+mod sync_limits;
 
 use dex_network::{Keypair, NetworkConfig, NetworkEvent, NetworkHandle};
 use tokio::sync::mpsc;

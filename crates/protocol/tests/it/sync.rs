@@ -1,6 +1,6 @@
 use dex_primitives::{Lots, OrderId, Update, ValidationRules};
 use dex_protocol::{
-    Error, ValidationContext, WireMessage,
+    Error, MAX_RESPONSE_SIZE, ValidationContext, WireMessage,
     sync::{MAX_PAGE_LIMIT, PageEntry, SyncRequest, SyncResponse},
     validate_synced,
 };
@@ -163,4 +163,67 @@ fn synced_entries_are_verified_with_their_update() {
     .unwrap();
     assert!(order.is_none());
     assert_eq!(update.unwrap().remaining(), Lots(3));
+}
+
+#[test]
+fn an_empty_page_may_not_name_a_next_cursor() {
+    let (_, ids) = page(0..1);
+    let request = SyncRequest::GetOrders {
+        market: eth_usdc_id(),
+        cursor: None,
+        limit: 5,
+        maker: None,
+    };
+    let endless = SyncResponse::OrdersPage {
+        market: eth_usdc_id(),
+        orders: Vec::new(),
+        next_cursor: Some(ids[0]),
+    };
+    assert!(matches!(
+        endless.check_page(&request),
+        Err(Error::BadPage { .. })
+    ));
+    let last = SyncResponse::OrdersPage {
+        market: eth_usdc_id(),
+        orders: Vec::new(),
+        next_cursor: None,
+    };
+    assert_eq!(last.check_page(&request).unwrap(), Vec::<OrderId>::new());
+}
+
+/// The response size limit fits the largest page an honest peer can send (the most entries,
+/// each with the longest fields and an update) with room to spare, and not much more: the
+/// codec reads up to the limit before the page is checked.
+#[test]
+fn the_largest_honest_page_fits_the_response_limit() {
+    let order = OrderBuilder::new()
+        .peer(&"z".repeat(128))
+        .price(u64::MAX)
+        .quantity(u64::MAX)
+        .min_fill(u64::MAX)
+        .nonce(u64::MAX)
+        .created_at(u64::MAX)
+        .expires_at(u64::MAX)
+        .sign();
+    let update = Update {
+        order_id: order.order.id(),
+        remaining: Lots(u64::MAX),
+        timestamp: u64::MAX,
+    }
+    .sign(&trader(0));
+    let entry = PageEntry {
+        order,
+        update: Some(update),
+    };
+    let page = SyncResponse::OrdersPage {
+        market: eth_usdc_id(),
+        orders: vec![entry; MAX_PAGE_LIMIT as usize],
+        next_cursor: Some(OrderId::default()),
+    };
+    let size = page.encode().expect("within the limit").len();
+    assert!(size <= MAX_RESPONSE_SIZE * 3 / 4, "{size} bytes");
+    assert!(
+        size > MAX_RESPONSE_SIZE / 2,
+        "{size} bytes: the limit is loose"
+    );
 }
