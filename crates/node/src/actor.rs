@@ -843,6 +843,11 @@ impl Actor {
                         }
                     });
                 }
+                Action::Disconnect { peer } => {
+                    if let Err(err) = self.network.disconnect(peer).await {
+                        debug!(%peer, %err, "disconnect failed");
+                    }
+                }
                 Action::Chain { swap_id, action } => {
                     self.chains.send(swap_id, &action, &self.chain_reports_tx);
                 }

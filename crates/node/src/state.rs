@@ -122,6 +122,12 @@ pub enum Action {
         /// The signed hint.
         message: dex_protocol::take::SwapMessage,
     },
+    /// Close every connection to a peer (it misbehaved; it may come back, and is judged
+    /// again).
+    Disconnect {
+        /// The peer.
+        peer: PeerId,
+    },
     /// Send a swap's transaction (lock, claim or refund).
     Chain {
         /// The swap.
@@ -982,10 +988,10 @@ impl NodeState {
             Ok(ids) => ids,
             Err(err) => {
                 warn!(%peer, %err, "bad sync page");
-                self.sync_fault(peer, now);
+                let actions = self.sync_fault(peer, now);
                 self.sync_guard.end(&chain);
                 self.on_sync_failed(request);
-                return Vec::new();
+                return actions;
             }
         };
         let SyncResponse::OrdersPage {
@@ -1031,10 +1037,10 @@ impl NodeState {
         debug!(%peer, %market, learnt, "sync page applied");
         if let Some(err) = fault {
             warn!(%peer, %market, %err, "sync page with an invalid entry; sync stopped");
-            self.sync_fault(peer, now);
+            let actions = self.sync_fault(peer, now);
             self.sync_guard.end(&chain);
             self.on_sync_failed(request);
-            return Vec::new();
+            return actions;
         }
         let Some(cursor) = next_cursor else {
             self.sync_guard.end(&chain);
@@ -1066,13 +1072,16 @@ impl NodeState {
         }
     }
 
-    /// A faulty page from `peer`: counted, and a strike that may ban it from sync.
-    fn sync_fault(&mut self, peer: PeerId, now: UnixMillis) {
+    /// A faulty page from `peer`: counted, and a strike that may ban it from sync; a peer
+    /// banned now is disconnected (what to do about it).
+    fn sync_fault(&mut self, peer: PeerId, now: UnixMillis) -> Vec<Action> {
         NodeMetrics::inc(&self.metrics.sync_faults);
         if self.sync_guard.strike(peer, now) {
             NodeMetrics::inc(&self.metrics.peers_banned);
-            warn!(%peer, "peer banned from sync for repeated invalid pages");
+            warn!(%peer, "peer banned from sync for repeated invalid pages; disconnecting it");
+            return vec![Action::Disconnect { peer }];
         }
+        Vec::new()
     }
 
     /// `peer`'s standing as a sync server at `now`.

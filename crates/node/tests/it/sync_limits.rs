@@ -163,10 +163,13 @@ fn a_page_with_an_invalid_signature_stops_the_sync_and_costs_the_peer_its_standi
             page(&entries, OrderId::default()),
             NOW,
         );
-        assert!(
-            actions.is_empty(),
-            "round {round}: the cursor of a lying peer was followed: {actions:?}"
-        );
+        // The cursor of a lying peer is not followed; banned, it is disconnected.
+        let expected = if round == 2 {
+            vec![Action::Disconnect { peer: liar }]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(actions, expected, "round {round}");
         let held = node.state.stats(&market).expect("configured market");
         assert_eq!(
             held.visible + held.suspended,

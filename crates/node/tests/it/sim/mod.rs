@@ -827,7 +827,7 @@ impl World {
                     }
                 }
                 Action::Chain { action, .. } => self.chain_action(index, action),
-                Action::Sync { .. } => {}
+                Action::Sync { .. } | Action::Disconnect { .. } => {}
             }
         }
         true
