@@ -183,18 +183,33 @@ pub(crate) async fn book(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// Connected peers with their gossip scores.
+/// Connected peers with their gossip scores; with the token, also how this node's swaps
+/// with each ended (its counterparty record).
 #[utoipa::path(get, path = "/v1/peers", tag = "node",
     responses((status = 200, description = "Connected peers", body = Peers)))]
-pub(crate) async fn peers(State(state): State<ApiState>) -> ApiResult<Json<Peers>> {
+pub(crate) async fn peers(
+    State(state): State<ApiState>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Json<Peers>> {
     let network = state.node().network();
     let view = network.peers(None).await?;
+    // Own trading history: only for the token, and only on a trading node.
+    let records = if crate::auth::check(&headers, &state.config().token).is_ok() {
+        state.node().counterparties().await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let mut peers = Vec::with_capacity(view.connected.len());
     for peer in view.connected {
         let score = network.peer_score(peer).await.ok().flatten();
+        let record = records.iter().find_map(|(party, record)| {
+            (*party == dex_node::Counterparty::Peer(peer))
+                .then(|| crate::trading::counterparty_view(*party, record))
+        });
         peers.push(PeerInfo {
             peer_id: peer.to_string(),
             score,
+            record,
         });
     }
     peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));

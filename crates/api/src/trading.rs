@@ -424,25 +424,29 @@ pub(crate) async fn counterparties(
     let records = state.node().counterparties().await?;
     let counterparties = records
         .into_iter()
-        .map(|(party, record)| {
-            let (kind, id) = match party {
-                dex_node::Counterparty::Peer(peer) => (CounterpartyKind::Peer, peer.to_string()),
-                dex_node::Counterparty::Trader(address) => {
-                    (CounterpartyKind::Trader, address.to_string())
-                }
-            };
-            CounterpartyView {
-                kind,
-                id,
-                completed: record.completed,
-                refunded: record.refunded,
-                never_locked: record.never_locked,
-                failed: record.failed,
-                failing_in_a_row: record.failing_in_a_row,
-                refused_until: record.refused_until,
-                last_swap_at: record.last_swap_at,
-            }
-        })
+        .map(|(party, record)| counterparty_view(party, &record))
         .collect();
     Ok(Json(Counterparties { counterparties }))
+}
+
+/// A counterparty record as the API shows it.
+pub(crate) fn counterparty_view(
+    party: dex_node::Counterparty,
+    record: &dex_node::CounterpartyRecord,
+) -> CounterpartyView {
+    let (kind, id) = match party {
+        dex_node::Counterparty::Peer(peer) => (CounterpartyKind::Peer, peer.to_string()),
+        dex_node::Counterparty::Trader(address) => (CounterpartyKind::Trader, address.to_string()),
+    };
+    CounterpartyView {
+        kind,
+        id,
+        completed: record.completed,
+        refunded: record.refunded,
+        never_locked: record.never_locked,
+        failed: record.failed,
+        failing_in_a_row: record.failing_in_a_row,
+        refused_until: record.refused_until,
+        last_swap_at: record.last_swap_at,
+    }
 }

@@ -568,6 +568,10 @@ pub struct PeerInfo {
     /// Its gossipsub score, when known (negative: it sent invalid messages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
+    /// How this node's swaps with it ended (see `GET /v1/counterparties`): only for a
+    /// request with the token (it is this node's trading history), and only if it had any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<CounterpartyView>,
 }
 
 /// `GET /v1/peers`.

@@ -464,6 +464,20 @@ fn a_dexd_killed_mid_swap_restarts_with_its_orders_trades_and_swap_and_completes
         assert!(record.get("refusedUntil").is_none(), "{record}");
     }
     assert_eq!(records.len(), 2, "{records:?}");
+    // GET /v1/peers shows A's record beside it, with the token only.
+    let peer_a = |answer: Value| {
+        answer["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|peer| peer["peerId"] == a_info.peer_id.as_str())
+            .cloned()
+    };
+    let with_token = wait_for("A among B's peers", || peer_a(b.get_auth("/v1/peers").json));
+    assert_eq!(with_token["record"]["completed"], 1, "{with_token}");
+    assert_eq!(with_token["record"]["kind"], "peer", "{with_token}");
+    let public = peer_a(b.get("/v1/peers").json).expect("A among B's peers");
+    assert!(public.get("record").is_none(), "{public}");
     let after = swaps(&b);
     assert_eq!(after.len(), 2);
     let resumed = after
