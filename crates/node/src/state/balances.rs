@@ -328,21 +328,6 @@ impl NodeState {
         holds
     }
 
-    /// What a new order may still lock of `key`: on chain, less what swaps are about to
-    /// lock, what orders reserve and the gas reserve.
-    fn free(&self, key: AssetKey, hold: SwapHold) -> U256 {
-        let Some(trading) = self.trading.as_ref() else {
-            return U256::ZERO;
-        };
-        let ledger = &trading.ledger;
-        let on_chain = ledger
-            .on_chain
-            .get(&key)
-            .map_or(U256::ZERO, |(amount, _)| *amount);
-        let reserved = ledger.reserved.get(&key).copied().unwrap_or_default();
-        hold.free(on_chain, reserved, ledger.gas_reserve(key.1, key.2))
-    }
-
     fn balance_of(&self, key: AssetKey, holds: &HashMap<AssetKey, SwapHold>) -> Balance {
         let (trader, chain_id, token) = key;
         let (symbol, decimals) = self
@@ -441,26 +426,38 @@ impl NodeState {
                 view.remaining.saturating_sub(view.available())
             });
         let lots = in_flight.checked_add(quantity).unwrap_or(Lots(u64::MAX));
-        let Some((key, needed)) = self.order_asset(order.order(), lots) else {
+        // What other orders reserve stays theirs; this order's own reservation is what
+        // the take draws on.
+        let own = self
+            .trading
+            .as_ref()
+            .and_then(|trading| trading.own.get(&id))
+            .map_or(U256::ZERO, |own| own.reserving);
+        self.check_free(order.order(), lots, own)
+    }
+
+    /// Refuses an order that would lock more than the free balance of its asset.
+    pub(crate) fn check_balance(&self, order: &Order) -> Result<(), Error> {
+        self.check_free(order, order.quantity, U256::ZERO)
+    }
+
+    /// Refuses `lots` of `order` when they would lock more of its asset than is free: on
+    /// chain, less what swaps are about to lock, what orders reserve apart from `own` (what
+    /// this order reserves already), and the gas reserve.
+    fn check_free(&self, order: &Order, lots: Lots, own: U256) -> Result<(), Error> {
+        let Some((key, needed)) = self.order_asset(order, lots) else {
+            // An amount that overflows is refused by the order's own checks.
             return Ok(());
         };
         let (_, chain_id, token) = key;
         let Some(trading) = self.trading.as_ref() else {
             return Ok(());
         };
-        let Some(&(on_chain, _)) = trading.ledger.on_chain.get(&key) else {
+        let ledger = &trading.ledger;
+        let Some(&(on_chain, _)) = ledger.on_chain.get(&key) else {
             return Err(Error::BalanceUnknown { chain_id, token });
         };
-        // What other orders reserve stays theirs; this order's own reservation is what
-        // the take draws on.
-        let own = trading.own.get(&id).map_or(U256::ZERO, |own| own.reserving);
-        let others = trading
-            .ledger
-            .reserved
-            .get(&key)
-            .copied()
-            .unwrap_or_default()
-            .saturating_sub(own);
+        let reserved = ledger.reserved.get(&key).copied().unwrap_or_default();
         let hold = self
             .swap_holds(Some(key))
             .get(&key)
@@ -468,40 +465,9 @@ impl NodeState {
             .unwrap_or_default();
         let free = hold.free(
             on_chain,
-            others,
-            trading.ledger.gas_reserve(chain_id, token),
+            reserved.saturating_sub(own),
+            ledger.gas_reserve(chain_id, token),
         );
-        if needed > free {
-            return Err(Error::InsufficientBalance {
-                chain_id,
-                token,
-                needed,
-                free,
-            });
-        }
-        Ok(())
-    }
-
-    /// Refuses an order that would lock more than the free balance of its asset.
-    pub(crate) fn check_balance(&self, order: &Order) -> Result<(), Error> {
-        let Some((key, needed)) = self.order_asset(order, order.quantity) else {
-            // An amount that overflows is refused by the order's own checks.
-            return Ok(());
-        };
-        let (_, chain_id, token) = key;
-        let known = self
-            .trading
-            .as_ref()
-            .is_some_and(|trading| trading.ledger.on_chain.contains_key(&key));
-        if !known {
-            return Err(Error::BalanceUnknown { chain_id, token });
-        }
-        let hold = self
-            .swap_holds(Some(key))
-            .get(&key)
-            .copied()
-            .unwrap_or_default();
-        let free = self.free(key, hold);
         if needed > free {
             return Err(Error::InsufficientBalance {
                 chain_id,
