@@ -9,6 +9,20 @@ step() { printf '\n==> %s\n' "$*"; }
 step "chain tools"
 scripts/install-tools.sh
 
+# The network lab (crates/netlab) builds hosts from network namespaces and NATs them with
+# nftables: root and Debian's nftables. Under CI the lab tests fail without them; elsewhere
+# they are skipped with a message.
+step "network lab tools"
+if ! command -v nft >/dev/null 2>&1; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -qq nftables >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null && apt-get install -y -qq nftables >/dev/null; }
+  else
+    echo "nft missing and not root: the network lab tests will be skipped"
+  fi
+fi
+command -v nft >/dev/null 2>&1 && nft --version
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
