@@ -13,8 +13,8 @@ use dex_primitives::{Alive, B256, Lots, Order, Side, Ticks, TraderKey, U256};
 use dex_protocol::{
     ALIVE_TOPIC, GossipMessage, WireMessage, market_topic,
     take::{
-        NoteKind, SwapAck, SwapNote, TakeAccept, TakeAnswer, TakeMessage, TakeRequest, sign_accept,
-        sign_note, sign_take,
+        NoteKind, RejectReason, SwapAck, SwapNote, TakeAccept, TakeAnswer, TakeMessage,
+        TakeRequest, sign_accept, sign_note, sign_take,
     },
 };
 use dex_swap::{Outcome, Secret};
@@ -366,5 +366,73 @@ async fn a_forged_lock_hint_gets_no_lock_and_a_taker_that_never_claims_is_refund
     // Clean up: the counterparty takes its USDC back after T1.
     chains.quote.advance_time(1300).await?;
     taker_htlc.refund(&params).await?;
+    Ok(())
+}
+
+/// A taker whose address holds none of what it must lock (read from the chain by the
+/// maker's node) is refused with `InsufficientFunds` before anything is reserved: no swap,
+/// the maker's order whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taker_that_holds_nothing_on_chain_is_refused_before_anything_is_reserved()
+-> anyhow::Result<()> {
+    let settled = settled(2).await?;
+    let chains = settled.chains.clone();
+    let maker: NodeHandle = settled.net.node(0)?.clone();
+    let maker_addr = settled.net.nodes[0].trader.address();
+    let maker_peer = settled.net.nodes[0].peer_id;
+    let (peer, _events) = counterparty(&settled).await?;
+    // A fresh key: no USDC and no ETH anywhere.
+    let taker_key = dex_test_utils::trader(7_777);
+    assert_eq!(wallet(&chains, taker_key.address()).await?.usdc, U256::ZERO);
+
+    let ask = maker
+        .place_order(order(Side::Sell, 250_000, 100, TimeInForce::Gtc))
+        .await?;
+    let now = now_ms();
+    let bid = Order {
+        market: eth_usdc_id(),
+        side: Side::Buy,
+        price: Ticks(250_000),
+        quantity: Lots(100),
+        min_fill: Lots(1),
+        maker: taker_key.address(),
+        peer: peer.peer_id().to_base58(),
+        nonce: 3,
+        created_at: now,
+        expires_at: now + 3_600_000,
+    }
+    .sign(&taker_key);
+    let request = TakeRequest {
+        maker_order_id: ask,
+        taker_order_id: bid.order.id(),
+        quantity: 100,
+        hashlock: Secret(B256::repeat_byte(0x43)).hashlock(),
+        taker_htlc: chains.quote.htlc,
+        maker_htlc: chains.base.htlc,
+        taker_lock_secs: 1200,
+        timestamp: now,
+    };
+    let answer = peer
+        .request(
+            maker_peer,
+            Request::Take(Box::new(sign_take(request, bid, &taker_key))),
+        )
+        .await?;
+    let Response::Take(answer @ TakeAnswer::Rejected { .. }) = answer else {
+        bail!("take not refused: {answer:?}")
+    };
+    answer.verify(&request.id(), maker_addr)?;
+    let TakeAnswer::Rejected { reject, detail, .. } = answer else {
+        unreachable!()
+    };
+    assert_eq!(reject.reason, RejectReason::InsufficientFunds, "{detail}");
+    assert!(detail.contains("the take locks 250000000"), "{detail}");
+    assert!(maker.swaps().await?.is_empty(), "no swap started");
+    let depth = maker.depth(eth_usdc_id(), 1).await?;
+    assert_eq!(
+        depth.asks[0].quantity,
+        Lots(100),
+        "nothing reserved: {depth:?}"
+    );
     Ok(())
 }
