@@ -278,6 +278,12 @@ pub(crate) async fn render(state: &ApiState) -> String {
             "Connected peers.",
             peers.connected.len() as u64,
         );
+        gauge(
+            &mut out,
+            "dex_peers_relayed",
+            "Connected peers reached only through a relay (no direct connection).",
+            peers.relayed.len() as u64,
+        );
     }
     family(
         &mut out,

@@ -18,8 +18,8 @@ use crate::{
     error::ApiError,
     extract::{ApiJson, ApiPath, ApiQuery},
     types::{
-        AssetInfo, Book, BookLevel, Health, Info, MarketInfo, Markets, OrderAccepted,
-        OrderCancelled, PeerInfo, Peers, SignedOrderRequest,
+        AssetInfo, Book, BookLevel, ConnectionKind, Health, Info, MarketInfo, Markets,
+        OrderAccepted, OrderCancelled, PeerInfo, Peers, SignedOrderRequest,
     },
 };
 
@@ -206,8 +206,14 @@ pub(crate) async fn peers(
             (*party == dex_node::Counterparty::Peer(peer))
                 .then(|| crate::trading::counterparty_view(*party, record))
         });
+        let connection = if view.relayed.contains(&peer) {
+            ConnectionKind::Relayed
+        } else {
+            ConnectionKind::Direct
+        };
         peers.push(PeerInfo {
             peer_id: peer.to_string(),
+            connection,
             score,
             record,
         });

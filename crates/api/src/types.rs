@@ -558,6 +558,17 @@ pub struct OrdersCancelled {
     pub cancelled: Vec<OrderId>,
 }
 
+/// How a peer is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum ConnectionKind {
+    /// At least one direct connection (dialled, or hole-punched).
+    Direct,
+    /// Only through a relay circuit.
+    Relayed,
+}
+
 /// `GET /v1/peers` items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
@@ -565,6 +576,8 @@ pub struct OrdersCancelled {
 pub struct PeerInfo {
     /// The peer's libp2p id.
     pub peer_id: String,
+    /// How it is reached: `direct`, or `relayed` (only through a relay circuit).
+    pub connection: ConnectionKind,
     /// Its gossipsub score, when known (negative: it sent invalid messages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,

@@ -140,6 +140,13 @@ pub(crate) struct P2pToml {
     /// Exempt loopback from gossipsub's IP-colocation penalty (many nodes on one host:
     /// devnets and tests). Off in production.
     pub(crate) allow_loopback_colocation: bool,
+    /// Relays to hold a slot on (multiaddrs with `/p2p/<peer id>`): peers that cannot dial
+    /// this node (behind a NAT) reach it through them.
+    pub(crate) relays: Vec<String>,
+    /// Serve relay circuits to other nodes (a public node).
+    pub(crate) relay_server: bool,
+    /// Turn relayed connections into direct ones (DCUtR hole punching).
+    pub(crate) hole_punching: bool,
 }
 
 impl Default for P2pToml {
@@ -163,6 +170,9 @@ impl Default for P2pToml {
             request_timeout: Dur(network.request_timeout),
             idle_connection_timeout: Dur(network.idle_connection_timeout),
             allow_loopback_colocation: false,
+            relays: Vec::new(),
+            relay_server: network.relay_server.is_some(),
+            hole_punching: network.hole_punching,
         }
     }
 }

@@ -53,6 +53,9 @@ struct Cli {
     /// `p2p.bootstrap`.
     #[arg(long, env = "DEX_BOOTSTRAP", value_delimiter = ',')]
     bootstrap: Vec<String>,
+    /// Serve relay circuits to nodes behind NATs (a public node). Sets `p2p.relay_server`.
+    #[arg(long)]
+    relay_server: bool,
     /// Log output. Overrides `log.format`.
     #[arg(long, env = "DEX_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
@@ -118,6 +121,9 @@ fn settings(cli: &Cli) -> Result<Settings> {
     }
     if !cli.bootstrap.is_empty() {
         config.p2p.bootstrap = cli.bootstrap.clone();
+    }
+    if cli.relay_server {
+        config.p2p.relay_server = true;
     }
     if let Some(format) = cli.log_format {
         config.log.format = format;
@@ -196,6 +202,11 @@ fn node_config(
         bootstrap: multiaddrs("p2p.bootstrap", &p2p.bootstrap)?,
         mdns: p2p.mdns,
         kad: p2p.kad,
+        relays: multiaddrs("p2p.relays", &p2p.relays)?,
+        relay_server: p2p
+            .relay_server
+            .then(dex_network::RelayServerConfig::default),
+        hole_punching: p2p.hole_punching,
         ..NetworkConfig::default()
     };
     network.connections.max_established = p2p.max_connections;

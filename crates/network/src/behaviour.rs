@@ -7,9 +7,9 @@ use dex_protocol::{
     take::{SwapAck, SwapMessage, TakeAnswer, TakeMessage},
 };
 use libp2p::{
-    PeerId, StreamProtocol, connection_limits, gossipsub, identify,
+    PeerId, StreamProtocol, connection_limits, dcutr, gossipsub, identify,
     identity::Keypair,
-    kad, mdns, request_response,
+    kad, mdns, relay, request_response,
     swarm::{NetworkBehaviour, behaviour::toggle::Toggle},
 };
 use sha2::{Digest, Sha256};
@@ -40,6 +40,12 @@ pub(crate) struct Behaviour {
     pub(crate) identify: identify::Behaviour,
     pub(crate) kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
     pub(crate) mdns: Toggle<mdns::tokio::Behaviour>,
+    /// Reaching and being reached through relays.
+    pub(crate) relay_client: relay::client::Behaviour,
+    /// Serving circuits to others (`relay_server`).
+    pub(crate) relay: Toggle<relay::Behaviour>,
+    /// Upgrading relayed connections to direct ones (`hole_punching`).
+    pub(crate) dcutr: Toggle<dcutr::Behaviour>,
 }
 
 /// Gossipsub message id: sha256 of the data. Anonymous messages have no author or sequence
@@ -109,7 +115,11 @@ fn peer_score(
 }
 
 impl Behaviour {
-    pub(crate) fn new(key: &Keypair, config: &NetworkConfig) -> Result<Self, Error> {
+    pub(crate) fn new(
+        key: &Keypair,
+        relay_client: relay::client::Behaviour,
+        config: &NetworkConfig,
+    ) -> Result<Self, Error> {
         let peer_id = PeerId::from(key.public());
         let setup = |what: &str, err: &dyn std::fmt::Display| Error::Setup {
             reason: format!("{what}: {err}"),
@@ -175,6 +185,26 @@ impl Behaviour {
             None
         };
 
+        let relay = config.relay_server.map(|limits| {
+            let mut relay = relay::Behaviour::new(
+                peer_id,
+                relay::Config {
+                    max_reservations: limits.max_reservations,
+                    max_reservations_per_peer: limits.max_reservations_per_peer,
+                    reservation_duration: limits.reservation_duration,
+                    max_circuits: limits.max_circuits,
+                    max_circuits_per_peer: limits.max_circuits_per_peer,
+                    max_circuit_duration: limits.max_circuit_duration,
+                    max_circuit_bytes: limits.max_circuit_bytes,
+                    ..relay::Config::default()
+                },
+            );
+            // Serve from the start, whatever addresses the node learns it has.
+            relay.set_status(Some(relay::Status::Enable));
+            relay
+        });
+        let dcutr = config.hole_punching.then(|| dcutr::Behaviour::new(peer_id));
+
         Ok(Behaviour {
             limits,
             gossipsub,
@@ -184,6 +214,9 @@ impl Behaviour {
             identify,
             kad: kad.into(),
             mdns: mdns.into(),
+            relay_client,
+            relay: relay.into(),
+            dcutr: dcutr.into(),
         })
     }
 }

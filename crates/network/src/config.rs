@@ -39,6 +39,49 @@ pub struct NetworkConfig {
     pub idle_connection_timeout: Duration,
     /// Concurrent request-response streams per connection.
     pub max_concurrent_streams: usize,
+    /// Relays to reserve a slot on, each with its `/p2p/<peer id>`: the node listens on
+    /// `<relay>/p2p-circuit`, so that peers that cannot dial it (it is behind a NAT) reach
+    /// it through the relay.
+    pub relays: Vec<Multiaddr>,
+    /// Serve relay circuits to other nodes, within these limits (`None`: do not).
+    pub relay_server: Option<RelayServerConfig>,
+    /// Try to turn relayed connections into direct ones (DCUtR hole punching).
+    pub hole_punching: bool,
+}
+
+/// Limits of a relay server, sized for p2pdex: take and swap messages are small, but a
+/// swap's hints flow for minutes (libp2p's defaults, 2 min and 128 KiB per circuit, end a
+/// relayed swap halfway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayServerConfig {
+    /// Reservations held at once. Default 128.
+    pub max_reservations: usize,
+    /// Reservations one peer may hold. Default 2.
+    pub max_reservations_per_peer: usize,
+    /// How long a reservation lasts before it must be renewed. Default 1 h.
+    pub reservation_duration: Duration,
+    /// Circuits open at once. Default 256.
+    pub max_circuits: usize,
+    /// Circuits to or from one peer at once. Default 16.
+    pub max_circuits_per_peer: usize,
+    /// How long one circuit may stay open. Default 30 min.
+    pub max_circuit_duration: Duration,
+    /// Bytes one circuit may carry. Default 16 MiB.
+    pub max_circuit_bytes: u64,
+}
+
+impl Default for RelayServerConfig {
+    fn default() -> Self {
+        RelayServerConfig {
+            max_reservations: 128,
+            max_reservations_per_peer: 2,
+            reservation_duration: Duration::from_secs(3600),
+            max_circuits: 256,
+            max_circuits_per_peer: 16,
+            max_circuit_duration: Duration::from_secs(30 * 60),
+            max_circuit_bytes: 16 * 1024 * 1024,
+        }
+    }
 }
 
 /// Gossipsub settings.
@@ -124,6 +167,9 @@ impl Default for NetworkConfig {
             request_timeout: Duration::from_secs(10),
             idle_connection_timeout: Duration::from_secs(60),
             max_concurrent_streams: 64,
+            relays: Vec::new(),
+            relay_server: None,
+            hole_punching: true,
         }
     }
 }

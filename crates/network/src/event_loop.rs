@@ -12,7 +12,7 @@ use libp2p::{
     identity::Keypair,
     multiaddr::Protocol,
     noise, request_response,
-    swarm::{SwarmEvent, dial_opts::DialOpts},
+    swarm::{ConnectionId, SwarmEvent, dial_opts::DialOpts},
     tcp, yamux,
 };
 use tokio::sync::mpsc;
@@ -49,6 +49,8 @@ struct EventLoop {
     /// protocol, so the protocol is part of the key).
     outbound: HashMap<(ReqProtocol, request_response::OutboundRequestId), crate::Reply<Response>>,
     inbound: HashMap<RequestId, InboundChannel>,
+    /// Open connections per peer, and whether each goes through a relay.
+    connections: HashMap<PeerId, HashMap<ConnectionId, bool>>,
 }
 
 /// Builds the swarm, starts listening (waiting until the addresses are known, so ephemeral
@@ -71,7 +73,11 @@ pub async fn spawn(
         )
         .map_err(|err| setup(&err))?
         .with_quic()
-        .with_behaviour(|key| Behaviour::new(key, &config).map_err(Box::from))
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|err| setup(&err))?
+        .with_behaviour(|key, relay_client| {
+            Behaviour::new(key, relay_client, &config).map_err(Box::from)
+        })
         .map_err(|err| setup(&err))?
         .with_swarm_config(|swarm_config| {
             swarm_config.with_idle_connection_timeout(config.idle_connection_timeout)
@@ -94,6 +100,11 @@ pub async fn spawn(
     while reported < listeners {
         match tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
             Ok(SwarmEvent::NewListenAddr { address, .. }) => {
+                if config.relay_server.is_some() {
+                    // A relay serves on the addresses it listens on: they are what it
+                    // tells the nodes holding a slot to advertise.
+                    swarm.add_external_address(address.clone());
+                }
                 info!(%peer_id, %address, "listening");
                 reported += 1;
             }
@@ -113,6 +124,13 @@ pub async fn spawn(
         }
     }
 
+    // A slot on each configured relay: peers that cannot dial us reach us through it.
+    for relay in &config.relays {
+        let circuit = relay.clone().with(Protocol::P2pCircuit);
+        if let Err(err) = swarm.listen_on(circuit.clone()) {
+            warn!(address = %circuit, %err, "cannot listen through relay");
+        }
+    }
     for address in &config.bootstrap {
         let Some(Protocol::P2p(peer)) = address.iter().last() else {
             warn!(%address, "bootstrap address without /p2p/<peer id>; dialing blindly");
@@ -146,6 +164,7 @@ pub async fn spawn(
         metrics: metrics.clone(),
         outbound: HashMap::new(),
         inbound: HashMap::new(),
+        connections: HashMap::new(),
     };
     tokio::spawn(event_loop.run());
     Ok((
@@ -315,6 +334,12 @@ impl EventLoop {
                 let gossipsub = &self.swarm.behaviour().gossipsub;
                 let mut view = PeerView {
                     connected: self.swarm.connected_peers().copied().collect(),
+                    relayed: self
+                        .connections
+                        .iter()
+                        .filter(|(_, kinds)| !kinds.is_empty() && kinds.values().all(|r| *r))
+                        .map(|(peer, _)| *peer)
+                        .collect(),
                     ..PeerView::default()
                 };
                 if let Some(topic) = topic {
@@ -416,14 +441,36 @@ impl EventLoop {
                     }
                 }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(event)) => match event.result {
+                Ok(_) => {
+                    NetworkMetrics::inc(&self.metrics.hole_punch_succeeded);
+                    info!(peer = %event.remote_peer_id, "hole punched: direct connection");
+                }
+                Err(err) => {
+                    NetworkMetrics::inc(&self.metrics.hole_punch_failed);
+                    debug!(peer = %event.remote_peer_id, %err, "hole punching failed; staying relayed");
+                }
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::RelayClient(
+                libp2p::relay::client::Event::ReservationReqAccepted { relay_peer_id, .. },
+            )) => info!(relay = %relay_peer_id, "relay slot reserved"),
             SwarmEvent::Behaviour(_) => {}
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
                 num_established,
                 endpoint,
                 ..
             } => {
                 NetworkMetrics::inc(&self.metrics.connections_established);
+                let relayed = endpoint.is_relayed();
+                if relayed {
+                    NetworkMetrics::inc(&self.metrics.connections_relayed);
+                }
+                self.connections
+                    .entry(peer_id)
+                    .or_default()
+                    .insert(connection_id, relayed);
                 if num_established.get() == 1 {
                     info!(peer = %peer_id, address = %endpoint.get_remote_address(), "peer connected");
                     self.emit(NetworkEvent::PeerConnected(peer_id));
@@ -431,10 +478,17 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 ..
             } => {
                 NetworkMetrics::inc(&self.metrics.connections_closed);
+                if let Some(kinds) = self.connections.get_mut(&peer_id) {
+                    kinds.remove(&connection_id);
+                    if kinds.is_empty() {
+                        self.connections.remove(&peer_id);
+                    }
+                }
                 if num_established == 0 {
                     info!(peer = %peer_id, "peer disconnected");
                     self.gossip_buckets.remove(&peer_id);
@@ -449,7 +503,14 @@ impl EventLoop {
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 debug!(peer = ?peer_id, %error, "outgoing connection failed");
             }
-            SwarmEvent::NewListenAddr { address, .. } => info!(%address, "listening"),
+            SwarmEvent::NewListenAddr { address, .. } => {
+                if self.config.relay_server.is_some()
+                    && !address.iter().any(|p| p == Protocol::P2pCircuit)
+                {
+                    self.swarm.add_external_address(address.clone());
+                }
+                info!(%address, "listening");
+            }
             _ => {}
         }
     }

@@ -49,7 +49,9 @@ pub use libp2p::{Multiaddr, PeerId, gossipsub::MessageId, identity::Keypair};
 use tokio::sync::{mpsc, oneshot};
 
 pub use behaviour::message_id;
-pub use config::{ConnectionLimitsConfig, GossipConfig, NetworkConfig, ScoreConfig};
+pub use config::{
+    ConnectionLimitsConfig, GossipConfig, NetworkConfig, RelayServerConfig, ScoreConfig,
+};
 pub use error::Error;
 pub use event_loop::{spawn, with_peer};
 pub use metrics::NetworkMetrics;
@@ -161,6 +163,8 @@ impl From<&Verdict> for Acceptance {
 pub struct PeerView {
     /// Connected peers.
     pub connected: Vec<PeerId>,
+    /// Those of them reached only through a relay (no direct connection).
+    pub relayed: Vec<PeerId>,
     /// Peers known to be subscribed to the topic asked about.
     pub subscribed: Vec<PeerId>,
     /// Peers in our mesh for that topic.

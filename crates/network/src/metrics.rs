@@ -44,6 +44,13 @@ pub struct NetworkMetrics {
     pub connections_established: AtomicU64,
     /// Connections closed.
     pub connections_closed: AtomicU64,
+    /// Connections established through a relay circuit (counted in `connections_established`
+    /// too).
+    pub connections_relayed: AtomicU64,
+    /// Relayed connections upgraded to direct ones by hole punching.
+    pub hole_punch_succeeded: AtomicU64,
+    /// Hole punching attempts that failed (the connection stays relayed).
+    pub hole_punch_failed: AtomicU64,
     /// Incoming connections refused or failed (limits, handshake errors).
     pub incoming_connection_errors: AtomicU64,
 }
@@ -89,6 +96,9 @@ impl NetworkMetrics {
                 get(&self.connections_established),
             ),
             ("connections_closed", get(&self.connections_closed)),
+            ("connections_relayed", get(&self.connections_relayed)),
+            ("hole_punch_succeeded", get(&self.hole_punch_succeeded)),
+            ("hole_punch_failed", get(&self.hole_punch_failed)),
             (
                 "incoming_connection_errors",
                 get(&self.incoming_connection_errors),

@@ -3,6 +3,7 @@
 mod discovery;
 mod gossip;
 mod limits;
+mod relay;
 mod sync;
 
 use std::time::Duration;
