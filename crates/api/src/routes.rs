@@ -80,7 +80,8 @@ pub(crate) async fn info(State(state): State<ApiState>) -> ApiResult<Json<Info>>
         .listen_addrs()
         .await?
         .into_iter()
-        .map(|address| format!("{address}/p2p/{peer_id}"))
+        // A circuit address through a relay names this node already.
+        .map(|address| dex_network::with_peer(address, peer_id).to_string())
         .collect();
     let peers = node.network().peers(None).await?.connected.len();
     let chains_up = node.chains_up().await?;

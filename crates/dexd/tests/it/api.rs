@@ -776,3 +776,60 @@ fn foreign_hosts_and_websocket_origins_are_refused() {
     assert!(ws(Some(format!("http://127.0.0.1:{port}"))).is_ok());
     assert!(ws(None).is_ok());
 }
+
+/// dexd's relay settings end to end: a node started with `--relay-server`, one holding a
+/// slot on it (`[p2p] relays`), and one that knows the latter only by its circuit address
+/// through the relay: they connect, and GET /v1/peers and /metrics report the peer as
+/// relayed (hole punching off, so it stays so).
+#[test]
+fn a_node_known_only_through_a_relay_is_reached_and_reported_relayed() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::write(dir.path().join("dexd.toml"), crate::harness::test_config())
+        .expect("config written");
+    let relay = Dexd::launch_with(dir, &[], &["--relay-server"], &[]);
+    let relay_addr = relay.info().listen_addrs[0].clone();
+    let through_relay = |extra: &str| {
+        crate::harness::test_config()
+            .replace("[p2p]\n", &format!("[p2p]\nhole_punching = false\n{extra}"))
+    };
+    let b = Dexd::start_with(
+        &through_relay(&format!("relays = [\"{relay_addr}\"]\n")),
+        &[],
+    );
+    let circuit = wait_for("B's address through the relay", || {
+        b.info()
+            .listen_addrs
+            .into_iter()
+            .find(|address| address.contains("/p2p-circuit"))
+    });
+    let b_peer = b.info().peer_id;
+    assert!(
+        circuit.ends_with(&format!("/p2p-circuit/p2p/{b_peer}")),
+        "{circuit}"
+    );
+    let a = Dexd::start_with(&through_relay(""), &[circuit]);
+    let peer = wait_for("B among A's peers", || {
+        a.get("/v1/peers").json["peers"]
+            .as_array()?
+            .iter()
+            .find(|peer| peer["peerId"] == b_peer.as_str())
+            .cloned()
+    });
+    assert_eq!(peer["connection"], "relayed", "{peer}");
+    let metrics = a.get("/metrics").text;
+    assert!(metrics.contains("dex_peers_relayed 1"), "{metrics}");
+    assert!(
+        metrics.contains("dex_network_connections_relayed_total 1"),
+        "{metrics}"
+    );
+    // The relay itself is a direct peer of B.
+    let relay_peer = relay.info().peer_id;
+    let direct = wait_for("the relay among B's peers", || {
+        b.get("/v1/peers").json["peers"]
+            .as_array()?
+            .iter()
+            .find(|peer| peer["peerId"] == relay_peer.as_str())
+            .cloned()
+    });
+    assert_eq!(direct["connection"], "direct", "{direct}");
+}
