@@ -105,16 +105,6 @@ impl Store {
         self.durable(|tx| sql::insert_own_order(tx, order))
     }
 
-    /// Records new own orders in one transaction (one commit for all: group commit of the
-    /// orders placed together): all of them, or none if one fails (e.g. a duplicate).
-    pub fn insert_own_orders(&mut self, orders: &[&OwnOrder]) -> Result<()> {
-        self.durable(|tx| {
-            orders
-                .iter()
-                .try_for_each(|order| sql::insert_own_order(tx, order))
-        })
-    }
-
     /// Records an own order's new remaining quantity and status, with the signed update
     /// that announced it (if any). Remaining never goes up.
     pub fn update_own_order(

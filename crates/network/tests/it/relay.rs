@@ -58,37 +58,45 @@ async fn relayed_pair(
     Ok((a, b, b_events, relay))
 }
 
-/// Answers one sync request on `b` with an empty page.
-fn serve_one(
-    b: NetworkHandle,
+/// `a` asks `b` for a sync page; `b` (reading `events`) answers one empty page, which `a`
+/// gets.
+async fn request_answered(
+    a: &NetworkHandle,
+    b: &NetworkHandle,
     mut events: mpsc::Receiver<NetworkEvent>,
-) -> tokio::task::JoinHandle<anyhow::Result<()>> {
-    tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Some(NetworkEvent::Request { id, .. }) => {
-                    let page = SyncResponse::OrdersPage {
-                        market: eth_usdc_id(),
-                        orders: Vec::new(),
-                        next_cursor: None,
-                    };
-                    b.respond(id, Response::Sync(page)).await?;
-                    return anyhow::Ok(());
+) -> anyhow::Result<()> {
+    let server = tokio::spawn({
+        let b = b.clone();
+        async move {
+            loop {
+                match events.recv().await {
+                    Some(NetworkEvent::Request { id, .. }) => {
+                        let page = SyncResponse::OrdersPage {
+                            market: eth_usdc_id(),
+                            orders: Vec::new(),
+                            next_cursor: None,
+                        };
+                        b.respond(id, Response::Sync(page)).await?;
+                        return anyhow::Ok(());
+                    }
+                    Some(_) => continue,
+                    None => anyhow::bail!("closed"),
                 }
-                Some(_) => continue,
-                None => anyhow::bail!("closed"),
             }
         }
-    })
-}
-
-fn request() -> Request {
-    Request::Sync(SyncRequest::GetOrders {
+    });
+    let request = Request::Sync(SyncRequest::GetOrders {
         market: eth_usdc_id(),
         cursor: None,
         limit: 10,
         maker: None,
-    })
+    });
+    let response = tokio::time::timeout(DEADLINE, a.request(b.peer_id(), request)).await??;
+    assert!(matches!(
+        response,
+        Response::Sync(SyncResponse::OrdersPage { .. })
+    ));
+    server.await?
 }
 
 /// Without hole punching the connection stays on the relay, and requests cross it.
@@ -105,13 +113,7 @@ async fn a_node_behind_a_relay_is_reached_through_it() -> anyhow::Result<()> {
         }
     })
     .await?;
-    let server = serve_one(b.clone(), b_events);
-    let response = tokio::time::timeout(DEADLINE, a.request(b.peer_id(), request())).await??;
-    assert!(matches!(
-        response,
-        Response::Sync(SyncResponse::OrdersPage { .. })
-    ));
-    server.await??;
+    request_answered(&a, &b, b_events).await?;
     assert!(NetworkMetrics::get(&a.metrics().connections_relayed) >= 1);
     assert_eq!(NetworkMetrics::get(&a.metrics().hole_punch_succeeded), 0);
     let view = a.peers(None).await?;
@@ -136,12 +138,6 @@ async fn hole_punching_turns_a_relayed_connection_direct() -> anyhow::Result<()>
         }
     })
     .await?;
-    let server = serve_one(b.clone(), b_events);
-    let response = tokio::time::timeout(DEADLINE, a.request(b.peer_id(), request())).await??;
-    assert!(matches!(
-        response,
-        Response::Sync(SyncResponse::OrdersPage { .. })
-    ));
-    server.await??;
+    request_answered(&a, &b, b_events).await?;
     Ok(())
 }

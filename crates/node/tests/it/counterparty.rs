@@ -220,6 +220,51 @@ async fn assert_records(
     Ok(())
 }
 
+/// The bare peer, as trader `taker_key`, asks node `maker_peer` to take all 100 lots of
+/// `ask` (a buy at 2500) under `secret`'s hashlock, with its own bid of nonce `nonce`:
+/// the request's id and the answer.
+async fn take_all(
+    peer: &NetworkHandle,
+    maker_peer: dex_network::PeerId,
+    taker_key: &TraderKey,
+    chains: &dex_devnet::DevnetChains,
+    ask: dex_primitives::OrderId,
+    secret: &Secret,
+    nonce: u64,
+) -> anyhow::Result<(B256, Response)> {
+    let now = now_ms();
+    let bid = Order {
+        market: eth_usdc_id(),
+        side: Side::Buy,
+        price: Ticks(250_000),
+        quantity: Lots(100),
+        min_fill: Lots(1),
+        maker: taker_key.address(),
+        peer: peer.peer_id().to_base58(),
+        nonce,
+        created_at: now,
+        expires_at: now + 3_600_000,
+    }
+    .sign(taker_key);
+    let request = TakeRequest {
+        maker_order_id: ask,
+        taker_order_id: bid.order.id(),
+        quantity: 100,
+        hashlock: secret.hashlock(),
+        taker_htlc: chains.quote.htlc,
+        maker_htlc: chains.base.htlc,
+        taker_lock_secs: 1200,
+        timestamp: now,
+    };
+    let answer = peer
+        .request(
+            maker_peer,
+            Request::Take(Box::new(sign_take(request, bid, taker_key))),
+        )
+        .await?;
+    Ok((request.id(), answer))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_lock_hint_gets_no_lock_and_a_taker_that_never_claims_is_refunded_after_t2()
 -> anyhow::Result<()> {
@@ -238,37 +283,8 @@ async fn a_forged_lock_hint_gets_no_lock_and_a_taker_that_never_claims_is_refund
     let before = wallet(&chains, maker_addr).await?;
 
     // The counterparty takes the whole order with a hashlock whose secret it keeps.
-    let now = now_ms();
-    let bid = Order {
-        market: eth_usdc_id(),
-        side: Side::Buy,
-        price: Ticks(250_000),
-        quantity: Lots(100),
-        min_fill: Lots(1),
-        maker: taker_key.address(),
-        peer: peer.peer_id().to_base58(),
-        nonce: 2,
-        created_at: now,
-        expires_at: now + 3_600_000,
-    }
-    .sign(&taker_key);
     let secret = Secret(B256::repeat_byte(0x42));
-    let request = TakeRequest {
-        maker_order_id: ask,
-        taker_order_id: bid.order.id(),
-        quantity: 100,
-        hashlock: secret.hashlock(),
-        taker_htlc: chains.quote.htlc,
-        maker_htlc: chains.base.htlc,
-        taker_lock_secs: 1200,
-        timestamp: now,
-    };
-    let answer = peer
-        .request(
-            maker_peer,
-            Request::Take(Box::new(sign_take(request, bid, &taker_key))),
-        )
-        .await?;
+    let (_, answer) = take_all(&peer, maker_peer, &taker_key, &chains, ask, &secret, 2).await?;
     let Response::Take(TakeAnswer::Accepted { accept, .. }) = answer else {
         bail!("take not accepted: {answer:?}")
     };
@@ -388,40 +404,13 @@ async fn a_taker_that_holds_nothing_on_chain_is_refused_before_anything_is_reser
     let ask = maker
         .place_order(order(Side::Sell, 250_000, 100, TimeInForce::Gtc))
         .await?;
-    let now = now_ms();
-    let bid = Order {
-        market: eth_usdc_id(),
-        side: Side::Buy,
-        price: Ticks(250_000),
-        quantity: Lots(100),
-        min_fill: Lots(1),
-        maker: taker_key.address(),
-        peer: peer.peer_id().to_base58(),
-        nonce: 3,
-        created_at: now,
-        expires_at: now + 3_600_000,
-    }
-    .sign(&taker_key);
-    let request = TakeRequest {
-        maker_order_id: ask,
-        taker_order_id: bid.order.id(),
-        quantity: 100,
-        hashlock: Secret(B256::repeat_byte(0x43)).hashlock(),
-        taker_htlc: chains.quote.htlc,
-        maker_htlc: chains.base.htlc,
-        taker_lock_secs: 1200,
-        timestamp: now,
-    };
-    let answer = peer
-        .request(
-            maker_peer,
-            Request::Take(Box::new(sign_take(request, bid, &taker_key))),
-        )
-        .await?;
+    let secret = Secret(B256::repeat_byte(0x43));
+    let (request_id, answer) =
+        take_all(&peer, maker_peer, &taker_key, &chains, ask, &secret, 3).await?;
     let Response::Take(answer @ TakeAnswer::Rejected { .. }) = answer else {
         bail!("take not refused: {answer:?}")
     };
-    answer.verify(&request.id(), maker_addr)?;
+    answer.verify(&request_id, maker_addr)?;
     let TakeAnswer::Rejected { reject, detail, .. } = answer else {
         unreachable!()
     };

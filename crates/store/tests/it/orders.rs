@@ -51,13 +51,14 @@ fn orders_inserted_together_survive_a_reopen_or_are_all_refused() {
         .collect();
     {
         let mut store = Store::open(&path).unwrap();
+        let insert = |order: &OwnOrder| StoreOp::InsertOrder(Box::new(order.clone()));
         store
-            .insert_own_orders(&orders.iter().collect::<Vec<_>>())
+            .apply(&orders.iter().map(insert).collect::<Vec<_>>(), T0)
             .unwrap();
         // A batch holding a stored order (and new ones) is refused as a whole.
         let new = own(OrderBuilder::new().nonce(99));
         assert!(matches!(
-            store.insert_own_orders(&[&new, &orders[2]]).unwrap_err(),
+            store.apply(&[insert(&new), insert(&orders[2])], T0).unwrap_err(),
             Error::DuplicateOrder { order_id } if order_id == orders[2].id
         ));
         assert_eq!(store.own_order(&new.id).unwrap(), None);

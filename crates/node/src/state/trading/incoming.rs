@@ -637,19 +637,8 @@ mod tests {
     /// A maker node with an ask of 500 lots, and a taker node whose crossing buy of 100
     /// lots asked to take it: the maker's node, its ask, the taker's peer id and request.
     fn a_take() -> (NodeState, OrderId, PeerId, TakeMessage) {
-        let (mut maker, maker_trader) = node_of(0);
-        fund(&mut maker, maker_trader);
-        let (ask, placed) = maker
-            .place_order(order(Side::Sell, 300_000, 500), NOW)
-            .unwrap();
-        let (mut taker, taker_trader) = node_of(1);
-        fund(&mut taker, taker_trader);
+        let (maker, ask, mut taker) = maker_and_taker();
         let taker_peer = taker.peer_id;
-        for action in placed.then {
-            if let Action::Publish { topic, data } = action {
-                let _ = taker.on_gossip(maker.peer_id, &topic, &data, NOW);
-            }
-        }
         let (_, placed) = taker
             .place_order(order(Side::Buy, 300_000, 100), NOW + 1)
             .unwrap();
@@ -662,6 +651,24 @@ mod tests {
             })
             .expect("the buy asked to take the ask");
         (maker, ask, taker_peer, message)
+    }
+
+    /// A funded maker node with an ask of 500 lots at 3000, and a funded taker node whose
+    /// book holds it (gossiped).
+    fn maker_and_taker() -> (NodeState, OrderId, NodeState) {
+        let (mut maker, maker_trader) = node_of(0);
+        fund(&mut maker, maker_trader);
+        let (ask, placed) = maker
+            .place_order(order(Side::Sell, 300_000, 500), NOW)
+            .unwrap();
+        let (mut taker, taker_trader) = node_of(1);
+        fund(&mut taker, taker_trader);
+        for action in placed.then {
+            if let Action::Publish { topic, data } = action {
+                let _ = taker.on_gossip(maker.peer_id, &topic, &data, NOW);
+            }
+        }
+        (maker, ask, taker)
     }
 
     /// A funded maker node with an ask of 500 lots (0.5 ETH at 3000).
@@ -968,18 +975,8 @@ mod tests {
     /// The taker side leaves out the orders of a maker it refuses.
     #[test]
     fn a_taker_does_not_take_from_a_refused_maker() {
-        let (mut maker, maker_trader) = node_of(0);
-        fund(&mut maker, maker_trader);
-        let (_, placed) = maker
-            .place_order(order(Side::Sell, 300_000, 500), NOW)
-            .unwrap();
-        let (mut taker, taker_trader) = node_of(1);
-        fund(&mut taker, taker_trader);
-        for action in placed.then {
-            if let Action::Publish { topic, data } = action {
-                let _ = taker.on_gossip(maker.peer_id, &topic, &data, NOW);
-            }
-        }
+        let (maker, _, mut taker) = maker_and_taker();
+        let maker_trader = maker.traders.keys().next().copied().unwrap();
         let failing = [super::super::Counterparty::Trader(maker_trader)];
         let parties = &mut taker.trading.as_mut().unwrap().counterparties;
         for at in 0..3 {
