@@ -2,6 +2,7 @@
 
 use std::{
     env,
+    net::Ipv4Addr,
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -125,6 +126,10 @@ pub struct ChainsConfig {
     pub data_dir: PathBuf,
     /// The anvil binary.
     pub anvil: PathBuf,
+    /// The address both chains listen on: 127.0.0.1, or a network-lab host's own address
+    /// so that nodes on other hosts reach them (the devnet is then started from a thread
+    /// inside that host).
+    pub host: Ipv4Addr,
     /// Port of the base chain (31337).
     pub base_port: RpcPort,
     /// Port of the quote chain (31338).
@@ -152,6 +157,7 @@ impl ChainsConfig {
         ChainsConfig {
             data_dir: data_dir.into(),
             anvil: default_anvil_path(),
+            host: Ipv4Addr::LOCALHOST,
             base_port: RpcPort::Ephemeral,
             quote_port: RpcPort::Ephemeral,
             mining: Mining::Instant,

@@ -93,7 +93,7 @@ impl Devnet {
             (QUOTE_CHAIN_ID, config.quote_port),
         ] {
             if let crate::RpcPort::Fixed(port) = port {
-                check_port_free(port, &anvil_name(chain_id))?;
+                check_port_free(config.host, port, &anvil_name(chain_id))?;
             }
         }
         spawn_anvil(&mut supervisor, &config, BASE_CHAIN_ID, config.base_port)?;
@@ -451,13 +451,15 @@ fn spawn_anvil(
     info!(
         "starting anvil for chain {chain_id} on {} ({})",
         match port {
-            crate::RpcPort::Ephemeral => "an ephemeral port of 127.0.0.1".to_owned(),
-            crate::RpcPort::Fixed(port) => format!("127.0.0.1:{port}"),
+            crate::RpcPort::Ephemeral => format!("an ephemeral port of {}", config.host),
+            crate::RpcPort::Fixed(port) => format!("{}:{port}", config.host),
         },
         config.mining
     );
     let spec = ChildSpec::new(&name, &config.anvil)
-        .args(["--host", "127.0.0.1", "--port"])
+        .arg("--host")
+        .arg(config.host.to_string())
+        .arg("--port")
         .arg(port.number().to_string())
         .arg("--chain-id")
         .arg(chain_id.to_string())
@@ -471,15 +473,15 @@ fn spawn_anvil(
 /// Fails clearly if `port` is taken, rather than leaving anvil to die with a bind error.
 /// (Someone may still take it between this check and anvil's bind: then anvil's exit is
 /// reported with its log.)
-fn check_port_free(port: u16, what: &str) -> Result<(), DevnetError> {
-    match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+fn check_port_free(host: Ipv4Addr, port: u16, what: &str) -> Result<(), DevnetError> {
+    match TcpListener::bind((host, port)) {
         Ok(_) => Ok(()),
         Err(err) if err.kind() == io::ErrorKind::AddrInUse => Err(DevnetError::PortInUse {
             port,
             what: what.to_owned(),
         }),
         Err(err) => Err(DevnetError::InvalidConfig {
-            reason: format!("{what} cannot listen on 127.0.0.1:{port}: {err}"),
+            reason: format!("{what} cannot listen on {host}:{port}: {err}"),
         }),
     }
 }

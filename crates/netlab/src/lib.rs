@@ -68,6 +68,47 @@ pub struct Host {
     uplink: String,
 }
 
+impl Host {
+    /// A command that runs `program` inside this host (with `ip netns exec`, which execs
+    /// `program`: the child's pid is the program's).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", &self.namespace])
+            .arg(program);
+        command
+    }
+
+    /// Runs `work` on a thread of its own that has entered this host's network namespace,
+    /// and returns what it returned: every socket it opens is the host's (its listeners,
+    /// its `127.0.0.1`, its routes). A panic in `work` is resumed here.
+    ///
+    /// A child process spawned by `work` gets the host's network too, but dies with the
+    /// thread if it arms a parent-death signal; start long-lived processes with
+    /// [`Host::command`] or from a thread that lives as long as they do.
+    pub fn within<T: Send>(&self, work: impl FnOnce() -> T + Send) -> Result<T> {
+        let path = Path::new("/run/netns").join(&self.namespace);
+        let namespace = std::fs::File::open(&path).map_err(|err| Error::Command {
+            command: format!("open {}", path.display()),
+            stderr: err.to_string(),
+        })?;
+        std::thread::scope(|scope| {
+            let thread = scope.spawn(move || {
+                nix::sched::setns(&namespace, nix::sched::CloneFlags::CLONE_NEWNET).map_err(
+                    |err| Error::Command {
+                        command: format!("setns {}", path.display()),
+                        stderr: err.to_string(),
+                    },
+                )?;
+                Ok(work())
+            });
+            thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+}
+
 impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.name, self.ip)
@@ -112,6 +153,22 @@ impl Lab {
             }
         }
         Ok(())
+    }
+
+    /// A lab for a test, or `None` when labs cannot run here and the test is to be skipped
+    /// (it says why on stderr). Under CI (`CI=true`) the lab tests must run: there a lab
+    /// that cannot be made panics.
+    pub fn for_test() -> Option<Lab> {
+        match Lab::available() {
+            Ok(()) => Some(Lab::new().expect("a lab where labs are available")),
+            Err(err) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("{err}; under CI the lab tests must run")
+            }
+            Err(err) => {
+                eprintln!("lab test skipped: {err}");
+                None
+            }
+        }
     }
 
     /// A new lab with an empty switch. Deletes first what labs of dead processes left.
@@ -185,6 +242,9 @@ impl Lab {
             &["route", "add", "default", "via", &lan.to_string()],
         )?;
         self.exec(&router, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
+        // Like a home router: what comes from the internet unasked is dropped without an
+        // answer (no RST), so a hole-punching SYN that arrives before the host's own went
+        // out is retried by TCP rather than refused.
         let masquerade = match nat {
             Nat::PortPreserving => "masquerade",
             Nat::RandomPort => "masquerade random",
@@ -194,7 +254,10 @@ impl Lab {
              oifname \"wan\" {masquerade}; }}\n}}\n\
              table ip filter {{\n  chain forward {{ type filter hook forward priority filter; \
              policy drop;\n    ct state established,related accept\n    \
-             iifname \"lan\" oifname \"wan\" accept\n  }}\n}}\n"
+             iifname \"lan\" oifname \"wan\" accept\n  }}\n  \
+             chain input {{ type filter hook input priority filter; policy accept;\n    \
+             iifname \"wan\" ct state established,related accept\n    \
+             iifname \"wan\" drop\n  }}\n}}\n"
         );
         self.exec_stdin(&router, "nft", &["-f", "-"], &rules)?;
         Ok(Host {
@@ -208,11 +271,7 @@ impl Lab {
 
     /// A command that runs `program` inside `host` (with `ip netns exec`).
     pub fn command(&self, host: &Host, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut command = Command::new("ip");
-        command
-            .args(["netns", "exec", &host.namespace])
-            .arg(program);
-        command
+        host.command(program)
     }
 
     /// Cuts `host` (with its router, for a home host) off the internet.

@@ -27,6 +27,10 @@ pub(crate) const TAKE_PROTOCOL: StreamProtocol = StreamProtocol::new(dex_protoco
 /// Swap hints over request-response.
 pub(crate) const SWAP_PROTOCOL: StreamProtocol = StreamProtocol::new(dex_protocol::SWAP_PROTOCOL);
 
+/// What a relay server's identify lists (circuit relay v2, the hop side).
+pub(crate) const RELAY_HOP_PROTOCOL: StreamProtocol =
+    StreamProtocol::new("/libp2p/circuit/relay/0.2.0/hop");
+
 /// Every behaviour of a p2pdex node. A new request-response protocol (take, swap) is one more
 /// field here of type `request_response::Behaviour<JsonCodec<Req, Resp>>`.
 #[derive(NetworkBehaviour)]

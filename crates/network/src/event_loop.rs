@@ -1,7 +1,7 @@
 //! The task that owns the swarm: one `select!` over swarm events and commands.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -21,7 +21,7 @@ use tracing::{debug, info, info_span, warn};
 use crate::{
     Acceptance, Command, Error, GossipIn, NetworkConfig, NetworkEvent, NetworkHandle,
     NetworkMetrics, PeerBuckets, PeerView, ReqProtocol, Request, RequestId, Response,
-    behaviour::{Behaviour, BehaviourEvent, topic_score_params},
+    behaviour::{Behaviour, BehaviourEvent, RELAY_HOP_PROTOCOL, topic_score_params},
 };
 
 /// How long [`spawn`] waits for the listeners to report their addresses.
@@ -51,7 +51,29 @@ struct EventLoop {
     inbound: HashMap<RequestId, InboundChannel>,
     /// Open connections per peer, and whether each goes through a relay.
     connections: HashMap<PeerId, HashMap<ConnectionId, bool>>,
+    /// Where each connected peer was reached directly (the address this node dialed).
+    dialed_at: HashMap<PeerId, Multiaddr>,
+    /// Connected peers that serve relay circuits (their identify lists the hop protocol):
+    /// a request to a peer this node cannot dial also tries it through each of them, where
+    /// a node behind a NAT holds its slot.
+    relay_peers: HashSet<PeerId>,
+    /// Requests to peers not connected yet: the dial made for them, and the requests sent
+    /// once any connection to the peer is up (or failed when that dial fails).
+    awaiting_dial: HashMap<PeerId, AwaitingDial>,
+    /// The listener of the slot held (or asked for) on each relay.
+    reservations: HashMap<PeerId, libp2p::core::transport::ListenerId>,
 }
+
+/// Requests waiting for a connection to their peer.
+struct AwaitingDial {
+    /// The dial made for them.
+    dial: ConnectionId,
+    /// In the order they were asked.
+    requests: Vec<(Request, crate::Reply<Response>)>,
+}
+
+/// Requests one peer may have waiting for a connection; more are refused at once.
+const MAX_AWAITING_DIAL: usize = 64;
 
 /// Builds the swarm, starts listening (waiting until the addresses are known, so ephemeral
 /// ports can be read right away), dials the bootstrap peers and spawns the event loop on the
@@ -124,11 +146,20 @@ pub async fn spawn(
         }
     }
 
-    // A slot on each configured relay: peers that cannot dial us reach us through it.
+    // A slot on each configured relay, asked for once connected to it (see
+    // `EventLoop::reserve`): peers that cannot dial us reach us through it.
     for relay in &config.relays {
-        let circuit = relay.clone().with(Protocol::P2pCircuit);
-        if let Err(err) = swarm.listen_on(circuit.clone()) {
-            warn!(address = %circuit, %err, "cannot listen through relay");
+        let dial = match relay.iter().last() {
+            Some(Protocol::P2p(peer)) => DialOpts::peer_id(peer)
+                .addresses(vec![relay.clone()])
+                .build(),
+            _ => {
+                warn!(address = %relay, "relay address without /p2p/<peer id>: not used");
+                continue;
+            }
+        };
+        if let Err(err) = swarm.dial(dial) {
+            debug!(address = %relay, %err, "dial relay");
         }
     }
     for address in &config.bootstrap {
@@ -165,6 +196,10 @@ pub async fn spawn(
         outbound: HashMap::new(),
         inbound: HashMap::new(),
         connections: HashMap::new(),
+        dialed_at: HashMap::new(),
+        relay_peers: HashSet::new(),
+        awaiting_dial: HashMap::new(),
+        reservations: HashMap::new(),
     };
     tokio::spawn(event_loop.run());
     Ok((
@@ -202,6 +237,150 @@ impl EventLoop {
                 false
             }
         }
+    }
+
+    /// A request to `peer`: sent at once over an open connection; otherwise kept until a
+    /// dial made for it connects. That dial tries every address the swarm knows for the
+    /// peer (Kademlia's) and a circuit through every connected relay, so that a node behind
+    /// a NAT, whose order names only its peer id, is reached through the relay it holds a
+    /// slot on. Other dials to the peer failing (a stale address) do not fail the request.
+    fn request(&mut self, peer: PeerId, request: Request, reply: crate::Reply<Response>) {
+        if self.swarm.is_connected(&peer) {
+            self.send_request(peer, request, reply);
+            return;
+        }
+        if let Some(waiting) = self.awaiting_dial.get_mut(&peer) {
+            if waiting.requests.len() >= MAX_AWAITING_DIAL {
+                let _ = reply.send(Err(Error::Request {
+                    peer,
+                    reason: "too many requests waiting for a connection to this peer".into(),
+                }));
+            } else {
+                waiting.requests.push((request, reply));
+            }
+            return;
+        }
+        let circuits: Vec<Multiaddr> = self
+            .relay_peers
+            .iter()
+            .filter(|relay| **relay != peer)
+            .filter_map(|relay| {
+                let address = self.dialed_at.get(relay)?;
+                Some(
+                    with_peer(address.clone(), *relay)
+                        .with(Protocol::P2pCircuit)
+                        .with(Protocol::P2p(peer)),
+                )
+            })
+            .collect();
+        let mut addresses = self.known_addresses(peer);
+        addresses.retain(|address| !self.is_own_address(address));
+        addresses.extend(circuits);
+        if addresses.is_empty() {
+            // Nothing to dial here: the protocol's own dial waits for a dial already under
+            // way (a peer just dialled) or fails the request.
+            self.send_request(peer, request, reply);
+            return;
+        }
+        let dial = DialOpts::peer_id(peer)
+            .condition(libp2p::swarm::dial_opts::PeerCondition::Always)
+            .addresses(addresses)
+            .build();
+        let id = dial.connection_id();
+        match self.swarm.dial(dial) {
+            Ok(()) => {
+                debug!(%peer, "dialing for a request");
+                self.awaiting_dial.insert(
+                    peer,
+                    AwaitingDial {
+                        dial: id,
+                        requests: vec![(request, reply)],
+                    },
+                );
+            }
+            Err(err) => {
+                NetworkMetrics::inc(&self.metrics.requests_outbound_failed);
+                let _ = reply.send(Err(Error::Request {
+                    peer,
+                    reason: format!("cannot dial the peer: {err}"),
+                }));
+            }
+        }
+    }
+
+    /// Hands a request to its protocol's behaviour (which opens a stream on a connection).
+    fn send_request(&mut self, peer: PeerId, request: Request, reply: crate::Reply<Response>) {
+        let behaviour = self.swarm.behaviour_mut();
+        let id = match request {
+            Request::Sync(request) => (
+                ReqProtocol::Sync,
+                behaviour.sync.send_request(&peer, request),
+            ),
+            Request::Take(request) => (
+                ReqProtocol::Take,
+                behaviour.take.send_request(&peer, *request),
+            ),
+            Request::Swap(request) => (
+                ReqProtocol::Swap,
+                behaviour.swap.send_request(&peer, request),
+            ),
+        };
+        self.outbound.insert(id, reply);
+    }
+
+    /// Asks `peer` for a slot, if it is a configured relay and no slot is held or asked
+    /// for. Done on each direct connection to it, not at start: a slot asked for while
+    /// another dial to the relay is under way (the same node as bootstrap) is dropped by
+    /// the swarm, and a slot lost with the connection is asked for again on reconnect.
+    fn reserve(&mut self, peer: PeerId) {
+        if self.reservations.contains_key(&peer) {
+            return;
+        }
+        let Some(relay) = self
+            .config
+            .relays
+            .iter()
+            .find(|relay| relay.iter().last() == Some(Protocol::P2p(peer)))
+        else {
+            return;
+        };
+        let circuit = relay.clone().with(Protocol::P2pCircuit);
+        match self.swarm.listen_on(circuit.clone()) {
+            Ok(listener) => {
+                debug!(address = %circuit, "asking the relay for a slot");
+                self.reservations.insert(peer, listener);
+            }
+            Err(err) => warn!(address = %circuit, %err, "cannot listen through relay"),
+        }
+    }
+
+    /// Whether `address` is one this node listens on (a peer's address that is ours too,
+    /// such as the same private address at another home, reaches this node itself).
+    fn is_own_address(&self, address: &Multiaddr) -> bool {
+        let key = |address: &Multiaddr| -> Vec<Protocol<'static>> {
+            address
+                .iter()
+                .filter(|protocol| !matches!(protocol, Protocol::P2p(_)))
+                .map(|protocol| protocol.acquire())
+                .collect()
+        };
+        let wanted = key(address);
+        self.swarm.listeners().any(|own| key(own) == wanted)
+    }
+
+    /// What Kademlia knows of `peer`'s addresses.
+    fn known_addresses(&mut self, peer: PeerId) -> Vec<Multiaddr> {
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return Vec::new();
+        };
+        kad.kbucket(peer)
+            .and_then(|bucket| {
+                bucket
+                    .iter()
+                    .find(|entry| *entry.node.key.preimage() == peer)
+                    .map(|entry| entry.node.value.iter().cloned().collect())
+            })
+            .unwrap_or_default()
     }
 
     fn on_command(&mut self, command: Command) {
@@ -260,24 +439,7 @@ impl EventLoop {
                 peer,
                 request,
                 reply,
-            } => {
-                let behaviour = self.swarm.behaviour_mut();
-                let id = match request {
-                    Request::Sync(request) => (
-                        ReqProtocol::Sync,
-                        behaviour.sync.send_request(&peer, request),
-                    ),
-                    Request::Take(request) => (
-                        ReqProtocol::Take,
-                        behaviour.take.send_request(&peer, *request),
-                    ),
-                    Request::Swap(request) => (
-                        ReqProtocol::Swap,
-                        behaviour.swap.send_request(&peer, request),
-                    ),
-                };
-                self.outbound.insert(id, reply);
-            }
+            } => self.request(peer, request, reply),
             Command::Respond {
                 id,
                 response,
@@ -422,6 +584,9 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Identify(
                 libp2p::identify::Event::Received { peer_id, info, .. },
             )) => {
+                if info.protocols.contains(&RELAY_HOP_PROTOCOL) {
+                    self.relay_peers.insert(peer_id);
+                }
                 if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                     for address in info.listen_addrs {
                         kad.add_address(&peer_id, address);
@@ -464,6 +629,14 @@ impl EventLoop {
             } => {
                 NetworkMetrics::inc(&self.metrics.connections_established);
                 let relayed = endpoint.is_relayed();
+                if let libp2p::core::ConnectedPoint::Dialer { address, .. } = &endpoint
+                    && !relayed
+                {
+                    self.dialed_at.insert(peer_id, address.clone());
+                }
+                if !relayed {
+                    self.reserve(peer_id);
+                }
                 if relayed {
                     NetworkMetrics::inc(&self.metrics.connections_relayed);
                 }
@@ -471,6 +644,11 @@ impl EventLoop {
                     .entry(peer_id)
                     .or_default()
                     .insert(connection_id, relayed);
+                if let Some(waiting) = self.awaiting_dial.remove(&peer_id) {
+                    for (request, reply) in waiting.requests {
+                        self.send_request(peer_id, request, reply);
+                    }
+                }
                 if num_established.get() == 1 {
                     info!(peer = %peer_id, address = %endpoint.get_remote_address(), "peer connected");
                     self.emit(NetworkEvent::PeerConnected(peer_id));
@@ -491,6 +669,8 @@ impl EventLoop {
                 }
                 if num_established == 0 {
                     info!(peer = %peer_id, "peer disconnected");
+                    self.dialed_at.remove(&peer_id);
+                    self.relay_peers.remove(&peer_id);
                     self.gossip_buckets.remove(&peer_id);
                     self.request_buckets.remove(&peer_id);
                     self.emit(NetworkEvent::PeerDisconnected(peer_id));
@@ -500,8 +680,46 @@ impl EventLoop {
                 NetworkMetrics::inc(&self.metrics.incoming_connection_errors);
                 debug!(%error, "incoming connection failed");
             }
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+            SwarmEvent::OutgoingConnectionError {
+                peer_id,
+                error,
+                connection_id,
+            } => {
                 debug!(peer = ?peer_id, %error, "outgoing connection failed");
+                if let Some(peer) = peer_id
+                    && self
+                        .awaiting_dial
+                        .get(&peer)
+                        .is_some_and(|waiting| waiting.dial == connection_id)
+                    && let Some(waiting) = self.awaiting_dial.remove(&peer)
+                {
+                    for (_, reply) in waiting.requests {
+                        NetworkMetrics::inc(&self.metrics.requests_outbound_failed);
+                        let _ = reply.send(Err(Error::Request {
+                            peer,
+                            reason: format!("cannot reach the peer: {error}"),
+                        }));
+                    }
+                }
+            }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                addresses,
+            } => {
+                let relay = self
+                    .reservations
+                    .iter()
+                    .find(|(_, listener)| **listener == listener_id)
+                    .map(|(relay, _)| *relay);
+                if let Some(relay) = relay {
+                    // Asked for again on the next connection to the relay.
+                    self.reservations.remove(&relay);
+                    match reason {
+                        Ok(()) => info!(%relay, ?addresses, "relay slot closed"),
+                        Err(err) => warn!(%relay, %err, "relay slot lost"),
+                    }
+                }
             }
             SwarmEvent::NewListenAddr { address, .. } => {
                 if self.config.relay_server.is_some()

@@ -40,20 +40,29 @@ pub(crate) fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// The `[p2p]` settings of a test node on loopback: an ephemeral port, no mDNS or
+/// Kademlia (the test dials the topology it wants).
+pub(crate) const LOOPBACK_P2P: &str = r#"listen = ["/ip4/127.0.0.1/tcp/0"]
+mdns = false
+kad = false
+allow_loopback_colocation = true
+"#;
+
 /// A config for a test node: loopback, no mDNS or Kademlia, fast ticks, and a plain hex
 /// trader key (test keys are throwaway; the keystore tests use [`keystore_config`]).
 pub(crate) fn test_config() -> String {
+    node_config(LOOPBACK_P2P, "warn")
+}
+
+/// [`test_config`] with other `[p2p]` settings and log level.
+pub(crate) fn node_config(p2p: &str, log_level: &str) -> String {
     format!(
         r#"markets_file = "{}"
 plain_key = true
 [log]
-level = "warn"
+level = "{log_level}"
 [p2p]
-listen = ["/ip4/127.0.0.1/tcp/0"]
-mdns = false
-kad = false
-allow_loopback_colocation = true
-[node]
+{p2p}[node]
 tick_interval = "100ms"
 "#,
         markets_file().display()
@@ -73,6 +82,9 @@ pub(crate) struct Dexd {
     pub(crate) url: String,
     pub(crate) token: String,
     agent: ureq::Agent,
+    /// The network-lab host it runs in (its API is reached from inside that host); `None`:
+    /// this machine's loopback.
+    pub(crate) host: Option<dex_netlab::Host>,
 }
 
 /// Creates the data dir `data` (0700) with `key` as its trader.key (0600).
@@ -119,7 +131,13 @@ pub(crate) fn agent() -> ureq::Agent {
 }
 
 pub(crate) fn dexd_command(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dexd"));
+    dexd_command_on(None, args)
+}
+
+/// The dexd command, inside `host` when given.
+fn dexd_command_on(host: Option<&dex_netlab::Host>, args: &[&str]) -> Command {
+    let program = env!("CARGO_BIN_EXE_dexd");
+    let mut command = host.map_or_else(|| Command::new(program), |host| host.command(program));
     command.args(args);
     for (var, _) in std::env::vars() {
         if var.starts_with("DEX_") || var == "RUST_LOG" {
@@ -162,16 +180,43 @@ impl Dexd {
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("a temp dir"));
         // A killed dexd leaves its api.url behind; the new one writes its own once it listens.
         let _ = fs::remove_file(dir.path().join("data").join("api.url"));
-        Self::launch(dir, bootstrap)
+        Self::launch_on(self.host.take(), dir, bootstrap, &[], &[])
     }
 
     fn launch(dir: tempfile::TempDir, bootstrap: &[String]) -> Dexd {
         Self::launch_with(dir, bootstrap, &[], &[])
     }
 
+    /// Starts a node with `config` (and trader key `key`, if given) inside lab host
+    /// `host`, bootstrapping from `bootstrap`.
+    pub(crate) fn start_on(
+        host: &dex_netlab::Host,
+        config: &str,
+        key: Option<&str>,
+        bootstrap: &[String],
+        args: &[&str],
+    ) -> Dexd {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        fs::write(dir.path().join("dexd.toml"), config).expect("config written");
+        if let Some(key) = key {
+            write_trader_key(&dir.path().join("data"), key);
+        }
+        Self::launch_on(Some(host.clone()), dir, bootstrap, args, &[])
+    }
+
     /// Starts dexd on `dir` (its `dexd.toml`, its `data`) with further `args` and
     /// environment variables `envs`.
     pub(crate) fn launch_with(
+        dir: tempfile::TempDir,
+        bootstrap: &[String],
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Dexd {
+        Self::launch_on(None, dir, bootstrap, args, envs)
+    }
+
+    fn launch_on(
+        host: Option<dex_netlab::Host>,
         dir: tempfile::TempDir,
         bootstrap: &[String],
         args: &[&str],
@@ -201,7 +246,7 @@ impl Dexd {
         args.extend(extra_args.iter().map(|arg| (*arg).to_owned()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         // No terminal: a password that is not given is an error, never a prompt.
-        let child = dexd_command(&args)
+        let child = dexd_command_on(host.as_ref(), &args)
             .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -214,6 +259,7 @@ impl Dexd {
             url: String::new(),
             token: String::new(),
             agent: agent(),
+            host,
         };
         let url_file = data.join("api.url");
         node.url = wait_for("dexd to write api.url", || {
@@ -282,17 +328,31 @@ impl Dexd {
         }
     }
 
+    /// Makes a request with this node's agent: from inside its lab host if it has one.
+    fn request(
+        &self,
+        call: impl FnOnce(&ureq::Agent) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> + Send,
+    ) -> Answer {
+        match &self.host {
+            None => Self::answer(call(&self.agent)),
+            Some(host) => host
+                .within(|| Self::answer(call(&self.agent)))
+                .expect("the lab host is there"),
+        }
+    }
+
     pub(crate) fn get(&self, path: &str) -> Answer {
-        Self::answer(self.agent.get(&format!("{}{path}", self.url)).call())
+        self.request(|agent| agent.get(&format!("{}{path}", self.url)).call())
     }
 
     /// GET with the node's token.
     pub(crate) fn get_auth(&self, path: &str) -> Answer {
-        let request = self
-            .agent
-            .get(&format!("{}{path}", self.url))
-            .header("Authorization", &format!("Bearer {}", self.token));
-        Self::answer(request.call())
+        self.request(|agent| {
+            agent
+                .get(&format!("{}{path}", self.url))
+                .header("Authorization", &format!("Bearer {}", self.token))
+                .call()
+        })
     }
 
     /// POST with the node's token and a JSON content type.
@@ -307,22 +367,25 @@ impl Dexd {
         token: Option<&str>,
         content_type: Option<&str>,
     ) -> Answer {
-        let mut request = self.agent.post(&format!("{}{path}", self.url));
-        if let Some(token) = token {
-            request = request.header("Authorization", &format!("Bearer {token}"));
-        }
-        if let Some(content_type) = content_type {
-            request = request.header("Content-Type", content_type);
-        }
-        Self::answer(request.send(body))
+        self.request(|agent| {
+            let mut request = agent.post(&format!("{}{path}", self.url));
+            if let Some(token) = token {
+                request = request.header("Authorization", &format!("Bearer {token}"));
+            }
+            if let Some(content_type) = content_type {
+                request = request.header("Content-Type", content_type);
+            }
+            request.send(body)
+        })
     }
 
     pub(crate) fn delete(&self, path: &str) -> Answer {
-        let request = self
-            .agent
-            .delete(&format!("{}{path}", self.url))
-            .header("Authorization", &format!("Bearer {}", self.token));
-        Self::answer(request.call())
+        self.request(|agent| {
+            agent
+                .delete(&format!("{}{path}", self.url))
+                .header("Authorization", &format!("Bearer {}", self.token))
+                .call()
+        })
     }
 
     /// An order by this node's trader, naming this node, signed.
@@ -374,9 +437,32 @@ impl Dexd {
     }
 }
 
+/// Lines of a node's log shown when a test fails.
+const LOG_TAIL: usize = 60;
+
 impl Drop for Dexd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            // The data dir goes with this: what the node said is shown now or never (or
+            // kept whole in `DEX_TEST_LOG_DIR`, when set).
+            let log = self.log();
+            if let Some(dir) = std::env::var_os("DEX_TEST_LOG_DIR") {
+                let name = format!("dexd-{}-{}.log", std::process::id(), self.child.id());
+                let _ = fs::create_dir_all(&dir);
+                let _ = fs::write(Path::new(&dir).join(name), &log);
+            }
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+            let host = self.host.as_ref().map(ToString::to_string);
+            eprintln!(
+                "--- last {} lines of the log of dexd {} ({}) ---\n{}",
+                tail.len(),
+                self.url,
+                host.as_deref().unwrap_or("loopback"),
+                tail.join("\n")
+            );
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 mod api;
 mod harness;
+mod lab;
 mod prometheus;
 mod settlement;
 mod startup;

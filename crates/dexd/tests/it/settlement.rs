@@ -12,31 +12,72 @@ use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
 use crate::harness::{Dexd, test_config, wait_for};
 
 /// Two anvil chains with the contracts deployed and anvil keys 1–3 funded; stopped on drop.
+///
+/// A thread of their own starts them and stops them when this is dropped: anvil dies with
+/// the thread that spawned it (its parent-death signal), and in a network lab that thread
+/// is inside the chains' host.
 pub(crate) struct Chains {
-    devnet: Option<Devnet>,
-    runtime: tokio::runtime::Runtime,
+    info: DevnetChains,
+    /// The lab host the chains run in; `None`: this machine's loopback.
+    host: Option<dex_netlab::Host>,
+    /// Dropping it tells the keeper thread to shut the devnet down.
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    keeper: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
 impl Chains {
     pub(crate) fn start() -> Chains {
+        Self::start_in(None)
+    }
+
+    /// The chains on lab host `host`, listening on its address.
+    pub(crate) fn start_on(host: &dex_netlab::Host) -> Chains {
+        Self::start_in(Some(host.clone()))
+    }
+
+    fn start_in(host: Option<dex_netlab::Host>) -> Chains {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let devnet = runtime
-            .block_on(Devnet::start_chains(ChainsConfig::for_tests(dir.path())))
-            .expect("the devnet chains start (scripts/install-tools.sh installs anvil)");
+        let mut config = ChainsConfig::for_tests(dir.path());
+        if let Some(host) = &host {
+            config.host = host.ip;
+        }
+        let (ready, started) = std::sync::mpsc::channel();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let keep = move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            let devnet = runtime
+                .block_on(Devnet::start_chains(config))
+                .expect("the devnet chains start (scripts/install-tools.sh installs anvil)");
+            let _ = ready.send(devnet.chains().clone());
+            // Until the Chains is dropped (or the test's thread is gone).
+            let _ = stopped.recv();
+            runtime.block_on(devnet.shutdown());
+        };
+        let lab_host = host.clone();
+        let keeper = std::thread::spawn(move || match lab_host {
+            None => keep(),
+            Some(host) => host.within(keep).expect("the lab host is there"),
+        });
+        let info = match started.recv() {
+            Ok(info) => info,
+            // The keeper panicked before the chains were up: its panic is the story.
+            Err(_) => std::panic::resume_unwind(keeper.join().expect_err("a panic")),
+        };
         Chains {
-            devnet: Some(devnet),
-            runtime,
+            info,
+            host,
+            stop: Some(stop),
+            keeper: Some(keeper),
             _dir: dir,
         }
     }
 
     pub(crate) fn info(&self) -> &DevnetChains {
-        self.devnet.as_ref().expect("running").chains()
+        &self.info
     }
 
     /// The private key of funded trader `index` (0-based).
@@ -50,8 +91,12 @@ impl Chains {
 
     /// A dexd config trading on these chains: fast polling, balances read often.
     pub(crate) fn config(&self) -> String {
-        let mut config = test_config();
-        config.push_str("[settlement]\nbalance_refresh = \"200ms\"\n");
+        test_config() + &self.settlement_config()
+    }
+
+    /// The `[settlement]` section of [`Chains::config`].
+    pub(crate) fn settlement_config(&self) -> String {
+        let mut config = String::from("[settlement]\nbalance_refresh = \"200ms\"\n");
         for chain in [&self.info().base, &self.info().quote] {
             config.push_str(&format!(
                 r#"[[settlement.chains]]
@@ -79,14 +124,20 @@ resend_interval = "20s"
             .trim_start_matches("http://")
             .parse()
             .expect("a socket address");
-        dex_test_utils::anvil::rpc_call(address, method, params).expect("the chain answers")
+        let call = || dex_test_utils::anvil::rpc_call(address, method, params);
+        match &self.host {
+            None => call(),
+            Some(host) => host.within(call).expect("the lab host is there"),
+        }
+        .expect("the chain answers")
     }
 }
 
 impl Drop for Chains {
     fn drop(&mut self) {
-        if let Some(devnet) = self.devnet.take() {
-            self.runtime.block_on(devnet.shutdown());
+        self.stop.take();
+        if let Some(keeper) = self.keeper.take() {
+            let _ = keeper.join();
         }
     }
 }
@@ -166,7 +217,7 @@ pub(crate) fn trades(node: &Dexd) -> Vec<Value> {
 }
 
 /// Waits until `node` has `count` swaps, all finished.
-fn wait_swaps_finished(node: &Dexd, count: usize) {
+pub(crate) fn wait_swaps_finished(node: &Dexd, count: usize) {
     wait_for("the swaps to finish", || {
         let swaps = swaps(node);
         (swaps.len() == count && swaps.iter().all(|swap| swap["phase"] == "finished")).then_some(())

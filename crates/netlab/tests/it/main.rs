@@ -12,16 +12,7 @@ use dex_netlab::{Host, Lab, Nat};
 
 /// A lab, or `None` (the test is skipped) where labs cannot run outside CI.
 fn lab() -> Option<Lab> {
-    match Lab::available() {
-        Ok(()) => Some(Lab::new().expect("a lab where labs are available")),
-        Err(err) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{err}; under CI the lab tests must run")
-        }
-        Err(err) => {
-            eprintln!("lab test skipped: {err}");
-            None
-        }
-    }
+    Lab::for_test()
 }
 
 /// Accepts one connection on `port` of `host` and prints the peer's address.
@@ -190,4 +181,23 @@ fn a_shaped_link_still_carries_traffic() {
     let server = serve(&lab, &b, 9000);
     assert_eq!(connect(&lab, &a, &b.ip.to_string(), 9000, 43_001), "ok");
     assert_eq!(*seen(server).ip(), a.ip);
+}
+
+/// Work run `within` a host has the host's network: its address can be bound there and
+/// not outside, and a panic inside comes back out.
+#[test]
+fn work_within_a_host_has_its_network() {
+    let Some(mut lab) = lab() else { return };
+    let host = lab.public_host("pub").unwrap();
+    let bound = host
+        .within(|| std::net::TcpListener::bind((host.ip, 0)).map(|l| l.local_addr().unwrap()))
+        .unwrap()
+        .expect("the host's address is bindable inside it");
+    assert_eq!(bound.ip(), std::net::IpAddr::V4(host.ip));
+    assert!(
+        std::net::TcpListener::bind((host.ip, 0)).is_err(),
+        "not outside"
+    );
+    let panicked = std::panic::catch_unwind(|| host.within(|| panic!("inside")));
+    assert!(panicked.is_err());
 }
