@@ -263,13 +263,30 @@ pub(crate) async fn render(state: &ApiState) -> String {
             value,
         );
     }
-    for (name, value) in node.network().metrics().snapshot() {
+    let network = node.network().metrics();
+    for (name, value) in network.snapshot() {
         counter(
             &mut out,
             &format!("dex_network_{name}_total"),
             &format!("Network counter {name}, since start."),
             value,
         );
+    }
+    gauge(
+        &mut out,
+        "dex_network_reachable",
+        "1 if AutoNAT confirmed this node publicly reachable, else 0 (reached through relays, or not known yet).",
+        u64::from(network.is_reachable()),
+    );
+    family(
+        &mut out,
+        "dex_connections",
+        "gauge",
+        "Open connections by kind: direct, or relayed through a circuit.",
+    );
+    let open = network.open_connections();
+    for (kind, value) in [("direct", open.direct), ("relayed", open.relayed)] {
+        let _ = writeln!(out, "dex_connections{{kind=\"{kind}\"}} {value}");
     }
     if let Ok(peers) = node.network().peers(None).await {
         gauge(

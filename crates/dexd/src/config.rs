@@ -141,12 +141,20 @@ pub(crate) struct P2pToml {
     /// devnets and tests). Off in production.
     pub(crate) allow_loopback_colocation: bool,
     /// Relays to hold a slot on (multiaddrs with `/p2p/<peer id>`): peers that cannot dial
-    /// this node (behind a NAT) reach it through them.
+    /// this node (behind a NAT) reach it through them. Connected relays (a bootstrap peer
+    /// that serves relays) are used without being listed here (`max_auto_relays`).
     pub(crate) relays: Vec<String>,
+    /// While AutoNAT has not confirmed this node public, reserve a slot on connected peers
+    /// that serve relays, as long as fewer slots than this are held (`relays` included).
+    /// 0: only the listed `relays`.
+    pub(crate) max_auto_relays: usize,
     /// Serve relay circuits to other nodes (a public node).
     pub(crate) relay_server: bool,
     /// Turn relayed connections into direct ones (DCUtR hole punching).
     pub(crate) hole_punching: bool,
+    /// Learn whether this node is publicly reachable by asking AutoNAT servers to dial it
+    /// back (and, with `relay_server`, serve such probes to others).
+    pub(crate) autonat: bool,
 }
 
 impl Default for P2pToml {
@@ -171,8 +179,10 @@ impl Default for P2pToml {
             idle_connection_timeout: Dur(network.idle_connection_timeout),
             allow_loopback_colocation: false,
             relays: Vec::new(),
+            max_auto_relays: network.max_auto_relays,
             relay_server: network.relay_server.is_some(),
             hole_punching: network.hole_punching,
+            autonat: network.autonat,
         }
     }
 }
@@ -764,6 +774,8 @@ mod tests {
         assert_eq!(config.api.listen, defaults.api.listen);
         assert_eq!(config.api.body_limit, defaults.api.body_limit);
         assert_eq!(config.p2p.listen, defaults.p2p.listen);
+        assert_eq!(config.p2p.max_auto_relays, defaults.p2p.max_auto_relays);
+        assert_eq!(config.p2p.autonat, defaults.p2p.autonat);
         assert_eq!(config.node.tick_interval, defaults.node.tick_interval);
         assert_eq!(
             config.node.max_order_lifetime,

@@ -203,10 +203,12 @@ fn node_config(
         mdns: p2p.mdns,
         kad: p2p.kad,
         relays: multiaddrs("p2p.relays", &p2p.relays)?,
+        max_auto_relays: p2p.max_auto_relays,
         relay_server: p2p
             .relay_server
             .then(dex_network::RelayServerConfig::default),
         hole_punching: p2p.hole_punching,
+        autonat: p2p.autonat,
         ..NetworkConfig::default()
     };
     network.connections.max_established = p2p.max_connections;

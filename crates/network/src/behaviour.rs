@@ -7,7 +7,7 @@ use dex_protocol::{
     take::{SwapAck, SwapMessage, TakeAnswer, TakeMessage},
 };
 use libp2p::{
-    PeerId, StreamProtocol, connection_limits, dcutr, gossipsub, identify,
+    PeerId, StreamProtocol, autonat, connection_limits, dcutr, gossipsub, identify,
     identity::Keypair,
     kad, mdns, relay, request_response,
     swarm::{NetworkBehaviour, behaviour::toggle::Toggle},
@@ -26,10 +26,6 @@ pub(crate) const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new(dex_protoco
 pub(crate) const TAKE_PROTOCOL: StreamProtocol = StreamProtocol::new(dex_protocol::TAKE_PROTOCOL);
 /// Swap hints over request-response.
 pub(crate) const SWAP_PROTOCOL: StreamProtocol = StreamProtocol::new(dex_protocol::SWAP_PROTOCOL);
-
-/// What a relay server's identify lists (circuit relay v2, the hop side).
-pub(crate) const RELAY_HOP_PROTOCOL: StreamProtocol =
-    StreamProtocol::new("/libp2p/circuit/relay/0.2.0/hop");
 
 /// Every behaviour of a p2pdex node. A new request-response protocol (take, swap) is one more
 /// field here of type `request_response::Behaviour<JsonCodec<Req, Resp>>`.
@@ -50,6 +46,11 @@ pub(crate) struct Behaviour {
     pub(crate) relay: Toggle<relay::Behaviour>,
     /// Upgrading relayed connections to direct ones (`hole_punching`).
     pub(crate) dcutr: Toggle<dcutr::Behaviour>,
+    /// Learning whether this node is publicly reachable (`autonat`): addresses that an
+    /// AutoNAT server dialled back become external addresses.
+    pub(crate) autonat_client: Toggle<autonat::v2::client::Behaviour>,
+    /// Dialling others back for their probes (`autonat` with `relay_server`).
+    pub(crate) autonat_server: Toggle<autonat::v2::server::Behaviour>,
 }
 
 /// Gossipsub message id: sha256 of the data. Anonymous messages have no author or sequence
@@ -208,6 +209,10 @@ impl Behaviour {
             relay
         });
         let dcutr = config.hole_punching.then(|| dcutr::Behaviour::new(peer_id));
+        let autonat_client = config.autonat.then(autonat::v2::client::Behaviour::default);
+        // Public relay nodes are the servers every node behind a NAT can ask.
+        let autonat_server = (config.autonat && config.relay_server.is_some())
+            .then(autonat::v2::server::Behaviour::default);
 
         Ok(Behaviour {
             limits,
@@ -221,6 +226,8 @@ impl Behaviour {
             relay_client,
             relay: relay.into(),
             dcutr: dcutr.into(),
+            autonat_client: autonat_client.into(),
+            autonat_server: autonat_server.into(),
         })
     }
 }

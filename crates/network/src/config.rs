@@ -41,8 +41,20 @@ pub struct NetworkConfig {
     pub max_concurrent_streams: usize,
     /// Relays to reserve a slot on, each with its `/p2p/<peer id>`: the node listens on
     /// `<relay>/p2p-circuit`, so that peers that cannot dial it (it is behind a NAT) reach
-    /// it through the relay.
+    /// it through the relay. Needed only for relays the node does not otherwise connect to:
+    /// connected relays are found by themselves (`max_auto_relays`).
     pub relays: Vec<Multiaddr>,
+    /// Automatic relay slots: while AutoNAT has not confirmed the node public, it reserves a
+    /// slot on connected peers whose identify shows the relay protocol, as long as it holds
+    /// fewer slots than this (configured `relays` included). 0: only the configured relays.
+    /// Relay servers make no automatic reservations. Default 2.
+    pub max_auto_relays: usize,
+    /// Run AutoNAT (v2): ask connected AutoNAT servers to dial this node back, to learn
+    /// whether it is publicly reachable (confirmed addresses become external addresses that
+    /// identify advertises, and a public node makes no automatic relay reservations); with
+    /// `relay_server`, also serve such probes to others. Off in the loopback profile, where
+    /// every address is reachable from every node.
+    pub autonat: bool,
     /// Serve relay circuits to other nodes, within these limits (`None`: do not).
     pub relay_server: Option<RelayServerConfig>,
     /// Try to turn relayed connections into direct ones (DCUtR hole punching).
@@ -168,6 +180,8 @@ impl Default for NetworkConfig {
             idle_connection_timeout: Duration::from_secs(60),
             max_concurrent_streams: 64,
             relays: Vec::new(),
+            max_auto_relays: 2,
+            autonat: true,
             relay_server: None,
             hole_punching: true,
         }
@@ -176,8 +190,10 @@ impl Default for NetworkConfig {
 
 impl NetworkConfig {
     /// The in-process test profile: TCP on 127.0.0.1 with an ephemeral port, no mDNS, no
-    /// Kademlia (tests dial the topology they want), a fast heartbeat, and loopback exempt
-    /// from the IP-colocation penalty. Limits and scoring stay as in production.
+    /// Kademlia (tests dial the topology they want), no AutoNAT (on loopback every node
+    /// would be confirmed public, and so would make no automatic relay reservations), a fast
+    /// heartbeat, and loopback exempt from the IP-colocation penalty. Limits and scoring stay
+    /// as in production.
     pub fn loopback() -> Self {
         let mut config = NetworkConfig {
             listen_addrs: vec![
@@ -187,6 +203,7 @@ impl NetworkConfig {
             ],
             mdns: false,
             kad: false,
+            autonat: false,
             ..NetworkConfig::default()
         };
         config.gossip.heartbeat_interval = Duration::from_millis(200);

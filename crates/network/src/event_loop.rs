@@ -1,17 +1,19 @@
 //! The task that owns the swarm: one `select!` over swarm events and commands.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use futures::StreamExt;
 use libp2p::{
-    Multiaddr, PeerId, Swarm, gossipsub,
+    Multiaddr, PeerId, Swarm, autonat,
+    core::ConnectedPoint,
+    gossipsub, identify,
     identity::Keypair,
     multiaddr::Protocol,
-    noise, request_response,
+    noise, relay, request_response,
     swarm::{ConnectionId, SwarmEvent, dial_opts::DialOpts},
     tcp, yamux,
 };
@@ -20,8 +22,10 @@ use tracing::{debug, info, info_span, warn};
 
 use crate::{
     Acceptance, Command, Error, GossipIn, NetworkConfig, NetworkEvent, NetworkHandle,
-    NetworkMetrics, PeerBuckets, PeerView, ReqProtocol, Request, RequestId, Response,
-    behaviour::{Behaviour, BehaviourEvent, RELAY_HOP_PROTOCOL, topic_score_params},
+    NetworkMetrics, OpenConnections, PeerBuckets, PeerView, Reachability, ReachabilityView,
+    ReqProtocol, Request, RequestId, Response,
+    behaviour::{Behaviour, BehaviourEvent, topic_score_params},
+    reach::{Ended, ProbeResults, RelaySlots, Reserve, SlotOrigin},
 };
 
 /// How long [`spawn`] waits for the listeners to report their addresses.
@@ -34,6 +38,15 @@ enum InboundChannel {
     Sync(request_response::ResponseChannel<dex_protocol::sync::SyncResponse>),
     Take(request_response::ResponseChannel<dex_protocol::take::TakeAnswer>),
     Swap(request_response::ResponseChannel<dex_protocol::take::SwapAck>),
+}
+
+/// One open connection, as far as reachability needs to know it.
+struct OpenConnection {
+    /// It goes through a relay circuit.
+    relayed: bool,
+    /// The address we dialled, for direct connections this node opened: where the peer can
+    /// be reached again (a listener-side remote address is only the peer's ephemeral port).
+    dialed: Option<Multiaddr>,
 }
 
 /// Owns the swarm. Created and started by [`spawn`].
@@ -49,19 +62,15 @@ struct EventLoop {
     /// protocol, so the protocol is part of the key).
     outbound: HashMap<(ReqProtocol, request_response::OutboundRequestId), crate::Reply<Response>>,
     inbound: HashMap<RequestId, InboundChannel>,
-    /// Open connections per peer, and whether each goes through a relay.
-    connections: HashMap<PeerId, HashMap<ConnectionId, bool>>,
-    /// Where each connected peer was reached directly (the address this node dialed).
-    dialed_at: HashMap<PeerId, Multiaddr>,
-    /// Connected peers that serve relay circuits (their identify lists the hop protocol):
-    /// a request to a peer this node cannot dial also tries it through each of them, where
-    /// a node behind a NAT holds its slot.
-    relay_peers: HashSet<PeerId>,
+    /// Open connections per peer.
+    connections: HashMap<PeerId, HashMap<ConnectionId, OpenConnection>>,
+    /// AutoNAT's probe results so far.
+    probes: ProbeResults,
+    /// The relays we hold slots on, and the choice of new ones.
+    relay_slots: RelaySlots,
     /// Requests to peers not connected yet: the dial made for them, and the requests sent
     /// once any connection to the peer is up (or failed when that dial fails).
     awaiting_dial: HashMap<PeerId, AwaitingDial>,
-    /// The listener of the slot held (or asked for) on each relay.
-    reservations: HashMap<PeerId, libp2p::core::transport::ListenerId>,
 }
 
 /// Requests waiting for a connection to their peer.
@@ -146,8 +155,10 @@ pub async fn spawn(
         }
     }
 
-    // A slot on each configured relay, asked for once connected to it (see
-    // `EventLoop::reserve`): peers that cannot dial us reach us through it.
+    // A slot on each configured relay: peers that cannot dial us reach us through it.
+    // Relay servers are public by their operator's word: they pick no relays themselves.
+    // The slot is asked for once connected (`EventLoop::reserve_configured`).
+    let relay_slots = RelaySlots::new(config.max_auto_relays, config.relay_server.is_none());
     for relay in &config.relays {
         let dial = match relay.iter().last() {
             Some(Protocol::P2p(peer)) => DialOpts::peer_id(peer)
@@ -196,10 +207,9 @@ pub async fn spawn(
         outbound: HashMap::new(),
         inbound: HashMap::new(),
         connections: HashMap::new(),
-        dialed_at: HashMap::new(),
-        relay_peers: HashSet::new(),
+        probes: ProbeResults::default(),
+        relay_slots,
         awaiting_dial: HashMap::new(),
-        reservations: HashMap::new(),
     };
     tokio::spawn(event_loop.run());
     Ok((
@@ -261,16 +271,13 @@ impl EventLoop {
             return;
         }
         let circuits: Vec<Multiaddr> = self
-            .relay_peers
-            .iter()
-            .filter(|relay| **relay != peer)
-            .filter_map(|relay| {
-                let address = self.dialed_at.get(relay)?;
-                Some(
-                    with_peer(address.clone(), *relay)
-                        .with(Protocol::P2pCircuit)
-                        .with(Protocol::P2p(peer)),
-                )
+            .relay_slots
+            .relays()
+            .filter(|(relay, _)| *relay != peer)
+            .map(|(relay, address)| {
+                with_peer(address.clone(), relay)
+                    .with(Protocol::P2pCircuit)
+                    .with(Protocol::P2p(peer))
             })
             .collect();
         let mut addresses = self.known_addresses(peer);
@@ -332,8 +339,8 @@ impl EventLoop {
     /// for. Done on each direct connection to it, not at start: a slot asked for while
     /// another dial to the relay is under way (the same node as bootstrap) is dropped by
     /// the swarm, and a slot lost with the connection is asked for again on reconnect.
-    fn reserve(&mut self, peer: PeerId) {
-        if self.reservations.contains_key(&peer) {
+    fn reserve_configured(&mut self, peer: PeerId) {
+        if self.relay_slots.has_slot(peer) {
             return;
         }
         let Some(relay) = self
@@ -347,8 +354,8 @@ impl EventLoop {
         let circuit = relay.clone().with(Protocol::P2pCircuit);
         match self.swarm.listen_on(circuit.clone()) {
             Ok(listener) => {
-                debug!(address = %circuit, "asking the relay for a slot");
-                self.reservations.insert(peer, listener);
+                debug!(address = %circuit, "asking a configured relay for a slot");
+                self.relay_slots.configured(peer, listener);
             }
             Err(err) => warn!(address = %circuit, %err, "cannot listen through relay"),
         }
@@ -499,7 +506,9 @@ impl EventLoop {
                     relayed: self
                         .connections
                         .iter()
-                        .filter(|(_, kinds)| !kinds.is_empty() && kinds.values().all(|r| *r))
+                        .filter(|(_, open)| {
+                            !open.is_empty() && open.values().all(|connection| connection.relayed)
+                        })
                         .map(|(peer, _)| *peer)
                         .collect(),
                     ..PeerView::default()
@@ -517,6 +526,14 @@ impl EventLoop {
             }
             Command::PeerScore { peer, reply } => {
                 let _ = reply.send(Ok(self.swarm.behaviour().gossipsub.peer_score(&peer)));
+            }
+            Command::Reachability { reply } => {
+                let _ = reply.send(Ok(ReachabilityView {
+                    status: self.probes.status(),
+                    external_addrs: self.swarm.external_addresses().cloned().collect(),
+                    relay_slots: self.relay_slots.slots(),
+                    relay_candidates: self.relay_slots.candidates(),
+                }));
             }
             Command::Shutdown => {}
         }
@@ -581,12 +598,16 @@ impl EventLoop {
                     |request, channel| (Request::Swap(request), InboundChannel::Swap(channel)),
                 );
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(
-                libp2p::identify::Event::Received { peer_id, info, .. },
-            )) => {
-                if info.protocols.contains(&RELAY_HOP_PROTOCOL) {
-                    self.relay_peers.insert(peer_id);
-                }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                connection_id,
+                peer_id,
+                info,
+            })) => {
+                NetworkMetrics::inc(&self.metrics.identify_received);
+                let hop = info.protocols.contains(&relay::HOP_PROTOCOL_NAME);
+                let dialed = self.dialed_address(&peer_id, connection_id);
+                let next = self.relay_slots.on_identified(peer_id, hop, dialed);
+                self.reserve(next);
                 if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                     for address in info.listen_addrs {
                         kad.add_address(&peer_id, address);
@@ -606,19 +627,45 @@ impl EventLoop {
                     }
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(event)) => match event.result {
-                Ok(_) => {
-                    NetworkMetrics::inc(&self.metrics.hole_punch_succeeded);
-                    info!(peer = %event.remote_peer_id, "hole punched: direct connection");
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(event)) => {
+                NetworkMetrics::inc(&self.metrics.hole_punch_attempts);
+                match event.result {
+                    Ok(_) => {
+                        NetworkMetrics::inc(&self.metrics.hole_punch_succeeded);
+                        info!(peer = %event.remote_peer_id, "hole punched: direct connection");
+                    }
+                    Err(err) => {
+                        NetworkMetrics::inc(&self.metrics.hole_punch_failed);
+                        debug!(peer = %event.remote_peer_id, %err, "hole punching failed; staying relayed");
+                    }
                 }
-                Err(err) => {
-                    NetworkMetrics::inc(&self.metrics.hole_punch_failed);
-                    debug!(peer = %event.remote_peer_id, %err, "hole punching failed; staying relayed");
-                }
-            },
+            }
             SwarmEvent::Behaviour(BehaviourEvent::RelayClient(
-                libp2p::relay::client::Event::ReservationReqAccepted { relay_peer_id, .. },
-            )) => info!(relay = %relay_peer_id, "relay slot reserved"),
+                relay::client::Event::ReservationReqAccepted { relay_peer_id, .. },
+            )) => match self.relay_slots.on_reserved(relay_peer_id) {
+                Some(origin) => {
+                    if origin == SlotOrigin::Automatic {
+                        NetworkMetrics::inc(&self.metrics.auto_relay_reservations);
+                    }
+                    info!(relay = %relay_peer_id, ?origin, "relay slot reserved");
+                }
+                None => debug!(relay = %relay_peer_id, "relay slot renewed"),
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::AutonatClient(event)) => {
+                let autonat::v2::client::Event {
+                    tested_addr,
+                    server,
+                    result,
+                    ..
+                } = event;
+                debug!(address = %tested_addr, %server, ?result, "AutoNAT probe finished");
+                if let Some(status) = self.probes.on_probe(tested_addr, result.is_ok()) {
+                    self.on_reachability(status);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::AutonatServer(event)) => {
+                debug!(client = %event.client, address = %event.tested_addr, result = ?event.result, "AutoNAT probe served");
+            }
             SwarmEvent::Behaviour(_) => {}
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -629,21 +676,21 @@ impl EventLoop {
             } => {
                 NetworkMetrics::inc(&self.metrics.connections_established);
                 let relayed = endpoint.is_relayed();
-                if let libp2p::core::ConnectedPoint::Dialer { address, .. } = &endpoint
-                    && !relayed
-                {
-                    self.dialed_at.insert(peer_id, address.clone());
-                }
                 if !relayed {
-                    self.reserve(peer_id);
+                    self.reserve_configured(peer_id);
                 }
                 if relayed {
                     NetworkMetrics::inc(&self.metrics.connections_relayed);
                 }
+                let dialed = match &endpoint {
+                    ConnectedPoint::Dialer { address, .. } if !relayed => Some(address.clone()),
+                    _ => None,
+                };
                 self.connections
                     .entry(peer_id)
                     .or_default()
-                    .insert(connection_id, relayed);
+                    .insert(connection_id, OpenConnection { relayed, dialed });
+                self.count_open_connections();
                 if let Some(waiting) = self.awaiting_dial.remove(&peer_id) {
                     for (request, reply) in waiting.requests {
                         self.send_request(peer_id, request, reply);
@@ -661,16 +708,20 @@ impl EventLoop {
                 ..
             } => {
                 NetworkMetrics::inc(&self.metrics.connections_closed);
-                if let Some(kinds) = self.connections.get_mut(&peer_id) {
-                    kinds.remove(&connection_id);
-                    if kinds.is_empty() {
+                if let Some(open) = self.connections.get_mut(&peer_id) {
+                    open.remove(&connection_id);
+                    if open.is_empty() {
                         self.connections.remove(&peer_id);
                     }
                 }
+                self.count_open_connections();
                 if num_established == 0 {
                     info!(peer = %peer_id, "peer disconnected");
-                    self.dialed_at.remove(&peer_id);
-                    self.relay_peers.remove(&peer_id);
+                    if let Some(ended) = self.relay_slots.on_disconnected(peer_id) {
+                        // Its listener closes with the connection anyway; make sure.
+                        self.swarm.remove_listener(ended.listener);
+                        self.on_slot_ended(&ended);
+                    }
                     self.gossip_buckets.remove(&peer_id);
                     self.request_buckets.remove(&peer_id);
                     self.emit(NetworkEvent::PeerDisconnected(peer_id));
@@ -702,25 +753,6 @@ impl EventLoop {
                     }
                 }
             }
-            SwarmEvent::ListenerClosed {
-                listener_id,
-                reason,
-                addresses,
-            } => {
-                let relay = self
-                    .reservations
-                    .iter()
-                    .find(|(_, listener)| **listener == listener_id)
-                    .map(|(relay, _)| *relay);
-                if let Some(relay) = relay {
-                    // Asked for again on the next connection to the relay.
-                    self.reservations.remove(&relay);
-                    match reason {
-                        Ok(()) => info!(%relay, ?addresses, "relay slot closed"),
-                        Err(err) => warn!(%relay, %err, "relay slot lost"),
-                    }
-                }
-            }
             SwarmEvent::NewListenAddr { address, .. } => {
                 if self.config.relay_server.is_some()
                     && !address.iter().any(|p| p == Protocol::P2pCircuit)
@@ -729,8 +761,100 @@ impl EventLoop {
                 }
                 info!(%address, "listening");
             }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => {
+                if let Some(ended) = self.relay_slots.on_listener_closed(listener_id) {
+                    debug!(relay = %ended.relay, ?reason, "relay listener closed");
+                    self.on_slot_ended(&ended);
+                }
+            }
+            SwarmEvent::ExternalAddrExpired { address } => {
+                if let Some(status) = self.probes.on_expired(&address) {
+                    self.on_reachability(status);
+                }
+            }
             _ => {}
         }
+    }
+
+    /// An address we dialled `peer` at directly, preferably the one of `connection`.
+    fn dialed_address(&self, peer: &PeerId, connection: ConnectionId) -> Option<Multiaddr> {
+        let open = self.connections.get(peer)?;
+        open.get(&connection)
+            .and_then(|connection| connection.dialed.clone())
+            .or_else(|| {
+                open.values()
+                    .find_map(|connection| connection.dialed.clone())
+            })
+    }
+
+    fn count_open_connections(&self) {
+        let mut open = OpenConnections::default();
+        for connection in self.connections.values().flat_map(HashMap::values) {
+            if connection.relayed {
+                open.relayed += 1;
+            } else {
+                open.direct += 1;
+            }
+        }
+        self.metrics.set_open_connections(open);
+    }
+
+    /// Asks for `next` and whatever [`RelaySlots`] wants after it, until it wants nothing
+    /// (each round adds a slot or drops a candidate, so this ends).
+    fn reserve(&mut self, mut next: Option<Reserve>) {
+        while let Some(reserve) = next {
+            match self.swarm.listen_on(reserve.address.clone()) {
+                Ok(listener) => {
+                    NetworkMetrics::inc(&self.metrics.auto_relay_requests);
+                    info!(relay = %reserve.relay, address = %reserve.address, "asking a connected relay for a slot");
+                    self.relay_slots.requested(&reserve, listener);
+                }
+                Err(err) => {
+                    warn!(address = %reserve.address, %err, "cannot listen through relay");
+                    self.relay_slots.request_failed(&reserve);
+                }
+            }
+            next = self.relay_slots.next_reservation();
+        }
+    }
+
+    /// A relay slot ended: count and log it, and ask another relay if one is wanted.
+    fn on_slot_ended(&mut self, ended: &Ended) {
+        if ended.origin == SlotOrigin::Automatic && ended.was_reserved {
+            NetworkMetrics::inc(&self.metrics.auto_relay_reservations_lost);
+        }
+        if ended.was_reserved {
+            info!(relay = %ended.relay, origin = ?ended.origin, "relay slot lost");
+        } else {
+            info!(relay = %ended.relay, origin = ?ended.origin, "relay slot not granted");
+        }
+        let next = self.relay_slots.next_reservation();
+        self.reserve(next);
+    }
+
+    /// AutoNAT's verdict changed.
+    fn on_reachability(&mut self, status: Reachability) {
+        match &status {
+            // The client already made the confirmed addresses external addresses of the
+            // swarm (`ToSwarm::ExternalAddrConfirmed`), so identify advertises them.
+            Reachability::Public { addresses } => {
+                info!(
+                    ?addresses,
+                    "reachability: public (AutoNAT servers dialled us back)"
+                );
+            }
+            Reachability::Private => {
+                info!("reachability: not reachable from outside; peers reach us through relays");
+            }
+            Reachability::Unknown => debug!("reachability: unknown"),
+        }
+        self.metrics.set_reachable(status.is_public());
+        let next = self.relay_slots.set_public(status.is_public());
+        self.reserve(next);
     }
 
     fn on_gossipsub(&mut self, event: gossipsub::Event) {

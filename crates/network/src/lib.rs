@@ -8,6 +8,10 @@
 //!   `validate_messages()`: every received message is handed to the node as a
 //!   [`NetworkEvent::Gossip`] and is forwarded only once the node reports its verdict with
 //!   [`NetworkHandle::report`]. Rejects lower the sender's score; graylisted peers are ignored.
+//! - Reachability: AutoNAT (v2) tells whether the node is publicly reachable; a node that
+//!   is not reserves slots on the relays it is connected to (identify shows the relay
+//!   protocol) and on configured ones, and is reached through their `/p2p-circuit`
+//!   addresses; DCUtR upgrades relayed connections to direct ones ([`ReachabilityView`]).
 //! - Limits: per-peer token buckets on gossip and on requests, message size limits, connection
 //!   limits, and bounded channels that drop and count ([`NetworkMetrics`]) when full. The
 //!   event loop never waits for the node: events go out with `try_send`.
@@ -37,6 +41,7 @@ mod error;
 mod event_loop;
 mod metrics;
 mod rate_limit;
+mod reach;
 
 use std::sync::Arc;
 
@@ -54,8 +59,9 @@ pub use config::{
 };
 pub use error::Error;
 pub use event_loop::{spawn, with_peer};
-pub use metrics::NetworkMetrics;
+pub use metrics::{NetworkMetrics, OpenConnections};
 pub use rate_limit::{PeerBuckets, RateLimit, TokenBucket};
+pub use reach::{Reachability, RelaySlot, SlotOrigin};
 
 /// A gossip message received from a peer, waiting for the node's verdict.
 #[derive(Debug, Clone)]
@@ -171,6 +177,21 @@ pub struct PeerView {
     pub mesh: Vec<PeerId>,
 }
 
+/// What the node knows of its own reachability, for tests and the API.
+#[derive(Debug, Clone, Default)]
+pub struct ReachabilityView {
+    /// AutoNAT's verdict.
+    pub status: Reachability,
+    /// The swarm's external addresses, which identify advertises: those AutoNAT confirmed,
+    /// a relay server's listen addresses, the circuit addresses of accepted relay slots.
+    pub external_addrs: Vec<Multiaddr>,
+    /// The relays this node holds, or is asking for, a slot on.
+    pub relay_slots: Vec<RelaySlot>,
+    /// Connected relays (identify shows the relay protocol, reached on a connection this
+    /// node dialled) that could be asked for a slot.
+    pub relay_candidates: Vec<PeerId>,
+}
+
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
 /// Everything the handle can ask of the event loop.
@@ -218,6 +239,9 @@ pub(crate) enum Command {
     PeerScore {
         peer: PeerId,
         reply: Reply<Option<f64>>,
+    },
+    Reachability {
+        reply: Reply<ReachabilityView>,
     },
     Shutdown,
 }
@@ -330,6 +354,11 @@ impl NetworkHandle {
     /// Gossipsub's current score of a peer.
     pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, Error> {
         self.ask(|reply| Command::PeerScore { peer, reply }).await
+    }
+
+    /// AutoNAT's verdict, the external addresses and the relay slots.
+    pub async fn reachability(&self) -> Result<ReachabilityView, Error> {
+        self.ask(|reply| Command::Reachability { reply }).await
     }
 
     /// Stops the event loop; connections close. Other handles then get [`Error::Stopped`].

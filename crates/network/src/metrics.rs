@@ -3,9 +3,10 @@
 //! Plain atomics behind an `Arc`, written only by the event loop and read by anyone (API
 //! `/metrics`, tests); reading them never waits for the event loop.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// Counters of one network instance. All are totals since start.
+/// Counters of one network instance (totals since start), and a few gauges of its state now
+/// ([`NetworkMetrics::open_connections`], [`NetworkMetrics::is_reachable`]).
 #[derive(Debug, Default)]
 pub struct NetworkMetrics {
     /// Gossip messages delivered by gossipsub (new to this node, before any verdict).
@@ -47,12 +48,37 @@ pub struct NetworkMetrics {
     /// Connections established through a relay circuit (counted in `connections_established`
     /// too).
     pub connections_relayed: AtomicU64,
+    /// Hole punching attempts that ended (each DCUtR outcome, success or failure).
+    pub hole_punch_attempts: AtomicU64,
     /// Relayed connections upgraded to direct ones by hole punching.
     pub hole_punch_succeeded: AtomicU64,
     /// Hole punching attempts that failed (the connection stays relayed).
     pub hole_punch_failed: AtomicU64,
     /// Incoming connections refused or failed (limits, handshake errors).
     pub incoming_connection_errors: AtomicU64,
+    /// Identify answers received from peers (their protocols, and how they see us).
+    pub identify_received: AtomicU64,
+    /// Relay slots asked for automatically (a connected relay, the node not public).
+    pub auto_relay_requests: AtomicU64,
+    /// Of those, reservations the relay accepted (renewals not counted).
+    pub auto_relay_reservations: AtomicU64,
+    /// Accepted automatic reservations lost (the listener closed or the relay left).
+    pub auto_relay_reservations_lost: AtomicU64,
+    /// Gauge: open connections that do not go through a relay.
+    open_direct: AtomicU64,
+    /// Gauge: open connections through a relay circuit.
+    open_relayed: AtomicU64,
+    /// Gauge: AutoNAT confirmed at least one address of this node.
+    reachable: AtomicBool,
+}
+
+/// Connections open now, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenConnections {
+    /// Not through a relay (dialled, accepted, or hole-punched).
+    pub direct: u64,
+    /// Through a relay circuit.
+    pub relayed: u64,
 }
 
 impl NetworkMetrics {
@@ -65,7 +91,30 @@ impl NetworkMetrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Every counter as `(name, value)`, for exposition.
+    /// Connections open now, by kind.
+    pub fn open_connections(&self) -> OpenConnections {
+        OpenConnections {
+            direct: self.open_direct.load(Ordering::Relaxed),
+            relayed: self.open_relayed.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn set_open_connections(&self, open: OpenConnections) {
+        self.open_direct.store(open.direct, Ordering::Relaxed);
+        self.open_relayed.store(open.relayed, Ordering::Relaxed);
+    }
+
+    /// Whether AutoNAT confirmed this node publicly reachable (see
+    /// [`crate::NetworkHandle::reachability`] for the addresses).
+    pub fn is_reachable(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_reachable(&self, reachable: bool) {
+        self.reachable.store(reachable, Ordering::Relaxed);
+    }
+
+    /// Every counter (not the gauges) as `(name, value)`, for exposition.
     pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
         let get = Self::get;
         vec![
@@ -97,11 +146,22 @@ impl NetworkMetrics {
             ),
             ("connections_closed", get(&self.connections_closed)),
             ("connections_relayed", get(&self.connections_relayed)),
+            ("hole_punch_attempts", get(&self.hole_punch_attempts)),
             ("hole_punch_succeeded", get(&self.hole_punch_succeeded)),
             ("hole_punch_failed", get(&self.hole_punch_failed)),
             (
                 "incoming_connection_errors",
                 get(&self.incoming_connection_errors),
+            ),
+            ("identify_received", get(&self.identify_received)),
+            ("auto_relay_requests", get(&self.auto_relay_requests)),
+            (
+                "auto_relay_reservations",
+                get(&self.auto_relay_reservations),
+            ),
+            (
+                "auto_relay_reservations_lost",
+                get(&self.auto_relay_reservations_lost),
             ),
         ]
     }

@@ -822,6 +822,14 @@ fn a_node_known_only_through_a_relay_is_reached_and_reported_relayed() {
         metrics.contains("dex_network_connections_relayed_total 1"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("dex_connections{kind=\"relayed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("dex_network_hole_punch_attempts_total 0"),
+        "{metrics}"
+    );
     // The relay itself is a direct peer of B.
     let relay_peer = relay.info().peer_id;
     let direct = wait_for("the relay among B's peers", || {
@@ -832,4 +840,34 @@ fn a_node_known_only_through_a_relay_is_reached_and_reported_relayed() {
             .cloned()
     });
     assert_eq!(direct["connection"], "direct", "{direct}");
+}
+
+/// dexd's automatic relay slot end to end: a node whose only peer setting is its bootstrap
+/// peer, a relay server, listens through that relay without `[p2p] relays` (AutoNAT off, as
+/// on loopback the relay's AutoNAT would confirm it public), and /metrics says so.
+#[test]
+fn a_node_bootstrapped_from_a_relay_listens_through_it_without_relay_settings() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::write(dir.path().join("dexd.toml"), crate::harness::test_config())
+        .expect("config written");
+    let relay = Dexd::launch_with(dir, &[], &["--relay-server"], &[]);
+    let relay_addr = relay.info().listen_addrs[0].clone();
+    let config = crate::harness::test_config().replace("[p2p]\n", "[p2p]\nautonat = false\n");
+    let b = Dexd::start_with(&config, std::slice::from_ref(&relay_addr));
+    let circuit = wait_for("B's address through the relay", || {
+        b.info()
+            .listen_addrs
+            .into_iter()
+            .find(|address| address.contains("/p2p-circuit"))
+    });
+    assert!(
+        circuit.starts_with(&format!("{relay_addr}/p2p-circuit/")),
+        "{circuit}"
+    );
+    wait_for("the automatic reservation counted", || {
+        (b.metric("dex_network_auto_relay_reservations_total", "") == 1.0).then_some(())
+    });
+    assert_eq!(b.metric("dex_network_auto_relay_requests_total", ""), 1.0);
+    assert_eq!(b.metric("dex_network_reachable", ""), 0.0);
+    assert!(b.metric("dex_connections", "kind=\"direct\"") >= 1.0);
 }

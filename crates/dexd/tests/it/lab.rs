@@ -48,12 +48,11 @@ fn relay_node(host: &Host) -> Dexd {
     )
 }
 
-/// Trader `index` on `host`, on `chains`, bootstrapping from (and holding a slot on)
-/// `relay`; waits until it trades.
+/// Trader `index` on `host`, on `chains`, given only `relay` as its bootstrap node (it
+/// finds by itself that it is not reachable and that the node is a relay, and takes a slot
+/// there); waits until it trades.
 fn trader(chains: &Chains, host: &Host, index: usize, relay: &str, timing: &str) -> Dexd {
-    let config = node_config(&lab_p2p(&format!("relays = [\"{relay}\"]\n")), LAB_LOG)
-        + &chains.settlement_config()
-        + timing;
+    let config = node_config(&lab_p2p(""), LAB_LOG) + &chains.settlement_config() + timing;
     let node = Dexd::start_on(
         host,
         &config,

@@ -1,6 +1,6 @@
-use dex_network::{NetworkConfig, with_peer};
+use dex_network::NetworkConfig;
 
-use crate::{start, wait_for};
+use crate::{address_of, start, wait_for};
 
 /// With Kademlia on, a node that bootstraps from one peer finds the peers that one knows:
 /// c knows only b, b knows a, and c ends up connected to a.
@@ -12,16 +12,6 @@ async fn kademlia_bootstrap_finds_peers_of_peers() -> anyhow::Result<()> {
         config
     };
     let (a, _a_events) = start(kad()).await?;
-    let address_of = |handle: &dex_network::NetworkHandle| {
-        let handle = handle.clone();
-        async move {
-            let address = handle.listen_addrs().await?.into_iter().next();
-            anyhow::Ok(with_peer(
-                address.ok_or_else(|| anyhow::anyhow!("no address"))?,
-                handle.peer_id(),
-            ))
-        }
-    };
     let mut b_config = kad();
     b_config.bootstrap = vec![address_of(&a).await?];
     let (b, _b_events) = start(b_config).await?;

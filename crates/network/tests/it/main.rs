@@ -8,7 +8,7 @@ mod sync;
 
 use std::time::Duration;
 
-use dex_network::{Keypair, NetworkConfig, NetworkEvent, NetworkHandle, with_peer};
+use dex_network::{Keypair, Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, with_peer};
 use tokio::sync::mpsc;
 
 pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
@@ -19,15 +19,20 @@ pub(crate) async fn start(
     Ok(dex_network::spawn(Keypair::generate_ed25519(), config).await?)
 }
 
-/// Dials `to` from `from` by its first listen address.
-pub(crate) async fn connect(from: &NetworkHandle, to: &NetworkHandle) -> anyhow::Result<()> {
-    let address = to
+/// `node`'s first listen address, with its `/p2p/<peer id>`.
+pub(crate) async fn address_of(node: &NetworkHandle) -> anyhow::Result<Multiaddr> {
+    let address = node
         .listen_addrs()
         .await?
         .into_iter()
         .next()
         .ok_or_else(|| anyhow::anyhow!("no listen address"))?;
-    from.dial(with_peer(address, to.peer_id())).await?;
+    Ok(with_peer(address, node.peer_id()))
+}
+
+/// Dials `to` from `from` by its first listen address.
+pub(crate) async fn connect(from: &NetworkHandle, to: &NetworkHandle) -> anyhow::Result<()> {
+    from.dial(address_of(to).await?).await?;
     Ok(())
 }
 
