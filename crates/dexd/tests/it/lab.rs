@@ -50,9 +50,23 @@ fn relay_node(host: &Host) -> Dexd {
 
 /// Trader `index` on `host`, on `chains`, given only `relay` as its bootstrap node (it
 /// finds by itself that it is not reachable and that the node is a relay, and takes a slot
-/// there); waits until it trades.
-fn trader(chains: &Chains, host: &Host, index: usize, relay: &str, timing: &str) -> Dexd {
-    let config = node_config(&lab_p2p(""), LAB_LOG) + &chains.settlement_config() + timing;
+/// there); waits until it trades. `settlement` goes into its `[settlement]` table, `timing`
+/// is its `[settlement.timing]` table (or nothing).
+fn trader(
+    chains: &Chains,
+    host: &Host,
+    index: usize,
+    relay: &str,
+    settlement: &str,
+    timing: &str,
+) -> Dexd {
+    let config = node_config(&lab_p2p(""), LAB_LOG)
+        + &chains.settlement_config().replacen(
+            "[settlement]\n",
+            &format!("[settlement]\n{settlement}"),
+            1,
+        )
+        + timing;
     let node = Dexd::start_on(
         host,
         &config,
@@ -151,8 +165,8 @@ fn trade_between_homes(nat: Nat, connection: &str, outcome: &str) {
     let chains = Chains::start_on(&chain_host);
     let relay = relay_node(&relay_host);
     let relay_addr = address(&relay_host, &relay);
-    let maker = trader(&chains, &maker_host, 0, &relay_addr, "");
-    let taker = trader(&chains, &taker_host, 1, &relay_addr, "");
+    let maker = trader(&chains, &maker_host, 0, &relay_addr, "", "");
+    let taker = trader(&chains, &taker_host, 1, &relay_addr, "", "");
     let before = Before::read(&maker, &taker);
 
     trade(&maker, &taker);
@@ -177,4 +191,161 @@ fn traders_behind_port_preserving_nats_trade_and_hole_punch_a_direct_connection(
 #[test]
 fn traders_behind_random_port_nats_trade_over_the_relay() {
     trade_between_homes(Nat::RandomPort, "relayed", "failed");
+}
+
+/// Both traders wait for 3 blocks on the taker's lock before the maker locks: with
+/// instant mining no block follows it until the test mines one, so the maker, having seen
+/// the lock, waits for the test to cut it off before it can act.
+const PARTITION_TIMING: &str = "[settlement.timing]\ntaker_leg_confirmations = 3\n";
+/// The lock margin and reservation that three confirmations need (dexd refuses less).
+const PARTITION_SETTLEMENT: &str = "lock_margin = \"40s\"\nreservation = \"80s\"\n";
+
+/// The quote chain (where the taker locks USDC).
+const QUOTE: u64 = 31338;
+/// The base chain (where the maker would lock ETH).
+const BASE: u64 = 31337;
+
+/// A chain's native balance of `address`, read on the chain.
+fn native_balance(chains: &Chains, chain_id: u64, address: dex_primitives::Address) -> U256 {
+    let hex = chains.rpc(
+        chain_id,
+        "eth_getBalance",
+        serde_json::json!([address.to_string(), "latest"]),
+    );
+    U256::from_str_radix(
+        hex.as_str()
+            .expect("a hex quantity")
+            .trim_start_matches("0x"),
+        16,
+    )
+    .expect("a hex quantity")
+}
+
+/// A swap's phase on `node`, once it has exactly one swap.
+fn phase(node: &Dexd) -> Option<String> {
+    let swaps = crate::settlement::swaps(node);
+    (swaps.len() == 1).then(|| swaps[0]["phase"].as_str().unwrap_or_default().to_owned())
+}
+
+/// Two traders at home, the relay and the chains public. The taker locks; the maker has
+/// seen the lock but waits for its confirmations when its host is cut off the internet
+/// (peers and chains alike). Three blocks follow the lock while the maker is away.
+/// `heal`: it comes back (long before the maker's timelock T2 would matter) and the swap
+/// completes with exact balances; otherwise it never does, the taker's timelock T1
+/// passes, the taker refunds itself, and each side holds exactly what it held before.
+fn partition_mid_swap(heal: bool) {
+    let Some(mut lab) = Lab::for_test() else {
+        return;
+    };
+    let chain_host = lab.public_host("chain").unwrap();
+    let relay_host = lab.public_host("relay").unwrap();
+    let maker_host = lab.home_host("maker", Nat::PortPreserving).unwrap();
+    let taker_host = lab.home_host("taker", Nat::PortPreserving).unwrap();
+    let chains = Chains::start_on(&chain_host);
+    let relay = relay_node(&relay_host);
+    let relay_addr = address(&relay_host, &relay);
+    let maker = trader(
+        &chains,
+        &maker_host,
+        0,
+        &relay_addr,
+        PARTITION_SETTLEMENT,
+        PARTITION_TIMING,
+    );
+    let taker = trader(
+        &chains,
+        &taker_host,
+        1,
+        &relay_addr,
+        PARTITION_SETTLEMENT,
+        PARTITION_TIMING,
+    );
+    let before = Before::read(&maker, &taker);
+    let maker_eth_on_chain = native_balance(&chains, BASE, chains.trader(0));
+
+    trade(&maker, &taker);
+    wait_for("the taker's lock mined and seen", || {
+        (phase(&taker)? == "takerLocked").then_some(())
+    });
+    wait_for("the maker waiting for the lock's confirmations", || {
+        (phase(&maker)? == "makerWaiting").then_some(())
+    });
+    assert_eq!(
+        balance(&taker, "USDC", "lockedInSwaps"),
+        U256::from(COST),
+        "the taker's USDC is locked"
+    );
+    lab.cut(&maker_host).unwrap();
+    for _ in 0..3 {
+        chains.rpc(QUOTE, "evm_mine", serde_json::json!([]));
+    }
+
+    if heal {
+        lab.heal(&maker_host).unwrap();
+        wait_swaps_finished(&taker, 1);
+        wait_swaps_finished(&maker, 1);
+        before.traded(&maker, &taker);
+        return;
+    }
+
+    // Past T1 (the taker's lock time + 1,200 s) on the quote chain; the maker never comes
+    // back.
+    chains.rpc(QUOTE, "evm_increaseTime", serde_json::json!([1_300]));
+    chains.rpc(QUOTE, "evm_mine", serde_json::json!([]));
+    wait_swaps_finished(&taker, 1);
+    wait_for("the taker's USDC back, exactly", || {
+        (balance(&taker, "USDC", "onChain") == before.taker_usdc).then_some(())
+    });
+    wait_for("nothing of the taker's locked any more", || {
+        (balance(&taker, "USDC", "lockedInSwaps") == U256::ZERO).then_some(())
+    });
+    // The quantity the maker failed is posted again as a new buy (`repost_failed`), which
+    // reserves exactly its cost.
+    let open = taker.get_auth("/v1/orders?status=open").json;
+    let open = open["orders"].as_array().expect("orders");
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(
+        (&open[0]["side"], &open[0]["price"], &open[0]["remaining"]),
+        (
+            &serde_json::json!("buy"),
+            &serde_json::json!("2500.5"),
+            &serde_json::json!("0.25")
+        ),
+        "{open:?}"
+    );
+    assert_eq!(
+        balance(&taker, "USDC", "reservedByOrders"),
+        U256::from(COST)
+    );
+    assert_eq!(
+        native_balance(&chains, BASE, chains.trader(0)),
+        maker_eth_on_chain,
+        "the maker never locked: its ETH is untouched on chain"
+    );
+    let swap = &crate::settlement::swaps(&taker)[0];
+    let detail = taker.get_auth(&format!(
+        "/v1/swaps/{}",
+        swap["swapId"].as_str().expect("a swap id")
+    ));
+    let last = detail.json["events"]
+        .as_array()
+        .and_then(|events| events.last())
+        .expect("the swap's history")
+        .clone();
+    assert_eq!(
+        last["actions"][0],
+        serde_json::json!({"action": "finished", "outcome": "refunded"}),
+        "{}",
+        detail.text
+    );
+}
+
+#[test]
+fn a_maker_cut_off_after_the_taker_locked_completes_the_swap_once_healed() {
+    partition_mid_swap(true);
+}
+
+#[test]
+fn a_maker_cut_off_for_good_leaves_both_traders_their_own_funds() {
+    partition_mid_swap(false);
 }
