@@ -123,4 +123,17 @@ keystore_interop() {
 }
 keystore_interop
 
+# Two homes trading across NATs as people see it (scripts/netlab.sh): the debug binaries in a
+# network lab, a trade between two traders behind NAT routers that knew only the relay.
+# Needs root and nftables, as the lab tests do: under CI it must run.
+step "network lab demo (scripts/netlab.sh --debug --demo-only)"
+if [[ "$(id -u)" == 0 ]] && command -v nft >/dev/null 2>&1; then
+  scripts/netlab.sh --debug --demo-only
+elif [[ "${CI:-}" == true ]]; then
+  echo "the network lab demo needs root and nftables, and under CI it must run" >&2
+  exit 1
+else
+  echo "skipped: the network lab needs root and nftables"
+fi
+
 step "all tests passed"

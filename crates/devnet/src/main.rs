@@ -83,10 +83,14 @@ struct ChainsArgs {
     /// --interval-only, e.g. 3 behaves like a real chain read safely behind its head.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     confirmations: u64,
-    /// JSON-RPC port of the base chain (31337) on 127.0.0.1; 0 picks a free one.
+    /// The address both chains listen on: 127.0.0.1, or a network lab host's own address
+    /// (scripts/netlab.sh) so that nodes on other hosts reach them.
+    #[arg(long, value_name = "IPV4", default_value_t = std::net::Ipv4Addr::LOCALHOST)]
+    rpc_host: std::net::Ipv4Addr,
+    /// JSON-RPC port of the base chain (31337); 0 picks a free one.
     #[arg(long, value_name = "PORT", default_value_t = dex_devnet::DEFAULT_BASE_PORT)]
     base_port: u16,
-    /// JSON-RPC port of the quote chain (31338) on 127.0.0.1; 0 picks a free one.
+    /// JSON-RPC port of the quote chain (31338); 0 picks a free one.
     #[arg(long, value_name = "PORT", default_value_t = dex_devnet::DEFAULT_QUOTE_PORT)]
     quote_port: u16,
     /// Trading accounts to fund: anvil development keys 1 to N (at most 9).
@@ -274,6 +278,7 @@ pub(crate) fn chains_config(args: &ChainsArgs) -> anyhow::Result<ChainsConfig> {
     };
     Ok(ChainsConfig {
         anvil: args.anvil.clone().unwrap_or_else(default_anvil_path),
+        host: args.rpc_host,
         base_port: RpcPort::from(args.base_port),
         quote_port: RpcPort::from(args.quote_port),
         mining,
