@@ -212,9 +212,15 @@ pub(crate) async fn peers(
         } else {
             ConnectionKind::Direct
         };
+        let addresses = view
+            .addresses
+            .get(&peer)
+            .map(|addresses| addresses.iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
         peers.push(PeerInfo {
             peer_id: peer.to_string(),
             connection,
+            addresses,
             score,
             record,
         });

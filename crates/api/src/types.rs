@@ -578,6 +578,10 @@ pub struct PeerInfo {
     pub peer_id: String,
     /// How it is reached: `direct`, or `relayed` (only through a relay circuit).
     pub connection: ConnectionKind,
+    /// Its address on each open connection (multiaddrs; a `/p2p-circuit` one goes through
+    /// a relay, and for a connection the peer opened the port is its outgoing one).
+    #[serde(default)]
+    pub addresses: Vec<String>,
     /// Its gossipsub score, when known (negative: it sent invalid messages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,

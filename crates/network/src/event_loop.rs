@@ -47,6 +47,8 @@ struct OpenConnection {
     /// The address we dialled, for direct connections this node opened: where the peer can
     /// be reached again (a listener-side remote address is only the peer's ephemeral port).
     dialed: Option<Multiaddr>,
+    /// The peer's address on it (for a relayed one, the circuit through the relay).
+    remote: Multiaddr,
 }
 
 /// Owns the swarm. Created and started by [`spawn`].
@@ -511,6 +513,17 @@ impl EventLoop {
                         })
                         .map(|(peer, _)| *peer)
                         .collect(),
+                    addresses: self
+                        .connections
+                        .iter()
+                        .map(|(peer, open)| {
+                            let mut addresses: Vec<Multiaddr> =
+                                open.values().map(|c| c.remote.clone()).collect();
+                            addresses.sort();
+                            addresses.dedup();
+                            (*peer, addresses)
+                        })
+                        .collect(),
                     ..PeerView::default()
                 };
                 if let Some(topic) = topic {
@@ -686,10 +699,14 @@ impl EventLoop {
                     ConnectedPoint::Dialer { address, .. } if !relayed => Some(address.clone()),
                     _ => None,
                 };
-                self.connections
-                    .entry(peer_id)
-                    .or_default()
-                    .insert(connection_id, OpenConnection { relayed, dialed });
+                self.connections.entry(peer_id).or_default().insert(
+                    connection_id,
+                    OpenConnection {
+                        relayed,
+                        dialed,
+                        remote: endpoint.get_remote_address().clone(),
+                    },
+                );
                 self.count_open_connections();
                 if let Some(waiting) = self.awaiting_dial.remove(&peer_id) {
                     for (request, reply) in waiting.requests {

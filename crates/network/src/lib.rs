@@ -171,6 +171,9 @@ pub struct PeerView {
     pub connected: Vec<PeerId>,
     /// Those of them reached only through a relay (no direct connection).
     pub relayed: Vec<PeerId>,
+    /// The peer's address on each open connection to it (a circuit address for a relayed
+    /// one; the peer's ephemeral port for one it dialled).
+    pub addresses: std::collections::HashMap<PeerId, Vec<Multiaddr>>,
     /// Peers known to be subscribed to the topic asked about.
     pub subscribed: Vec<PeerId>,
     /// Peers in our mesh for that topic.

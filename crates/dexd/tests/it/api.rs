@@ -816,6 +816,11 @@ fn a_node_known_only_through_a_relay_is_reached_and_reported_relayed() {
             .cloned()
     });
     assert_eq!(peer["connection"], "relayed", "{peer}");
+    assert_eq!(
+        peer["addresses"],
+        serde_json::json!([format!("{relay_addr}/p2p-circuit/p2p/{b_peer}")]),
+        "{peer}"
+    );
     let metrics = a.get("/metrics").text;
     assert!(metrics.contains("dex_peers_relayed 1"), "{metrics}");
     assert!(

@@ -176,11 +176,30 @@ fn trade_between_homes(nat: Nat, connection: &str, outcome: &str) {
 
     let maker_peer = maker.info().peer_id;
     let counter = format!("dex_network_hole_punch_{outcome}_total");
-    wait_for("the connection kind and a hole punch outcome", || {
+    let entry = wait_for("the connection kind and a hole punch outcome", || {
         let entry = peer_entry(&taker, maker_peer.as_str());
         let punches = taker.metric(&counter, "") + maker.metric(&counter, "");
-        (entry["connection"] == connection && punches >= 1.0).then_some(())
+        (entry["connection"] == connection && punches >= 1.0).then_some(entry)
     });
+    // Its addresses say the same: the maker's router, or a circuit through the relay.
+    let addresses: Vec<&str> = entry["addresses"]
+        .as_array()
+        .expect("addresses")
+        .iter()
+        .map(|address| address.as_str().expect("a multiaddr"))
+        .collect();
+    let through_router = format!("/ip4/{}/", maker_host.public_ip);
+    let circuit = format!("{relay_addr}/p2p-circuit");
+    match connection {
+        "direct" => assert!(
+            addresses.iter().any(|a| a.starts_with(&through_router)),
+            "{addresses:?}"
+        ),
+        _ => assert!(
+            !addresses.is_empty() && addresses.iter().all(|a| a.starts_with(&circuit)),
+            "{addresses:?}"
+        ),
+    }
 }
 
 #[test]
