@@ -28,6 +28,21 @@ use crate::{
     reach::{Ended, ProbeResults, RelaySlots, Reserve, SlotOrigin},
 };
 
+/// Whether a relay server offers its listen address `address` to others: not a loopback
+/// address of a node that listens on other interfaces too (`0.0.0.0` expands to
+/// `127.0.0.1` as well, which would send a node holding a slot, and everyone dialling its
+/// circuit address, to themselves).
+fn serves_on(config: &NetworkConfig, address: &Multiaddr) -> bool {
+    let loopback = |address: &Multiaddr| {
+        address.iter().any(|protocol| match protocol {
+            Protocol::Ip4(ip) => ip.is_loopback(),
+            Protocol::Ip6(ip) => ip.is_loopback(),
+            _ => false,
+        })
+    };
+    !loopback(address) || config.listen_addrs.iter().all(loopback)
+}
+
 /// How long [`spawn`] waits for the listeners to report their addresses.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Inbound requests the node may hold unanswered at once; more are dropped.
@@ -133,7 +148,7 @@ pub async fn spawn(
     while reported < listeners {
         match tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
             Ok(SwarmEvent::NewListenAddr { address, .. }) => {
-                if config.relay_server.is_some() {
+                if config.relay_server.is_some() && serves_on(&config, &address) {
                     // A relay serves on the addresses it listens on: they are what it
                     // tells the nodes holding a slot to advertise.
                     swarm.add_external_address(address.clone());
@@ -773,6 +788,7 @@ impl EventLoop {
             SwarmEvent::NewListenAddr { address, .. } => {
                 if self.config.relay_server.is_some()
                     && !address.iter().any(|p| p == Protocol::P2pCircuit)
+                    && serves_on(&self.config, &address)
                 {
                     self.swarm.add_external_address(address.clone());
                 }

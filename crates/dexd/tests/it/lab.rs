@@ -168,6 +168,24 @@ fn trade_between_homes(nat: Nat, connection: &str, outcome: &str) {
     let maker = trader(&chains, &maker_host, 0, &relay_addr, "", "");
     let taker = trader(&chains, &taker_host, 1, &relay_addr, "", "");
     let before = Before::read(&maker, &taker);
+    // The maker is reachable through the relay's public address only (a relay listening
+    // on 0.0.0.0 does not offer its 127.0.0.1, which would lead others to themselves).
+    let circuits = wait_for("the maker's circuit address", || {
+        let circuits: Vec<String> = maker
+            .info()
+            .listen_addrs
+            .into_iter()
+            .filter(|address| address.contains("/p2p-circuit"))
+            .collect();
+        (!circuits.is_empty()).then_some(circuits)
+    });
+    let relay_ip = format!("/ip4/{}/", relay_host.public_ip);
+    assert!(
+        circuits
+            .iter()
+            .all(|address| address.starts_with(&relay_ip)),
+        "{circuits:?}"
+    );
 
     trade(&maker, &taker);
     wait_swaps_finished(&taker, 1);
