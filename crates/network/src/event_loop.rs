@@ -33,14 +33,16 @@ use crate::{
 /// `127.0.0.1` as well, which would send a node holding a slot, and everyone dialling its
 /// circuit address, to themselves).
 fn serves_on(config: &NetworkConfig, address: &Multiaddr) -> bool {
-    let loopback = |address: &Multiaddr| {
-        address.iter().any(|protocol| match protocol {
-            Protocol::Ip4(ip) => ip.is_loopback(),
-            Protocol::Ip6(ip) => ip.is_loopback(),
-            _ => false,
-        })
-    };
-    !loopback(address) || config.listen_addrs.iter().all(loopback)
+    !is_loopback(address) || config.listen_addrs.iter().all(is_loopback)
+}
+
+/// Whether `address` is on a loopback interface.
+fn is_loopback(address: &Multiaddr) -> bool {
+    address.iter().any(|protocol| match protocol {
+        Protocol::Ip4(ip) => ip.is_loopback(),
+        Protocol::Ip6(ip) => ip.is_loopback(),
+        _ => false,
+    })
 }
 
 /// How long [`spawn`] waits for the listeners to report their addresses.
@@ -636,9 +638,18 @@ impl EventLoop {
                 let dialed = self.dialed_address(&peer_id, connection_id);
                 let next = self.relay_slots.on_identified(peer_id, hop, dialed);
                 self.reserve(next);
+                // A peer's loopback addresses reach it only from its own machine: kept
+                // only when it is reached over loopback (nodes on one machine).
+                let local_peer = self
+                    .connections
+                    .get(&peer_id)
+                    .and_then(|open| open.get(&connection_id))
+                    .is_some_and(|open| is_loopback(&open.remote));
                 if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                     for address in info.listen_addrs {
-                        kad.add_address(&peer_id, address);
+                        if local_peer || !is_loopback(&address) {
+                            kad.add_address(&peer_id, address);
+                        }
                     }
                 }
             }
