@@ -7,6 +7,7 @@
 #   scripts/bench.sh api        wrk against a release dexd: health (ceiling), book of 10k orders, placing orders
 #   scripts/bench.sh memory     a node holding one market at its caps: bytes per order of each kind, total
 #   scripts/bench.sh mm         market maker requote latency: price change to new quotes on another node (median of 20)
+#   scripts/bench.sh net        30 release dexd on network-lab hosts vs bare gossipsub: propagation p50/p99, bytes per order (root)
 #   scripts/bench.sh help       this list
 #
 # Adding a benchmark: write a `bench_<name>` function that runs it (a `cargo bench` target
@@ -15,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BENCHES=(gossip swap mm api memory)
+BENCHES=(gossip swap mm api memory net)
 
 bench_gossip() {
     # One bench binary prints the seven gossip and ingest lines.
@@ -49,8 +50,22 @@ bench_api() {
     cargo bench --quiet -p dexd --bench api -- "$@"
 }
 
+bench_net() {
+    # Network namespaces (crates/netlab): root, iproute2 and Debian's nftables.
+    if [[ "$(id -u)" != 0 ]]; then
+        echo "bench net: the network lab needs root (network namespaces); run it as root" >&2
+        return 1
+    fi
+    if ! command -v nft >/dev/null; then
+        echo "installing nftables (Debian package)" >&2
+        apt-get install -y -qq nftables >&2 ||
+            { apt-get update -qq >&2 && apt-get install -y -qq nftables >&2; }
+    fi
+    cargo bench --quiet -p dexd --bench net -- "$@"
+}
+
 usage() {
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     echo "benchmarks: ${BENCHES[*]}"
 }
 

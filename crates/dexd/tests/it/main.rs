@@ -5,5 +5,6 @@ mod api;
 mod harness;
 mod lab;
 mod prometheus;
+mod propagation;
 mod settlement;
 mod startup;
