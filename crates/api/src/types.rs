@@ -646,7 +646,8 @@ pub struct BookOrderEvent {
     pub remaining: String,
     /// What it offers after the change (remaining minus reserved; 0 when suspended/removed).
     pub available: String,
-    /// Why it left, for `removed`: `cancelled`, `filled`, `expired`, `evicted`, `dropped`.
+    /// Why it left, for `removed`: `cancelled`, `filled`, `expired`, `evicted`, `dropped`,
+    /// `unlisted` (closed where it was posted, its end missed here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
