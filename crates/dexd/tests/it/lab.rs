@@ -21,7 +21,7 @@ const P2P_PORT: u16 = 7781;
 
 /// The `[p2p]` settings of a lab node: both transports on every address, Kademlia to find
 /// peers from the bootstrap node, no mDNS; then `extra`.
-fn lab_p2p(extra: &str) -> String {
+pub(crate) fn lab_p2p(extra: &str) -> String {
     format!(
         "listen = [\"/ip4/0.0.0.0/tcp/{P2P_PORT}\", \"/ip4/0.0.0.0/udp/{P2P_PORT}/quic-v1\"]\n\
          mdns = false\nkad = true\n{extra}"
@@ -29,7 +29,7 @@ fn lab_p2p(extra: &str) -> String {
 }
 
 /// The address others dial `node` on `host` at (its public address, TCP).
-fn address(host: &Host, node: &Dexd) -> String {
+pub(crate) fn address(host: &Host, node: &Dexd) -> String {
     format!(
         "/ip4/{}/tcp/{P2P_PORT}/p2p/{}",
         host.public_ip,
