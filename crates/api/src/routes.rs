@@ -141,7 +141,8 @@ pub(crate) struct BookQuery {
     depth: Option<usize>,
 }
 
-/// Aggregated depth of a market: the best `depth` levels of each side.
+/// Aggregated depth of a market: the best `depth` levels of each side, and the digest of
+/// the whole visible book (equal on nodes that hold the same orders).
 #[utoipa::path(get, path = "/v1/markets/{market}/book", tag = "markets",
     params(("market" = String, Path, description = "Market id or BASE/QUOTE symbol (URL-encode the '/')", pattern = r"^((0x)?[0-9a-fA-F]{64}|[^/]+/[^/]+)$"), BookQuery),
     responses(
@@ -167,17 +168,28 @@ pub(crate) async fn book(
     let body = match state.books().get(state.node(), market.id(), depth) {
         Some(body) => body,
         None => {
-            let (revision, snapshot) = state.node().revised_depth(market.id(), depth).await?;
+            let snapshot = state.node().snapshot(market.id(), depth).await?;
             let book = Book {
                 market: market.id(),
                 symbol: market.symbol().to_owned(),
-                bids: snapshot.bids.iter().map(|l| level(market, l)).collect(),
-                asks: snapshot.asks.iter().map(|l| level(market, l)).collect(),
+                digest: snapshot.digest,
+                bids: snapshot
+                    .depth
+                    .bids
+                    .iter()
+                    .map(|l| level(market, l))
+                    .collect(),
+                asks: snapshot
+                    .depth
+                    .asks
+                    .iter()
+                    .map(|l| level(market, l))
+                    .collect(),
             };
             let body = Bytes::from(serde_json::to_vec(&book).expect("a book always serializes"));
             state
                 .books()
-                .put(market.id(), revision, depth, body.clone());
+                .put(market.id(), snapshot.revision, depth, body.clone());
             body
         }
     };

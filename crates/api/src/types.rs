@@ -5,7 +5,7 @@
 //! value off the grid is refused, never rounded); ids and addresses are `0x` hex; times are
 //! unix milliseconds. Errors are [`Problem`]s (RFC 7807, `application/problem+json`).
 
-use dex_primitives::{Address, MarketId, Order, OrderId, Signature};
+use dex_primitives::{Address, B256, MarketId, Order, OrderId, Signature};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "server")]
@@ -157,6 +157,12 @@ pub struct Book {
     pub market: MarketId,
     /// `BASE/QUOTE`.
     pub symbol: String,
+    /// Digest of the whole visible book, whatever `depth` was asked for: keccak256 over
+    /// every offered order's id (32 bytes) and remaining lots (8 bytes, big-endian), sorted
+    /// by id. Nodes that offer the same orders with the same remaining quantities answer the
+    /// same digest, so comparing it tells whether two books agree.
+    #[cfg_attr(feature = "server", schema(value_type = String, pattern = "^0x[0-9a-f]{64}$"))]
+    pub digest: B256,
     /// Buy levels, best (highest) first.
     pub bids: Vec<BookLevel>,
     /// Sell levels, best (lowest) first.
@@ -644,7 +650,8 @@ pub struct BookOrderEvent {
     pub remaining: String,
     /// What it offers after the change (remaining minus reserved; 0 when suspended/removed).
     pub available: String,
-    /// Why it left, for `removed`: `cancelled`, `filled`, `expired`, `evicted`, `dropped`.
+    /// Why it left, for `removed`: `cancelled`, `filled`, `expired`, `evicted`, `dropped`,
+    /// `unlisted` (closed where it was posted, its end missed here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

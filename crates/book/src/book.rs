@@ -701,6 +701,31 @@ impl Book {
         Ok(())
     }
 
+    /// Withdraws an open order shown closed where it was posted (its cancel or fill was
+    /// missed here), without a tombstone: if that was a mistake (the node that posted it
+    /// had lost it in a restart, say, and got it back), a later sync brings it back. The
+    /// order must hold no reservation.
+    pub fn unlist(&mut self, id: OrderId) -> Result<(), Error> {
+        let Some(entry) = self.index.get(&id) else {
+            return Err(Error::UnknownOrder { id });
+        };
+        let Ok(slot) = entry.get() else {
+            return Err(Error::Closed { id });
+        };
+        let reserved = self.core.slots[slot as usize].reserved;
+        if reserved > 0 {
+            return Err(Error::Reserved {
+                id,
+                reserved: Lots(reserved),
+            });
+        }
+        self.core.close(slot, RemoveReason::Unlisted);
+        // Its expiry stays in the heap, which tolerates ids it no longer holds (as after an
+        // eviction).
+        self.index.remove(&id);
+        Ok(())
+    }
+
     /// Advances the book's time to `now` (if later) and removes every order and tombstone
     /// whose `expiresAt` is not after it. Returns the number of orders expired.
     pub fn expire(&mut self, now: UnixMillis) -> usize {

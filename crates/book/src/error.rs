@@ -127,6 +127,14 @@ pub enum Error {
         /// The quantity reserved.
         reserved: Lots,
     },
+    /// The order holds reserved quantity (takes in progress), so it cannot be unlisted.
+    #[error("order {id} has {reserved} reserved")]
+    Reserved {
+        /// The order.
+        id: OrderId,
+        /// The quantity reserved.
+        reserved: Lots,
+    },
     /// The order's maker is suspended (not heard from); its orders are not offered.
     #[error("order {id} is suspended: its maker has not been heard from")]
     Suspended {

@@ -35,6 +35,9 @@ pub enum RemoveReason {
     Evicted,
     /// The node withdrew it from its book ([`crate::Book::remove`]). Leaves a tombstone.
     Dropped,
+    /// Shown closed where it was posted, its end missed here ([`crate::Book::unlist`]). No
+    /// tombstone: the order comes back (sync, re-gossip) if it was a mistake.
+    Unlisted,
 }
 
 impl RemoveReason {
@@ -46,6 +49,7 @@ impl RemoveReason {
             RemoveReason::Expired => "expired",
             RemoveReason::Evicted => "evicted",
             RemoveReason::Dropped => "dropped",
+            RemoveReason::Unlisted => "unlisted",
         }
     }
 }

@@ -192,6 +192,16 @@ impl Book {
             .map_or(0, |index| self.core.makers[*index as usize].orders.len())
     }
 
+    /// Open orders of `maker` (visible and suspended), in no particular order.
+    pub fn maker_orders(&self, maker: &Address) -> impl Iterator<Item = OrderView> + '_ {
+        self.core
+            .maker_index
+            .get(maker)
+            .into_iter()
+            .flat_map(|index| &self.core.makers[*index as usize].orders)
+            .map(|slot| self.view(&self.core.slots[*slot as usize]))
+    }
+
     /// True while `maker` is suspended (and has open orders here).
     pub fn is_suspended(&self, maker: &Address) -> bool {
         self.core

@@ -214,6 +214,9 @@ pub(crate) struct NodeToml {
     pub(crate) preallocated_orders: usize,
     /// Peers a starting node syncs each market from.
     pub(crate) sync_peers: usize,
+    /// Least time between two syncs of one maker's orders asked because its heartbeat's
+    /// `ordersRoot` differed from ours.
+    pub(crate) root_sync_cooldown: Dur,
     /// Capacity of the node's command queue.
     pub(crate) command_queue: usize,
     /// Capacity of the node's event broadcast.
@@ -235,6 +238,7 @@ impl Default for NodeToml {
             tombstones_per_market: node.caps.tombstones_per_market,
             preallocated_orders: node.caps.preallocated_orders,
             sync_peers: node.sync.start_peers,
+            root_sync_cooldown: Dur(node.sync.root_sync_cooldown),
             command_queue: node.command_queue,
             event_capacity: node.event_capacity,
         }
@@ -782,6 +786,10 @@ mod tests {
             defaults.node.max_order_lifetime
         );
         assert_eq!(config.node.event_capacity, defaults.node.event_capacity);
+        assert_eq!(
+            config.node.root_sync_cooldown,
+            defaults.node.root_sync_cooldown
+        );
         assert_eq!(
             config.settlement.timing.taker_lock,
             defaults.settlement.timing.taker_lock

@@ -188,6 +188,7 @@ fn node_config(
     node.liveness.alive_interval = config.node.alive_interval.0;
     node.liveness.silent_after = config.node.silent_after.0;
     node.sync.start_peers = config.node.sync_peers;
+    node.sync.root_sync_cooldown = config.node.root_sync_cooldown.0;
     node.caps.orders_per_maker = config.node.orders_per_maker;
     node.caps.orders_per_market = config.node.orders_per_market;
     node.caps.suspended_per_market = config.node.suspended_per_market;

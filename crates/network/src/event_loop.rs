@@ -935,8 +935,28 @@ impl EventLoop {
                     topic: topic.into_string(),
                 });
             }
-            gossipsub::Event::SlowPeer { peer_id, .. } => {
-                debug!(peer = %peer_id, "slow gossip peer");
+            gossipsub::Event::SlowPeer {
+                peer_id,
+                failed_messages,
+            } => {
+                // What gossipsub could not send to this peer since its last heartbeat: it
+                // is gone for that peer, so it is counted here (the peer's book is repaired
+                // by heartbeat roots and sync, not by gossipsub).
+                NetworkMetrics::inc(&self.metrics.gossip_slow_peers);
+                NetworkMetrics::add(
+                    &self.metrics.gossip_send_dropped,
+                    failed_messages.non_priority as u64,
+                );
+                NetworkMetrics::add(
+                    &self.metrics.gossip_control_dropped,
+                    failed_messages.priority as u64,
+                );
+                debug!(
+                    peer = %peer_id,
+                    data = failed_messages.non_priority,
+                    control = failed_messages.priority,
+                    "slow gossip peer: messages to it dropped"
+                );
             }
             _ => {}
         }

@@ -27,6 +27,16 @@ pub struct NetworkMetrics {
     pub gossip_published: AtomicU64,
     /// Publish attempts gossipsub refused.
     pub gossip_publish_failed: AtomicU64,
+    /// Gossip data (published or forwarded messages, IHAVE/IWANT) that gossipsub dropped
+    /// instead of sending to a peer that did not take it in time: the peer's send queue was
+    /// full, or the message waited past its send deadline. The peer misses those messages
+    /// unless another peer sends them; heartbeat roots and sync repair the book later.
+    pub gossip_send_dropped: AtomicU64,
+    /// Gossip control messages (GRAFT, PRUNE, IDONTWANT) dropped for the same reason.
+    pub gossip_control_dropped: AtomicU64,
+    /// Slow-peer reports: one per peer and gossipsub heartbeat in which it dropped
+    /// anything for that peer.
+    pub gossip_slow_peers: AtomicU64,
     /// Inbound requests handed to the node.
     pub requests_received: AtomicU64,
     /// Inbound requests dropped because the peer exceeded its token bucket.
@@ -91,6 +101,10 @@ impl NetworkMetrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn add(counter: &AtomicU64, amount: u64) {
+        counter.fetch_add(amount, Ordering::Relaxed);
+    }
+
     /// Connections open now, by kind.
     pub fn open_connections(&self) -> OpenConnections {
         OpenConnections {
@@ -127,6 +141,9 @@ impl NetworkMetrics {
             ("gossip_verdict_late", get(&self.gossip_verdict_late)),
             ("gossip_published", get(&self.gossip_published)),
             ("gossip_publish_failed", get(&self.gossip_publish_failed)),
+            ("gossip_send_dropped", get(&self.gossip_send_dropped)),
+            ("gossip_control_dropped", get(&self.gossip_control_dropped)),
+            ("gossip_slow_peers", get(&self.gossip_slow_peers)),
             ("requests_received", get(&self.requests_received)),
             ("requests_rate_limited", get(&self.requests_rate_limited)),
             ("requests_queue_full", get(&self.requests_queue_full)),

@@ -14,8 +14,8 @@ use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
 use tracing::{Instrument, debug, debug_span, error, info, info_span, warn};
 
 use crate::{
-    Action, BookRevisions, ChainBatch, Clock, Command, Decision, Error, NodeConfig, NodeEvent,
-    NodeHandle, NodeMetrics, NodeState, PlaceOrder, Reply, StoreOp,
+    Action, BookRevisions, BookSnapshot, ChainBatch, Clock, Command, Decision, Error, NodeConfig,
+    NodeEvent, NodeHandle, NodeMetrics, NodeState, PlaceOrder, Reply, StoreOp,
     chains::{BalanceWatch, ChainReport, Chains, spawn_watcher},
 };
 
@@ -344,7 +344,23 @@ impl Actor {
                 let _ = reply.send(
                     self.state
                         .book(&market)
-                        .map(|book| (book.revision(), book.depth(levels)))
+                        .map(|book| book.depth(levels))
+                        .ok_or(Error::UnknownMarket { market }),
+                );
+            }
+            Command::Snapshot {
+                market,
+                levels,
+                reply,
+            } => {
+                let _ = reply.send(
+                    self.state
+                        .book(&market)
+                        .map(|book| BookSnapshot {
+                            revision: book.revision(),
+                            depth: book.depth(levels),
+                            digest: book.digest(),
+                        })
                         .ok_or(Error::UnknownMarket { market }),
                 );
             }

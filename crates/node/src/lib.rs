@@ -91,7 +91,12 @@ enum Command {
     Depth {
         market: MarketId,
         levels: usize,
-        reply: Reply<(u64, Depth)>,
+        reply: Reply<Depth>,
+    },
+    Snapshot {
+        market: MarketId,
+        levels: usize,
+        reply: Reply<BookSnapshot>,
     },
     PlaceOrder {
         request: PlaceOrder,
@@ -140,6 +145,19 @@ enum Command {
         reply: Reply<OrderStatus>,
     },
     Shutdown,
+}
+
+/// A market's book at one moment: what [`NodeHandle::snapshot`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookSnapshot {
+    /// The book's revision ([`dex_book::Book::revision`]) the rest was read at.
+    pub revision: u64,
+    /// Aggregated depth, the levels asked for per side.
+    pub depth: Depth,
+    /// [`dex_book::Book::digest`]: keccak256 over every visible order's id and remaining
+    /// quantity, sorted by id. Equal on nodes that offer the same orders with the same
+    /// remaining quantities, whatever the depth asked for.
+    pub digest: B256,
 }
 
 /// Each market's book revision ([`dex_book::Book::revision`]) as the actor last published
@@ -252,19 +270,20 @@ impl NodeHandle {
 
     /// Aggregated depth of a market, `levels` per side.
     pub async fn depth(&self, market: MarketId, levels: usize) -> Result<Depth, Error> {
-        self.revised_depth(market, levels)
-            .await
-            .map(|(_, depth)| depth)
+        self.ask(|reply| Command::Depth {
+            market,
+            levels,
+            reply,
+        })
+        .await
     }
 
-    /// Like [`NodeHandle::depth`], with the book's revision at that depth: while
-    /// [`NodeHandle::book_revision`] answers the same revision, the depth is the same.
-    pub async fn revised_depth(
-        &self,
-        market: MarketId,
-        levels: usize,
-    ) -> Result<(u64, Depth), Error> {
-        self.ask(|reply| Command::Depth {
+    /// A market's depth (`levels` per side) with the book's revision and digest, all read
+    /// at one moment. While [`NodeHandle::book_revision`] answers the same revision, the
+    /// depth and the digest are the same. The digest costs a pass over every visible order
+    /// (and a sort): read it when it is wanted, [`NodeHandle::depth`] otherwise.
+    pub async fn snapshot(&self, market: MarketId, levels: usize) -> Result<BookSnapshot, Error> {
+        self.ask(|reply| Command::Snapshot {
             market,
             levels,
             reply,

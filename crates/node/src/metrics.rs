@@ -42,6 +42,9 @@ pub struct NodeMetrics {
     pub peers_banned: AtomicU64,
     /// Syncs started because an `alive` root differed from ours.
     pub root_syncs: AtomicU64,
+    /// Orders withdrawn because a complete sync of their maker's orders proved them closed
+    /// where they were posted: their cancel or fill was missed here.
+    pub orders_unlisted: AtomicU64,
     /// Sync requests served to peers.
     pub sync_served: AtomicU64,
     /// Take requests this node sent as taker.
@@ -109,6 +112,7 @@ impl NodeMetrics {
             ("sync_faults", get(&self.sync_faults)),
             ("peers_banned", get(&self.peers_banned)),
             ("root_syncs", get(&self.root_syncs)),
+            ("orders_unlisted", get(&self.orders_unlisted)),
             ("sync_served", get(&self.sync_served)),
             ("takes_sent", get(&self.takes_sent)),
             ("takes_failed", get(&self.takes_failed)),

@@ -26,6 +26,7 @@ use tracing::{debug, info, warn};
 use crate::{Error, NodeConfig, NodeMetrics};
 
 mod balances;
+mod listings;
 mod sync_guard;
 #[cfg(test)]
 mod testing;
@@ -34,6 +35,7 @@ mod trading;
 pub(crate) use balances::Ledger;
 pub use balances::{Balance, BalanceReading};
 pub use dex_store::StoreOp;
+use listings::{AliveSeen, Listings};
 use sync_guard::{Follow, SyncGuard};
 pub use sync_guard::{PeerStanding, STRIKE_MEMORY, STRIKES_TO_BAN, SYNC_BAN};
 pub(crate) use trading::Trading;
@@ -261,6 +263,9 @@ pub struct NodeState {
     /// Syncs in flight by (market, maker filter), so one slow peer or a burst of heartbeats
     /// never starts the same sync twice.
     syncing: HashSet<(MarketId, Option<Address>)>,
+    /// Maker syncs in flight, and what their complete answers prove: ghosts of orders
+    /// closed where they were posted.
+    listings: Listings,
     seen_keys: SeenKeys,
     /// Pages per sync and the standing of the peers serving them.
     sync_guard: SyncGuard,
@@ -434,6 +439,7 @@ impl NodeState {
             start_synced: HashSet::new(),
             connected: HashSet::new(),
             syncing: HashSet::new(),
+            listings: Listings::default(),
             seen_keys: SeenKeys::with_capacity(
                 room.saturating_mul(config.markets.len()),
                 book_config.max_held().saturating_mul(config.markets.len()),
@@ -721,6 +727,28 @@ impl NodeState {
         heard.root_synced_at = Some(now);
         NodeMetrics::inc(&self.metrics.root_syncs);
         debug!(maker = %alive.maker, %peer, "alive root differs; syncing the maker's orders");
+        // The orders of the maker naming its node: the complete answer may prove some of
+        // them closed there (see `listings`).
+        if let Ok(maker_node) = alive.peer.parse::<PeerId>() {
+            let held = state
+                .book
+                .maker_orders(&alive.maker)
+                .filter(|view| {
+                    state
+                        .book
+                        .order(&view.id)
+                        .is_some_and(|order| order.order().peer == alive.peer)
+                })
+                .map(|view| (view.id, view.created_at))
+                .collect();
+            let seen = AliveSeen {
+                maker_node,
+                orders_root: alive.orders_root,
+                timestamp: alive.timestamp,
+            };
+            self.listings
+                .asked(alive.market, alive.maker, peer, seen, held);
+        }
         decision.then(Action::Sync {
             peer,
             request: SyncRequest::GetOrders {
@@ -1007,6 +1035,16 @@ impl NodeState {
         };
         NodeMetrics::inc(&self.metrics.sync_pages);
         self.sync_guard.page(chain, cursor.is_none(), now);
+        if let Some(maker) = filter {
+            let listed = orders.iter().zip(&ids).map(|(entry, id)| {
+                let remaining = entry
+                    .update
+                    .as_ref()
+                    .map_or(entry.order.order.quantity, |update| update.update.remaining);
+                (*id, remaining)
+            });
+            self.listings.page(market, *maker, peer, listed);
+        }
         let mut learnt = 0u64;
         let mut fault = None;
         for (entry, id) in orders.into_iter().zip(ids) {
@@ -1045,8 +1083,9 @@ impl NodeState {
         let Some(cursor) = next_cursor else {
             self.sync_guard.end(&chain);
             self.syncing.remove(&(market, *filter));
-            if filter.is_none() {
-                info!(%peer, %market, "sync complete");
+            match filter {
+                None => info!(%peer, %market, "sync complete"),
+                Some(maker) => self.unlist(market, *maker, peer),
             }
             return Vec::new();
         };
@@ -1067,8 +1106,33 @@ impl NodeState {
                 }
                 self.sync_guard.end(&chain);
                 self.syncing.remove(&(market, *filter));
+                if let Some(maker) = filter {
+                    self.listings.abandon(market, *maker);
+                }
                 Vec::new()
             }
+        }
+    }
+
+    /// Withdraws the orders of `maker` that the complete sync answer of `peer` proves
+    /// closed where they were posted (see `listings`): ghosts here.
+    fn unlist(&mut self, market: MarketId, maker: Address, peer: PeerId) {
+        let unlisted = self.listings.complete(market, maker, peer);
+        let Some(state) = self.books.get_mut(&market) else {
+            return;
+        };
+        let mut withdrawn = 0u64;
+        for id in unlisted {
+            // Closed here meanwhile (its cancel arrived after all), or taken in hand: left.
+            if state.book.unlist(id).is_ok() {
+                withdrawn += 1;
+                debug!(order = %id, %peer, "order closed where it was posted; withdrawn");
+            }
+        }
+        if withdrawn > 0 {
+            info!(%maker, %market, %peer, withdrawn, "orders closed where they were posted withdrawn");
+            NodeMetrics::add(&self.metrics.orders_unlisted, withdrawn);
+            self.drain_book(market);
         }
     }
 
@@ -1094,6 +1158,9 @@ impl NodeState {
         NodeMetrics::inc(&self.metrics.sync_failed);
         if let SyncRequest::GetOrders { market, maker, .. } = request {
             self.syncing.remove(&(*market, *maker));
+            if let Some(maker) = maker {
+                self.listings.abandon(*market, *maker);
+            }
         }
     }
 

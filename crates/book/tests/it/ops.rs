@@ -337,6 +337,52 @@ fn remove_drops_with_a_tombstone() {
 }
 
 #[test]
+fn unlist_withdraws_without_a_tombstone_so_the_order_can_come_back() {
+    let mut book = book();
+    let ask = put(&mut book, order(1, Side::Sell, 101, 10));
+    let other = put(&mut book, order(1, Side::Buy, 99, 4));
+    events(&mut book);
+    book.unlist(ask.id()).expect("open order");
+    assert!(matches!(
+        events(&mut book)[..],
+        [Event::Removed {
+            order,
+            reason: RemoveReason::Unlisted,
+        }] if order.id == ask.id()
+    ));
+    assert_eq!(book.status(&ask.id()), OrderStatus::Unknown);
+    assert_eq!(book.tombstones(), 0);
+    assert_eq!(book.digest(), orders_digest([(other.id(), Lots(4))]));
+    let ids: Vec<_> = book
+        .maker_orders(&key(1).address())
+        .map(|view| view.id)
+        .collect();
+    assert_eq!(ids, vec![other.id()]);
+    assert_eq!(
+        book.unlist(ask.id()),
+        Err(Error::UnknownOrder { id: ask.id() })
+    );
+    // Listed again by its node: sync brings it back.
+    book.insert(Arc::clone(&ask), T0).expect("no tombstone");
+    assert_eq!(book.status(&ask.id()), OrderStatus::Open);
+    // A closed order stays closed; one with a take in progress stays.
+    book.remove(other.id()).expect("open order");
+    assert_eq!(
+        book.unlist(other.id()),
+        Err(Error::Closed { id: other.id() })
+    );
+    book.reserve(ask.id(), Lots(3)).expect("reserve");
+    assert_eq!(
+        book.unlist(ask.id()),
+        Err(Error::Reserved {
+            id: ask.id(),
+            reserved: Lots(3)
+        })
+    );
+    assert_eq!(book.status(&ask.id()), OrderStatus::Open);
+}
+
+#[test]
 fn expire_removes_due_orders_in_expiry_order_and_time_never_goes_back() {
     let mut book = book();
     let second = put(
@@ -674,13 +720,21 @@ fn remove_reasons_have_stable_names() {
         RemoveReason::Expired,
         RemoveReason::Evicted,
         RemoveReason::Dropped,
+        RemoveReason::Unlisted,
     ]
     .iter()
     .map(|reason| reason.as_str())
     .collect();
     assert_eq!(
         names,
-        ["cancelled", "filled", "expired", "evicted", "dropped"]
+        [
+            "cancelled",
+            "filled",
+            "expired",
+            "evicted",
+            "dropped",
+            "unlisted"
+        ]
     );
 }
 

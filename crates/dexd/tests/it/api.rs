@@ -163,6 +163,70 @@ fn an_order_placed_on_one_node_is_booked_streamed_and_cancelled_on_another() {
     assert_eq!(b.metric("dex_api_ws_connections", ""), 1.0);
 }
 
+/// The book route's digest is the book's: the published formula over the visible orders
+/// (`orders_digest`), the same on two nodes once they hold the same orders whatever the
+/// depth asked, and another one for another set (an order more, an order cancelled).
+#[test]
+fn two_nodes_holding_the_same_orders_answer_the_same_book_digest() {
+    let a = Dexd::start(&[]);
+    let b = Dexd::start(&a.info().listen_addrs);
+    let empty = dex_book::orders_digest([]);
+    assert_eq!(a.digest(), empty);
+    assert_eq!(b.digest(), empty);
+
+    let orders = [
+        a.order(Side::Buy, 249_000, 100, 1),
+        a.order(Side::Sell, 251_000, 250, 2),
+    ];
+    for order in &orders {
+        let answer = a.post("/v1/orders/signed", &body(order));
+        assert_eq!(answer.status, 201, "{}", answer.text);
+    }
+    let both = dex_book::orders_digest(
+        orders
+            .iter()
+            .map(|order| (order.order.id(), order.order.quantity)),
+    );
+    assert_ne!(both, empty);
+    assert_eq!(a.digest(), both);
+    // The whole book, whatever the depth: one level of each side here, so depth=1 and 50
+    // show the same orders; the digest also covers what depth=1 leaves out below.
+    let deep = a.get("/v1/markets/ETH%2FUSDC/book?depth=50");
+    assert_eq!(deep.json["digest"], both.to_string());
+    // Gossip needs a mesh; an order that went out before it is repaired by the heartbeat
+    // root or B's start sync: wait for B to hold both.
+    wait_for("B to hold A's two orders", || {
+        (b.digest() == both).then_some(())
+    });
+
+    // B's own order: B's set differs from A's until A has it too.
+    let third = b.order(Side::Buy, 248_000, 7, 3);
+    let answer = b.post("/v1/orders/signed", &body(&third));
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let all = dex_book::orders_digest(
+        orders
+            .iter()
+            .chain([&third])
+            .map(|order| (order.order.id(), order.order.quantity)),
+    );
+    assert_eq!(b.digest(), all);
+    assert_ne!(all, both);
+    wait_for("A to hold B's order", || (a.digest() == all).then_some(()));
+
+    // A cancel removes the order from the digest on both.
+    let cancelled = a.delete(&format!("/v1/orders/{}", orders[0].order.id()));
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    let rest = dex_book::orders_digest(
+        [&orders[1], &third]
+            .into_iter()
+            .map(|order| (order.order.id(), order.order.quantity)),
+    );
+    assert_eq!(a.digest(), rest);
+    wait_for("B to apply the cancel", || {
+        (b.digest() == rest).then_some(())
+    });
+}
+
 type Call<'a> = Box<dyn Fn() -> crate::harness::Answer + 'a>;
 
 /// Every bad request gets its own problem type and changes nothing.
@@ -659,6 +723,16 @@ fn the_openapi_document_describes_the_served_routes() {
         parameter("/v1/markets/{market}/book", "get", "market")["pattern"]
             .as_str()
             .is_some_and(|pattern| pattern.contains("[^/]+/[^/]+"))
+    );
+    // The book's digest: required, and exactly the `0x` and 64 lowercase hex digits that
+    // a B256 serializes as.
+    let book = &document["components"]["schemas"]["Book"];
+    assert_eq!(book["properties"]["digest"]["type"], "string");
+    assert_eq!(book["properties"]["digest"]["pattern"], "^0x[0-9a-f]{64}$");
+    assert!(
+        book["required"]
+            .as_array()
+            .is_some_and(|required| required.contains(&json!("digest")))
     );
     assert!(
         document["paths"]["/v1/orders"]["post"]["responses"]["422"]["description"]

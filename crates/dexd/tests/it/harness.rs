@@ -425,6 +425,16 @@ impl Dexd {
         levels
     }
 
+    /// The digest of the visible ETH/USDC book, as the book route answers it.
+    pub(crate) fn digest(&self) -> dex_primitives::B256 {
+        let answer = self.get("/v1/markets/ETH%2FUSDC/book?depth=1");
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer.json["digest"]
+            .as_str()
+            .and_then(|digest| digest.parse().ok())
+            .unwrap_or_else(|| panic!("a book with a digest: {}", answer.text))
+    }
+
     /// A metric's value, summed over the series whose labels contain `labels`.
     pub(crate) fn metric(&self, name: &str, labels: &str) -> f64 {
         let text = self.get("/metrics").text;

@@ -4,6 +4,7 @@
 mod api;
 mod harness;
 mod lab;
+mod lab_churn;
 mod prometheus;
 mod propagation;
 mod settlement;

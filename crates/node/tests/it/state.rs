@@ -2,10 +2,11 @@
 
 use std::{sync::Arc, time::Duration};
 
+use dex_book::OrderStatus;
 use dex_network::{Acceptance, PeerId};
 use dex_node::{Action, Decision, NodeMetrics, NodeState};
-use dex_primitives::UnixMillis;
-use dex_protocol::{ALIVE_TOPIC, market_topic, sync::SyncRequest};
+use dex_primitives::{Lots, UnixMillis};
+use dex_protocol::{ALIVE_TOPIC, GossipMessage, WireMessage, market_topic, sync::SyncRequest};
 use dex_test_utils::{
     HOUR_MS, eth_usdc_id,
     harness::{node_trader, test_config},
@@ -162,6 +163,168 @@ fn a_differing_root_asks_for_the_makers_orders_once_and_pages_them_in() {
     assert_eq!(other.state.stats(&market).unwrap().visible, 5);
     assert_eq!(other.state.digest(&market), maker.state.digest(&market));
     assert_eq!(NodeMetrics::get(&other.metrics.root_syncs), 1);
+}
+
+/// Cancels that never reached a node (it was restarting, or not in the mesh yet) leave
+/// ghosts there; the maker's heartbeat root differs, and the complete answer of the maker's
+/// own node withdraws exactly the orders that node posted, no longer lists, and that were
+/// held before the question: not an order naming another node, not one learnt by gossip
+/// while the pages were on their way.
+#[test]
+fn a_root_sync_from_the_makers_node_withdraws_the_orders_it_closed() {
+    let mut maker = peer(0, 2);
+    let mut other = peer(1, 2);
+    let market = eth_usdc_id();
+    let topic = market_topic(&market);
+    for data in post(&mut maker, 0, 5, NOW) {
+        let _ = other.state.on_gossip(maker.id, &topic, &data, NOW);
+    }
+    // The same maker's order naming another node: the maker's node need not list it.
+    let relay = PeerId::random();
+    let elsewhere = dex_test_utils::OrderBuilder::new()
+        .maker(&node_trader(0))
+        .peer(&relay.to_base58())
+        .created_at(NOW)
+        .expires_at(NOW + HOUR_MS)
+        .nonce(99)
+        .sign();
+    let data = GossipMessage::Order(elsewhere.clone()).encode().unwrap();
+    let (acceptance, _) = other.state.on_gossip(relay, &topic, &data, NOW);
+    assert_eq!(acceptance, Acceptance::Accept);
+    assert_eq!(other.state.stats(&market).unwrap().visible, 6);
+    // Two cancels that `other` never gets.
+    let ids: Vec<_> = maker
+        .state
+        .book(&market)
+        .unwrap()
+        .orders()
+        .map(|view| view.id)
+        .collect();
+    let mut cancelled = ids[..2].to_vec();
+    cancelled.sort();
+    for id in &cancelled {
+        let _ = maker.state.update_order(*id, Lots(0), NOW + 1).unwrap();
+    }
+    let _ = other.state.on_peer_connected(maker.id);
+
+    let alives = alive_messages(maker.state.tick(NOW + 10));
+    let (_, actions) = other
+        .state
+        .on_gossip(relay, ALIVE_TOPIC, &alives[0], NOW + 10);
+    // Connected to the maker's node: asked of it.
+    let [Action::Sync { peer, request }] = actions.then.as_slice() else {
+        panic!("expected one sync, got {actions:?}");
+    };
+    assert_eq!(*peer, maker.id);
+    // The first page is made, then a new order reaches `other` by gossip before it.
+    let mut request = request.clone();
+    let mut page = maker.state.serve(&request);
+    let newer = post(&mut maker, 0, 1, NOW + 20);
+    let _ = other.state.on_gossip(maker.id, &topic, &newer[0], NOW + 20);
+    loop {
+        match other
+            .state
+            .on_page(maker.id, &request, page, NOW + 30)
+            .as_slice()
+        {
+            [] => break,
+            [Action::Sync { request: next, .. }] => request = next.clone(),
+            unexpected => panic!("unexpected {unexpected:?}"),
+        }
+        page = maker.state.serve(&request);
+    }
+    assert_eq!(NodeMetrics::get(&other.metrics.orders_unlisted), 2);
+    for id in &cancelled {
+        // Withdrawn without a tombstone: if its node lists it again, it comes back.
+        assert_eq!(other.state.order_status(id), OrderStatus::Unknown);
+    }
+    assert_eq!(
+        other.state.order_status(&elsewhere.order.id()),
+        OrderStatus::Open
+    );
+    // The three left and the newer one, as at the maker, and the one naming the relay.
+    let maker_book = maker.state.book(&market).unwrap();
+    let mut expected: Vec<_> = maker_book
+        .orders()
+        .map(|view| (view.id, view.remaining))
+        .collect();
+    assert_eq!(expected.len(), 4);
+    expected.push((elsewhere.order.id(), elsewhere.order.quantity));
+    assert_eq!(
+        other.state.digest(&market),
+        Some(dex_book::orders_digest(expected))
+    );
+}
+
+/// Follows a sync from `request` to its last page, each page served by `server`'s book
+/// and received from `peer`.
+fn sync_through(
+    node: &mut Peer,
+    peer: PeerId,
+    mut request: SyncRequest,
+    server: &Peer,
+    now: UnixMillis,
+) {
+    loop {
+        let page = server.state.serve(&request);
+        match node.state.on_page(peer, &request, page, now).as_slice() {
+            [] => return,
+            [Action::Sync { request: next, .. }] => request = next.clone(),
+            unexpected => panic!("unexpected {unexpected:?}"),
+        }
+    }
+}
+
+/// The same ghost at a node not connected to the maker's node: the relay that forwarded
+/// the heartbeat is asked, and its answer withdraws the ghost only when it is exactly the
+/// set the heartbeat signed (the maker may have moved on, or the relay be behind).
+#[test]
+fn a_relays_answer_withdraws_a_closed_order_only_when_it_is_what_the_heartbeat_signed() {
+    let mut maker = peer(0, 2);
+    let mut other = peer(1, 2);
+    let market = eth_usdc_id();
+    let topic = market_topic(&market);
+    for data in post(&mut maker, 0, 3, NOW) {
+        let _ = other.state.on_gossip(maker.id, &topic, &data, NOW);
+    }
+    let ghost = maker
+        .state
+        .book(&market)
+        .unwrap()
+        .orders()
+        .map(|view| view.id)
+        .min()
+        .unwrap();
+    let _ = maker.state.update_order(ghost, Lots(0), NOW + 1).unwrap();
+    let relay = PeerId::random();
+
+    // The maker posts again between its heartbeat and the relay's answer: the answer is
+    // not the signed set, so it proves nothing (the new order is learnt all the same).
+    let alives = alive_messages(maker.state.tick(NOW + 10));
+    let (_, actions) = other
+        .state
+        .on_gossip(relay, ALIVE_TOPIC, &alives[0], NOW + 10);
+    let [Action::Sync { peer, request }] = actions.then.as_slice() else {
+        panic!("expected one sync, got {actions:?}");
+    };
+    assert_eq!(*peer, relay);
+    let _ = post(&mut maker, 0, 1, NOW + 20);
+    sync_through(&mut other, relay, request.clone(), &maker, NOW + 30);
+    assert_eq!(NodeMetrics::get(&other.metrics.orders_unlisted), 0);
+    assert_eq!(other.state.order_status(&ghost), OrderStatus::Open);
+    assert_eq!(other.state.stats(&market).unwrap().visible, 4);
+
+    // The next heartbeat, nothing changed since: the answer is what it signed.
+    let later = NOW + 6_000;
+    let alives = alive_messages(maker.state.tick(later));
+    let (_, actions) = other.state.on_gossip(relay, ALIVE_TOPIC, &alives[0], later);
+    let [Action::Sync { request, .. }] = actions.then.as_slice() else {
+        panic!("expected one sync, got {actions:?}");
+    };
+    sync_through(&mut other, relay, request.clone(), &maker, later + 10);
+    assert_eq!(NodeMetrics::get(&other.metrics.orders_unlisted), 1);
+    assert_eq!(other.state.order_status(&ghost), OrderStatus::Unknown);
+    assert_eq!(other.state.digest(&market), maker.state.digest(&market));
 }
 
 #[test]
