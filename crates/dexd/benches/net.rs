@@ -842,15 +842,7 @@ orders_per_maker = 10000000
                     })
                 })
                 .collect();
-            let mut posted = Vec::new();
-            for thread in threads {
-                posted.extend(
-                    thread
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
-                );
-            }
-            Ok(posted)
+            join_all(threads)
         })
     }
 
@@ -1174,15 +1166,7 @@ mod bare {
                     })
                 })
                 .collect();
-            let mut written = Vec::new();
-            for thread in threads {
-                written.extend(
-                    thread
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
-                );
-            }
-            Ok(written)
+            join_all(threads)
         })
     }
 
@@ -1270,4 +1254,17 @@ mod bare {
             window,
         })
     }
+}
+
+/// Joins publisher threads and concatenates what each sent (a panic is resumed here).
+fn join_all<T>(threads: Vec<std::thread::ScopedJoinHandle<'_, Result<Vec<T>>>>) -> Result<Vec<T>> {
+    let mut all = Vec::new();
+    for thread in threads {
+        all.extend(
+            thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+        );
+    }
+    Ok(all)
 }
