@@ -102,7 +102,9 @@ in_host() {
 }
 
 step "the chains on ${ip[chain]} (host chain)"
-in_host chain "$bin/dex-devnet" chains --data-dir "$data/chains" --rpc-host "${ip[chain]}" \
+# Started with ip netns exec itself, not through in_host: a function run with & is a
+# subshell, whose pid is not the program's (killing it would leave the program running).
+ip netns exec "${ns[chain]}" "$bin/dex-devnet" chains --data-dir "$data/chains" --rpc-host "${ip[chain]}" \
   >"$data/chains.log" 2>&1 &
 children+=($!)
 for _ in $(seq 600); do
@@ -153,7 +155,7 @@ start_node() {
   mkdir -p "$dir/data"
   chmod 700 "$dir/data"
   node_config "$trader" >"$dir/dexd.toml"
-  in_host "$host" "$bin/dexd" --config "$dir/dexd.toml" --data-dir "$dir/data" "$@" \
+  ip netns exec "${ns[$host]}" "$bin/dexd" --config "$dir/dexd.toml" --data-dir "$dir/data" "$@" \
     >"$dir/dexd.log" 2>&1 &
   children+=($!)
   for _ in $(seq 300); do

@@ -129,6 +129,11 @@ keystore_interop
 step "network lab demo (scripts/netlab.sh --debug --demo-only)"
 if [[ "$(id -u)" == 0 ]] && command -v nft >/dev/null 2>&1; then
   scripts/netlab.sh --debug --demo-only
+  # It stops everything it started (and waits for it): no node, chain or lab of it is left.
+  if pgrep -af "$PWD/netlab-data" >&2; then
+    echo "scripts/netlab.sh left the processes above running" >&2
+    exit 1
+  fi
 elif [[ "${CI:-}" == true ]]; then
   echo "the network lab demo needs root and nftables, and under CI it must run" >&2
   exit 1
