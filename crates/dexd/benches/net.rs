@@ -810,39 +810,30 @@ orders_per_maker = 10000000
         schedule: &[(usize, u64, SignedOrder)],
         start: u64,
     ) -> Result<Vec<(String, u64)>> {
-        std::thread::scope(|scope| {
-            let threads: Vec<_> = publishers
-                .iter()
-                .enumerate()
-                .map(|(p, node)| {
-                    scope.spawn(move || {
-                        node.host.within(|| {
-                            let mut posted = Vec::new();
-                            for (_, offset, order) in schedule.iter().filter(|s| s.0 == p) {
-                                if signals::interrupted() {
-                                    bail!("interrupted");
-                                }
-                                let body = serde_json::to_string(order)?;
-                                sleep_until_ns(start + offset);
-                                let at = now_ns();
-                                let mut response = node
-                                    .agent
-                                    .post(&format!("{}/v1/orders/signed", node.url))
-                                    .header("Authorization", &format!("Bearer {}", node.token))
-                                    .header("Content-Type", "application/json")
-                                    .send(body)?;
-                                if response.status().as_u16() != 201 {
-                                    let text = response.body_mut().read_to_string()?;
-                                    bail!("{} refused an order: {text}", node.host);
-                                }
-                                posted.push((order.order.id().to_string(), at));
-                            }
-                            Ok(posted)
-                        })?
-                    })
-                })
-                .collect();
-            join_all(threads)
+        on_each(publishers, |p, node| {
+            node.host.within(|| {
+                let mut posted = Vec::new();
+                for (_, offset, order) in schedule.iter().filter(|s| s.0 == p) {
+                    if signals::interrupted() {
+                        bail!("interrupted");
+                    }
+                    let body = serde_json::to_string(order)?;
+                    sleep_until_ns(start + offset);
+                    let at = now_ns();
+                    let mut response = node
+                        .agent
+                        .post(&format!("{}/v1/orders/signed", node.url))
+                        .header("Authorization", &format!("Bearer {}", node.token))
+                        .header("Content-Type", "application/json")
+                        .send(body)?;
+                    if response.status().as_u16() != 201 {
+                        let text = response.body_mut().read_to_string()?;
+                        bail!("{} refused an order: {text}", node.host);
+                    }
+                    posted.push((order.order.id().to_string(), at));
+                }
+                Ok(posted)
+            })?
         })
     }
 
@@ -1142,31 +1133,22 @@ mod bare {
         schedule: &[(usize, u64, &[u8])],
         start: u64,
     ) -> Result<Vec<(String, u64)>> {
-        std::thread::scope(|scope| {
-            let threads: Vec<_> = publishers
-                .iter()
-                .enumerate()
-                .map(|(p, node)| {
-                    scope.spawn(move || {
-                        let mut stdin = node.stdin.lock().expect("never poisoned");
-                        let mut written = Vec::new();
-                        for (_, offset, data) in schedule.iter().filter(|s| s.0 == p) {
-                            if signals::interrupted() {
-                                bail!("interrupted");
-                            }
-                            let mut line = data.to_vec();
-                            line.push(b'\n');
-                            sleep_until_ns(start + offset);
-                            let at = now_ns();
-                            stdin.write_all(&line)?;
-                            stdin.flush()?;
-                            written.push((key(data), at));
-                        }
-                        Ok(written)
-                    })
-                })
-                .collect();
-            join_all(threads)
+        on_each(publishers, |p, node| {
+            let mut stdin = node.stdin.lock().expect("never poisoned");
+            let mut written = Vec::new();
+            for (_, offset, data) in schedule.iter().filter(|s| s.0 == p) {
+                if signals::interrupted() {
+                    bail!("interrupted");
+                }
+                let mut line = data.to_vec();
+                line.push(b'\n');
+                sleep_until_ns(start + offset);
+                let at = now_ns();
+                stdin.write_all(&line)?;
+                stdin.flush()?;
+                written.push((key(data), at));
+            }
+            Ok(written)
         })
     }
 
@@ -1256,15 +1238,27 @@ mod bare {
     }
 }
 
-/// Joins publisher threads and concatenates what each sent (a panic is resumed here).
-fn join_all<T>(threads: Vec<std::thread::ScopedJoinHandle<'_, Result<Vec<T>>>>) -> Result<Vec<T>> {
-    let mut all = Vec::new();
-    for thread in threads {
-        all.extend(
-            thread
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
-        );
-    }
-    Ok(all)
+/// Runs `work` for each publisher (its index and node) on a thread of its own and
+/// concatenates what each returned, in publisher order (a panic is resumed here).
+fn on_each<N: Sync, T: Send>(
+    publishers: &[&N],
+    work: impl Fn(usize, &N) -> Result<Vec<T>> + Sync,
+) -> Result<Vec<T>> {
+    let work = &work;
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = publishers
+            .iter()
+            .enumerate()
+            .map(|(p, node)| scope.spawn(move || work(p, node)))
+            .collect();
+        let mut all = Vec::new();
+        for thread in threads {
+            all.extend(
+                thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+            );
+        }
+        Ok(all)
+    })
 }

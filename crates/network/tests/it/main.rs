@@ -8,7 +8,11 @@ mod sync;
 
 use std::time::Duration;
 
-use dex_network::{Keypair, Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, with_peer};
+use dex_network::{
+    Keypair, Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, Request, Response, with_peer,
+};
+use dex_protocol::sync::{SyncRequest, SyncResponse};
+use dex_test_utils::eth_usdc_id;
 use tokio::sync::mpsc;
 
 pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
@@ -50,4 +54,49 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(())
+}
+
+/// `a` asks `b` for a page of ETH/USDC orders; `b` (reading `events`) sees a `GetOrders`
+/// and answers one empty page, which `a` gets.
+pub(crate) async fn request_answered(
+    a: &NetworkHandle,
+    b: &NetworkHandle,
+    mut events: mpsc::Receiver<NetworkEvent>,
+) -> anyhow::Result<()> {
+    let server = tokio::spawn({
+        let b = b.clone();
+        async move {
+            loop {
+                match events.recv().await {
+                    Some(NetworkEvent::Request { id, request, .. }) => {
+                        assert!(matches!(
+                            request,
+                            Request::Sync(SyncRequest::GetOrders { .. })
+                        ));
+                        let page = SyncResponse::OrdersPage {
+                            market: eth_usdc_id(),
+                            orders: Vec::new(),
+                            next_cursor: None,
+                        };
+                        b.respond(id, Response::Sync(page)).await?;
+                        return anyhow::Ok(());
+                    }
+                    Some(_) => continue,
+                    None => anyhow::bail!("closed"),
+                }
+            }
+        }
+    });
+    let request = Request::Sync(SyncRequest::GetOrders {
+        market: eth_usdc_id(),
+        cursor: None,
+        limit: 10,
+        maker: None,
+    });
+    let response = tokio::time::timeout(DEADLINE, a.request(b.peer_id(), request)).await??;
+    assert!(matches!(
+        response,
+        Response::Sync(SyncResponse::OrdersPage { ref orders, .. }) if orders.is_empty()
+    ));
+    server.await?
 }

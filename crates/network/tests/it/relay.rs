@@ -6,14 +6,12 @@
 
 use dex_network::{
     Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, NetworkMetrics, PeerId, Reachability,
-    RelayServerConfig, Request, Response, SlotOrigin, with_peer,
+    RelayServerConfig, SlotOrigin, with_peer,
 };
-use dex_protocol::sync::{SyncRequest, SyncResponse};
-use dex_test_utils::eth_usdc_id;
 use libp2p::multiaddr::Protocol;
 use tokio::sync::mpsc;
 
-use crate::{DEADLINE, address_of, connect, start, wait_for};
+use crate::{address_of, connect, request_answered, start, wait_for};
 
 /// How the node behind the relay comes to hold its slot.
 #[derive(Debug, Clone, Copy)]
@@ -91,47 +89,6 @@ async fn relayed_pair(
     // `a` knows b only by its circuit address.
     a.dial(with_peer(circuit, b.peer_id())).await?;
     Ok((a, b, b_events, relay))
-}
-
-/// `a` asks `b` for a sync page; `b` (reading `events`) answers one empty page, which `a`
-/// gets.
-async fn request_answered(
-    a: &NetworkHandle,
-    b: &NetworkHandle,
-    mut events: mpsc::Receiver<NetworkEvent>,
-) -> anyhow::Result<()> {
-    let server = tokio::spawn({
-        let b = b.clone();
-        async move {
-            loop {
-                match events.recv().await {
-                    Some(NetworkEvent::Request { id, .. }) => {
-                        let page = SyncResponse::OrdersPage {
-                            market: eth_usdc_id(),
-                            orders: Vec::new(),
-                            next_cursor: None,
-                        };
-                        b.respond(id, Response::Sync(page)).await?;
-                        return anyhow::Ok(());
-                    }
-                    Some(_) => continue,
-                    None => anyhow::bail!("closed"),
-                }
-            }
-        }
-    });
-    let request = Request::Sync(SyncRequest::GetOrders {
-        market: eth_usdc_id(),
-        cursor: None,
-        limit: 10,
-        maker: None,
-    });
-    let response = tokio::time::timeout(DEADLINE, a.request(b.peer_id(), request)).await??;
-    assert!(matches!(
-        response,
-        Response::Sync(SyncResponse::OrdersPage { .. })
-    ));
-    server.await?
 }
 
 /// Without hole punching the connection stays on the relay, and requests cross it.
