@@ -123,6 +123,21 @@ keystore_interop() {
 }
 keystore_interop
 
+# The trading page as people use it (scripts/ui-test.sh): Debian's Chromium driven by a
+# pinned Playwright from PyPI (both installed by the script; as root for apt-get) against a
+# devnet of the debug binaries: a sell and a buy through the pages' forms, the swap followed
+# to its end, balances checked exactly, no console error, no request elsewhere. Screenshots
+# and figures go to target/test-artifacts/trading-page/.
+step "trading page in Chromium (scripts/ui-test.sh)"
+if command -v chromium >/dev/null 2>&1 || [[ "$(id -u)" == 0 ]]; then
+  scripts/ui-test.sh
+elif [[ "${CI:-}" == true ]]; then
+  echo "the trading page test needs Chromium (or root to install it), and under CI it must run" >&2
+  exit 1
+else
+  echo "skipped: no chromium, and not root to install it"
+fi
+
 # Two homes trading across NATs as people see it (scripts/netlab.sh): the debug binaries in a
 # network lab, a trade between two traders behind NAT routers that knew only the relay.
 # Needs root and nftables, as the lab tests do: under CI it must run.

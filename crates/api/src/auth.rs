@@ -21,14 +21,17 @@ pub(crate) fn check(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
     if value.len() < scheme.len() || !value[..scheme.len()].eq_ignore_ascii_case(scheme) {
         return Err(ApiError::MissingToken);
     }
-    let given = value[scheme.len()..].trim_ascii();
-    // Lengths are not secret (every token has the same length); the bytes are compared in
-    // constant time.
-    if bool::from(given.ct_eq(token.as_bytes())) && !token.is_empty() {
+    if token_matches(value[scheme.len()..].trim_ascii(), token) {
         Ok(())
     } else {
         Err(ApiError::InvalidToken)
     }
+}
+
+/// Whether `given` is the token. Lengths are not secret (every token has the same length);
+/// the bytes are compared in constant time.
+pub(crate) fn token_matches(given: &[u8], token: &str) -> bool {
+    bool::from(given.ct_eq(token.as_bytes())) && !token.is_empty()
 }
 
 /// Middleware of every route: refuses a request whose `Host` the API does not answer to

@@ -10,7 +10,7 @@
 //! speak, for clients (dexctl, dex-mm).
 //!
 //! # Routes
-//! Public (no token): `GET /v1/health`, `/v1/info`, `/v1/markets`,
+//! Public (no token): the trading page (`GET /`, `/ui/{file}`), `GET /v1/health`, `/v1/info`, `/v1/markets`,
 //! `/v1/markets/{market}/book?depth=N`, `/v1/peers`, `/v1/openapi.json`, `/v1/ws` (the
 //! `orders`, `swaps` and `trades:` channels need the token), `/metrics`. With
 //! `Authorization: Bearer <token>`: `POST /v1/orders` (the node signs),
@@ -44,7 +44,11 @@ pub mod place;
 #[cfg(feature = "server")]
 mod routes;
 #[cfg(feature = "server")]
+mod timeline;
+#[cfg(feature = "server")]
 mod trading;
+#[cfg(feature = "server")]
+mod ui;
 #[cfg(feature = "server")]
 mod ws;
 
@@ -67,7 +71,7 @@ mod server {
     use tokio::net::TcpListener;
     use tower_http::cors::{AllowOrigin, CorsLayer};
 
-    use crate::{auth, book_cache::BookCache, metrics::ApiMetrics, routes, trading, ws};
+    use crate::{auth, book_cache::BookCache, metrics::ApiMetrics, routes, trading, ui, ws};
 
     /// Settings of the API server. Defaults suit a local node.
     #[derive(Debug, Clone)]
@@ -228,7 +232,10 @@ mod server {
             .route("/v1/peers", get(routes::peers))
             .route("/v1/openapi.json", get(routes::openapi))
             .route("/v1/ws", get(ws::upgrade))
-            .route("/metrics", get(routes::metrics));
+            .route("/metrics", get(routes::metrics))
+            // The trading page; it asks for the token itself.
+            .route("/", get(ui::index))
+            .route("/ui/{file}", get(ui::asset));
         let private = Router::new()
             .route(
                 "/v1/orders",

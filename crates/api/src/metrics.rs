@@ -38,6 +38,8 @@ pub const ROUTES: &[&str] = &[
     "/v1/balances",
     "/v1/counterparties",
     "/metrics",
+    "/",
+    "/ui/{file}",
 ];
 
 const UNMATCHED: &str = "unmatched";

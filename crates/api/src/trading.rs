@@ -19,6 +19,7 @@ use crate::{
     extract::{ApiJson, ApiPath, ApiQuery},
     place::parse_place_order,
     routes::{find_market, parse_order_id, price_string, quantity_string},
+    timeline,
     types::{
         BalanceView, Balances, Counterparties, CounterpartyKind, CounterpartyView, OrdersCancelled,
         OwnOrderDetail, OwnOrderView, OwnOrders, PlaceOrderRequest, SwapDetail, SwapLogView,
@@ -80,6 +81,7 @@ pub(crate) fn own_order_event_view(market: &Market, order: &OwnOrderEvent) -> Ow
 
 pub(crate) fn swap_view(state: &ApiState, record: &SwapRecord, swap: &Swap) -> ApiResult<SwapView> {
     let market = market_of(state, &record.market)?;
+    let (outcome, outcome_reason) = timeline::outcome(swap);
     Ok(SwapView {
         swap_id: record.swap_id,
         market: market.id(),
@@ -92,7 +94,23 @@ pub(crate) fn swap_view(state: &ApiState, record: &SwapRecord, swap: &Swap) -> A
         peer: record.peer.clone(),
         phase: dex_node::phase_name(swap).to_owned(),
         created_at: record.created_at,
+        role: match swap.params().role {
+            dex_swap::Role::Taker => "taker",
+            dex_swap::Role::Maker => "maker",
+        }
+        .to_owned(),
+        outcome,
+        outcome_reason,
+        refund: timeline::refund_clock(swap, unix_millis()),
     })
+}
+
+fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// Places an order the node signs with its trader key: what crosses the book is taken
@@ -333,6 +351,7 @@ pub(crate) async fn show_swap(
         .collect();
     Ok(Json(SwapDetail {
         swap: swap_view(&state, &record, &swap)?,
+        steps: timeline::steps(&swap, &log),
         events,
     }))
 }

@@ -381,6 +381,57 @@ pub struct SwapView {
     pub phase: String,
     /// Local creation time, unix ms.
     pub created_at: u64,
+    /// This node's role: `taker` (locks first, holds the secret) or `maker`.
+    pub role: String,
+    /// Once finished: `completed`, `refunded`, `notLocked` or `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Why a `failed` swap failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome_reason: Option<String>,
+    /// While our asset is (or is being) locked: when it can only come back by a refund.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<RefundClock>,
+}
+
+/// The timelock of this node's own lock in a swap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RefundClock {
+    /// The chain of our lock.
+    pub chain_id: u64,
+    /// Its timelock, unix seconds of that chain's block time: from then on the lock can
+    /// only be refunded to us, and the counterparty can no longer claim it.
+    pub timelock: u64,
+    /// Seconds of chain time left until then when this answer was made (0: passed);
+    /// absent while the node has not read that chain's time yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_left: Option<u64>,
+}
+
+/// One step of a swap's settlement on chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SwapStep {
+    /// `takerLock`, `makerLock`, `takerClaim` (of the maker's lock), `makerClaim` (of the
+    /// taker's lock), `takerRefund` or `makerRefund`.
+    pub step: String,
+    /// The chain it happens on.
+    pub chain_id: u64,
+    /// `sent`: this node sent the transaction and has not seen it on chain yet; `mined`:
+    /// the node read it from the chain.
+    pub state: String,
+    /// The transaction, once read from the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", schema(value_type = Option<String>))]
+    pub tx_hash: Option<dex_primitives::B256>,
+    /// Its block, once read from the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block: Option<u64>,
+    /// Local time of the step's latest state, unix ms.
+    pub at: u64,
 }
 
 /// `GET /v1/orders/{id}`: an own order with the swaps that traded it.
@@ -429,6 +480,8 @@ pub struct SwapLogView {
 pub struct SwapDetail {
     /// The swap.
     pub swap: SwapView,
+    /// Its steps on chain so far, in the order a swap takes them (locks, claims, refunds).
+    pub steps: Vec<SwapStep>,
     /// Its history, oldest first.
     pub events: Vec<SwapLogView>,
 }
@@ -607,16 +660,32 @@ pub struct Peers {
 }
 
 /// What a WebSocket client sends: `{"op":"subscribe","channel":"book:ETH/USDC"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` leaves the token out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WsRequest {
-    /// `subscribe`, `unsubscribe` or `ping`.
+    /// `subscribe`, `unsubscribe`, `auth` or `ping`.
     pub op: WsOp,
-    /// `book:<market>`, `trades:<market>`, `orders` or `swaps` (not for `ping`); `orders`
-    /// and `swaps` need the token on the upgrade request.
+    /// `book:<market>`, `trades:<market>`, `orders` or `swaps` (for `subscribe` and
+    /// `unsubscribe`); `trades:`, `orders` and `swaps` need the token, on the upgrade
+    /// request or by `auth`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// The API token, for `auth`: browsers cannot set headers on a WebSocket upgrade, and
+    /// the token must stay out of URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for WsRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsRequest")
+            .field("op", &self.op)
+            .field("channel", &self.channel)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// WebSocket operations.
@@ -630,6 +699,9 @@ pub enum WsOp {
     Unsubscribe,
     /// Answered with `pong`.
     Ping,
+    /// Present the API token (`token`): answered with `authenticated`, after which the
+    /// channels that need it may be subscribed.
+    Auth,
 }
 
 /// A change to one order, as a book stream reports it.
@@ -745,6 +817,8 @@ pub enum WsMessage {
     },
     /// Answer to `ping`.
     Pong,
+    /// Answer to an `auth` with the right token.
+    Authenticated,
     /// A request failed; the connection stays open.
     Error {
         /// What went wrong.

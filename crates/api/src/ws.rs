@@ -1,6 +1,7 @@
-//! The WebSocket stream `/v1/ws`: subscribe to `book:<market>`, `trades:<market>`, and, with
-//! the token on the upgrade request, `orders` and `swaps`; each subscription starts with a
-//! snapshot, then deltas.
+//! The WebSocket stream `/v1/ws`: subscribe to `book:<market>`, and, with the token,
+//! `trades:<market>`, `orders` and `swaps`; each subscription starts with a snapshot, then
+//! deltas. The token comes on the upgrade request (`Authorization: Bearer`) or, from a
+//! browser, which cannot set that header, in an `auth` message: never in the URL.
 //!
 //! # Trades, orders and swaps
 //! Each such subscription follows the node's events in a task of its own. It subscribes to
@@ -41,7 +42,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use dex_book::{Depth, DepthLevel, Event};
-use dex_node::{NodeEvent, NodeHandle, OwnOrderStatus};
+use dex_node::{NodeEvent, NodeHandle, OwnOrderStatus, SwapRecord};
 use dex_primitives::{B256, Market, MarketId};
 use futures::{SinkExt, StreamExt};
 use tokio::{
@@ -56,7 +57,7 @@ use crate::{
     extract::parse_json,
     routes::{level, price_string, quantity_string},
     trading::{own_order_event_view, own_order_view, swap_view, trade_view},
-    types::{BookLevel, BookOrderEvent, SideName, SwapView, WsMessage, WsOp, WsRequest},
+    types::{BookLevel, BookOrderEvent, SideName, WsMessage, WsOp, WsRequest},
 };
 
 /// Channel forms this node serves (in error messages).
@@ -349,7 +350,8 @@ fn parse_channel(
 }
 
 /// `GET /v1/ws`: upgrades to a WebSocket. Send `Authorization: Bearer <token>` with the
-/// upgrade request to subscribe to own orders, swaps and trades.
+/// upgrade request, or `{"op":"auth","token":"…"}` after it, to subscribe to own orders,
+/// swaps and trades.
 #[utoipa::path(get, path = "/v1/ws", tag = "stream",
     responses(
         (status = 101, description = "Switching to the WebSocket protocol; then `WsRequest` messages in, `WsMessage` messages out"),
@@ -497,6 +499,20 @@ impl Session<'_> {
         };
         match request.op {
             WsOp::Ping => Ok(Some(WsMessage::Pong)),
+            WsOp::Auth => {
+                let Some(token) = request.token.as_deref() else {
+                    return Err(ApiError::Body {
+                        kind: crate::error::kind::MISSING_FIELD,
+                        field: Some("token".into()),
+                        detail: "token: missing field `token`".into(),
+                    });
+                };
+                if !auth::token_matches(token.as_bytes(), &self.state.config().token) {
+                    return Err(ApiError::InvalidToken);
+                }
+                self.authorized = true;
+                Ok(Some(WsMessage::Authenticated))
+            }
             WsOp::Unsubscribe => {
                 let name = channel_name()?;
                 let (_, name) = parse_channel(self.state, &name, self.authorized)?;
@@ -599,8 +615,9 @@ struct Follower {
     name: String,
     /// Trades of the last snapshot: not sent again when their event follows.
     trades_sent: HashSet<B256>,
-    /// Swaps seen, so a phase change costs no database read.
-    swaps: HashMap<B256, SwapView>,
+    /// Records of the swaps seen, so a change costs no database read (the event carries
+    /// the swap's state).
+    swaps: HashMap<B256, SwapRecord>,
 }
 
 impl Follower {
@@ -640,15 +657,14 @@ impl Follower {
                 }
             }
             Channel::Swaps | Channel::Book(_) => {
-                let swaps = node
-                    .swaps()
-                    .await?
+                let all = node.swaps().await?;
+                let swaps = all
                     .iter()
                     .map(|(record, swap)| swap_view(&self.state, record, swap))
                     .collect::<Result<Vec<_>, _>>()?;
-                self.swaps = swaps
-                    .iter()
-                    .map(|view| (view.swap_id, view.clone()))
+                self.swaps = all
+                    .into_iter()
+                    .map(|(record, _)| (record.swap_id, record))
                     .collect();
                 WsMessage::SwapsSnapshot { channel, swaps }
             }
@@ -694,21 +710,26 @@ impl Follower {
                     order: own_order_event_view(market, &order),
                 })
             }
-            (Channel::Swaps, NodeEvent::Swap { swap_id, phase }) => {
-                let mut swap = match self.swaps.get(&swap_id) {
-                    Some(view) => view.clone(),
-                    None => {
-                        let (record, swap, _) = self.state.node().swap(swap_id).await?;
-                        swap_view(&self.state, &record, &swap)?
-                    }
+            (
+                Channel::Swaps,
+                NodeEvent::Swap {
+                    swap_id,
+                    phase,
+                    swap,
+                },
+            ) => {
+                let record = match self.swaps.remove(&swap_id) {
+                    Some(record) => record,
+                    None => self.state.node().swap(swap_id).await?.0,
                 };
-                swap.phase = phase.to_owned();
-                if phase == "finished" {
-                    self.swaps.remove(&swap_id);
-                } else {
-                    self.swaps.insert(swap_id, swap.clone());
+                let view = swap_view(&self.state, &record, &swap)?;
+                if phase != "finished" {
+                    self.swaps.insert(swap_id, record);
                 }
-                Some(WsMessage::Swap { channel, swap })
+                Some(WsMessage::Swap {
+                    channel,
+                    swap: view,
+                })
             }
             _ => None,
         })

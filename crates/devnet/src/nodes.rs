@@ -135,6 +135,16 @@ pub struct DevnetNode {
 }
 
 impl DevnetNode {
+    /// Its trading page, signed in: the token rides in the URL fragment, which browsers
+    /// never send to a server (`dexctl ui` prints the same link).
+    pub fn page_link(&self) -> String {
+        format!(
+            "{}/#token={}",
+            self.api_url,
+            dex_api::types::percent_encode(&self.token)
+        )
+    }
+
     /// A client of its API.
     pub fn client(&self) -> NodeClient {
         NodeClient::new(&self.api_url, &self.token)

@@ -427,6 +427,14 @@ fn print_usage(devnet: &Devnet) {
     };
     println!();
     println!(
+        "the trading page of each node, in a browser on this machine (each link carries the \
+         node's API token after '#', which the browser keeps to itself; `dexctl ui` prints it):"
+    );
+    for node in nodes {
+        println!("  node {}: {}", node.index, node.page_link());
+    }
+    println!();
+    println!(
         "the devnet is running; try it (dexctl reads the API URL and token from a node's data dir):"
     );
     println!("  {dexctl} --data-dir {} info", dir(1));

@@ -64,6 +64,23 @@ impl Client {
         })
     }
 
+    /// The node's trading page with the token in the URL fragment (`#token=…`), which
+    /// browsers keep to themselves: the page takes it and drops it from the address bar.
+    pub(crate) fn page_link(&self) -> Result<String> {
+        let token = self
+            .token
+            .as_deref()
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                anyhow!("no API token: give --token, DEX_TOKEN or the node's --data-dir")
+            })?;
+        Ok(format!(
+            "{}/#token={}",
+            self.base,
+            dex_api::types::percent_encode(token)
+        ))
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -73,6 +73,10 @@ enum Command {
     Update(UpdateCommand),
     /// Is the node's API up?
     Health,
+    /// The link that opens the node's trading page in a browser, signed in: it carries
+    /// the API token in its fragment (after `#`), which browsers never send to a server.
+    /// Treat it like the token.
+    Ui,
     /// The node: peer id, listen addresses, traders, version.
     Info,
     /// Connected peers.
@@ -450,6 +454,7 @@ fn run(cli: Cli) -> Result<Printed> {
         )),
         Command::Order(OrderCommand::Show { id }) => api(online::order_show(&client()?, &id)),
         Command::Health => api(online::health(&client()?)),
+        Command::Ui => api(online::ui(&client()?)),
         Command::Info => api(online::info(&client()?)),
         Command::Peers => api(online::peers(&client()?)),
         Command::Markets => api(online::markets(&client()?)),

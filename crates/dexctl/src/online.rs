@@ -31,6 +31,16 @@ pub(crate) fn health(client: &Client) -> Result<Output> {
     Ok(Output { json, text })
 }
 
+/// The trading page's link, once the node answers.
+pub(crate) fn ui(client: &Client) -> Result<Output> {
+    let link = client.page_link()?;
+    client.get("/v1/health")?;
+    Ok(Output {
+        json: serde_json::json!({ "url": link }),
+        text: link,
+    })
+}
+
 pub(crate) fn info(client: &Client) -> Result<Output> {
     let json = client.get("/v1/info")?;
     let info: Info = parse(&json, "/v1/info")?;

@@ -54,7 +54,9 @@ pub use config::{
     SettlementConfig, SyncConfig, TimingProblem,
 };
 /// The settlement records a node reads back (own orders, swaps, trades).
-pub use dex_store::{OrderStatus as OwnOrderStatus, OwnOrder, SwapLogRow, SwapRecord, TradeRecord};
+pub use dex_store::{
+    LogEntry, OrderStatus as OwnOrderStatus, OwnOrder, SwapLogRow, SwapRecord, TradeRecord, TxRef,
+};
 pub use dex_swap::Swap;
 pub use error::Error;
 pub use metrics::NodeMetrics;

@@ -141,7 +141,7 @@ pub enum Action {
 
 /// Something that happened to a book, an own order, a swap or a trade, for subscribers (API
 /// streams, tests, benchmarks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeEvent {
     /// A book changed.
     Book {
@@ -156,6 +156,8 @@ pub enum NodeEvent {
         swap_id: dex_swap::SwapId,
         /// Its phase now (see [`phase_name`]).
         phase: &'static str,
+        /// Its whole state now (its outcome, its timelocks), shared by every subscriber.
+        swap: std::sync::Arc<dex_swap::Swap>,
     },
     /// A swap of this node completed: a trade.
     Trade {

@@ -26,7 +26,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use error::Error;
 pub use ops::StoreOp;
-pub use records::{LogEntry, OrderStatus, OwnOrder, SwapLogRow, SwapRecord, TradeRecord};
+pub use records::{LogEntry, OrderStatus, OwnOrder, SwapLogRow, SwapRecord, TradeRecord, TxRef};
 use sql::{from_sql_u64, to_sql_u64};
 
 /// Result type of this crate.

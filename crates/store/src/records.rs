@@ -149,9 +149,26 @@ pub enum LogEntry {
     Event {
         /// The event.
         event: Box<Event>,
+        /// The transaction whose chain log it was, for events read from a chain (locks,
+        /// claims, refunds): what a person looks up in a block explorer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tx: Option<TxRef>,
     },
     /// The node restarted and resumed the swap.
     Resumed,
+}
+
+/// Where on a chain an event was read: the chain, the transaction that emitted it, its
+/// block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TxRef {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Transaction hash.
+    pub tx_hash: B256,
+    /// Block number.
+    pub block: u64,
 }
 
 /// One row of a swap's event history.

@@ -511,6 +511,26 @@ impl Swap {
         acted && self.known.reorged[index(self.counter_leg())]
     }
 
+    /// The leg this node locks.
+    pub fn own_leg(&self) -> Leg {
+        Leg::of(self.params.role)
+    }
+
+    /// The timelock of our own lock (chain time, unix seconds): of the lock on chain once
+    /// seen, else of the lock sent; `None` before we send it. From then on our asset comes
+    /// back only by a refund.
+    pub fn own_timelock(&self) -> Option<u64> {
+        self.lock(self.own_leg())
+            .map(|lock| lock.timelock)
+            .or_else(|| self.own_lock_intent().map(|(_, timelock)| timelock))
+    }
+
+    /// `leg`'s chain time at local `now` (unix ms), estimated from its latest head or
+    /// block seen plus the local time elapsed since; `None` before any was reported.
+    pub fn chain_now(&self, leg: Leg, now: u64) -> Option<u64> {
+        self.estimate(leg, now)
+    }
+
     /// While our lock is sent but not yet seen: its leg and timelock. The shell checks the
     /// chain for it and reports [`Event::LockSeen`] or [`Event::LockAbsent`].
     pub fn own_lock_intent(&self) -> Option<(Leg, u64)> {

@@ -295,4 +295,18 @@ fn dexctl_drives_an_order_from_signing_to_cancel() {
         "{}",
         stderr(&wrong)
     );
+
+    // The trading page's link: the node's URL, the token after '#'; and the page is there.
+    let link = dexctl(&data, &["ui"]);
+    assert!(link.status.success(), "{}", stderr(&link));
+    let url = fs::read_to_string(data.join("api.url")).unwrap();
+    let token = fs::read_to_string(data.join("api.token")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&link.stdout).trim(),
+        format!("{}/#token={}", url.trim(), token.trim())
+    );
+    let page = ureq::get(url.trim()).call().expect("the page answers");
+    assert_eq!(page.status(), 200);
+    let no_token = dexctl(&data, &["--token", "", "ui"]);
+    assert_eq!(no_token.status.code(), Some(1), "{}", stderr(&no_token));
 }

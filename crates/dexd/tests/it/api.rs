@@ -787,12 +787,19 @@ scan_confirmations = 1
 /// Sends `GET path` with the given `Host` over a plain socket (an HTTP client sets its own
 /// Host), and returns the status and the body.
 fn get_with_host(node: &Dexd, path: &str, host: &str) -> (u16, String) {
+    let (status, _, body) = get_raw(node, path, host, "");
+    (status, body)
+}
+
+/// A GET with exactly these `Host` and extra header lines (each ending in `\r\n`): the
+/// status, the head (lowercase) and the body.
+fn get_raw(node: &Dexd, path: &str, host: &str, headers: &str) -> (u16, String, String) {
     use std::io::{Read, Write};
     let address = node.url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(address).expect("the API answers");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
@@ -802,11 +809,80 @@ fn get_with_host(node: &Dexd, path: &str, host: &str) -> (u16, String) {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .expect("a status line");
-    let body = response
+    let (head, body) = response
         .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
+        .map(|(head, body)| (head.to_lowercase(), body.to_owned()))
         .unwrap_or_default();
-    (status, body)
+    (status, head, body)
+}
+
+/// The trading page: served at `/` from the binary with a policy that allows this node
+/// only, public (it holds no data, and never the token), refused under a foreign `Host`
+/// like every route.
+#[test]
+fn the_trading_page_is_served_from_the_binary_to_this_node_only() {
+    let node = Dexd::start(&[]);
+    let host = node.url.trim_start_matches("http://").to_owned();
+    let (status, head, html) = get_raw(&node, "/", &host, "");
+    assert_eq!(status, 200, "{head}");
+    for line in [
+        "content-type: text/html; charset=utf-8",
+        "x-frame-options: deny",
+        "referrer-policy: no-referrer",
+        "x-content-type-options: nosniff",
+    ] {
+        assert!(head.contains(line), "{line} in {head}");
+    }
+    let policy = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-security-policy: "))
+        .expect("a content security policy");
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(directive), "{directive} in {policy}");
+    }
+    assert!(
+        !html.contains(&node.token),
+        "the token is never in the page"
+    );
+    let mut total = html.len();
+    for (file, content_type) in [
+        ("app.js", "text/javascript"),
+        ("app.css", "text/css"),
+        ("favicon.svg", "image/svg+xml"),
+    ] {
+        let path = format!("/ui/{file}");
+        assert!(html.contains(&path), "the page loads {path}");
+        let (status, head, body) = get_raw(&node, &path, &host, "");
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            head.contains(&format!("content-type: {content_type}")),
+            "{head}"
+        );
+        assert!(!body.contains(&node.token));
+        total += body.len();
+        // Asked again with its validator: not sent again.
+        let etag = head
+            .lines()
+            .find_map(|line| line.strip_prefix("etag: "))
+            .expect("an etag")
+            .to_owned();
+        let (status, _, body) = get_raw(&node, &path, &host, &format!("If-None-Match: {etag}\r\n"));
+        assert_eq!((status, body.as_str()), (304, ""), "{path}");
+    }
+    assert!(total < 300 * 1024, "the page's files are {total} bytes");
+    let (status, _, body) = get_raw(&node, "/ui/../v1/info", &host, "");
+    assert_eq!(status, 404, "{body}");
+    let (status, _, body) = get_raw(&node, "/ui/secret.js", &host, "");
+    assert_eq!(status, 404);
+    let problem: Value = serde_json::from_str(&body).expect("problem+json");
+    assert_eq!(problem["type"], "urn:p2pdex:problem:not-found");
+    let (status, _, _) = get_raw(&node, "/", "attacker.example", "");
+    assert_eq!(status, 403);
 }
 
 /// Issue 16's fifth finding: no route checked the Host header (a page that rebinds its own

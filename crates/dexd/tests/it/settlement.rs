@@ -318,6 +318,27 @@ fn a_trade_settles_between_two_dexd_and_moves_balances_and_streams() {
         let answer = ws_next(&mut anonymous);
         assert_eq!(answer["type"] == "error", refused, "{channel}: {answer}");
     }
+    assert_eq!(ws_next(&mut anonymous)["type"], "snapshot", "the book's");
+    // A browser cannot set the header: it presents the token in an `auth` message. A wrong
+    // one changes nothing; the right one opens the own channels.
+    let mut auth = |token: &str| {
+        anonymous
+            .send(Message::text(
+                json!({"op": "auth", "token": token}).to_string(),
+            ))
+            .unwrap();
+        ws_next(&mut anonymous)
+    };
+    let wrong = auth(&"0".repeat(b.token.len()));
+    assert_eq!(
+        wrong["problem"]["type"], "urn:p2pdex:problem:invalid-token",
+        "{wrong}"
+    );
+    assert_eq!(auth(&b.token), json!({"type": "authenticated"}));
+    assert_eq!(
+        subscribe(&mut anonymous, "swaps"),
+        json!({"type": "swapsSnapshot", "channel": "swaps", "swaps": []})
+    );
 
     let usdc = 1_000_000u64;
     let b_usdc = balance(&b, "USDC", "onChain");
@@ -373,6 +394,7 @@ fn a_trade_settles_between_two_dexd_and_moves_balances_and_streams() {
     let filled = b.get_auth(&format!("/v1/orders/{bid_id}")).json;
     assert_eq!(filled["order"]["status"], "filled");
     assert_eq!(filled["swaps"][0]["phase"], "finished");
+    check_timeline(&chains, &a, &b, swap["swapId"].as_str().unwrap());
 
     // Balances moved: 625.125 USDC from B to A (exactly: gas is paid in ETH), 0.25 ETH from
     // A to B (less B's claim gas; A paid its lock's gas on top).
@@ -411,8 +433,22 @@ fn a_trade_settles_between_two_dexd_and_moves_balances_and_streams() {
                 statuses.push(message["order"]["status"].as_str().unwrap().to_owned());
             }
             "swap" => {
-                assert_eq!(message["swap"]["ownOrderId"], bid_id.as_str());
-                phases.push(message["swap"]["phase"].as_str().unwrap().to_owned());
+                let swap = &message["swap"];
+                assert_eq!(swap["ownOrderId"], bid_id.as_str());
+                // Each message carries the swap's whole state at that phase: the outcome
+                // once finished, the clock of B's refund while its USDC is locked.
+                match swap["phase"].as_str().unwrap() {
+                    "finished" => {
+                        assert_eq!(swap["outcome"], "completed", "{swap}");
+                        assert!(swap.get("refund").is_none(), "{swap}");
+                    }
+                    "takerLocking" | "takerLocked" | "takerClaiming" => {
+                        assert!(swap.get("outcome").is_none(), "{swap}");
+                        assert_eq!(swap["refund"]["chainId"], 31338, "{swap}");
+                    }
+                    _ => {}
+                }
+                phases.push(swap["phase"].as_str().unwrap().to_owned());
             }
             "trade" => trades_seen.push(message["trade"].clone()),
             other => panic!("unexpected {other}: {message}"),
@@ -437,6 +473,63 @@ fn a_trade_settles_between_two_dexd_and_moves_balances_and_streams() {
     assert_eq!(trades_seen.len(), 1);
     assert_eq!(trades_seen[0]["price"], "2500.5");
     assert_eq!(trades_seen[0]["swapId"], swap["swapId"]);
+}
+
+/// Both sides of a completed swap show its four steps on chain, each with the transaction
+/// the chain holds: B (taker, buys ETH) locked USDC on 31338 and claimed ETH on 31337, A
+/// (maker) locked ETH on 31337 and claimed USDC on 31338, in that order of blocks.
+fn check_timeline(chains: &Chains, a: &Dexd, b: &Dexd, swap_id: &str) {
+    let (base, quote) = (chains.info().base.chain_id, chains.info().quote.chain_id);
+    let expected = [
+        ("takerLock", quote, chains.trader(1)),
+        ("makerLock", base, chains.trader(0)),
+        ("takerClaim", base, chains.trader(1)),
+        ("makerClaim", quote, chains.trader(0)),
+    ];
+    let mut seen = Vec::new();
+    for (node, role) in [(a, "maker"), (b, "taker")] {
+        let detail = node.get_auth(&format!("/v1/swaps/{swap_id}")).json;
+        assert_eq!(detail["swap"]["role"], role);
+        assert_eq!(detail["swap"]["outcome"], "completed");
+        assert!(
+            detail["swap"].get("refund").is_none(),
+            "a finished swap has nothing left to refund: {}",
+            detail["swap"]
+        );
+        let steps = detail["steps"].as_array().expect("steps");
+        assert_eq!(steps.len(), expected.len(), "{steps:?}");
+        for (step, (name, chain_id, sender)) in steps.iter().zip(expected) {
+            assert_eq!(step["step"], name, "{steps:?}");
+            assert_eq!(step["state"], "mined", "{step}");
+            assert_eq!(step["chainId"], chain_id, "{step}");
+            let hash = step["txHash"].as_str().expect("a transaction hash");
+            let receipt = chains.rpc(chain_id, "eth_getTransactionReceipt", json!([hash]));
+            assert_eq!(receipt["status"], "0x1", "{name}: {receipt}");
+            assert_eq!(
+                receipt["from"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<Address>()
+                    .unwrap(),
+                sender,
+                "{name} was sent by its party"
+            );
+            let block = u64::from_str_radix(
+                receipt["blockNumber"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("0x"),
+                16,
+            )
+            .unwrap();
+            assert_eq!(step["block"], block, "{name}");
+        }
+        seen.push(steps.clone());
+    }
+    // Both nodes read the same four transactions from the chains.
+    let hashes =
+        |steps: &Vec<Value>| -> Vec<Value> { steps.iter().map(|s| s["txHash"].clone()).collect() };
+    assert_eq!(hashes(&seen[0]), hashes(&seen[1]));
 }
 
 #[test]
@@ -536,6 +629,26 @@ fn a_dexd_killed_mid_swap_restarts_with_its_orders_trades_and_swap_and_completes
         .find(|swap| swap["swapId"] == swap_id.as_str())
         .expect("the swap in progress is there");
     assert_eq!(resumed["phase"], "takerLocked");
+    // Its timeline survived the kill: B's lock is on chain, and the clock of its refund runs.
+    let refund = &resumed["refund"];
+    assert_eq!(refund["chainId"], 31338, "{resumed}");
+    let left = refund["secondsLeft"]
+        .as_u64()
+        .expect("B read the chain's time");
+    assert!(left > 0 && left <= 1200, "T1 is ahead: {refund}");
+    let detail = b.get_auth(&format!("/v1/swaps/{swap_id}")).json;
+    let steps: Vec<(&str, &str)> = detail["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| {
+            (
+                step["step"].as_str().unwrap(),
+                step["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(steps, [("takerLock", "mined")], "{detail}");
     // The resting order is back in the book and reserves its USDC again.
     assert!(b.book().iter().any(|level| level.1 == "2000"));
     assert_eq!(
@@ -561,4 +674,5 @@ fn a_dexd_killed_mid_swap_restarts_with_its_orders_trades_and_swap_and_completes
     wait_for("B's locked USDC released", || {
         (balance(&b, "USDC", "lockedInSwaps") == U256::ZERO).then_some(())
     });
+    check_timeline(&chains, &a, &b, &swap_id);
 }

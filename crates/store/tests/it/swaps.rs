@@ -1,7 +1,7 @@
 //! Swaps, their event log, trades and chain cursors.
 
 use dex_primitives::{B256, Lots, OrderId, Side, Ticks};
-use dex_store::{Error, LogEntry, Store, SwapRecord, TradeRecord};
+use dex_store::{Error, LogEntry, Store, SwapRecord, TradeRecord, TxRef};
 use dex_swap::{Event, Leg, Outcome, Phase, Role, Swap};
 use dex_test_utils::eth_usdc_id;
 
@@ -33,12 +33,19 @@ fn a_swap_and_its_log_survive_a_reopen_with_the_latest_state() {
             time: 1_800_000_000,
         };
         let actions = swap.handle(event.clone(), 20);
+        // (Not a chain log in truth; the log keeps whatever transaction it is given.)
+        let tx = TxRef {
+            chain_id: 31338,
+            tx_hash: B256::repeat_byte(0x7e),
+            block: 12,
+        };
         assert!(matches!(swap.phase(), Phase::TakerLocking { .. }));
         store
             .append_swap_event(
                 &swap_id,
                 &LogEntry::Event {
                     event: Box::new(event),
+                    tx: Some(tx),
                 },
                 &actions,
                 &swap,
@@ -64,6 +71,15 @@ fn a_swap_and_its_log_survive_a_reopen_with_the_latest_state() {
     assert_eq!(history[0].entry, LogEntry::Created);
     assert_eq!(history[0].phase, "takerStart");
     assert_eq!(history[1].phase, "takerLocking");
+    assert!(
+        matches!(
+            &history[1].entry,
+            LogEntry::Event { tx: Some(tx), .. }
+                if tx.tx_hash == B256::repeat_byte(0x7e) && tx.block == 12 && tx.chain_id == 31338
+        ),
+        "the transaction of the event is kept: {:?}",
+        history[1].entry
+    );
     assert!(matches!(
         history[1].actions[0],
         dex_swap::Action::Lock { .. }
@@ -85,6 +101,7 @@ fn unfinished_swaps_are_the_ones_to_resume() {
             &finished.params().swap_id,
             &LogEntry::Event {
                 event: Box::new(Event::PeerAborted),
+                tx: None,
             },
             &actions,
             &finished,

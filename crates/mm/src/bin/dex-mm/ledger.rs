@@ -281,6 +281,10 @@ mod tests {
             peer: "peer".into(),
             phase: phase.into(),
             created_at: 0,
+            role: "maker".into(),
+            outcome: None,
+            outcome_reason: None,
+            refund: None,
         }
     }
 
@@ -288,6 +292,7 @@ mod tests {
     fn the_outcome_is_read_from_the_finished_action() {
         let detail = |actions: Value| SwapDetail {
             swap: swap(1, 1, SideName::Buy, "finished"),
+            steps: Vec::new(),
             events: vec![SwapLogView {
                 seq: 1,
                 at: 0,

@@ -6,7 +6,7 @@ use crate::SettlementConfig;
 use dex_chain::{ChainEvent, HtlcEvent};
 use dex_primitives::Address;
 use dex_primitives::UnixMillis;
-use dex_store::StoreOp;
+use dex_store::{StoreOp, TxRef};
 use dex_swap::ScanLag;
 use dex_swap::{Event as SwapEvent, Leg, LockInfo, Role, Secret, SwapId};
 use std::collections::{HashMap, HashSet};
@@ -286,6 +286,11 @@ impl NodeState {
             return;
         };
         let block = event.block_number;
+        let tx = Some(TxRef {
+            chain_id,
+            tx_hash: event.tx_hash,
+            block,
+        });
         match event.event {
             HtlcEvent::Locked { id, params } => {
                 let lock = LockInfo {
@@ -322,7 +327,7 @@ impl NodeState {
                     })
                     .collect();
                 for (swap_id, leg) in targets {
-                    self.drive(
+                    self.drive_from(
                         swap_id,
                         SwapEvent::LockSeen {
                             leg,
@@ -331,6 +336,7 @@ impl NodeState {
                             block,
                             chain_time,
                         },
+                        tx,
                         now,
                         decision,
                     );
@@ -354,13 +360,14 @@ impl NodeState {
                     })
                 });
                 if let Some((swap_id, leg)) = target {
-                    self.drive(
+                    self.drive_from(
                         swap_id,
                         SwapEvent::ClaimSeen {
                             leg,
                             lock_id: id.0,
                             secret,
                         },
+                        tx,
                         now,
                         decision,
                     );
@@ -368,9 +375,10 @@ impl NodeState {
             }
             HtlcEvent::Refunded { id } => {
                 if let Some((swap_id, leg)) = trading.swaps.lock_owner(&id.0) {
-                    self.drive(
+                    self.drive_from(
                         swap_id,
                         SwapEvent::RefundSeen { leg, lock_id: id.0 },
+                        tx,
                         now,
                         decision,
                     );

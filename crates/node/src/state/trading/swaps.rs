@@ -7,7 +7,7 @@ use dex_network::PeerId;
 use dex_primitives::{B256, UnixMillis};
 use dex_protocol::take::{NoteKind, SwapAck, SwapMessage, SwapNote, check_signer, sign_note};
 use dex_store::SwapRecord;
-use dex_store::{LogEntry, StoreOp, TradeRecord};
+use dex_store::{LogEntry, StoreOp, TradeRecord, TxRef};
 use dex_swap::Swap;
 use dex_swap::{
     Action as SwapAction, Event as SwapEvent, Hint, Leg, Outcome, Role, Secret, SwapId,
@@ -265,6 +265,19 @@ impl NodeState {
         now: UnixMillis,
         decision: &mut Decision,
     ) {
+        self.drive_from(swap_id, event, None, now, decision);
+    }
+
+    /// [`Self::drive`] with the transaction a chain event was read from, kept in the swap's
+    /// log (its timeline shows the transaction hashes).
+    pub(super) fn drive_from(
+        &mut self,
+        swap_id: SwapId,
+        event: SwapEvent,
+        tx: Option<TxRef>,
+        now: UnixMillis,
+        decision: &mut Decision,
+    ) {
         let Some(trading) = self.trading.as_mut() else {
             return;
         };
@@ -300,6 +313,7 @@ impl NodeState {
             swap_id,
             entry: Box::new(LogEntry::Event {
                 event: Box::new(event),
+                tx,
             }),
             actions: step.actions.clone(),
             swap: Box::new(entry.swap.clone()),
@@ -315,11 +329,16 @@ impl NodeState {
         decision: &mut Decision,
     ) {
         // The phase now: a finished swap is gone from the map after its last action.
-        let phase = self
+        let now_state = self
             .trading
             .as_ref()
             .and_then(|trading| trading.swaps.get(&swap_id))
-            .map(|entry| phase_name(&entry.swap));
+            .map(|entry| {
+                (
+                    phase_name(&entry.swap),
+                    std::sync::Arc::new(entry.swap.clone()),
+                )
+            });
         for action in swap_actions {
             match action {
                 SwapAction::Lock { .. } | SwapAction::Claim { .. } | SwapAction::Refund { .. } => {
@@ -334,8 +353,12 @@ impl NodeState {
                 }
             }
         }
-        if let Some(phase) = phase {
-            self.events.push(NodeEvent::Swap { swap_id, phase });
+        if let Some((phase, swap)) = now_state {
+            self.events.push(NodeEvent::Swap {
+                swap_id,
+                phase,
+                swap,
+            });
         }
     }
 
