@@ -71,6 +71,9 @@ kinds! {
     // Markets and orders.
     UNKNOWN_MARKET = ("unknown-market", 404, "The market is not configured on this node");
     UNKNOWN_ORDER = ("unknown-order", 404, "The order is not open on this node");
+    INVALID_CLIENT_ORDER_ID = ("invalid-client-order-id", 422, "The client order id is not 1 to 64 characters of A-Z a-z 0-9 . _ - :");
+    DUPLICATE_CLIENT_ORDER_ID = ("duplicate-client-order-id", 409, "The client order id already names an order placed with other fields");
+    UNKNOWN_CLIENT_ORDER_ID = ("unknown-client-order-id", 404, "No order of this node has this client order id");
     INVALID_SIGNATURE = ("invalid-signature", 422, "The signature is malformed or not low-s");
     SIGNER_MISMATCH = ("signer-mismatch", 422, "The order is not signed by its maker (tampered or signed by another key)");
     MAKER_NOT_HELD = ("maker-not-held", 403, "This node holds no key for the order's maker");
@@ -155,6 +158,12 @@ pub enum ApiError {
     /// A path order id is not an order id.
     #[error("{id:?} is not an order id (0x and 64 hex digits)")]
     InvalidOrderId {
+        /// As given (truncated).
+        id: String,
+    },
+    /// A client order id of the wrong form.
+    #[error("clientOrderId {id:?} must be 1 to 64 characters of A-Z a-z 0-9 . _ - :")]
+    InvalidClientOrderId {
         /// As given (truncated).
         id: String,
     },
@@ -277,6 +286,7 @@ impl ApiError {
             ApiError::InvalidOrderId { .. } => kind::INVALID_ORDER_ID,
             ApiError::InvalidSwapId { .. } => kind::INVALID_SWAP_ID,
             ApiError::OrderIdMismatch { .. } => kind::ORDER_ID_MISMATCH,
+            ApiError::InvalidClientOrderId { .. } => kind::INVALID_CLIENT_ORDER_ID,
             ApiError::Value { source, .. } => primitive_kind(source),
             ApiError::Node(err) => node_kind(err),
             ApiError::MissingToken => kind::MISSING_TOKEN,
@@ -366,6 +376,8 @@ fn node_kind(error: &dex_node::Error) -> ProblemKind {
         N::NotOurMaker { .. } => kind::MAKER_NOT_HELD,
         N::WrongPeer { .. } => kind::WRONG_PEER,
         N::UnknownOrder { .. } => kind::UNKNOWN_ORDER,
+        N::DuplicateClientOrderId { .. } => kind::DUPLICATE_CLIENT_ORDER_ID,
+        N::UnknownClientOrderId { .. } => kind::UNKNOWN_CLIENT_ORDER_ID,
         N::SettlementOff => kind::SETTLEMENT_OFF,
         N::NoTraderKey => kind::NO_TRADER_KEY,
         N::ChainNotConfigured { .. } => kind::CHAIN_NOT_CONFIGURED,

@@ -15,7 +15,8 @@
 //! `orders`, `swaps` and `trades:` channels need the token), `/metrics`. With
 //! `Authorization: Bearer <token>`: `POST /v1/orders` (the node signs),
 //! `POST /v1/orders/signed`, `GET /v1/orders`, `DELETE /v1/orders?market=` (cancel all),
-//! `GET`/`DELETE /v1/orders/{id}`, `GET /v1/swaps`, `/v1/swaps/{id}`, `GET /v1/balances`,
+//! `GET`/`DELETE /v1/orders/{id}`, `GET`/`DELETE /v1/orders/by-client-id/{clientOrderId}`,
+//! `GET /v1/fills`, `GET /v1/swaps`, `/v1/swaps/{id}`, `GET /v1/balances`,
 //! `/v1/counterparties`, `/v1/markets/{market}/trades`.
 //!
 //! # Adding a route
@@ -160,6 +161,8 @@ mod server {
         pub traders: Vec<Address>,
         /// True when the node settles trades (chains configured).
         pub settlement: bool,
+        /// The longest lifetime the node allows an order (its validation rules).
+        pub max_order_lifetime_ms: u64,
     }
 
     /// Shared state of every handler: the node handle and read-only context. Cheap to clone.
@@ -248,6 +251,11 @@ mod server {
                 "/v1/orders/{id}",
                 get(trading::show_order).delete(routes::cancel_order),
             )
+            .route(
+                "/v1/orders/by-client-id/{clientOrderId}",
+                get(trading::show_order_by_client_id).delete(trading::cancel_order_by_client_id),
+            )
+            .route("/v1/fills", get(trading::fills))
             .route("/v1/swaps", get(trading::list_swaps))
             .route("/v1/swaps/{id}", get(trading::show_swap))
             .route("/v1/balances", get(trading::balances))

@@ -33,6 +33,8 @@ pub const ROUTES: &[&str] = &[
     "/v1/ws",
     "/v1/orders/signed",
     "/v1/orders/{id}",
+    "/v1/orders/by-client-id/{clientOrderId}",
+    "/v1/fills",
     "/v1/swaps",
     "/v1/swaps/{id}",
     "/v1/balances",

@@ -73,7 +73,27 @@ pub fn parse_place_order(
         },
         expires_in_ms,
         maker: None,
+        client_order_id: match &request.client_order_id {
+            Some(id) => Some(check_client_order_id(id)?.to_owned()),
+            None => None,
+        },
     })
+}
+
+/// A client order id of the accepted form: 1 to 64 characters of `A-Z a-z 0-9 . _ - :`
+/// (what exchange clients generate; nothing that needs escaping in a URL path).
+pub(crate) fn check_client_order_id(id: &str) -> Result<&str, ApiError> {
+    let valid = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-' | b':'));
+    if valid {
+        Ok(id)
+    } else {
+        Err(ApiError::InvalidClientOrderId {
+            id: id.chars().take(100).collect(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +113,7 @@ mod tests {
             min_fill: None,
             time_in_force: TimeInForce::Gtc,
             expires_in: None,
+            client_order_id: None,
         }
     }
 
@@ -152,5 +173,25 @@ mod tests {
             slug(&min_fill),
             ("min-fill-above-quantity", field("minFill"))
         );
+        for (id, accepted) in [
+            ("a", true),
+            ("HBOT-BETHUSDC-1701234567890123", true),
+            ("x:y.z_w-1", true),
+            (&"9".repeat(64), true),
+            (&"9".repeat(65), false),
+            ("", false),
+            ("a b", false),
+            ("a/b", false),
+            ("é", false),
+        ] {
+            let mut named = request("1", "1");
+            named.client_order_id = Some(id.to_owned());
+            let parsed = parse_place_order(markets(), &named);
+            assert_eq!(parsed.is_ok(), accepted, "{id:?}");
+            match parsed {
+                Ok(order) => assert_eq!(order.client_order_id.as_deref(), Some(id)),
+                Err(err) => assert_eq!(err.kind().slug, "invalid-client-order-id"),
+            }
+        }
     }
 }

@@ -98,7 +98,7 @@ pub(crate) async fn info(State(state): State<ApiState>) -> ApiResult<Json<Info>>
     }))
 }
 
-fn market_info(market: &Market) -> MarketInfo {
+fn market_info(market: &Market, max_lifetime_secs: u64) -> MarketInfo {
     let def = market.def();
     MarketInfo {
         id: market.id(),
@@ -119,6 +119,10 @@ fn market_info(market: &Market) -> MarketInfo {
         tick_size: market.tick_size().normalize().to_string(),
         base_per_lot: def.base_per_lot.to_string(),
         quote_per_tick_lot: def.quote_per_tick_lot.to_string(),
+        min_quantity: market.lot_size().normalize().to_string(),
+        min_price: market.tick_size().normalize().to_string(),
+        min_notional: None,
+        max_expires_in: max_lifetime_secs,
     }
 }
 
@@ -126,7 +130,13 @@ fn market_info(market: &Market) -> MarketInfo {
 #[utoipa::path(get, path = "/v1/markets", tag = "markets",
     responses((status = 200, description = "Markets, by symbol", body = Markets)))]
 pub(crate) async fn markets(State(state): State<ApiState>) -> Json<Markets> {
-    let mut markets: Vec<MarketInfo> = state.context().markets.iter().map(market_info).collect();
+    let max_lifetime_secs = state.context().max_order_lifetime_ms / 1000;
+    let mut markets: Vec<MarketInfo> = state
+        .context()
+        .markets
+        .iter()
+        .map(|market| market_info(market, max_lifetime_secs))
+        .collect();
     markets.sort_by(|a, b| a.symbol.cmp(&b.symbol));
     Json(Markets { markets })
 }

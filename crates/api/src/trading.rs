@@ -17,13 +17,13 @@ use crate::{
     ApiState,
     error::ApiError,
     extract::{ApiJson, ApiPath, ApiQuery},
-    place::parse_place_order,
+    place::{check_client_order_id, parse_place_order},
     routes::{find_market, parse_order_id, price_string, quantity_string},
     timeline,
     types::{
-        BalanceView, Balances, Counterparties, CounterpartyKind, CounterpartyView, OrdersCancelled,
-        OwnOrderDetail, OwnOrderView, OwnOrders, PlaceOrderRequest, SwapDetail, SwapLogView,
-        SwapView, Swaps, TradeView, Trades,
+        BalanceView, Balances, Counterparties, CounterpartyKind, CounterpartyView, FillView, Fills,
+        OrderCancelled, OrdersCancelled, OwnOrderDetail, OwnOrderView, OwnOrders,
+        PlaceOrderRequest, SwapDetail, SwapLogView, SwapView, Swaps, TradeView, Trades,
     },
 };
 
@@ -55,6 +55,7 @@ pub(crate) fn own_order_view(state: &ApiState, own: &OwnOrder) -> ApiResult<OwnO
             created_at: order.created_at,
             expires_at: order.expires_at,
             updated_at: own.updated_at,
+            client_order_id: own.client.as_ref().map(|client| client.id.clone()),
         },
     ))
 }
@@ -76,6 +77,7 @@ pub(crate) fn own_order_event_view(market: &Market, order: &OwnOrderEvent) -> Ow
         created_at: order.created_at,
         expires_at: order.expires_at,
         updated_at: order.updated_at,
+        client_order_id: order.client_order_id.clone(),
     }
 }
 
@@ -119,11 +121,11 @@ fn unix_millis() -> u64 {
     request_body = PlaceOrderRequest,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Placed", body = OwnOrderView),
+        (status = 201, description = "Placed; or, for a `clientOrderId` placed before with the same fields, that order as it is now", body = OwnOrderView),
         (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`unknown-market`", body = crate::types::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`settlement-off`, `chain-not-configured`, `maker-order-cap`", body = crate::types::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`insufficient-balance`, `insufficient-gas` (nothing changes), `invalid-decimal`, `negative-value`, `zero-value`, `too-many-digits`, `off-tick`, `off-lot`, `out-of-range`, `min-fill-above-quantity`, body shape errors", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`settlement-off`, `chain-not-configured`, `maker-order-cap`, `duplicate-client-order-id`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`insufficient-balance`, `insufficient-gas` (nothing changes), `invalid-decimal`, `negative-value`, `zero-value`, `too-many-digits`, `off-tick`, `off-lot`, `out-of-range`, `min-fill-above-quantity`, `invalid-client-order-id`, body shape errors", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`chain-unavailable`, `balance-unknown`, `store-unavailable`", body = crate::types::Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn place_order(
@@ -301,6 +303,129 @@ pub(crate) async fn show_order(
         .map(|(record, swap)| swap_view(&state, record, swap))
         .collect::<ApiResult<_>>()?;
     Ok(Json(OwnOrderDetail { order, swaps }))
+}
+
+/// One own order, by the client order id it was placed with, with the swaps that traded it.
+#[utoipa::path(get, path = "/v1/orders/by-client-id/{clientOrderId}", tag = "orders",
+    params(("clientOrderId" = String, Path, description = "The client order id given at placement", pattern = r"^[A-Za-z0-9._:-]{1,64}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The order and its swaps", body = OwnOrderDetail),
+        (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`unknown-client-order-id`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`settlement-off`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid-client-order-id`", body = crate::types::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn show_order_by_client_id(
+    State(state): State<ApiState>,
+    ApiPath(client_order_id): ApiPath<String>,
+) -> ApiResult<Json<OwnOrderDetail>> {
+    let client_order_id = check_client_order_id(&client_order_id)?.to_owned();
+    let (own, swaps) = state.node().own_order_by_client_id(client_order_id).await?;
+    let order = own_order_view(&state, &own)?;
+    let swaps = swaps
+        .iter()
+        .map(|(record, swap)| swap_view(&state, record, swap))
+        .collect::<ApiResult<_>>()?;
+    Ok(Json(OwnOrderDetail { order, swaps }))
+}
+
+/// Cancels an own open order named by its client order id, like `DELETE /v1/orders/{id}`.
+#[utoipa::path(delete, path = "/v1/orders/by-client-id/{clientOrderId}", tag = "orders",
+    params(("clientOrderId" = String, Path, description = "The client order id given at placement", pattern = r"^[A-Za-z0-9._:-]{1,64}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Cancelled", body = OrderCancelled),
+        (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`unknown-client-order-id`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`order-closed`, `settlement-off`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid-client-order-id`", body = crate::types::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn cancel_order_by_client_id(
+    State(state): State<ApiState>,
+    ApiPath(client_order_id): ApiPath<String>,
+) -> ApiResult<Json<OrderCancelled>> {
+    let client_order_id = check_client_order_id(&client_order_id)?.to_owned();
+    let (own, _) = state.node().own_order_by_client_id(client_order_id).await?;
+    state.node().cancel_own_order(own.id).await?;
+    Ok(Json(OrderCancelled {
+        order_id: own.id,
+        status: "cancelled".into(),
+    }))
+}
+
+/// Query of the fills route.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct FillsQuery {
+    /// Only this market (id or `BASE/QUOTE` symbol).
+    market: Option<String>,
+    /// Most fills returned, 1 to 1,000; default 100.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// Fills of own orders, newest first: each a trade whose swap completed. What a swap still
+/// under way moves is not a fill: balances show it reserved or locked.
+#[utoipa::path(get, path = "/v1/fills", tag = "orders",
+    params(FillsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Fills", body = Fills),
+        (status = 400, description = "`invalid-query`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`unknown-market`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`settlement-off`", body = crate::types::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn fills(
+    State(state): State<ApiState>,
+    ApiQuery(query): ApiQuery<FillsQuery>,
+) -> ApiResult<Json<Fills>> {
+    let market = match &query.market {
+        Some(market) => Some(find_market(&state, market)?.id()),
+        None => None,
+    };
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::InvalidQuery {
+            detail: format!("limit must be between 1 and 1000, got {limit}"),
+        });
+    }
+    let fills = state.node().fills(market, limit).await?;
+    let fills = fills
+        .iter()
+        .map(|fill| fill_view(&state, fill))
+        .collect::<ApiResult<_>>()?;
+    Ok(Json(Fills { fills }))
+}
+
+fn fill_view(state: &ApiState, fill: &dex_node::Fill) -> ApiResult<FillView> {
+    let trade = &fill.trade;
+    let market = market_of(state, &trade.market)?;
+    let cost = market
+        .fill_amounts(trade.price, trade.quantity)
+        .map_err(|err| ApiError::Internal(format!("stored fill: {err}")))?
+        .quote;
+    Ok(FillView {
+        fill_id: trade.swap_id.unwrap_or_default(),
+        order_id: fill.order_id,
+        client_order_id: fill.client_order_id.clone(),
+        market: market.id(),
+        symbol: market.symbol().to_owned(),
+        side: fill.side.into(),
+        // The taker's order is the one on the trade's taker side.
+        role: if fill.side == trade.taker_side {
+            "taker"
+        } else {
+            "maker"
+        }
+        .to_owned(),
+        price: price_string(market, trade.price),
+        quantity: quantity_string(market, trade.quantity),
+        cost: units_string(cost, market.def().quote_decimals),
+        at: trade.at,
+    })
 }
 
 /// Every swap of this node, newest first.

@@ -123,6 +123,16 @@ pub struct MarketInfo {
     pub base_per_lot: String,
     /// Quote base units for one lot at one tick (decimal integer string).
     pub quote_per_tick_lot: String,
+    /// The smallest quantity an order may have: one lot.
+    pub min_quantity: String,
+    /// The lowest price an order may have: one tick.
+    pub min_price: String,
+    /// The smallest value (price × quantity, in quote) an order may have; absent: no such
+    /// rule on this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_notional: Option<String>,
+    /// The longest lifetime an order may have (`expiresIn`), in seconds.
+    pub max_expires_in: u64,
 }
 
 /// `GET /v1/markets`.
@@ -300,6 +310,14 @@ pub struct PlaceOrderRequest {
     /// Lifetime in seconds; default the node's (one day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<u64>,
+    /// Your own id of the order: 1 to 64 characters of `A-Z a-z 0-9 . _ - :`, unique on
+    /// this node. Placing again with the same id and the same fields answers the order
+    /// placed the first time (safe to retry after a lost answer); the same id with other
+    /// fields is refused (`duplicate-client-order-id`). The order can be read and
+    /// cancelled by it (`/v1/orders/by-client-id/{clientOrderId}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", schema(pattern = r"^[A-Za-z0-9._:-]{1,64}$"))]
+    pub client_order_id: Option<String>,
 }
 
 /// An own order as the node's database holds it.
@@ -336,6 +354,9 @@ pub struct OwnOrderView {
     pub expires_at: u64,
     /// Last change, local unix ms.
     pub updated_at: u64,
+    /// The client's own id of the order, if it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_order_id: Option<String>,
 }
 
 /// `GET /v1/orders`.
@@ -443,6 +464,49 @@ pub struct OwnOrderDetail {
     pub order: OwnOrderView,
     /// Its fills, one swap each.
     pub swaps: Vec<SwapView>,
+}
+
+/// A fill of an own order: a trade whose swap completed (quantity in a swap still under
+/// way is not filled; balances show it reserved or locked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FillView {
+    /// The fill's id: the id of the swap that settled it.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub fill_id: dex_primitives::B256,
+    /// The own order filled.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub order_id: OrderId,
+    /// That order's client order id, if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_order_id: Option<String>,
+    /// Market id.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
+    pub market: MarketId,
+    /// `BASE/QUOTE`.
+    pub symbol: String,
+    /// The order's side.
+    pub side: SideName,
+    /// `maker` (the order rested and was taken) or `taker`.
+    pub role: String,
+    /// Price (the maker's).
+    pub price: String,
+    /// Quantity, in base.
+    pub quantity: String,
+    /// Price × quantity, in quote, exactly.
+    pub cost: String,
+    /// When the swap completed, local unix ms.
+    pub at: u64,
+}
+
+/// `GET /v1/fills`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Fills {
+    /// Newest first.
+    pub fills: Vec<FillView>,
 }
 
 /// `GET /v1/swaps`.

@@ -56,6 +56,7 @@ pub fn order_request(
         min_fill: None,
         time_in_force,
         expires_in: None,
+        client_order_id: None,
     })
 }
 

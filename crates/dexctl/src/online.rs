@@ -205,6 +205,7 @@ pub(crate) fn order_place(client: &Client, place: Place<'_>) -> Result<Output> {
             TimeInForce::Gtc
         },
         expires_in: place.expires_in,
+        client_order_id: None,
     };
     let body = serde_json::to_string(&request).context("encoding the order")?;
     let json = client.post("/v1/orders", &body)?;

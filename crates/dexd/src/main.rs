@@ -420,6 +420,7 @@ async fn run(cli: Cli) -> Result<()> {
         markets,
         traders,
         settlement: settles,
+        max_order_lifetime_ms: config.node.max_order_lifetime.millis(),
     };
     let state = dex_api::ApiState::new(node.clone(), context, api_config);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

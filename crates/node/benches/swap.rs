@@ -43,6 +43,7 @@ fn order(side: Side, price: u64, lots: u64, tif: TimeInForce) -> PlaceOrder {
         time_in_force: tif,
         expires_in_ms: None,
         maker: None,
+        client_order_id: None,
     }
 }
 

@@ -378,6 +378,10 @@ impl Actor {
                 let _ = reply.send(Ok(self.state.order_status(&id)));
             }
             Command::PlaceOrder { request, reply } => {
+                if let Some(known) = self.placed_before(&request) {
+                    self.answer(reply, known);
+                    return;
+                }
                 let placed = self.state.place_order(request, now);
                 let result = self.carry_out_place(placed, now).await;
                 self.answer(reply, result);
@@ -434,6 +438,26 @@ impl Actor {
                     Ok((order, swaps))
                 }));
             }
+            Command::OwnOrderByClientId {
+                client_order_id,
+                reply,
+            } => {
+                let _ = reply.send(self.read_store(|store| {
+                    let order = store
+                        .own_order_by_client_id(&client_order_id)?
+                        .ok_or(Error::UnknownClientOrderId { client_order_id })?;
+                    let swaps = store.swaps_of_order(&order.id)?;
+                    Ok((order, swaps))
+                }));
+            }
+            Command::Fills {
+                market,
+                limit,
+                reply,
+            } => {
+                let _ =
+                    reply.send(self.read_store(|store| Ok(store.fills(market.as_ref(), limit)?)));
+            }
             Command::Swaps { reply } => {
                 let _ = reply.send(self.read_store(|store| Ok(store.swaps()?)));
             }
@@ -484,6 +508,29 @@ impl Actor {
         }
     }
 
+    /// A placement under a client order id this node has stored: the order it names, as
+    /// stored now, when the placement is the same (a client sending again what it may not
+    /// have seen answered); a refusal when it is another. `None`: a new placement.
+    fn placed_before(&self, request: &PlaceOrder) -> Option<Result<OwnOrder, Error>> {
+        let client_order_id = request.client_order_id.as_deref()?;
+        let stored = match self.store.as_ref()?.own_order_by_client_id(client_order_id) {
+            Ok(stored) => stored?,
+            Err(err) => return Some(Err(Error::Store(err))),
+        };
+        let same = stored
+            .client
+            .as_ref()
+            .is_some_and(|client| client.request == request.client_request());
+        Some(if same {
+            Ok(stored)
+        } else {
+            Err(Error::DuplicateClientOrderId {
+                client_order_id: client_order_id.to_owned(),
+                order_id: stored.id,
+            })
+        })
+    }
+
     /// Places the order of `request` and those of the place commands queued right behind
     /// it (at most [`PLACE_BATCH`] in all), and stores the new orders in one transaction:
     /// one commit instead of one per order (group commit). Each is answered, gossiped and
@@ -501,6 +548,17 @@ impl Actor {
         let batch = self.store.is_some() && self.crash_after.is_none();
         while batch && requests.len() < PLACE_BATCH {
             match self.commands.try_recv() {
+                // A client order id already in the batch ends it: the second placement
+                // must find the first one stored.
+                Ok(Command::PlaceOrder { request, reply })
+                    if request.client_order_id.is_some()
+                        && requests.iter().any(|(queued, _)| {
+                            queued.client_order_id == request.client_order_id
+                        }) =>
+                {
+                    next = Some(Command::PlaceOrder { request, reply });
+                    break;
+                }
                 Ok(Command::PlaceOrder { request, reply }) => requests.push((request, reply)),
                 Ok(command) => {
                     next = Some(command);
@@ -511,6 +569,10 @@ impl Actor {
         }
         let mut placed = Vec::with_capacity(requests.len());
         for (request, reply) in requests {
+            if let Some(known) = self.placed_before(&request) {
+                self.answer(reply, known);
+                continue;
+            }
             let now = self.clock.now();
             placed.push((self.state.place_order(request, now), reply, now));
         }

@@ -37,6 +37,23 @@ pub enum Error {
         /// This node's peer id.
         expected: String,
     },
+    /// A client order id already names another placement on this node.
+    #[error(
+        "client order id {client_order_id:?} already names order {order_id}, placed with \
+         other parameters; use a new client order id for a new order"
+    )]
+    DuplicateClientOrderId {
+        /// The client's id.
+        client_order_id: String,
+        /// The order it names.
+        order_id: OrderId,
+    },
+    /// No own order has this client order id.
+    #[error("no order of this node has the client order id {client_order_id:?}")]
+    UnknownClientOrderId {
+        /// The client's id.
+        client_order_id: String,
+    },
     /// The order is not open in any book of this node.
     #[error("order {id} is not open on this node")]
     UnknownOrder {

@@ -55,7 +55,8 @@ pub use config::{
 };
 /// The settlement records a node reads back (own orders, swaps, trades).
 pub use dex_store::{
-    LogEntry, OrderStatus as OwnOrderStatus, OwnOrder, SwapLogRow, SwapRecord, TradeRecord, TxRef,
+    ClientOrder, Fill, LogEntry, OrderStatus as OwnOrderStatus, OwnOrder, SwapLogRow, SwapRecord,
+    TradeRecord, TxRef,
 };
 pub use dex_swap::Swap;
 pub use error::Error;
@@ -123,6 +124,15 @@ enum Command {
     OwnOrder {
         id: OrderId,
         reply: Reply<(OwnOrder, Vec<(SwapRecord, Swap)>)>,
+    },
+    OwnOrderByClientId {
+        client_order_id: String,
+        reply: Reply<(OwnOrder, Vec<(SwapRecord, Swap)>)>,
+    },
+    Fills {
+        market: Option<MarketId>,
+        limit: u32,
+        reply: Reply<Vec<dex_store::Fill>>,
     },
     Swaps {
         reply: Reply<Vec<(SwapRecord, Swap)>>,
@@ -359,6 +369,33 @@ impl NodeHandle {
         id: OrderId,
     ) -> Result<(OwnOrder, Vec<(SwapRecord, Swap)>), Error> {
         self.ask(|reply| Command::OwnOrder { id, reply }).await
+    }
+
+    /// The own order a client named `client_order_id` when placing it, with the swaps that
+    /// traded it.
+    pub async fn own_order_by_client_id(
+        &self,
+        client_order_id: String,
+    ) -> Result<(OwnOrder, Vec<(SwapRecord, Swap)>), Error> {
+        self.ask(|reply| Command::OwnOrderByClientId {
+            client_order_id,
+            reply,
+        })
+        .await
+    }
+
+    /// Fills of own orders (trades whose swap completed), newest first.
+    pub async fn fills(
+        &self,
+        market: Option<MarketId>,
+        limit: u32,
+    ) -> Result<Vec<dex_store::Fill>, Error> {
+        self.ask(|reply| Command::Fills {
+            market,
+            limit,
+            reply,
+        })
+        .await
     }
 
     /// Every swap of this node, newest first, with its current state.

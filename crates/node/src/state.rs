@@ -180,7 +180,7 @@ pub enum NodeEvent {
 }
 
 /// An own order's state, as [`NodeEvent::OwnOrder`] reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnOrderEvent {
     /// The order id.
     pub id: OrderId,
@@ -206,6 +206,8 @@ pub struct OwnOrderEvent {
     pub expires_at: UnixMillis,
     /// When this change happened (local unix ms).
     pub updated_at: UnixMillis,
+    /// The client's own id of the order, if it gave one.
+    pub client_order_id: Option<String>,
 }
 
 /// Counts of a book, for tests and the API.

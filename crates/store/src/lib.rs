@@ -26,7 +26,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use error::Error;
 pub use ops::StoreOp;
-pub use records::{LogEntry, OrderStatus, OwnOrder, SwapLogRow, SwapRecord, TradeRecord, TxRef};
+pub use records::{
+    ClientOrder, Fill, LogEntry, OrderStatus, OwnOrder, SwapLogRow, SwapRecord, TradeRecord, TxRef,
+};
 use sql::{from_sql_u64, to_sql_u64};
 
 /// Result type of this crate.
@@ -126,6 +128,18 @@ impl Store {
                 records::OWN_ORDER_COLUMNS
             ))?
             .query_row(params![order_id.0.as_slice()], records::own_order_from_row)
+            .optional()?
+            .transpose()
+    }
+
+    /// The own order a client named `client_order_id`.
+    pub fn own_order_by_client_id(&self, client_order_id: &str) -> Result<Option<OwnOrder>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM own_orders WHERE client_order_id = ?1",
+                records::OWN_ORDER_COLUMNS
+            ))?
+            .query_row(params![client_order_id], records::own_order_from_row)
             .optional()?
             .transpose()
     }
@@ -269,6 +283,22 @@ impl Store {
         )?;
         let rows =
             statement.query_map(params![market.0.as_slice(), limit], records::trade_from_row)?;
+        rows.map(|row| row?).collect()
+    }
+
+    /// Fills of own orders (trades whose swap completed), newest first, optionally of one
+    /// market.
+    pub fn fills(&self, market: Option<&MarketId>, limit: u32) -> Result<Vec<Fill>> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {} FROM trades t JOIN swaps s ON s.swap_id = t.swap_id \
+             LEFT JOIN own_orders o ON o.order_id = s.own_order_id \
+             WHERE (?1 IS NULL OR t.market = ?1) ORDER BY t.at DESC, t.id DESC LIMIT ?2",
+            records::FILL_COLUMNS
+        ))?;
+        let rows = statement.query_map(
+            params![market.map(|m| m.0.to_vec()), limit],
+            records::fill_from_row,
+        )?;
         rows.map(|row| row?).collect()
     }
 

@@ -91,6 +91,14 @@ const MIGRATIONS: &[&str] = &[
         at       INTEGER NOT NULL
     );
     ",
+    // 3 → 4: a client's own id of an order (`clientOrderId`), unique per node, with the
+    // placement it named, so that the same id placed again answers the same order and a
+    // different placement under it is refused.
+    "
+    ALTER TABLE own_orders ADD COLUMN client_order_id TEXT;
+    ALTER TABLE own_orders ADD COLUMN client_request TEXT;
+    CREATE UNIQUE INDEX own_orders_by_client_id ON own_orders (client_order_id);
+    ",
 ];
 
 /// The newest schema version this program knows.

@@ -61,10 +61,21 @@ pub struct OwnOrder {
     pub created_at: UnixMillis,
     /// Local time of the last change.
     pub updated_at: UnixMillis,
+    /// The client's own id of the order, if it gave one.
+    pub client: Option<ClientOrder>,
 }
 
-pub(crate) const OWN_ORDER_COLUMNS: &str =
-    "order_id, signed_json, remaining, status, latest_update_json, created_at, updated_at";
+/// A client's own id of an order (unique per node) and the placement it named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOrder {
+    /// The id, as the client gave it.
+    pub id: String,
+    /// The placement, in a canonical form: the same placement gives the same text.
+    pub request: String,
+}
+
+pub(crate) const OWN_ORDER_COLUMNS: &str = "order_id, signed_json, remaining, status, \
+     latest_update_json, created_at, updated_at, client_order_id, client_request";
 
 pub(crate) fn own_order_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<OwnOrder>> {
     let id: Vec<u8> = row.get(0)?;
@@ -74,6 +85,8 @@ pub(crate) fn own_order_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Re
     let update: Option<String> = row.get(4)?;
     let created_at: i64 = row.get(5)?;
     let updated_at: i64 = row.get(6)?;
+    let client_id: Option<String> = row.get(7)?;
+    let client_request: Option<String> = row.get(8)?;
     Ok((|| {
         Ok(OwnOrder {
             id: OrderId(b256(&id)?),
@@ -83,6 +96,10 @@ pub(crate) fn own_order_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Re
             latest_update: update.as_deref().map(serde_json::from_str).transpose()?,
             created_at: from_sql_u64(created_at),
             updated_at: from_sql_u64(updated_at),
+            client: client_id.map(|id| ClientOrder {
+                id,
+                request: client_request.unwrap_or_default(),
+            }),
         })
     })())
 }
@@ -201,6 +218,37 @@ pub struct TradeRecord {
     pub swap_id: Option<SwapId>,
     /// Local time.
     pub at: UnixMillis,
+}
+
+/// A fill of an own order: a trade of this node, whose swap completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fill {
+    /// The trade (its `swap_id` is set).
+    pub trade: TradeRecord,
+    /// The own order it filled.
+    pub order_id: OrderId,
+    /// That order's side.
+    pub side: Side,
+    /// That order's client order id, if it had one.
+    pub client_order_id: Option<String>,
+}
+
+pub(crate) const FILL_COLUMNS: &str = "t.market, t.price, t.quantity, t.taker_side, t.swap_id, \
+     t.at, s.own_order_id, s.side, o.client_order_id";
+
+pub(crate) fn fill_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Fill>> {
+    let trade = trade_from_row(row)?;
+    let order_id: Vec<u8> = row.get(6)?;
+    let side: u8 = row.get(7)?;
+    let client_order_id: Option<String> = row.get(8)?;
+    Ok((|| {
+        Ok(Fill {
+            trade: trade?,
+            order_id: OrderId(b256(&order_id)?),
+            side: Side::try_from(side).map_err(|err| Error::Corrupt(err.to_string()))?,
+            client_order_id,
+        })
+    })())
 }
 
 pub(crate) fn trade_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<TradeRecord>> {

@@ -2,6 +2,7 @@
 //! ephemeral ports, driven over HTTP and WebSocket like any client.
 
 mod api;
+mod client_orders;
 mod harness;
 mod lab;
 mod lab_churn;

@@ -63,6 +63,7 @@ pub(crate) fn order(side: Side, price: u64, lots: u64) -> PlaceOrder {
         time_in_force: TimeInForce::Gtc,
         expires_in_ms: None,
         maker: None,
+        client_order_id: None,
     }
 }
 

@@ -7,7 +7,8 @@ use dex_devnet::inproc::{
     SettledNetwork, block_number, fees_paid, native_balance, wait_chains_up, wallet,
 };
 use dex_node::{
-    NodeHandle, NodeMetrics, OwnOrderStatus, PlaceOrder, SettlementConfig, Swap, TimeInForce,
+    NodeHandle, NodeMetrics, OwnOrder, OwnOrderStatus, PlaceOrder, SettlementConfig, Swap,
+    TimeInForce,
 };
 use dex_primitives::{Lots, OrderId, Side, Ticks, U256};
 use dex_swap::Outcome;
@@ -62,6 +63,7 @@ pub(crate) fn order(side: Side, price: u64, quantity: u64, tif: TimeInForce) -> 
         time_in_force: tif,
         expires_in_ms: None,
         maker: None,
+        client_order_id: None,
     }
 }
 
@@ -662,6 +664,52 @@ async fn orders_placed_together_are_stored_before_they_are_answered() -> anyhow:
         assert!(stored.contains(id), "order {id} answered but not stored");
     }
     assert_eq!(stored.len(), placed.len());
+    Ok(())
+}
+
+/// Placements sent together under the same client order ids while the node stores
+/// placements in shared commits: one order per id, and every answer under an id names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_order_ids_sent_many_times_at_once_place_one_order_each() -> anyhow::Result<()> {
+    const SENDS: u64 = 200;
+    const IDS: u64 = 20;
+    let settled = settled(1).await?;
+    let node = settled.net.node(0)?.clone();
+    let placing: Vec<_> = (0..SENDS)
+        .map(|index| {
+            let node = node.clone();
+            tokio::spawn(async move {
+                // The same placement under the same id, ten times each, interleaved.
+                let key = index % IDS;
+                let mut request = order(Side::Sell, PRICE + key, 1, TimeInForce::Gtc);
+                request.client_order_id = Some(format!("dup-{key}"));
+                node.place(request).await
+            })
+        })
+        .collect();
+    let mut orders_of =
+        std::collections::HashMap::<String, std::collections::HashSet<OrderId>>::new();
+    for task in placing {
+        let answer: OwnOrder = task.await??;
+        let client = answer
+            .client
+            .expect("the answer carries its client order id");
+        orders_of.entry(client.id).or_default().insert(answer.id);
+    }
+    assert_eq!(orders_of.len() as u64, IDS);
+    for (id, orders) in &orders_of {
+        assert_eq!(orders.len(), 1, "{id}: one order, {orders:?}");
+    }
+    // Each id's order stored once (placements that repeat one are answered from the
+    // store, not stored again).
+    assert_eq!(
+        NodeMetrics::get(&node.metrics().place_committed_orders),
+        IDS
+    );
+    let open = node
+        .own_orders(Some(eth_usdc_id()), Some(OwnOrderStatus::Open))
+        .await?;
+    assert_eq!(open.len() as u64, IDS);
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! Own orders.
 
 use dex_primitives::{Lots, Update};
-use dex_store::{Error, OrderStatus, OwnOrder, Store, StoreOp};
+use dex_store::{ClientOrder, Error, OrderStatus, OwnOrder, Store, StoreOp};
 use dex_test_utils::{OrderBuilder, T0, eth_eth2, trader};
 
 fn own(builder: OrderBuilder) -> OwnOrder {
@@ -14,7 +14,47 @@ fn own(builder: OrderBuilder) -> OwnOrder {
         latest_update: None,
         created_at: T0,
         updated_at: T0,
+        client: None,
     }
+}
+
+/// A client's id names one order for good: found again after a reopen, never given to a
+/// second order.
+#[test]
+fn a_client_order_id_names_one_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.sqlite");
+    let client = ClientOrder {
+        id: "bot-7f3a".into(),
+        request: r#"{"side":"buy"}"#.into(),
+    };
+    let named = OwnOrder {
+        client: Some(client.clone()),
+        ..own(OrderBuilder::new().quantity(10))
+    };
+    {
+        let mut store = Store::open(&path).unwrap();
+        store.insert_own_order(&named).unwrap();
+        // Orders without one are many.
+        store
+            .insert_own_order(&own(OrderBuilder::new().nonce(2)))
+            .unwrap();
+        store
+            .insert_own_order(&own(OrderBuilder::new().nonce(3)))
+            .unwrap();
+        let second = OwnOrder {
+            client: Some(client),
+            ..own(OrderBuilder::new().nonce(4))
+        };
+        assert!(store.insert_own_order(&second).is_err());
+        assert_eq!(store.own_order(&second.id).unwrap(), None);
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.own_order_by_client_id("bot-7f3a").unwrap(),
+        Some(named)
+    );
+    assert_eq!(store.own_order_by_client_id("bot-7f3b").unwrap(), None);
 }
 
 #[test]

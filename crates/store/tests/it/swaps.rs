@@ -1,6 +1,6 @@
 //! Swaps, their event log, trades and chain cursors.
 
-use dex_primitives::{B256, Lots, OrderId, Side, Ticks};
+use dex_primitives::{B256, Lots, MarketId, OrderId, Side, Ticks};
 use dex_store::{Error, LogEntry, Store, SwapRecord, TradeRecord, TxRef};
 use dex_swap::{Event, Leg, Outcome, Phase, Role, Swap};
 use dex_test_utils::eth_usdc_id;
@@ -161,6 +161,71 @@ fn trades_newest_first() {
     assert_eq!(prices, vec![300, 200]);
 }
 
+/// A fill is a trade whose swap completed, with the own order it filled and that order's
+/// client order id; trades seen without a swap of ours are not fills.
+#[test]
+fn fills_are_the_trades_of_own_swaps_with_their_orders() {
+    use dex_store::{ClientOrder, OrderStatus, OwnOrder};
+    let mut store = Store::open_in_memory().unwrap();
+    let signed = dex_test_utils::OrderBuilder::new().quantity(10).sign();
+    let named = OwnOrder {
+        id: OrderId(B256::repeat_byte(0xa1)),
+        remaining: Lots(10),
+        signed,
+        status: OrderStatus::Open,
+        latest_update: None,
+        created_at: 1,
+        updated_at: 1,
+        client: Some(ClientOrder {
+            id: "mm-1".into(),
+            request: String::new(),
+        }),
+    };
+    store.insert_own_order(&named).unwrap();
+    let (first, second) = (crate::swap(Role::Taker, 1), crate::swap(Role::Taker, 2));
+    for (swap, at) in [(&first, 5), (&second, 7)] {
+        store.create_swap(&record(swap), swap, at).unwrap();
+        store
+            .insert_trade(&TradeRecord {
+                market: eth_usdc_id(),
+                price: Ticks(250_050),
+                quantity: Lots(250),
+                taker_side: Side::Buy,
+                swap_id: Some(swap.params().swap_id),
+                at,
+            })
+            .unwrap();
+    }
+    store
+        .insert_trade(&TradeRecord {
+            market: eth_usdc_id(),
+            price: Ticks(1),
+            quantity: Lots(1),
+            taker_side: Side::Sell,
+            swap_id: None,
+            at: 9,
+        })
+        .unwrap();
+    let fills = store.fills(Some(&eth_usdc_id()), 10).unwrap();
+    let swaps: Vec<_> = fills.iter().map(|fill| fill.trade.swap_id).collect();
+    assert_eq!(
+        swaps,
+        [Some(second.params().swap_id), Some(first.params().swap_id)]
+    );
+    for fill in &fills {
+        assert_eq!(fill.order_id, named.id);
+        assert_eq!(fill.side, Side::Buy);
+        assert_eq!(fill.client_order_id.as_deref(), Some("mm-1"));
+    }
+    assert_eq!(store.fills(None, 1).unwrap().len(), 1);
+    assert!(
+        store
+            .fills(Some(&MarketId(B256::repeat_byte(0xee))), 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
 #[test]
 fn chain_cursors_resume_where_they_stopped() {
     let mut store = Store::open_in_memory().unwrap();
@@ -191,6 +256,7 @@ fn a_swap_commits_its_quantity_once() {
         latest_update: None,
         created_at: 1,
         updated_at: 1,
+        client: None,
     };
     store.insert_own_order(&order).unwrap();
     let swap_id = B256::repeat_byte(5);
@@ -277,15 +343,19 @@ fn a_version_1_database_is_migrated() {
              created_at INTEGER NOT NULL);
              CREATE TABLE chain_cursors (chain_id INTEGER PRIMARY KEY, block INTEGER NOT NULL,
              updated_at INTEGER NOT NULL);
+             CREATE TABLE own_orders (order_id BLOB PRIMARY KEY, market BLOB NOT NULL,
+             signed_json TEXT NOT NULL, remaining INTEGER NOT NULL, status TEXT NOT NULL,
+             latest_update_json TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
              INSERT INTO chain_cursors VALUES (31337, 9, 1);
              INSERT INTO swaps VALUES (x'01', 'maker', x'02', x'03', x'04', 0, 1, 1, 'p', 1);
              PRAGMA user_version = 1;",
         )
         .unwrap();
     }
-    // Opening it applies 1 → 2 → 3 only (version 1's other tables are not recreated).
+    // Opening it applies 1 → 2 → 3 → 4 only (version 1's other tables are not recreated).
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.own_order_by_client_id("any").unwrap(), None);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let hashlock: Option<Vec<u8>> = conn
         .query_row("SELECT hashlock FROM swaps", [], |row| row.get(0))

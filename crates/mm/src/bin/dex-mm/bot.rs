@@ -836,6 +836,7 @@ impl Bot {
             min_fill: None,
             time_in_force: TimeInForce::Gtc,
             expires_in: Some(self.order_lifetime_s),
+            client_order_id: None,
         }
     }
 }

@@ -152,6 +152,7 @@ mod tests {
             created_at,
             expires_at: created_at + 1000,
             updated_at: created_at,
+            client_order_id: None,
         }
     }
 

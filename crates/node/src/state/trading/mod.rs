@@ -81,6 +81,29 @@ pub struct PlaceOrder {
     pub expires_in_ms: Option<u64>,
     /// Which of the node's trader keys makes it; default the first.
     pub maker: Option<Address>,
+    /// The client's own id of the order, unique on this node (see
+    /// [`PlaceOrder::client_request`]).
+    pub client_order_id: Option<String>,
+}
+
+impl PlaceOrder {
+    /// The placement in a canonical form, kept with its client order id: the same
+    /// placement (whatever its client order id) gives the same text, so a placement sent
+    /// again under the same id is recognised, and a different one under it is refused.
+    pub fn client_request(&self) -> String {
+        let min_fill = self.min_fill.map(|lots| lots.0);
+        let maker = self.maker.map(|maker| maker.to_string());
+        format!(
+            "market={};side={};price={};quantity={};min_fill={min_fill:?};tif={:?};\
+             expires_in_ms={:?};maker={maker:?}",
+            self.market,
+            self.side.as_u8(),
+            self.price.0,
+            self.quantity.0,
+            self.time_in_force,
+            self.expires_in_ms,
+        )
+    }
 }
 
 /// Settlement state of the node, one component per concern, each owning its state. Lives

@@ -9,7 +9,7 @@ use dex_primitives::{
     Address, B256, Lots, Order, OrderId, U256, UnixMillis, Update, VerifiedOrder,
 };
 use dex_protocol::{GossipMessage, WireMessage};
-use dex_store::{OrderStatus as StoredStatus, OwnOrder, StoreOp, SwapRecord};
+use dex_store::{ClientOrder, OrderStatus as StoredStatus, OwnOrder, StoreOp, SwapRecord};
 use dex_swap::SwapId;
 use tracing::{debug, info, warn};
 
@@ -36,6 +36,8 @@ pub(crate) struct Own {
     pub(crate) in_book: bool,
     /// What it reserves of its asset now (see `account_own`).
     pub(crate) reserving: U256,
+    /// The client's own id of it, if it gave one.
+    pub(crate) client: Option<ClientOrder>,
 }
 
 /// The node's own orders beyond what the book holds: status, remaining as signed, takes
@@ -145,7 +147,11 @@ impl NodeState {
                 what: "order",
                 source,
             })?;
-        self.place_verified(verified, request.time_in_force, now)
+        let client = request.client_order_id.clone().map(|id| ClientOrder {
+            id,
+            request: request.client_request(),
+        });
+        self.place_verified(verified, request.time_in_force, client, now)
     }
 
     /// Places an own order signed elsewhere (a wallet, a bot) by a trader key this node
@@ -180,7 +186,7 @@ impl NodeState {
         }
         self.check_balance(verified.order())?;
         self.check_gas(verified.order(), false)?;
-        self.place_verified(verified, TimeInForce::Gtc, now)
+        self.place_verified(verified, TimeInForce::Gtc, None, now)
     }
 
     /// Everything after an own order is signed and verified: its write, the book, the
@@ -189,6 +195,7 @@ impl NodeState {
         &mut self,
         verified: VerifiedOrder,
         time_in_force: TimeInForce,
+        client: Option<ClientOrder>,
         now: UnixMillis,
     ) -> Result<(OrderId, Decision), Error> {
         let market = verified.market();
@@ -203,6 +210,7 @@ impl NodeState {
             latest_update: None,
             created_at: now,
             updated_at: now,
+            client: client.clone(),
         })));
         let verified = Arc::new(verified);
         let in_book = time_in_force == TimeInForce::Gtc;
@@ -222,6 +230,7 @@ impl NodeState {
             rounds: 0,
             in_book,
             reserving: U256::ZERO,
+            client,
         });
         self.account_own(id);
         self.own_order_event(id, verified.order().quantity, StoredStatus::Open, now);
@@ -431,6 +440,8 @@ impl NodeState {
             time_in_force: TimeInForce::Gtc,
             expires_in_ms: Some(fields.expires_at - now),
             maker: Some(fields.maker),
+            // A new order: the client's id names the original one.
+            client_order_id: None,
         };
         // Not judged against the balance: this quantity was offered before, and the funds
         // the unfinished swap returns may not be in the last reading yet.
@@ -547,6 +558,7 @@ impl NodeState {
             created_at: order.created_at,
             expires_at: order.expires_at,
             updated_at: now,
+            client_order_id: own.client.as_ref().map(|client| client.id.clone()),
         }));
     }
 
@@ -562,6 +574,7 @@ impl NodeState {
             latest_update: None,
             created_at: now,
             updated_at: now,
+            client: own.client.clone(),
         })
     }
 }

@@ -75,6 +75,7 @@ impl NodeState {
                 rounds: MAX_TAKE_ROUNDS,
                 in_book,
                 reserving: U256::ZERO,
+                client: stored.client,
             });
             self.account_own(id);
         }

@@ -1000,6 +1000,7 @@ impl World {
             time_in_force: tif,
             expires_in_ms: Some(3_600_000),
             maker: None,
+            client_order_id: None,
         };
         let now = self.now;
         if let Some(state) = self.nodes[0].state.as_mut() {
