@@ -123,14 +123,15 @@ keystore_interop() {
 }
 keystore_interop
 
-# The trading page as people use it (scripts/ui-test.sh): Debian's Chromium driven by a
-# pinned Playwright from PyPI (both installed by the script; as root for apt-get) against a
-# devnet of the debug binaries: a sell and a buy through the pages' forms, the swap followed
-# to its end, balances checked exactly, no console error, no request elsewhere. Screenshots
-# and figures go to target/test-artifacts/trading-page/.
-step "trading page in Chromium (scripts/ui-test.sh)"
+# The trading page and CCXT as people use them (scripts/client-tests.sh), on a devnet of the
+# debug binaries: Debian's Chromium driven by a pinned Playwright, and the ccxt_p2pdex class
+# (clients/python) on a pinned ccxt (installed by the script; as root for apt-get). A sell
+# and a buy through the pages' forms, then through CCXT; swaps followed to their end,
+# balances checked exactly, no console error, no request elsewhere, every CCXT error mapped.
+# Screenshots and figures go to target/test-artifacts/trading-page/.
+step "trading page in Chromium, and CCXT (scripts/client-tests.sh)"
 if command -v chromium >/dev/null 2>&1 || [[ "$(id -u)" == 0 ]]; then
-  scripts/ui-test.sh
+  scripts/client-tests.sh
 elif [[ "${CI:-}" == true ]]; then
   echo "the trading page test needs Chromium (or root to install it), and under CI it must run" >&2
   exit 1

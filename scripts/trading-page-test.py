@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The trading page in a real browser (scripts/ui-test.sh runs it).
+"""The trading page in a real browser (scripts/client-tests.sh runs it).
 
 Against a running devnet (dex-devnet up --no-market-maker, 3 nodes), in Debian's Chromium
 driven by Playwright: node 3's page (opened from the link `dexctl ui` prints) sells through

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# The trading page in a real browser: a devnet of the debug binaries (two chains, three
-# nodes, no market maker) and scripts/trading-page-test.py, which drives Debian's Chromium
-# with Playwright (pinned, from PyPI): node 3's page sells, node 2's page buys, both follow
-# the swap to the end and show the balances moved exactly. scripts/test.sh runs it.
+# What people and their tools see of a node, on one devnet of the debug binaries (two
+# chains, three nodes, no market maker):
+# - the trading page in a real browser (scripts/trading-page-test.py): Debian's Chromium
+#   driven by Playwright; node 3's page sells, node 2's page buys, both follow the swap to
+#   the end and show the balances moved exactly;
+# - CCXT (scripts/ccxt-test.py): the ccxt_p2pdex exchange class (clients/python) on node 3
+#   sells, on node 2 buys; trades, orders, balances and every mapped error.
+# scripts/test.sh runs it.
 #
-# Installs what it needs: Debian's chromium (as root, with apt-get) and Playwright into the
-# git-ignored .tools/playwright venv (Playwright's own browser download is not used).
-# Screenshots and the figures (results.json) go to $DEX_TEST_ARTIFACTS/trading-page
-# (default target/test-artifacts/trading-page), and the devnet's logs beside them when a
-# check fails.
+# Installs what it needs: Debian's chromium (as root, with apt-get), and Playwright, ccxt
+# (pinned, from PyPI) and clients/python into the git-ignored .tools/clients venv
+# (Playwright's own browser download is not used). Screenshots and the page's figures
+# (results.json) go to $DEX_TEST_ARTIFACTS/trading-page (default
+# target/test-artifacts/trading-page), and the devnet's logs beside them when a check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PLAYWRIGHT_VERSION="1.65.3"
+CCXT_VERSION="4.5.90"
 artifacts="${DEX_TEST_ARTIFACTS:-$PWD/target/test-artifacts}/trading-page"
 target="${CARGO_TARGET_DIR:-target}"
 
@@ -29,12 +34,15 @@ fi
 chromium="$(command -v chromium)"
 "$chromium" --version 2>/dev/null
 
-venv=.tools/playwright
-installed="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("playwright"))' 2>/dev/null || true)"
-if [[ "$installed" != "$PLAYWRIGHT_VERSION" ]]; then
+venv=.tools/clients
+installed() { "$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null || true; }
+if [[ "$(installed playwright)" != "$PLAYWRIGHT_VERSION" || "$(installed ccxt)" != "$CCXT_VERSION" ]]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "playwright==$PLAYWRIGHT_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "playwright==$PLAYWRIGHT_VERSION" "ccxt==$CCXT_VERSION"
 fi
+# The exchange class as users install it (its dependency, ccxt, is the pinned one above).
+"$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --force-reinstall ./clients/python
 
 cargo build --locked --quiet -p dexd -p dexctl -p dex-devnet
 
@@ -69,4 +77,7 @@ grep -q "the devnet is running" "$dir/devnet.out" ||
   { cat "$dir/devnet.out" >&2; echo "the devnet did not start within 120 s" >&2; exit 1; }
 
 rm -rf "$artifacts"
+echo "== the trading page in Chromium"
 "$venv/bin/python" scripts/trading-page-test.py "$dir" "$artifacts" "$target/debug/dexctl" "$chromium"
+echo "== CCXT"
+"$venv/bin/python" scripts/ccxt-test.py "$dir"

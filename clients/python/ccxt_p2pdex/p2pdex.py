@@ -1,0 +1,106 @@
+"""The p2pdex exchange class for CCXT (sync): a p2pdex node's HTTP API as a CCXT exchange.
+
+    import ccxt_p2pdex
+    exchange = ccxt_p2pdex.p2pdex({
+        "apiKey": open("/path/to/data-dir/api.token").read().strip(),
+        "urls": {"api": "http://127.0.0.1:7780"},
+    })
+    exchange.create_order("ETH/USDC", "limit", "sell", 0.05, 2501)
+"""
+
+import ccxt
+from ccxt.base.errors import ExchangeNotAvailable, NetworkError, RequestTimeout
+
+from ._core import P2pdexCore
+
+
+class p2pdex(P2pdexCore, ccxt.Exchange):  # noqa: N801 (CCXT names exchanges in lowercase)
+    def fetch(self, url, method="GET", headers=None, body=None):
+        try:
+            return super().fetch(url, method, headers, body)
+        except (RequestTimeout, ExchangeNotAvailable):
+            raise
+        except NetworkError as error:
+            raise self.not_available(url, error) from error
+
+    def fetch_markets(self, params={}):
+        response = self.request("v1/markets", "public", "GET", params)
+        return [self.parse_market(market) for market in response["markets"]]
+
+    def fetch_order_book(self, symbol, limit=None, params={}):
+        self.load_markets()
+        market = self.market(symbol)
+        request = {"market": market["id"], **({"depth": limit} if limit else {}), **params}
+        response = self.request("v1/markets/{market}/book", "public", "GET", request)
+        return self.parse_order_book(response, market["symbol"], None, "bids", "asks", "price", "quantity")
+
+    def fetch_trades(self, symbol, since=None, limit=None, params={}):
+        """The trades this node took part in (a node sees no one else's trades)."""
+        self.load_markets()
+        market = self.market(symbol)
+        request = {"market": market["id"], **({"limit": limit} if limit else {}), **params}
+        response = self.request("v1/markets/{market}/trades", "private", "GET", request)
+        trades = [self.parse_trade(trade, market) for trade in response["trades"]]
+        return self.filter_by_symbol_since_limit(trades, market["symbol"], since, limit)
+
+    def fetch_balance(self, params={}):
+        self.load_markets()
+        return self.parse_balance(self.request("v1/balances", "private", "GET", params))
+
+    def create_order(self, symbol, type, side, amount, price=None, params={}):
+        self.load_markets()
+        market = self.market(symbol)
+        request = self.create_order_request(market, type, side, amount, price, params)
+        response = self.request("v1/orders", "private", "POST", request)
+        return self.parse_order(response, market)
+
+    def cancel_order(self, id, symbol=None, params={}):
+        client_order_id = params.get("clientOrderId")
+        if client_order_id is not None:
+            path, request = "v1/orders/by-client-id/{clientOrderId}", {"clientOrderId": client_order_id}
+        else:
+            path, request = "v1/orders/{id}", {"id": id}
+        response = self.request(path, "private", "DELETE", request)
+        return self.safe_order({"id": response["orderId"], "clientOrderId": client_order_id,
+                                "status": "canceled", "symbol": symbol, "info": response})
+
+    def cancel_all_orders(self, symbol=None, params={}):
+        self.load_markets()
+        request = {"market": self.market(symbol)["id"]} if symbol is not None else {}
+        response = self.request("v1/orders", "private", "DELETE", {**request, **params})
+        return [self.safe_order({"id": id, "status": "canceled", "symbol": symbol, "info": id})
+                for id in response["cancelled"]]
+
+    def fetch_order(self, id, symbol=None, params={}):
+        self.load_markets()
+        client_order_id = params.get("clientOrderId")
+        if client_order_id is not None:
+            path, request = "v1/orders/by-client-id/{clientOrderId}", {"clientOrderId": client_order_id}
+        else:
+            path, request = "v1/orders/{id}", {"id": id}
+        response = self.request(path, "private", "GET", request)
+        return self.parse_order(response["order"], None, response["swaps"])
+
+    def fetch_orders(self, symbol=None, since=None, limit=None, params={}):
+        self.load_markets()
+        request = {"market": self.market(symbol)["id"]} if symbol is not None else {}
+        orders = self.request("v1/orders", "private", "GET", {**request, **params})["orders"]
+        swaps = self.swaps_by_order(self.request("v1/swaps", "private", "GET", {})["swaps"])
+        parsed = [self.parse_order(order, None, swaps.get(order["orderId"])) for order in orders]
+        return self.filter_by_symbol_since_limit(parsed, symbol, since, limit)
+
+    def fetch_open_orders(self, symbol=None, since=None, limit=None, params={}):
+        return [order for order in self.fetch_orders(symbol, since, None, params)
+                if order["status"] == "open"][:limit]
+
+    def fetch_closed_orders(self, symbol=None, since=None, limit=None, params={}):
+        return [order for order in self.fetch_orders(symbol, since, None, params)
+                if order["status"] != "open"][:limit]
+
+    def fetch_my_trades(self, symbol=None, since=None, limit=None, params={}):
+        self.load_markets()
+        market = self.market(symbol) if symbol is not None else None
+        request = {**({"market": market["id"]} if market else {}), **({"limit": limit} if limit else {}), **params}
+        response = self.request("v1/fills", "private", "GET", request)
+        trades = [self.parse_trade(fill, market) for fill in response["fills"]]
+        return self.filter_by_symbol_since_limit(trades, symbol, since, limit)
