@@ -5,7 +5,9 @@
 #   driven by Playwright; node 3's page sells, node 2's page buys, both follow the swap to
 #   the end and show the balances moved exactly;
 # - CCXT (scripts/ccxt-test.py): the ccxt_p2pdex exchange class (clients/python) on node 3
-#   sells, on node 2 buys; trades, orders, balances and every mapped error.
+#   sells, on node 2 buys; trades, orders, balances and every mapped error;
+# - schemathesis against trading node 1 (config/schemathesis.toml): every check, stateful
+#   runs along the OpenAPI document's links.
 # scripts/test.sh runs it.
 #
 # Installs what it needs: Debian's chromium (as root, with apt-get), and Playwright, ccxt
@@ -16,8 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PLAYWRIGHT_VERSION="1.65.3"
-CCXT_VERSION="4.5.90"
+source scripts/pins.sh
 artifacts="${DEX_TEST_ARTIFACTS:-$PWD/target/test-artifacts}/trading-page"
 target="${CARGO_TARGET_DIR:-target}"
 
@@ -81,3 +82,11 @@ echo "== the trading page in Chromium"
 "$venv/bin/python" scripts/trading-page-test.py "$dir" "$artifacts" "$target/debug/dexctl" "$chromium"
 echo "== CCXT"
 "$venv/bin/python" scripts/ccxt-test.py "$dir"
+# The OpenAPI document against a trading node, after the trades above (orders, swaps, fills
+# to read): every check, and stateful runs along the document's links.
+echo "== schemathesis, every check, against trading node 1"
+install_schemathesis
+.venv/bin/schemathesis --config-file config/schemathesis.toml run "$(cat "$dir/node-1/api.url")/v1/openapi.json" \
+  --url "$(cat "$dir/node-1/api.url")" --max-examples 25 --seed 8 \
+  --header "Authorization: Bearer $(cat "$dir/node-1/api.token")" \
+  --request-timeout 10 --generation-database none --no-color

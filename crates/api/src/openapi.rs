@@ -14,8 +14,10 @@ use crate::{routes, trading, types, ws};
 #[allow(dead_code)]
 pub struct OrderMessage {
     /// Market id (0x, 32 bytes).
+    #[schema(pattern = r"^0x[0-9a-fA-F]{64}$")]
     market: String,
     /// 0 = buy base, 1 = sell base.
+    #[schema(maximum = 1)]
     side: u8,
     /// Limit price in ticks.
     price: u64,
@@ -24,8 +26,10 @@ pub struct OrderMessage {
     /// Smallest fill in lots.
     min_fill: u64,
     /// The maker's address; must be the signer and a key this node holds.
+    #[schema(pattern = r"^0x[0-9a-fA-F]{40}$")]
     maker: String,
     /// This node's peer id (base58), from `/v1/info`.
+    #[schema(pattern = r"^[1-9A-HJ-NP-Za-km-z]{46,60}$")]
     peer: String,
     /// Any number that makes the order unique.
     nonce: u64,
@@ -98,9 +102,157 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document as JSON.
+/// The document as JSON, with the links between operations (what one answers, another
+/// takes), which clients and stateful testing follow.
 pub fn document() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .expect("the OpenAPI document always serializes")
+    let mut document =
+        serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document always serializes");
+    add_links(&mut document);
+    serde_json::to_string_pretty(&document).expect("JSON always serializes")
+}
+
+/// `(operation, status, link name, target operation, parameter, runtime expression)`.
+const LINKS: &[(&str, &str, &str, &str, &str, &str)] = &[
+    (
+        "/v1/orders post",
+        "201",
+        "GetOrder",
+        "/v1/orders/{id} get",
+        "id",
+        "$response.body#/orderId",
+    ),
+    (
+        "/v1/orders post",
+        "201",
+        "CancelOrder",
+        "/v1/orders/{id} delete",
+        "id",
+        "$response.body#/orderId",
+    ),
+    (
+        "/v1/orders post",
+        "201",
+        "GetOrderByClientId",
+        "/v1/orders/by-client-id/{clientOrderId} get",
+        "clientOrderId",
+        "$response.body#/clientOrderId",
+    ),
+    (
+        "/v1/orders post",
+        "201",
+        "CancelOrderByClientId",
+        "/v1/orders/by-client-id/{clientOrderId} delete",
+        "clientOrderId",
+        "$response.body#/clientOrderId",
+    ),
+    (
+        "/v1/orders/signed post",
+        "201",
+        "GetOrder",
+        "/v1/orders/{id} get",
+        "id",
+        "$response.body#/orderId",
+    ),
+    (
+        "/v1/orders/signed post",
+        "201",
+        "CancelOrder",
+        "/v1/orders/{id} delete",
+        "id",
+        "$response.body#/orderId",
+    ),
+    (
+        "/v1/orders get",
+        "200",
+        "GetFirstOrder",
+        "/v1/orders/{id} get",
+        "id",
+        "$response.body#/orders/0/orderId",
+    ),
+    (
+        "/v1/swaps get",
+        "200",
+        "GetFirstSwap",
+        "/v1/swaps/{id} get",
+        "id",
+        "$response.body#/swaps/0/swapId",
+    ),
+    (
+        "/v1/markets get",
+        "200",
+        "GetFirstBook",
+        "/v1/markets/{market}/book get",
+        "market",
+        "$response.body#/markets/0/symbol",
+    ),
+];
+
+fn add_links(document: &mut serde_json::Value) {
+    // A JSON pointer to an operation: `/` in the path is `~1`.
+    let reference = |operation: &str| {
+        let (path, method) = operation.split_once(' ').expect("path and method");
+        format!(
+            "#/paths/{}/{method}",
+            path.replace('~', "~0").replace('/', "~1")
+        )
+    };
+    for (operation, status, name, target, parameter, expression) in LINKS {
+        let (path, method) = operation.split_once(' ').expect("path and method");
+        let Some(response) = document
+            .pointer_mut(&format!(
+                "{}/responses/{status}",
+                &reference(operation)[1..]
+            ))
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            debug_assert!(false, "no {status} answer of {path} {method}");
+            continue;
+        };
+        let links = response
+            .entry("links")
+            .or_insert_with(|| serde_json::json!({}));
+        links[*name] = serde_json::json!({
+            "operationRef": reference(target),
+            "parameters": { *parameter: expression },
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_link_joins_two_documented_operations() {
+        let document: serde_json::Value = serde_json::from_str(&document()).unwrap();
+        let mut links = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                for (status, response) in operation["responses"].as_object().unwrap() {
+                    for (name, link) in response["links"].as_object().into_iter().flatten() {
+                        let target = link["operationRef"].as_str().unwrap();
+                        let operation = document.pointer(&target[1..]);
+                        assert!(
+                            operation.is_some(),
+                            "{path} {method} {status} {name}: {target}"
+                        );
+                        let (parameter, _) = link["parameters"]
+                            .as_object()
+                            .unwrap()
+                            .iter()
+                            .next()
+                            .unwrap();
+                        let named = operation.unwrap()["parameters"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|p| p["name"] == parameter.as_str());
+                        assert!(named, "{target} takes no parameter {parameter}");
+                        links += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(links, LINKS.len());
+    }
 }

@@ -147,7 +147,7 @@ pub(crate) async fn markets(State(state): State<ApiState>) -> Json<Markets> {
 #[into_params(parameter_in = Query)]
 pub(crate) struct BookQuery {
     /// Levels per side, 1 to the configured maximum (default 1,000); default 20.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 1000)]
     depth: Option<usize>,
 }
 
@@ -316,6 +316,14 @@ pub(crate) async fn post_signed_order(
 
 /// Parses an order id path segment.
 pub(crate) fn parse_order_id(text: &str) -> ApiResult<OrderId> {
+    // With or without its 0x, as the documented pattern says (and as swap ids are read).
+    let prefixed;
+    let text = if text.starts_with("0x") {
+        text
+    } else {
+        prefixed = format!("0x{text}");
+        &prefixed
+    };
     OrderId::from_str(text).map_err(|_| ApiError::InvalidOrderId {
         id: text.chars().take(100).collect(),
     })

@@ -122,9 +122,12 @@ fn unix_millis() -> u64 {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Placed; or, for a `clientOrderId` placed before with the same fields, that order as it is now", body = OwnOrderView),
+        (status = 400, description = "`malformed-json`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`unknown-market`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`settlement-off`, `chain-not-configured`, `maker-order-cap`, `duplicate-client-order-id`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`body-too-large`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported-media-type`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`insufficient-balance`, `insufficient-gas` (nothing changes), `invalid-decimal`, `negative-value`, `zero-value`, `too-many-digits`, `off-tick`, `off-lot`, `out-of-range`, `min-fill-above-quantity`, `invalid-client-order-id`, body shape errors", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`chain-unavailable`, `balance-unknown`, `store-unavailable`", body = crate::types::Problem, content_type = "application/problem+json"),
     ))]
@@ -244,6 +247,7 @@ fn parse_status(text: &str) -> ApiResult<OwnOrderStatus> {
         (status = 200, description = "Own orders", body = OwnOrders),
         (status = 400, description = "`invalid-query`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`unknown-market`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`settlement-off`", body = crate::types::Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn list_orders(

@@ -190,11 +190,11 @@ pub struct SignedOrderRequest {
     #[cfg_attr(feature = "server", schema(value_type = crate::openapi::OrderMessage))]
     pub order: Order,
     /// `r ‖ s ‖ v`, 65 bytes as `0x` hex, low-s, `v` 27 or 28.
-    #[cfg_attr(feature = "server", schema(value_type = String))]
+    #[cfg_attr(feature = "server", schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{130}$"))]
     pub signature: Signature,
     /// Optional: the order id the signer computed; refused if it differs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "server", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "server", schema(value_type = Option<String>, pattern = r"^0x[0-9a-fA-F]{64}$"))]
     pub order_id: Option<OrderId>,
 }
 
@@ -291,6 +291,10 @@ pub enum TimeInForce {
 /// `POST /v1/orders`: an order the node signs with its trader key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
+#[cfg_attr(feature = "server", schema(example = json!({
+    "market": "ETH/USDC", "side": "sell", "price": "2600", "quantity": "0.01",
+    "timeInForce": "GTC", "clientOrderId": "example-1"
+})))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlaceOrderRequest {
     /// Market id or `BASE/QUOTE` symbol.
