@@ -1,10 +1,12 @@
-//! A small client of a node's REST API, for the devnet's readiness checks and its demo
-//! trade: plain HTTP on loopback, JSON in and out, problems kept as such.
+//! The nodes' REST API for the devnet's async code: dex-client's blocking client, each call
+//! on tokio's blocking pool so it can be awaited from any runtime.
 
 use std::time::Duration;
 
-use dex_api::types::Problem;
-use serde::{Serialize, de::DeserializeOwned};
+use dex_api::types::{
+    Book, Info, OwnOrderDetail, OwnOrderView, OwnOrders, Peers, PlaceOrderRequest, SwapDetail,
+};
+use dex_client::{Client, ClientError};
 
 use crate::DevnetError;
 
@@ -12,169 +14,99 @@ use crate::DevnetError;
 /// request timeout is 10 s by default).
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Calls one node's API. Cheap to clone. Calls run on tokio's blocking pool, so they can be
-/// awaited from any runtime.
+/// Calls one node's API. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct NodeClient {
-    url: String,
-    token: String,
-    agent: ureq::Agent,
-}
-
-/// Why an API call failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallFailure {
-    /// No answer: the node is down or not listening yet.
-    Unreachable(String),
-    /// The node answered with a problem.
-    Problem(Box<Problem>),
-    /// The node answered something that is not the expected JSON.
-    Unexpected {
-        /// The HTTP status.
-        status: u16,
-        /// What was wrong, with the start of the body.
-        reason: String,
-    },
-}
-
-impl std::fmt::Display for CallFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CallFailure::Unreachable(reason) => write!(f, "no answer: {reason}"),
-            CallFailure::Problem(problem) => write!(
-                f,
-                "{} {} ({}): {}",
-                problem.status,
-                problem.title,
-                problem.slug(),
-                problem.detail
-            ),
-            CallFailure::Unexpected { status, reason } => {
-                write!(f, "unexpected answer (HTTP {status}): {reason}")
-            }
-        }
-    }
-}
-
-impl CallFailure {
-    /// The problem's slug (`chain-unavailable`), if the node answered with a problem.
-    pub fn slug(&self) -> Option<&str> {
-        match self {
-            CallFailure::Problem(problem) => Some(problem.slug()),
-            _ => None,
-        }
-    }
+    client: Client,
 }
 
 impl NodeClient {
     /// A client of the API at `url` (`http://127.0.0.1:PORT`) with the node's bearer
     /// `token`.
     pub fn new(url: impl Into<String>, token: impl Into<String>) -> NodeClient {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(CALL_TIMEOUT))
-            .build()
-            .into();
         NodeClient {
-            url: url.into().trim_end_matches('/').to_owned(),
-            token: token.into(),
-            agent,
+            client: Client::new(url, Some(token.into())).with_timeout(CALL_TIMEOUT),
         }
     }
 
     /// The API's base URL.
     pub fn url(&self) -> &str {
-        &self.url
+        self.client.base_url()
     }
 
-    /// `GET path` with the token, decoded as `T`.
-    pub async fn get<T: DeserializeOwned + Send + 'static>(
-        &self,
-        path: &str,
-    ) -> Result<T, DevnetError> {
-        self.call("GET", path, None).await
+    /// The blocking client, for calls this type has no method for.
+    pub fn blocking(&self) -> &Client {
+        &self.client
     }
 
-    /// `POST path` with the token and `body` as JSON, decoded as `T`.
-    pub async fn post<T: DeserializeOwned + Send + 'static>(
-        &self,
-        path: &str,
-        body: &impl Serialize,
-    ) -> Result<T, DevnetError> {
-        let body = serde_json::to_string(body).map_err(|err| {
-            self.error(
-                "POST",
-                path,
-                CallFailure::Unexpected {
-                    status: 0,
-                    reason: format!("the request does not serialise: {err}"),
-                },
-            )
-        })?;
-        self.call("POST", path, Some(body)).await
-    }
-
-    fn error(&self, method: &str, path: &str, failure: CallFailure) -> DevnetError {
-        DevnetError::Api {
-            request: format!("{method} {}{path}", self.url),
-            failure,
-        }
-    }
-
-    async fn call<T: DeserializeOwned + Send + 'static>(
-        &self,
-        method: &'static str,
-        path: &str,
-        body: Option<String>,
-    ) -> Result<T, DevnetError> {
-        let client = self.clone();
-        let target = format!("{}{path}", self.url);
-        let answer = tokio::task::spawn_blocking(move || client.blocking(method, &target, body))
+    /// Runs `call` on the blocking client off the async threads; `what` names it in
+    /// errors (`GET info`).
+    pub async fn call<T, F>(&self, what: &str, call: F) -> Result<T, DevnetError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Client) -> Result<T, ClientError> + Send + 'static,
+    {
+        let client = self.client.clone();
+        let answer = tokio::task::spawn_blocking(move || call(&client))
             .await
             .unwrap_or_else(|err| {
-                Err(CallFailure::Unreachable(format!(
-                    "the call's thread failed: {err}"
-                )))
+                Err(ClientError::Unreachable {
+                    url: self.url().to_owned(),
+                    reason: format!("the call's thread failed: {err}"),
+                })
             });
-        answer.map_err(|failure| self.error(method, path, failure))
+        answer.map_err(|failure| DevnetError::Api {
+            request: format!("{what} at {}", self.url()),
+            failure,
+        })
     }
 
-    fn blocking<T: DeserializeOwned>(
+    /// Who the node is.
+    pub async fn info(&self) -> Result<Info, DevnetError> {
+        self.call("GET info", |client| client.info()).await
+    }
+
+    /// Its connected peers.
+    pub async fn peers(&self) -> Result<Peers, DevnetError> {
+        self.call("GET peers", |client| client.peers()).await
+    }
+
+    /// The best `depth` levels of each side of `market`.
+    pub async fn book(&self, market: &str, depth: usize) -> Result<Book, DevnetError> {
+        let market = market.to_owned();
+        self.call("GET book", move |client| client.book(&market, depth))
+            .await
+    }
+
+    /// Places an order the node signs.
+    pub async fn place_order(
         &self,
-        method: &str,
-        url: &str,
-        body: Option<String>,
-    ) -> Result<T, CallFailure> {
-        let bearer = format!("Bearer {}", self.token);
-        let result = match body {
-            Some(body) => self
-                .agent
-                .post(url)
-                .header("Authorization", &bearer)
-                .header("Content-Type", "application/json")
-                .send(body),
-            None if method == "GET" => self.agent.get(url).header("Authorization", &bearer).call(),
-            None => unreachable!("only GET and POST are used"),
-        };
-        let mut response = result.map_err(|err| CallFailure::Unreachable(err.to_string()))?;
-        let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|err| CallFailure::Unreachable(format!("reading the answer: {err}")))?;
-        let unexpected = |reason: String| CallFailure::Unexpected {
-            status,
-            reason: format!(
-                "{reason}; body: {}",
-                text.chars().take(300).collect::<String>()
-            ),
-        };
-        if !(200..300).contains(&status) {
-            return Err(match serde_json::from_str::<Problem>(&text) {
-                Ok(problem) => CallFailure::Problem(Box::new(problem)),
-                Err(_) => unexpected("not a problem document".into()),
-            });
-        }
-        serde_json::from_str(&text).map_err(|err| unexpected(err.to_string()))
+        request: &PlaceOrderRequest,
+    ) -> Result<OwnOrderView, DevnetError> {
+        let request = request.clone();
+        self.call("POST order", move |client| client.place_order(&request))
+            .await
+    }
+
+    /// Own orders, of `status` only if given.
+    pub async fn orders(&self, status: Option<&str>) -> Result<OwnOrders, DevnetError> {
+        let status = status.map(str::to_owned);
+        self.call("GET orders", move |client| {
+            client.orders(None, status.as_deref())
+        })
+        .await
+    }
+
+    /// One own order with its swaps.
+    pub async fn order(&self, id: &str) -> Result<OwnOrderDetail, DevnetError> {
+        let id = id.to_owned();
+        self.call("GET order", move |client| client.order(&id))
+            .await
+    }
+
+    /// One swap with its history.
+    pub async fn swap(&self, id: &str) -> Result<SwapDetail, DevnetError> {
+        let id = id.to_owned();
+        self.call("GET swap", move |client| client.swap(&id)).await
     }
 }

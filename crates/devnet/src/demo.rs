@@ -12,8 +12,7 @@ use std::{
 
 use alloy_primitives::{Address, U256};
 use dex_api::types::{
-    Book, BookLevel, OwnOrderDetail, OwnOrderView, PlaceOrderRequest, SideName, SwapDetail,
-    SwapLogView, SwapView, TimeInForce,
+    BookLevel, OwnOrderView, PlaceOrderRequest, SideName, SwapLogView, SwapView, TimeInForce,
 };
 use dex_primitives::Market;
 use serde_json::Value;
@@ -69,7 +68,7 @@ pub async fn place_order(
 ) -> Result<OwnOrderView, DevnetError> {
     let give_up = Instant::now() + deadline;
     loop {
-        match client.post::<OwnOrderView>("/v1/orders", request).await {
+        match client.place_order(request).await {
             Err(DevnetError::Api { failure, .. })
                 if failure.slug() == Some("chain-unavailable") && Instant::now() < give_up =>
             {
@@ -104,10 +103,9 @@ pub async fn wait_for_ask(
     };
     let limit = at_most.map(parse_price).transpose()?;
     let wanted = quantity.map(parse_quantity).transpose()?;
-    let path = format!("/v1/markets/{}/book?depth=5", market.id());
     let give_up = Instant::now() + deadline;
     loop {
-        if let Ok(book) = client.get::<Book>(&path).await
+        if let Ok(book) = client.book(&market.id().to_string(), 5).await
             && let Some(best) = book.asks.first()
         {
             let price = parse_price(&best.price)?;
@@ -139,7 +137,7 @@ pub async fn wait_for_swaps(
 ) -> Result<Vec<SwapView>, DevnetError> {
     let give_up = Instant::now() + deadline;
     loop {
-        let detail: OwnOrderDetail = client.get(&format!("/v1/orders/{order_id}")).await?;
+        let detail = client.order(order_id).await?;
         if !detail.swaps.is_empty() {
             return Ok(detail.swaps);
         }
@@ -204,11 +202,7 @@ pub async fn follow_swaps(
                     continue;
                 }
                 // Unknown yet (the maker learns of it a moment later) or restarting.
-                let Ok(detail) = party
-                    .client
-                    .get::<SwapDetail>(&format!("/v1/swaps/{swap_id}"))
-                    .await
-                else {
+                let Ok(detail) = party.client.swap(swap_id).await else {
                     continue;
                 };
                 let last = seen.get(&key).copied();

@@ -118,10 +118,10 @@ pub enum DevnetError {
     /// A call to a node's API failed.
     #[error("{request}: {failure}")]
     Api {
-        /// Method and URL.
+        /// The call and the node's URL.
         request: String,
         /// What went wrong.
-        failure: crate::CallFailure,
+        failure: dex_client::ClientError,
     },
     /// The demo trade or a check of the devnet did not go as it must.
     #[error("{0}")]

@@ -42,7 +42,7 @@ mod market_maker;
 pub mod nodes;
 pub mod supervisor;
 
-pub use api::{CallFailure, NodeClient};
+pub use api::NodeClient;
 
 pub use config::{
     BASE_CHAIN_ID, ChainsConfig, DEFAULT_BASE_PORT, DEFAULT_QUOTE_PORT, DEFAULT_TRADERS,

@@ -7,7 +7,6 @@ use std::{
     time::Duration,
 };
 
-use dex_api::types::OwnOrders;
 use tracing::info;
 
 use crate::{ChildSpec, Devnet, DevnetError, DevnetNode, NodeClient};
@@ -149,10 +148,7 @@ async fn wait_quoting(
             ),
             timeout,
             async || {
-                let orders = client
-                    .get::<OwnOrders>("/v1/orders?status=open")
-                    .await
-                    .ok()?;
+                let orders = client.orders(Some("open")).await.ok()?;
                 let side = |side: dex_api::types::SideName| {
                     orders.orders.iter().any(|order| order.side == side)
                 };

@@ -19,7 +19,7 @@ use std::{
     time::Duration,
 };
 
-use dex_api::types::{Info, Peers};
+use dex_api::types::Info;
 use dex_primitives::Market;
 use tracing::info;
 
@@ -138,11 +138,10 @@ impl DevnetNode {
     /// Its trading page, signed in: the token rides in the URL fragment, which browsers
     /// never send to a server (`dexctl ui` prints the same link).
     pub fn page_link(&self) -> String {
-        format!(
-            "{}/#token={}",
-            self.api_url,
-            dex_api::types::percent_encode(&self.token)
-        )
+        self.client()
+            .blocking()
+            .page_link()
+            .unwrap_or_else(|_| self.api_url.clone())
     }
 
     /// A client of its API.
@@ -415,32 +414,38 @@ pub(crate) async fn wait_node_up(
     trader: &DevnetAccount,
 ) -> Result<DevnetNode, DevnetError> {
     let name = DevnetNode::name_of(index);
-    let url_file = dir.join(dex_api::layout::API_URL);
-    let token_file = dir.join(dex_api::layout::API_TOKEN);
     let url = supervisor
         .wait_ready(
             &name,
-            &format!("{name} to listen (its API URL in {})", url_file.display()),
+            &format!("{name} to listen (its API URL in {})", dir.display()),
             config.startup_timeout,
             async || {
-                fs::read_to_string(&url_file)
+                dex_client::read_url(dir)
                     .ok()
-                    .map(|url| url.trim().to_owned())
+                    .flatten()
                     .filter(|url| !url.is_empty())
             },
         )
         .await?;
-    let token = fs::read_to_string(&token_file)
-        .map_err(|source| DevnetError::io("reading the API token", &token_file, source))?
-        .trim()
-        .to_owned();
+    let token = dex_client::read_token(dir)
+        .map_err(|failure| DevnetError::Api {
+            request: format!("reading {name}'s API token"),
+            failure,
+        })?
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            DevnetError::Check(format!(
+                "{name} listens at {url} but its data dir {} has no API token",
+                dir.display()
+            ))
+        })?;
     let client = NodeClient::new(&url, &token);
     let info: Info = supervisor
         .wait_ready(
             &name,
             &format!("{name} to answer GET {url}/v1/info"),
             config.startup_timeout,
-            async || client.get::<Info>("/v1/info").await.ok(),
+            async || client.info().await.ok(),
         )
         .await?;
     if !info.settlement || !info.traders.contains(&trader.address) {
@@ -491,7 +496,7 @@ pub(crate) async fn wait_peers(
             ),
             timeout,
             async || {
-                let peers = client.get::<Peers>("/v1/peers").await.ok()?;
+                let peers = client.peers().await.ok()?;
                 others
                     .iter()
                     .all(|other| peers.peers.iter().any(|peer| &peer.peer_id == other))
@@ -519,7 +524,7 @@ pub(crate) async fn wait_chains(
             ),
             timeout,
             async || {
-                let info = client.get::<Info>("/v1/info").await.ok()?;
+                let info = client.info().await.ok()?;
                 ids.iter()
                     .all(|id| info.chains_up.contains(id))
                     .then_some(())

@@ -14,11 +14,13 @@
 //! else `DEX_KEY_PASSWORD`, else a prompt when stdin is a terminal. Plain hex key files are
 //! read or written only with `--insecure-plain-key`.
 
-mod client;
 mod offline;
 mod online;
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -338,6 +340,12 @@ fn parse_side(text: &str) -> Result<SideName, String> {
     }
 }
 
+/// The data dir: `--data-dir`, `DEX_DATA_DIR`, or `~/.p2pdex`.
+fn data_dir_or_default(flag: Option<&Path>) -> Option<PathBuf> {
+    flag.map(Path::to_owned)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".p2pdex")))
+}
+
 /// An offline command's JSON, or an API command's output.
 enum Printed {
     Json(serde_json::Value),
@@ -347,15 +355,15 @@ enum Printed {
 fn run(cli: Cli) -> Result<Printed> {
     let global = &cli.global;
     let client = || {
-        client::Client::new(
+        dex_client::Client::discover(
             global.url.as_deref(),
             global.token.as_deref(),
-            client::data_dir(global.data_dir.as_deref()).as_deref(),
+            data_dir_or_default(global.data_dir.as_deref()).as_deref(),
         )
     };
     let api = |output: Result<online::Output>| output.map(Printed::Api);
     let data_dir = || {
-        client::data_dir(global.data_dir.as_deref())
+        data_dir_or_default(global.data_dir.as_deref())
             .ok_or_else(|| anyhow::anyhow!("no data dir: pass --data-dir"))
     };
     let access = |plain: bool, password: &PasswordArgs, strength: KdfStrength| KeyAccess {

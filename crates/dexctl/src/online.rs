@@ -3,14 +3,10 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use dex_api::types::{
-    Balances, Book, Info, Markets, OwnOrderDetail, OwnOrderView, OwnOrders, PlaceOrderRequest,
-    SideName, SwapDetail, SwapView, Swaps, TimeInForce, Trades, percent_encode as encode,
-};
-use serde::de::DeserializeOwned;
+use dex_api::types::{OwnOrderView, PlaceOrderRequest, SideName, SwapView, TimeInForce};
+use dex_client::Client;
+use serde::Serialize;
 use serde_json::Value;
-
-use crate::client::Client;
 
 /// What a command prints: the API's JSON, and its human rendering.
 pub(crate) struct Output {
@@ -26,15 +22,17 @@ impl Output {
 }
 
 pub(crate) fn health(client: &Client) -> Result<Output> {
-    let json = client.get("/v1/health")?;
-    let text = json["status"].as_str().unwrap_or("?").to_owned();
-    Ok(Output { json, text })
+    let health = client.health()?;
+    Ok(Output {
+        json: json(&health)?,
+        text: health.status,
+    })
 }
 
 /// The trading page's link, once the node answers.
 pub(crate) fn ui(client: &Client) -> Result<Output> {
     let link = client.page_link()?;
-    client.get("/v1/health")?;
+    client.health()?;
     Ok(Output {
         json: serde_json::json!({ "url": link }),
         text: link,
@@ -42,8 +40,8 @@ pub(crate) fn ui(client: &Client) -> Result<Output> {
 }
 
 pub(crate) fn info(client: &Client) -> Result<Output> {
-    let json = client.get("/v1/info")?;
-    let info: Info = parse(&json, "/v1/info")?;
+    let info = client.info()?;
+    let json = json(&info)?;
     let mut rows = vec![
         vec!["version".into(), info.version],
         vec!["peer id".into(), info.peer_id],
@@ -72,7 +70,7 @@ pub(crate) fn info(client: &Client) -> Result<Output> {
 }
 
 pub(crate) fn peers(client: &Client) -> Result<Output> {
-    let json = client.get("/v1/peers")?;
+    let json = json(&client.peers()?)?;
     let rows: Vec<Vec<String>> = json["peers"]
         .as_array()
         .map(|peers| {
@@ -96,8 +94,8 @@ pub(crate) fn peers(client: &Client) -> Result<Output> {
 }
 
 pub(crate) fn markets(client: &Client) -> Result<Output> {
-    let json = client.get("/v1/markets")?;
-    let markets: Markets = parse(&json, "/v1/markets")?;
+    let markets = client.markets()?;
+    let json = json(&markets)?;
     let rows = markets
         .markets
         .iter()
@@ -119,11 +117,8 @@ pub(crate) fn markets(client: &Client) -> Result<Output> {
 }
 
 pub(crate) fn book(client: &Client, market: &str, depth: usize) -> Result<Output> {
-    let json = client.get(&format!(
-        "/v1/markets/{}/book?depth={depth}",
-        encode(market)
-    ))?;
-    let book: Book = parse(&json, "book")?;
+    let book = client.book(market, depth)?;
+    let json = json(&book)?;
     let mut rows = Vec::new();
     for level in book.asks.iter().rev() {
         rows.push(vec![
@@ -154,8 +149,8 @@ pub(crate) fn book(client: &Client, market: &str, depth: usize) -> Result<Output
 }
 
 pub(crate) fn trades(client: &Client, market: &str) -> Result<Output> {
-    let json = client.get(&format!("/v1/markets/{}/trades", encode(market)))?;
-    let trades: Trades = parse(&json, "trades")?;
+    let trades = client.trades(market, None)?;
+    let json = json(&trades)?;
     let rows: Vec<Vec<String>> = trades
         .trades
         .iter()
@@ -207,9 +202,8 @@ pub(crate) fn order_place(client: &Client, place: Place<'_>) -> Result<Output> {
         expires_in: place.expires_in,
         client_order_id: None,
     };
-    let body = serde_json::to_string(&request).context("encoding the order")?;
-    let json = client.post("/v1/orders", &body)?;
-    let order: OwnOrderView = parse(&json, "order")?;
+    let order = client.place_order(&request)?;
+    let json = json(&order)?;
     let text = format!(
         "{} {} {} {} @ {}: {} (remaining {})",
         order.order_id,
@@ -225,22 +219,15 @@ pub(crate) fn order_place(client: &Client, place: Place<'_>) -> Result<Output> {
 
 pub(crate) fn order_submit(client: &Client, file: &Path) -> Result<Output> {
     let body = crate::offline::read_input(file)?;
-    client.post("/v1/orders/signed", &body).map(Output::generic)
+    json(&client.post_signed_order_json(&body)?).map(Output::generic)
 }
 
 pub(crate) fn order_cancel(client: &Client, id: &str) -> Result<Output> {
-    client
-        .delete(&format!("/v1/orders/{}", encode(id)))
-        .map(Output::generic)
+    json(&client.cancel_order(id)?).map(Output::generic)
 }
 
 pub(crate) fn order_cancel_all(client: &Client, market: Option<&str>) -> Result<Output> {
-    let query = market
-        .map(|market| format!("?market={}", encode(market)))
-        .unwrap_or_default();
-    client
-        .delete(&format!("/v1/orders{query}"))
-        .map(Output::generic)
+    json(&client.cancel_all(market)?).map(Output::generic)
 }
 
 pub(crate) fn order_list(
@@ -248,20 +235,8 @@ pub(crate) fn order_list(
     market: Option<&str>,
     status: Option<&str>,
 ) -> Result<Output> {
-    let mut query = Vec::new();
-    if let Some(market) = market {
-        query.push(format!("market={}", encode(market)));
-    }
-    if let Some(status) = status {
-        query.push(format!("status={}", encode(status)));
-    }
-    let query = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", query.join("&"))
-    };
-    let json = client.get(&format!("/v1/orders{query}"))?;
-    let orders: OwnOrders = parse(&json, "/v1/orders")?;
+    let orders = client.orders(market, status)?;
+    let json = json(&orders)?;
     let rows: Vec<Vec<String>> = orders.orders.iter().map(order_row).collect();
     let text = if rows.is_empty() {
         "no orders".to_owned()
@@ -272,8 +247,8 @@ pub(crate) fn order_list(
 }
 
 pub(crate) fn order_show(client: &Client, id: &str) -> Result<Output> {
-    let json = client.get(&format!("/v1/orders/{}", encode(id)))?;
-    let detail: OwnOrderDetail = parse(&json, "order")?;
+    let detail = client.order(id)?;
+    let json = json(&detail)?;
     let mut text = table(&ORDER_HEADERS, &[order_row(&detail.order)]);
     if !detail.swaps.is_empty() {
         let rows: Vec<Vec<String>> = detail.swaps.iter().map(swap_row).collect();
@@ -347,8 +322,8 @@ const SWAP_HEADERS: [&str; 7] = [
 
 pub(crate) fn swaps(client: &Client, id: Option<&str>) -> Result<Output> {
     let Some(id) = id else {
-        let json = client.get("/v1/swaps")?;
-        let swaps: Swaps = parse(&json, "/v1/swaps")?;
+        let swaps = client.swaps()?;
+        let json = json(&swaps)?;
         let rows: Vec<Vec<String>> = swaps.swaps.iter().map(swap_row).collect();
         let text = if rows.is_empty() {
             "no swaps".to_owned()
@@ -357,8 +332,8 @@ pub(crate) fn swaps(client: &Client, id: Option<&str>) -> Result<Output> {
         };
         return Ok(Output { json, text });
     };
-    let json = client.get(&format!("/v1/swaps/{}", encode(id)))?;
-    let detail: SwapDetail = parse(&json, "swap")?;
+    let detail = client.swap(id)?;
+    let json = json(&detail)?;
     let history: Vec<Vec<String>> = detail
         .events
         .iter()
@@ -380,8 +355,8 @@ pub(crate) fn swaps(client: &Client, id: Option<&str>) -> Result<Output> {
 }
 
 pub(crate) fn balances(client: &Client) -> Result<Output> {
-    let json = client.get("/v1/balances")?;
-    let balances: Balances = parse(&json, "/v1/balances")?;
+    let balances = client.balances()?;
+    let json = json(&balances)?;
     let rows: Vec<Vec<String>> = balances
         .balances
         .iter()
@@ -410,9 +385,10 @@ pub(crate) fn balances(client: &Client) -> Result<Output> {
     Ok(Output { json, text })
 }
 
-/// `json` read as the answer type `T` (without copying it), or an error naming `what`.
-fn parse<T: DeserializeOwned>(json: &Value, what: &str) -> Result<T> {
-    T::deserialize(json).with_context(|| format!("unexpected {what} answer"))
+/// An answer as the JSON `--json` prints: the node's JSON, decoded into the shared wire
+/// types and encoded back (same fields, same values; keys sorted as before).
+fn json(answer: &impl Serialize) -> Result<Value> {
+    serde_json::to_value(answer).context("encoding the answer as JSON")
 }
 
 fn scalar(value: &Value) -> String {

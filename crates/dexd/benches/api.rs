@@ -25,8 +25,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use dex_api::types::{PlaceOrderRequest, SideName, TimeInForce};
+use dex_client::Client;
 use dex_devnet::{ChainsConfig, Devnet};
-use serde_json::{Value, json};
 
 /// Resting orders in the book before the book route is measured.
 const RESTING: usize = 10_000;
@@ -43,8 +44,8 @@ end
 
 struct Node {
     child: Child,
-    url: String,
-    token: String,
+    /// Its API, found through its data dir (wrk is given its URL and token).
+    client: Client,
     dir: tempfile::TempDir,
 }
 
@@ -114,19 +115,17 @@ command_queue = 4096
         .expect("dexd starts");
     let mut node = Node {
         child,
-        url: String::new(),
-        token: String::new(),
+        client: Client::new("http://not-listening-yet", None),
         dir,
     };
-    node.url = wait("dexd's api.url", || {
-        fs::read_to_string(data.join("api.url"))
-            .ok()
-            .map(|url| url.trim().to_owned())
+    let url = wait("dexd's API URL", || {
+        dex_client::read_url(&data).ok().flatten()
     });
-    node.token = fs::read_to_string(data.join("api.token"))
-        .expect("api.token")
-        .trim()
-        .to_owned();
+    node.client = Client::discover(Some(&url), None, Some(&data))
+        .unwrap_or_else(|err| fail(format!("dexd's data dir: {err}")));
+    if node.client.token().is_none() {
+        fail("dexd wrote no API token".into());
+    }
     node
 }
 
@@ -143,43 +142,22 @@ fn wait<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-fn get_json(agent: &ureq::Agent, node: &Node, path: &str) -> Value {
-    let mut response = agent
-        .get(&format!("{}{path}", node.url))
-        .header("Authorization", &format!("Bearer {}", node.token))
-        .call()
-        .unwrap_or_else(|err| fail(format!("GET {path}: {err}")));
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
 /// Places `count` non-crossing bids (0.001 ETH at 1,000.00 to 1,999.99 USDC) through the
 /// API: the resting book of the read benchmark.
 fn load_book(node: &Node, count: usize) {
-    let agent = agent();
     for index in 0..count {
         let cents = 100_000 + (index * 7919) % 100_000;
-        let body = json!({
-            "market": "ETH/USDC", "side": "buy", "quantity": "0.001",
-            "price": format!("{}.{:02}", cents / 100, cents % 100),
-        });
-        let mut response = agent
-            .post(&format!("{}/v1/orders", node.url))
-            .header("Authorization", &format!("Bearer {}", node.token))
-            .header("Content-Type", "application/json")
-            .send(body.to_string())
-            .unwrap_or_else(|err| fail(format!("placing a resting order: {err}")));
-        if response.status().as_u16() != 201 {
-            let text = response.body_mut().read_to_string().unwrap_or_default();
-            fail(format!("a resting order was refused: {text}"));
+        let request = PlaceOrderRequest {
+            market: "ETH/USDC".into(),
+            side: SideName::Buy,
+            price: format!("{}.{:02}", cents / 100, cents % 100),
+            quantity: "0.001".into(),
+            min_fill: None,
+            time_in_force: TimeInForce::Gtc,
+            expires_in: None,
+        };
+        if let Err(err) = node.client.place_order(&request) {
+            fail(format!("a resting order was refused: {err}"));
         }
     }
 }
@@ -199,7 +177,7 @@ fn wrk(name: &str, node: &Node, path: &str, script: &str, seconds: u64) -> (f64,
             "-s",
         ])
         .arg(&script_path)
-        .arg(format!("{}{path}", node.url))
+        .arg(format!("{}{path}", node.client.base_url()))
         .output()
         .unwrap_or_else(|err| {
             fail(format!(
@@ -249,14 +227,14 @@ fn main() {
         .block_on(Devnet::start_chains(ChainsConfig::for_tests(dir.path())))
         .unwrap_or_else(|err| fail(format!("devnet chains: {err} (scripts/install-tools.sh)")));
     let node = start_node(&devnet);
-    let agent = agent();
     wait("the node trading on both chains", || {
-        let info = get_json(&agent, &node, "/v1/info");
-        let balances = get_json(&agent, &node, "/v1/balances");
-        let read = balances["balances"]
-            .as_array()
-            .is_some_and(|all| all.iter().all(|balance| balance["readAt"].is_u64()));
-        (info["chainsUp"] == json!([31337, 31338]) && read).then_some(())
+        let info = node.client.info().ok()?;
+        let balances = node.client.balances().ok()?;
+        let read = balances
+            .balances
+            .iter()
+            .all(|balance| balance.read_at.is_some());
+        (info.chains_up == [31337, 31338] && read).then_some(())
     });
 
     let (health_rps, health_p99) = wrk("health", &node, "/v1/health", "", seconds);
@@ -265,9 +243,12 @@ fn main() {
 
     eprintln!("placing {RESTING} resting orders");
     load_book(&node, RESTING);
-    let book = get_json(&agent, &node, "/v1/markets/ETH%2FUSDC/book?depth=20");
-    if book["bids"].as_array().map_or(0, Vec::len) != 20 {
-        fail(format!("the book does not have 20 bid levels: {book}"));
+    let book = node
+        .client
+        .book("ETH/USDC", 20)
+        .unwrap_or_else(|err| fail(format!("the book: {err}")));
+    if book.bids.len() != 20 {
+        fail(format!("the book does not have 20 bid levels: {book:?}"));
     }
     let (book_rps, book_p99) = wrk(
         "book",
@@ -294,7 +275,7 @@ request = function()
   return wrk.format("POST", nil, {{["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"}}, body)
 end
 "#,
-        token = node.token
+        token = node.client.token().unwrap_or_default()
     );
     let (place_rps, place_p99) = wrk("place", &node, "/v1/orders", &place, seconds);
     println!("api_place_rps {place_rps:.0} req/s");

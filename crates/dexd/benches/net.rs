@@ -54,7 +54,6 @@ use dex_netlab::{Host, Lab};
 use dex_network::{Acceptance, Multiaddr, NetworkConfig, NetworkEvent};
 use dex_primitives::{Lots, Order, Side, SignedOrder, Ticks, TraderKey};
 use dex_protocol::{ALIVE_TOPIC, GossipMessage, WireMessage, market_topic};
-use serde_json::Value;
 
 /// Hosts of each variant.
 const NODES: usize = 30;
@@ -614,19 +613,19 @@ impl Drop for StopOnDrop<'_> {
 mod ours {
     use super::*;
 
-    use tungstenite::{Message, stream::MaybeTlsStream};
+    use dex_client::{Client, ClientError};
+    use tungstenite::stream::MaybeTlsStream;
 
     /// One release dexd on a lab host.
     pub(crate) struct Dexd {
         process: Process,
         dir: tempfile::TempDir,
         host: Host,
-        url: String,
-        token: String,
+        /// Its API, found through its data dir once it is up.
+        client: Client,
         peer_id: String,
         /// Its trader key, read once it is up.
         key: Option<TraderKey>,
-        agent: ureq::Agent,
     }
 
     fn config() -> String {
@@ -647,14 +646,6 @@ orders_per_maker = 10000000
 "#,
             markets.display()
         )
-    }
-
-    fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into()
     }
 
     impl Dexd {
@@ -681,11 +672,9 @@ orders_per_maker = 10000000
                 process: Process::spawn(command)?,
                 dir,
                 host: host.clone(),
-                url: String::new(),
-                token: String::new(),
+                client: Client::new("http://not-listening-yet", None),
                 peer_id: String::new(),
                 key: None,
-                agent: agent(),
             })
         }
 
@@ -696,24 +685,15 @@ orders_per_maker = 10000000
                 if let Some(status) = self.process.exited() {
                     bail!("dexd on {} exited with {status}: {}", self.host, self.log());
                 }
-                Ok(fs::read_to_string(data.join("api.url"))
-                    .ok()
-                    .map(|url| url.trim().to_owned()))
+                Ok(dex_client::read_url(&data)?)
             })?;
-            self.url = url;
-            self.token = fs::read_to_string(data.join("api.token"))?
-                .trim()
-                .to_owned();
+            self.client = Client::discover(Some(&url), None, Some(&data))?;
             self.key = Some(
                 fs::read_to_string(data.join("trader.key"))?
                     .parse()
                     .context("the node's trader.key")?,
             );
-            let info = self.get("/v1/info")?;
-            self.peer_id = info["peerId"]
-                .as_str()
-                .with_context(|| format!("no peer id in {info}"))?
-                .to_owned();
+            self.peer_id = self.call(Client::info)?.peer_id;
             Ok(())
         }
 
@@ -723,19 +703,16 @@ orders_per_maker = 10000000
             lines[lines.len().saturating_sub(20)..].join("\n")
         }
 
-        fn get(&self, path: &str) -> Result<Value> {
-            let url = format!("{}{path}", self.url);
-            self.host.within(|| {
-                let mut response = self.agent.get(&url).call()?;
-                let text = response.body_mut().read_to_string()?;
-                anyhow::Ok(serde_json::from_str(&text)?)
-            })?
+        /// One call of its API, from inside its host.
+        fn call<T: Send>(
+            &self,
+            call: impl FnOnce(&Client) -> Result<T, ClientError> + Send,
+        ) -> Result<T> {
+            Ok(self.host.within(|| call(&self.client))??)
         }
 
         fn peers(&self) -> Result<usize> {
-            Ok(self.get("/v1/peers")?["peers"]
-                .as_array()
-                .map_or(0, Vec::len))
+            Ok(self.call(Client::peers)?.peers.len())
         }
 
         /// Order `k` of the run by this node's trader, naming this node, signed.
@@ -753,35 +730,22 @@ orders_per_maker = 10000000
         arrivals: &AtomicUsize,
         stop: &AtomicBool,
     ) -> Result<HashMap<String, u64>> {
-        let url = format!("{}/v1/ws", node.url.replacen("http://", "ws://", 1));
-        let (mut socket, _) = tungstenite::connect(url)?;
-        if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
-            // Short reads, so that `stop` is seen.
-            stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let mut socket = node.client.without_token().ws()?;
+        // Short reads, so that `stop` is seen.
+        socket.set_read_timeout(Duration::from_millis(100))?;
+        if let MaybeTlsStream::Plain(stream) = socket.socket_mut().get_ref() {
             stream.set_nodelay(true)?;
         }
-        socket.send(Message::text(
-            serde_json::json!({"op": "subscribe", "channel": "book:ETH/USDC"}).to_string(),
-        ))?;
+        socket.subscribe("book:ETH/USDC")?;
         let mut times = HashMap::new();
         let mut snapshot_seen = false;
         while !stop.load(Ordering::SeqCst) && !signals::interrupted() {
-            let message = match socket.read() {
-                Ok(Message::Text(text)) => text,
-                Ok(Message::Close(frame)) => bail!("{} closed its stream: {frame:?}", node.host),
-                Ok(_) => continue,
-                Err(tungstenite::Error::Io(err))
-                    if matches!(
-                        err.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue;
-                }
-                Err(err) => return Err(err.into()),
+            let message = match socket.next_json() {
+                Ok(message) => message,
+                Err(ClientError::WebSocketTimeout { .. }) => continue,
+                Err(err) => bail!("{}'s stream: {err}", node.host),
             };
             let at = now_ns();
-            let message: Value = serde_json::from_str(&message)?;
             match message["type"].as_str() {
                 Some("snapshot") if !snapshot_seen => {
                     snapshot_seen = true;
@@ -820,15 +784,8 @@ orders_per_maker = 10000000
                     let body = serde_json::to_string(order)?;
                     sleep_until_ns(start + offset);
                     let at = now_ns();
-                    let mut response = node
-                        .agent
-                        .post(&format!("{}/v1/orders/signed", node.url))
-                        .header("Authorization", &format!("Bearer {}", node.token))
-                        .header("Content-Type", "application/json")
-                        .send(body)?;
-                    if response.status().as_u16() != 201 {
-                        let text = response.body_mut().read_to_string()?;
-                        bail!("{} refused an order: {text}", node.host);
+                    if let Err(err) = node.client.post_signed_order_json(&body) {
+                        bail!("{} refused an order: {err}", node.host);
                     }
                     posted.push((order.order.id().to_string(), at));
                 }

@@ -365,7 +365,7 @@ async fn crash_mid_swap(crash: Crash) -> anyhow::Result<()> {
 }
 
 async fn history(client: &NodeClient, swap_id: &str) -> Option<SwapDetail> {
-    client.get(&format!("/v1/swaps/{swap_id}")).await.ok()
+    client.swap(swap_id).await.ok()
 }
 
 async fn phase(client: &NodeClient, swap_id: &str) -> Option<String> {

@@ -87,7 +87,10 @@ impl Node {
             .unwrap();
         let node = Node { child, dir };
         let start = Instant::now();
-        while !data.join("api.url").exists() {
+        while dex_client::read_url(&data)
+            .expect("the data dir is readable")
+            .is_none()
+        {
             assert!(
                 start.elapsed() < Duration::from_secs(60),
                 "dexd did not start"
@@ -299,14 +302,16 @@ fn dexctl_drives_an_order_from_signing_to_cancel() {
     // The trading page's link: the node's URL, the token after '#'; and the page is there.
     let link = dexctl(&data, &["ui"]);
     assert!(link.status.success(), "{}", stderr(&link));
-    let url = fs::read_to_string(data.join("api.url")).unwrap();
-    let token = fs::read_to_string(data.join("api.token")).unwrap();
+    let client = dex_client::Client::discover(None, None, Some(&data)).unwrap();
+    let token = client.token().expect("the node's token");
     assert_eq!(
         String::from_utf8_lossy(&link.stdout).trim(),
-        format!("{}/#token={}", url.trim(), token.trim())
+        format!("{}/#token={token}", client.base_url())
     );
-    let page = ureq::get(url.trim()).call().expect("the page answers");
-    assert_eq!(page.status(), 200);
+    let page = client
+        .send_raw(&dex_client::RawRequest::get("/"))
+        .expect("the page answers");
+    assert_eq!(page.status, 200);
     let no_token = dexctl(&data, &["--token", "", "ui"]);
     assert_eq!(no_token.status.code(), Some(1), "{}", stderr(&no_token));
 }

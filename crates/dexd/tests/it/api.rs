@@ -2,9 +2,9 @@
 
 use std::net::TcpStream;
 
+use dex_client::{ClientError, RawRequest, WsClient};
 use dex_primitives::{Side, SignedOrder, TraderKey};
 use serde_json::{Value, json};
-use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
 
 use crate::harness::{Dexd, wait_for};
 
@@ -12,28 +12,26 @@ fn body(order: &SignedOrder) -> String {
     serde_json::to_string(order).unwrap()
 }
 
-type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+type Socket = WsClient;
 
+/// An anonymous WebSocket (no token).
 fn ws_connect(node: &Dexd) -> Socket {
-    let url = format!("{}/v1/ws", node.url.replace("http://", "ws://"));
-    let (socket, _) = tungstenite::connect(url).expect("WebSocket connects");
-    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
-            .unwrap();
-    }
+    let mut socket = node
+        .client
+        .without_token()
+        .ws()
+        .expect("WebSocket connects");
+    socket
+        .set_read_timeout(std::time::Duration::from_secs(30))
+        .expect("a read timeout");
     socket
 }
 
 /// The next text message as JSON (pings are skipped).
 fn ws_next(socket: &mut Socket) -> Value {
-    loop {
-        match socket.read().expect("a message before the read timeout") {
-            Message::Text(text) => return serde_json::from_str(&text).expect("JSON"),
-            Message::Close(frame) => panic!("closed: {frame:?}"),
-            _ => {}
-        }
-    }
+    socket
+        .next_json()
+        .expect("a message before the read timeout")
 }
 
 /// Reads deltas until one carries an event `name` for `order`; returns that delta.
@@ -68,11 +66,7 @@ fn an_order_placed_on_one_node_is_booked_streamed_and_cancelled_on_another() {
 
     // B's stream: subscribed, then an empty snapshot.
     let mut socket = ws_connect(&b);
-    socket
-        .send(Message::text(
-            json!({"op": "subscribe", "channel": "book:ETH/USDC"}).to_string(),
-        ))
-        .unwrap();
+    socket.subscribe("book:ETH/USDC").unwrap();
     assert_eq!(
         ws_next(&mut socket),
         json!({"type": "subscribed", "channel": "book:ETH/USDC"})
@@ -658,11 +652,8 @@ fn each_bad_request_is_its_own_problem_and_changes_nothing() {
     );
     // Cancelling needs the token too.
     let id = good.order.id();
-    let request = crate::harness::agent()
-        .delete(&format!("{}/v1/orders/{id}", node.url))
-        .call()
-        .unwrap();
-    assert_eq!(request.status().as_u16(), 401);
+    let request = node.send(RawRequest::delete(&format!("/v1/orders/{id}")));
+    assert_eq!(request.status, 401, "{}", request.text);
     assert_eq!(node.book().len(), 1);
 }
 
@@ -903,22 +894,17 @@ fn foreign_hosts_and_websocket_origins_are_refused() {
     }
 
     let ws = |origin: Option<String>| {
-        use tungstenite::client::IntoClientRequest;
-        let url = format!("{}/v1/ws", node.url.replace("http://", "ws://"));
-        let mut request = url.into_client_request().unwrap();
-        if let Some(origin) = origin {
-            request
-                .headers_mut()
-                .insert("Origin", origin.parse().unwrap());
-        }
-        tungstenite::connect(request).map(|_| ())
+        let headers: Vec<(&str, &str)> = origin
+            .as_deref()
+            .map(|origin| ("Origin", origin))
+            .into_iter()
+            .collect();
+        node.client.ws_with_headers(&headers).map(|_| ())
     };
     match ws(Some("http://example.com".into())) {
-        Err(tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 403);
-            let body = response.body().clone().unwrap_or_default();
-            let problem: Value = serde_json::from_slice(&body).expect("problem+json");
-            assert_eq!(problem["type"], "urn:p2pdex:problem:forbidden-origin");
+        Err(ClientError::Problem { problem }) => {
+            assert_eq!(problem.status, 403);
+            assert_eq!(problem.slug(), "forbidden-origin");
         }
         other => panic!("a foreign origin's upgrade: {other:?}"),
     }

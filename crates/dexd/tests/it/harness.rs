@@ -9,6 +9,7 @@ use std::{
 };
 
 use dex_api::types::{Info, Problem};
+use dex_client::{Client, RawRequest};
 use dex_primitives::{Order, Side, SignedOrder, TraderKey};
 use serde_json::Value;
 
@@ -81,7 +82,8 @@ pub(crate) struct Dexd {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) url: String,
     pub(crate) token: String,
-    agent: ureq::Agent,
+    /// Its API (URL and token from its data dir).
+    pub(crate) client: Client,
     /// The network-lab host it runs in (its API is reached from inside that host); `None`:
     /// this machine's loopback.
     pub(crate) host: Option<dex_netlab::Host>,
@@ -120,14 +122,6 @@ impl Answer {
         );
         serde_json::from_str(&self.text).expect("a problem body")
     }
-}
-
-pub(crate) fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
 }
 
 pub(crate) fn dexd_command(args: &[&str]) -> Command {
@@ -178,8 +172,9 @@ impl Dexd {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("a temp dir"));
-        // A killed dexd leaves its api.url behind; the new one writes its own once it listens.
-        let _ = fs::remove_file(dir.path().join("data").join("api.url"));
+        // A killed dexd leaves its API URL behind; the new one writes its own once it
+        // listens.
+        let _ = fs::remove_file(dir.path().join("data").join(dex_api::layout::API_URL));
         Self::launch_on(self.host.take(), dir, bootstrap, &[], &[])
     }
 
@@ -253,29 +248,30 @@ impl Dexd {
             .stderr(log)
             .spawn()
             .expect("dexd starts");
+        // Built at once, so that a failed start still kills the process (and shows its log).
         let mut node = Dexd {
             child,
             dir,
             url: String::new(),
             token: String::new(),
-            agent: agent(),
+            client: Client::new("http://not-listening-yet", None),
             host,
         };
-        let url_file = data.join("api.url");
-        node.url = wait_for("dexd to write api.url", || {
+        let url = wait_for("dexd to write its API URL", || {
             if let Ok(Some(status)) = node.child.try_wait() {
                 panic!("dexd exited with {status}: {}", node.log());
             }
-            fs::read_to_string(&url_file)
-                .ok()
-                .map(|url| url.trim().to_owned())
+            dex_client::read_url(&data).ok().flatten()
         });
-        node.token = fs::read_to_string(data.join("api.token"))
-            .expect("api.token")
-            .trim()
+        node.client = Client::discover(Some(&url), None, Some(&data)).expect("the data dir");
+        node.token = node
+            .client
+            .token()
+            .expect("dexd wrote its API token")
             .to_owned();
+        node.url = url;
         wait_for("the API to answer", || {
-            (node.get("/v1/health").status == 200).then_some(())
+            node.within(|client| client.health()).ok()
         });
         node
     }
@@ -306,53 +302,43 @@ impl Dexd {
     }
 
     pub(crate) fn info(&self) -> Info {
-        serde_json::from_value(self.get("/v1/info").json).expect("an info answer")
+        self.within(|client| client.info()).expect("an info answer")
     }
 
-    fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
-        let mut response = result.expect("the API answers");
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer {
-            status,
-            content_type,
-            json,
-            text,
-        }
-    }
-
-    /// Makes a request with this node's agent: from inside its lab host if it has one.
-    fn request(
-        &self,
-        call: impl FnOnce(&ureq::Agent) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> + Send,
-    ) -> Answer {
+    /// Runs `call` with this node's client, from inside its lab host if it has one.
+    pub(crate) fn within<T: Send>(&self, call: impl FnOnce(&Client) -> T + Send) -> T {
         match &self.host {
-            None => Self::answer(call(&self.agent)),
+            None => call(&self.client),
             Some(host) => host
-                .within(|| Self::answer(call(&self.agent)))
+                .within(|| call(&self.client))
                 .expect("the lab host is there"),
         }
     }
 
+    /// Sends `request` through this node's client: from inside its lab host if it has one.
+    pub(crate) fn send(&self, request: RawRequest) -> Answer {
+        let call = || {
+            let response = self.client.send_raw(&request).expect("the API answers");
+            Answer {
+                status: response.status,
+                json: response.json().unwrap_or(Value::Null),
+                content_type: response.content_type,
+                text: response.body,
+            }
+        };
+        match &self.host {
+            None => call(),
+            Some(host) => host.within(call).expect("the lab host is there"),
+        }
+    }
+
     pub(crate) fn get(&self, path: &str) -> Answer {
-        self.request(|agent| agent.get(&format!("{}{path}", self.url)).call())
+        self.send(RawRequest::get(path))
     }
 
     /// GET with the node's token.
     pub(crate) fn get_auth(&self, path: &str) -> Answer {
-        self.request(|agent| {
-            agent
-                .get(&format!("{}{path}", self.url))
-                .header("Authorization", &format!("Bearer {}", self.token))
-                .call()
-        })
+        self.send(RawRequest::get(path).authorized())
     }
 
     /// POST with the node's token and a JSON content type.
@@ -367,25 +353,19 @@ impl Dexd {
         token: Option<&str>,
         content_type: Option<&str>,
     ) -> Answer {
-        self.request(|agent| {
-            let mut request = agent.post(&format!("{}{path}", self.url));
-            if let Some(token) = token {
-                request = request.header("Authorization", &format!("Bearer {token}"));
-            }
-            if let Some(content_type) = content_type {
-                request = request.header("Content-Type", content_type);
-            }
-            request.send(body)
-        })
+        let mut request = RawRequest::post(path, body);
+        if let Some(token) = token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        self.send(request)
     }
 
+    /// DELETE with the node's token.
     pub(crate) fn delete(&self, path: &str) -> Answer {
-        self.request(|agent| {
-            agent
-                .delete(&format!("{}{path}", self.url))
-                .header("Authorization", &format!("Bearer {}", self.token))
-                .call()
-        })
+        self.send(RawRequest::delete(path).authorized())
     }
 
     /// An order by this node's trader, naming this node, signed.
@@ -410,16 +390,13 @@ impl Dexd {
 
     /// The book of ETH/USDC as (side, price, quantity) triples.
     pub(crate) fn book(&self) -> Vec<(String, String, String)> {
-        let answer = self.get("/v1/markets/ETH%2FUSDC/book?depth=50");
-        assert_eq!(answer.status, 200, "{}", answer.text);
+        let book = self
+            .within(|client| client.book("ETH/USDC", 50))
+            .expect("the book");
         let mut levels = Vec::new();
-        for side in ["bids", "asks"] {
-            for level in answer.json[side].as_array().expect("levels") {
-                levels.push((
-                    side.to_owned(),
-                    level["price"].as_str().expect("price").to_owned(),
-                    level["quantity"].as_str().expect("quantity").to_owned(),
-                ));
+        for (side, side_levels) in [("bids", &book.bids), ("asks", &book.asks)] {
+            for level in side_levels {
+                levels.push((side.to_owned(), level.price.clone(), level.quantity.clone()));
             }
         }
         levels
@@ -427,17 +404,14 @@ impl Dexd {
 
     /// The digest of the visible ETH/USDC book, as the book route answers it.
     pub(crate) fn digest(&self) -> dex_primitives::B256 {
-        let answer = self.get("/v1/markets/ETH%2FUSDC/book?depth=1");
-        assert_eq!(answer.status, 200, "{}", answer.text);
-        answer.json["digest"]
-            .as_str()
-            .and_then(|digest| digest.parse().ok())
-            .unwrap_or_else(|| panic!("a book with a digest: {}", answer.text))
+        self.within(|client| client.book("ETH/USDC", 1))
+            .expect("the book")
+            .digest
     }
 
     /// A metric's value, summed over the series whose labels contain `labels`.
     pub(crate) fn metric(&self, name: &str, labels: &str) -> f64 {
-        let text = self.get("/metrics").text;
+        let text = self.within(|client| client.metrics()).expect("the metrics");
         crate::prometheus::parse(&text)
             .expect("the metrics parse")
             .iter()

@@ -94,8 +94,10 @@ fn digest_of<'a>(orders: impl IntoIterator<Item = &'a SignedOrder>) -> B256 {
 /// Posts `order` on `node` (its own trader's order), which must accept it.
 fn post(node: &Dexd, order: &SignedOrder) {
     let body = serde_json::to_string(order).expect("an order serializes");
-    let answer = node.post("/v1/orders/signed", &body);
-    assert_eq!(answer.status, 201, "posting an order: {}", answer.text);
+    let accepted = node
+        .within(|client| client.post_signed_order_json(&body))
+        .unwrap_or_else(|err| panic!("posting an order: {err}"));
+    assert_eq!(accepted.order_id, order.order.id());
 }
 
 /// A node's trader, to sign orders for it without asking the node each time.
@@ -261,8 +263,11 @@ impl Quoter {
         self.live.push_back(order);
         if self.live.len() > QUOTES_PER_NODE {
             let oldest = self.live.pop_front().expect("more than one quote");
-            let answer = node.delete(&format!("/v1/orders/{}", oldest.order.id()));
-            assert_eq!(answer.status, 200, "cancelling a quote: {}", answer.text);
+            let id = oldest.order.id();
+            let cancelled = node
+                .within(|client| client.cancel_order(id))
+                .unwrap_or_else(|err| panic!("cancelling a quote: {err}"));
+            assert_eq!(cancelled.order_id, id);
             self.cancelled += 1;
         }
     }
@@ -504,7 +509,7 @@ fn after_churn_under_quoting_load_every_book_converges_to_the_live_quotes() {
         let quoting_peers: Vec<String> = quoting.iter().map(|node| node.info().peer_id).collect();
         for index in &late {
             let node = nodes[*index];
-            let peers = node.get("/v1/peers").json.to_string();
+            let peers = format!("{:?}", node.within(|client| client.peers()));
             eprintln!(
                 "node {index}: digest {}, {} visible, {} suspended, {} root syncs, {} orders \
                  unlisted, {} peers, connected to the quoting nodes: {:?}",

@@ -48,9 +48,8 @@ fn orders_posted_across_lab_hosts_reach_every_book() {
         nodes.push(Dexd::start_on(host, &config, None, &bootstrap, &[]));
     }
     let peers = |node: &Dexd| {
-        node.get("/v1/peers").json["peers"]
-            .as_array()
-            .map_or(0, Vec::len)
+        node.within(|client| client.peers())
+            .map_or(0, |peers| peers.peers.len())
     };
     wait_for("the bootstrap node connected to every other", || {
         (peers(&nodes[0]) == NODES - 1).then_some(())
@@ -67,8 +66,11 @@ fn orders_posted_across_lab_hosts_reach_every_book() {
         let ticks = if side == Side::Buy { 100_000 } else { 200_000 } + 100 * k;
         let lots = k + 1;
         let order = node.order(side, ticks, lots, k);
-        let answer = node.post("/v1/orders/signed", &serde_json::to_string(&order).unwrap());
-        assert_eq!(answer.status, 201, "{}", answer.text);
+        let body = serde_json::to_string(&order).unwrap();
+        let accepted = node
+            .within(|client| client.post_signed_order_json(&body))
+            .unwrap_or_else(|err| panic!("posting order {k}: {err}"));
+        assert_eq!(accepted.order_id, order.order.id());
         expected.push(level(side, ticks, lots));
     }
     // As the book lists them: bids best (highest) first, then asks best (lowest) first.

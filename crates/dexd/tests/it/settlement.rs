@@ -2,12 +2,10 @@
 //! balances, a refused order that changes nothing, the own streams, and a node killed with
 //! SIGKILL in the middle of a swap that picks everything up again from its data dir.
 
-use std::net::TcpStream;
-
+use dex_client::WsClient;
 use dex_devnet::{ChainsConfig, Devnet, DevnetChains};
 use dex_primitives::{Address, U256};
 use serde_json::{Value, json};
-use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
 
 use crate::harness::{Dexd, test_config, wait_for};
 
@@ -224,42 +222,25 @@ pub(crate) fn wait_swaps_finished(node: &Dexd, count: usize) {
     });
 }
 
-type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+type Socket = WsClient;
 
-/// A WebSocket with the node's token.
+/// A WebSocket with the node's token (on the upgrade request).
 fn ws_connect(node: &Dexd) -> Socket {
-    let url = format!("{}/v1/ws", node.url.replace("http://", "ws://"));
-    let mut request =
-        tungstenite::client::IntoClientRequest::into_client_request(url).expect("a request");
-    request.headers_mut().insert(
-        "Authorization",
-        format!("Bearer {}", node.token).parse().expect("a header"),
-    );
-    let (socket, _) = tungstenite::connect(request).expect("WebSocket connects");
-    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
-            .unwrap();
-    }
+    let mut socket = node.client.ws().expect("WebSocket connects");
+    socket
+        .set_read_timeout(std::time::Duration::from_secs(60))
+        .expect("a read timeout");
     socket
 }
 
 fn ws_next(socket: &mut Socket) -> Value {
-    loop {
-        match socket.read().expect("a message before the read timeout") {
-            Message::Text(text) => return serde_json::from_str(&text).expect("JSON"),
-            Message::Close(frame) => panic!("closed: {frame:?}"),
-            _ => {}
-        }
-    }
+    socket
+        .next_json()
+        .expect("a message before the read timeout")
 }
 
 fn subscribe(socket: &mut Socket, channel: &str) -> Value {
-    socket
-        .send(Message::text(
-            json!({"op": "subscribe", "channel": channel}).to_string(),
-        ))
-        .unwrap();
+    socket.subscribe(channel).unwrap();
     assert_eq!(
         ws_next(socket),
         json!({"type": "subscribed", "channel": channel})
@@ -293,15 +274,8 @@ fn a_trade_settles_between_two_dexd_and_moves_balances_and_streams() {
         json!({"type": "tradesSnapshot", "channel": "trades:ETH/USDC", "trades": []})
     );
     // Own streams need the token.
-    let mut anonymous = {
-        let url = format!("{}/v1/ws", b.url.replace("http://", "ws://"));
-        tungstenite::connect(url).expect("WebSocket connects").0
-    };
-    anonymous
-        .send(Message::text(
-            json!({"op": "subscribe", "channel": "swaps"}).to_string(),
-        ))
-        .unwrap();
+    let mut anonymous = b.client.without_token().ws().expect("WebSocket connects");
+    anonymous.subscribe("swaps").unwrap();
     let refused = ws_next(&mut anonymous);
     assert_eq!(refused["type"], "error");
     assert_eq!(
@@ -310,11 +284,7 @@ fn a_trade_settles_between_two_dexd_and_moves_balances_and_streams() {
     );
     // This node's trades too (the book stays public).
     for (channel, refused) in [("trades:ETH/USDC", true), ("book:ETH/USDC", false)] {
-        anonymous
-            .send(Message::text(
-                json!({"op": "subscribe", "channel": channel}).to_string(),
-            ))
-            .unwrap();
+        anonymous.subscribe(channel).unwrap();
         let answer = ws_next(&mut anonymous);
         assert_eq!(answer["type"] == "error", refused, "{channel}: {answer}");
     }
@@ -323,9 +293,7 @@ fn a_trade_settles_between_two_dexd_and_moves_balances_and_streams() {
     // one changes nothing; the right one opens the own channels.
     let mut auth = |token: &str| {
         anonymous
-            .send(Message::text(
-                json!({"op": "auth", "token": token}).to_string(),
-            ))
+            .send_text(&json!({"op": "auth", "token": token}).to_string())
             .unwrap();
         ws_next(&mut anonymous)
     };

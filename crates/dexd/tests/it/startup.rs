@@ -164,7 +164,7 @@ fn two_dexd_never_share_a_data_dir_and_shutdown_is_graceful() {
     for (name, mode) in [
         ("trader.key", 0o600),
         ("p2p.key", 0o600),
-        ("api.token", 0o600),
+        (dex_api::layout::API_TOKEN, 0o600),
     ] {
         let actual = fs::metadata(data.join(name)).unwrap().permissions().mode() & 0o777;
         assert_eq!(actual, mode, "{name}");
@@ -190,9 +190,10 @@ fn two_dexd_never_share_a_data_dir_and_shutdown_is_graceful() {
         .unwrap();
     assert!(status.success());
     assert_eq!(node.wait_exit(), Some(0), "{}", node.log());
-    assert!(
-        !data.join("api.url").exists(),
-        "api.url is removed at shutdown"
+    assert_eq!(
+        dex_client::read_url(&data).unwrap(),
+        None,
+        "the API URL is removed at shutdown"
     );
 
     // The same data dir starts again with the same identity, keys and token.

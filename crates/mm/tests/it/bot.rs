@@ -6,8 +6,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use dex_api::types::{PlaceOrderRequest, SideName, TimeInForce};
 use nix::sys::signal::Signal;
-use serde_json::json;
 
 use crate::harness::{DEADLINE, Exchange, PriceServer, bot_config, ladder, wait_until};
 
@@ -41,6 +41,24 @@ fn wait_for_empty_book(exchange: &Exchange, bot: &str) {
             (bids.is_empty() && asks.is_empty()).then_some(())
         },
     );
+}
+
+/// An ETH/USDC order placed by hand (not by the bot).
+fn order(
+    side: SideName,
+    price: &str,
+    quantity: &str,
+    time_in_force: TimeInForce,
+) -> PlaceOrderRequest {
+    PlaceOrderRequest {
+        market: "ETH/USDC".into(),
+        side,
+        price: price.into(),
+        quantity: quantity.into(),
+        min_fill: None,
+        time_in_force,
+        expires_in: None,
+    }
 }
 
 fn metric(text: &str, name: &str) -> Option<f64> {
@@ -82,12 +100,11 @@ fn static_quotes_survive_a_crash_get_filled_and_are_cancelled_on_sigint() {
     // 2. A crash leaves the quotes; an order the operator placed by hand on the same node
     // must survive the bot's restarts and shutdown.
     exchange.crash("mm");
-    let manual = exchange.maker.post(
-        "/v1/orders",
-        &json!({"market": "ETH/USDC", "side": "buy", "price": "2000", "quantity": "0.005"}),
-    );
-    assert_eq!(manual.status, 201, "{}", manual.text);
-    let manual_id = manual.json["orderId"].as_str().expect("an id").to_owned();
+    let manual = exchange
+        .maker
+        .place(&order(SideName::Buy, "2000", "0.005", TimeInForce::Gtc));
+    assert_eq!(manual.status, "open", "{manual:?}");
+    let manual_id = manual.order_id.to_string();
     assert_eq!(
         exchange.taker.levels().1,
         ladder(2500).1,
@@ -135,12 +152,10 @@ fn static_quotes_survive_a_crash_get_filled_and_are_cancelled_on_sigint() {
         .find(|order| order.side.as_str() == "sell" && order.price == "2502.5")
         .expect("the bot's best ask");
     assert!(second_run.contains(&best_ask.order_id.to_string()));
-    let take = exchange.taker.post(
-        "/v1/orders",
-        &json!({"market": "ETH/USDC", "side": "buy", "price": "2502.5", "quantity": "0.01",
-                "timeInForce": "IOC"}),
-    );
-    assert_eq!(take.status, 201, "{}", take.text);
+    let take = exchange
+        .taker
+        .place(&order(SideName::Buy, "2502.5", "0.01", TimeInForce::Ioc));
+    assert_eq!(take.quantity, "0.01", "{take:?}");
     let swap_id = wait_until(
         "the taker's swap to finish",
         DEADLINE,

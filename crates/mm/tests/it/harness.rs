@@ -22,13 +22,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dex_api::types::{Book, Info, OwnOrderView, OwnOrders, SwapDetail, Swaps};
+use dex_api::types::{Book, Info, OwnOrderView, PlaceOrderRequest, SwapDetail, Swaps};
+use dex_client::{Client, ClientError};
 use dex_devnet::{ChainInfo, ChainsConfig, ChildSpec, Devnet, DevnetChains};
 use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
 };
-use serde_json::Value;
 
 /// How long any one condition may take on a busy two-core machine with debug builds.
 pub const DEADLINE: Duration = Duration::from_secs(90);
@@ -56,14 +56,6 @@ pub fn wait_until<T>(
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(100));
     }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
 }
 
 /// The `dex-mm` binary cargo built for these tests.
@@ -95,62 +87,28 @@ pub struct Node {
     pub data_dir: PathBuf,
     /// The API's base URL.
     pub url: String,
-    /// The API token.
-    pub token: String,
-    agent: ureq::Agent,
-}
-
-/// An HTTP answer.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub json: Value,
-    pub text: String,
+    /// Its API, with its token.
+    pub client: Client,
 }
 
 impl Node {
-    fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
-        let mut response = result.expect("the node answers");
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer { status, json, text }
+    /// Unwraps an API answer, naming the call.
+    fn ok<T>(what: &str, answer: Result<T, ClientError>) -> T {
+        answer.unwrap_or_else(|err| panic!("{what}: {err}"))
     }
 
-    /// GET with the token.
-    pub fn get(&self, path: &str) -> Answer {
-        Self::answer(
-            self.agent
-                .get(&format!("{}{path}", self.url))
-                .header("Authorization", &format!("Bearer {}", self.token))
-                .call(),
-        )
-    }
-
-    /// POST JSON with the token.
-    pub fn post(&self, path: &str, body: &Value) -> Answer {
-        Self::answer(
-            self.agent
-                .post(&format!("{}{path}", self.url))
-                .header("Authorization", &format!("Bearer {}", self.token))
-                .header("Content-Type", "application/json")
-                .send(body.to_string()),
-        )
-    }
-
-    fn ok<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
-        let answer = self.get(path);
-        assert_eq!(answer.status, 200, "GET {path}: {}", answer.text);
-        serde_json::from_value(answer.json).unwrap_or_else(|err| panic!("GET {path}: {err}"))
+    /// Places an order the node signs; panics if it is refused.
+    pub fn place(&self, request: &PlaceOrderRequest) -> OwnOrderView {
+        Self::ok("placing an order", self.client.place_order(request))
     }
 
     pub fn info(&self) -> Info {
-        self.ok("/v1/info")
+        Self::ok("info", self.client.info())
     }
 
     /// The ETH/USDC book, 50 levels a side.
     pub fn book(&self) -> Book {
-        self.ok("/v1/markets/ETH%2FUSDC/book?depth=50")
+        Self::ok("the book", self.client.book("ETH/USDC", 50))
     }
 
     /// The book as `(price, quantity, orders)` per side, best first.
@@ -167,28 +125,27 @@ impl Node {
 
     /// The node's open own orders.
     pub fn open_orders(&self) -> Vec<OwnOrderView> {
-        self.ok::<OwnOrders>("/v1/orders?status=open").orders
+        Self::ok("open orders", self.client.orders(None, Some("open"))).orders
     }
 
     /// One own order.
     pub fn order(&self, id: &str) -> OwnOrderView {
-        let detail: Value = self.ok(&format!("/v1/orders/{id}"));
-        serde_json::from_value(detail["order"].clone()).expect("an own order")
+        Self::ok(&format!("order {id}"), self.client.order(id)).order
     }
 
     /// The node's swaps, newest first.
     pub fn swaps(&self) -> Swaps {
-        self.ok("/v1/swaps")
+        Self::ok("swaps", self.client.swaps())
     }
 
     /// One swap with its history.
     pub fn swap(&self, id: &str) -> SwapDetail {
-        self.ok(&format!("/v1/swaps/{id}"))
+        Self::ok(&format!("swap {id}"), self.client.swap(id))
     }
 
     /// The prometheus text of `/metrics`.
     pub fn metrics(&self) -> String {
-        self.get("/metrics").text
+        Self::ok("metrics", self.client.metrics())
     }
 }
 
@@ -495,7 +452,6 @@ fn await_node(
     data_dir: PathBuf,
     spec: ChildSpec,
 ) -> Node {
-    let url_file = data_dir.join("api.url");
     let log = dir.join("devnet/logs").join(format!("{name}.log"));
     let url = wait_until(
         &format!("{name} to listen"),
@@ -503,30 +459,21 @@ fn await_node(
         || fs::read_to_string(&log).unwrap_or_default(),
         || {
             devnet.supervisor().check().expect("dexd keeps running");
-            fs::read_to_string(&url_file)
-                .ok()
-                .map(|url| url.trim().to_owned())
+            dex_client::read_url(&data_dir)
+                .expect("the data dir is readable")
                 .filter(|url| !url.is_empty())
         },
     );
-    let token = fs::read_to_string(data_dir.join("api.token"))
-        .expect("api.token")
-        .trim()
-        .to_owned();
+    let client = Client::discover(Some(&url), None, Some(&data_dir)).expect("the node's token");
     let node = Node {
         name: name.to_owned(),
         spec,
         data_dir,
         url,
-        token,
-        agent: agent(),
+        client,
     };
     wait_until(&format!("{name}'s API"), DEADLINE, String::new, || {
-        node.agent
-            .get(&format!("{}/v1/health", node.url))
-            .call()
-            .ok()
-            .filter(|response| response.status() == 200)
+        node.client.health().ok()
     });
     node
 }
