@@ -18,7 +18,7 @@ mod ws;
 use std::{fmt, path::Path, time::Duration};
 
 use dex_api::types::{
-    Balances, Book, Counterparties, Health, Info, Markets, OrderAccepted, OrderCancelled,
+    Balances, Book, Counterparties, Fills, Health, Info, Markets, OrderAccepted, OrderCancelled,
     OrdersCancelled, OwnOrderDetail, OwnOrderView, OwnOrders, Peers, PlaceOrderRequest, Problem,
     SignedOrderRequest, SwapDetail, Swaps, Trades, percent_encode,
 };
@@ -202,6 +202,39 @@ impl Client {
     pub fn cancel_all(&self, market: Option<&str>) -> Result<OrdersCancelled, ClientError> {
         let path = format!("/v1/orders{}", query(&[("market", market)]));
         self.call("DELETE", &path, None, Auth::Required)
+    }
+
+    /// `GET /v1/orders/by-client-id/{clientOrderId}`: the own order placed with this client
+    /// order id, with its swaps.
+    pub fn order_by_client_id(&self, client_order_id: &str) -> Result<OwnOrderDetail, ClientError> {
+        let path = format!(
+            "/v1/orders/by-client-id/{}",
+            percent_encode(client_order_id)
+        );
+        self.get(&path, Auth::Required)
+    }
+
+    /// `DELETE /v1/orders/by-client-id/{clientOrderId}`: cancels the own order placed with
+    /// this client order id.
+    pub fn cancel_by_client_id(
+        &self,
+        client_order_id: &str,
+    ) -> Result<OrderCancelled, ClientError> {
+        let path = format!(
+            "/v1/orders/by-client-id/{}",
+            percent_encode(client_order_id)
+        );
+        self.call("DELETE", &path, None, Auth::Required)
+    }
+
+    /// `GET /v1/fills?market=&limit=`: fills of own orders (completed swaps), newest first.
+    pub fn fills(&self, market: Option<&str>, limit: Option<u32>) -> Result<Fills, ClientError> {
+        let limit = limit.map(|limit| limit.to_string());
+        let path = format!(
+            "/v1/fills{}",
+            query(&[("market", market), ("limit", limit.as_deref())])
+        );
+        self.get(&path, Auth::Required)
     }
 
     /// `GET /v1/swaps`: this node's swaps, newest first.

@@ -155,6 +155,7 @@ fn load_book(node: &Node, count: usize) {
             min_fill: None,
             time_in_force: TimeInForce::Gtc,
             expires_in: None,
+            client_order_id: None,
         };
         if let Err(err) = node.client.place_order(&request) {
             fail(format!("a resting order was refused: {err}"));

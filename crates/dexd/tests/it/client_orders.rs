@@ -89,6 +89,10 @@ fn a_client_order_id_names_one_order_whatever_the_retries() {
         cancelled.json,
         json!({"orderId": id.as_str(), "status": "cancelled"})
     );
+    // The typed client reads the same.
+    let typed = node.client.order_by_client_id("mm-1").expect("the order");
+    assert_eq!(typed.order.order_id.to_string(), id);
+    assert_eq!(typed.order.client_order_id.as_deref(), Some("mm-1"));
     let unknown = node.get_auth("/v1/orders/by-client-id/mm-404");
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.problem().slug(), "unknown-client-order-id");
@@ -206,6 +210,13 @@ fn fills_are_completed_swaps_with_the_orders_they_filled() {
         );
         assert!(fills[0]["at"].as_u64().unwrap() >= order["createdAt"].as_u64().unwrap());
     }
+    let typed = b.client.fills(Some("ETH/USDC"), Some(10)).expect("fills");
+    assert_eq!(typed.fills.len(), 1);
+    assert_eq!(typed.fills[0].client_order_id.as_deref(), Some("take-1"));
+    assert_eq!(
+        (typed.fills[0].role.as_str(), typed.fills[0].cost.as_str()),
+        ("taker", "625.125")
+    );
     let bad = a.get_auth("/v1/fills?limit=0");
     assert_eq!(bad.status, 400, "{}", bad.text);
     assert_eq!(bad.problem().slug(), "invalid-query");

@@ -58,6 +58,7 @@ fn order(
         min_fill: None,
         time_in_force,
         expires_in: None,
+        client_order_id: None,
     }
 }
 
