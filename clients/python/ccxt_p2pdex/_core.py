@@ -163,6 +163,14 @@ class P2pdexCore:
 
     # ---- requests built from unified arguments ----
 
+    @staticmethod
+    def order_path(id, params):
+        """The route of one own order: by `params["clientOrderId"]` if given, else by id."""
+        client_order_id = params.get("clientOrderId")
+        if client_order_id is not None:
+            return "v1/orders/by-client-id/{clientOrderId}", {"clientOrderId": client_order_id}
+        return "v1/orders/{id}", {"id": id}
+
     def create_order_request(self, market, type, side, amount, price, params):
         if type != "limit":
             raise InvalidOrder(

@@ -55,13 +55,9 @@ class p2pdex(P2pdexCore, ccxt.Exchange):  # noqa: N801 (CCXT names exchanges in 
         return self.parse_order(response, market)
 
     def cancel_order(self, id, symbol=None, params={}):
-        client_order_id = params.get("clientOrderId")
-        if client_order_id is not None:
-            path, request = "v1/orders/by-client-id/{clientOrderId}", {"clientOrderId": client_order_id}
-        else:
-            path, request = "v1/orders/{id}", {"id": id}
+        path, request = self.order_path(id, params)
         response = self.request(path, "private", "DELETE", request)
-        return self.safe_order({"id": response["orderId"], "clientOrderId": client_order_id,
+        return self.safe_order({"id": response["orderId"], "clientOrderId": params.get("clientOrderId"),
                                 "status": "canceled", "symbol": symbol, "info": response})
 
     def cancel_all_orders(self, symbol=None, params={}):
@@ -73,11 +69,7 @@ class p2pdex(P2pdexCore, ccxt.Exchange):  # noqa: N801 (CCXT names exchanges in 
 
     def fetch_order(self, id, symbol=None, params={}):
         self.load_markets()
-        client_order_id = params.get("clientOrderId")
-        if client_order_id is not None:
-            path, request = "v1/orders/by-client-id/{clientOrderId}", {"clientOrderId": client_order_id}
-        else:
-            path, request = "v1/orders/{id}", {"id": id}
+        path, request = self.order_path(id, params)
         response = self.request(path, "private", "GET", request)
         return self.parse_order(response["order"], None, response["swaps"])
 

@@ -301,12 +301,21 @@ pub(crate) async fn show_order(
 ) -> ApiResult<Json<OwnOrderDetail>> {
     let id = parse_order_id(&id)?;
     let (own, swaps) = state.node().own_order(id).await?;
-    let order = own_order_view(&state, &own)?;
-    let swaps = swaps
-        .iter()
-        .map(|(record, swap)| swap_view(&state, record, swap))
-        .collect::<ApiResult<_>>()?;
-    Ok(Json(OwnOrderDetail { order, swaps }))
+    order_detail(&state, &own, &swaps).map(Json)
+}
+
+fn order_detail(
+    state: &ApiState,
+    own: &OwnOrder,
+    swaps: &[(SwapRecord, Swap)],
+) -> ApiResult<OwnOrderDetail> {
+    Ok(OwnOrderDetail {
+        order: own_order_view(state, own)?,
+        swaps: swaps
+            .iter()
+            .map(|(record, swap)| swap_view(state, record, swap))
+            .collect::<ApiResult<_>>()?,
+    })
 }
 
 /// One own order, by the client order id it was placed with, with the swaps that traded it.
@@ -326,12 +335,7 @@ pub(crate) async fn show_order_by_client_id(
 ) -> ApiResult<Json<OwnOrderDetail>> {
     let client_order_id = check_client_order_id(&client_order_id)?.to_owned();
     let (own, swaps) = state.node().own_order_by_client_id(client_order_id).await?;
-    let order = own_order_view(&state, &own)?;
-    let swaps = swaps
-        .iter()
-        .map(|(record, swap)| swap_view(&state, record, swap))
-        .collect::<ApiResult<_>>()?;
-    Ok(Json(OwnOrderDetail { order, swaps }))
+    order_detail(&state, &own, &swaps).map(Json)
 }
 
 /// Cancels an own open order named by its client order id, like `DELETE /v1/orders/{id}`.

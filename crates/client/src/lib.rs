@@ -317,12 +317,7 @@ impl Client {
         }?;
         let mut response = result.map_err(|err| unreachable(err.to_string()))?;
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type = content_type(response.headers());
         let body = response
             .body_mut()
             .read_to_string()
@@ -404,6 +399,15 @@ fn json_body(request: &impl Serialize) -> String {
 }
 
 /// `?a=x&b=y` of the given parameters, values percent-encoded; empty without any.
+/// The `Content-Type` of an answer (empty when there is none).
+pub(crate) fn content_type(headers: &ureq::http::HeaderMap) -> String {
+    headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn query(parameters: &[(&str, Option<&str>)]) -> String {
     let pairs: Vec<String> = parameters
         .iter()

@@ -64,12 +64,7 @@ impl WsClient {
         let socket = match tungstenite::connect(request) {
             Ok((socket, _)) => socket,
             Err(tungstenite::Error::Http(response)) => {
-                let content_type = response
-                    .headers()
-                    .get("content-type")
-                    .and_then(|value| value.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
+                let content_type = crate::content_type(response.headers());
                 let body = response
                     .body()
                     .as_deref()
