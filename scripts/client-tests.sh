@@ -87,6 +87,6 @@ echo "== CCXT"
 echo "== schemathesis, every check, against trading node 1"
 install_schemathesis
 .venv/bin/schemathesis --config-file config/schemathesis.toml run "$(cat "$dir/node-1/api.url")/v1/openapi.json" \
-  --url "$(cat "$dir/node-1/api.url")" --max-examples 25 --seed 8 \
+  --url "$(cat "$dir/node-1/api.url")" --checks all --max-examples 25 --seed 8 \
   --header "Authorization: Bearer $(cat "$dir/node-1/api.token")" \
   --request-timeout 10 --generation-database none --no-color

@@ -89,7 +89,7 @@ TOML
   url="$(cat "$dir/data/api.url")"
   token="$(cat "$dir/data/api.token")"
   .venv/bin/schemathesis --config-file config/schemathesis.toml run "$url/v1/openapi.json" \
-    --url "$url" --max-examples 25 --seed 8 \
+    --url "$url" --checks all --max-examples 25 --seed 8 \
     --header "Authorization: Bearer $token" \
     --request-timeout 10 --generation-database none --no-color
   # A graceful stop is part of the check.
