@@ -191,18 +191,6 @@ def seq_verdict(last_seq, message):
     return "gap"
 
 
-def apply_rows(levels, rows):
-    """`levels` (`{price: quantity}`) after a delta's rows: each row replaces its level, a
-    quantity of 0 removes it. Returns a new dict."""
-    result = dict(levels)
-    for price, quantity in rows:
-        if quantity == 0:
-            result.pop(price, None)
-        else:
-            result[price] = quantity
-    return result
-
-
 def mid_price(book):
     """The mid of the best bid and ask of `GET /v1/markets/{market}/book`; the best of
     either side when only one has levels; None for an empty book. (The node reports only

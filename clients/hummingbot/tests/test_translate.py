@@ -26,6 +26,23 @@ def body(name):
     return recorded(name)[1]
 
 
+def request(name):
+    """The request of the recorded answer `name`."""
+    return json.loads((HERE / "recorded" / f"{name}.json").read_text())["request"]
+
+
+def apply_rows(levels, rows):
+    """`levels` (`{price: quantity}`) after a diff's rows, as Hummingbot's order book applies
+    them: each row replaces its level, a quantity of 0 removes it."""
+    result = dict(levels)
+    for price, quantity in rows:
+        if quantity == 0:
+            result.pop(price, None)
+        else:
+            result[price] = quantity
+    return result
+
+
 def ws_received(name):
     """The messages a recorded WebSocket session received, in order."""
     return body(name)["received"]
@@ -88,14 +105,15 @@ class OrderBook(unittest.TestCase):
             if kind == "snapshot":
                 asks, bids = dict(content["asks"]), dict(content["bids"])
             else:
-                asks = translate.apply_rows(asks, content["asks"])
-                bids = translate.apply_rows(bids, content["bids"])
+                asks = apply_rows(asks, content["asks"])
+                bids = apply_rows(bids, content["bids"])
             last_seq = content["update_id"]
             if last_seq == 7:
                 # seq 7 replaced the 2500 level (0.05 → 0.02): absolute, not a difference.
                 self.assertEqual(asks[D("2500")], D("0.02"))
             if last_seq == 8:
-                # "0" removes the 2550.5 level.
+                # "0" removes the 2550.5 level: the row keeps quantity 0 for Hummingbot.
+                self.assertEqual(content["asks"], [(D("2550.5"), D("0"))])
                 self.assertNotIn(D("2550.5"), asks)
                 self.assertEqual(asks, {D("2500"): D("0.02"), D("2700"): D("0.02")})
         self.assertEqual(last_seq, 12)
@@ -197,9 +215,8 @@ class OrderStates(unittest.TestCase):
 class Placement(unittest.TestCase):
     def test_request_matches_the_recorded_one(self):
         status, answer = recorded("place_order")
-        document = json.loads((HERE / "recorded" / "place_order.json").read_text())
-        request = translate.place_order_request("hb-sell-placed", "ETH-USDC", False, D("0.0150"), D("2.6E+3"))
-        self.assertEqual(request, document["request"]["body"])
+        placement = translate.place_order_request("hb-sell-placed", "ETH-USDC", False, D("0.0150"), D("2.6E+3"))
+        self.assertEqual(placement, request("place_order")["body"])
         self.assertEqual(status, 201)
         self.assertEqual(translate.placed_order(answer), (answer["orderId"], 1796552972.543))
 
