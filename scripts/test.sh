@@ -122,6 +122,11 @@ keystore_interop() {
 }
 keystore_interop
 
+# The Hummingbot connector's translation of the node's answers (clients/hummingbot), against
+# answers recorded from a devnet: standard library only, nothing to install.
+step "Hummingbot connector: translation tests against recorded answers"
+python3 -m unittest discover -s clients/hummingbot/tests
+
 # The trading page and CCXT as people use them (scripts/client-tests.sh), on a devnet of the
 # debug binaries: Debian's Chromium driven by a pinned Playwright, and the ccxt_p2pdex class
 # (clients/python) on a pinned ccxt (installed by the script; as root for apt-get). A sell
