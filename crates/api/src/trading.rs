@@ -477,8 +477,8 @@ pub(crate) async fn show_swap(
         .map(|row| SwapLogView {
             seq: row.seq,
             at: row.at,
-            entry: serde_json::to_value(&row.entry).unwrap_or_default(),
-            actions: serde_json::to_value(&row.actions).unwrap_or_default(),
+            entry: redacted(serde_json::to_value(&row.entry).unwrap_or_default()),
+            actions: redacted(serde_json::to_value(&row.actions).unwrap_or_default()),
             phase: row.phase.clone(),
         })
         .collect();
@@ -487,6 +487,30 @@ pub(crate) async fn show_swap(
         steps: timeline::steps(&swap, &log),
         events,
     }))
+}
+
+/// The history as shown, without the secret: the taker's claim action carries it before the
+/// claim is mined, and whatever reads the API (a page, a bot, a terminal, their logs) has no
+/// use for it. The node keeps it in its own database only.
+fn redacted(mut value: serde_json::Value) -> serde_json::Value {
+    match &mut value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields.iter_mut() {
+                *field = if name == "secret" {
+                    serde_json::Value::String("<redacted>".into())
+                } else {
+                    redacted(field.take())
+                };
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items.iter_mut() {
+                *item = redacted(item.take());
+            }
+        }
+        _ => {}
+    }
+    value
 }
 
 /// Query of the trades route.

@@ -464,6 +464,19 @@ fn check_timeline(chains: &Chains, a: &Dexd, b: &Dexd, swap_id: &str) {
             "a finished swap has nothing left to refund: {}",
             detail["swap"]
         );
+        // The taker's claim logged the secret before the claim was mined; the API never
+        // shows it.
+        let mut secrets = Vec::new();
+        collect_secrets(&detail["events"], &mut secrets);
+        assert!(
+            !secrets.is_empty(),
+            "the history has claims: {}",
+            detail["events"]
+        );
+        assert!(
+            secrets.iter().all(|secret| secret == "<redacted>"),
+            "{secrets:?}"
+        );
         let steps = detail["steps"].as_array().expect("steps");
         assert_eq!(steps.len(), expected.len(), "{steps:?}");
         for (step, (name, chain_id, sender)) in steps.iter().zip(expected) {
@@ -498,6 +511,23 @@ fn check_timeline(chains: &Chains, a: &Dexd, b: &Dexd, swap_id: &str) {
     let hashes =
         |steps: &Vec<Value>| -> Vec<Value> { steps.iter().map(|s| s["txHash"].clone()).collect() };
     assert_eq!(hashes(&seen[0]), hashes(&seen[1]));
+}
+
+/// Every `secret` field anywhere in `value`.
+fn collect_secrets(value: &Value, found: &mut Vec<Value>) {
+    match value {
+        Value::Object(fields) => {
+            for (name, field) in fields {
+                if name == "secret" {
+                    found.push(field.clone());
+                } else {
+                    collect_secrets(field, found);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_secrets(item, found)),
+        _ => {}
+    }
 }
 
 #[test]
