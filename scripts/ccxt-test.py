@@ -12,24 +12,17 @@ usage: ccxt-test.py DEVNET_DIR
 import asyncio
 import json
 import sys
-import time
-import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
 import ccxt
 import ccxt_p2pdex
 import ccxt_p2pdex.async_support
+from devnet_checks import check, gas_eth, run, wait_for
 
 DEVNET = Path(sys.argv[1])
 SYMBOL = "ETH/USDC"
 SETTLE_SECS = 120
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"  ok  {what}")
 
 
 def raises(error, call, what):
@@ -43,17 +36,6 @@ def raises(error, call, what):
     raise AssertionError(f"{what}: nothing raised, {error.__name__} expected")
 
 
-def wait_for(what, probe, secs=60):
-    deadline = time.monotonic() + secs
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {secs} s")
-        time.sleep(0.2)
-
-
 def node(index, **config):
     data = DEVNET / f"node-{index}"
     return {
@@ -61,14 +43,6 @@ def node(index, **config):
         "urls": {"api": (data / "api.url").read_text().strip()},
         **config,
     }
-
-
-def gas_eth(rpc_url, tx_hash):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt", "params": [tx_hash]})
-    request = urllib.request.Request(rpc_url, body.encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        receipt = json.loads(response.read())["result"]
-    return Decimal(int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16)) / Decimal(10**18)
 
 
 def exact_totals(exchange):
@@ -145,9 +119,9 @@ def main():
     base_rpc = chains["base"]["rpcUrl"]
     cost, qty = Decimal("125.05"), Decimal("0.05")
     wait_for("node 3's balances", lambda: exact_totals(seller)[1] != before3 or None)
-    expected3 = {("ETH", 31337): before3[("ETH", 31337)] - qty - gas_eth(base_rpc, txs["makerLock"]),
+    expected3 = {("ETH", 31337): before3[("ETH", 31337)] - qty - gas_eth(base_rpc, txs["makerLock"])[0],
                  ("USDC", 31338): before3[("USDC", 31338)] + cost}
-    expected2 = {("ETH", 31337): before2[("ETH", 31337)] + qty - gas_eth(base_rpc, txs["takerClaim"]),
+    expected2 = {("ETH", 31337): before2[("ETH", 31337)] + qty - gas_eth(base_rpc, txs["takerClaim"])[0],
                  ("USDC", 31338): before2[("USDC", 31338)] - cost}
     for name, exchange, expected in (("node 3", seller, expected3), ("node 2", buyer, expected2)):
         for key, value in expected.items():
@@ -204,8 +178,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as err:
-        print(f"FAILED: {err}", file=sys.stderr)
-        sys.exit(1)
+    run(main)

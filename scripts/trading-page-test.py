@@ -28,6 +28,8 @@ import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
+from devnet_checks import check, gas_eth, ok
+from devnet_checks import run as run_checked
 from playwright.sync_api import expect, sync_playwright
 
 DEVNET, ARTIFACTS, DEXCTL, CHROMIUM = (Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4])
@@ -40,16 +42,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-default-apps", "--disable-extensions",
 ]
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    ok(what)
-
-
-def ok(what):
-    print(f"  ok  {what}")
 
 
 class Node:
@@ -72,23 +64,6 @@ class Node:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"null")
-
-
-def rpc(url, method, params):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        answer = json.loads(response.read())
-    if "error" in answer:
-        raise RuntimeError(f"{method}: {answer['error']}")
-    return answer["result"]
-
-
-def gas_eth(chain_url, tx_hash):
-    receipt = rpc(chain_url, "eth_getTransactionReceipt", [tx_hash])
-    check(receipt["status"] == "0x1", f"transaction {tx_hash[:10]}… succeeded on chain")
-    wei = int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16)
-    return Decimal(wei) / Decimal(10**18), receipt
 
 
 # Every page opened, for screenshots when a check fails.
@@ -300,8 +275,11 @@ def run(browser, figures):
 
     print("balances moved by exactly the traded amounts")
     cost = Decimal(PRICE) * Decimal(QUANTITY)
-    lock_gas, _ = gas_eth(base["rpcUrl"], hashes["makerLock"])
-    claim_gas, _ = gas_eth(base["rpcUrl"], hashes["takerClaim"])
+    lock_gas, lock = gas_eth(base["rpcUrl"], hashes["makerLock"])
+    claim_gas, claim = gas_eth(base["rpcUrl"], hashes["takerClaim"])
+    for receipt in (lock, claim):
+        tx_hash = receipt["transactionHash"]
+        check(receipt["status"] == "0x1", f"transaction {tx_hash[:10]}… succeeded on chain")
     expected = [
         (seller, base["chainId"], "ETH", eth3 - Decimal(QUANTITY) - lock_gas),
         (seller, quote["chainId"], "USDC", usdc3 + cost),
@@ -388,8 +366,4 @@ def run(browser, figures):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as err:
-        print(f"FAILED: {err}", file=sys.stderr)
-        sys.exit(1)
+    run_checked(main)

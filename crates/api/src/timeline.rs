@@ -184,18 +184,13 @@ mod tests {
     }
 
     fn lock_of(swap: &Swap, leg: Leg, id: u8, timelock: u64) -> LockInfo {
-        let terms = swap.params().leg(leg);
-        LockInfo {
-            id: B256::repeat_byte(id),
-            chain_id: terms.chain_id,
-            contract: terms.contract,
-            sender: terms.sender,
-            recipient: terms.recipient,
-            token: terms.token,
-            amount: terms.amount,
-            hashlock: swap.params().hashlock,
+        let params = swap.params();
+        LockInfo::of_terms(
+            B256::repeat_byte(id),
+            params.leg(leg),
+            params.hashlock,
             timelock,
-        }
+        )
     }
 
     /// Feeds `event` to the swap at `at` and appends the log row the node would write.

@@ -95,6 +95,21 @@ pub struct LockInfo {
 }
 
 impl LockInfo {
+    /// The lock of contract id `id` that is exactly `terms` with `hashlock` and `timelock`.
+    pub fn of_terms(id: B256, terms: &LockTerms, hashlock: B256, timelock: u64) -> LockInfo {
+        LockInfo {
+            id,
+            chain_id: terms.chain_id,
+            contract: terms.contract,
+            sender: terms.sender,
+            recipient: terms.recipient,
+            token: terms.token,
+            amount: terms.amount,
+            hashlock,
+            timelock,
+        }
+    }
+
     /// Whether the lock is exactly `terms` with `hashlock`, whatever its timelock.
     pub fn matches(&self, terms: &LockTerms, hashlock: &B256) -> Result<(), Mismatch> {
         let checks = [

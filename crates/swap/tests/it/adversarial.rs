@@ -289,17 +289,7 @@ fn settlements_seen_before_their_lock_count_once_the_lock_is_seen() {
         },
         now,
     );
-    let lock = dex_swap::LockInfo {
-        id,
-        chain_id: terms.chain_id,
-        contract: terms.contract,
-        sender: terms.sender,
-        recipient: terms.recipient,
-        token: terms.token,
-        amount: terms.amount,
-        hashlock: secret().hashlock(),
-        timelock,
-    };
+    let lock = dex_swap::LockInfo::of_terms(id, &terms, secret().hashlock(), timelock);
     let actions = maker.handle(
         Event::LockSeen {
             leg: Leg::Taker,

@@ -375,17 +375,12 @@ fn a_taker_lock_after_the_reservation_expired_is_never_answered() {
 fn taker_lock(world: &World) -> LockInfo {
     let terms = params(Role::Maker).taker_leg;
     let timelock = world.chain(Leg::Taker).time + 1200;
-    LockInfo {
-        id: B256::repeat_byte(0x99),
-        chain_id: terms.chain_id,
-        contract: terms.contract,
-        sender: terms.sender,
-        recipient: terms.recipient,
-        token: terms.token,
-        amount: terms.amount,
-        hashlock: secret().hashlock(),
+    LockInfo::of_terms(
+        B256::repeat_byte(0x99),
+        &terms,
+        secret().hashlock(),
         timelock,
-    }
+    )
 }
 
 fn maker_sees(world: &mut World, lock: LockInfo) -> Vec<Action> {
@@ -512,16 +507,8 @@ fn a_maker_lock_with_too_little_time_is_ignored_at_the_exact_boundary() {
     }
     let terms = params(Role::Taker).maker_leg;
     let now_y = world.chain(Leg::Maker).time;
-    let lock = |timelock: u64, id: u8| LockInfo {
-        id: B256::repeat_byte(id),
-        chain_id: terms.chain_id,
-        contract: terms.contract,
-        sender: terms.sender,
-        recipient: terms.recipient,
-        token: terms.token,
-        amount: terms.amount,
-        hashlock: secret().hashlock(),
-        timelock,
+    let lock = |timelock: u64, id: u8| {
+        LockInfo::of_terms(B256::repeat_byte(id), &terms, secret().hashlock(), timelock)
     };
     let short = lock(now_y + timing().min_claim_secs - 1, 1);
     let actions = world.taker.handle(
