@@ -4,6 +4,7 @@
 #   scripts/bench.sh            every benchmark below
 #   scripts/bench.sh gossip     gossip propagation (10 and 30 nodes, vs bare gossipsub) and ingest
 #   scripts/bench.sh swap       swap wall time (median of 20) and memory per swap in flight
+#   scripts/bench.sh sync       a joining node's sync from one peer holding 10k and 100k orders
 #   scripts/bench.sh api        wrk against a release dexd: health (ceiling), book of 10k orders, placing orders
 #   scripts/bench.sh memory     a node holding one market at its caps: bytes per order of each kind, total
 #   scripts/bench.sh mm         market maker requote latency: price change to new quotes on another node (median of 20)
@@ -16,11 +17,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BENCHES=(gossip swap mm api memory net)
+BENCHES=(gossip sync swap mm api memory net)
 
 bench_gossip() {
     # One bench binary prints the seven gossip and ingest lines.
     cargo bench --quiet -p dex-node --bench gossip -- "$@"
+}
+
+bench_sync() {
+    # Two in-process nodes on loopback; signs the orders first (on every core).
+    cargo bench --quiet -p dex-node --bench sync -- "$@"
 }
 
 bench_swap() {
@@ -65,7 +71,7 @@ bench_net() {
 }
 
 usage() {
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
     echo "benchmarks: ${BENCHES[*]}"
 }
 

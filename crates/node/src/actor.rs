@@ -665,7 +665,9 @@ impl Actor {
             NetworkEvent::Request { peer, id, request } => {
                 let now = self.clock.now();
                 let response = match request {
-                    Request::Sync(request) => Response::Sync(self.state.serve(&request)),
+                    Request::Sync(request) => {
+                        Response::Sync(self.state.serve(&request, self.clock.now()))
+                    }
                     Request::Take(message) => {
                         // Judged once the taker's balance is read (answered then).
                         self.read_taker_funds(peer, id, message);

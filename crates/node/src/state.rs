@@ -12,8 +12,8 @@ use std::{
 use dex_book::{Book, BookConfig, OrderStatus};
 use dex_network::{Acceptance, PeerId};
 use dex_primitives::{
-    Address, Alive, B256, Lots, MarketId, Markets, Order, OrderId, SignedOrder, TraderKey,
-    UnixMillis, Update, ValidationRules, VerifiedOrder, VerifiedUpdate,
+    Address, Alive, B256, Lots, MarketId, Markets, Order, OrderId, SignedAlive, SignedOrder,
+    TraderKey, UnixMillis, Update, ValidationRules, VerifiedAlive, VerifiedOrder, VerifiedUpdate,
 };
 use dex_protocol::{
     ALIVE_TOPIC, GossipMessage, KnownOrder, SeenState, ValidationContext, Verdict, VerifiedMessage,
@@ -230,16 +230,24 @@ struct MarketState {
 }
 
 /// What the node knows of a remote maker's liveness in one market.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Heard {
     /// Latest signed time heard from the maker (capped at our `now`).
     last: UnixMillis,
-    /// Newest `alive` timestamp seen.
-    newest_alive: Option<UnixMillis>,
+    /// Newest `alive` seen, served with the maker's orders to syncing peers.
+    newest_alive: Option<Box<SignedAlive>>,
     /// Its orders are suspended in the book.
     suspended: bool,
     /// When a root mismatch last triggered a sync.
     root_synced_at: Option<UnixMillis>,
+}
+
+impl Heard {
+    fn newest_alive_at(&self) -> Option<UnixMillis> {
+        self.newest_alive
+            .as_ref()
+            .map(|alive| alive.alive.timestamp)
+    }
 }
 
 /// The books and every decision about them. Owned by the node actor; usable alone in tests
@@ -253,6 +261,8 @@ pub struct NodeState {
     traders: HashMap<Address, TraderKey>,
     books: HashMap<MarketId, MarketState>,
     heard: HashMap<(Address, MarketId), Heard>,
+    /// The latest heartbeat signed for each own maker and market, served with its orders.
+    own_alives: HashMap<(Address, MarketId), SignedAlive>,
     silent_after_ms: u64,
     alive_interval_ms: u64,
     next_alive_at: UnixMillis,
@@ -387,7 +397,7 @@ impl SeenState for Known<'_> {
     fn newest_alive(&self, maker: &Address, market: &MarketId) -> Option<UnixMillis> {
         self.heard
             .get(&(*maker, *market))
-            .and_then(|heard| heard.newest_alive)
+            .and_then(|heard| heard.newest_alive_at())
     }
 }
 
@@ -433,6 +443,7 @@ impl NodeState {
                 .collect(),
             books,
             heard: HashMap::new(),
+            own_alives: HashMap::new(),
             silent_after_ms: millis(config.liveness.silent_after),
             alive_interval_ms: millis(config.liveness.alive_interval),
             next_alive_at: 0,
@@ -560,11 +571,8 @@ impl NodeState {
                 self.heard_from(maker, market, update.update().timestamp, now);
             }
             VerifiedMessage::Alive(alive) => {
-                let alive = alive.alive();
-                let key = (alive.maker, alive.market);
-                self.heard.entry(key).or_default().newest_alive = Some(alive.timestamp);
-                self.heard_from(alive.maker, alive.market, alive.timestamp, now);
-                self.check_root(alive, source, now, decision);
+                self.hear_alive(&alive, now);
+                self.check_root(alive.alive(), source, now, decision);
             }
         }
         Ok(())
@@ -637,6 +645,25 @@ impl NodeState {
         for id in changed_own {
             self.account_own(id);
         }
+    }
+
+    /// Keeps a verified heartbeat (the newest of its maker and market) and records the sign
+    /// of life.
+    fn hear_alive(&mut self, alive: &VerifiedAlive, now: UnixMillis) {
+        let signed = alive.signed();
+        let (maker, market, timestamp) = (
+            signed.alive.maker,
+            signed.alive.market,
+            signed.alive.timestamp,
+        );
+        let heard = self.heard.entry((maker, market)).or_default();
+        if heard
+            .newest_alive_at()
+            .is_none_or(|newest| newest < timestamp)
+        {
+            heard.newest_alive = Some(Box::new(signed.clone()));
+        }
+        self.heard_from(maker, market, timestamp, now);
     }
 
     /// Records a signed sign of life of a remote maker (signed at `signed_at`, capped at
@@ -793,7 +820,7 @@ impl NodeState {
                 .get(market)
                 .is_some_and(|state| state.book.maker_open_orders(maker) > 0)
                 || heard
-                    .newest_alive
+                    .newest_alive_at()
                     .is_some_and(|at| now.saturating_sub(at) <= self.silent_after_ms)
         });
         let mut decision = Decision::default();
@@ -820,6 +847,7 @@ impl NodeState {
                     timestamp: now,
                 }
                 .sign(key);
+                self.own_alives.insert((*maker, *market), alive.clone());
                 match GossipMessage::Alive(alive).encode() {
                     Ok(data) => {
                         NodeMetrics::inc(&self.metrics.alives_sent);
@@ -931,8 +959,10 @@ impl NodeState {
         Action::Publish { topic, data }
     }
 
-    /// Answers a peer's sync request from the books.
-    pub fn serve(&self, request: &SyncRequest) -> SyncResponse {
+    /// Answers a peer's sync request from the books at `now`, with the newest heartbeat of
+    /// each maker of the page heard from lately (an own maker's is signed now if the last
+    /// one is older than a heartbeat interval).
+    pub fn serve(&mut self, request: &SyncRequest, now: UnixMillis) -> SyncResponse {
         NodeMetrics::inc(&self.metrics.sync_served);
         if let Err(err) = request.check() {
             return SyncResponse::Refused {
@@ -979,11 +1009,70 @@ impl NodeState {
         } else {
             None
         };
+        let market = *market;
+        let alives = self.page_alives(market, &orders, now);
         SyncResponse::OrdersPage {
-            market: *market,
+            market,
             orders,
             next_cursor,
+            alives,
         }
+    }
+
+    /// The heartbeats served with `orders`: for each maker, in order of first appearance,
+    /// its newest one if signed within `silent_after` (what a peer accepts), and for an
+    /// own maker one signed within a heartbeat interval, signed now if needed.
+    fn page_alives(
+        &mut self,
+        market: MarketId,
+        orders: &[PageEntry],
+        now: UnixMillis,
+    ) -> Vec<SignedAlive> {
+        let mut makers: Vec<Address> = Vec::new();
+        let mut seen = HashSet::new();
+        for entry in orders {
+            let maker = entry.order.order.maker;
+            if seen.insert(maker) {
+                makers.push(maker);
+            }
+        }
+        let mut alives = Vec::with_capacity(makers.len());
+        for maker in makers {
+            if let Some(key) = self.traders.get(&maker) {
+                let fresh = self.own_alives.get(&(maker, market)).filter(|alive| {
+                    now.saturating_sub(alive.alive.timestamp) < self.alive_interval_ms
+                });
+                let alive = match fresh {
+                    Some(alive) => alive.clone(),
+                    None => {
+                        let Some(state) = self.books.get(&market) else {
+                            continue;
+                        };
+                        let (open_orders, orders_root) = state.book.maker_root(&maker);
+                        let alive = Alive {
+                            maker,
+                            peer: self.peer.clone(),
+                            market,
+                            open_orders,
+                            orders_root,
+                            timestamp: now,
+                        }
+                        .sign(key);
+                        self.own_alives.insert((maker, market), alive.clone());
+                        alive
+                    }
+                };
+                alives.push(alive);
+            } else if let Some(alive) = self
+                .heard
+                .get(&(maker, market))
+                .and_then(|heard| heard.newest_alive.as_deref())
+                .filter(|alive| now.saturating_sub(alive.alive.timestamp) <= self.silent_after_ms)
+            {
+                alives.push(alive.clone());
+            }
+        }
+        alives
     }
 
     /// Applies a page a peer answered to `request`. Returns the request of the next page,
@@ -1030,6 +1119,7 @@ impl NodeState {
             market,
             orders,
             next_cursor,
+            alives,
         } = response
         else {
             debug!(%peer, ?response, "sync refused");
@@ -1037,6 +1127,21 @@ impl NodeState {
             self.on_sync_failed(request);
             return Vec::new();
         };
+        // The makers' heartbeats first: their orders are then shown as they are inserted,
+        // not held until each maker's next heartbeat. A forged one spoils the whole page.
+        let alives = match self.verify_page_alives(alives, now) {
+            Ok(alives) => alives,
+            Err(err) => {
+                warn!(%peer, %market, %err, "sync page with an invalid heartbeat");
+                let actions = self.sync_fault(peer, now);
+                self.sync_guard.end(&chain);
+                self.on_sync_failed(request);
+                return actions;
+            }
+        };
+        for alive in &alives {
+            self.hear_alive(alive, now);
+        }
         NodeMetrics::inc(&self.metrics.sync_pages);
         self.sync_guard.page(chain, cursor.is_none(), now);
         if let Some(maker) = filter {
@@ -1116,6 +1221,24 @@ impl NodeState {
                 Vec::new()
             }
         }
+    }
+
+    /// Verifies the heartbeats of a page at `now`, keeping those recent enough to count
+    /// (signed within `silent_after`); any invalid one is an error.
+    fn verify_page_alives(
+        &self,
+        alives: Vec<SignedAlive>,
+        now: UnixMillis,
+    ) -> Result<Vec<VerifiedAlive>, dex_primitives::Error> {
+        let oldest = now.saturating_sub(self.silent_after_ms);
+        let mut verified = Vec::with_capacity(alives.len());
+        for signed in alives {
+            let alive = signed.verify(&self.rules, now)?;
+            if alive.alive().timestamp >= oldest {
+                verified.push(alive);
+            }
+        }
+        Ok(verified)
     }
 
     /// Withdraws the orders of `maker` that the complete sync answer of `peer` proves

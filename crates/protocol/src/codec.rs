@@ -11,11 +11,12 @@ use crate::Error;
 pub const MAX_GOSSIP_SIZE: usize = 64 * 1024;
 /// Largest request-response request accepted or sent: 64 KiB.
 pub const MAX_REQUEST_SIZE: usize = 64 * 1024;
-/// Largest request-response answer accepted or sent: 1.5 MiB. The largest page an honest
-/// peer sends (1,000 orders with updates, every field at its longest) is about 0.95 MB
+/// Largest request-response answer accepted or sent: 2 MiB. The largest page an honest
+/// peer sends (1,000 orders with updates, each by its own maker with a heartbeat, every
+/// field at its longest) is about 1.52 MB
 /// (`the_largest_honest_page_fits_the_response_limit`); the codec reads up to this many
 /// bytes of a peer's answer before anything is checked, so it is kept close to that.
-pub const MAX_RESPONSE_SIZE: usize = 3 * 512 * 1024;
+pub const MAX_RESPONSE_SIZE: usize = 2 * 1024 * 1024;
 
 /// How many characters of a decoder error are kept; peers control that text.
 const MAX_REASON_LEN: usize = 200;

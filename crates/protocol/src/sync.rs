@@ -3,7 +3,9 @@
 //! Pages are ordered by order id; the cursor is the last id of the previous page (exclusive),
 //! so paging is stable while the book changes and a node can resume where it stopped.
 
-use dex_primitives::{Address, MarketId, OrderId, SignedOrder, SignedUpdate};
+use std::collections::HashSet;
+
+use dex_primitives::{Address, MarketId, OrderId, SignedAlive, SignedOrder, SignedUpdate};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, WireMessage};
@@ -81,6 +83,12 @@ pub enum SyncResponse {
         orders: Vec<PageEntry>,
         /// Cursor for the next page; `None` when this was the last.
         next_cursor: Option<OrderId>,
+        /// The newest heartbeat the peer holds of each maker of `orders` heard from lately
+        /// (at most one per maker): a joining node shows a synced maker's orders at once
+        /// instead of waiting up to a heartbeat interval to learn it is alive. Each is
+        /// signed by its maker, so a peer can only forward heartbeats, not make them up.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        alives: Vec<SignedAlive>,
     },
     /// The peer will not answer (unknown market, bad request, busy).
     Refused {
@@ -95,8 +103,9 @@ impl WireMessage for SyncResponse {
 
 impl SyncResponse {
     /// Checks that a page answers `request`: same market, no more than `limit` entries, ids
-    /// strictly ascending and above the cursor, and a next cursor only after at least one
-    /// entry (it is the last id, so paging always moves forward and an empty page ends it).
+    /// strictly ascending and above the cursor, a next cursor only after at least one
+    /// entry (it is the last id, so paging always moves forward and an empty page ends it),
+    /// and heartbeats only of the page's market and makers, one per maker.
     /// Returns the ids of the entries, so the caller does not hash the orders twice.
     /// Signatures are checked per entry later.
     pub fn check_page(&self, request: &SyncRequest) -> Result<Vec<OrderId>, Error> {
@@ -110,6 +119,7 @@ impl SyncResponse {
             market: page_market,
             orders,
             next_cursor,
+            alives,
         } = self
         else {
             return Ok(Vec::new());
@@ -136,6 +146,23 @@ impl SyncResponse {
             }
             previous = Some(id);
             ids.push(id);
+        }
+        if !alives.is_empty() {
+            // Each maker of the page may have one heartbeat: removed from the set once seen.
+            let mut makers: HashSet<Address> =
+                orders.iter().map(|entry| entry.order.order.maker).collect();
+            for signed in alives {
+                let alive = &signed.alive;
+                if alive.market != *market {
+                    return bad(format!("a heartbeat of market {}", alive.market));
+                }
+                if !makers.remove(&alive.maker) {
+                    return bad(format!(
+                        "a heartbeat of maker {} who has no order here or one already",
+                        alive.maker
+                    ));
+                }
+            }
         }
         match (next_cursor, ids.last()) {
             (Some(next), Some(last)) if next != last => {

@@ -74,6 +74,7 @@ pub(crate) async fn request_answered(
                             Request::Sync(SyncRequest::GetOrders { .. })
                         ));
                         let page = SyncResponse::OrdersPage {
+                            alives: Vec::new(),
                             market: eth_usdc_id(),
                             orders: Vec::new(),
                             next_cursor: None,

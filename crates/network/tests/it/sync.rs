@@ -21,6 +21,7 @@ async fn sync_answers_over_the_size_limit_are_refused_by_the_codec() -> anyhow::
     use libp2p::{StreamProtocol, request_response::Codec};
 
     let page = SyncResponse::OrdersPage {
+        alives: Vec::new(),
         market: eth_usdc_id(),
         orders: Vec::new(),
         next_cursor: None,

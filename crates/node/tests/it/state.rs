@@ -150,7 +150,7 @@ fn a_differing_root_asks_for_the_makers_orders_once_and_pages_them_in() {
     let mut request = request.clone();
     let mut pages = 0;
     loop {
-        let page = maker.state.serve(&request);
+        let page = maker.state.serve(&request, NOW + 500);
         pages += 1;
         let next = other.state.on_page(relay, &request, page, NOW + 500);
         match next.as_slice() {
@@ -218,7 +218,7 @@ fn a_root_sync_from_the_makers_node_withdraws_the_orders_it_closed() {
     assert_eq!(*peer, maker.id);
     // The first page is made, then a new order reaches `other` by gossip before it.
     let mut request = request.clone();
-    let mut page = maker.state.serve(&request);
+    let mut page = maker.state.serve(&request, NOW + 20);
     let newer = post(&mut maker, 0, 1, NOW + 20);
     let _ = other.state.on_gossip(maker.id, &topic, &newer[0], NOW + 20);
     loop {
@@ -231,7 +231,7 @@ fn a_root_sync_from_the_makers_node_withdraws_the_orders_it_closed() {
             [Action::Sync { request: next, .. }] => request = next.clone(),
             unexpected => panic!("unexpected {unexpected:?}"),
         }
-        page = maker.state.serve(&request);
+        page = maker.state.serve(&request, NOW + 30);
     }
     assert_eq!(NodeMetrics::get(&other.metrics.orders_unlisted), 2);
     for id in &cancelled {
@@ -262,11 +262,11 @@ fn sync_through(
     node: &mut Peer,
     peer: PeerId,
     mut request: SyncRequest,
-    server: &Peer,
+    server: &mut Peer,
     now: UnixMillis,
 ) {
     loop {
-        let page = server.state.serve(&request);
+        let page = server.state.serve(&request, now);
         match node.state.on_page(peer, &request, page, now).as_slice() {
             [] => return,
             [Action::Sync { request: next, .. }] => request = next.clone(),
@@ -309,7 +309,7 @@ fn a_relays_answer_withdraws_a_closed_order_only_when_it_is_what_the_heartbeat_s
     };
     assert_eq!(*peer, relay);
     let _ = post(&mut maker, 0, 1, NOW + 20);
-    sync_through(&mut other, relay, request.clone(), &maker, NOW + 30);
+    sync_through(&mut other, relay, request.clone(), &mut maker, NOW + 30);
     assert_eq!(NodeMetrics::get(&other.metrics.orders_unlisted), 0);
     assert_eq!(other.state.order_status(&ghost), OrderStatus::Open);
     assert_eq!(other.state.stats(&market).unwrap().visible, 4);
@@ -321,7 +321,7 @@ fn a_relays_answer_withdraws_a_closed_order_only_when_it_is_what_the_heartbeat_s
     let [Action::Sync { request, .. }] = actions.then.as_slice() else {
         panic!("expected one sync, got {actions:?}");
     };
-    sync_through(&mut other, relay, request.clone(), &maker, later + 10);
+    sync_through(&mut other, relay, request.clone(), &mut maker, later + 10);
     assert_eq!(NodeMetrics::get(&other.metrics.orders_unlisted), 1);
     assert_eq!(other.state.order_status(&ghost), OrderStatus::Unknown);
     assert_eq!(other.state.digest(&market), maker.state.digest(&market));
@@ -339,7 +339,7 @@ fn synced_orders_of_a_maker_never_heard_stay_suspended() {
         limit: 1000,
         maker: None,
     };
-    let page = maker.state.serve(&request);
+    let page = maker.state.serve(&request, NOW);
     // Much later: the maker has been silent since; its orders are held, not offered.
     let now = NOW + 60_000;
     assert!(
@@ -351,6 +351,140 @@ fn synced_orders_of_a_maker_never_heard_stay_suspended() {
     let stats = joiner.state.stats(&market).unwrap();
     assert_eq!((stats.visible, stats.suspended), (0, 3));
     assert_eq!(NodeMetrics::get(&joiner.metrics.sync_orders), 3);
+}
+
+/// A joining node shows synced orders at once: the page carries each maker's newest
+/// heartbeat, from the maker's own node (signed when the page is made) and from a relay
+/// that heard it, so the joiner does not wait up to a heartbeat interval.
+#[test]
+fn synced_orders_come_with_their_makers_heartbeats_and_show_at_once() {
+    let mut maker = peer(0, 2);
+    let mut relay = peer(1, 1000);
+    let market = eth_usdc_id();
+    let topic = market_topic(&market);
+    for data in post(&mut maker, 0, 3, NOW) {
+        let _ = relay.state.on_gossip(maker.id, &topic, &data, NOW);
+    }
+    let full = |limit| SyncRequest::GetOrders {
+        market,
+        cursor: None,
+        limit,
+        maker: None,
+    };
+    // From the maker's node, in pages of two: each page has the maker's heartbeat, the same
+    // one (signed once per heartbeat interval).
+    let mut joiner = peer(2, 2);
+    let first = maker.state.serve(&full(2), NOW + 10);
+    let second_request = SyncRequest::GetOrders {
+        market,
+        cursor: match &first {
+            dex_protocol::sync::SyncResponse::OrdersPage { next_cursor, .. } => *next_cursor,
+            other => panic!("unexpected {other:?}"),
+        },
+        limit: 2,
+        maker: None,
+    };
+    let second = maker.state.serve(&second_request, NOW + 20);
+    let alives = |page: &dex_protocol::sync::SyncResponse| match page {
+        dex_protocol::sync::SyncResponse::OrdersPage { alives, .. } => alives.clone(),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(alives(&first).len(), 1);
+    assert_eq!(alives(&first), alives(&second));
+    assert_eq!(alives(&first)[0].alive.maker, node_trader(0).address());
+    assert_eq!(alives(&first)[0].alive.timestamp, NOW + 10);
+    let next = joiner.state.on_page(maker.id, &full(2), first, NOW + 30);
+    assert_eq!(joiner.state.stats(&market).unwrap().visible, 2, "{next:?}");
+    assert!(
+        joiner
+            .state
+            .on_page(maker.id, &second_request, second, NOW + 30)
+            .is_empty()
+    );
+    let stats = joiner.state.stats(&market).unwrap();
+    assert_eq!((stats.visible, stats.suspended), (3, 0));
+    assert_eq!(joiner.state.digest(&market), maker.state.digest(&market));
+
+    // From a relay: it serves the heartbeat it heard (a relay signs none itself).
+    let mut late = peer(3, 1000);
+    let page = relay.state.serve(&full(1000), NOW + 40);
+    assert!(alives(&page).is_empty(), "the relay heard no heartbeat yet");
+    let beats = alive_messages(maker.state.tick(NOW + 50));
+    let _ = relay
+        .state
+        .on_gossip(maker.id, ALIVE_TOPIC, &beats[0], NOW + 50);
+    let page = relay.state.serve(&full(1000), NOW + 60);
+    assert_eq!(alives(&page).len(), 1);
+    assert!(
+        late.state
+            .on_page(relay.id, &full(1000), page, NOW + 70)
+            .is_empty()
+    );
+    let stats = late.state.stats(&market).unwrap();
+    assert_eq!((stats.visible, stats.suspended), (3, 0));
+    // The served heartbeat counts as heard: the same one by gossip is stale.
+    let (acceptance, _) = late
+        .state
+        .on_gossip(relay.id, ALIVE_TOPIC, &beats[0], NOW + 80);
+    assert_eq!(acceptance, Acceptance::Ignore);
+}
+
+/// A heartbeat in a page is checked like one by gossip: a forged one (signed by another
+/// key) spoils the whole page and costs the peer a strike; one older than `silent_after`
+/// is no sign of life and leaves the orders held.
+#[test]
+fn a_forged_heartbeat_spoils_the_page_and_a_stale_one_counts_for_nothing() {
+    use dex_protocol::sync::SyncResponse;
+    let mut maker = peer(0, 1000);
+    let market = eth_usdc_id();
+    post(&mut maker, 0, 2, NOW);
+    let request = SyncRequest::GetOrders {
+        market,
+        cursor: None,
+        limit: 1000,
+        maker: None,
+    };
+    let SyncResponse::OrdersPage {
+        orders,
+        next_cursor,
+        alives,
+        ..
+    } = maker.state.serve(&request, NOW)
+    else {
+        panic!("a page");
+    };
+    let forged = {
+        let mut alive = alives[0].alive.clone();
+        alive.timestamp += 1;
+        alive.sign(&node_trader(7))
+    };
+    let page = |alive| SyncResponse::OrdersPage {
+        market,
+        orders: orders.clone(),
+        next_cursor,
+        alives: vec![alive],
+    };
+    let mut joiner = peer(2, 1000);
+    let _ = joiner
+        .state
+        .on_page(maker.id, &request, page(forged), NOW + 10);
+    let stats = joiner.state.stats(&market).unwrap();
+    assert_eq!(
+        (stats.visible, stats.suspended),
+        (0, 0),
+        "nothing of the page applied"
+    );
+    assert_eq!(NodeMetrics::get(&joiner.metrics.sync_faults), 1);
+
+    // Applied 2 s later (the test profile's `silent_after`) plus one ms: held.
+    let mut joiner = peer(3, 1000);
+    let later = NOW + 2_001;
+    let _ = joiner
+        .state
+        .on_page(maker.id, &request, page(alives[0].clone()), later);
+    let stats = joiner.state.stats(&market).unwrap();
+    assert_eq!((stats.visible, stats.suspended), (0, 2));
+    assert_eq!(NodeMetrics::get(&joiner.metrics.sync_faults), 0);
 }
 
 #[test]

@@ -73,6 +73,7 @@ fn page(entries: &[SignedOrder], cursor: OrderId) -> SyncResponse {
                 update: None,
             })
             .collect(),
+        alives: Vec::new(),
         next_cursor: Some(entries.last().map_or(cursor, |order| order.order.id())),
     }
 }
@@ -255,6 +256,7 @@ fn root_syncs_in_flight_are_capped() {
         market,
         orders: Vec::new(),
         next_cursor: None,
+        alives: Vec::new(),
     };
     let _ = state.on_page(relay, &first, done, NOW);
     let _ = state.on_gossip(relay, ALIVE_TOPIC, &alive(800 + 19, NOW + 1), NOW + 1);

@@ -1,4 +1,4 @@
-use dex_primitives::{Lots, OrderId, Update, ValidationRules};
+use dex_primitives::{Alive, B256, Lots, OrderId, Update, ValidationRules};
 use dex_protocol::{
     Error, MAX_RESPONSE_SIZE, ValidationContext, WireMessage,
     sync::{MAX_PAGE_LIMIT, PageEntry, SyncRequest, SyncResponse},
@@ -52,6 +52,7 @@ fn pages_must_follow_the_cursor_and_the_market() {
         maker: None,
     };
     let response = SyncResponse::OrdersPage {
+        alives: Vec::new(),
         market: eth_usdc_id(),
         orders: entries.clone(),
         next_cursor: ids.last().copied(),
@@ -62,6 +63,7 @@ fn pages_must_follow_the_cursor_and_the_market() {
     let mut shuffled = entries.clone();
     shuffled.swap(0, 1);
     let bad = SyncResponse::OrdersPage {
+        alives: Vec::new(),
         market: eth_usdc_id(),
         orders: shuffled,
         next_cursor: None,
@@ -175,6 +177,7 @@ fn an_empty_page_may_not_name_a_next_cursor() {
         maker: None,
     };
     let endless = SyncResponse::OrdersPage {
+        alives: Vec::new(),
         market: eth_usdc_id(),
         orders: Vec::new(),
         next_cursor: Some(ids[0]),
@@ -184,6 +187,7 @@ fn an_empty_page_may_not_name_a_next_cursor() {
         Err(Error::BadPage { .. })
     ));
     let last = SyncResponse::OrdersPage {
+        alives: Vec::new(),
         market: eth_usdc_id(),
         orders: Vec::new(),
         next_cursor: None,
@@ -215,7 +219,18 @@ fn the_largest_honest_page_fits_the_response_limit() {
         order,
         update: Some(update),
     };
+    // Each entry by its own maker, each with a heartbeat of the longest fields.
+    let alive = Alive {
+        maker: trader(0).address(),
+        peer: "z".repeat(128),
+        market: eth_usdc_id(),
+        open_orders: u32::MAX,
+        orders_root: B256::repeat_byte(0xff),
+        timestamp: u64::MAX,
+    }
+    .sign(&trader(0));
     let page = SyncResponse::OrdersPage {
+        alives: vec![alive; MAX_PAGE_LIMIT as usize],
         market: eth_usdc_id(),
         orders: vec![entry; MAX_PAGE_LIMIT as usize],
         next_cursor: Some(OrderId::default()),
@@ -226,4 +241,86 @@ fn the_largest_honest_page_fits_the_response_limit() {
         size > MAX_RESPONSE_SIZE / 2,
         "{size} bytes: the limit is loose"
     );
+}
+
+/// A page's heartbeats must be of its market and of makers with an order in it, one each:
+/// anything else is a bad page (a peer cannot pad a page with heartbeats).
+#[test]
+fn a_pages_heartbeats_are_one_per_maker_of_the_page() {
+    let makers = [trader(1), trader(2)];
+    let mut entries: Vec<PageEntry> = makers
+        .iter()
+        .map(|maker| PageEntry {
+            order: OrderBuilder::new().maker(maker).sign(),
+            update: None,
+        })
+        .collect();
+    entries.sort_by_key(|entry| entry.order.order.id());
+    let request = SyncRequest::GetOrders {
+        market: eth_usdc_id(),
+        cursor: None,
+        limit: 10,
+        maker: None,
+    };
+    let alive = |maker: &dex_primitives::TraderKey, market| {
+        Alive {
+            maker: maker.address(),
+            peer: "12D3KooW".into(),
+            market,
+            open_orders: 1,
+            orders_root: B256::ZERO,
+            timestamp: T0,
+        }
+        .sign(maker)
+    };
+    let with = |alives| SyncResponse::OrdersPage {
+        market: eth_usdc_id(),
+        orders: entries.clone(),
+        next_cursor: None,
+        alives,
+    };
+    let both = with(vec![
+        alive(&makers[0], eth_usdc_id()),
+        alive(&makers[1], eth_usdc_id()),
+    ]);
+    assert_eq!(both.check_page(&request).unwrap().len(), 2);
+    let decoded = SyncResponse::decode(&both.encode().unwrap()).unwrap();
+    assert_eq!(decoded, both);
+
+    let other_market = markets()
+        .iter()
+        .map(|market| market.id())
+        .find(|id| *id != eth_usdc_id())
+        .expect("the test markets are more than one");
+    for (what, alives) in [
+        (
+            "twice the same maker",
+            vec![
+                alive(&makers[0], eth_usdc_id()),
+                alive(&makers[0], eth_usdc_id()),
+            ],
+        ),
+        (
+            "a maker without an order here",
+            vec![alive(&trader(3), eth_usdc_id())],
+        ),
+        ("another market", vec![alive(&makers[0], other_market)]),
+    ] {
+        assert!(
+            matches!(
+                with(alives).check_page(&request),
+                Err(Error::BadPage { .. })
+            ),
+            "{what}"
+        );
+    }
+    // Pages without the field (from nodes before it) still decode.
+    let bare = serde_json::json!({
+        "type": "ordersPage",
+        "market": eth_usdc_id(),
+        "orders": [],
+        "nextCursor": null,
+    });
+    let decoded = SyncResponse::decode(bare.to_string().as_bytes()).unwrap();
+    assert!(matches!(decoded, SyncResponse::OrdersPage { alives, .. } if alives.is_empty()));
 }
