@@ -13,7 +13,11 @@
 //!   size check, JSON, duplicate check, rules, signature, book insert) ingests per second on
 //!   one thread;
 //! - `secp256k1_recover_per_s`: bare libsecp256k1 public-key recoveries per second on the
-//!   same thread, the floor of ingest.
+//!   same thread, the floor of ingest;
+//! - `ingest_orders_per_s_all_cores`: the same orders ingested as the node does with its
+//!   verification pool (one thread per core decoding and recovering signers, the node's
+//!   thread judging and applying in arrival order: `Ingest` + `on_gossip_decoded`), and
+//!   `ingest_all_cores_vs_recover`, its ratio to `secp256k1_recover_per_s` of the same run.
 //!
 //! Options: `--orders N` per gossip run (default 1500), `--quick` (fewer orders, for smoke
 //! tests), `--rate R` orders per second (default 200), `--ingest-only` (the two single-thread
@@ -77,10 +81,18 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     // Single-threaded figures first, on a quiet machine.
-    let (ingest, recover) = single_thread_figures(if quick { 2_000 } else { 20_000 })?;
-    if args.iter().any(|arg| arg == "--ingest-only") {
+    let (ingest, recover, all_cores) = single_thread_figures(if quick { 2_000 } else { 20_000 })?;
+    let print_ingest = || {
         println!("ingest_orders_per_s {ingest:.0} orders/s");
         println!("secp256k1_recover_per_s {recover:.0} recoveries/s");
+        println!("ingest_orders_per_s_all_cores {all_cores:.0} orders/s");
+        println!(
+            "ingest_all_cores_vs_recover {:.2} x",
+            all_cores / recover.max(1.0)
+        );
+    };
+    if args.iter().any(|arg| arg == "--ingest-only") {
+        print_ingest();
         return Ok(());
     }
     let (p50_10, p99_10) = runtime.block_on(node_latency(10, orders, rate))?;
@@ -102,8 +114,7 @@ fn main() -> anyhow::Result<()> {
     println!("gossip_p50_ms_30 {p50_30:.2} ms");
     println!("gossip_p99_ms_30 {p99_30:.2} ms");
     println!("gossip_bare_p99_ms_30 {bare_p99_30:.2} ms");
-    println!("ingest_orders_per_s {ingest:.0} orders/s");
-    println!("secp256k1_recover_per_s {recover:.0} recoveries/s");
+    print_ingest();
     Ok(())
 }
 
@@ -201,8 +212,9 @@ fn recover_inputs(
 }
 
 /// Ingest and bare recovery, measured in alternating rounds on this one thread so that both
-/// see the same machine load; each figure is its best round (the least disturbed).
-fn single_thread_figures(count: usize) -> anyhow::Result<(f64, f64)> {
+/// see the same machine load, then ingest with the verification pool on every core, of the
+/// same orders into a fresh node; each figure is its best round (the least disturbed).
+fn single_thread_figures(count: usize) -> anyhow::Result<(f64, f64, f64)> {
     const ROUNDS: usize = 5;
     let per_round = count / ROUNDS;
     let mut config = test_config(0);
@@ -254,7 +266,68 @@ fn single_thread_figures(count: usize) -> anyhow::Result<(f64, f64)> {
         replay.as_secs_f64() * 1e6 / count as f64,
         state.stats(&eth_usdc_id()).map_or(0, |stats| stats.visible),
     );
-    Ok((best_ingest, best_recover))
+    let all_cores = all_cores_figure(&config, &messages, ROUNDS, source, &topic, now)?;
+    Ok((best_ingest, best_recover, all_cores))
+}
+
+/// Orders per second ingested by a fresh node the way its actor does with the verification
+/// pool: gossip handed to `Ingest` in the actor's batches while there is room, each batch
+/// judged and applied on this thread when its turn comes; best of `rounds`.
+fn all_cores_figure(
+    config: &dex_node::NodeConfig,
+    messages: &[Vec<u8>],
+    rounds: usize,
+    source: PeerId,
+    topic: &str,
+    now: u64,
+) -> anyhow::Result<f64> {
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let metrics = Arc::new(NodeMetrics::default());
+    let mut state = NodeState::new(config, PeerId::random(), 7, metrics);
+    let mut ingest = dex_node::Ingest::new(config.verify_threads, config.ingest_queue);
+    eprintln!(
+        "(ingest on all cores: {} verification threads)",
+        config.verify_threads
+    );
+    let per_round = messages.len() / rounds;
+    let mut best = 0f64;
+    for round in 0..rounds {
+        let mut queue = messages[round * per_round..(round + 1) * per_round]
+            .iter()
+            .map(|data| dex_network::GossipIn {
+                source,
+                message_id: dex_network::message_id(data),
+                topic: topic.to_owned(),
+                data: data.clone(),
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .peekable();
+        let started = Instant::now();
+        let mut applied = 0;
+        runtime.block_on(async {
+            while applied < per_round {
+                while queue.peek().is_some() && ingest.has_room_for(dex_node::GOSSIP_BATCH * 4) {
+                    ingest.gossip(queue.by_ref().take(dex_node::GOSSIP_BATCH * 4).collect());
+                }
+                let Some(dex_node::Ready::Gossip(items)) = ingest.next().await else {
+                    anyhow::bail!("the verification queue ended early");
+                };
+                for (meta, decoded) in items {
+                    let (acceptance, _) =
+                        state.on_gossip_decoded(meta.source, &meta.topic, decoded, now);
+                    if acceptance != Acceptance::Accept {
+                        anyhow::bail!("ingest refused an order: {acceptance:?}");
+                    }
+                    state.drain_events().for_each(drop);
+                    applied += 1;
+                }
+            }
+            Ok(())
+        })?;
+        best = best.max(per_round as f64 / started.elapsed().as_secs_f64());
+    }
+    Ok(best)
 }
 
 /// Stops the recorders, merges their arrival times and returns, for each published key that

@@ -14,8 +14,9 @@ use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
 use tracing::{Instrument, debug, debug_span, error, info, info_span, warn};
 
 use crate::{
-    Action, BookRevisions, BookSnapshot, ChainBatch, Clock, Command, Decision, Error, NodeConfig,
-    NodeEvent, NodeHandle, NodeMetrics, NodeState, PlaceOrder, Reply, StoreOp,
+    Action, BookRevisions, BookSnapshot, ChainBatch, Clock, Command, Decision, Error, GOSSIP_BATCH,
+    Ingest, NodeConfig, NodeEvent, NodeHandle, NodeMetrics, NodeState, PageMeta, PlaceOrder, Ready,
+    Reply, StoreOp,
     chains::{BalanceWatch, ChainReport, Chains, spawn_watcher},
 };
 
@@ -60,6 +61,9 @@ struct Actor {
     clock: Arc<dyn Clock>,
     network: NetworkHandle,
     network_events: mpsc::Receiver<NetworkEvent>,
+    /// Received gossip and sync pages, worked on ahead by the verification pool and taken
+    /// back in arrival order.
+    ingest: Ingest,
     commands: mpsc::Receiver<Command>,
     answers_tx: mpsc::Sender<SyncAnswer>,
     answers: mpsc::Receiver<SyncAnswer>,
@@ -183,6 +187,7 @@ pub async fn spawn(
         events: events.clone(),
         revisions: revisions.clone(),
         sync_slots: Arc::new(Semaphore::new(config.sync.max_concurrent.max(1))),
+        ingest: Ingest::new(config.verify_threads, config.ingest_queue),
         metrics: metrics.clone(),
         tick_interval: config.tick_interval,
         store,
@@ -242,7 +247,8 @@ impl Actor {
                     }
                     Some(command) => self.on_command(command).await,
                 },
-                event = self.network_events.recv() => match event {
+                Some(ready) = self.ingest.next() => self.on_ready(ready).await,
+                event = self.network_events.recv(), if !self.ingest.is_full() => match event {
                     Some(event) => self.on_network_event(event).await,
                     None => {
                         warn!("network stopped; node stopping");
@@ -643,25 +649,72 @@ impl Actor {
         }
     }
 
+    /// A network event. Gossip goes to the verification pool, with the gossip that follows
+    /// it in the queue (a batch), and is judged when its turn comes ([`Actor::on_ready`]).
     async fn on_network_event(&mut self, event: NetworkEvent) {
-        match event {
-            NetworkEvent::Gossip(gossip) => {
-                let now = self.clock.now();
-                let (acceptance, decision) = {
-                    let _span = debug_span!("gossip", peer = %gossip.source).entered();
-                    self.state
-                        .on_gossip(gossip.source, &gossip.topic, &gossip.data, now)
-                };
-                if self
-                    .network
-                    .report(gossip.message_id, gossip.source, acceptance)
-                    .await
-                    .is_err()
-                {
-                    return;
+        let NetworkEvent::Gossip(first) = event else {
+            return self.on_other_network_event(event).await;
+        };
+        let mut batch = vec![first];
+        let mut other = None;
+        while batch.len() < GOSSIP_BATCH * 4 && self.ingest.has_room_for(batch.len() + 1) {
+            match self.network_events.try_recv() {
+                Ok(NetworkEvent::Gossip(gossip)) => batch.push(gossip),
+                Ok(event) => {
+                    other = Some(event);
+                    break;
                 }
-                self.perform(decision).await;
+                Err(_) => break,
             }
+        }
+        self.ingest.gossip(batch);
+        if let Some(event) = other {
+            self.on_other_network_event(event).await;
+        }
+    }
+
+    /// Gossip and a sync page whose turn came, with the work done ahead: judged and applied
+    /// in arrival order; each gossip verdict goes to gossipsub (which forwards nothing
+    /// before it).
+    async fn on_ready(&mut self, ready: Ready) {
+        match ready {
+            Ready::Gossip(items) => {
+                for (meta, decoded) in items {
+                    let now = self.clock.now();
+                    let (acceptance, decision) = {
+                        let _span = debug_span!("gossip", peer = %meta.source).entered();
+                        self.state
+                            .on_gossip_decoded(meta.source, &meta.topic, decoded, now)
+                    };
+                    if self
+                        .network
+                        .report(meta.message_id, meta.source, acceptance)
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    self.perform(decision).await;
+                }
+            }
+            Ready::Page(page, ahead) => {
+                let now = self.clock.now();
+                let PageMeta {
+                    peer,
+                    request,
+                    response,
+                } = *page;
+                let actions = self
+                    .state
+                    .on_page_ahead(peer, &request, response, &ahead, now);
+                self.perform(Decision::acting(actions)).await;
+            }
+        }
+    }
+
+    async fn on_other_network_event(&mut self, event: NetworkEvent) {
+        match event {
+            NetworkEvent::Gossip(gossip) => self.ingest.gossip(vec![gossip]),
             NetworkEvent::Request { peer, id, request } => {
                 let now = self.clock.now();
                 let response = match request {
@@ -769,14 +822,20 @@ impl Actor {
         }
     }
 
+    /// A sync answer: a page goes to the verification pool and is applied when its turn
+    /// comes ([`Actor::on_ready`]).
     async fn on_sync_answer(&mut self, answer: SyncAnswer) {
-        let now = self.clock.now();
         match answer.result {
             Ok(response) => {
-                let actions = self
-                    .state
-                    .on_page(answer.peer, &answer.request, response, now);
-                self.perform(Decision::acting(actions)).await;
+                let needed = self.state.page_needs_signatures(&response);
+                self.ingest.page(
+                    PageMeta {
+                        peer: answer.peer,
+                        request: answer.request,
+                        response,
+                    },
+                    needed,
+                );
             }
             Err(err) => {
                 self.state.on_sync_failed(&answer.request);

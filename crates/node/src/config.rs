@@ -31,6 +31,13 @@ pub struct NodeConfig {
     pub tick_interval: Duration,
     /// Capacity of the command channel into the actor.
     pub command_queue: usize,
+    /// Threads that decode received gossip and sync pages and recover their signers ahead
+    /// of the actor (see [`crate::Ingest`]); 0 does it on the actor. Default: one per core.
+    pub verify_threads: usize,
+    /// Received gossip messages and sync pages waiting for their turn at most; while that
+    /// many wait, the actor reads no more network events (the network's queue then drops
+    /// and counts). Default 4,096.
+    pub ingest_queue: usize,
     /// Capacity of the node event broadcast; slow subscribers lose the oldest events
     /// (and are told how many).
     pub event_capacity: usize,
@@ -451,6 +458,8 @@ impl NodeConfig {
             caps: CapsConfig::default(),
             tick_interval: Duration::from_secs(1),
             command_queue: 1024,
+            verify_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ingest_queue: 4096,
             event_capacity: 16 * 1024,
             settlement: None,
         }

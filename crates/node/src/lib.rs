@@ -30,6 +30,7 @@ mod chains;
 mod clock;
 mod config;
 mod error;
+mod ingest;
 mod metrics;
 mod state;
 
@@ -60,6 +61,7 @@ pub use dex_store::{
 };
 pub use dex_swap::Swap;
 pub use error::Error;
+pub use ingest::{GOSSIP_BATCH, GossipMeta, Ingest, PageMeta, QUEUE_PER_THREAD, Ready};
 pub use metrics::NodeMetrics;
 pub use state::{
     Action, Balance, BalanceReading, BookStats, ChainBatch, Counterparty, CounterpartyRecord,

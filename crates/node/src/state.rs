@@ -16,10 +16,10 @@ use dex_primitives::{
     TraderKey, UnixMillis, Update, ValidationRules, VerifiedAlive, VerifiedOrder, VerifiedUpdate,
 };
 use dex_protocol::{
-    ALIVE_TOPIC, GossipMessage, KnownOrder, SeenState, ValidationContext, Verdict, VerifiedMessage,
-    WireMessage, market_topic,
+    ALIVE_TOPIC, Decoded, EntryAhead, GossipMessage, KnownOrder, SeenState, ValidationContext,
+    Verdict, VerifiedMessage, WireMessage, entry_needs_signatures, market_topic,
     sync::{PageEntry, SyncRequest, SyncResponse},
-    validate, validate_synced,
+    validate, validate_decoded, validate_synced,
 };
 use tracing::{debug, info, warn};
 
@@ -519,6 +519,33 @@ impl NodeState {
         now: UnixMillis,
     ) -> (Acceptance, Decision) {
         let verdict = self.judge(Some(topic), |ctx| validate(data, now, ctx));
+        self.on_verdict(verdict, source, now)
+    }
+
+    /// [`NodeState::on_gossip`] for a message decoded and its signer recovered ahead (on the
+    /// verification pool: see [`crate::Ingest`]): the same verdict and changes. `None` is a
+    /// message whose work ahead was lost; it is ignored.
+    pub fn on_gossip_decoded(
+        &mut self,
+        source: PeerId,
+        topic: &str,
+        decoded: Option<Decoded>,
+        now: UnixMillis,
+    ) -> (Acceptance, Decision) {
+        let Some(decoded) = decoded else {
+            NodeMetrics::inc(&self.metrics.gossip_ignored);
+            return (Acceptance::Ignore, Decision::default());
+        };
+        let verdict = self.judge(Some(topic), |ctx| validate_decoded(decoded, now, ctx));
+        self.on_verdict(verdict, source, now)
+    }
+
+    fn on_verdict(
+        &mut self,
+        verdict: Verdict,
+        source: PeerId,
+        now: UnixMillis,
+    ) -> (Acceptance, Decision) {
         let mut decision = Decision::default();
         let acceptance = match verdict {
             Verdict::Accept(message) => match self.apply(message, source, now, &mut decision) {
@@ -1088,6 +1115,41 @@ impl NodeState {
         response: SyncResponse,
         now: UnixMillis,
     ) -> Vec<Action> {
+        self.on_page_ahead(peer, request, response, &[], now)
+    }
+
+    /// Which entries of a page will have a signature checked, given what the books hold now
+    /// (see [`dex_protocol::entry_needs_signatures`]): the ones worth recovering ahead.
+    /// Most entries of a joining node's pages are new, and a cheap filter says so without
+    /// hashing them.
+    pub fn page_needs_signatures(&self, response: &SyncResponse) -> Vec<bool> {
+        let SyncResponse::OrdersPage { orders, .. } = response else {
+            return Vec::new();
+        };
+        let known = Known {
+            books: &self.books,
+            heard: &self.heard,
+            keys: &self.seen_keys,
+        };
+        orders
+            .iter()
+            .map(|entry| {
+                !known.may_contain(&entry.order.order)
+                    || entry_needs_signatures(entry, &entry.order.order.id(), &known)
+            })
+            .collect()
+    }
+
+    /// [`NodeState::on_page`] with the signers of its entries recovered ahead (`ahead[i]`
+    /// for entry `i`; missing ones are recovered here when needed).
+    pub fn on_page_ahead(
+        &mut self,
+        peer: PeerId,
+        request: &SyncRequest,
+        response: SyncResponse,
+        ahead: &[EntryAhead],
+        now: UnixMillis,
+    ) -> Vec<Action> {
         let SyncRequest::GetOrders {
             market: asked,
             maker: filter,
@@ -1156,8 +1218,10 @@ impl NodeState {
         }
         let mut learnt = 0u64;
         let mut fault = None;
-        for (entry, id) in orders.into_iter().zip(ids) {
-            match self.judge(None, |ctx| validate_synced(entry, id, now, ctx)) {
+        let none = EntryAhead::default();
+        for (index, (entry, id)) in orders.into_iter().zip(ids).enumerate() {
+            let ahead = ahead.get(index).unwrap_or(&none);
+            match self.judge(None, |ctx| validate_synced(entry, id, ahead, now, ctx)) {
                 Ok((order, update)) => {
                     if let Some(order) = order {
                         let maker = order.maker();

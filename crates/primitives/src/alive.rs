@@ -7,7 +7,7 @@ use crate::{
     Error, MarketId, Signature, TraderKey, UnixMillis, ValidationRules,
     eip712::{self, sol},
     order::{check_not_in_future, check_peer},
-    signature::recover_signer,
+    signature::RecoveredSigner,
 };
 
 /// The EIP-712 `Alive` message.
@@ -69,9 +69,26 @@ pub struct SignedAlive {
 impl SignedAlive {
     /// Checks the peer field, the timestamp against `now`, and that `maker` signed it.
     pub fn verify(self, rules: &ValidationRules, now: UnixMillis) -> Result<VerifiedAlive, Error> {
+        self.verify_with(rules, now, None)
+    }
+
+    /// The signer of this heartbeat recovered ahead, on any thread, for
+    /// [`SignedAlive::verify_with`].
+    pub fn recover_ahead(&self) -> RecoveredSigner {
+        RecoveredSigner::recover(self.alive.digest(), self.signature)
+    }
+
+    /// [`SignedAlive::verify`] with the signer recovered ahead: the same checks in the same
+    /// order, the same result; only the recovery is not done again.
+    pub fn verify_with(
+        self,
+        rules: &ValidationRules,
+        now: UnixMillis,
+        ahead: Option<&RecoveredSigner>,
+    ) -> Result<VerifiedAlive, Error> {
         check_peer(&self.alive.peer)?;
         check_not_in_future(self.alive.timestamp, now, rules)?;
-        let signer = recover_signer(&self.alive.digest(), &self.signature)?;
+        let signer = RecoveredSigner::signer_of(ahead, &self.alive.digest(), &self.signature)?;
         if signer != self.alive.maker {
             return Err(Error::SignerMismatch {
                 signer,

@@ -25,7 +25,7 @@ pub use key::TraderKey;
 pub use keystore::KdfStrength;
 pub use market::{FillAmounts, Market, MarketDef, MarketId, MarketParams, Markets};
 pub use order::{Order, OrderId, SignedOrder, ValidationRules, VerifiedOrder};
-pub use signature::{Signature, recover_signer};
+pub use signature::{RecoveredSigner, Signature, recover_signer};
 pub use units::{Lots, Side, Ticks};
 pub use update::{SignedUpdate, Update, VerifiedUpdate};
 

@@ -7,7 +7,7 @@ use crate::{
     Error, Lots, Market, MarketId, Markets, Side, Signature, Ticks, TraderKey, UnixMillis,
     eip712::{self, sol},
     serde_util::b256_id,
-    signature::recover_signer,
+    signature::RecoveredSigner,
 };
 
 b256_id!(
@@ -242,8 +242,12 @@ impl SignedOrder {
     /// Checks the signature alone: valid, low-s, `v` 27/28, and signed by `maker`.
     /// Returns the order id. Trading rules are not checked (see [`SignedOrder::verify`]).
     pub fn verify_signature(&self) -> Result<OrderId, Error> {
+        self.check_signature(None)
+    }
+
+    fn check_signature(&self, ahead: Option<&RecoveredSigner>) -> Result<OrderId, Error> {
         let id = self.order.id();
-        let signer = recover_signer(&id.0, &self.signature)?;
+        let signer = RecoveredSigner::signer_of(ahead, &id.0, &self.signature)?;
         if signer != self.order.maker {
             return Err(Error::SignerMismatch {
                 signer,
@@ -251,6 +255,12 @@ impl SignedOrder {
             });
         }
         Ok(id)
+    }
+
+    /// The signer of this order recovered ahead, on any thread, for
+    /// [`SignedOrder::verify_with`].
+    pub fn recover_ahead(&self) -> RecoveredSigner {
+        RecoveredSigner::recover(self.order.id().0, self.signature)
     }
 
     /// Full validation (DESIGN §3): known market, trading rules at `now`, then the
@@ -261,8 +271,21 @@ impl SignedOrder {
         rules: &ValidationRules,
         now: UnixMillis,
     ) -> Result<VerifiedOrder, Error> {
+        self.verify_with(markets, rules, now, None)
+    }
+
+    /// [`SignedOrder::verify`] with the signer recovered ahead
+    /// ([`SignedOrder::recover_ahead`]): the same checks in the same order, the same
+    /// result; only the recovery is not done again.
+    pub fn verify_with(
+        self,
+        markets: &Markets,
+        rules: &ValidationRules,
+        now: UnixMillis,
+        ahead: Option<&RecoveredSigner>,
+    ) -> Result<VerifiedOrder, Error> {
         self.order.check_known_market_rules(markets, rules, now)?;
-        let id = self.verify_signature()?;
+        let id = self.check_signature(ahead)?;
         Ok(VerifiedOrder { signed: self, id })
     }
 }

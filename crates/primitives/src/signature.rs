@@ -110,6 +110,46 @@ pub fn recover_signer(digest: &B256, signature: &Signature) -> Result<Address, E
     Ok(Address::from_slice(&keccak256(&uncompressed[1..])[12..]))
 }
 
+/// The signer of a signature over a digest, recovered ahead of a message's other checks:
+/// the costly, stateless part of verification, done on any thread (a node's verification
+/// pool) so that the thread judging messages in order only compares addresses.
+///
+/// It carries the digest and signature it was made from; a `verify_with` that is handed
+/// one for another message (or signature) ignores it and recovers again, so a stale or
+/// mismatched value can cost time, never let a wrong signer through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveredSigner {
+    digest: B256,
+    signature: Signature,
+    signer: Result<Address, Error>,
+}
+
+impl RecoveredSigner {
+    /// Recovers the signer of `signature` over `digest` ([`recover_signer`]).
+    pub fn recover(digest: B256, signature: Signature) -> Self {
+        RecoveredSigner {
+            digest,
+            signature,
+            signer: recover_signer(&digest, &signature),
+        }
+    }
+
+    /// The signer of `signature` over `digest`: the one recovered ahead when it was made
+    /// from these, else recovered now.
+    pub(crate) fn signer_of(
+        ahead: Option<&RecoveredSigner>,
+        digest: &B256,
+        signature: &Signature,
+    ) -> Result<Address, Error> {
+        match ahead {
+            Some(ahead) if ahead.digest == *digest && ahead.signature == *signature => {
+                ahead.signer.clone()
+            }
+            _ => recover_signer(digest, signature),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use crate::{
     Error, Lots, OrderId, Signature, TraderKey, UnixMillis, ValidationRules, VerifiedOrder,
     eip712::{self, sol},
     order::check_not_in_future,
-    signature::recover_signer,
+    signature::RecoveredSigner,
 };
 
 /// The EIP-712 `Update` message.
@@ -66,6 +66,24 @@ impl SignedUpdate {
         rules: &ValidationRules,
         now: UnixMillis,
     ) -> Result<VerifiedUpdate, Error> {
+        self.verify_with(order, rules, now, None)
+    }
+
+    /// The signer of this update recovered ahead, on any thread, for
+    /// [`SignedUpdate::verify_with`].
+    pub fn recover_ahead(&self) -> RecoveredSigner {
+        RecoveredSigner::recover(self.update.digest(), self.signature)
+    }
+
+    /// [`SignedUpdate::verify`] with the signer recovered ahead: the same checks in the
+    /// same order, the same result; only the recovery is not done again.
+    pub fn verify_with(
+        self,
+        order: &VerifiedOrder,
+        rules: &ValidationRules,
+        now: UnixMillis,
+        ahead: Option<&RecoveredSigner>,
+    ) -> Result<VerifiedUpdate, Error> {
         if self.update.order_id != order.id() {
             return Err(Error::UpdateOrderMismatch {
                 got: self.update.order_id,
@@ -80,7 +98,7 @@ impl SignedUpdate {
             });
         }
         check_not_in_future(self.update.timestamp, now, rules)?;
-        let signer = recover_signer(&self.update.digest(), &self.signature)?;
+        let signer = RecoveredSigner::signer_of(ahead, &self.update.digest(), &self.signature)?;
         if signer != order.maker() {
             return Err(Error::SignerMismatch {
                 signer,

@@ -26,7 +26,8 @@ pub use codec::{MAX_GOSSIP_SIZE, MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, WireMessag
 pub use error::Error;
 pub use gossip::{ALIVE_TOPIC, GossipMessage, MARKET_TOPIC_PREFIX, market_of_topic, market_topic};
 pub use validate::{
-    KnownOrder, SeenState, ValidationContext, Verdict, VerifiedMessage, classify, validate,
+    Decoded, EntryAhead, KnownOrder, SeenState, ValidationContext, Verdict, VerifiedMessage,
+    classify, decode_ahead, entry_needs_signatures, recover_page_ahead, validate, validate_decoded,
     validate_synced,
 };
 

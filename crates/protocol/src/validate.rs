@@ -4,10 +4,16 @@
 //! size, then JSON, then the market and topic, then duplicates by id, then the trading
 //! rules, then the signature. A replayed order therefore costs one EIP-712 hash, not a
 //! recovery.
+//!
+//! A node with more than one core splits that work: [`decode_ahead`] and
+//! [`recover_page_ahead`] decode and recover signers on any thread (they need no state),
+//! and [`validate_decoded`] / [`validate_synced`] then run every check in the order above
+//! on the thread that owns the state, using the recovered signer where the signature is
+//! checked. The verdicts are the same as without the work ahead.
 
 use dex_primitives::{
-    Address, Lots, MarketId, Markets, Order, OrderId, UnixMillis, ValidationRules, VerifiedAlive,
-    VerifiedOrder, VerifiedUpdate,
+    Address, Lots, MarketId, Markets, Order, OrderId, RecoveredSigner, UnixMillis, ValidationRules,
+    VerifiedAlive, VerifiedOrder, VerifiedUpdate,
 };
 
 use crate::{
@@ -110,7 +116,47 @@ pub fn validate<S: SeenState + ?Sized>(
     now: UnixMillis,
     ctx: &ValidationContext<'_, S>,
 ) -> Verdict {
-    match GossipMessage::decode(bytes).and_then(|message| check_message(message, now, ctx)) {
+    validate_decoded(
+        Decoded {
+            message: GossipMessage::decode(bytes),
+            signer: None,
+        },
+        now,
+        ctx,
+    )
+}
+
+/// Gossiped bytes decoded, with the signer of the message recovered: the stateless part
+/// of validation, made by [`decode_ahead`] on any thread and judged by
+/// [`validate_decoded`].
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    message: Result<GossipMessage, Error>,
+    signer: Option<RecoveredSigner>,
+}
+
+/// Decodes gossiped bytes and recovers the signer of the message (order, update or
+/// heartbeat): no state is read, so any thread may do it.
+pub fn decode_ahead(bytes: &[u8]) -> Decoded {
+    let message = GossipMessage::decode(bytes);
+    let signer = match &message {
+        Ok(GossipMessage::Order(signed)) => Some(signed.recover_ahead()),
+        Ok(GossipMessage::Update(signed)) => Some(signed.recover_ahead()),
+        Ok(GossipMessage::Alive(signed)) => Some(signed.recover_ahead()),
+        Err(_) => None,
+    };
+    Decoded { message, signer }
+}
+
+/// Judges a message decoded ahead ([`decode_ahead`]) at `now`: exactly the verdict
+/// [`validate`] gives for its bytes.
+pub fn validate_decoded<S: SeenState + ?Sized>(
+    decoded: Decoded,
+    now: UnixMillis,
+    ctx: &ValidationContext<'_, S>,
+) -> Verdict {
+    let Decoded { message, signer } = decoded;
+    match message.and_then(|message| check_message(message, signer.as_ref(), now, ctx)) {
         Ok(message) => Verdict::Accept(message),
         Err(error) => classify(error),
     }
@@ -118,6 +164,7 @@ pub fn validate<S: SeenState + ?Sized>(
 
 fn check_message<S: SeenState + ?Sized>(
     message: GossipMessage,
+    ahead: Option<&RecoveredSigner>,
     now: UnixMillis,
     ctx: &ValidationContext<'_, S>,
 ) -> Result<VerifiedMessage, Error> {
@@ -135,7 +182,7 @@ fn check_message<S: SeenState + ?Sized>(
                 }
             }
             signed
-                .verify(ctx.markets, ctx.rules, now)
+                .verify_with(ctx.markets, ctx.rules, now, ahead)
                 .map(VerifiedMessage::Order)
                 .map_err(|source| Error::Invalid {
                     what: "order",
@@ -157,7 +204,7 @@ fn check_message<S: SeenState + ?Sized>(
                 });
             }
             signed
-                .verify(known.order, ctx.rules, now)
+                .verify_with(known.order, ctx.rules, now, ahead)
                 .map(VerifiedMessage::Update)
                 .map_err(|source| Error::Invalid {
                     what: "update",
@@ -183,7 +230,7 @@ fn check_message<S: SeenState + ?Sized>(
                 });
             }
             signed
-                .verify(ctx.rules, now)
+                .verify_with(ctx.rules, now, ahead)
                 .map(VerifiedMessage::Alive)
                 .map_err(|source| Error::Invalid {
                     what: "alive",
@@ -218,19 +265,63 @@ fn check_topic(got: Option<&str>, expected: impl FnOnce() -> String) -> Result<(
     }
 }
 
+/// The signers of a page entry's order and update, recovered ahead
+/// ([`recover_page_ahead`]); the default is none (recovered when needed).
+#[derive(Debug, Clone, Default)]
+pub struct EntryAhead {
+    order: Option<RecoveredSigner>,
+    update: Option<RecoveredSigner>,
+}
+
+/// Recovers, on any thread, the signers of the entries of a page that `needed` marks (the
+/// ones whose checks will need them: see [`entry_needs_signatures`]); the others get none.
+pub fn recover_page_ahead(entries: &[PageEntry], needed: &[bool]) -> Vec<EntryAhead> {
+    entries
+        .iter()
+        .zip(needed.iter().copied().chain(std::iter::repeat(false)))
+        .map(|(entry, needed)| {
+            if needed {
+                EntryAhead {
+                    order: Some(entry.order.recover_ahead()),
+                    update: entry.update.as_ref().map(|update| update.recover_ahead()),
+                }
+            } else {
+                EntryAhead::default()
+            }
+        })
+        .collect()
+}
+
+/// Whether [`validate_synced`] would check a signature of this entry with what is known
+/// now: its order is new, or its update lowers a known order's remaining quantity.
+pub fn entry_needs_signatures<S: SeenState + ?Sized>(
+    entry: &PageEntry,
+    id: &OrderId,
+    seen: &S,
+) -> bool {
+    match seen.known_order(id) {
+        Some(known) => entry
+            .update
+            .is_some_and(|update| update.update.remaining < known.remaining),
+        None => !seen.contains_order(id),
+    }
+}
+
 /// Verifies one entry of a sync page, given its order id as returned by
-/// [`crate::sync::SyncResponse::check_page`] (so the order is hashed once). Returns the order
-/// when it is new (`None` when already known, without any signature work) and the update
-/// when it lowers the remaining quantity (or the order is new).
+/// [`crate::sync::SyncResponse::check_page`] (so the order is hashed once) and the signers
+/// recovered ahead, if any. Returns the order when it is new (`None` when already known,
+/// without any signature work) and the update when it lowers the remaining quantity (or
+/// the order is new).
 pub fn validate_synced<S: SeenState + ?Sized>(
     entry: PageEntry,
     id: OrderId,
+    ahead: &EntryAhead,
     now: UnixMillis,
     ctx: &ValidationContext<'_, S>,
 ) -> Result<(Option<VerifiedOrder>, Option<VerifiedUpdate>), Error> {
     let verify_update = |update: dex_primitives::SignedUpdate, order: &VerifiedOrder| {
         update
-            .verify(order, ctx.rules, now)
+            .verify_with(order, ctx.rules, now, ahead.update.as_ref())
             .map_err(|source| Error::Invalid {
                 what: "update",
                 source,
@@ -251,7 +342,7 @@ pub fn validate_synced<S: SeenState + ?Sized>(
     }
     let order = entry
         .order
-        .verify(ctx.markets, ctx.rules, now)
+        .verify_with(ctx.markets, ctx.rules, now, ahead.order.as_ref())
         .map_err(|source| Error::Invalid {
             what: "order",
             source,

@@ -609,3 +609,98 @@ fn preallocation_changes_nothing_but_memory() {
         assert_eq!(NodeMetrics::get(&metrics.gossip_duplicates), 12);
     }
 }
+
+/// The verification pool changes where signers are recovered, not what a node decides:
+/// a stream of orders, their updates (each valid only after its order), replays, forged
+/// and malformed messages gets the same verdicts in the same order, and the same book, as
+/// judged one by one on the node's thread; with the pool's threads and without.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verification_pool_gives_the_verdicts_and_book_of_inline_ingest() {
+    let market = eth_usdc_id();
+    let topic = market_topic(&market);
+    let mut maker = peer(0, 1000);
+    let mut stream: Vec<Vec<u8>> = Vec::new();
+    for k in 0..60 {
+        let order = post(&mut maker, 0, 1, NOW + k).remove(0);
+        stream.push(order.clone());
+        if k % 3 == 0 {
+            // A cancel right behind its order: valid only once the order is in the book.
+            let id = match GossipMessage::decode(&order).unwrap() {
+                GossipMessage::Order(signed) => signed.order.id(),
+                other => panic!("unexpected {other:?}"),
+            };
+            let update = maker
+                .state
+                .update_order(id, Lots(0), NOW + k)
+                .expect("own order");
+            stream.extend(update.then.into_iter().filter_map(|action| match action {
+                Action::Publish { data, .. } => Some(data),
+                _ => None,
+            }));
+        }
+        if k % 7 == 0 {
+            stream.push(order.clone());
+        }
+        if k % 11 == 0 {
+            let mut forged = order.clone();
+            let at = forged.len() - 10;
+            forged[at] = if forged[at] == b'1' { b'2' } else { b'1' };
+            stream.push(forged);
+            stream.push(b"{not json".to_vec());
+        }
+    }
+    let now = NOW + 100;
+    let source = PeerId::random();
+
+    let mut inline = peer(1, 1000);
+    let expected: Vec<Acceptance> = stream
+        .iter()
+        .map(|data| inline.state.on_gossip(source, &topic, data, now).0)
+        .collect();
+    assert!(expected.contains(&Acceptance::Accept));
+    assert!(expected.contains(&Acceptance::Reject));
+    assert!(expected.contains(&Acceptance::Ignore));
+
+    for threads in [0, 2] {
+        let mut pooled = peer(1, 1000);
+        let mut ingest = dex_node::Ingest::new(threads, 16);
+        let mut verdicts = Vec::new();
+        let mut queue = stream.iter().peekable();
+        while verdicts.len() < stream.len() {
+            while queue.peek().is_some() && ingest.has_room_for(3) {
+                let batch = queue
+                    .by_ref()
+                    .take(3)
+                    .map(|data| dex_network::GossipIn {
+                        source,
+                        message_id: dex_network::message_id(data),
+                        topic: topic.clone(),
+                        data: data.clone(),
+                    })
+                    .collect();
+                ingest.gossip(batch);
+            }
+            let Some(dex_node::Ready::Gossip(items)) = ingest.next().await else {
+                panic!("gossip expected");
+            };
+            for (meta, decoded) in items {
+                let (acceptance, _) =
+                    pooled
+                        .state
+                        .on_gossip_decoded(meta.source, &meta.topic, decoded, now);
+                verdicts.push(acceptance);
+            }
+        }
+        assert!(ingest.next().await.is_none());
+        assert_eq!(verdicts, expected, "{threads} threads");
+        assert_eq!(
+            pooled.state.digest(&market),
+            inline.state.digest(&market),
+            "{threads} threads"
+        );
+        assert_eq!(
+            pooled.state.stats(&market).unwrap().visible,
+            inline.state.stats(&market).unwrap().visible
+        );
+    }
+}

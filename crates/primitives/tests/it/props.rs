@@ -168,6 +168,40 @@ proptest! {
         prop_assert_eq!(order.sign_verified(signer, markets, &rules, now), expected);
     }
 
+    /// Verification with the signer recovered ahead gives exactly what plain verification
+    /// gives: for the order's own recovery, for a tampered signature's, and when handed the
+    /// recovery of another order (ignored: recovered again).
+    #[test]
+    fn verify_with_a_signer_recovered_ahead_is_verify(
+        (key, signed) in signed_order_strategy(),
+        (_other_key, other) in signed_order_strategy(),
+        tamper in any::<bool>(),
+        index in 0usize..65,
+        delta in 1u8..=255,
+    ) {
+        let markets = dex_test_utils::markets();
+        let rules = dex_primitives::ValidationRules { max_lifetime_ms: u64::MAX, ..Default::default() };
+        let market = markets.iter().next().unwrap();
+        let mut order = signed.order.clone();
+        order.market = market.id();
+        order.price = Ticks(1 + order.price.0 % 1_000);
+        order.quantity = Lots(1 + order.quantity.0 % 1_000);
+        order.min_fill = Lots(1);
+        order.created_at %= 1_000;
+        order.expires_at = order.created_at + 1 + order.expires_at % 1_000_000;
+        let now = order.created_at;
+        let mut candidate = order.sign(&key);
+        if tamper {
+            candidate.signature.0[index] = candidate.signature.0[index].wrapping_add(delta);
+        }
+        let plain = candidate.clone().verify(markets, &rules, now);
+        prop_assert_eq!(plain.is_ok(), !tamper, "{:?}", plain);
+        let own = candidate.recover_ahead();
+        prop_assert_eq!(candidate.clone().verify_with(markets, &rules, now, Some(&own)), plain.clone());
+        let foreign = other.recover_ahead();
+        prop_assert_eq!(candidate.verify_with(markets, &rules, now, Some(&foreign)), plain);
+    }
+
     #[test]
     fn any_signature_byte_change_fails((_key, signed) in signed_order_strategy(), index in 0usize..65, delta in 1u8..=255) {
         let mut tampered = signed.clone();

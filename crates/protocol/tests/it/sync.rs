@@ -1,6 +1,6 @@
 use dex_primitives::{Alive, B256, Lots, OrderId, Update, ValidationRules};
 use dex_protocol::{
-    Error, MAX_RESPONSE_SIZE, ValidationContext, WireMessage,
+    EntryAhead, Error, MAX_RESPONSE_SIZE, ValidationContext, WireMessage,
     sync::{MAX_PAGE_LIMIT, PageEntry, SyncRequest, SyncResponse},
     validate_synced,
 };
@@ -120,6 +120,7 @@ fn synced_entries_are_verified_with_their_update() {
             update: Some(update),
         },
         id,
+        &EntryAhead::default(),
         T0,
         &ctx,
     )
@@ -127,25 +128,25 @@ fn synced_entries_are_verified_with_their_update() {
     assert_eq!(order.unwrap().id(), signed.order.id());
     assert_eq!(update.unwrap().remaining(), Lots(3));
 
-    // A forged update in a page fails the whole entry.
+    // A forged update in a page fails the whole entry, with its signers recovered ahead
+    // (as the verification pool does) or not.
     let forged = Update {
         order_id: signed.order.id(),
         remaining: Lots(0),
         timestamp: T0,
     }
     .sign(&trader(5));
-    assert!(
-        validate_synced(
-            PageEntry {
-                order: signed.clone(),
-                update: Some(forged),
-            },
-            id,
-            T0,
-            &ctx,
-        )
-        .is_err()
-    );
+    let entry = PageEntry {
+        order: signed.clone(),
+        update: Some(forged),
+    };
+    let ahead = dex_protocol::recover_page_ahead(std::slice::from_ref(&entry), &[true]);
+    for ahead in [&EntryAhead::default(), &ahead[0]] {
+        assert!(matches!(
+            validate_synced(entry.clone(), id, ahead, T0, &ctx),
+            Err(Error::Invalid { what: "update", .. })
+        ));
+    }
 
     // Known already: the order is not re-verified, a lower update still applies.
     let known = Seen::with_open(OrderBuilder::new().verified());
@@ -159,6 +160,7 @@ fn synced_entries_are_verified_with_their_update() {
             update: Some(update.unwrap().signed().to_owned()),
         },
         id,
+        &EntryAhead::default(),
         T0,
         &ctx,
     )

@@ -1,7 +1,7 @@
 use dex_primitives::{Alive, B256, Lots, Signature, SignedOrder, Update, ValidationRules};
 use dex_protocol::{
     ALIVE_TOPIC, Error, GossipMessage, MAX_GOSSIP_SIZE, ValidationContext, Verdict,
-    VerifiedMessage, WireMessage, market_topic, validate,
+    VerifiedMessage, WireMessage, decode_ahead, market_topic, validate_decoded,
 };
 use dex_test_utils::{HOUR_MS, OrderBuilder, T0, TEST_PEER, eth_usdc_id, markets, trader};
 
@@ -20,6 +20,19 @@ fn ctx<'a>(seen: &'a Seen, topic: Option<&'a str>) -> ValidationContext<'a, Seen
         topic,
         alive_max_age_ms: 90_000,
     }
+}
+
+/// Judges `bytes` both ways, in one step ([`dex_protocol::validate`]) and with the decoding
+/// and recovery done ahead (as a node's verification pool does): the verdicts must be the
+/// same, and that is the one returned.
+fn validate(bytes: &[u8], now: u64, ctx: &ValidationContext<'_, Seen>) -> Verdict {
+    let verdict = dex_protocol::validate(bytes, now, ctx);
+    assert_eq!(
+        validate_decoded(decode_ahead(bytes), now, ctx),
+        verdict,
+        "the verdict with the work done ahead differs"
+    );
+    verdict
 }
 
 fn order_bytes(signed: SignedOrder) -> Vec<u8> {
