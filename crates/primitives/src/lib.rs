@@ -24,7 +24,7 @@ pub use error::Error;
 pub use key::TraderKey;
 pub use keystore::KdfStrength;
 pub use market::{FillAmounts, Market, MarketDef, MarketId, MarketParams, Markets};
-pub use order::{Order, OrderId, SignedOrder, ValidationRules, VerifiedOrder};
+pub use order::{Order, OrderId, RecoveredOrder, SignedOrder, ValidationRules, VerifiedOrder};
 pub use signature::{RecoveredSigner, Signature, recover_signer};
 pub use units::{Lots, Side, Ticks};
 pub use update::{SignedUpdate, Update, VerifiedUpdate};

@@ -290,6 +290,66 @@ impl SignedOrder {
     }
 }
 
+/// A signed order with its id and its signer recovered ahead of its other checks, on any
+/// thread ([`SignedOrder::recover`]); [`RecoveredOrder::verify`] then checks the rules and
+/// compares the signer without hashing or recovering again. It owns the order it was
+/// recovered from, so the two cannot be mismatched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveredOrder {
+    signed: SignedOrder,
+    id: OrderId,
+    signer: Result<Address, Error>,
+}
+
+impl SignedOrder {
+    /// Computes the id and recovers the signer, for [`RecoveredOrder::verify`] later.
+    pub fn recover(self) -> RecoveredOrder {
+        let id = self.order.id();
+        let signer = crate::recover_signer(&id.0, &self.signature);
+        RecoveredOrder {
+            signed: self,
+            id,
+            signer,
+        }
+    }
+}
+
+impl RecoveredOrder {
+    /// The order message.
+    pub fn order(&self) -> &Order {
+        &self.signed.order
+    }
+
+    /// The order id.
+    pub fn id(&self) -> OrderId {
+        self.id
+    }
+
+    /// [`SignedOrder::verify`] with the work done ahead: the same checks in the same order
+    /// and the same result.
+    pub fn verify(
+        self,
+        markets: &Markets,
+        rules: &ValidationRules,
+        now: UnixMillis,
+    ) -> Result<VerifiedOrder, Error> {
+        self.signed
+            .order
+            .check_known_market_rules(markets, rules, now)?;
+        let signer = self.signer?;
+        if signer != self.signed.order.maker {
+            return Err(Error::SignerMismatch {
+                signer,
+                expected: self.signed.order.maker,
+            });
+        }
+        Ok(VerifiedOrder {
+            signed: self.signed,
+            id: self.id,
+        })
+    }
+}
+
 /// An order whose signature and trading rules were checked. Only [`SignedOrder::verify`]
 /// and [`Order::sign_verified`] build one, so nothing unverified can reach the book.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

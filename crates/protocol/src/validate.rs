@@ -12,8 +12,9 @@
 //! checked. The verdicts are the same as without the work ahead.
 
 use dex_primitives::{
-    Address, Lots, MarketId, Markets, Order, OrderId, RecoveredSigner, UnixMillis, ValidationRules,
-    VerifiedAlive, VerifiedOrder, VerifiedUpdate,
+    Address, Lots, MarketId, Markets, Order, OrderId, RecoveredOrder, RecoveredSigner, SignedAlive,
+    SignedOrder, SignedUpdate, UnixMillis, ValidationRules, VerifiedAlive, VerifiedOrder,
+    VerifiedUpdate,
 };
 
 use crate::{
@@ -118,7 +119,7 @@ pub fn validate<S: SeenState + ?Sized>(
 ) -> Verdict {
     validate_decoded(
         Decoded {
-            message: GossipMessage::decode(bytes),
+            message: GossipMessage::decode(bytes).map(Incoming::from),
             signer: None,
         },
         now,
@@ -126,26 +127,57 @@ pub fn validate<S: SeenState + ?Sized>(
     )
 }
 
+/// A received message on its way through the checks: an order as signed, or with its id
+/// and signer computed ahead.
+#[derive(Debug, Clone)]
+enum Incoming {
+    Order(SignedOrder),
+    RecoveredOrder(RecoveredOrder),
+    Update(SignedUpdate),
+    Alive(SignedAlive),
+}
+
+impl From<GossipMessage> for Incoming {
+    fn from(message: GossipMessage) -> Self {
+        match message {
+            GossipMessage::Order(signed) => Incoming::Order(signed),
+            GossipMessage::Update(signed) => Incoming::Update(signed),
+            GossipMessage::Alive(signed) => Incoming::Alive(signed),
+        }
+    }
+}
+
 /// Gossiped bytes decoded, with the signer of the message recovered: the stateless part
 /// of validation, made by [`decode_ahead`] on any thread and judged by
 /// [`validate_decoded`].
 #[derive(Debug, Clone)]
 pub struct Decoded {
-    message: Result<GossipMessage, Error>,
+    message: Result<Incoming, Error>,
+    /// The signer of an update or heartbeat (an order carries its own).
     signer: Option<RecoveredSigner>,
 }
 
 /// Decodes gossiped bytes and recovers the signer of the message (order, update or
 /// heartbeat): no state is read, so any thread may do it.
 pub fn decode_ahead(bytes: &[u8]) -> Decoded {
-    let message = GossipMessage::decode(bytes);
-    let signer = match &message {
-        Ok(GossipMessage::Order(signed)) => Some(signed.recover_ahead()),
-        Ok(GossipMessage::Update(signed)) => Some(signed.recover_ahead()),
-        Ok(GossipMessage::Alive(signed)) => Some(signed.recover_ahead()),
-        Err(_) => None,
-    };
-    Decoded { message, signer }
+    match GossipMessage::decode(bytes) {
+        Ok(GossipMessage::Order(signed)) => Decoded {
+            message: Ok(Incoming::RecoveredOrder(signed.recover())),
+            signer: None,
+        },
+        Ok(GossipMessage::Update(signed)) => Decoded {
+            signer: Some(signed.recover_ahead()),
+            message: Ok(Incoming::Update(signed)),
+        },
+        Ok(GossipMessage::Alive(signed)) => Decoded {
+            signer: Some(signed.recover_ahead()),
+            message: Ok(Incoming::Alive(signed)),
+        },
+        Err(err) => Decoded {
+            message: Err(err),
+            signer: None,
+        },
+    }
 }
 
 /// Judges a message decoded ahead ([`decode_ahead`]) at `now`: exactly the verdict
@@ -163,24 +195,14 @@ pub fn validate_decoded<S: SeenState + ?Sized>(
 }
 
 fn check_message<S: SeenState + ?Sized>(
-    message: GossipMessage,
+    message: Incoming,
     ahead: Option<&RecoveredSigner>,
     now: UnixMillis,
     ctx: &ValidationContext<'_, S>,
 ) -> Result<VerifiedMessage, Error> {
     match message {
-        GossipMessage::Order(signed) => {
-            let market = signed.order.market;
-            if ctx.markets.get(&market).is_none() {
-                return Err(Error::UnknownMarket { market });
-            }
-            check_market_topic(ctx.topic, &market)?;
-            if ctx.seen.may_contain(&signed.order) {
-                let id = signed.order.id();
-                if ctx.seen.contains_order(&id) {
-                    return Err(Error::DuplicateOrder { id });
-                }
-            }
+        Incoming::Order(signed) => {
+            check_new_order(&signed.order, || signed.order.id(), ctx)?;
             signed
                 .verify_with(ctx.markets, ctx.rules, now, ahead)
                 .map(VerifiedMessage::Order)
@@ -189,7 +211,17 @@ fn check_message<S: SeenState + ?Sized>(
                     source,
                 })
         }
-        GossipMessage::Update(signed) => {
+        Incoming::RecoveredOrder(recovered) => {
+            check_new_order(recovered.order(), || recovered.id(), ctx)?;
+            recovered
+                .verify(ctx.markets, ctx.rules, now)
+                .map(VerifiedMessage::Order)
+                .map_err(|source| Error::Invalid {
+                    what: "order",
+                    source,
+                })
+        }
+        Incoming::Update(signed) => {
             let id = signed.update.order_id;
             let known = ctx
                 .seen
@@ -211,7 +243,7 @@ fn check_message<S: SeenState + ?Sized>(
                     source,
                 })
         }
-        GossipMessage::Alive(signed) => {
+        Incoming::Alive(signed) => {
             let alive = &signed.alive;
             if ctx.markets.get(&alive.market).is_none() {
                 return Err(Error::UnknownMarket {
@@ -238,6 +270,27 @@ fn check_message<S: SeenState + ?Sized>(
                 })
         }
     }
+}
+
+/// The checks of a gossiped order before its rules and signature: a known market, its
+/// topic, and not seen before (`id` is computed only when the cheap filter says "maybe").
+fn check_new_order<S: SeenState + ?Sized>(
+    order: &Order,
+    id: impl FnOnce() -> OrderId,
+    ctx: &ValidationContext<'_, S>,
+) -> Result<(), Error> {
+    let market = order.market;
+    if ctx.markets.get(&market).is_none() {
+        return Err(Error::UnknownMarket { market });
+    }
+    check_market_topic(ctx.topic, &market)?;
+    if ctx.seen.may_contain(order) {
+        let id = id();
+        if ctx.seen.contains_order(&id) {
+            return Err(Error::DuplicateOrder { id });
+        }
+    }
+    Ok(())
 }
 
 /// [`check_topic`] for a market topic without building the expected string: this runs for

@@ -199,7 +199,8 @@ proptest! {
         let own = candidate.recover_ahead();
         prop_assert_eq!(candidate.clone().verify_with(markets, &rules, now, Some(&own)), plain.clone());
         let foreign = other.recover_ahead();
-        prop_assert_eq!(candidate.verify_with(markets, &rules, now, Some(&foreign)), plain);
+        prop_assert_eq!(candidate.clone().verify_with(markets, &rules, now, Some(&foreign)), plain.clone());
+        prop_assert_eq!(candidate.recover().verify(markets, &rules, now), plain);
     }
 
     #[test]
