@@ -1,0 +1,386 @@
+//! One node at scale (DESIGN §12): a release `dexd` holding 100,000 orders in one market,
+//! then 1,000,000 across ten, printed as `name value unit`:
+//!
+//! - `node_rss_mb_100k`, `node_rss_mb_1m`: its resident memory (VmRSS) once its books
+//!   match the holder's (same digests);
+//! - `scale_sync_ms_100k`, `scale_sync_ms_1m`: from its start to that moment (it syncs
+//!   every market from the holder at start, verifying every signature);
+//! - `api_book_rps_100k`, `api_book_p99_ms_100k`, `api_book_rps_1m`, `api_book_p99_ms_1m`:
+//!   wrk against `GET /v1/markets/ETH%2FUSDC/book?depth=20` of that node (2 threads, 32
+//!   connections, 10 s; `--duration N` changes it).
+//!
+//! The orders come from a holder node in this process (the makers' node: 100 makers, 1,000
+//! orders each per market, over 500 price levels a side), signed on every core first. The
+//! `dexd` is a relay (no chains): what it holds is what any node holds of others' orders.
+//!
+//! Run: `scripts/bench.sh scale` (installs wrk). Takes a few minutes: a million orders are
+//! signed, verified by the holder and verified again by `dexd`.
+
+use std::{
+    fs,
+    io::Write,
+    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use dex_client::Client;
+use dex_network::{Keypair, NetworkConfig};
+use dex_node::{LivenessConfig, NodeConfig, NodeHandle, SystemClock};
+use dex_primitives::{MarketDef, MarketId, Markets, Side, SignedOrder, TraderKey, U256};
+use dex_test_utils::{HOUR_MS, OrderBuilder, eth_usdc, trader};
+
+const MARKETS: usize = 10;
+const PER_MARKET: usize = 100_000;
+const MAKERS: usize = 100;
+const PER_MAKER: usize = PER_MARKET / MAKERS;
+
+/// Prints, after the run, `RESULT <requests/s> <p99 ms> <requests> <non-2xx> <socket errors>`.
+const DONE: &str = r#"
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT %.1f %.3f %d %d %d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(99) / 1000,
+    summary.requests, summary.errors.status, errors))
+end
+"#;
+
+fn fail(message: String) -> ! {
+    eprintln!("bench scale: {message}");
+    std::process::exit(1);
+}
+
+/// The ten markets: ETH/USDC, then nine like it with another tick (so other ids).
+fn market_defs() -> Vec<MarketDef> {
+    (0..MARKETS)
+        .map(|index| {
+            let mut def = eth_usdc();
+            if index > 0 {
+                def.quote_symbol = format!("USD{index}");
+                def.quote_per_tick_lot = U256::from(10 + index as u64);
+            }
+            def
+        })
+        .collect()
+}
+
+fn markets_toml(defs: &[MarketDef]) -> String {
+    defs.iter()
+        .map(|def| {
+            format!(
+                "[[markets]]\nbase_symbol = \"{}\"\nbase_chain = {}\nbase_token = \"{}\"\nbase_decimals = {}\nquote_symbol = \"{}\"\nquote_chain = {}\nquote_token = \"{}\"\nquote_decimals = {}\nbase_per_lot = \"{}\"\nquote_per_tick_lot = \"{}\"\n\n",
+                def.base_symbol,
+                def.base_chain,
+                def.base_token,
+                def.base_decimals,
+                def.quote_symbol,
+                def.quote_chain,
+                def.quote_token,
+                def.quote_decimals,
+                def.base_per_lot,
+                def.quote_per_tick_lot,
+            )
+        })
+        .collect()
+}
+
+/// `PER_MARKET` orders of `market`, `PER_MAKER` per maker, none crossing, signed on every
+/// core.
+fn sign_orders(market: MarketId, makers: &[TraderKey], peer: &str) -> Vec<SignedOrder> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per_thread = PER_MARKET.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let range =
+                        (t * per_thread).min(PER_MARKET)..((t + 1) * per_thread).min(PER_MARKET);
+                    range
+                        .map(|k| {
+                            let side = if k % 2 == 0 { Side::Buy } else { Side::Sell };
+                            let price = if side == Side::Buy { 1_000 } else { 2_000 } + k % 500;
+                            OrderBuilder::new()
+                                .market(market)
+                                .maker(&makers[k / PER_MAKER])
+                                .peer(peer)
+                                .side(side)
+                                .price(price as u64)
+                                .nonce(k as u64)
+                                .created_at(now - 1_000)
+                                .expires_at(now + HOUR_MS)
+                                .sign()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("signing threads do not panic"))
+            .collect()
+    })
+}
+
+async fn post_all(holder: &NodeHandle, orders: Vec<SignedOrder>) {
+    for chunk in orders.chunks(1_000) {
+        let mut posts = tokio::task::JoinSet::new();
+        for order in chunk {
+            let (holder, order) = (holder.clone(), order.clone());
+            posts.spawn(async move { holder.post_order(order).await });
+        }
+        while let Some(result) = posts.join_next().await {
+            match result {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => fail(format!("the holder refused an order: {err}")),
+                Err(err) => fail(format!("a post task failed: {err}")),
+            }
+        }
+    }
+}
+
+struct Dexd {
+    child: Child,
+    client: Client,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Dexd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_dexd(markets_file: &Path, bootstrap: &str) -> Dexd {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = format!(
+        r#"markets_file = "{}"
+# A throwaway key of this benchmark, written below as plain hex.
+plain_key = true
+[log]
+level = "warn"
+[p2p]
+listen = ["/ip4/127.0.0.1/tcp/0"]
+bootstrap = ["{bootstrap}"]
+mdns = false
+kad = false
+"#,
+        markets_file.display()
+    );
+    fs::write(dir.path().join("dexd.toml"), config).expect("config written");
+    let data = dir.path().join("data");
+    fs::create_dir(&data).expect("data dir");
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o700)).expect("mode");
+    let mut key = fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(data.join("trader.key"))
+        .expect("trader.key");
+    key.write_all(trader(49_999).to_hex_secret().as_bytes())
+        .expect("key written");
+    let log = fs::File::create(dir.path().join("dexd.log")).expect("log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_dexd"))
+        .arg("--config")
+        .arg(dir.path().join("dexd.toml"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--api-listen", "127.0.0.1:0"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("dexd starts");
+    let mut dexd = Dexd {
+        child,
+        client: Client::new("http://not-listening-yet", None),
+        dir,
+    };
+    let log = dexd.dir.path().join("dexd.log");
+    let child = &mut dexd.child;
+    let url = wait("dexd's API URL", Duration::from_secs(60), || {
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = fs::read_to_string(&log).unwrap_or_default();
+            fail(format!("dexd exited ({status}):\n{log}"));
+        }
+        dex_client::read_url(&data).ok().flatten()
+    });
+    dexd.client = Client::discover(Some(&url), None, Some(&data))
+        .unwrap_or_else(|err| fail(format!("dexd's data dir: {err}")));
+    dexd
+}
+
+fn wait<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        if start.elapsed() > deadline {
+            fail(format!("timed out waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Resident memory of a process, in MB, from `/proc/<pid>/status`.
+fn rss_mb(pid: u32) -> f64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Waits until `dexd`'s book of every market in `symbols` has the holder's digest.
+fn wait_synced(dexd: &Dexd, expected: &[(String, dex_primitives::B256)]) -> Duration {
+    let started = Instant::now();
+    wait(
+        "dexd's books to match the holder's",
+        Duration::from_secs(600),
+        || {
+            expected
+                .iter()
+                .all(|(symbol, digest)| {
+                    dexd.client
+                        .book(symbol, 1)
+                        .is_ok_and(|book| book.digest == *digest)
+                })
+                .then_some(())
+        },
+    );
+    started.elapsed()
+}
+
+/// wrk against `path` of `dexd`: requests/s and p99 latency in ms. Fails on any non-2xx
+/// answer or socket error.
+fn wrk(dexd: &Dexd, path: &str, seconds: u64) -> (f64, f64) {
+    let script = dexd.dir.path().join("done.lua");
+    fs::write(&script, DONE).expect("script written");
+    let output = Command::new("wrk")
+        .args([
+            "-t2",
+            "-c32",
+            &format!("-d{seconds}s"),
+            "--timeout",
+            "10s",
+            "-s",
+        ])
+        .arg(&script)
+        .arg(format!("{}{path}", dexd.client.base_url()))
+        .output()
+        .unwrap_or_else(|err| {
+            fail(format!(
+                "cannot run wrk (scripts/bench.sh installs it): {err}"
+            ))
+        });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let Some(line) = stdout.lines().find_map(|line| line.strip_prefix("RESULT ")) else {
+        fail(format!(
+            "wrk printed no result: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    };
+    let fields: Vec<f64> = line
+        .split_whitespace()
+        .map(|field| field.parse().expect("a number"))
+        .collect();
+    if fields[3] > 0.0 || fields[4] > 0.0 || fields[2] == 0.0 {
+        fail(format!(
+            "wrk: {} non-2xx answers and {} socket errors",
+            fields[3], fields[4]
+        ));
+    }
+    (fields[0], fields[1])
+}
+
+fn main() {
+    let mut seconds = 10;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--duration" {
+            seconds = args
+                .next()
+                .and_then(|value| value.parse().ok())
+                .unwrap_or_else(|| fail("--duration needs whole seconds".into()));
+        }
+    }
+    let defs = market_defs();
+    let markets = Markets::new(defs.clone()).unwrap_or_else(|err| fail(format!("markets: {err}")));
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let markets_file = dir.path().join("markets.toml");
+    fs::write(&markets_file, markets_toml(&defs)).expect("markets written");
+    let makers: Vec<TraderKey> = (0..MAKERS as u64).map(|m| trader(40_000 + m)).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut config = NodeConfig::new(markets.clone(), makers.clone());
+    config.network = NetworkConfig::loopback();
+    config.liveness = LivenessConfig::default();
+    let holder = runtime
+        .block_on(dex_node::spawn(
+            config,
+            Keypair::generate_ed25519(),
+            Arc::new(SystemClock),
+            1,
+        ))
+        .unwrap_or_else(|err| fail(format!("the holder: {err}")));
+    let address = runtime
+        .block_on(holder.network().listen_addrs())
+        .ok()
+        .and_then(|addrs| addrs.into_iter().next())
+        .unwrap_or_else(|| fail("the holder has no listen address".into()));
+    let bootstrap = dex_network::with_peer(address, holder.peer_id()).to_string();
+    let peer = holder.peer_id().to_base58();
+    let symbols: Vec<String> = defs
+        .iter()
+        .map(|def| format!("{}/{}", def.base_symbol, def.quote_symbol))
+        .collect();
+
+    let mut expected = Vec::new();
+    for (stage, held) in [("100k", 1), ("1m", MARKETS)] {
+        for index in expected.len()..held {
+            let market = defs[index].params().id();
+            let started = Instant::now();
+            let orders = sign_orders(market, &makers, &peer);
+            let signed = started.elapsed();
+            runtime.block_on(post_all(&holder, orders));
+            let digest = runtime
+                .block_on(holder.digest(market))
+                .unwrap_or_else(|err| fail(format!("the holder's digest: {err}")));
+            eprintln!(
+                "(scale: market {} with {PER_MARKET} orders: signed in {:.1} s, held in {:.1} s)",
+                symbols[index],
+                signed.as_secs_f64(),
+                (started.elapsed() - signed).as_secs_f64()
+            );
+            expected.push((symbols[index].clone(), digest));
+        }
+        let started = Instant::now();
+        let dexd = start_dexd(&markets_file, &bootstrap);
+        wait_synced(&dexd, &expected);
+        let synced = started.elapsed();
+        let rss = rss_mb(dexd.child.id());
+        println!("scale_sync_ms_{stage} {:.0} ms", synced.as_secs_f64() * 1e3);
+        println!("node_rss_mb_{stage} {rss:.0} MB");
+        let (rps, p99) = wrk(&dexd, "/v1/markets/ETH%2FUSDC/book?depth=20", seconds);
+        println!("api_book_rps_{stage} {rps:.0} req/s");
+        println!("api_book_p99_ms_{stage} {p99:.2} ms");
+        drop(dexd);
+    }
+    runtime.block_on(holder.shutdown());
+}
