@@ -1,16 +1,18 @@
-//! One side of the book: price levels in a sorted `Vec`, best price last, each holding its
-//! orders' slots in a `Vec` in price-time priority.
+//! One side of the book: price levels kept in a slab (a level keeps its id while it exists,
+//! so an order finds its level in O(1)), ordered by a sorted `Vec` of prices, best price
+//! last, each level holding its orders' slots in a `Vec` in price-time priority.
 //!
 //! Contiguous vectors beat trees and linked lists here: the levels are few (orders cluster
 //! near the mid) and nearly all activity is at the top, which is the end of the vector, so
 //! inserting or removing a level moves few bytes; a level's queue is a short run of `u32`s,
 //! so appending, finding and removing an order touch one or two cache lines instead of the
-//! neighbouring orders. Emptied queues are kept for reuse, so steady operation does not
-//! allocate.
+//! neighbouring orders. Only creating a level searches the prices: an order records its
+//! level's id, so a cancel, fill or reservation goes straight to it. Emptied levels keep
+//! their queue for reuse, so steady operation does not allocate.
 
 use dex_primitives::Side;
 
-/// Most emptied queues kept for reuse per side.
+/// Most emptied levels per side that keep their queue's capacity for reuse.
 const SPARE_QUEUES: usize = 256;
 /// Largest capacity of a queue kept for reuse.
 const SPARE_QUEUE_CAPACITY: usize = 256;
@@ -29,16 +31,21 @@ pub(crate) struct Level {
     pub(crate) orders: Vec<u32>,
 }
 
-/// The levels of one side, worst price first, best price last.
+/// The levels of one side.
 #[derive(Debug, Clone)]
 pub(crate) struct Ladder {
     side: Side,
+    /// Every level ever made and not dropped, live or free, addressed by id.
     levels: Vec<Level>,
-    /// The levels' prices, in the same order: the search reads this dense copy (eight
-    /// prices a cache line) instead of striding through the levels.
+    /// Ids of the free entries of `levels`, whose queues are empty.
+    free: Vec<u32>,
+    /// Free entries whose queue still holds its capacity.
+    spare: usize,
+    /// Live levels' ids, worst price first, best price last.
+    ids: Vec<u32>,
+    /// The live levels' prices, in the same order as `ids`: the search reads this dense
+    /// copy (eight prices a cache line) instead of striding through the levels.
     prices: Vec<u64>,
-    /// Emptied queues, kept with their capacity.
-    spare: Vec<Vec<u32>>,
 }
 
 impl Ladder {
@@ -46,12 +53,14 @@ impl Ladder {
         Ladder {
             side,
             levels: Vec::new(),
+            free: Vec::new(),
+            spare: 0,
+            ids: Vec::new(),
             prices: Vec::new(),
-            spare: Vec::new(),
         }
     }
 
-    /// The index of the level at `price`, or where it would be inserted.
+    /// The position (in `ids`) of the level at `price`, or where it would be inserted.
     #[inline]
     pub(crate) fn find(&self, price: u64) -> Result<usize, usize> {
         let prices = &self.prices;
@@ -88,78 +97,93 @@ impl Ladder {
         }
     }
 
-    /// The level at `price`, created empty if missing; returns its index.
+    /// The id of the level at `price`, created empty if missing.
     #[inline]
-    pub(crate) fn find_or_insert(&mut self, price: u64) -> usize {
+    pub(crate) fn find_or_insert(&mut self, price: u64) -> u32 {
         match self.find(price) {
-            Ok(index) => index,
-            Err(index) => {
-                let orders = self.spare.pop().unwrap_or_default();
-                self.prices.insert(index, price);
-                self.levels.insert(
-                    index,
-                    Level {
-                        price,
-                        available: 0,
-                        newest: 0,
-                        orders,
-                    },
-                );
-                index
+            Ok(position) => self.ids[position],
+            Err(position) => {
+                let id = match self.free.pop() {
+                    Some(id) => {
+                        let level = &mut self.levels[id as usize];
+                        if level.orders.capacity() > 0 {
+                            self.spare -= 1;
+                        }
+                        level.price = price;
+                        level.available = 0;
+                        level.newest = 0;
+                        id
+                    }
+                    None => {
+                        self.levels.push(Level {
+                            price,
+                            available: 0,
+                            newest: 0,
+                            orders: Vec::new(),
+                        });
+                        u32::try_from(self.levels.len() - 1).expect("fewer than 2^32 levels")
+                    }
+                };
+                self.prices.insert(position, price);
+                self.ids.insert(position, id);
+                id
             }
         }
     }
 
-    /// The index of the level at `price`, which must exist.
-    #[inline]
-    pub(crate) fn index_of(&self, price: u64) -> usize {
-        self.find(price)
-            .expect("a visible order's price level exists")
-    }
-
     #[cfg(test)]
-    pub(crate) fn at(&self, index: usize) -> &Level {
-        &self.levels[index]
+    pub(crate) fn level(&self, id: u32) -> &Level {
+        &self.levels[id as usize]
     }
 
     #[inline]
-    pub(crate) fn at_mut(&mut self, index: usize) -> &mut Level {
-        &mut self.levels[index]
+    pub(crate) fn level_mut(&mut self, id: u32) -> &mut Level {
+        &mut self.levels[id as usize]
     }
 
-    /// Removes an emptied level, keeping its queue for reuse unless enough are kept or it
-    /// grew large (reused queues must not hold the memory of every level that ever was).
+    /// Drops an emptied level, keeping its queue's capacity for reuse unless enough are
+    /// kept or it grew large (reused queues must not hold the memory of every level that
+    /// ever was).
     #[inline]
-    pub(crate) fn remove_at(&mut self, index: usize) {
-        self.prices.remove(index);
-        let level = self.levels.remove(index);
+    pub(crate) fn remove(&mut self, id: u32) {
+        let position = self
+            .find(self.levels[id as usize].price)
+            .expect("a live level is in the price index");
+        self.prices.remove(position);
+        self.ids.remove(position);
+        let level = &mut self.levels[id as usize];
         debug_assert!(level.orders.is_empty());
-        if self.spare.len() < SPARE_QUEUES && level.orders.capacity() <= SPARE_QUEUE_CAPACITY {
-            self.spare.push(level.orders);
+        if self.spare < SPARE_QUEUES && level.orders.capacity() <= SPARE_QUEUE_CAPACITY {
+            if level.orders.capacity() > 0 {
+                self.spare += 1;
+            }
+        } else {
+            level.orders = Vec::new();
         }
+        self.free.push(id);
     }
 
-    /// Emptied queues kept for reuse.
+    /// Emptied levels whose queue is kept for reuse.
     pub(crate) fn spare_queues(&self) -> usize {
-        self.spare.len()
+        self.spare
     }
 
     /// Levels best first.
     #[inline]
     pub(crate) fn best_first(&self) -> impl Iterator<Item = &Level> + '_ {
-        self.levels.iter().rev()
+        self.ids.iter().rev().map(|id| &self.levels[*id as usize])
     }
 
     /// Levels worst first.
     #[inline]
     pub(crate) fn worst_first(&self) -> impl Iterator<Item = &Level> + '_ {
-        self.levels.iter()
+        self.ids.iter().map(|id| &self.levels[*id as usize])
     }
 
     /// The best level, whatever its available quantity.
     #[inline]
     pub(crate) fn best(&self) -> Option<&Level> {
-        self.levels.last()
+        self.ids.last().map(|id| &self.levels[*id as usize])
     }
 
     /// True when an order of the other side at `other_price` crosses this side's level at
@@ -198,9 +222,18 @@ mod tests {
         assert_eq!(asks.find(10), Err(0));
         assert_eq!(asks.find(0), Err(5));
         for price in [1, 3, 5, 7, 9] {
-            assert_eq!(bids.at(bids.index_of(price)).price, price);
-            assert_eq!(asks.at(asks.index_of(price)).price, price);
+            let (bid, ask) = (bids.find_or_insert(price), asks.find_or_insert(price));
+            assert_eq!(bids.level(bid).price, price);
+            assert_eq!(asks.level(ask).price, price);
         }
+        // An emptied level leaves the order and its id is reused.
+        let five = bids.find_or_insert(5);
+        bids.remove(five);
+        assert_eq!(bids.find(5), Err(2));
+        assert_eq!(bids.find_or_insert(6), five);
+        assert_eq!(bids.level(five).price, 6);
+        let bid_prices: Vec<u64> = bids.best_first().map(|level| level.price).collect();
+        assert_eq!(bid_prices, vec![9, 7, 6, 3, 1]);
         assert!(bids.crosses(5, 5) && !bids.crosses(4, 5));
         assert!(asks.crosses(5, 5) && !asks.crosses(6, 5));
     }
@@ -213,9 +246,7 @@ mod tests {
                 bids.find_or_insert(price * 2 + 1);
             }
             for price in 0..count * 2 + 3 {
-                let expected = bids
-                    .levels
-                    .binary_search_by(|level| level.price.cmp(&price));
+                let expected = bids.prices.binary_search(&price);
                 assert_eq!(bids.find(price), expected, "count {count} price {price}");
             }
         }

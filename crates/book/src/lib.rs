@@ -51,6 +51,7 @@
 //! ```
 
 mod book;
+mod due;
 mod error;
 mod event;
 mod hash;
