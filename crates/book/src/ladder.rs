@@ -6,9 +6,11 @@
 //! near the mid) and nearly all activity is at the top, which is the end of the vector, so
 //! inserting or removing a level moves few bytes; a level's queue is a short run of `u32`s,
 //! so appending, finding and removing an order touch one or two cache lines instead of the
-//! neighbouring orders. Only creating a level searches the prices: an order records its
-//! level's id, so a cancel, fill or reservation goes straight to it. Emptied levels keep
-//! their queue for reuse, so steady operation does not allocate.
+//! neighbouring orders. An order records its level's id, so a cancel, fill or reservation
+//! goes straight to it; an insert finds its level in a window of ticks around the best
+//! price, indexed directly (one load, where a search of a hundred levels is a chain of
+//! seven), and searches the sorted prices only to create a level or outside the window.
+//! Emptied levels keep their queue for reuse, so steady operation does not allocate.
 
 use dex_primitives::Side;
 
@@ -16,6 +18,8 @@ use dex_primitives::Side;
 const SPARE_QUEUES: usize = 256;
 /// Largest capacity of a queue kept for reuse.
 const SPARE_QUEUE_CAPACITY: usize = 256;
+/// Ticks covered by the direct index of levels (16 KiB of ids per side).
+const WINDOW: usize = 4096;
 
 /// One price level.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +50,11 @@ pub(crate) struct Ladder {
     /// The live levels' prices, in the same order as `ids`: the search reads this dense
     /// copy (eight prices a cache line) instead of striding through the levels.
     prices: Vec<u64>,
+    /// Level id + 1 of the live level at each price from `window_base` on, 0 for none:
+    /// every live level priced in the window is here. Empty until the first level.
+    window: Vec<u32>,
+    /// The price of `window[0]`.
+    window_base: u64,
 }
 
 impl Ladder {
@@ -57,6 +66,30 @@ impl Ladder {
             spare: 0,
             ids: Vec::new(),
             prices: Vec::new(),
+            window: Vec::new(),
+            window_base: 0,
+        }
+    }
+
+    /// Where `price` is in the window, if it is.
+    #[inline]
+    fn window_index(&self, price: u64) -> Option<usize> {
+        let offset = price.wrapping_sub(self.window_base);
+        (offset < self.window.len() as u64).then_some(offset as usize)
+    }
+
+    /// Centres the window on `price` and indexes the live levels that fall in it. Called
+    /// when a new best level is outside the window, so it follows the market; a rebuild
+    /// costs a pass over the window and the levels.
+    #[cold]
+    fn recentre(&mut self, price: u64) {
+        self.window.clear();
+        self.window.resize(WINDOW, 0);
+        self.window_base = price.saturating_sub(WINDOW as u64 / 2);
+        for (position, &id) in self.ids.iter().enumerate() {
+            if let Some(index) = self.window_index(self.prices[position]) {
+                self.window[index] = id + 1;
+            }
         }
     }
 
@@ -100,6 +133,18 @@ impl Ladder {
     /// The id of the level at `price`, created empty if missing.
     #[inline]
     pub(crate) fn find_or_insert(&mut self, price: u64) -> u32 {
+        let in_window = self.window_index(price);
+        if let Some(index) = in_window {
+            match self.window[index] {
+                0 => {}
+                id => return id - 1,
+            }
+        }
+        self.find_or_insert_slow(price, in_window)
+    }
+
+    #[inline(never)]
+    fn find_or_insert_slow(&mut self, price: u64, in_window: Option<usize>) -> u32 {
         match self.find(price) {
             Ok(position) => self.ids[position],
             Err(position) => {
@@ -126,6 +171,12 @@ impl Ladder {
                 };
                 self.prices.insert(position, price);
                 self.ids.insert(position, id);
+                match in_window {
+                    Some(index) => self.window[index] = id + 1,
+                    // A new best level outside the window: move the window to it.
+                    None if position + 1 == self.ids.len() => self.recentre(price),
+                    None => {}
+                }
                 id
             }
         }
@@ -149,8 +200,11 @@ impl Ladder {
         let position = self
             .find(self.levels[id as usize].price)
             .expect("a live level is in the price index");
-        self.prices.remove(position);
+        let price = self.prices.remove(position);
         self.ids.remove(position);
+        if let Some(index) = self.window_index(price) {
+            self.window[index] = 0;
+        }
         let level = &mut self.levels[id as usize];
         debug_assert!(level.orders.is_empty());
         if self.spare < SPARE_QUEUES && level.orders.capacity() <= SPARE_QUEUE_CAPACITY {
@@ -248,6 +302,43 @@ mod tests {
             for price in 0..count * 2 + 3 {
                 let expected = bids.prices.binary_search(&price);
                 assert_eq!(bids.find(price), expected, "count {count} price {price}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_window_follows_the_best_price_and_agrees_with_the_search() {
+        use std::collections::BTreeMap;
+        for side in [Side::Buy, Side::Sell] {
+            let mut ladder = Ladder::new(side);
+            let mut model: BTreeMap<u64, u32> = BTreeMap::new();
+            let mut state = 0x2545_f491_4f6c_dd1d_u64;
+            for step in 0..20_000u64 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // Prices drift over a range far wider than the window, with jumps.
+                let centre = 1_000_000 + (step / 50) * 97 % 40_000;
+                let price = centre + state % 6_000 - 3_000;
+                if state % 3 == 0 {
+                    if let Some(&id) = model.get(&price) {
+                        ladder.remove(id);
+                        model.remove(&price);
+                    }
+                } else {
+                    let id = ladder.find_or_insert(price);
+                    assert_eq!(*model.entry(price).or_insert(id), id, "step {step}");
+                    assert_eq!(ladder.level(id).price, price);
+                }
+            }
+            let best_first: Vec<u64> = ladder.best_first().map(|level| level.price).collect();
+            let mut expected: Vec<u64> = model.keys().copied().collect();
+            if side == Side::Buy {
+                expected.reverse();
+            }
+            assert_eq!(best_first, expected);
+            for (price, id) in &model {
+                assert_eq!(ladder.find_or_insert(*price), *id);
             }
         }
     }
