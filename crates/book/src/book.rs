@@ -155,7 +155,7 @@ const CLOSED: u64 = 1 << 63;
 
 impl Entry {
     #[inline]
-    fn open(slot: u32) -> Entry {
+    pub(crate) fn open(slot: u32) -> Entry {
         Entry(u64::from(slot))
     }
 
@@ -315,14 +315,14 @@ pub struct Book {
     pub(crate) market: MarketId,
     pub(crate) config: BookConfig,
     pub(crate) index: HashMap<OrderId, Entry, SeededState>,
-    expiries: DueQueue,
+    pub(crate) expiries: DueQueue,
     /// Every tombstone with its expiry: the soonest expire, or are forgotten, first. Ordered
     /// by time alone, like `expiries`: ties are forgotten together.
-    closed: DueQueue,
+    pub(crate) closed: DueQueue,
     /// No entry of `expiries` or `closed` is due before this time, so a call whose `now`
     /// is earlier has nothing to expire (it may be earlier than the first entry: entries
     /// removed by compaction or forgetting do not raise it).
-    next_due: UnixMillis,
+    pub(crate) next_due: UnixMillis,
     /// The latest expiry of a tombstone forgotten under the cap (0: none).
     forgotten_until: UnixMillis,
     /// Tombstones forgotten under the cap so far.

@@ -174,4 +174,34 @@ mod tests {
         }
         assert_eq!(popped, vec![2, 4, 6, 8]);
     }
+
+    proptest::proptest! {
+        /// Whatever the pushes, pops and retains, the queue pops what a sorted list would.
+        #[test]
+        fn agrees_with_a_sorted_list(
+            ops in proptest::collection::vec((0u8..4, 0u64..50), 0..300),
+        ) {
+            let mut queue = DueQueue::default();
+            let mut model: Vec<u64> = Vec::new();
+            for (number, (kind, at)) in ops.into_iter().enumerate() {
+                match kind {
+                    0 | 1 => {
+                        queue.push(Due { at, id: id(number as u8) });
+                        model.push(at);
+                    }
+                    2 => {
+                        model.sort_unstable();
+                        let expected = (!model.is_empty() && model[0] <= at).then(|| model.remove(0));
+                        proptest::prop_assert_eq!(queue.pop_due(at).map(|due| due.at), expected);
+                    }
+                    _ => {
+                        queue.retain(|due| due.at % 3 != at % 3);
+                        model.retain(|time| time % 3 != at % 3);
+                    }
+                }
+                proptest::prop_assert_eq!(queue.len(), model.len());
+                proptest::prop_assert_eq!(queue.peek().map(|due| due.at), model.iter().min().copied());
+            }
+        }
+    }
 }

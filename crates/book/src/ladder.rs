@@ -187,6 +187,34 @@ impl Ladder {
         &self.levels[id as usize]
     }
 
+    /// The live levels as (id, price), worst first.
+    #[cfg(test)]
+    pub(crate) fn live(&self) -> Vec<(u32, u64)> {
+        assert_eq!(self.ids.len(), self.prices.len());
+        self.ids
+            .iter()
+            .copied()
+            .zip(self.prices.iter().copied())
+            .collect()
+    }
+
+    /// Checks that the window indexes exactly the live levels priced in it.
+    #[cfg(test)]
+    pub(crate) fn check_window(&self, live: &[(u32, u64)]) {
+        let mut expected = vec![0u32; self.window.len()];
+        for (id, price) in live {
+            assert_eq!(self.levels[*id as usize].price, *price);
+            assert!(!self.free.contains(id), "a live level is not free");
+            if let Some(index) = self.window_index(*price) {
+                expected[index] = id + 1;
+            }
+        }
+        assert_eq!(
+            self.window, expected,
+            "the window indexes the live levels in it"
+        );
+    }
+
     #[inline]
     pub(crate) fn level_mut(&mut self, id: u32) -> &mut Level {
         &mut self.levels[id as usize]

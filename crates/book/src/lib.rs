@@ -55,6 +55,8 @@ mod due;
 mod error;
 mod event;
 mod hash;
+#[cfg(test)]
+mod invariants;
 mod ladder;
 mod plan;
 mod view;
