@@ -348,7 +348,7 @@ mod tests {
                 // Prices drift over a range far wider than the window, with jumps.
                 let centre = 1_000_000 + (step / 50) * 97 % 40_000;
                 let price = centre + state % 6_000 - 3_000;
-                if state % 3 == 0 {
+                if state.is_multiple_of(3) {
                     if let Some(&id) = model.get(&price) {
                         ladder.remove(id);
                         model.remove(&price);
