@@ -1222,12 +1222,6 @@ impl Core {
     /// into a tombstone or removes it), emits [`Event::Removed`], frees the slot and returns
     /// the order's expiry.
     fn close(&mut self, slot: u32, reason: RemoveReason) -> UnixMillis {
-        if let Some(signed) = &self.slots[slot as usize].order {
-            // Read the signed order's counter now, so that the miss on its cache line
-            // overlaps the level and maker work instead of stalling the atomic decrement
-            // that releases it below.
-            std::hint::black_box(Arc::strong_count(signed));
-        }
         let order = self.order_ref(slot);
         if !order.suspended {
             self.unlink_level(slot);
