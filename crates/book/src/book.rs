@@ -4,7 +4,9 @@
 //! alternatives in `benches/compare.rs`:
 //! - orders live in an arena of [`Slot`]s addressed by `u32`; a freed slot is reused, so
 //!   steady-state operation allocates nothing;
-//! - each side is a [`Ladder`] of price levels in a sorted `Vec`; a level keeps its orders'
+//! - each side is a [`Ladder`] of price levels kept in a slab, ordered by a sorted `Vec` of
+//!   prices and indexed directly over a window of ticks around the best price; a slot
+//!   records its level's id, so only creating a level searches. A level keeps its orders'
 //!   slots in a `Vec` in price-time priority, so an insert appends, a cancel finds and
 //!   removes a `u32` in one short contiguous run, and no operation touches neighbouring
 //!   orders (linked lists through the slots cost a cache miss per neighbour);
@@ -13,10 +15,12 @@
 //! - a maker table; each maker keeps its orders' slots in a `Vec` (swap-removed; the slot
 //!   knows its position), for suspension and per-maker caps, and so that self-trade checks
 //!   compare two `u32`s;
-//! - a min-heap of open orders' expiries, so expiry never scans; entries of orders that
-//!   left early stay until they are due or until the heap holds twice the open orders (plus
-//!   a slack), when it is rebuilt from the open orders alone;
-//! - a min-heap of tombstones by expiry: they expire, and are forgotten under the cap, in
+//! - a min-queue of open orders' expiries ([`DueQueue`]: appends for the usual in-order
+//!   arrivals, a heap for the rest), so expiry never scans; entries of orders that left
+//!   early stay until they are due or until the queue holds twice the open orders (plus a
+//!   slack), when it is compacted to the open orders alone; calls check one cached earliest
+//!   due time;
+//! - a min-queue of tombstones by expiry: they expire, and are forgotten under the cap, in
 //!   that order.
 //!
 //! # Caps: every table is bounded
@@ -577,10 +581,10 @@ impl Book {
         self.next_due = self.next_due.min(at);
     }
 
-    /// Keeps one heap entry per open order: stale entries (the id is closed, forgotten or
-    /// re-inserted after an eviction, so named twice) go. One linear pass and a heapify,
-    /// no sort (sorting 32-byte ids cost a fifth of a mixed workload); the allocation is
-    /// reused.
+    /// Keeps one queue entry per open order: stale entries (the id is closed, forgotten or
+    /// re-inserted after an eviction, so named twice) go. One linear pass (and a heapify of
+    /// the out-of-order part), no sort (sorting 32-byte ids cost a fifth of a mixed
+    /// workload); the allocations are reused.
     #[cold]
     fn compact_expiries(&mut self) {
         let (index, slots) = (&self.index, &self.core.slots);
