@@ -85,6 +85,8 @@ impl Ladder {
     fn recentre(&mut self, price: u64) {
         self.window.clear();
         self.window.resize(WINDOW, 0);
+        // Offsets are taken modulo 2^64, so a window near either end of the range wraps
+        // around; each price still has its own offset.
         self.window_base = price.saturating_sub(WINDOW as u64 / 2);
         for (position, &id) in self.ids.iter().enumerate() {
             if let Some(index) = self.window_index(self.prices[position]) {
@@ -368,6 +370,24 @@ mod tests {
             for (price, id) in &model {
                 assert_eq!(ladder.find_or_insert(*price), *id);
             }
+        }
+    }
+
+    #[test]
+    fn prices_at_the_ends_of_the_range_do_not_alias() {
+        for side in [Side::Buy, Side::Sell] {
+            let mut ladder = Ladder::new(side);
+            let high = ladder.find_or_insert(u64::MAX - 3);
+            let low = ladder.find_or_insert(5);
+            assert_ne!(high, low);
+            assert_eq!(ladder.level(low).price, 5);
+            assert_eq!(ladder.find_or_insert(u64::MAX - 3), high);
+            assert_eq!(ladder.find_or_insert(5), low);
+            let top = ladder.find_or_insert(u64::MAX);
+            assert_eq!(ladder.level(top).price, u64::MAX);
+            assert_eq!(ladder.find_or_insert(0), ladder.find_or_insert(0));
+            let prices: Vec<u64> = ladder.worst_first().map(|level| level.price).collect();
+            assert_eq!(prices.len(), 4);
         }
     }
 }
