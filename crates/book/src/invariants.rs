@@ -13,7 +13,7 @@ use crate::{Book, BookConfig, Taker, book::Entry, ladder::Ladder};
 
 static KEYS: LazyLock<Vec<TraderKey>> = LazyLock::new(|| (0..3).map(trader).collect());
 
-/// 90 orders of 3 makers: prices near 1,000 with some far out (beyond a level window),
+/// 90 orders of 3 makers: prices near 100,000 with some far out (beyond a level window),
 /// expiries spread so some expire during a test.
 static POOL: LazyLock<Vec<Arc<VerifiedOrder>>> = LazyLock::new(|| {
     (0..90u64)
@@ -26,8 +26,8 @@ static POOL: LazyLock<Vec<Arc<VerifiedOrder>>> = LazyLock::new(|| {
             let offset = (number * 7) % 11;
             let far = if number % 13 == 0 { 10_000 } else { 0 };
             let price = match side {
-                Side::Buy => 1_000 - offset - far,
-                Side::Sell => 995 + offset + far,
+                Side::Buy => 100_000 - offset - far,
+                Side::Sell => 99_995 + offset + far,
             };
             Arc::new(
                 OrderBuilder::new()
