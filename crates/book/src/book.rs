@@ -4,7 +4,9 @@
 //! alternatives in `benches/compare.rs`:
 //! - orders live in an arena of [`Slot`]s addressed by `u32`; a freed slot is reused, so
 //!   steady-state operation allocates nothing;
-//! - each side is a [`Ladder`] of price levels in a sorted `Vec`; a level keeps its orders'
+//! - each side is a [`Ladder`] of price levels kept in a slab, ordered by a sorted `Vec` of
+//!   prices and indexed directly over a window of ticks around the best price; a slot
+//!   records its level's id, so only creating a level searches. A level keeps its orders'
 //!   slots in a `Vec` in price-time priority, so an insert appends, a cancel finds and
 //!   removes a `u32` in one short contiguous run, and no operation touches neighbouring
 //!   orders (linked lists through the slots cost a cache miss per neighbour);
@@ -13,10 +15,12 @@
 //! - a maker table; each maker keeps its orders' slots in a `Vec` (swap-removed; the slot
 //!   knows its position), for suspension and per-maker caps, and so that self-trade checks
 //!   compare two `u32`s;
-//! - a min-heap of open orders' expiries, so expiry never scans; entries of orders that
-//!   left early stay until they are due or until the heap holds twice the open orders (plus
-//!   a slack), when it is rebuilt from the open orders alone;
-//! - a min-heap of tombstones by expiry: they expire, and are forgotten under the cap, in
+//! - a min-queue of open orders' expiries ([`DueQueue`]: appends for the usual in-order
+//!   arrivals, a heap for the rest), so expiry never scans; entries of orders that left
+//!   early stay until they are due or until the queue holds twice the open orders (plus a
+//!   slack), when it is compacted to the open orders alone; calls check one cached earliest
+//!   due time;
+//! - a min-queue of tombstones by expiry: they expire, and are forgotten under the cap, in
 //!   that order.
 //!
 //! # Caps: every table is bounded
@@ -51,8 +55,7 @@
 //! nothing, and the watermark keeps ghosts out whoever's tombstone is forgotten.
 
 use std::{
-    cmp::{Ordering, Reverse},
-    collections::{BinaryHeap, HashMap, hash_map},
+    collections::{HashMap, hash_map},
     sync::Arc,
 };
 
@@ -62,6 +65,7 @@ use dex_primitives::{
 
 use crate::{
     Error,
+    due::{Due, DueQueue},
     event::{Cross, Event, OrderRef, RemoveReason},
     hash::SeededState,
     ladder::Ladder,
@@ -146,35 +150,6 @@ pub struct Footprint {
 /// other makers, and one that once held many orders must not keep that memory forever.
 const MAKER_LIST_KEEP: usize = 64;
 
-/// An entry of the expiry heap. Ordered by time alone, so pushing the many orders that
-/// share an expiry costs no comparison of ids; orders due together are sorted by id before
-/// they are removed, so the order of events stays deterministic.
-#[derive(Debug, Clone, Copy)]
-struct Due {
-    at: UnixMillis,
-    id: OrderId,
-}
-
-impl PartialEq for Due {
-    fn eq(&self, other: &Self) -> bool {
-        self.at == other.at
-    }
-}
-
-impl Eq for Due {}
-
-impl PartialOrd for Due {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Due {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.at.cmp(&other.at)
-    }
-}
-
 /// What the id map knows about an order, packed in 8 bytes: an open order's slot, or a
 /// tombstone with the time until which it is kept (unix milliseconds fit in 63 bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,7 +159,7 @@ const CLOSED: u64 = 1 << 63;
 
 impl Entry {
     #[inline]
-    fn open(slot: u32) -> Entry {
+    pub(crate) fn open(slot: u32) -> Entry {
         Entry(u64::from(slot))
     }
 
@@ -219,6 +194,8 @@ pub(crate) struct Slot {
     pub(crate) expires_at: UnixMillis,
     /// Index in the maker table.
     pub(crate) maker: u32,
+    /// Id of its price level in its side's ladder, while visible.
+    pub(crate) level: u32,
     pub(crate) side: Side,
     pub(crate) suspended: bool,
     /// Lots committed to swaps through this book.
@@ -243,6 +220,7 @@ impl Slot {
         self.min_fill = fields.min_fill.0;
         self.expires_at = fields.expires_at;
         self.maker = maker;
+        self.level = 0;
         self.side = fields.side;
         self.suspended = suspended;
         self.committed = 0;
@@ -261,6 +239,7 @@ impl Slot {
             min_fill: 0,
             expires_at: 0,
             maker: 0,
+            level: 0,
             side: Side::Buy,
             suspended: false,
             committed: 0,
@@ -340,10 +319,14 @@ pub struct Book {
     pub(crate) market: MarketId,
     pub(crate) config: BookConfig,
     pub(crate) index: HashMap<OrderId, Entry, SeededState>,
-    expiries: BinaryHeap<Reverse<Due>>,
+    pub(crate) expiries: DueQueue,
     /// Every tombstone with its expiry: the soonest expire, or are forgotten, first. Ordered
     /// by time alone, like `expiries`: ties are forgotten together.
-    closed: BinaryHeap<Reverse<Due>>,
+    pub(crate) closed: DueQueue,
+    /// No entry of `expiries` or `closed` is due before this time, so a call whose `now`
+    /// is earlier has nothing to expire (it may be earlier than the first entry: entries
+    /// removed by compaction or forgetting do not raise it).
+    pub(crate) next_due: UnixMillis,
     /// The latest expiry of a tombstone forgotten under the cap (0: none).
     forgotten_until: UnixMillis,
     /// Tombstones forgotten under the cap so far.
@@ -378,8 +361,8 @@ impl Book {
     pub fn with_capacity(market: MarketId, config: BookConfig, orders: usize) -> Book {
         let state = SeededState::new(config.hash_seed);
         let mut index = HashMap::with_capacity_and_hasher(orders, state);
-        let mut expiries = BinaryHeap::with_capacity(orders);
-        let mut closed = BinaryHeap::with_capacity(orders);
+        let mut expiries = DueQueue::with_capacity(orders);
+        let mut closed = DueQueue::with_capacity(orders);
         for number in 0..orders as u64 {
             // Distinct ids spread like digests (the hasher reads their first and last bytes).
             let mut bytes = [0u8; 32];
@@ -391,8 +374,8 @@ impl Book {
             bytes[24..].copy_from_slice(&number.to_le_bytes());
             let id = OrderId(bytes.into());
             index.insert(id, Entry::open(0));
-            expiries.push(Reverse(Due { at: 0, id }));
-            closed.push(Reverse(Due { at: 0, id }));
+            expiries.push(Due { at: 0, id });
+            closed.push(Due { at: 0, id });
         }
         // Emptied, keeping the allocations (and the pages just touched).
         index.clear();
@@ -408,6 +391,7 @@ impl Book {
             index,
             expiries,
             closed,
+            next_due: UnixMillis::MAX,
             forgotten_until: 0,
             forgotten: 0,
             expiry_slack: config.expiry_slack(),
@@ -593,21 +577,21 @@ impl Book {
         if self.expiries.len() >= 2 * open + self.expiry_slack {
             self.compact_expiries();
         }
-        self.expiries.push(Reverse(Due { at, id }));
+        self.expiries.push(Due { at, id });
+        self.next_due = self.next_due.min(at);
     }
 
-    /// Keeps one heap entry per open order: stale entries (the id is closed, forgotten or
-    /// re-inserted after an eviction, so named twice) go. One linear pass and a heapify,
-    /// no sort (sorting 32-byte ids cost a fifth of a mixed workload); the allocation is
-    /// reused.
+    /// Keeps one queue entry per open order: stale entries (the id is closed, forgotten or
+    /// re-inserted after an eviction, so named twice) go. One linear pass (and a heapify of
+    /// the out-of-order part), no sort (sorting 32-byte ids cost a fifth of a mixed
+    /// workload); the allocations are reused.
     #[cold]
     fn compact_expiries(&mut self) {
-        let mut entries = std::mem::take(&mut self.expiries).into_vec();
         let (index, slots) = (&self.index, &self.core.slots);
         // A bit per slot: its order's entry is kept already.
         let mut kept = vec![0u64; slots.len().div_ceil(64)];
-        entries.retain(
-            |Reverse(due)| match index.get(&due.id).map(|entry| entry.get()) {
+        self.expiries
+            .retain(|due| match index.get(&due.id).map(|entry| entry.get()) {
                 Some(Ok(slot)) if slots[slot as usize].expires_at == due.at => {
                     let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
                     let first = kept[word] & bit == 0;
@@ -615,9 +599,7 @@ impl Book {
                     first
                 }
                 _ => false,
-            },
-        );
-        self.expiries = BinaryHeap::from(entries);
+            });
     }
 
     /// Records the tombstone of an order just closed (its map entry already says so). While
@@ -626,16 +608,13 @@ impl Book {
     /// watermark refuses their orders already, so none of them can come back.
     fn remember_closed(&mut self, id: OrderId, until: UnixMillis) {
         self.tombstones += 1;
-        self.closed.push(Reverse(Due { at: until, id }));
+        self.closed.push(Due { at: until, id });
+        self.next_due = self.next_due.min(until);
         if self.tombstones > self.config.max_tombstones
-            && let Some(Reverse(first)) = self.closed.peek()
+            && let Some(first) = self.closed.peek()
         {
             self.forgotten_until = self.forgotten_until.max(first.at);
-            while let Some(&Reverse(due)) = self.closed.peek() {
-                if due.at > self.forgotten_until {
-                    break;
-                }
-                self.closed.pop();
+            while let Some(due) = self.closed.pop_due(self.forgotten_until) {
                 let removed = self.index.remove(&due.id);
                 debug_assert!(matches!(removed.map(Entry::get), Some(Err(_))));
                 self.tombstones -= 1;
@@ -732,31 +711,34 @@ impl Book {
         self.advance(now)
     }
 
+    #[inline]
     fn advance(&mut self, now: UnixMillis) -> usize {
-        if now > self.clock {
-            self.clock = now;
-            // Only when time moves: every tombstone expires after the time it was made at.
-            while let Some(&Reverse(due)) = self.closed.peek() {
-                if due.at > self.clock {
-                    break;
-                }
-                self.closed.pop();
-                let removed = self.index.remove(&due.id);
-                debug_assert!(matches!(removed.map(Entry::get), Some(Err(_))));
-                self.tombstones -= 1;
-            }
+        self.clock = self.clock.max(now);
+        if self.next_due > self.clock {
+            return 0;
         }
-        match self.expiries.peek() {
-            Some(Reverse(due)) if due.at <= self.clock => {}
-            _ => return 0,
+        self.remove_due()
+    }
+
+    /// Removes the tombstones and the orders due at the book's time; returns the number of
+    /// orders expired.
+    #[inline(never)]
+    fn remove_due(&mut self) -> usize {
+        // Tombstones first: every tombstone expires after the time it was made at, so none
+        // is of an order expiring now.
+        while let Some(due) = self.closed.pop_due(self.clock) {
+            let removed = self.index.remove(&due.id);
+            debug_assert!(matches!(removed.map(Entry::get), Some(Err(_))));
+            self.tombstones -= 1;
         }
         let mut due = Vec::new();
-        while let Some(Reverse(next)) = self.expiries.peek() {
-            if next.at > self.clock {
-                break;
-            }
+        while let Some(next) = self.expiries.pop_due(self.clock) {
             due.push((next.at, next.id));
-            self.expiries.pop();
+        }
+        let earliest = |queue: &DueQueue| queue.peek().map_or(UnixMillis::MAX, |due| due.at);
+        self.next_due = earliest(&self.closed).min(earliest(&self.expiries));
+        if due.is_empty() {
+            return 0;
         }
         due.sort_unstable();
         let mut expired = 0;
@@ -1163,8 +1145,10 @@ impl Core {
             Side::Buy => bids,
             Side::Sell => asks,
         };
-        let index = ladder.find_or_insert(price);
-        let level = ladder.at_mut(index);
+        let id = ladder.find_or_insert(price);
+        slots[slot as usize].level = id;
+        let held = &slots[slot as usize];
+        let level = ladder.level_mut(id);
         level.available += available;
         // A new order is nearly always the latest: append it without reading the others.
         if held.created_at > level.newest || level.orders.is_empty() {
@@ -1189,13 +1173,15 @@ impl Core {
             Side::Buy => bids,
             Side::Sell => asks,
         };
-        let index = ladder.index_of(held.price);
-        let level = ladder.at_mut(index);
+        let id = held.level;
+        let level = ladder.level_mut(id);
         level.available -= held.available();
         let orders = &mut level.orders;
-        // Short queues: scan. Long ones: search by priority (the queue is sorted by it).
-        let position = if orders.len() <= 32 {
-            orders.iter().position(|other| *other == slot)
+        // Queues up to a few hundred orders: scan, sixteen slots a step. Longer ones: search
+        // by priority (the queue is sorted by it), which reads a slot per step, each
+        // likely a cache miss, so it only pays on long queues.
+        let position = if orders.len() <= 512 {
+            position_of(orders, slot)
         } else {
             let key = held.priority();
             let position = orders.partition_point(|other| slots[*other as usize].priority() < key);
@@ -1204,7 +1190,7 @@ impl Core {
         .expect("a visible order is in its level");
         orders.remove(position);
         if orders.is_empty() {
-            ladder.remove_at(index);
+            ladder.remove(id);
         }
     }
 
@@ -1215,10 +1201,8 @@ impl Core {
         if held.suspended || before == after {
             return;
         }
-        let (side, price) = (held.side, held.price);
-        let ladder = self.ladder_mut(side);
-        let index = ladder.index_of(price);
-        let level = ladder.at_mut(index);
+        let (side, id) = (held.side, held.level);
+        let level = self.ladder_mut(side).level_mut(id);
         level.available = level.available - before + after;
     }
 
@@ -1319,4 +1303,29 @@ impl Core {
             );
         }
     }
+}
+
+/// The position of `slot` in `orders`, scanning sixteen entries per step (the comparison of
+/// a whole chunk compiles to a few vector instructions).
+#[inline]
+fn position_of(orders: &[u32], slot: u32) -> Option<usize> {
+    let mut chunks = orders.chunks_exact(16);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        if chunk
+            .iter()
+            .fold(false, |found, other| found | (*other == slot))
+        {
+            return chunk
+                .iter()
+                .position(|other| *other == slot)
+                .map(|at| base + at);
+        }
+        base += 16;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|other| *other == slot)
+        .map(|at| base + at)
 }

@@ -29,8 +29,9 @@
 //! # Performance
 //! `benches/compare.rs` runs the same operation stream through this book, `lobster` and
 //! `orderbook-rs`; `benches/memory.rs` reports heap bytes per resting order. The layout
-//! choices (arena of slots, contiguous level queues, branch-free level search, a seeded
-//! two-word hasher for digests) are explained in `book.rs` and `ladder.rs`.
+//! choices (arena of slots, levels addressed by id with a direct window of ticks,
+//! contiguous level queues, append-mostly expiry queues, a seeded two-word hasher for
+//! digests) are explained in `book.rs` and `ladder.rs`.
 //!
 //! # Use
 //! ```
@@ -51,9 +52,12 @@
 //! ```
 
 mod book;
+mod due;
 mod error;
 mod event;
 mod hash;
+#[cfg(test)]
+mod invariants;
 mod ladder;
 mod plan;
 mod view;
