@@ -40,14 +40,18 @@ fn verify(c: &mut Criterion) {
     group.bench_function("secp256k1_recover", |b| {
         let recovery_id = secp256k1::ecdsa::RecoveryId::try_from(i32::from(signature.v() - 27))
             .expect("v is 27 or 28");
+        let verifier = secp256k1::Secp256k1::verification_only();
         b.iter(|| {
             let recoverable = secp256k1::ecdsa::RecoverableSignature::from_compact(
                 black_box(&signature.0[..64]),
                 recovery_id,
             )
             .expect("valid signature");
-            recoverable
-                .recover_ecdsa(secp256k1::Message::from_digest(black_box(digest.0)))
+            verifier
+                .recover_ecdsa(
+                    secp256k1::Message::from_digest(black_box(digest.0)),
+                    &recoverable,
+                )
                 .expect("recoverable")
         })
     });
@@ -91,9 +95,10 @@ fn sign(c: &mut Criterion) {
         })
     });
     group.bench_function("secp256k1_sign", |b| {
-        let secret_key = secp256k1::SecretKey::from_secret_bytes(secret_bytes).expect("valid key");
+        let secret_key = secp256k1::SecretKey::from_byte_array(secret_bytes).expect("valid key");
+        let signer = secp256k1::Secp256k1::signing_only();
         b.iter(|| {
-            secp256k1::ecdsa::RecoverableSignature::sign_ecdsa_recoverable(
+            signer.sign_ecdsa_recoverable(
                 secp256k1::Message::from_digest(black_box(digest.0)),
                 &secret_key,
             )

@@ -1,6 +1,6 @@
 //! Trader keys: secp256k1 private keys that sign orders, updates and protocol messages.
 
-use std::{fmt, str::FromStr};
+use std::{cell::RefCell, fmt, str::FromStr};
 
 use alloy_primitives::{Address, B256, hex, keccak256};
 #[cfg(test)]
@@ -52,7 +52,7 @@ impl TraderKey {
         let signing_key = SigningKey::from_slice(bytes).map_err(|_| Error::InvalidKey)?;
         // Both libraries accept exactly the scalars 1..n-1.
         let secp_secret =
-            secp256k1::SecretKey::from_secret_bytes(*bytes).map_err(|_| Error::InvalidKey)?;
+            secp256k1::SecretKey::from_byte_array(*bytes).map_err(|_| Error::InvalidKey)?;
         let encoded = signing_key.verifying_key().to_encoded_point(false);
         let address = Address::from_slice(&keccak256(&encoded.as_bytes()[1..])[12..]);
         Ok(TraderKey {
@@ -101,14 +101,11 @@ impl TraderKey {
     /// which is faster than `k256` and produces the same bytes: both derive the nonce by
     /// RFC 6979 with SHA-256 and normalise `s` to the lower half (cross-checked in tests).
     pub fn sign_digest(&self, digest: &B256) -> Signature {
-        let signature = secp256k1::ecdsa::RecoverableSignature::sign_ecdsa_recoverable(
-            secp256k1::Message::from_digest(digest.0),
-            &self.secp_secret,
-        );
+        let signature = SIGNER.with(|signer| signer.borrow_mut().sign(digest, &self.secp_secret));
         let (recovery_id, compact) = signature.serialize_compact();
         let mut bytes = [0u8; 65];
         bytes[..64].copy_from_slice(&compact);
-        bytes[64] = 27 + u8::from(recovery_id);
+        bytes[64] = 27 + u8::try_from(i32::from(recovery_id)).expect("a recovery id is 0 to 3");
         Signature(bytes)
     }
 
@@ -153,6 +150,56 @@ impl TraderKey {
     /// The `k256` verifying key, for cross-checks.
     pub fn verifying_key(&self) -> &k256::ecdsa::VerifyingKey {
         self.signing_key.verifying_key()
+    }
+}
+
+/// Signatures a thread's signing context makes between two re-randomisations of it.
+///
+/// Re-randomising (blinding the context's precomputed multiples of the generator afresh)
+/// costs as much as the scalar multiplication of a signature; doing it after every
+/// signature, as `secp256k1` 0.33's global context does, doubles the cost of signing. It is
+/// defence in depth against timing and power side channels on top of libsecp256k1's
+/// constant-time code, so doing it every few dozen signatures keeps it for a fraction of
+/// the cost. It never changes a signature (the nonce is RFC 6979's).
+const RERANDOMISE_EVERY: u32 = 64;
+
+thread_local! {
+    /// Each thread's signing context (they are not shared: re-randomising needs `&mut`).
+    static SIGNER: RefCell<Signer> = RefCell::new(Signer {
+        context: secp256k1::Secp256k1::signing_only(),
+        signatures: 0,
+    });
+}
+
+/// A libsecp256k1 signing context and the signatures it made since it was re-randomised.
+struct Signer {
+    context: secp256k1::Secp256k1<secp256k1::SignOnly>,
+    signatures: u32,
+}
+
+impl Signer {
+    /// Signs `digest` with RFC 6979, re-randomising the context first when it is new or
+    /// has made [`RERANDOMISE_EVERY`] signatures since it last was.
+    fn sign(
+        &mut self,
+        digest: &B256,
+        secret: &secp256k1::SecretKey,
+    ) -> secp256k1::ecdsa::RecoverableSignature {
+        if self.signatures.is_multiple_of(RERANDOMISE_EVERY) {
+            // The operating system's randomness mixed with the secret and the digest (what
+            // `secp256k1` seeds with when it has no randomness): unpredictable either way.
+            let mut seed = Zeroizing::new(secret.secret_bytes());
+            let mut random = [0u8; 32];
+            // Without the OS's randomness the seed is still the secret and the digest.
+            let _ = getrandom::getrandom(&mut random);
+            for ((seed, digest), random) in seed.iter_mut().zip(digest.0).zip(random) {
+                *seed ^= digest ^ random;
+            }
+            self.context.seeded_randomize(&seed);
+        }
+        self.signatures = self.signatures.wrapping_add(1);
+        self.context
+            .sign_ecdsa_recoverable(secp256k1::Message::from_digest(digest.0), secret)
     }
 }
 
@@ -278,6 +325,21 @@ mod tests {
                 key.address()
             );
         }
+    }
+
+    /// Signatures made across re-randomisations of the thread's signing context are the
+    /// same bytes, k256's.
+    #[test]
+    fn rerandomising_the_signer_changes_no_signature() {
+        let key: TraderKey = ANVIL_KEY_0.parse().unwrap();
+        let digest = B256::repeat_byte(0x42);
+        let expected = key.sign_digest_k256(&digest);
+        for _ in 0..3 * RERANDOMISE_EVERY {
+            assert_eq!(key.sign_digest(&digest), expected);
+        }
+        let other = B256::repeat_byte(0x43);
+        assert_ne!(key.sign_digest(&other), expected);
+        assert_eq!(key.sign_digest(&other), key.sign_digest_k256(&other));
     }
 
     #[test]

@@ -83,6 +83,11 @@ impl<'de> Deserialize<'de> for Signature {
     }
 }
 
+/// The libsecp256k1 context of [`recover_signer`]: recovery handles no secret, so one shared,
+/// never re-randomised context serves every thread.
+static VERIFIER: std::sync::LazyLock<secp256k1::Secp256k1<secp256k1::VerifyOnly>> =
+    std::sync::LazyLock::new(secp256k1::Secp256k1::verification_only);
+
 /// Recovers the address that signed `digest`.
 ///
 /// Rejects, each with its own error: `v` other than 27/28, high-s (malleable) signatures,
@@ -103,8 +108,8 @@ pub fn recover_signer(digest: &B256, signature: &Signature) -> Result<Address, E
     let recoverable =
         secp256k1::ecdsa::RecoverableSignature::from_compact(&signature.0[..64], recovery_id)
             .map_err(|_| Error::InvalidSignature)?;
-    let public_key = recoverable
-        .recover_ecdsa(secp256k1::Message::from_digest(digest.0))
+    let public_key = VERIFIER
+        .recover_ecdsa(secp256k1::Message::from_digest(digest.0), &recoverable)
         .map_err(|_| Error::InvalidSignature)?;
     let uncompressed = public_key.serialize_uncompressed();
     Ok(Address::from_slice(&keccak256(&uncompressed[1..])[12..]))
