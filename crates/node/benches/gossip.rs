@@ -21,7 +21,9 @@
 //!
 //! Options: `--orders N` per gossip run (default 1500), `--quick` (fewer orders, for smoke
 //! tests), `--rate R` orders per second (default 200), `--ingest-only` (the two single-thread
-//! figures, for profiling), `--only ours|bare` (one 30-node run of one variant, for profiling).
+//! figures, for profiling), `--only ours|bare` (one 30-node run of one variant, for profiling),
+//! `--verify-threads N` (the nodes' verification threads in the gossip runs; default one per
+//! core, shared by the nodes of the process).
 
 use std::{
     collections::HashMap,
@@ -116,6 +118,14 @@ fn main() -> anyhow::Result<()> {
     println!("gossip_bare_p99_ms_30 {bare_p99_30:.2} ms");
     print_ingest();
     Ok(())
+}
+
+/// `--verify-threads N`, if given.
+fn verify_threads() -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2)
+        .find(|pair| pair[0] == "--verify-threads")
+        .and_then(|pair| pair[1].parse().ok())
 }
 
 /// CPU time this process has used (user + system), from `/proc/self/stat`; zero where that
@@ -382,6 +392,9 @@ fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
 async fn node_latency(nodes: usize, orders: usize, rate: u64) -> anyhow::Result<(f64, f64)> {
     let mut net = TestNetwork::start_with(nodes, sparse(), |_, config| {
         config.network = bench_network_config();
+        if let Some(threads) = verify_threads() {
+            config.verify_threads = threads;
+        }
         // Production heartbeat period: heartbeats are not what is measured.
         config.liveness.alive_interval = Duration::from_secs(30);
         config.liveness.silent_after = Duration::from_secs(90);

@@ -667,10 +667,46 @@ impl Actor {
                 Err(_) => break,
             }
         }
-        self.ingest.gossip(batch);
+        if batch.len() == 1 && self.ingest.waiting() == 0 {
+            // One message and nothing queued (a node that keeps up): judged here at once,
+            // quicker than a trip through the pool and back.
+            if let Some(gossip) = batch.pop() {
+                let now = self.clock.now();
+                let (acceptance, decision) = {
+                    let _span = debug_span!("gossip", peer = %gossip.source).entered();
+                    self.state
+                        .on_gossip(gossip.source, &gossip.topic, &gossip.data, now)
+                };
+                self.judged(gossip.message_id, gossip.source, acceptance, decision)
+                    .await;
+            }
+        } else {
+            self.ingest.gossip(batch);
+        }
         if let Some(event) = other {
             self.on_other_network_event(event).await;
         }
+    }
+
+    /// Reports a gossip verdict to gossipsub, then carries out what the message decided.
+    /// False when the network is gone.
+    async fn judged(
+        &mut self,
+        message_id: dex_network::MessageId,
+        source: PeerId,
+        acceptance: dex_network::Acceptance,
+        decision: Decision,
+    ) -> bool {
+        if self
+            .network
+            .report(message_id, source, acceptance)
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        self.perform(decision).await;
+        true
     }
 
     /// Gossip and a sync page whose turn came, with the work done ahead: judged and applied
@@ -686,15 +722,12 @@ impl Actor {
                         self.state
                             .on_gossip_decoded(meta.source, &meta.topic, decoded, now)
                     };
-                    if self
-                        .network
-                        .report(meta.message_id, meta.source, acceptance)
+                    if !self
+                        .judged(meta.message_id, meta.source, acceptance, decision)
                         .await
-                        .is_err()
                     {
                         return;
                     }
-                    self.perform(decision).await;
                 }
             }
             Ready::Page(page, ahead) => {

@@ -9,6 +9,10 @@
 //! is done, in arrival order. Verdicts therefore reach gossipsub, which forwards nothing
 //! before them, exactly as without the pool, and the books change in the same order.
 //!
+//! A lone gossip message arriving while nothing waits is judged by the actor at once
+//! (the pool's hop would only add latency to a node that keeps up); the pool takes over
+//! as soon as messages queue up.
+//!
 //! Bounds: the pool's queue holds [`QUEUE_PER_THREAD`] jobs per thread; when it is full
 //! the actor does the work itself (so a flood slows intake, it never queues without
 //! bound). Items waiting for their turn are capped by the caller ([`Ingest::is_full`]):
@@ -38,14 +42,32 @@ const PAGE_CHUNK: usize = 125;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// A fixed set of threads running jobs from a bounded queue. Dropping it closes the queue;
-/// the threads finish the jobs queued and end.
+/// A fixed set of threads running jobs from a bounded queue. The threads live as long as
+/// the process.
 #[derive(Debug)]
 struct Pool {
     jobs: mpsc::SyncSender<Job>,
 }
 
+/// The pools of this process by size: nodes in one process (tests, benchmarks, a devnet)
+/// with the same `verify_threads` share one pool, so the process has one verification
+/// thread per core, not one per core per node.
+static POOLS: Mutex<Vec<(usize, Arc<Pool>)>> = Mutex::new(Vec::new());
+
 impl Pool {
+    /// The process's pool of `threads` threads, started on first use.
+    fn shared(threads: usize) -> std::io::Result<Arc<Pool>> {
+        let mut pools = POOLS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, pool)) = pools.iter().find(|(size, _)| *size == threads) {
+            return Ok(pool.clone());
+        }
+        let pool = Arc::new(Pool::new(threads)?);
+        pools.push((threads, pool.clone()));
+        Ok(pool)
+    }
+
     fn new(threads: usize) -> std::io::Result<Pool> {
         let (jobs, queue) = mpsc::sync_channel::<Job>(threads * QUEUE_PER_THREAD);
         let queue = Arc::new(Mutex::new(queue));
@@ -139,7 +161,7 @@ enum Chunk {
 #[derive(Debug)]
 pub struct Ingest {
     /// `None`: everything is done on the caller's thread when it arrives.
-    pool: Option<Pool>,
+    pool: Option<Arc<Pool>>,
     pending: VecDeque<Pending>,
     /// Gossip messages and pages waiting, at most.
     max_pending: usize,
@@ -147,12 +169,12 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// A pool of `threads` verification threads (none: every item is worked on at once by
-    /// the caller) and room for `max_pending` items waiting for their turn.
+    /// The process's pool of `threads` verification threads (none: every item is worked on
+    /// at once by the caller) and room for `max_pending` items waiting for their turn.
     pub fn new(threads: usize, max_pending: usize) -> Ingest {
         let pool = match threads {
             0 => None,
-            threads => match Pool::new(threads) {
+            threads => match Pool::shared(threads) {
                 Ok(pool) => Some(pool),
                 Err(err) => {
                     warn!(%err, "verification threads not started; verifying on the node's task");
