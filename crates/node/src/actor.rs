@@ -667,11 +667,10 @@ impl Actor {
                 Err(_) => break,
             }
         }
-        if (batch.len() == 1 && self.ingest.waiting() == 0) || !self.ingest.has_pool() {
+        if batch.len() == 1 && self.ingest.waiting() == 0 {
             // One message and nothing queued (a node that keeps up): judged here at once,
-            // quicker than a trip through the pool and back. Without a pool, each message
-            // is judged (and forwarded) before the next is decoded.
-            for gossip in batch {
+            // quicker than a trip through the pool and back.
+            if let Some(gossip) = batch.pop() {
                 let now = self.clock.now();
                 let (acceptance, decision) = {
                     let _span = debug_span!("gossip", peer = %gossip.source).entered();

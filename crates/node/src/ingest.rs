@@ -34,10 +34,8 @@ use tracing::warn;
 
 /// Jobs queued per verification thread before the actor does the work itself.
 pub const QUEUE_PER_THREAD: usize = 16;
-/// Gossip messages decoded by one job at most: enough to make a job's overhead negligible,
-/// few enough that a burst is spread over every thread. The jobs of one call grow to it
-/// (1, 2, 4, 8, 8, …), so the first message of a burst is judged, and forwarded, after one
-/// recovery, not after a whole batch.
+/// Gossip messages decoded by one job: enough to make a job's overhead negligible, few
+/// enough that a burst is spread over every thread.
 pub const GOSSIP_BATCH: usize = 8;
 /// Entries of a page recovered by one job.
 const PAGE_CHUNK: usize = 125;
@@ -197,11 +195,6 @@ impl Ingest {
         self.waiting >= self.max_pending
     }
 
-    /// Whether work is done on a pool (else on the caller's thread).
-    pub fn has_pool(&self) -> bool {
-        self.pool.is_some()
-    }
-
     /// Items waiting for their turn.
     pub fn waiting(&self) -> usize {
         self.waiting
@@ -215,11 +208,10 @@ impl Ingest {
     /// Queues gossip messages (in arrival order), decoded ahead in batches.
     pub fn gossip(&mut self, messages: Vec<GossipIn>) {
         let mut messages = messages.into_iter().peekable();
-        let mut size = 1;
         while messages.peek().is_some() {
-            let mut metas = Vec::with_capacity(size);
-            let mut datas = Vec::with_capacity(size);
-            for gossip in messages.by_ref().take(size) {
+            let mut metas = Vec::with_capacity(GOSSIP_BATCH);
+            let mut datas = Vec::with_capacity(GOSSIP_BATCH);
+            for gossip in messages.by_ref().take(GOSSIP_BATCH) {
                 metas.push(GossipMeta {
                     source: gossip.source,
                     message_id: gossip.message_id,
@@ -227,7 +219,6 @@ impl Ingest {
                 });
                 datas.push(gossip.data);
             }
-            size = (size * 2).min(GOSSIP_BATCH);
             let work = move || datas.iter().map(|data| decode_ahead(data)).collect();
             let result = self.run(work);
             self.waiting += metas.len();
