@@ -29,8 +29,8 @@ use std::{
 use dex_client::Client;
 use dex_network::{Keypair, NetworkConfig};
 use dex_node::{LivenessConfig, NodeConfig, NodeHandle, SystemClock};
-use dex_primitives::{MarketDef, MarketId, Markets, Side, SignedOrder, TraderKey, U256};
-use dex_test_utils::{HOUR_MS, OrderBuilder, eth_usdc, trader};
+use dex_primitives::{MarketDef, Markets, SignedOrder, TraderKey, U256};
+use dex_test_utils::{eth_usdc, trader};
 
 const MARKETS: usize = 10;
 const PER_MARKET: usize = 100_000;
@@ -84,46 +84,6 @@ fn markets_toml(defs: &[MarketDef]) -> String {
             )
         })
         .collect()
-}
-
-/// `PER_MARKET` orders of `market`, `PER_MAKER` per maker, none crossing, signed on every
-/// core.
-fn sign_orders(market: MarketId, makers: &[TraderKey], peer: &str) -> Vec<SignedOrder> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64);
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let per_thread = PER_MARKET.div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    let range =
-                        (t * per_thread).min(PER_MARKET)..((t + 1) * per_thread).min(PER_MARKET);
-                    range
-                        .map(|k| {
-                            let side = if k % 2 == 0 { Side::Buy } else { Side::Sell };
-                            let price = if side == Side::Buy { 1_000 } else { 2_000 } + k % 500;
-                            OrderBuilder::new()
-                                .market(market)
-                                .maker(&makers[k / PER_MAKER])
-                                .peer(peer)
-                                .side(side)
-                                .price(price as u64)
-                                .nonce(k as u64)
-                                .created_at(now - 1_000)
-                                .expires_at(now + HOUR_MS)
-                                .sign()
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().expect("signing threads do not panic"))
-            .collect()
-    })
 }
 
 async fn post_all(holder: &NodeHandle, orders: Vec<SignedOrder>) {
@@ -356,7 +316,12 @@ fn main() {
         for index in expected.len()..held {
             let market = defs[index].params().id();
             let started = Instant::now();
-            let orders = sign_orders(market, &makers, &peer);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_millis() as u64);
+            let orders = dex_test_utils::signed_resting_orders(
+                market, PER_MARKET, PER_MAKER, &makers, &peer, now,
+            );
             let signed = started.elapsed();
             runtime.block_on(post_all(&holder, orders));
             let digest = runtime

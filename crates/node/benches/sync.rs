@@ -17,8 +17,8 @@ use std::{
 use anyhow::Context;
 use dex_network::{Keypair, NetworkConfig};
 use dex_node::{LivenessConfig, NodeConfig, NodeHandle, SystemClock};
-use dex_primitives::{MarketId, Side, SignedOrder, TraderKey};
-use dex_test_utils::{HOUR_MS, OrderBuilder, eth_usdc_id, harness::now_ms, markets, trader};
+use dex_primitives::{MarketId, TraderKey};
+use dex_test_utils::{eth_usdc_id, harness::now_ms, markets, trader};
 
 /// Orders per maker: the default per-maker cap.
 const PER_MAKER: usize = 1_000;
@@ -82,7 +82,14 @@ async fn sync_run(orders: usize) -> anyhow::Result<Duration> {
         .map(|m| trader(20_000 + m))
         .collect();
     let holder = spawn(config(makers.clone())).await?;
-    let signed = sign_orders(orders, &makers, &holder.peer_id().to_base58());
+    let signed = dex_test_utils::signed_resting_orders(
+        eth_usdc_id(),
+        orders,
+        PER_MAKER,
+        &makers,
+        &holder.peer_id().to_base58(),
+        now_ms(),
+    );
     let posting = Instant::now();
     for chunk in signed.chunks(1_000) {
         let mut posts = tokio::task::JoinSet::new();
@@ -132,40 +139,4 @@ async fn sync_run(orders: usize) -> anyhow::Result<Duration> {
     joiner.shutdown().await;
     holder.shutdown().await;
     Ok(elapsed)
-}
-
-/// `count` distinct orders, `PER_MAKER` per maker, over 500 price levels a side, none
-/// crossing, signed on every core.
-fn sign_orders(count: usize, makers: &[TraderKey], peer: &str) -> Vec<SignedOrder> {
-    let now = now_ms();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let per_thread = count.div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    let range = (t * per_thread).min(count)..((t + 1) * per_thread).min(count);
-                    range
-                        .map(|k| {
-                            let side = if k % 2 == 0 { Side::Buy } else { Side::Sell };
-                            let price = if side == Side::Buy { 1_000 } else { 2_000 } + k % 500;
-                            OrderBuilder::new()
-                                .maker(&makers[k / PER_MAKER])
-                                .peer(peer)
-                                .side(side)
-                                .price(price as u64)
-                                .nonce(k as u64)
-                                .created_at(now - 1_000)
-                                .expires_at(now + HOUR_MS)
-                                .sign()
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().expect("signing threads do not panic"))
-            .collect()
-    })
 }

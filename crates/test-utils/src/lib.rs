@@ -237,3 +237,48 @@ pub fn verified_update(key: &TraderKey, order: &VerifiedOrder, remaining: u64) -
     .verify(order, &ValidationRules::default(), timestamp)
     .expect("test updates are valid unless a test makes them otherwise")
 }
+
+/// `count` resting orders of `market` for benchmarks, signed on every core: `per_maker` by
+/// each of `makers` in turn, buys at 1,000–1,499 ticks and sells at 2,000–2,499 (none
+/// crossing), one lot ×10 each (the builder's quantity), naming `peer`, created a second
+/// before `now` and valid an hour.
+pub fn signed_resting_orders(
+    market: MarketId,
+    count: usize,
+    per_maker: usize,
+    makers: &[TraderKey],
+    peer: &str,
+    now: UnixMillis,
+) -> Vec<SignedOrder> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per_thread = count.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let range = (t * per_thread).min(count)..((t + 1) * per_thread).min(count);
+                    range
+                        .map(|k| {
+                            let side = if k % 2 == 0 { Side::Buy } else { Side::Sell };
+                            let base = if side == Side::Buy { 1_000 } else { 2_000 };
+                            OrderBuilder::new()
+                                .market(market)
+                                .maker(&makers[(k / per_maker.max(1)) % makers.len()])
+                                .peer(peer)
+                                .side(side)
+                                .price(base + (k % 500) as u64)
+                                .nonce(k as u64)
+                                .created_at(now.saturating_sub(1_000))
+                                .expires_at(now + HOUR_MS)
+                                .sign()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("signing threads do not panic"))
+            .collect()
+    })
+}
