@@ -234,8 +234,11 @@ struct MarketState {
 struct Heard {
     /// Latest signed time heard from the maker (capped at our `now`).
     last: UnixMillis,
-    /// Newest `alive` seen, served with the maker's orders to syncing peers.
-    newest_alive: Option<Box<SignedAlive>>,
+    /// Newest `alive` timestamp seen by gossip: an older or equal one gossiped is stale.
+    newest_alive: Option<UnixMillis>,
+    /// Newest `alive` known (by gossip or in a sync page), served with the maker's orders
+    /// to syncing peers.
+    alive: Option<Box<SignedAlive>>,
     /// Its orders are suspended in the book.
     suspended: bool,
     /// When a root mismatch last triggered a sync.
@@ -245,8 +248,6 @@ struct Heard {
 impl Heard {
     fn newest_alive_at(&self) -> Option<UnixMillis> {
         self.newest_alive
-            .as_ref()
-            .map(|alive| alive.alive.timestamp)
     }
 }
 
@@ -598,7 +599,7 @@ impl NodeState {
                 self.heard_from(maker, market, update.update().timestamp, now);
             }
             VerifiedMessage::Alive(alive) => {
-                self.hear_alive(&alive, now);
+                self.hear_alive(&alive, true, now);
                 self.check_root(alive.alive(), source, now, decision);
             }
         }
@@ -674,9 +675,11 @@ impl NodeState {
         }
     }
 
-    /// Keeps a verified heartbeat (the newest of its maker and market) and records the sign
-    /// of life.
-    fn hear_alive(&mut self, alive: &VerifiedAlive, now: UnixMillis) {
+    /// Keeps a verified heartbeat (the newest of its maker and market, to serve) and
+    /// records the sign of life. One that came by gossip also makes older and equal ones
+    /// stale there; one from a sync page does not, so the same heartbeat arriving by gossip
+    /// afterwards is still accepted and forwarded (peers beyond this node need it).
+    fn hear_alive(&mut self, alive: &VerifiedAlive, by_gossip: bool, now: UnixMillis) {
         let signed = alive.signed();
         let (maker, market, timestamp) = (
             signed.alive.maker,
@@ -684,11 +687,15 @@ impl NodeState {
             signed.alive.timestamp,
         );
         let heard = self.heard.entry((maker, market)).or_default();
+        if by_gossip {
+            heard.newest_alive = Some(timestamp);
+        }
         if heard
-            .newest_alive_at()
-            .is_none_or(|newest| newest < timestamp)
+            .alive
+            .as_ref()
+            .is_none_or(|known| known.alive.timestamp < timestamp)
         {
-            heard.newest_alive = Some(Box::new(signed.clone()));
+            heard.alive = Some(Box::new(signed.clone()));
         }
         self.heard_from(maker, market, timestamp, now);
     }
@@ -1093,7 +1100,7 @@ impl NodeState {
             } else if let Some(alive) = self
                 .heard
                 .get(&(maker, market))
-                .and_then(|heard| heard.newest_alive.as_deref())
+                .and_then(|heard| heard.alive.as_deref())
                 .filter(|alive| now.saturating_sub(alive.alive.timestamp) <= self.silent_after_ms)
             {
                 alives.push(alive.clone());
@@ -1202,7 +1209,7 @@ impl NodeState {
             }
         };
         for alive in &alives {
-            self.hear_alive(alive, now);
+            self.hear_alive(alive, false, now);
         }
         NodeMetrics::inc(&self.metrics.sync_pages);
         self.sync_guard.page(chain, cursor.is_none(), now);
