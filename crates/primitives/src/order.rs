@@ -178,6 +178,18 @@ impl Order {
     }
 }
 
+/// `signer` must be the order's `maker`.
+fn signed_by(signer: Address, maker: Address) -> Result<(), Error> {
+    if signer == maker {
+        Ok(())
+    } else {
+        Err(Error::SignerMismatch {
+            signer,
+            expected: maker,
+        })
+    }
+}
+
 /// Rejects timestamps further ahead of `now` than the allowed clock skew.
 pub(crate) fn check_not_in_future(
     timestamp: UnixMillis,
@@ -248,12 +260,7 @@ impl SignedOrder {
     fn check_signature(&self, ahead: Option<&RecoveredSigner>) -> Result<OrderId, Error> {
         let id = self.order.id();
         let signer = RecoveredSigner::signer_of(ahead, &id.0, &self.signature)?;
-        if signer != self.order.maker {
-            return Err(Error::SignerMismatch {
-                signer,
-                expected: self.order.maker,
-            });
-        }
+        signed_by(signer, self.order.maker)?;
         Ok(id)
     }
 
@@ -336,13 +343,7 @@ impl RecoveredOrder {
         self.signed
             .order
             .check_known_market_rules(markets, rules, now)?;
-        let signer = self.signer?;
-        if signer != self.signed.order.maker {
-            return Err(Error::SignerMismatch {
-                signer,
-                expected: self.signed.order.maker,
-            });
-        }
+        signed_by(self.signer?, self.signed.order.maker)?;
         Ok(VerifiedOrder {
             signed: self.signed,
             id: self.id,
