@@ -14,7 +14,8 @@ use anyhow::Context;
 use dex_node::{ChainConfig, NodeHandle, SettlementConfig};
 use dex_test_utils::{
     anvil::rpc_call,
-    harness::{TestNetwork, Topology, wait_for},
+    harness::{TestNetwork, Topology},
+    wait_for,
 };
 use serde_json::{Value, json};
 
@@ -116,7 +117,7 @@ pub fn chain_config(chain: &ChainInfo) -> ChainConfig {
 
 /// Waits until `handle` is connected to both devnet chains.
 pub async fn wait_chains_up(handle: &NodeHandle) -> anyhow::Result<()> {
-    wait_for(
+    Ok(wait_for(
         "a node connected to both chains",
         SETTLE_DEADLINE,
         || async {
@@ -126,7 +127,7 @@ pub async fn wait_chains_up(handle: &NodeHandle) -> anyhow::Result<()> {
                 .is_ok_and(|up| up == vec![crate::BASE_CHAIN_ID, crate::QUOTE_CHAIN_ID])
         },
     )
-    .await
+    .await?)
 }
 
 fn quantity(value: &Value) -> anyhow::Result<U256> {

@@ -22,7 +22,7 @@ use std::{
     os::unix::fs::{OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use dex_api::types::{PlaceOrderRequest, SideName, TimeInForce};
@@ -129,17 +129,9 @@ command_queue = 4096
     node
 }
 
-fn wait<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        if start.elapsed() > Duration::from_secs(120) {
-            fail(format!("timed out waiting for {what}"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    dex_test_utils::wait_for_blocking(what, Duration::from_secs(120), check)
+        .unwrap_or_else(|err| fail(err.to_string()))
 }
 
 /// Places `count` non-crossing bids (0.001 ETH at 1,000.00 to 1,999.99 USDC) through the

@@ -284,21 +284,12 @@ fn wait_until<T>(
     deadline: Duration,
     mut check: impl FnMut() -> Result<Option<T>>,
 ) -> Result<T> {
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(10);
-    loop {
+    Ok(dex_test_utils::wait_for_blocking(what, deadline, || {
         if signals::interrupted() {
-            bail!("interrupted while waiting for {what}");
+            bail!("interrupted");
         }
-        if let Some(value) = check()? {
-            return Ok(value);
-        }
-        if start.elapsed() > deadline {
-            bail!("timed out after {deadline:?} waiting for {what}");
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(200));
-    }
+        check()
+    })?)
 }
 
 /// Gives every host a permanent neighbour entry (IP to MAC) for every other host. The

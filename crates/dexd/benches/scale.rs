@@ -175,17 +175,9 @@ kad = false
     dexd
 }
 
-fn wait<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        if start.elapsed() > deadline {
-            fail(format!("timed out waiting for {what}"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait<T>(what: &str, deadline: Duration, check: impl FnMut() -> Option<T>) -> T {
+    dex_test_utils::wait_for_blocking(what, deadline, check)
+        .unwrap_or_else(|err| fail(err.to_string()))
 }
 
 /// Resident memory of a process, in MB, from `/proc/<pid>/status`.

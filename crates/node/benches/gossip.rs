@@ -40,8 +40,8 @@ use dex_primitives::{OrderId, Side, SignedOrder};
 use dex_protocol::{ALIVE_TOPIC, GossipMessage, WireMessage, market_topic};
 use dex_test_utils::{
     HOUR_MS, OrderBuilder, eth_usdc_id,
-    harness::{DEADLINE, RawNetwork, TestNetwork, Topology, now_ms, test_config, wait_for},
-    trader,
+    harness::{DEADLINE, RawNetwork, TestNetwork, Topology, now_ms, test_config},
+    trader, wait_for,
 };
 
 /// Orders per second published across the network (the workload).

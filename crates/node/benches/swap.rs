@@ -23,7 +23,7 @@ use dex_devnet::inproc::{SETTLE_DEADLINE, SettledNetwork, rpc};
 use dex_node::{NodeHandle, PlaceOrder, TimeInForce};
 use dex_primitives::{Lots, OrderId, Side, Ticks};
 use dex_swap::Outcome;
-use dex_test_utils::{eth_usdc_id, harness::wait_for};
+use dex_test_utils::{eth_usdc_id, wait_for};
 use serde_json::json;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -57,13 +57,15 @@ async fn completed(handle: &NodeHandle) -> anyhow::Result<usize> {
 }
 
 async fn offered(handle: &NodeHandle, id: OrderId) -> anyhow::Result<()> {
-    wait_for("the ask in the taker's book", SETTLE_DEADLINE, || async {
-        handle
-            .order_status(id)
-            .await
-            .is_ok_and(|status| status == dex_book::OrderStatus::Open)
-    })
-    .await
+    Ok(
+        wait_for("the ask in the taker's book", SETTLE_DEADLINE, || async {
+            handle
+                .order_status(id)
+                .await
+                .is_ok_and(|status| status == dex_book::OrderStatus::Open)
+        })
+        .await?,
+    )
 }
 
 /// `count` swaps one after the other on chains mining as `mining` says and read

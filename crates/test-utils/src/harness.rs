@@ -5,7 +5,7 @@
 //! timings, and are read through their handles. Every wait polls a condition with a
 //! deadline; nothing sleeps a fixed time.
 
-use std::{collections::BTreeSet, future::Future, sync::Arc, time::Duration};
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use dex_network::{
@@ -14,7 +14,7 @@ use dex_network::{
 use dex_node::{Clock, NodeConfig, NodeHandle, SystemClock};
 use dex_primitives::{B256, MarketId, OrderId, TraderKey, UnixMillis};
 
-use crate::{HOUR_MS, OrderBuilder, eth_usdc_id, markets, trader};
+use crate::{HOUR_MS, OrderBuilder, eth_usdc_id, markets, trader, wait_for};
 
 /// The default deadline of waits.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -337,28 +337,6 @@ impl TestNetwork {
 /// Whether `view` (of one topic) shows `other` subscribed and in the mesh (or the mesh full).
 fn linked(view: &PeerView, other: &PeerId) -> bool {
     view.subscribed.contains(other) && (view.mesh.contains(other) || view.mesh.len() >= 4)
-}
-
-/// Polls `condition` every 20 ms until it holds; fails after `deadline` naming `what`.
-pub async fn wait_for<F, Fut>(
-    what: &str,
-    deadline: Duration,
-    mut condition: F,
-) -> anyhow::Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let end = tokio::time::Instant::now() + deadline;
-    loop {
-        if condition().await {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= end {
-            bail!("timed out after {deadline:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Bare network instances (no node behind them) in a topology: the baseline of benchmarks

@@ -9,6 +9,9 @@ use std::sync::LazyLock;
 pub mod anvil;
 #[cfg(feature = "harness")]
 pub mod harness;
+pub mod wait;
+
+pub use wait::{WaitError, wait_for, wait_for_blocking};
 
 use dex_primitives::{
     Address, Lots, MarketDef, MarketId, Markets, Order, Side, SignedOrder, Ticks, TraderKey, U256,

@@ -9,7 +9,6 @@ use std::{
 };
 
 use dex_devnet::{ChainsConfig, Lifeline};
-use tokio::time::Instant;
 
 /// The guard of this crate's binary, which cargo builds for its integration tests.
 pub(crate) fn lifeline() -> Lifeline {
@@ -37,20 +36,15 @@ pub(crate) fn is_running(pid: u32) -> bool {
     !matches!(state, Some("Z" | "X") | None)
 }
 
-/// Polls `condition` every 20 ms until it holds; panics with `what` after `timeout`.
-pub(crate) async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut condition: F)
+/// Polls `condition` until it holds; panics with `what` after `timeout`.
+pub(crate) async fn wait_until<F, Fut>(what: &str, timeout: Duration, condition: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = Instant::now() + timeout;
-    while !condition().await {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    dex_test_utils::wait_for(what, timeout, condition)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
 }
 
 /// Waits until none of `pids` runs.

@@ -2,7 +2,7 @@
 //! place (the node signs), seen in the other node's book, cancel, list; cancel-all;
 //! balances, swaps and trades; a place beyond the free balance refused.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dex_devnet::{ChainsConfig, Devnet};
 use serde_json::{Value, json};
@@ -12,15 +12,8 @@ use crate::online::{Node, dexctl, json_of, stderr};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Polls `check` until it returns `Some`, or panics naming `what` after the deadline.
-fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_for<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    dex_test_utils::wait_for_blocking(what, DEADLINE, check).unwrap_or_else(|err| panic!("{err}"))
 }
 
 /// `[settlement]` for the devnet's chains: fast polling, balances read often.

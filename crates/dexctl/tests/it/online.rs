@@ -5,7 +5,7 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use dex_primitives::TraderKey;
@@ -86,17 +86,12 @@ impl Node {
             .spawn()
             .unwrap();
         let node = Node { child, dir };
-        let start = Instant::now();
-        while dex_client::read_url(&data)
-            .expect("the data dir is readable")
-            .is_none()
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "dexd did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        dex_test_utils::wait_for_blocking("dexd to start", Duration::from_secs(60), || {
+            dex_client::read_url(&data)
+                .expect("the data dir is readable")
+                .is_some()
+        })
+        .unwrap_or_else(|err| panic!("{err}"));
         node
     }
 

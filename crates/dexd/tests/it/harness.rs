@@ -5,7 +5,7 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use dex_api::types::{Info, Problem};
@@ -21,17 +21,8 @@ pub(crate) fn markets_file() -> PathBuf {
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` after the deadline.
-pub(crate) fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(10);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(200));
-    }
+pub(crate) fn wait_for<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    dex_test_utils::wait_for_blocking(what, DEADLINE, check).unwrap_or_else(|err| panic!("{err}"))
 }
 
 pub(crate) fn now_ms() -> u64 {

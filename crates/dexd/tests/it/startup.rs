@@ -5,7 +5,7 @@ use std::{
     io::Read,
     os::unix::fs::PermissionsExt,
     process::{Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use dex_primitives::{KdfStrength, TraderKey};
@@ -27,20 +27,14 @@ fn fails_command(command: &mut Command) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("dexd runs");
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(10);
-    let code = loop {
-        if let Some(status) = child.try_wait().expect("dexd can be waited for") {
-            break status.code();
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(200));
-    };
+    let exited = dex_test_utils::wait_for_blocking("dexd to exit", Duration::from_secs(30), || {
+        child.try_wait().expect("dexd can be waited for")
+    });
+    let code = exited.ok().and_then(|status| status.code());
+    if code.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let mut stderr = String::new();
     child
         .stderr

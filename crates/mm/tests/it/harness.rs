@@ -19,7 +19,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
     },
     thread::JoinHandle,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use dex_api::types::{Book, Info, OwnOrderView, PlaceOrderRequest, SwapDetail, Swaps};
@@ -39,23 +39,10 @@ pub fn wait_until<T>(
     what: &str,
     deadline: Duration,
     context: impl Fn() -> String,
-    mut check: impl FnMut() -> Option<T>,
+    check: impl FnMut() -> Option<T>,
 ) -> T {
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(5);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        if start.elapsed() >= deadline {
-            panic!(
-                "timed out after {deadline:?} waiting for {what}\n{}",
-                context()
-            );
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
+    dex_test_utils::wait_for_blocking(what, deadline, check)
+        .unwrap_or_else(|err| panic!("{err}\n{}", context()))
 }
 
 /// The `dex-mm` binary cargo built for these tests.

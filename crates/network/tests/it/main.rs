@@ -40,20 +40,13 @@ pub(crate) async fn connect(from: &NetworkHandle, to: &NetworkHandle) -> anyhow:
     Ok(())
 }
 
-/// Polls `condition` every 20 ms until it holds or the deadline passes.
-pub(crate) async fn wait_for<F, Fut>(what: &str, mut condition: F) -> anyhow::Result<()>
+/// Polls `condition` until it holds; fails after [`DEADLINE`].
+pub(crate) async fn wait_for<F, Fut>(what: &str, condition: F) -> anyhow::Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while !condition().await {
-        if tokio::time::Instant::now() > deadline {
-            anyhow::bail!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(())
+    Ok(dex_test_utils::wait_for(what, DEADLINE, condition).await?)
 }
 
 /// `a` asks `b` for a page of ETH/USDC orders; `b` (reading `events`) sees a `GetOrders`

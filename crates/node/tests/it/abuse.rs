@@ -7,8 +7,8 @@ use dex_primitives::Signature;
 use dex_protocol::{GossipMessage, MAX_GOSSIP_SIZE, WireMessage, market_topic};
 use dex_test_utils::{
     HOUR_MS, OrderBuilder, eth_usdc_id,
-    harness::{DEADLINE, TestNetwork, Topology, now_ms, wait_for},
-    trader,
+    harness::{DEADLINE, TestNetwork, Topology, now_ms},
+    trader, wait_for,
 };
 
 use crate::raw_peer;

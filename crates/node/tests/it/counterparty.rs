@@ -18,10 +18,7 @@ use dex_protocol::{
     },
 };
 use dex_swap::{Outcome, Secret};
-use dex_test_utils::{
-    eth_usdc_id,
-    harness::{now_ms, wait_for},
-};
+use dex_test_utils::{eth_usdc_id, harness::now_ms, wait_for};
 use tokio::sync::mpsc;
 
 use dex_devnet::inproc::{block_number, fees_paid, wallet};

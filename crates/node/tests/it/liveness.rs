@@ -1,6 +1,7 @@
 use dex_test_utils::{
     eth_usdc_id,
-    harness::{DEADLINE, TestNetwork, Topology, wait_for},
+    harness::{DEADLINE, TestNetwork, Topology},
+    wait_for,
 };
 
 /// A maker node that stops disappears from every book after the liveness timeout; when it

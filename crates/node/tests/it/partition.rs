@@ -1,6 +1,7 @@
 use dex_test_utils::{
     eth_usdc_id,
-    harness::{DEADLINE, TestNetwork, Topology, wait_for},
+    harness::{DEADLINE, TestNetwork, Topology},
+    wait_for,
 };
 
 /// Two halves {0,1,2} and {3,4,5} joined by the link 2 — 3. The link is cut, each half gets

@@ -4,7 +4,8 @@ use dex_book::OrderStatus;
 use dex_primitives::Side;
 use dex_test_utils::{
     eth_usdc_id,
-    harness::{DEADLINE, TestNetwork, Topology, wait_for},
+    harness::{DEADLINE, TestNetwork, Topology},
+    wait_for,
 };
 
 /// Five nodes in a line, each knowing only its neighbours: an order posted at one end is in

@@ -12,7 +12,7 @@ use dex_node::{
 };
 use dex_primitives::{Lots, OrderId, Side, Ticks, U256};
 use dex_swap::Outcome;
-use dex_test_utils::{eth_usdc_id, harness::wait_for};
+use dex_test_utils::{eth_usdc_id, wait_for};
 
 /// Long enough for several swaps on two chains in a debug build on a busy machine.
 pub(crate) const SWAP_DEADLINE_SECS: u64 = 60;
@@ -108,10 +108,10 @@ async fn trade_until_the_maker_locked(
     taker
         .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
         .await?;
-    wait_for("the maker locked", SWAP_DEADLINE, || async {
+    Ok(wait_for("the maker locked", SWAP_DEADLINE, || async {
         first_swap_phase(maker).await == Some("makerLocked")
     })
-    .await
+    .await?)
 }
 
 /// Waits until `order` is in `handle`'s book with `available` lots offered.

@@ -5,8 +5,8 @@ use dex_node::NodeMetrics;
 use dex_primitives::Side;
 use dex_test_utils::{
     eth_usdc_id,
-    harness::{DEADLINE, TestNetwork, Topology, node_trader, wait_for},
-    trader,
+    harness::{DEADLINE, TestNetwork, Topology, node_trader},
+    trader, wait_for,
 };
 
 /// 5,000 orders are posted at a node; a second node that connects afterwards and a third
