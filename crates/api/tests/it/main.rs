@@ -3,6 +3,7 @@
 //! WebSocket upgrades) is tested by spawning dexd (crates/dexd/tests/it).
 
 mod access;
+mod book;
 mod limits;
 mod openapi;
 mod problems;

@@ -1,6 +1,6 @@
 //! An in-process node with the API's router in front of it.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -9,7 +9,7 @@ use axum::{
 };
 use dex_api::{ApiConfig, ApiState, NodeContext, types::Problem};
 use dex_node::NodeHandle;
-use dex_primitives::{Lots, Order, Side, SignedOrder, Ticks, TraderKey};
+use dex_primitives::{B256, Lots, Order, Side, SignedOrder, Ticks, TraderKey};
 use dex_test_utils::harness::{TestNetwork, Topology, now_ms};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -22,7 +22,8 @@ pub(crate) const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef
 
 /// One node of a [`TestNetwork`] and the API router over its handle.
 pub(crate) struct Api {
-    network: TestNetwork,
+    network: Arc<TestNetwork>,
+    index: usize,
     router: Router,
 }
 
@@ -54,23 +55,45 @@ impl Api {
     }
 
     /// Like [`Api::start`], with `tweak` applied to the API's settings.
-    pub(crate) async fn start_with(tweak: impl FnOnce(&mut ApiConfig)) -> Api {
-        let network = TestNetwork::start(1, Topology::None)
+    pub(crate) async fn start_with(tweak: impl Fn(&mut ApiConfig)) -> Api {
+        Self::network(1, Topology::None, tweak)
             .await
-            .expect("a node starts");
-        let node = network.node(0).expect("node 0").clone();
-        let config = &network.nodes[0].config;
-        let context = NodeContext {
-            version: "test".into(),
-            markets: config.markets.clone(),
-            traders: config.traders.iter().map(TraderKey::address).collect(),
-            settlement: false,
-            max_order_lifetime_ms: config.rules.max_lifetime_ms,
-        };
-        let mut api = ApiConfig::new(TOKEN);
-        tweak(&mut api);
-        let router = dex_api::router(ApiState::new(node, context, api));
-        Api { network, router }
+            .pop()
+            .expect("one node")
+    }
+
+    /// `n` connected relay nodes dialing `topology`, each with its API.
+    pub(crate) async fn network(
+        n: usize,
+        topology: Topology,
+        tweak: impl Fn(&mut ApiConfig),
+    ) -> Vec<Api> {
+        let network = Arc::new(
+            TestNetwork::start(n, topology)
+                .await
+                .expect("the nodes start"),
+        );
+        (0..n)
+            .map(|index| {
+                let node = network.node(index).expect("a node").clone();
+                let config = &network.nodes[index].config;
+                let context = NodeContext {
+                    version: "test".into(),
+                    markets: config.markets.clone(),
+                    traders: config.traders.iter().map(TraderKey::address).collect(),
+                    settlement: false,
+                    max_order_lifetime_ms: config.rules.max_lifetime_ms,
+                };
+                let mut api = ApiConfig::new(TOKEN);
+                tweak(&mut api);
+                let router = dex_api::router(ApiState::new(node, context, api));
+                Api {
+                    network: network.clone(),
+                    index,
+                    router,
+                }
+            })
+            .collect()
     }
 
     /// The router, for requests whose whole response a test reads.
@@ -79,7 +102,7 @@ impl Api {
     }
 
     pub(crate) fn node(&self) -> &NodeHandle {
-        self.network.node(0).expect("node 0")
+        self.network.node(self.index).expect("a running node")
     }
 
     /// Sends `request` through the router.
@@ -116,7 +139,7 @@ impl Api {
 
     /// The node's trader key.
     pub(crate) fn trader_key(&self) -> TraderKey {
-        self.network.nodes[0].trader.clone()
+        self.network.nodes[self.index].trader.clone()
     }
 
     /// An ETH/USDC order by this node's trader, naming this node, signed.
@@ -136,6 +159,16 @@ impl Api {
             expires_at: now + 3_600_000,
         }
         .sign(&key)
+    }
+
+    /// The digest of the visible ETH/USDC book, as the book route answers it.
+    pub(crate) async fn digest(&self) -> B256 {
+        let book = self.send(get("/v1/markets/ETH%2FUSDC/book?depth=1")).await;
+        assert_eq!(book.status, 200, "{}", book.text);
+        book.json["digest"]
+            .as_str()
+            .and_then(|digest| digest.parse().ok())
+            .unwrap_or_else(|| panic!("no digest in {}", book.text))
     }
 
     /// The ETH/USDC book as the book route answers it: (side, price, quantity) triples.
