@@ -2,7 +2,9 @@
 
 use serde_json::json;
 
-use crate::support::{Api, get};
+use axum::http::Method;
+
+use crate::support::{Api, JSON, TOKEN, get, request};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_describes_the_served_routes() {
@@ -90,4 +92,56 @@ async fn the_openapi_document_describes_the_served_routes() {
     assert_eq!(eth_usdc["lotSize"], "0.001");
     assert_eq!(eth_usdc["tickSize"], "0.01");
     assert_eq!(eth_usdc["quotePerTickLot"], "10");
+}
+
+/// Conformance of the document and the router both ways: every documented operation is
+/// routed (not the `not-found` or `method-not-allowed` fallbacks), and every route the
+/// API counts in its metrics is documented (the page's files aside).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_is_served_and_every_route_documented() {
+    let node = Api::start().await;
+    let document = node.send(get("/v1/openapi.json")).await.json;
+    let paths = document["paths"].as_object().expect("paths");
+    let id = format!("0x{}", "22".repeat(32));
+    let mut operations = 0;
+    for (template, item) in paths {
+        let path = template
+            .replace("{market}", "ETH%2FUSDC")
+            .replace("{id}", &id)
+            .replace("{clientOrderId}", "mine-1");
+        for method in ["get", "post", "delete"] {
+            if !item[method].is_object() {
+                continue;
+            }
+            operations += 1;
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let answer = node
+                .send(request(
+                    method.clone(),
+                    &path,
+                    "{}",
+                    Some(TOKEN),
+                    Some(JSON),
+                ))
+                .await;
+            if answer.content_type == "application/problem+json" {
+                let slug = answer.problem().slug().to_owned();
+                assert!(
+                    slug != "not-found" && slug != "method-not-allowed",
+                    "{method} {template} is documented but not routed: {}",
+                    answer.text
+                );
+            }
+        }
+    }
+    assert!(operations >= 20, "only {operations} operations documented");
+    for route in dex_api::metrics::ROUTES {
+        if *route == "/" || route.starts_with("/ui/") {
+            continue;
+        }
+        assert!(
+            paths.contains_key(*route),
+            "{route} is served but not documented"
+        );
+    }
 }
