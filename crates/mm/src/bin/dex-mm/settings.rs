@@ -433,46 +433,52 @@ order_size = "0.01"
 
     #[test]
     fn the_old_integer_keys_name_their_duration_keys() {
-        for (old, replacement) in [
+        // `line` added to `[table]` of the minimal file.
+        let in_table = |table: &str, line: &str| {
+            MINIMAL.replace(&format!("[{table}]"), &format!("[{table}]\n{line}"))
+        };
+        for (key, text, replacement) in [
             (
-                "refresh_interval_ms = 250",
+                "refresh_interval_ms",
+                format!("refresh_interval_ms = 250\n{MINIMAL}"),
                 "use refresh_interval = \"250ms\"",
             ),
-            ("order_lifetime_s = 3600", "use order_lifetime = \"1h\""),
             (
-                "api_error_cooldown_ms = 30000",
+                "order_lifetime_s",
+                format!("order_lifetime_s = 3600\n{MINIMAL}"),
+                "use order_lifetime = \"1h\"",
+            ),
+            (
+                "api_error_cooldown_ms",
+                format!("api_error_cooldown_ms = 30000\n{MINIMAL}"),
                 "use api_error_cooldown = \"30s\"",
             ),
             (
-                "shutdown_timeout_ms = 90000",
+                "shutdown_timeout_ms",
+                format!("shutdown_timeout_ms = 90000\n{MINIMAL}"),
                 "use shutdown_timeout = \"1m 30s\"",
             ),
             (
-                "[node]\nrequest_timeout_ms = 5000",
+                "node.request_timeout_ms",
+                format!("{MINIMAL}[node]\nrequest_timeout_ms = 5000\n"),
                 "use request_timeout = \"5s\"",
             ),
-            ("[price]\ntimeout_ms = 2000", "use timeout = \"2s\""),
             (
-                "[strategy]\nmax_price_age_ms = 10000",
+                "price.timeout_ms",
+                in_table("price", "timeout_ms = 2000"),
+                "use timeout = \"2s\"",
+            ),
+            (
+                "strategy.max_price_age_ms",
+                in_table("strategy", "max_price_age_ms = 10000"),
                 "use max_price_age = \"10s\"",
             ),
         ] {
-            // The old key in its table, the rest of the minimal file after it.
-            let text = match old.split_once('\n') {
-                Some((table, key)) => MINIMAL.replace(table, &format!("{table}\n{key}")),
-                None => format!("{old}\n{MINIMAL}"),
-            };
-            let text = if text == MINIMAL {
-                format!("{MINIMAL}\n{old}\n")
-            } else {
-                text
-            };
             let err = load_text(&text).unwrap_err().to_string();
-            let key = old.rsplit('\n').next().unwrap().split(' ').next().unwrap();
             assert!(
-                err.contains(&format!("{key}` in "))
+                err.starts_with(&format!("key `{key}` in "))
                     && err.ends_with(&format!("was renamed: {replacement}")),
-                "{old}: {err}"
+                "{key}: {err}"
             );
         }
         // From the environment too.
