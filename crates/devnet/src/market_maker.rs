@@ -57,7 +57,7 @@ pub fn market_maker_config(config: &MarketMakerConfig, node_dir: &Path) -> Strin
         r#"# dex-mm config of the devnet, written by dex-devnet (crates/devnet): quotes ETH/USDC on
 # node {node} around a fixed price. Every key and its default: config/mm.toml.
 market = "ETH/USDC"
-refresh_interval_ms = 1000
+refresh_interval = "1s"
 
 [node]
 # api.url and api.token of the node are read from its data dir.

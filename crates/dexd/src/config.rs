@@ -1,22 +1,22 @@
 //! dexd's TOML configuration: every setting has a default (`serde(default)`), unknown keys
-//! are errors, and errors name the key and the file. `DEX_<SECTION>__<KEY>` environment
-//! variables override the file (e.g. `DEX_API__BODY_LIMIT=131072`,
-//! `DEX_NODE__TICK_INTERVAL=500ms`); command-line flags override both.
+//! are errors, and errors name the key and the file. Loaded by [`dex_config::Loader`]:
+//! `DEX_<SECTION>__<KEY>` environment variables override the file (e.g.
+//! `DEX_API__BODY_LIMIT=131072`, `DEX_NODE__TICK_INTERVAL=500ms`); command-line flags
+//! override both. Durations are written with units (`"250ms"`, `"1m 30s"`).
 //!
 //! `config/dexd.example.toml` documents every key.
 
 use std::{
-    fmt,
     net::SocketAddr,
     path::{Path, PathBuf},
-    str::FromStr,
     time::Duration,
 };
 
 use anyhow::{Context, Result, anyhow, bail};
+use dex_config::Loader;
 use dex_logging::LogFormat;
 use dex_primitives::{Address, Decimal, MarketDef, Markets, U256};
-use serde::{Deserialize, Deserializer, de};
+use serde::Deserialize;
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -76,7 +76,8 @@ pub(crate) struct ApiToml {
     /// Largest request body, bytes.
     pub(crate) body_limit: usize,
     /// Longest a request may take.
-    pub(crate) request_timeout: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) request_timeout: Duration,
     /// Browser origins allowed (CORS); empty: CORS off. `*` allows any.
     pub(crate) cors_origins: Vec<String>,
     /// Largest `depth` of a book request.
@@ -98,7 +99,7 @@ impl Default for ApiToml {
         ApiToml {
             listen: SocketAddr::from(([127, 0, 0, 1], 7780)),
             body_limit: defaults.body_limit,
-            request_timeout: Dur(defaults.request_timeout),
+            request_timeout: defaults.request_timeout,
             cors_origins: defaults.cors_origins,
             max_book_depth: defaults.max_book_depth,
             ws_book_depth: defaults.ws_book_depth,
@@ -134,9 +135,11 @@ pub(crate) struct P2pToml {
     /// Request burst per peer.
     pub(crate) request_burst: f64,
     /// How long an outbound request may take.
-    pub(crate) request_timeout: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) request_timeout: Duration,
     /// How long an idle connection stays open.
-    pub(crate) idle_connection_timeout: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) idle_connection_timeout: Duration,
     /// Exempt loopback from gossipsub's IP-colocation penalty (many nodes on one host:
     /// devnets and tests). Off in production.
     pub(crate) allow_loopback_colocation: bool,
@@ -175,8 +178,8 @@ impl Default for P2pToml {
             gossip_burst: network.gossip_rate.burst,
             request_rate: network.request_rate.per_second,
             request_burst: network.request_rate.burst,
-            request_timeout: Dur(network.request_timeout),
-            idle_connection_timeout: Dur(network.idle_connection_timeout),
+            request_timeout: network.request_timeout,
+            idle_connection_timeout: network.idle_connection_timeout,
             allow_loopback_colocation: false,
             relays: Vec::new(),
             max_auto_relays: network.max_auto_relays,
@@ -192,15 +195,20 @@ impl Default for P2pToml {
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct NodeToml {
     /// How often expiry, liveness and heartbeats are checked.
-    pub(crate) tick_interval: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) tick_interval: Duration,
     /// Longest order lifetime accepted (`expiresAt - createdAt`).
-    pub(crate) max_order_lifetime: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) max_order_lifetime: Duration,
     /// How far an order's `createdAt` may be ahead of this node's clock.
-    pub(crate) max_clock_skew: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) max_clock_skew: Duration,
     /// Heartbeat interval per own maker and market.
-    pub(crate) alive_interval: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) alive_interval: Duration,
     /// A maker silent this long has its orders suspended.
-    pub(crate) silent_after: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) silent_after: Duration,
     /// Open orders per maker per market.
     pub(crate) orders_per_maker: usize,
     /// Open orders per market (the furthest from the mid are evicted beyond).
@@ -216,9 +224,16 @@ pub(crate) struct NodeToml {
     pub(crate) sync_peers: usize,
     /// Least time between two syncs of one maker's orders asked because its heartbeat's
     /// `ordersRoot` differed from ours.
-    pub(crate) root_sync_cooldown: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) root_sync_cooldown: Duration,
     /// Capacity of the node's command queue.
     pub(crate) command_queue: usize,
+    /// Threads that decode received gossip and sync pages and recover their signers ahead
+    /// of the node's actor; 0 does it on the actor. Absent: one per core.
+    pub(crate) verify_threads: Option<usize>,
+    /// Received gossip messages and sync pages waiting for verification at most; while
+    /// that many wait, the node reads no more network events.
+    pub(crate) ingest_queue: usize,
     /// Capacity of the node's event broadcast.
     pub(crate) event_capacity: usize,
 }
@@ -227,19 +242,21 @@ impl Default for NodeToml {
     fn default() -> Self {
         let node = dex_node::NodeConfig::new(Markets::default(), Vec::new());
         NodeToml {
-            tick_interval: Dur(node.tick_interval),
-            max_order_lifetime: Dur(Duration::from_millis(node.rules.max_lifetime_ms)),
-            max_clock_skew: Dur(Duration::from_millis(node.rules.max_clock_skew_ms)),
-            alive_interval: Dur(node.liveness.alive_interval),
-            silent_after: Dur(node.liveness.silent_after),
+            tick_interval: node.tick_interval,
+            max_order_lifetime: Duration::from_millis(node.rules.max_lifetime_ms),
+            max_clock_skew: Duration::from_millis(node.rules.max_clock_skew_ms),
+            alive_interval: node.liveness.alive_interval,
+            silent_after: node.liveness.silent_after,
             orders_per_maker: node.caps.orders_per_maker,
             orders_per_market: node.caps.orders_per_market,
             suspended_per_market: node.caps.suspended_per_market,
             tombstones_per_market: node.caps.tombstones_per_market,
             preallocated_orders: node.caps.preallocated_orders,
             sync_peers: node.sync.start_peers,
-            root_sync_cooldown: Dur(node.sync.root_sync_cooldown),
+            root_sync_cooldown: node.sync.root_sync_cooldown,
             command_queue: node.command_queue,
+            verify_threads: None,
+            ingest_queue: node.ingest_queue,
             event_capacity: node.event_capacity,
         }
     }
@@ -252,9 +269,11 @@ pub(crate) struct SettlementToml {
     /// The SQLite database, relative to the data dir.
     pub(crate) database: PathBuf,
     /// How long a maker holds quantity for an accepted taker that has not locked yet.
-    pub(crate) reservation: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) reservation: Duration,
     /// A taker locks at least this long before the maker's reservation ends.
-    pub(crate) lock_margin: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) lock_margin: Duration,
     /// Re-post quantity of a failed swap as a new order.
     pub(crate) repost_failed: bool,
     /// Takes accepted from one taker per minute.
@@ -266,12 +285,15 @@ pub(crate) struct SettlementToml {
     /// Failures in a row after which a counterparty is refused (0: never).
     pub(crate) refuse_after_failures: u32,
     /// How long a counterparty that failed repeatedly is refused.
-    pub(crate) refuse_period: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) refuse_period: Duration,
     /// How long a take request waits for the maker's answer.
-    pub(crate) take_timeout: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) take_timeout: Duration,
     /// How often the trader's on-chain balances are read (orders are judged against the
     /// latest reading).
-    pub(crate) balance_refresh: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) balance_refresh: Duration,
     /// Swap timelocks and confirmations.
     pub(crate) timing: TimingToml,
     /// A trade needs the native coin for its transactions at this percentage of current
@@ -288,16 +310,16 @@ impl Default for SettlementToml {
             dex_node::SettlementConfig::new(PathBuf::from(dex_api::layout::DATABASE), Vec::new());
         SettlementToml {
             database: node.database,
-            reservation: Dur(node.reservation),
-            lock_margin: Dur(node.lock_margin),
+            reservation: node.reservation,
+            lock_margin: node.lock_margin,
             repost_failed: node.repost_failed,
             takes_per_minute: node.takes_per_minute,
             take_requests_per_peer_minute: node.take_requests_per_peer_minute,
             max_open_swaps_per_taker: node.max_open_swaps_per_taker,
             refuse_after_failures: node.refuse_after_failures,
-            refuse_period: Dur(node.refuse_period),
-            take_timeout: Dur(node.take_timeout),
-            balance_refresh: Dur(node.balance_refresh),
+            refuse_period: node.refuse_period,
+            take_timeout: node.take_timeout,
+            balance_refresh: node.balance_refresh,
             timing: TimingToml::default(),
             gas_safety_percent: node.gas_safety_percent,
             chains: Vec::new(),
@@ -310,32 +332,37 @@ impl Default for SettlementToml {
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct TimingToml {
     /// T1 = taker's lock time + this (2Δ).
-    pub(crate) taker_lock: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) taker_lock: Duration,
     /// T2 = maker's lock time + this (Δ).
-    pub(crate) maker_lock: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) maker_lock: Duration,
     /// Smallest T1 − T2.
-    pub(crate) margin: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) margin: Duration,
     /// A claim starts only with at least this long left before the timelock.
-    pub(crate) min_claim: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) min_claim: Duration,
     /// Confirmations of the taker's lock before the maker locks.
     pub(crate) taker_leg_confirmations: u64,
     /// Confirmations of the maker's lock before the taker claims.
     pub(crate) maker_leg_confirmations: u64,
     /// A transaction without visible effect after this long is sent again.
-    pub(crate) retry: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) retry: Duration,
 }
 
 impl Default for TimingToml {
     fn default() -> Self {
         let timing = dex_swap::Timing::DEVNET;
         TimingToml {
-            taker_lock: Dur(Duration::from_secs(timing.taker_lock_secs)),
-            maker_lock: Dur(Duration::from_secs(timing.maker_lock_secs)),
-            margin: Dur(Duration::from_secs(timing.margin_secs)),
-            min_claim: Dur(Duration::from_secs(timing.min_claim_secs)),
+            taker_lock: Duration::from_secs(timing.taker_lock_secs),
+            maker_lock: Duration::from_secs(timing.maker_lock_secs),
+            margin: Duration::from_secs(timing.margin_secs),
+            min_claim: Duration::from_secs(timing.min_claim_secs),
             taker_leg_confirmations: timing.taker_leg_confirmations,
             maker_leg_confirmations: timing.maker_leg_confirmations,
-            retry: Dur(Duration::from_millis(timing.retry_ms)),
+            retry: Duration::from_millis(timing.retry_ms),
         }
     }
 }
@@ -353,11 +380,14 @@ pub(crate) struct ChainToml {
     /// First block to scan when the database has no cursor (the HTLC's deployment block).
     pub(crate) start_block: u64,
     /// Poll interval for receipts and blocks.
-    pub(crate) poll_interval: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) poll_interval: Duration,
     /// Longest wait for one RPC answer.
-    pub(crate) rpc_timeout: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) rpc_timeout: Duration,
     /// Longest a send waits for its transaction to be mined.
-    pub(crate) tx_timeout: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) tx_timeout: Duration,
     /// Most blocks per `eth_getLogs`.
     pub(crate) max_scan_range: u64,
     /// Confirmations before the scanner reads a block (1: the latest).
@@ -365,12 +395,14 @@ pub(crate) struct ChainToml {
     /// Deepest reorg recovered from by itself.
     pub(crate) max_reorg_depth: u64,
     /// Re-send an unmined transaction with higher fees after this long.
-    pub(crate) resend_interval: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) resend_interval: Duration,
     /// Fee raise per re-send, percent.
     pub(crate) fee_bump_percent: u64,
     /// The chain's block time: with `scan_confirmations` it says how late the node sees
     /// what happens on the chain, which swap deadlines must allow for.
-    pub(crate) block_time: Dur,
+    #[serde(with = "dex_config::duration")]
+    pub(crate) block_time: Duration,
     /// The most offered per gas, in gwei, however high fees or re-send bumps go.
     pub(crate) max_fee_gwei: u64,
     /// Native coin kept for gas, in whole coins (18 decimals), a decimal string: orders may
@@ -386,15 +418,15 @@ impl Default for ChainToml {
             rpc_url: String::new(),
             htlc: Address::ZERO,
             start_block: 0,
-            poll_interval: Dur(client.poll_interval),
-            rpc_timeout: Dur(client.rpc_timeout),
-            tx_timeout: Dur(client.tx_timeout),
+            poll_interval: client.poll_interval,
+            rpc_timeout: client.rpc_timeout,
+            tx_timeout: client.tx_timeout,
             max_scan_range: client.max_scan_range,
             scan_confirmations: client.scan_confirmations,
             max_reorg_depth: client.max_reorg_depth,
-            resend_interval: Dur(client.resend_interval),
+            resend_interval: client.resend_interval,
             fee_bump_percent: client.fee_bump_percent,
-            block_time: Dur(client.block_time),
+            block_time: client.block_time,
             max_fee_gwei: u64::try_from(client.max_fee_per_gas / 1_000_000_000).unwrap_or(u64::MAX),
             gas_reserve: "0.01".into(),
         }
@@ -443,101 +475,9 @@ pub(crate) struct MarketsFile {
     pub(crate) markets: Vec<MarketToml>,
 }
 
-/// A duration written `"250ms"`, `"30s"`, `"5m"`, `"2h"` or `"7d"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Dur(pub(crate) Duration);
-
-impl Dur {
-    /// Whole milliseconds, saturating (what the node's `_ms` settings take).
-    pub(crate) fn millis(self) -> u64 {
-        u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX)
-    }
-}
-
-impl FromStr for Dur {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Dur, String> {
-        let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let bad = || {
-            format!("{text:?} is not a duration like \"250ms\", \"30s\", \"5m\", \"2h\" or \"7d\"")
-        };
-        let value: u64 = number.parse().map_err(|_| bad())?;
-        let millis = match unit.trim() {
-            "ms" => Some(value),
-            "s" => value.checked_mul(1000),
-            "m" => value.checked_mul(60_000),
-            "h" => value.checked_mul(3_600_000),
-            "d" => value.checked_mul(86_400_000),
-            _ => None,
-        }
-        .ok_or_else(bad)?;
-        Ok(Dur(Duration::from_millis(millis)))
-    }
-}
-
-impl fmt::Display for Dur {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}ms", self.0.as_millis())
-    }
-}
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Dur, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(de::Error::custom)
-    }
-}
-
-/// Reads and checks a config file, then applies `DEX_<SECTION>__<KEY>` overrides from `env`.
-pub(crate) fn load(path: Option<&Path>, env: &[(String, String)]) -> Result<Config> {
-    let text = match path {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config file {}", path.display()))?,
-        None => String::new(),
-    };
-    let name = path.map_or_else(|| "<defaults>".to_owned(), |p| p.display().to_string());
-    // First from the text, so errors carry line numbers and the key path.
-    let config = parse::<Config>(&text).map_err(|err| anyhow!("{name}: {err}"))?;
-    let overrides = env_overrides(env)?;
-    if overrides.is_empty() {
-        return Ok(config);
-    }
-    let mut table: toml::Table = toml::from_str(&text).map_err(|err| anyhow!("{name}: {err}"))?;
-    let mut names = Vec::new();
-    for (var, keys, value) in overrides {
-        insert(&mut table, &keys, value).with_context(|| format!("environment variable {var}"))?;
-        names.push(var);
-    }
-    serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|err| {
-        anyhow!(
-            "{name} with the overrides {}: {}: {}",
-            names.join(", "),
-            err.path(),
-            err.inner()
-        )
-    })
-}
-
-/// Parses TOML text, naming the key path on type errors.
-pub(crate) fn parse<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, String> {
-    let deserializer = toml::de::Deserializer::parse(text).map_err(|err| err.to_string())?;
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner().to_string();
-        if path == "." || path.is_empty() {
-            inner
-        } else {
-            format!("key `{path}`: {}", inner.trim_end())
-        }
-    })
-}
-
-/// Variables named by command-line flags, not by config keys.
+/// Variables that name dexd's flags (clap reads them), or dexctl's: never config keys, even
+/// where the name would read as one (`DEX_DATA_DIR` is `--data-dir`, relative to the working
+/// directory, not the config's `data_dir`).
 pub(crate) const FLAG_VARS: &[&str] = &[
     "DEX_CONFIG",
     "DEX_DATA_DIR",
@@ -551,64 +491,11 @@ pub(crate) const FLAG_VARS: &[&str] = &[
     "DEX_TOKEN",
 ];
 
-/// The top-level keys of [`Config`]: a `DEX_*` variable is an override only if its first
-/// key is one of these. Other `DEX_*` variables belong to other programs (`DEX_MM_CONFIG`,
-/// `DEX_BIN_DIR`, …) and are left alone. A misspelt key inside a section is still an error.
-const TOP_LEVEL_KEYS: &[&str] = &[
-    "data_dir",
-    "plain_key",
-    "password_file",
-    "markets_file",
-    "markets",
-    "log",
-    "api",
-    "p2p",
-    "node",
-    "settlement",
-];
-
-type Override = (String, Vec<String>, toml::Value);
-
-fn env_overrides(env: &[(String, String)]) -> Result<Vec<Override>> {
-    let mut overrides = Vec::new();
-    for (var, value) in env {
-        let Some(rest) = var.strip_prefix("DEX_") else {
-            continue;
-        };
-        if FLAG_VARS.contains(&var.as_str()) || rest.is_empty() {
-            continue;
-        }
-        let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-        if !TOP_LEVEL_KEYS.contains(&keys[0].as_str()) {
-            continue;
-        }
-        if keys.iter().any(String::is_empty) {
-            bail!("environment variable {var}: empty key (use DEX_<SECTION>__<KEY>)");
-        }
-        // A TOML value if it parses as one (numbers, booleans, arrays), else a string.
-        let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
-            .ok()
-            .and_then(|mut table| table.remove("v"))
-            .unwrap_or_else(|| toml::Value::String(value.clone()));
-        overrides.push((var.clone(), keys, value));
-    }
-    overrides.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(overrides)
-}
-
-fn insert(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<()> {
-    let (last, parents) = keys.split_last().expect("at least one key");
-    let mut current = table;
-    for key in parents {
-        let entry = current
-            .entry(key.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry
-            .as_table_mut()
-            .ok_or_else(|| anyhow!("`{key}` is not a table"))?;
-    }
-    current.insert(last.clone(), value);
-    Ok(())
+/// The loader of dexd's config: `path` (none: the defaults), then `DEX_<SECTION>__<KEY>`
+/// variables (other `DEX_*` variables — `DEX_MM_CONFIG`, `DEX_BIN_DIR`, … — are not keys of
+/// [`Config`] and are left alone), then the flags the caller adds.
+pub(crate) fn loader(path: Option<&Path>) -> Loader {
+    Loader::new("DEX_").file(path).ignore_env(FLAG_VARS)
 }
 
 impl Config {
@@ -624,10 +511,7 @@ impl Config {
         }
         if let Some(file) = &self.markets_file {
             let path = base.join(file);
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read markets file {}", path.display()))?;
-            let parsed: MarketsFile =
-                parse(&text).map_err(|err| anyhow!("{}: {err}", path.display()))?;
+            let parsed: MarketsFile = dex_config::read(&path).context("markets_file")?;
             for (index, market) in parsed.markets.iter().enumerate() {
                 defs.push(
                     market
@@ -738,37 +622,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_parse_with_units_only() {
-        assert_eq!(
-            "250ms".parse::<Dur>().unwrap().0,
-            Duration::from_millis(250)
-        );
-        assert_eq!("30s".parse::<Dur>().unwrap().0, Duration::from_secs(30));
-        assert_eq!(
-            "7d".parse::<Dur>().unwrap().0,
-            Duration::from_secs(7 * 86_400)
-        );
-        assert!("30".parse::<Dur>().is_err());
-        assert!("s".parse::<Dur>().is_err());
-        assert!("1.5s".parse::<Dur>().is_err());
-    }
-
-    #[test]
     fn the_devnet_market_converts_exactly() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../config/markets.toml"
-        ))
-        .unwrap();
-        let file: MarketsFile = parse(&text).unwrap();
+        let file: MarketsFile = dex_config::read(&config_dir().join("markets.toml")).unwrap();
         let def = file.markets[0].to_def().unwrap();
         assert_eq!(def, dex_test_utils::eth_usdc());
     }
 
     #[test]
     fn the_example_config_is_valid_and_states_the_defaults() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/dexd.example.toml");
-        let config = load(Some(&path), &[]).unwrap();
+        let path = config_dir().join("dexd.example.toml");
+        let config: Config = loader(Some(&path)).load().unwrap();
         let defaults = Config::default();
         assert_eq!(config.plain_key, defaults.plain_key);
         assert!(
@@ -786,6 +649,15 @@ mod tests {
             defaults.node.max_order_lifetime
         );
         assert_eq!(config.node.event_capacity, defaults.node.event_capacity);
+        assert_eq!(config.node.ingest_queue, defaults.node.ingest_queue);
+        assert_eq!(config.node.ingest_queue, 4096);
+        // One per core unless set: the example shows it commented out.
+        assert_eq!(config.node.verify_threads, None);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("\n# verify_threads = "),
+            "verify_threads is documented"
+        );
         assert_eq!(
             config.node.root_sync_cooldown,
             defaults.node.root_sync_cooldown
@@ -806,32 +678,112 @@ mod tests {
         config.markets(path.parent().unwrap()).unwrap();
     }
 
+    /// The repository's config directory.
+    fn config_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
+    }
+
+    /// `text` as a dexd.toml in a temp dir, loaded with `env`.
+    fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, dex_config::ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dexd.toml");
+        std::fs::write(&path, text).unwrap();
+        loader(Some(&path))
+            .env(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+            .load()
+    }
+
+    /// Every TOML file of config/ (and its subdirectories) is read by its program: dexd's
+    /// configs here, the markets file here, dex-mm's in dex-mm's tests; a new file must be
+    /// listed or load as a dexd config.
     #[test]
-    fn errors_name_the_key() {
-        let err = parse::<Config>("[api]\nbody_limit = \"big\"\n").unwrap_err();
-        assert!(err.contains("api.body_limit"), "{err}");
-        let err = parse::<Config>("[api]\nlisten_on = 1\n").unwrap_err();
-        assert!(err.contains("listen_on") && err.contains("line 2"), "{err}");
-        let err = parse::<Config>("[node]\ntick_interval = \"3 parsecs\"\n").unwrap_err();
-        assert!(err.contains("node.tick_interval"), "{err}");
+    fn every_config_file_loads() {
+        // Read by other programs, and tested there.
+        const OTHERS: &[&str] = &[
+            "mm.toml",           // dex-mm (crates/mm settings tests)
+            "schemathesis.toml", // schemathesis (scripts/test.sh)
+        ];
+        let mut files = Vec::new();
+        let mut dirs = vec![config_dir()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|ext| ext == "toml") {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        let mut dexd_configs = 0;
+        for path in &files {
+            let name = path.file_name().unwrap().to_str().unwrap();
+            if OTHERS.contains(&name) {
+                continue;
+            }
+            if name == "markets.toml" {
+                let file: MarketsFile = dex_config::read(path).unwrap();
+                assert!(!file.markets.is_empty());
+                continue;
+            }
+            let config: Config = loader(Some(path))
+                .load()
+                .unwrap_or_else(|err| panic!("{err}"));
+            config
+                .markets(path.parent().unwrap())
+                .unwrap_or_else(|err| panic!("{}: {err:#}", path.display()));
+            dexd_configs += 1;
+        }
+        // dexd.example.toml and the three devnet nodes'.
+        assert_eq!(dexd_configs, 4, "{files:?}");
+    }
+
+    #[test]
+    fn errors_name_the_key_the_file_and_the_line() {
+        let err = load_text("[api]\nbody_limit = \"big\"\n", &[]).unwrap_err();
+        assert_eq!(err.key(), Some("api.body_limit"), "{err}");
+        let err = load_text("[api]\nlisten_on = 1\n", &[]).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("unknown key `api.listen_on` in ")
+                && message.contains("dexd.toml line 2"),
+            "{message}"
+        );
+        let err = load_text("[node]\ntick_interval = \"3 parsecs\"\n", &[]).unwrap_err();
+        assert_eq!(err.key(), Some("node.tick_interval"), "{err}");
+        let err = load_text("[node]\ningest_queue = \"many\"\n", &[]).unwrap_err();
+        assert_eq!(err.key(), Some("node.ingest_queue"), "{err}");
+        let err = load_text("nodes = 1\n", &[]).unwrap_err();
+        assert_eq!(err.key(), Some("nodes"), "{err}");
+    }
+
+    #[test]
+    fn the_node_queues_are_settings() {
+        let config = load_text("[node]\nverify_threads = 0\ningest_queue = 64\n", &[]).unwrap();
+        assert_eq!(config.node.verify_threads, Some(0));
+        assert_eq!(config.node.ingest_queue, 64);
+        let config = load_text("", &[("DEX_NODE__VERIFY_THREADS", "3")]).unwrap();
+        assert_eq!(config.node.verify_threads, Some(3));
+        assert_eq!(config.node.ingest_queue, 4096);
     }
 
     #[test]
     fn environment_overrides_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("dexd.toml");
-        std::fs::write(&path, "[api]\nbody_limit = 1000\n").unwrap();
-        let env = vec![
-            ("DEX_API__BODY_LIMIT".to_owned(), "2000".to_owned()),
-            ("DEX_NODE__TICK_INTERVAL".to_owned(), "250ms".to_owned()),
-            (
-                "DEX_API_LISTEN".to_owned(),
-                "ignored: a flag variable".to_owned(),
-            ),
-        ];
-        let config = load(Some(&path), &env).unwrap();
+        let file = "[api]\nbody_limit = 1000\n";
+        let config = load_text(
+            file,
+            &[
+                ("DEX_API__BODY_LIMIT", "2000"),
+                ("DEX_NODE__TICK_INTERVAL", "250ms"),
+                ("DEX_API_LISTEN", "ignored: a flag variable"),
+                ("DEX_DATA_DIR", "ignored: --data-dir's variable"),
+            ],
+        )
+        .unwrap();
         assert_eq!(config.api.body_limit, 2000);
-        assert_eq!(config.node.tick_interval.0, Duration::from_millis(250));
+        assert_eq!(config.node.tick_interval, Duration::from_millis(250));
+        assert_eq!(config.data_dir, None);
         // Other programs' variables are not dexd settings.
         let others = [
             "DEX_MM_CONFIG",
@@ -841,35 +793,15 @@ mod tests {
             // A password, read by dexd itself but never a config key.
             "DEX_KEY_PASSWORD",
         ]
-        .map(|var| (var.to_owned(), "/somewhere".to_owned()));
-        let config = load(Some(&path), &others).unwrap();
+        .map(|var| (var, "/somewhere"));
+        let config = load_text(file, &others).unwrap();
         assert_eq!(config.api.body_limit, 1000);
-        let bad = vec![("DEX_API__NOPE".to_owned(), "1".to_owned())];
-        let err = load(Some(&path), &bad).unwrap_err().to_string();
+        let err = load_text(file, &[("DEX_API__NOPE", "1")]).unwrap_err();
         assert!(
-            err.contains("DEX_API__NOPE") && err.contains("nope"),
+            err.to_string()
+                .starts_with("unknown key `api.nope` in environment variable DEX_API__NOPE"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn the_top_level_keys_are_the_configs() {
-        // Each is a key of Config (a wrong type, not an unknown field)…
-        for key in TOP_LEVEL_KEYS {
-            let err = parse::<Config>(&format!("{key} = 1.5")).unwrap_err();
-            assert!(!err.contains("unknown field"), "{key}: {err}");
-        }
-        // …and Config has no other: serde's unknown-field error lists exactly its keys.
-        let err = parse::<Config>("no_such_key = 1").unwrap_err();
-        let (_, expected) = err.split_once("expected one of ").expect(&err);
-        let mut listed: Vec<&str> = expected
-            .split(", ")
-            .map(|key| key.trim().trim_matches('`'))
-            .collect();
-        let mut ours = TOP_LEVEL_KEYS.to_vec();
-        listed.sort_unstable();
-        ours.sort_unstable();
-        assert_eq!(listed, ours, "{err}");
     }
 
     #[test]

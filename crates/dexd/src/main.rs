@@ -18,6 +18,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use config::Config;
 use datadir::{DataDir, KeyOrigin, TraderKeyAccess};
+use dex_config::duration::whole_millis;
 use dex_logging::LogFormat;
 use dex_network::{Multiaddr, NetworkConfig, RateLimit};
 use dex_node::{ChainConfig, NodeConfig, SettlementConfig, SystemClock};
@@ -105,35 +106,37 @@ struct Settings {
 }
 
 fn settings(cli: &Cli) -> Result<Settings> {
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    let mut config = config::load(cli.config.as_deref(), &env)?;
+    // Flags over the environment over the file; --data-dir is resolved below (relative to
+    // the working directory, where `data_dir` is relative to the config's).
+    let mut loader = config::loader(cli.config.as_deref()).process_env();
+    if let Some(listen) = cli.api_listen {
+        loader = loader.flag("api.listen", "--api-listen", listen);
+    }
+    if !cli.p2p_listen.is_empty() {
+        loader = loader.flag("p2p.listen", "--p2p-listen", &cli.p2p_listen);
+    }
+    if !cli.bootstrap.is_empty() {
+        loader = loader.flag("p2p.bootstrap", "--bootstrap", &cli.bootstrap);
+    }
+    if cli.relay_server {
+        loader = loader.flag("p2p.relay_server", "--relay-server", true);
+    }
+    if let Some(format) = cli.log_format {
+        loader = loader.flag("log.format", "--log-format", format);
+    }
+    if let Some(level) = &cli.log_level {
+        loader = loader.flag("log.level", "--log-level", level);
+    }
+    if cli.insecure_plain_key {
+        loader = loader.flag("plain_key", dex_keyfile::PLAIN_KEY_FLAG, true);
+    }
+    let config: Config = loader.load()?;
     let base = cli
         .config
         .as_deref()
         .and_then(Path::parent)
         .map(Path::to_owned)
         .unwrap_or_else(|| PathBuf::from("."));
-    if let Some(listen) = cli.api_listen {
-        config.api.listen = listen;
-    }
-    if !cli.p2p_listen.is_empty() {
-        config.p2p.listen = cli.p2p_listen.clone();
-    }
-    if !cli.bootstrap.is_empty() {
-        config.p2p.bootstrap = cli.bootstrap.clone();
-    }
-    if cli.relay_server {
-        config.p2p.relay_server = true;
-    }
-    if let Some(format) = cli.log_format {
-        config.log.format = format;
-    }
-    if let Some(level) = &cli.log_level {
-        config.log.level = level.clone();
-    }
-    if cli.insecure_plain_key {
-        config.plain_key = true;
-    }
     let data_dir = match (&cli.data_dir, &config.data_dir) {
         (Some(dir), _) => dir.clone(),
         (None, Some(dir)) => base.join(dir),
@@ -182,20 +185,24 @@ fn node_config(
 ) -> Result<NodeConfig> {
     let mut node = NodeConfig::new(markets, vec![trader]);
     node.rules = ValidationRules {
-        max_clock_skew_ms: config.node.max_clock_skew.millis(),
-        max_lifetime_ms: config.node.max_order_lifetime.millis(),
+        max_clock_skew_ms: whole_millis(config.node.max_clock_skew),
+        max_lifetime_ms: whole_millis(config.node.max_order_lifetime),
     };
-    node.liveness.alive_interval = config.node.alive_interval.0;
-    node.liveness.silent_after = config.node.silent_after.0;
+    node.liveness.alive_interval = config.node.alive_interval;
+    node.liveness.silent_after = config.node.silent_after;
     node.sync.start_peers = config.node.sync_peers;
-    node.sync.root_sync_cooldown = config.node.root_sync_cooldown.0;
+    node.sync.root_sync_cooldown = config.node.root_sync_cooldown;
     node.caps.orders_per_maker = config.node.orders_per_maker;
     node.caps.orders_per_market = config.node.orders_per_market;
     node.caps.suspended_per_market = config.node.suspended_per_market;
     node.caps.tombstones_per_market = config.node.tombstones_per_market;
     node.caps.preallocated_orders = config.node.preallocated_orders;
-    node.tick_interval = config.node.tick_interval.0;
+    node.tick_interval = config.node.tick_interval;
     node.command_queue = config.node.command_queue;
+    if let Some(threads) = config.node.verify_threads {
+        node.verify_threads = threads;
+    }
+    node.ingest_queue = config.node.ingest_queue;
     node.event_capacity = config.node.event_capacity;
     let p2p = &config.p2p;
     let mut network = NetworkConfig {
@@ -222,8 +229,8 @@ fn node_config(
         per_second: p2p.request_rate,
         burst: p2p.request_burst,
     };
-    network.request_timeout = p2p.request_timeout.0;
-    network.idle_connection_timeout = p2p.idle_connection_timeout.0;
+    network.request_timeout = p2p.request_timeout;
+    network.idle_connection_timeout = p2p.idle_connection_timeout;
     if p2p.allow_loopback_colocation {
         network
             .gossip
@@ -270,48 +277,48 @@ fn settlement_config(config: &Config, data_dir: &Path) -> Result<Option<Settleme
             htlc: chain.htlc,
             start_block: chain.start_block,
             client: dex_chain::ClientConfig {
-                poll_interval: chain.poll_interval.0,
-                rpc_timeout: chain.rpc_timeout.0,
-                tx_timeout: chain.tx_timeout.0,
+                poll_interval: chain.poll_interval,
+                rpc_timeout: chain.rpc_timeout,
+                tx_timeout: chain.tx_timeout,
                 max_scan_range: chain.max_scan_range,
                 scan_confirmations: chain.scan_confirmations,
                 max_reorg_depth: chain.max_reorg_depth,
-                resend_interval: chain.resend_interval.0,
+                resend_interval: chain.resend_interval,
                 fee_bump_percent: chain.fee_bump_percent,
-                block_time: chain.block_time.0,
+                block_time: chain.block_time,
                 max_fee_per_gas: u128::from(chain.max_fee_gwei) * 1_000_000_000,
             },
         });
     }
     let timing = &settlement.timing;
     let timing = dex_swap::Timing {
-        taker_lock_secs: timing.taker_lock.0.as_secs(),
-        maker_lock_secs: timing.maker_lock.0.as_secs(),
-        margin_secs: timing.margin.0.as_secs(),
-        min_claim_secs: timing.min_claim.0.as_secs(),
+        taker_lock_secs: timing.taker_lock.as_secs(),
+        maker_lock_secs: timing.maker_lock.as_secs(),
+        margin_secs: timing.margin.as_secs(),
+        min_claim_secs: timing.min_claim.as_secs(),
         taker_leg_confirmations: timing.taker_leg_confirmations,
         maker_leg_confirmations: timing.maker_leg_confirmations,
-        retry_ms: timing.retry.millis(),
+        retry_ms: whole_millis(timing.retry),
     };
     timing
         .validate()
         .map_err(|err| anyhow!("settlement.timing: {err}"))?;
     let mut node = SettlementConfig::new(data_dir.join(&settlement.database), chains);
     node.timing = timing;
-    node.reservation = settlement.reservation.0;
-    node.lock_margin = settlement.lock_margin.0;
+    node.reservation = settlement.reservation;
+    node.lock_margin = settlement.lock_margin;
     node.repost_failed = settlement.repost_failed;
     node.takes_per_minute = settlement.takes_per_minute;
     node.take_requests_per_peer_minute = settlement.take_requests_per_peer_minute;
     node.max_open_swaps_per_taker = settlement.max_open_swaps_per_taker;
     node.refuse_after_failures = settlement.refuse_after_failures;
-    node.refuse_period = settlement.refuse_period.0;
-    node.take_timeout = settlement.take_timeout.0;
-    node.balance_refresh = settlement.balance_refresh.0;
+    node.refuse_period = settlement.refuse_period;
+    node.take_timeout = settlement.take_timeout;
+    node.balance_refresh = settlement.balance_refresh;
     node.gas_reserves = gas_reserves;
     node.gas_safety_percent = settlement.gas_safety_percent;
     // The taker allows for the clock skew that orders are allowed to have.
-    node.max_clock_skew = config.node.max_clock_skew.0;
+    node.max_clock_skew = config.node.max_clock_skew;
     let problems = node.timing_problems();
     if !problems.is_empty() {
         let list: Vec<String> = problems
@@ -397,7 +404,7 @@ async fn run(cli: Cli) -> Result<()> {
     let api = &config.api;
     let mut api_config = dex_api::ApiConfig::new(token);
     api_config.body_limit = api.body_limit;
-    api_config.request_timeout = api.request_timeout.0;
+    api_config.request_timeout = api.request_timeout;
     api_config.cors_origins = api.cors_origins.clone();
     api_config.max_book_depth = api.max_book_depth;
     api_config.ws_book_depth = api.ws_book_depth;
@@ -420,7 +427,7 @@ async fn run(cli: Cli) -> Result<()> {
         markets,
         traders,
         settlement: settles,
-        max_order_lifetime_ms: config.node.max_order_lifetime.millis(),
+        max_order_lifetime_ms: whole_millis(config.node.max_order_lifetime),
     };
     let state = dex_api::ApiState::new(node.clone(), context, api_config);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -132,9 +132,14 @@ pub struct StrategyConfig {
     #[serde(default = "defaults::size_tolerance", with = "crate::serde_decimal")]
     pub size_tolerance: Decimal,
 
-    /// A reference price older than this, in milliseconds, is a failure of the price
-    /// source: every quote is cancelled until a fresh price arrives. Default 10000 (10 s).
-    #[serde(default = "defaults::max_price_age_ms")]
+    /// A reference price older than this many milliseconds is a failure of the price
+    /// source: every quote is cancelled until a fresh price arrives. Written as a duration,
+    /// `max_price_age = "10s"` (the default).
+    #[serde(
+        rename = "max_price_age",
+        default = "defaults::max_price_age_ms",
+        with = "dex_config::duration::millis"
+    )]
     pub max_price_age_ms: u64,
 }
 
@@ -216,7 +221,7 @@ impl StrategyConfig {
         }
         if self.max_price_age_ms == 0 {
             return Err(Error::OutOfRange {
-                name: "max_price_age_ms",
+                name: "max_price_age",
                 value: Decimal::ZERO,
                 expected: "at least 1",
             });
@@ -381,6 +386,7 @@ mod tests {
             "bid_spread_bps": 15,
             "ask_spread_bps": "12.5",
             "max_exposure_quote": "5000",
+            "max_price_age": "1m 30s",
         }))
         .unwrap();
         assert_eq!(
@@ -389,6 +395,7 @@ mod tests {
                 bid_spread_bps: dec("15"),
                 ask_spread_bps: dec("12.5"),
                 max_exposure_quote: Some(dec("5000")),
+                max_price_age_ms: 90_000,
                 ..valid()
             }
         );
@@ -396,6 +403,7 @@ mod tests {
         let text = serde_json::to_string(&config).unwrap();
         assert!(text.contains(r#""ask_spread_bps":"12.5""#), "{text}");
         assert!(!text.contains("max_order_size"), "{text}");
+        assert!(text.contains(r#""max_price_age":"1m 30s""#), "{text}");
         assert_eq!(
             serde_json::from_str::<StrategyConfig>(&text).unwrap(),
             config
@@ -479,7 +487,7 @@ mod tests {
                 max_price_age_ms: 0,
                 ..valid()
             },
-            "max_price_age_ms",
+            "max_price_age = 0",
         );
         check(
             StrategyConfig::new(dec("0.0015")),

@@ -96,6 +96,45 @@ fn a_bad_config_line_names_the_key_and_the_file() {
     assert!(stderr.contains("DEX_API__NO_SUCH_KEY"), "{stderr}");
 }
 
+/// One rule for every setting: the file, then `DEX_<SECTION>__<KEY>` over it, then the flag
+/// over both. Shown with `api.listen` on three taken ports: the error names the one used.
+#[test]
+fn a_flag_overrides_the_environment_which_overrides_the_file() {
+    let taken: Vec<std::net::TcpListener> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let [in_file, in_env, in_flag] =
+        [0, 1, 2].map(|index| taken[index].local_addr().unwrap().to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dexd.toml");
+    let path_text = path.display().to_string();
+    let data = dir.path().join("data").display().to_string();
+    fs::write(
+        &path,
+        format!("{}[api]\nlisten = \"{in_file}\"\n", test_config()),
+    )
+    .unwrap();
+    let args = ["--config", path_text.as_str(), "--data-dir", data.as_str()];
+
+    let stderr = fails(&args);
+    assert!(
+        stderr.contains("cannot listen for the API") && stderr.contains(&in_file),
+        "the file alone: {stderr}"
+    );
+    let stderr = fails_command(dexd_command(&args).env("DEX_API__LISTEN", &in_env));
+    assert!(
+        stderr.contains(&in_env) && !stderr.contains(&in_file),
+        "the environment over the file: {stderr}"
+    );
+    let mut with_flag = args.to_vec();
+    with_flag.extend(["--api-listen", in_flag.as_str()]);
+    let stderr = fails_command(dexd_command(&with_flag).env("DEX_API__LISTEN", &in_env));
+    assert!(
+        stderr.contains(&in_flag) && !stderr.contains(&in_env) && !stderr.contains(&in_file),
+        "the flag over the environment and the file: {stderr}"
+    );
+}
+
 /// Finding 4 of the swap-safety review: a chain read 12 confirmations of 12 s behind its
 /// head with the default 60 s reservation was accepted, and every swap on it failed. dexd
 /// refuses it before touching the chain, naming the values to change.

@@ -582,10 +582,10 @@ pub fn bot_config(
     };
     format!(
         r#"market = "ETH/USDC"
-refresh_interval_ms = {refresh_ms}
-order_lifetime_s = 600
+refresh_interval = "{refresh_ms}ms"
+order_lifetime = "10m"
 max_api_errors = 10
-api_error_cooldown_ms = 1000
+api_error_cooldown = "1s"
 state_file = "{}"
 [node]
 data_dir = "{{data_dir}}"
@@ -597,7 +597,7 @@ order_size = "0.01"
 bid_spread_bps = 10
 ask_spread_bps = 10
 level_spacing_bps = 10
-max_price_age_ms = {max_age_ms}
+max_price_age = "{max_age_ms}ms"
 [metrics]
 listen = "127.0.0.1:0"
 "#,

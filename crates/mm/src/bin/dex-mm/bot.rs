@@ -146,11 +146,11 @@ impl Bot {
             source,
             strategy,
             market_name: info.symbol.clone(),
-            refresh: Duration::from_millis(settings.refresh_interval_ms),
-            order_lifetime_s: settings.order_lifetime_s,
+            refresh: settings.refresh_interval,
+            order_lifetime_s: settings.order_lifetime.as_secs(),
             max_api_errors: settings.max_api_errors,
-            api_error_cooldown_ms: settings.api_error_cooldown_ms,
-            shutdown_timeout: Duration::from_millis(settings.shutdown_timeout_ms),
+            api_error_cooldown_ms: dex_config::duration::whole_millis(settings.api_error_cooldown),
+            shutdown_timeout: settings.shutdown_timeout,
             state_file: StateFile::new(settings.state_file()?),
             owned: OwnedOrders::default(),
             placed: HashSet::new(),
@@ -227,7 +227,7 @@ impl Bot {
         Ok(())
     }
 
-    /// Refreshes every `refresh_interval_ms` until a signal arrives, then cancels every order
+    /// Refreshes every `refresh_interval` until a signal arrives, then cancels every order
     /// it has. Returns true when none is left open.
     pub(crate) fn run(&mut self, signals: &Receiver<()>) -> bool {
         info!(
@@ -247,7 +247,7 @@ impl Bot {
         self.shutdown()
     }
 
-    /// Cancels everything, retrying until `shutdown_timeout_ms`.
+    /// Cancels everything, retrying until `shutdown_timeout`.
     fn shutdown(&mut self) -> bool {
         info!(
             orders = self.owned.orders.len(),

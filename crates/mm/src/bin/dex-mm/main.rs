@@ -2,10 +2,10 @@
 //! through the node's REST API (DESIGN §10).
 //!
 //! It reads the node's URL and token from the node's data dir (or the config), cancels
-//! what a previous run of it left open, then every `refresh_interval_ms` fetches the
+//! what a previous run of it left open, then every `refresh_interval` fetches the
 //! reference price, reads its open orders and swaps, runs the strategy
 //! ([`dex_mm::Strategy::decide`]) and carries the decision out, logging it with its reason.
-//! It cancels every quote when the price is older than `max_price_age_ms`, when API calls
+//! It cancels every quote when the price is older than `max_price_age`, when API calls
 //! fail in `max_api_errors` refreshes in a row, and on SIGINT or SIGTERM before it exits
 //! (a second signal exits at once; the next start cancels what is left).
 //!
@@ -106,11 +106,16 @@ fn watch_signals(signals: SigSet, stop: Arc<AtomicBool>) -> Result<Receiver<()>>
 
 /// Runs the bot; true when it stopped with every order cancelled.
 fn run(cli: Cli, signals: SigSet) -> Result<bool> {
-    let settings = Settings::load(&cli.config)?;
-    dex_logging::init(
-        cli.log_format.unwrap_or(settings.log.format),
-        cli.log_level.as_deref().unwrap_or(&settings.log.level),
-    )?;
+    // Flags over the environment (`DEX_MM_<SECTION>__<KEY>`) over the file.
+    let mut loader = settings::loader(&cli.config).process_env();
+    if let Some(format) = cli.log_format {
+        loader = loader.flag("log.format", "--log-format", format);
+    }
+    if let Some(level) = &cli.log_level {
+        loader = loader.flag("log.level", "--log-level", level);
+    }
+    let settings = Settings::load(&loader, &cli.config)?;
+    dex_logging::init(settings.log.format, &settings.log.level)?;
     let stop = Arc::new(AtomicBool::new(false));
     let receiver = watch_signals(signals, stop.clone())?;
 
@@ -129,9 +134,9 @@ fn run(cli: Cli, signals: SigSet) -> Result<bool> {
             token: settings.node.token.clone(),
             data_dir: settings.data_dir(),
         },
-        Duration::from_millis(settings.node.request_timeout_ms),
+        settings.node.request_timeout,
     )?;
-    let refresh = Duration::from_millis(settings.refresh_interval_ms);
+    let refresh = settings.refresh_interval;
     let Some(info) = wait_for_market(&mut node, &settings.market, refresh, &receiver)? else {
         return Ok(true);
     };

@@ -2,7 +2,7 @@
 //! another market's book on the node. Each fetch returns the price with the time it was
 //! observed; the strategy treats a price older than `max_price_age_ms` as a failure.
 
-use std::{str::FromStr, time::Duration};
+use std::str::FromStr;
 
 use dex_mm::ReferencePrice;
 use dex_primitives::{Decimal, UnixMillis};
@@ -159,7 +159,7 @@ impl PriceSource {
             };
             let agent = ureq::Agent::config_builder()
                 .http_status_as_error(false)
-                .timeout_global(Some(Duration::from_millis(settings.timeout_ms)))
+                .timeout_global(Some(settings.timeout))
                 .build()
                 .into();
             return Ok(PriceSource::Http {
@@ -299,6 +299,8 @@ fn read_document(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use serde_json::json;
 
     use super::*;
@@ -308,7 +310,7 @@ mod tests {
             source: source.into(),
             timestamp_pointer: None,
             timestamp_unit: TimestampUnit::Millis,
-            timeout_ms: 1000,
+            timeout: Duration::from_secs(1),
         }
     }
 

@@ -1,14 +1,20 @@
 //! The bot's TOML configuration (`config/mm.toml` documents every key): where the node is,
 //! which market, the price source, the capital, timing and safety limits, and the strategy's
-//! `[strategy]` table. Unknown keys are errors that name the key; decimals are strings or
-//! integers, never floats (see [`dex_mm::serde_decimal`]).
+//! `[strategy]` table. Loaded by [`dex_config::Loader`]: `DEX_MM_<SECTION>__<KEY>`
+//! environment variables override the file (`DEX_MM_STRATEGY__LEVELS=3`), the flags
+//! override both. Unknown keys are errors that name the key; the `_ms`/`_s` integer keys
+//! of earlier versions are errors that name their duration key (`refresh_interval_ms` →
+//! `refresh_interval = "2s"`). Durations are written with units (`"250ms"`, `"1m 30s"`);
+//! decimals are strings or integers, never floats (see [`dex_mm::serde_decimal`]).
 
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use anyhow::{Context, Result, bail};
+use dex_config::{Loader, Renamed};
 use dex_logging::LogFormat;
 use dex_mm::StrategyConfig;
 use dex_primitives::Decimal;
@@ -20,21 +26,24 @@ use serde::Deserialize;
 pub(crate) struct Settings {
     /// The market quoted, `BASE/QUOTE` or its id.
     pub(crate) market: String,
-    /// Time between two refreshes (price, orders, decision), in ms.
-    #[serde(default = "defaults::refresh_interval_ms")]
-    pub(crate) refresh_interval_ms: u64,
-    /// Lifetime of each placed order, in seconds; orders are replaced before they expire.
-    #[serde(default = "defaults::order_lifetime_s")]
-    pub(crate) order_lifetime_s: u64,
+    /// Time between two refreshes (price, orders, decision).
+    #[serde(default = "defaults::refresh_interval", with = "dex_config::duration")]
+    pub(crate) refresh_interval: Duration,
+    /// Lifetime of each placed order, whole seconds; orders are replaced before they expire.
+    #[serde(default = "defaults::order_lifetime", with = "dex_config::duration")]
+    pub(crate) order_lifetime: Duration,
     /// Refreshes in a row with a failed API call before everything is cancelled.
     #[serde(default = "defaults::max_api_errors")]
     pub(crate) max_api_errors: u32,
-    /// Pause after such a halt before quoting again, in ms.
-    #[serde(default = "defaults::api_error_cooldown_ms")]
-    pub(crate) api_error_cooldown_ms: u64,
-    /// How long the bot keeps trying to cancel its orders when it stops, in ms.
-    #[serde(default = "defaults::shutdown_timeout_ms")]
-    pub(crate) shutdown_timeout_ms: u64,
+    /// Pause after such a halt before quoting again.
+    #[serde(
+        default = "defaults::api_error_cooldown",
+        with = "dex_config::duration"
+    )]
+    pub(crate) api_error_cooldown: Duration,
+    /// How long the bot keeps trying to cancel its orders when it stops.
+    #[serde(default = "defaults::shutdown_timeout", with = "dex_config::duration")]
+    pub(crate) shutdown_timeout: Duration,
     /// The file listing the bot's open orders, relative to this file's directory. Default
     /// `<node data dir>/dex-mm/<market>.json`.
     #[serde(default)]
@@ -58,26 +67,28 @@ pub(crate) struct Settings {
 }
 
 mod defaults {
-    pub(super) fn refresh_interval_ms() -> u64 {
-        2_000
+    use std::time::Duration;
+
+    pub(super) fn refresh_interval() -> Duration {
+        Duration::from_secs(2)
     }
-    pub(super) fn order_lifetime_s() -> u64 {
-        3_600
+    pub(super) fn order_lifetime() -> Duration {
+        Duration::from_secs(3_600)
     }
     pub(super) fn max_api_errors() -> u32 {
         5
     }
-    pub(super) fn api_error_cooldown_ms() -> u64 {
-        30_000
+    pub(super) fn api_error_cooldown() -> Duration {
+        Duration::from_secs(30)
     }
-    pub(super) fn shutdown_timeout_ms() -> u64 {
-        10_000
+    pub(super) fn shutdown_timeout() -> Duration {
+        Duration::from_secs(10)
     }
-    pub(super) fn request_timeout_ms() -> u64 {
-        5_000
+    pub(super) fn request_timeout() -> Duration {
+        Duration::from_secs(5)
     }
-    pub(super) fn price_timeout_ms() -> u64 {
-        2_000
+    pub(super) fn price_timeout() -> Duration {
+        Duration::from_secs(2)
     }
     pub(super) fn log_level() -> String {
         "info".into()
@@ -98,9 +109,9 @@ pub(crate) struct NodeSettings {
     /// The bearer token; default `<data dir>/api.token`.
     #[serde(default)]
     pub(crate) token: Option<String>,
-    /// Longest wait for one API answer, in ms.
-    #[serde(default = "defaults::request_timeout_ms")]
-    pub(crate) request_timeout_ms: u64,
+    /// Longest wait for one API answer.
+    #[serde(default = "defaults::request_timeout", with = "dex_config::duration")]
+    pub(crate) request_timeout: Duration,
 }
 
 impl Default for NodeSettings {
@@ -109,7 +120,7 @@ impl Default for NodeSettings {
             data_dir: None,
             url: None,
             token: None,
-            request_timeout_ms: defaults::request_timeout_ms(),
+            request_timeout: defaults::request_timeout(),
         }
     }
 }
@@ -127,9 +138,9 @@ pub(crate) struct PriceSettings {
     /// Unit of that timestamp: `ms` or `s` since 1970.
     #[serde(default)]
     pub(crate) timestamp_unit: TimestampUnit,
-    /// Longest wait for the price source's answer, in ms.
-    #[serde(default = "defaults::price_timeout_ms")]
-    pub(crate) timeout_ms: u64,
+    /// Longest wait for the price source's answer.
+    #[serde(default = "defaults::price_timeout", with = "dex_config::duration")]
+    pub(crate) timeout: Duration,
 }
 
 /// Unit of a price source's timestamp.
@@ -188,27 +199,34 @@ pub(crate) struct MetricsSettings {
     pub(crate) listen: Option<SocketAddr>,
 }
 
-/// Parses a config text, naming the key at fault.
-pub(crate) fn parse(text: &str) -> Result<Settings, String> {
-    let deserializer = toml::de::Deserializer::parse(text).map_err(|err| err.to_string())?;
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner().to_string();
-        if path == "." || path.is_empty() {
-            inner
-        } else {
-            format!("key `{path}`: {}", inner.trim_end())
-        }
-    })
+/// The `_ms` and `_s` integer keys of earlier versions, now durations with units.
+pub(crate) const RENAMED: &[Renamed] = &[
+    Renamed::millis("refresh_interval_ms", "refresh_interval"),
+    Renamed::seconds("order_lifetime_s", "order_lifetime"),
+    Renamed::millis("api_error_cooldown_ms", "api_error_cooldown"),
+    Renamed::millis("shutdown_timeout_ms", "shutdown_timeout"),
+    Renamed::millis("node.request_timeout_ms", "node.request_timeout"),
+    Renamed::millis("price.timeout_ms", "price.timeout"),
+    Renamed::millis("strategy.max_price_age_ms", "strategy.max_price_age"),
+];
+
+/// Variables of dex-mm's flags (clap reads them): never config keys.
+const FLAG_VARS: &[&str] = &["DEX_MM_CONFIG", "DEX_MM_LOG_FORMAT", "DEX_MM_LOG_LEVEL"];
+
+/// The loader of dex-mm's config: `path`, then `DEX_MM_<SECTION>__<KEY>` variables, then
+/// the flags the caller adds.
+pub(crate) fn loader(path: &Path) -> Loader {
+    Loader::new("DEX_MM_")
+        .file(Some(path))
+        .ignore_env(FLAG_VARS)
+        .renamed(RENAMED)
 }
 
 impl Settings {
-    /// Reads and checks `path`; relative paths in it become relative to its directory.
-    pub(crate) fn load(path: &Path) -> Result<Settings> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the config {}", path.display()))?;
-        let mut settings =
-            parse(&text).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
+    /// Reads and checks the config of `loader` (from [`loader`]`(path)`); relative paths in
+    /// it become relative to `path`'s directory.
+    pub(crate) fn load(loader: &Loader, path: &Path) -> Result<Settings> {
+        let mut settings: Settings = loader.load()?;
         let base = path.parent().unwrap_or(Path::new("."));
         settings.node.data_dir = settings.node.data_dir.map(|dir| base.join(dir));
         settings.state_file = settings.state_file.map(|file| base.join(file));
@@ -220,19 +238,23 @@ impl Settings {
 
     /// Checks the values serde cannot (the strategy is checked against the market later).
     pub(crate) fn check(&self) -> Result<()> {
-        if self.refresh_interval_ms == 0 {
-            bail!("refresh_interval_ms must be at least 1");
+        if self.refresh_interval < Duration::from_millis(1) {
+            bail!("refresh_interval must be at least 1ms");
         }
-        if self.order_lifetime_s == 0 {
-            bail!("order_lifetime_s must be at least 1");
+        // The API takes an order's lifetime in seconds.
+        if self.order_lifetime < Duration::from_secs(1) || self.order_lifetime.subsec_nanos() != 0 {
+            bail!(
+                "order_lifetime = \"{}\" must be a whole number of seconds, at least 1s",
+                dex_config::duration::format(self.order_lifetime)
+            );
         }
         // An order must outlive a few refreshes, or it would be replaced at every one.
-        if self.order_lifetime_s.saturating_mul(1000) < self.refresh_interval_ms.saturating_mul(4) {
+        if self.order_lifetime < self.refresh_interval.saturating_mul(4) {
             bail!(
-                "order_lifetime_s = {} is too short for refresh_interval_ms = {}: orders must \
-                 live at least four refreshes",
-                self.order_lifetime_s,
-                self.refresh_interval_ms
+                "order_lifetime = \"{}\" is too short for refresh_interval = \"{}\": orders \
+                 must live at least four refreshes",
+                dex_config::duration::format(self.order_lifetime),
+                dex_config::duration::format(self.refresh_interval)
             );
         }
         if self.max_api_errors == 0 {
@@ -243,8 +265,10 @@ impl Settings {
         {
             bail!("inventory.base and inventory.quote must not be negative");
         }
-        if self.node.request_timeout_ms == 0 || self.price.timeout_ms == 0 {
-            bail!("node.request_timeout_ms and price.timeout_ms must be at least 1");
+        if self.node.request_timeout < Duration::from_millis(1)
+            || self.price.timeout < Duration::from_millis(1)
+        {
+            bail!("node.request_timeout and price.timeout must be at least 1ms");
         }
         Ok(())
     }
@@ -289,17 +313,38 @@ quote = 2500
 order_size = "0.01"
 "#;
 
+    /// `text` as `mm.toml` in a temp dir, loaded with the environment `env` and the flag
+    /// `log.level` when given.
+    fn load_with(
+        text: &str,
+        env: &[(&str, &str)],
+        log_level_flag: Option<&str>,
+    ) -> Result<Settings> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("mm.toml");
+        std::fs::write(&path, text)?;
+        let mut loader =
+            loader(&path).env(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        if let Some(level) = log_level_flag {
+            loader = loader.flag("log.level", "--log-level", level);
+        }
+        Settings::load(&loader, &path)
+    }
+
+    fn load_text(text: &str) -> Result<Settings> {
+        load_with(text, &[], None)
+    }
+
     #[test]
     fn a_minimal_file_gets_the_documented_defaults() {
-        let settings = parse(MINIMAL).unwrap();
-        settings.check().unwrap();
-        assert_eq!(settings.refresh_interval_ms, 2_000);
-        assert_eq!(settings.order_lifetime_s, 3_600);
+        let settings = load_text(MINIMAL).unwrap();
+        assert_eq!(settings.refresh_interval, Duration::from_secs(2));
+        assert_eq!(settings.order_lifetime, Duration::from_secs(3_600));
         assert_eq!(settings.max_api_errors, 5);
-        assert_eq!(settings.api_error_cooldown_ms, 30_000);
-        assert_eq!(settings.shutdown_timeout_ms, 10_000);
-        assert_eq!(settings.node.request_timeout_ms, 5_000);
-        assert_eq!(settings.price.timeout_ms, 2_000);
+        assert_eq!(settings.api_error_cooldown, Duration::from_secs(30));
+        assert_eq!(settings.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(settings.node.request_timeout, Duration::from_secs(5));
+        assert_eq!(settings.price.timeout, Duration::from_secs(2));
         assert_eq!(settings.price.timestamp_unit, TimestampUnit::Millis);
         assert_eq!(settings.log.format, LogFormat::Human);
         assert_eq!(settings.log.level, "info");
@@ -309,7 +354,7 @@ order_size = "0.01"
             Some(Decimal::from(2500))
         );
         let without =
-            parse(&MINIMAL.replace("[inventory]\nbase = \"1\"\nquote = 2500\n", "")).unwrap();
+            load_text(&MINIMAL.replace("[inventory]\nbase = \"1\"\nquote = 2500\n", "")).unwrap();
         assert!(without.inventory.is_none());
         assert_eq!(
             settings.strategy,
@@ -318,24 +363,138 @@ order_size = "0.01"
     }
 
     #[test]
+    fn the_environment_overrides_the_file_and_a_flag_both() {
+        let file = format!("refresh_interval = \"1s\"\n{MINIMAL}\n[log]\nlevel = \"warn\"\n");
+        // The file alone.
+        let settings = load_with(&file, &[], None).unwrap();
+        assert_eq!(settings.refresh_interval, Duration::from_secs(1));
+        assert_eq!(settings.log.level, "warn");
+        // The environment over the file, in a section too.
+        let env = [
+            ("DEX_MM_REFRESH_INTERVAL", "250ms"),
+            ("DEX_MM_LOG__LEVEL", "debug"),
+            ("DEX_MM_STRATEGY__LEVELS", "3"),
+            // The flags' own variables (read by clap) and dexd's are not keys.
+            ("DEX_MM_LOG_LEVEL", "trace"),
+            ("DEX_API__BODY_LIMIT", "1"),
+        ];
+        let settings = load_with(&file, &env, None).unwrap();
+        assert_eq!(settings.refresh_interval, Duration::from_millis(250));
+        assert_eq!(settings.log.level, "debug");
+        assert_eq!(settings.strategy.levels, 3);
+        // A flag over both.
+        let settings = load_with(&file, &env, Some("error")).unwrap();
+        assert_eq!(settings.log.level, "error");
+        assert_eq!(settings.refresh_interval, Duration::from_millis(250));
+    }
+
+    #[test]
     fn errors_name_the_key() {
-        let typo = parse(&MINIMAL.replace("[price]", "[price]\nsorce = 1")).unwrap_err();
-        assert!(typo.contains("sorce"), "{typo}");
-        let float = parse(&MINIMAL.replace("base = \"1\"", "base = 1.5")).unwrap_err();
+        let typo = load_text(&MINIMAL.replace("[price]", "[price]\nsorce = 1")).unwrap_err();
+        assert!(
+            typo.to_string()
+                .starts_with("unknown key `price.sorce` in ")
+                && typo.to_string().contains("mm.toml line 4"),
+            "{typo}"
+        );
+        let float = load_text(&MINIMAL.replace("base = \"1\"", "base = 1.5"))
+            .unwrap_err()
+            .to_string();
         assert!(
             float.contains("inventory.base") && float.contains("string"),
             "{float}"
         );
-        let strategy =
-            parse(&MINIMAL.replace("[strategy]", "[strategy]\nlevels = \"x\"")).unwrap_err();
+        let strategy = load_text(&MINIMAL.replace("[strategy]", "[strategy]\nlevels = \"x\""))
+            .unwrap_err()
+            .to_string();
         assert!(strategy.contains("strategy.levels"), "{strategy}");
-        let short = parse(&format!("order_lifetime_s = 1\n{MINIMAL}")).unwrap();
-        assert!(short.check().unwrap_err().to_string().contains("four"));
+        let age = load_text(&MINIMAL.replace("[strategy]", "[strategy]\nmax_price_age = 10"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            age.contains("strategy.max_price_age") && age.contains("\"10s\""),
+            "{age}"
+        );
+        let short = load_text(&format!("order_lifetime = \"1s\"\n{MINIMAL}")).unwrap_err();
+        assert!(format!("{short:#}").contains("four"), "{short:#}");
+        let fraction = load_text(&format!("order_lifetime = \"90.5s\"\n{MINIMAL}")).unwrap_err();
+        assert!(
+            format!("{fraction:#}").contains("whole number of seconds"),
+            "{fraction:#}"
+        );
+        let missing = load_text(&MINIMAL.replace("order_size = \"0.01\"", "")).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .starts_with("missing key `strategy.order_size`"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn the_old_integer_keys_name_their_duration_keys() {
+        // `line` added to `[table]` of the minimal file.
+        let in_table = |table: &str, line: &str| {
+            MINIMAL.replace(&format!("[{table}]"), &format!("[{table}]\n{line}"))
+        };
+        for (key, text, replacement) in [
+            (
+                "refresh_interval_ms",
+                format!("refresh_interval_ms = 250\n{MINIMAL}"),
+                "use refresh_interval = \"250ms\"",
+            ),
+            (
+                "order_lifetime_s",
+                format!("order_lifetime_s = 3600\n{MINIMAL}"),
+                "use order_lifetime = \"1h\"",
+            ),
+            (
+                "api_error_cooldown_ms",
+                format!("api_error_cooldown_ms = 30000\n{MINIMAL}"),
+                "use api_error_cooldown = \"30s\"",
+            ),
+            (
+                "shutdown_timeout_ms",
+                format!("shutdown_timeout_ms = 90000\n{MINIMAL}"),
+                "use shutdown_timeout = \"1m 30s\"",
+            ),
+            (
+                "node.request_timeout_ms",
+                format!("{MINIMAL}[node]\nrequest_timeout_ms = 5000\n"),
+                "use request_timeout = \"5s\"",
+            ),
+            (
+                "price.timeout_ms",
+                in_table("price", "timeout_ms = 2000"),
+                "use timeout = \"2s\"",
+            ),
+            (
+                "strategy.max_price_age_ms",
+                in_table("strategy", "max_price_age_ms = 10000"),
+                "use max_price_age = \"10s\"",
+            ),
+        ] {
+            let err = load_text(&text).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("key `{key}` in "))
+                    && err.ends_with(&format!("was renamed: {replacement}")),
+                "{key}: {err}"
+            );
+        }
+        // From the environment too.
+        let err = load_with(MINIMAL, &[("DEX_MM_REFRESH_INTERVAL_MS", "500")], None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "key `refresh_interval_ms` in environment variable DEX_MM_REFRESH_INTERVAL_MS was \
+             renamed: use refresh_interval = \"500ms\""
+        );
     }
 
     #[test]
     fn the_state_file_defaults_into_the_data_dir() {
-        let mut settings = parse(MINIMAL).unwrap();
+        let mut settings = load_text(MINIMAL).unwrap();
         settings.node.data_dir = Some("/srv/node".into());
         assert_eq!(
             settings.state_file().unwrap(),
@@ -343,24 +502,23 @@ order_size = "0.01"
         );
     }
 
+    /// config/mm.toml (dexd's configs are loaded by dexd's tests).
     #[test]
     fn the_documented_config_is_valid_and_states_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/mm.toml");
-        let settings = Settings::load(&path).unwrap();
-        let defaults = parse(MINIMAL).unwrap();
-        assert_eq!(settings.refresh_interval_ms, defaults.refresh_interval_ms);
-        assert_eq!(settings.order_lifetime_s, defaults.order_lifetime_s);
+        let settings = Settings::load(&loader(&path), &path).unwrap();
+        let defaults = load_text(MINIMAL).unwrap();
+        assert_eq!(settings.refresh_interval, defaults.refresh_interval);
+        assert_eq!(settings.order_lifetime, defaults.order_lifetime);
         assert_eq!(settings.max_api_errors, defaults.max_api_errors);
+        assert_eq!(settings.api_error_cooldown, defaults.api_error_cooldown);
+        assert_eq!(settings.shutdown_timeout, defaults.shutdown_timeout);
+        assert_eq!(settings.node.request_timeout, defaults.node.request_timeout);
+        assert_eq!(settings.price.timeout, defaults.price.timeout);
         assert_eq!(
-            settings.api_error_cooldown_ms,
-            defaults.api_error_cooldown_ms
+            settings.strategy.max_price_age_ms,
+            defaults.strategy.max_price_age_ms
         );
-        assert_eq!(settings.shutdown_timeout_ms, defaults.shutdown_timeout_ms);
-        assert_eq!(
-            settings.node.request_timeout_ms,
-            defaults.node.request_timeout_ms
-        );
-        assert_eq!(settings.price.timeout_ms, defaults.price.timeout_ms);
         assert_eq!(settings.log.level, defaults.log.level);
         // Every strategy key is written out, with its default unless the file says why not.
         let text = std::fs::read_to_string(&path).unwrap();
@@ -382,7 +540,13 @@ order_size = "0.01"
             "min_spread_bps",
             "tolerance_bps",
             "size_tolerance",
-            "max_price_age_ms",
+            "max_price_age",
+            "refresh_interval",
+            "order_lifetime",
+            "api_error_cooldown",
+            "shutdown_timeout",
+            "request_timeout",
+            "timeout",
             "timestamp_pointer",
             "timestamp_unit",
             "state_file",
