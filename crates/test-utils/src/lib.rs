@@ -9,6 +9,8 @@ use std::sync::LazyLock;
 pub mod anvil;
 #[cfg(feature = "harness")]
 pub mod harness;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 
 use dex_primitives::{
     Address, Lots, MarketDef, MarketId, Markets, Order, Side, SignedOrder, Ticks, TraderKey, U256,
