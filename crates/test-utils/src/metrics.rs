@@ -26,11 +26,13 @@ type Family = MetricFamily<OpenMetricsType, OpenMetricsValue>;
 impl Scrape {
     /// Parses `text`; `Err` with the parser's complaint when it is not valid OpenMetrics.
     ///
-    /// Families without samples (their `# HELP`/`# TYPE`/`# UNIT` lines only) are left out
-    /// first: OpenMetrics allows them, and libp2p-metrics' collectors write them before any
-    /// peer is known, but openmetrics-parser 0.5 takes the next family's lines for theirs.
+    /// Two kinds of metadata that OpenMetrics allows but openmetrics-parser 0.5 refuses are
+    /// left out first: families without samples (libp2p-metrics' collectors write them
+    /// before any peer is known; the parser takes the next family's lines for theirs), and
+    /// `# UNIT` lines (refused on histograms, such as libp2p's connection durations; the
+    /// unit stays in the family's name).
     pub fn parse(text: &str) -> Result<Scrape, String> {
-        parse_openmetrics(&without_empty_families(text))
+        parse_openmetrics(&parseable(text))
             .map(Scrape)
             .map_err(|err| format!("not valid OpenMetrics ({err}):\n{text}"))
     }
@@ -97,8 +99,8 @@ impl Scrape {
     }
 }
 
-/// `text` without the metadata lines of families that have no sample.
-fn without_empty_families(text: &str) -> String {
+/// `text` without `# UNIT` lines and the metadata lines of families that have no sample.
+fn parseable(text: &str) -> String {
     const SUFFIXES: [&str; 6] = ["", "_total", "_bucket", "_count", "_sum", "_created"];
     let sampled: std::collections::HashSet<&str> = text
         .lines()
@@ -107,7 +109,7 @@ fn without_empty_families(text: &str) -> String {
         .collect();
     let mut kept = String::with_capacity(text.len());
     for line in text.lines() {
-        let family = ["# HELP ", "# TYPE ", "# UNIT "]
+        let family = ["# HELP ", "# TYPE "]
             .iter()
             .find_map(|prefix| line.strip_prefix(prefix))
             .and_then(|rest| rest.split(' ').next());
@@ -116,7 +118,7 @@ fn without_empty_families(text: &str) -> String {
                 .iter()
                 .any(|suffix| sampled.contains(format!("{family}{suffix}").as_str()))
         });
-        if !empty {
+        if !empty && !line.starts_with("# UNIT ") {
             kept.push_str(line);
             kept.push('\n');
         }
