@@ -67,7 +67,7 @@ mod server {
         middleware::from_fn_with_state,
         routing::{get, post},
     };
-    use dex_node::NodeHandle;
+    use dex_node::{NodeHandle, Registry};
     use dex_primitives::{Address, Markets};
     use tokio::net::TcpListener;
     use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -177,21 +177,33 @@ mod server {
         context: NodeContext,
         config: ApiConfig,
         metrics: ApiMetrics,
+        /// Every metric family `/metrics` shows: the node's, the network's, libp2p's and
+        /// [`ApiMetrics`].
+        registry: Registry,
         feeds: ws::BookFeeds,
         books: BookCache,
     }
 
     impl ApiState {
-        /// State for a node.
-        pub fn new(node: NodeHandle, context: NodeContext, config: ApiConfig) -> Self {
+        /// State for a node. `registry` holds the node's metric families (the one
+        /// [`dex_node::spawn`] filled); the API adds its own ([`ApiMetrics::new`]) and
+        /// serves them all on `/metrics`.
+        pub fn new(
+            node: NodeHandle,
+            context: NodeContext,
+            config: ApiConfig,
+            mut registry: Registry,
+        ) -> Self {
             let feeds = ws::BookFeeds::new(node.clone(), config.ws_book_depth);
             let books = BookCache::new(&context.markets);
+            let metrics = ApiMetrics::new(&mut registry);
             ApiState {
                 inner: Arc::new(Inner {
                     node,
                     context,
                     config,
-                    metrics: ApiMetrics::new(),
+                    metrics,
+                    registry,
                     feeds,
                     books,
                 }),
@@ -213,6 +225,10 @@ mod server {
         /// The API's own counters.
         pub fn metrics(&self) -> &ApiMetrics {
             &self.inner.metrics
+        }
+
+        pub(crate) fn registry(&self) -> &Registry {
+            &self.inner.registry
         }
 
         pub(crate) fn feeds(&self) -> &ws::BookFeeds {

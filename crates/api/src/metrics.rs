@@ -1,16 +1,9 @@
-//! Prometheus metrics: the API's requests by route and status with latency histograms, and
-//! the node's and network's counters, peers and book sizes, in the text exposition format
-//! (version 0.0.4), written by hand (a few families do not need a metrics library).
+//! Prometheus metrics: the API's requests by route and status with latency histograms, its
+//! WebSocket gauges, and the peers and book sizes read at each scrape. They join the node's,
+//! the network's and libp2p's families in one prometheus-client registry, which `/metrics`
+//! encodes in the OpenMetrics text format.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    fmt::Write,
-    sync::{
-        Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::{Duration, Instant},
-};
+use std::time::Instant;
 
 use crate::{ApiState, error::ApiError};
 use axum::{
@@ -18,9 +11,14 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
 
-/// Path templates of the served routes: their metrics exist from the start (at zero).
-/// Requests that match no route are counted under `unmatched`.
+/// Path templates of the served routes: their latency histograms exist from the start (at
+/// zero). Requests that match no route are counted under `unmatched`.
 pub const ROUTES: &[&str] = &[
     "/v1/health",
     "/v1/info",
@@ -44,187 +42,138 @@ pub const ROUTES: &[&str] = &[
     "/ui/{file}",
 ];
 
-const UNMATCHED: &str = "unmatched";
+/// The `route` of requests that match no route.
+pub const UNMATCHED: &str = "unmatched";
+
+/// The content type of the exposition (OpenMetrics text, which Prometheus reads).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
-/// A latency histogram with fixed buckets, updated without locks.
-#[derive(Debug, Default)]
-struct Histogram {
-    /// Count per bucket (not cumulative; summed when rendered).
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_nanos: AtomicU64,
+/// The labels of `dex_api_requests_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    /// A path template of [`ROUTES`], or [`UNMATCHED`].
+    route: &'static str,
+    /// The HTTP status answered.
+    status: u16,
 }
 
-impl Histogram {
-    fn observe(&self, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        if let Some(index) = BUCKETS.iter().position(|bound| seconds <= *bound) {
-            self.buckets[index].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
-    }
+/// The labels of `dex_book_orders`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BookLabels {
+    /// The market's symbol.
+    market: String,
+    /// `visible`, `suspended` or `tombstones`.
+    state: &'static str,
 }
 
-#[derive(Debug, Default)]
-struct RouteMetrics {
-    statuses: Mutex<BTreeMap<u16, u64>>,
-    latency: Histogram,
+type RouteLabels = [(&'static str, &'static str); 1];
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
-impl RouteMetrics {
-    fn record(&self, status: u16, elapsed: Duration) {
-        if let Ok(mut statuses) = self.statuses.lock() {
-            *statuses.entry(status).or_default() += 1;
-        }
-        self.latency.observe(elapsed);
-    }
-}
-
-/// The API's own counters.
+/// The API's own metrics, registered in the node's registry by [`ApiMetrics::new`].
 #[derive(Debug)]
 pub struct ApiMetrics {
-    routes: HashMap<&'static str, RouteMetrics>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     /// WebSocket connections open now.
-    pub ws_connections: AtomicU64,
+    pub(crate) ws_connections: Gauge,
     /// WebSocket clients disconnected for not keeping up.
-    pub ws_slow_dropped: AtomicU64,
-}
-
-impl Default for ApiMetrics {
-    fn default() -> Self {
-        Self::new()
-    }
+    pub(crate) ws_slow_dropped: Counter,
+    peers: Gauge,
+    peers_relayed: Gauge,
+    books: Family<BookLabels, Gauge>,
 }
 
 impl ApiMetrics {
-    /// Metrics for [`ROUTES`], at zero.
-    pub fn new() -> Self {
-        let routes = ROUTES
-            .iter()
-            .chain(std::iter::once(&UNMATCHED))
-            .map(|route| (*route, RouteMetrics::default()))
-            .collect();
-        ApiMetrics {
-            routes,
-            ws_connections: AtomicU64::new(0),
-            ws_slow_dropped: AtomicU64::new(0),
+    /// The API's families, at zero, added to `registry`: `dex_api_requests_total{route,
+    /// status}`, `dex_api_request_duration_seconds{route}` (a histogram for every route of
+    /// [`ROUTES`] and `unmatched` from the start), `dex_api_ws_connections`,
+    /// `dex_api_ws_slow_dropped_total`, `dex_peers`, `dex_peers_relayed` and
+    /// `dex_book_orders{market, state}`.
+    pub fn new(registry: &mut Registry) -> Self {
+        let metrics = ApiMetrics {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            ws_connections: Gauge::default(),
+            ws_slow_dropped: Counter::default(),
+            peers: Gauge::default(),
+            peers_relayed: Gauge::default(),
+            books: Family::default(),
+        };
+        for route in ROUTES.iter().chain(std::iter::once(&UNMATCHED)) {
+            drop(metrics.latency.get_or_create(&[("route", route)]));
         }
-    }
-
-    /// The metrics of a route template; requests that match no route count as `unmatched`.
-    fn route(&self, template: Option<&str>) -> &RouteMetrics {
-        template
-            .and_then(|template| self.routes.get(template))
-            .or_else(|| self.routes.get(UNMATCHED))
-            .expect("the unmatched route is always registered")
-    }
-
-    /// Requests answered so far on `route` with `status`.
-    pub fn requests(&self, route: &str, status: u16) -> u64 {
-        self.routes
-            .get(route)
-            .and_then(|metrics| metrics.statuses.lock().ok()?.get(&status).copied())
-            .unwrap_or(0)
-    }
-
-    fn render(&self, out: &mut String) {
-        family(
-            out,
-            "dex_api_requests_total",
-            "counter",
+        registry.register(
+            "dex_api_requests",
             "API requests answered, by route and status.",
+            metrics.requests.clone(),
         );
-        let mut routes: Vec<_> = self.routes.iter().collect();
-        routes.sort_by_key(|(route, _)| *route);
-        for (route, metrics) in &routes {
-            let statuses = metrics
-                .statuses
-                .lock()
-                .map(|statuses| statuses.clone())
-                .unwrap_or_default();
-            for (status, count) in statuses {
-                let _ = writeln!(
-                    out,
-                    "dex_api_requests_total{{route=\"{}\",status=\"{status}\"}} {count}",
-                    escape(route)
-                );
-            }
-        }
-        family(
-            out,
+        registry.register(
             "dex_api_request_duration_seconds",
-            "histogram",
             "Time to answer API requests, by route.",
+            metrics.latency.clone(),
         );
-        for (route, metrics) in &routes {
-            let route = escape(route);
-            let histogram = &metrics.latency;
-            let mut cumulative = 0;
-            for (bound, bucket) in BUCKETS.iter().zip(&histogram.buckets) {
-                cumulative += bucket.load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "dex_api_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            let count = histogram.count.load(Ordering::Relaxed);
-            let sum = histogram.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
-            let _ = writeln!(
-                out,
-                "dex_api_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(
-                out,
-                "dex_api_request_duration_seconds_sum{{route=\"{route}\"}} {sum}"
-            );
-            let _ = writeln!(
-                out,
-                "dex_api_request_duration_seconds_count{{route=\"{route}\"}} {count}"
-            );
-        }
-        gauge(
-            out,
+        registry.register(
             "dex_api_ws_connections",
             "WebSocket connections open.",
-            self.ws_connections.load(Ordering::Relaxed),
+            metrics.ws_connections.clone(),
         );
-        counter(
-            out,
-            "dex_api_ws_slow_dropped_total",
+        registry.register(
+            "dex_api_ws_slow_dropped",
             "WebSocket clients disconnected for not reading fast enough.",
-            self.ws_slow_dropped.load(Ordering::Relaxed),
+            metrics.ws_slow_dropped.clone(),
         );
+        registry.register("dex_peers", "Connected peers.", metrics.peers.clone());
+        registry.register(
+            "dex_peers_relayed",
+            "Connected peers reached only through a relay (no direct connection).",
+            metrics.peers_relayed.clone(),
+        );
+        registry.register(
+            "dex_book_orders",
+            "Orders held per market: visible (offered), suspended (maker silent), tombstones \
+             (closed, remembered until expiry).",
+            metrics.books.clone(),
+        );
+        metrics
+    }
+
+    /// Requests answered so far on `route` (a template of [`ROUTES`], or [`UNMATCHED`]) with
+    /// `status`.
+    pub fn requests(&self, route: &str, status: u16) -> u64 {
+        let Some(route) = static_route(Some(route)) else {
+            return 0;
+        };
+        self.requests
+            .get(&RequestLabels { route, status })
+            .map_or(0, |counter| counter.get())
+    }
+
+    fn record(&self, route: &'static str, status: u16, started: Instant) {
+        self.requests
+            .get_or_create(&RequestLabels { route, status })
+            .inc();
+        self.latency
+            .get_or_create(&[("route", route)])
+            .observe(started.elapsed().as_secs_f64());
     }
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-fn counter(out: &mut String, name: &str, help: &str, value: u64) {
-    family(out, name, "counter", help);
-    let _ = writeln!(out, "{name} {value}");
-}
-
-fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
-    family(out, name, "gauge", help);
-    let _ = writeln!(out, "{name} {value}");
-}
-
-/// Escapes a label value (backslash, quote, newline).
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The template of [`ROUTES`] (or [`UNMATCHED`]) equal to `template`.
+fn static_route(template: Option<&str>) -> Option<&'static str> {
+    let template = template?;
+    ROUTES
+        .iter()
+        .chain(std::iter::once(&UNMATCHED))
+        .find(|route| **route == template)
+        .copied()
 }
 
 /// Counts and times every request by its route template, and answers `timeout` problems for
@@ -236,12 +185,13 @@ pub(crate) async fn observe(
 ) -> Response {
     let started = Instant::now();
     // Looked up before the request moves on, so counting it allocates nothing.
-    let metrics = state.metrics().route(
+    let route = static_route(
         request
             .extensions()
             .get::<MatchedPath>()
             .map(MatchedPath::as_str),
-    );
+    )
+    .unwrap_or(UNMATCHED);
     let limit = state.config().request_timeout;
     let response = match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
@@ -250,84 +200,44 @@ pub(crate) async fn observe(
         }
         .into_response(),
     };
-    metrics.record(response.status().as_u16(), started.elapsed());
+    state
+        .metrics()
+        .record(route, response.status().as_u16(), started);
     response
 }
 
-/// The whole exposition: API, node, network, peers, books.
+/// The whole exposition: the gauges read from the node now (peers, books), then every
+/// family of the registry (API, node, network, libp2p).
 pub(crate) async fn render(state: &ApiState) -> String {
-    let mut out = String::with_capacity(16 * 1024);
-    state.metrics().render(&mut out);
+    let metrics = state.metrics();
     let node = state.node();
-    for (name, value) in node.metrics().snapshot() {
-        counter(
-            &mut out,
-            &format!("dex_node_{name}_total"),
-            &format!("Node counter {name}, since start."),
-            value,
-        );
-    }
-    let network = node.network().metrics();
-    for (name, value) in network.snapshot() {
-        counter(
-            &mut out,
-            &format!("dex_network_{name}_total"),
-            &format!("Network counter {name}, since start."),
-            value,
-        );
-    }
-    gauge(
-        &mut out,
-        "dex_network_reachable",
-        "1 if AutoNAT confirmed this node publicly reachable, else 0 (reached through relays, or not known yet).",
-        u64::from(network.is_reachable()),
-    );
-    family(
-        &mut out,
-        "dex_connections",
-        "gauge",
-        "Open connections by kind: direct, or relayed through a circuit.",
-    );
-    let open = network.open_connections();
-    for (kind, value) in [("direct", open.direct), ("relayed", open.relayed)] {
-        let _ = writeln!(out, "dex_connections{{kind=\"{kind}\"}} {value}");
-    }
     if let Ok(peers) = node.network().peers(None).await {
-        gauge(
-            &mut out,
-            "dex_peers",
-            "Connected peers.",
-            peers.connected.len() as u64,
-        );
-        gauge(
-            &mut out,
-            "dex_peers_relayed",
-            "Connected peers reached only through a relay (no direct connection).",
-            peers.relayed.len() as u64,
-        );
+        metrics.peers.set(gauge_value(peers.connected.len()));
+        metrics.peers_relayed.set(gauge_value(peers.relayed.len()));
     }
-    family(
-        &mut out,
-        "dex_book_orders",
-        "gauge",
-        "Orders held per market: visible (offered), suspended (maker silent), tombstones (closed, remembered until expiry).",
-    );
-    let mut markets: Vec<_> = state.context().markets.iter().collect();
-    markets.sort_by_key(|market| market.symbol().to_owned());
-    for market in markets {
+    for market in state.context().markets.iter() {
         if let Ok(stats) = node.stats(market.id()).await {
-            let symbol = escape(market.symbol());
             for (kind, value) in [
                 ("visible", stats.visible),
                 ("suspended", stats.suspended),
                 ("tombstones", stats.tombstones),
             ] {
-                let _ = writeln!(
-                    out,
-                    "dex_book_orders{{market=\"{symbol}\",state=\"{kind}\"}} {value}"
-                );
+                metrics
+                    .books
+                    .get_or_create(&BookLabels {
+                        market: market.symbol().to_owned(),
+                        state: kind,
+                    })
+                    .set(gauge_value(value));
             }
         }
     }
+    let mut out = String::with_capacity(64 * 1024);
+    // Writing into a String cannot fail.
+    let _ = encode(&mut out, state.registry());
     out
+}
+
+fn gauge_value(value: impl TryInto<i64>) -> i64 {
+    value.try_into().unwrap_or(i64::MAX)
 }

@@ -367,19 +367,12 @@ pub(crate) async fn openapi() -> Response {
         .into_response()
 }
 
-/// Prometheus metrics (text format 0.0.4).
+/// Prometheus metrics (OpenMetrics text format 1.0.0).
 #[utoipa::path(get, path = "/metrics", tag = "node",
-    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+    responses((status = 200, description = "OpenMetrics text exposition", content_type = "application/openmetrics-text")))]
 pub(crate) async fn metrics(State(state): State<ApiState>) -> Response {
     let body = crate::metrics::render(&state).await;
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response()
 }
 
 pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -26,7 +26,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    sync::{Mutex, atomic::Ordering},
+    sync::Mutex,
     time::Duration,
 };
 
@@ -394,18 +394,12 @@ struct Open(ApiState);
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.0
-            .metrics()
-            .ws_connections
-            .fetch_sub(1, Ordering::Relaxed);
+        self.0.metrics().ws_connections.dec();
     }
 }
 
 async fn connection(state: ApiState, socket: WebSocket, authorized: bool) {
-    state
-        .metrics()
-        .ws_connections
-        .fetch_add(1, Ordering::Relaxed);
+    state.metrics().ws_connections.inc();
     let _open = Open(state.clone());
     let (mut sink, mut stream) = socket.split();
     let (out, mut queued) = mpsc::channel::<Utf8Bytes>(state.config().ws_queue.max(1));
@@ -441,7 +435,7 @@ async fn connection(state: ApiState, socket: WebSocket, authorized: bool) {
                 }
             }
             Some(()) = slow.recv() => {
-                state.metrics().ws_slow_dropped.fetch_add(1, Ordering::Relaxed);
+                state.metrics().ws_slow_dropped.inc();
                 let close = Message::Close(Some(CloseFrame {
                     code: 1008,
                     reason: "too slow: messages piled up unread".into(),

@@ -945,7 +945,7 @@ mod bare {
         runtime.block_on(async {
             let config = network_config(bootstrap)?;
             let keypair = dex_network::Keypair::generate_ed25519();
-            let (handle, mut events) = dex_network::spawn(keypair, config).await?;
+            let (handle, mut events) = dex_network::spawn(keypair, config, &mut dex_network::Registry::default()).await?;
             let topic = market_topic(&dex_test_utils::eth_usdc_id());
             // The topics a dexd of the markets file subscribes to.
             for topic in [topic.clone(), ALIVE_TOPIC.to_owned()] {

@@ -289,6 +289,7 @@ fn main() {
             Keypair::generate_ed25519(),
             Arc::new(SystemClock),
             1,
+            &mut dex_node::Registry::default(),
         ))
         .unwrap_or_else(|err| fail(format!("the holder: {err}")));
     let address = runtime

@@ -381,11 +381,15 @@ async fn run(cli: Cli) -> Result<()> {
     let api_address = listener.local_addr().context("API listener address")?;
     let mut hash_seed = [0u8; 8];
     getrandom::getrandom(&mut hash_seed).context("no randomness for the book hashers")?;
+    // One registry for every metric family `/metrics` serves: the node and its network fill
+    // it here, the API adds its own.
+    let mut registry = dex_node::Registry::default();
     let node = dex_node::spawn(
         node_config,
         keypair,
         Arc::new(SystemClock),
         u64::from_le_bytes(hash_seed),
+        &mut registry,
     )
     .await
     .context("cannot start the node (p2p.listen / --p2p-listen)")?;
@@ -429,7 +433,7 @@ async fn run(cli: Cli) -> Result<()> {
         settlement: settles,
         max_order_lifetime_ms: whole_millis(config.node.max_order_lifetime),
     };
-    let state = dex_api::ApiState::new(node.clone(), context, api_config);
+    let state = dex_api::ApiState::new(node.clone(), context, api_config, registry);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(dex_api::serve(listener, state, async move {
         let _ = stop_rx.await;

@@ -12,11 +12,13 @@ use libp2p::{
     core::ConnectedPoint,
     gossipsub, identify,
     identity::Keypair,
+    metrics::{Metrics as Libp2pMetrics, Recorder},
     multiaddr::Protocol,
     noise, relay, request_response,
     swarm::{ConnectionId, SwarmEvent, dial_opts::DialOpts},
     tcp, yamux,
 };
+use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn};
 
@@ -75,6 +77,9 @@ struct EventLoop {
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NetworkEvent>,
     metrics: Arc<NetworkMetrics>,
+    /// libp2p's own families (swarm, gossipsub, identify, kad, relay, DCUtR), fed every
+    /// swarm event.
+    libp2p: Libp2pMetrics,
     gossip_buckets: PeerBuckets<PeerId>,
     request_buckets: PeerBuckets<PeerId>,
     /// Callers waiting for answers, by protocol and request id (ids are numbered per
@@ -106,9 +111,14 @@ const MAX_AWAITING_DIAL: usize = 64;
 /// Builds the swarm, starts listening (waiting until the addresses are known, so ephemeral
 /// ports can be read right away), dials the bootstrap peers and spawns the event loop on the
 /// current tokio runtime. Returns the handle and the node's event receiver.
+///
+/// The network's counters and gauges ([`NetworkMetrics::register`]) and libp2p's own
+/// families (`libp2p_*`: swarm, bandwidth, gossipsub, identify, kad, relay, DCUtR) are added
+/// to `registry`.
 pub async fn spawn(
     keypair: Keypair,
     config: NetworkConfig,
+    registry: &mut Registry,
 ) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>), Error> {
     let peer_id = PeerId::from(keypair.public());
     let setup = |err: &dyn std::fmt::Display| Error::Setup {
@@ -125,6 +135,7 @@ pub async fn spawn(
         .with_quic()
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .map_err(|err| setup(&err))?
+        .with_bandwidth_metrics(registry)
         .with_behaviour(|key, relay_client| {
             Behaviour::new(key, relay_client, &config).map_err(Box::from)
         })
@@ -215,6 +226,8 @@ pub async fn spawn(
     let (command_tx, command_rx) = mpsc::channel(config.command_queue.max(1));
     let (event_tx, event_rx) = mpsc::channel(config.event_queue.max(1));
     let metrics = Arc::new(NetworkMetrics::default());
+    metrics.register(registry);
+    let libp2p = Libp2pMetrics::new(registry);
     let event_loop = EventLoop {
         swarm,
         gossip_buckets: PeerBuckets::new(config.gossip_rate),
@@ -223,6 +236,7 @@ pub async fn spawn(
         commands: command_rx,
         events: event_tx,
         metrics: metrics.clone(),
+        libp2p,
         outbound: HashMap::new(),
         inbound: HashMap::new(),
         connections: HashMap::new(),
@@ -596,7 +610,22 @@ impl EventLoop {
         }
     }
 
+    /// Feeds libp2p-metrics: the swarm's events, and the events of the behaviours it has
+    /// recorders for.
+    fn record(&self, event: &SwarmEvent<BehaviourEvent>) {
+        self.libp2p.record(event);
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.libp2p.record(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => self.libp2p.record(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.libp2p.record(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(event)) => self.libp2p.record(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(event)) => self.libp2p.record(event),
+            _ => {}
+        }
+    }
+
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        self.record(&event);
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossipsub(event),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => {

@@ -60,6 +60,8 @@ pub use config::{
 pub use error::Error;
 pub use event_loop::{spawn, with_peer};
 pub use metrics::{NetworkMetrics, OpenConnections};
+/// The prometheus-client registry [`spawn`] adds its metric families to.
+pub use prometheus_client::registry::Registry;
 pub use rate_limit::{PeerBuckets, RateLimit, TokenBucket};
 pub use reach::{Reachability, RelaySlot, SlotOrigin};
 

@@ -273,7 +273,7 @@ fn single_thread_figures(count: usize) -> anyhow::Result<(f64, f64, f64)> {
     let replay = replay_started.elapsed();
     eprintln!(
         "(ingest: {} duplicates dropped at {:.1} µs each; book holds {})",
-        NodeMetrics::get(&metrics.gossip_duplicates),
+        metrics.gossip_verdicts(Acceptance::Ignore, "duplicate"),
         replay.as_secs_f64() * 1e6 / count as f64,
         state.stats(&eth_usdc_id()).map_or(0, |stats| stats.visible),
     );

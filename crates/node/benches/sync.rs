@@ -67,6 +67,7 @@ async fn spawn(config: NodeConfig) -> anyhow::Result<NodeHandle> {
         Keypair::generate_ed25519(),
         Arc::new(SystemClock),
         now_ms(),
+        &mut dex_node::Registry::default(),
     )
     .await?)
 }

@@ -14,9 +14,9 @@ use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
 use tracing::{Instrument, debug, debug_span, error, info, info_span, warn};
 
 use crate::{
-    Action, BookRevisions, BookSnapshot, ChainBatch, Clock, Command, Decision, Error, GOSSIP_BATCH,
-    Ingest, NodeConfig, NodeEvent, NodeHandle, NodeMetrics, NodeState, PageMeta, PlaceOrder, Ready,
-    Reply, StoreOp,
+    Action, BookRevisions, BookSnapshot, ChainBatch, ChainCall, Clock, Command, Decision, Error,
+    GOSSIP_BATCH, Ingest, NodeConfig, NodeEvent, NodeHandle, NodeMetrics, NodeState, PageMeta,
+    PlaceOrder, Ready, Registry, Reply, StoreOp,
     chains::{BalanceWatch, ChainReport, Chains, spawn_watcher},
 };
 
@@ -93,19 +93,25 @@ struct Actor {
 
 /// Starts a node: its network (listening, bootstrap dialed), its topic subscriptions and
 /// its actor task on the current tokio runtime. `hash_seed` seeds the books' hashers.
+///
+/// The node's counters and families ([`NodeMetrics::register`]) and its network's
+/// ([`dex_network::spawn`]) are added to `registry`.
 pub async fn spawn(
     config: NodeConfig,
     keypair: Keypair,
     clock: Arc<dyn Clock>,
     hash_seed: u64,
+    registry: &mut Registry,
 ) -> Result<NodeHandle, Error> {
     // The database first: a node that cannot open it must not start trading blind.
     let store = match &config.settlement {
         Some(settlement) => Some(Store::open(&settlement.database)?),
         None => None,
     };
-    let (network, network_events) = dex_network::spawn(keypair, config.network.clone()).await?;
+    let (network, network_events) =
+        dex_network::spawn(keypair, config.network.clone(), registry).await?;
     let metrics = Arc::new(NodeMetrics::default());
+    metrics.register(registry);
     let mut state = NodeState::new(&config, network.peer_id(), hash_seed, metrics.clone());
     for topic in state.topics() {
         network.subscribe(topic).await?;
@@ -173,6 +179,7 @@ pub async fn spawn(
                     nudge,
                     clock: clock.clone(),
                 },
+                metrics.clone(),
             );
         }
     }
@@ -926,6 +933,7 @@ impl Actor {
                 self.perform(decision).await;
             }
             ChainReport::Tx {
+                chain_id,
                 swap_id,
                 what,
                 result,
@@ -933,6 +941,7 @@ impl Actor {
                 self.chains.done(&swap_id, what);
                 if result.is_err() {
                     NodeMetrics::inc(&self.metrics.chain_tx_failed);
+                    self.metrics.chain_error(chain_id, ChainCall::Transaction);
                 }
                 self.refresh_balances();
                 // The swap learns the effect from the chain scan; a failure is retried by it.

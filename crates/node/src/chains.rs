@@ -17,7 +17,7 @@ use dex_swap::{Action as SwapAction, SwapId};
 use tokio::sync::{Notify, mpsc};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::{ChainConfig, Clock, state::BalanceReading};
+use crate::{ChainCall, ChainConfig, Clock, NodeMetrics, state::BalanceReading};
 
 /// What a chain's balance reader needs: the assets on the chain, how often to read, the
 /// actor's nudge for an early reading, and the node's clock (readings are stamped with it).
@@ -53,6 +53,7 @@ pub(crate) enum ChainReport {
     Unreachable { chain_id: u64, error: String },
     /// A transaction a swap asked for ended.
     Tx {
+        chain_id: u64,
         swap_id: SwapId,
         what: &'static str,
         result: Result<TxOutcome, ChainError>,
@@ -67,9 +68,10 @@ pub(crate) fn spawn_watcher(
     cursor: Option<ScanCursor>,
     reports: mpsc::Sender<ChainReport>,
     balances: BalanceWatch,
+    metrics: Arc<NodeMetrics>,
 ) {
     let span = info_span!("chain", chain_id = config.chain_id);
-    tokio::spawn(watch(config, traders, cursor, reports, balances).instrument(span));
+    tokio::spawn(watch(config, traders, cursor, reports, balances, metrics).instrument(span));
 }
 
 /// Reads every (trader, token) balance on the chain of `client`, and the fee per gas.
@@ -109,6 +111,7 @@ async fn refresh_balances(
     owners: Vec<Address>,
     watch: BalanceWatch,
     reports: mpsc::Sender<ChainReport>,
+    metrics: Arc<NodeMetrics>,
 ) {
     loop {
         tokio::select! {
@@ -129,7 +132,10 @@ async fn refresh_balances(
                     return;
                 }
             }
-            Err(err) => debug!(%err, "balance reading failed; the last one stands"),
+            Err(err) => {
+                metrics.chain_error(chain_id, ChainCall::Balance);
+                debug!(%err, "balance reading failed; the last one stands");
+            }
         }
     }
 }
@@ -154,6 +160,7 @@ async fn watch(
     cursor: Option<ScanCursor>,
     reports: mpsc::Sender<ChainReport>,
     balances: BalanceWatch,
+    metrics: Arc<NodeMetrics>,
 ) {
     let chain_id = config.chain_id;
     let owners: Vec<Address> = traders.iter().map(TraderKey::address).collect();
@@ -166,13 +173,17 @@ async fn watch(
             Ok(htlcs) => match htlcs.values().next().cloned() {
                 Some(scanner) => read_balances(scanner.chain(), &owners, &balances)
                     .await
+                    .inspect_err(|_| metrics.chain_error(chain_id, ChainCall::Balance))
                     .map(|readings| (scanner, htlcs, readings)),
                 None => {
                     warn!("no trader key: nothing to settle on this chain");
                     return;
                 }
             },
-            Err(err) => Err(err),
+            Err(err) => {
+                metrics.chain_error(chain_id, ChainCall::Connect);
+                Err(err)
+            }
         };
         match connected {
             Ok((scanner, htlcs, (readings, max_fee_per_gas))) => {
@@ -202,6 +213,7 @@ async fn watch(
                         owners.clone(),
                         balances,
                         reports.clone(),
+                        metrics.clone(),
                     )
                     .in_current_span(),
                 );
@@ -248,6 +260,7 @@ async fn watch(
                 }
             }
             Err(err) => {
+                metrics.chain_error(chain_id, ChainCall::Scan);
                 if !failing {
                     warn!(%err, "chain scan failed; retrying");
                     failing = true;
@@ -364,6 +377,7 @@ impl Chains {
                 }
                 let _ = reports
                     .send(ChainReport::Tx {
+                        chain_id,
                         swap_id,
                         what,
                         result,

@@ -54,6 +54,7 @@ pub use config::{
     CapsConfig, ChainConfig, CrashHook, DEFAULT_GAS_RESERVE, LivenessConfig, NodeConfig,
     SettlementConfig, SyncConfig, TimingProblem,
 };
+pub use dex_network::Registry;
 /// The settlement records a node reads back (own orders, swaps, trades).
 pub use dex_store::{
     ClientOrder, Fill, LogEntry, OrderStatus as OwnOrderStatus, OwnOrder, SwapLogRow, SwapRecord,
@@ -62,7 +63,7 @@ pub use dex_store::{
 pub use dex_swap::Swap;
 pub use error::Error;
 pub use ingest::{GOSSIP_BATCH, GossipMeta, Ingest, PageMeta, QUEUE_PER_THREAD, Ready};
-pub use metrics::NodeMetrics;
+pub use metrics::{ChainCall, NodeMetrics};
 pub use state::{
     Action, Balance, BalanceReading, BookStats, ChainBatch, Counterparty, CounterpartyRecord,
     DEFAULT_EXPIRY_MS, Decision, NodeEvent, NodeState, OwnOrderEvent, PlaceOrder, StoreOp,

@@ -534,7 +534,8 @@ impl NodeState {
         now: UnixMillis,
     ) -> (Acceptance, Decision) {
         let Some(decoded) = decoded else {
-            NodeMetrics::inc(&self.metrics.gossip_ignored);
+            self.metrics
+                .gossip_verdict(Acceptance::Ignore, "not_verified");
             return (Acceptance::Ignore, Decision::default());
         };
         let verdict = self.judge(Some(topic), |ctx| validate_decoded(decoded, now, ctx));
@@ -548,34 +549,26 @@ impl NodeState {
         now: UnixMillis,
     ) -> (Acceptance, Decision) {
         let mut decision = Decision::default();
-        let acceptance = match verdict {
+        let (acceptance, reason) = match verdict {
             Verdict::Accept(message) => match self.apply(message, source, now, &mut decision) {
-                Ok(()) => Acceptance::Accept,
+                Ok(()) => (Acceptance::Accept, "accepted"),
                 Err(err) => {
                     // Valid but refused by a cap: do not forward what we do not keep.
                     debug!(%err, "accepted message refused by the book");
                     NodeMetrics::inc(&self.metrics.orders_refused);
-                    Acceptance::Ignore
+                    (Acceptance::Ignore, "book_refused")
                 }
             },
             Verdict::Reject(err) => {
                 debug!(%err, "gossip rejected");
-                Acceptance::Reject
+                (Acceptance::Reject, err.label())
             }
             Verdict::Ignore(err) => {
-                if matches!(err, dex_protocol::Error::DuplicateOrder { .. }) {
-                    NodeMetrics::inc(&self.metrics.gossip_duplicates);
-                }
                 debug!(%err, "gossip ignored");
-                Acceptance::Ignore
+                (Acceptance::Ignore, err.label())
             }
         };
-        let counter = match acceptance {
-            Acceptance::Accept => &self.metrics.gossip_accepted,
-            Acceptance::Reject => &self.metrics.gossip_rejected,
-            Acceptance::Ignore => &self.metrics.gossip_ignored,
-        };
-        NodeMetrics::inc(counter);
+        self.metrics.gossip_verdict(acceptance, reason);
         (acceptance, decision)
     }
 

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use dex_network::{
     Keypair, Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, PeerView, with_peer,
 };
-use dex_node::{Clock, NodeConfig, NodeHandle, SystemClock};
+use dex_node::{Clock, NodeConfig, NodeHandle, Registry, SystemClock};
 use dex_primitives::{B256, MarketId, OrderId, TraderKey, UnixMillis};
 
 use crate::{HOUR_MS, OrderBuilder, eth_usdc_id, markets, trader, wait_for};
@@ -119,6 +119,9 @@ pub struct TestNode {
     pub trader: TraderKey,
     /// Its current listen address with `/p2p/<peer id>`.
     pub address: Multiaddr,
+    /// The metric families of its current run (the node's, its network's and libp2p's),
+    /// as dexd's `/metrics` serves them.
+    pub registry: Arc<Registry>,
 }
 
 /// N nodes in one process.
@@ -133,9 +136,11 @@ pub struct TestNetwork {
 async fn start_node(
     keypair: Keypair,
     config: NodeConfig,
-) -> anyhow::Result<(NodeHandle, Multiaddr)> {
+) -> anyhow::Result<(NodeHandle, Multiaddr, Arc<Registry>)> {
     let seed = now_ms();
-    let handle = dex_node::spawn(config, keypair, Arc::new(SystemClock), seed).await?;
+    let mut registry = Registry::default();
+    let handle =
+        dex_node::spawn(config, keypair, Arc::new(SystemClock), seed, &mut registry).await?;
     let address = handle
         .network()
         .listen_addrs()
@@ -144,7 +149,7 @@ async fn start_node(
         .next()
         .context("node has no listen address")?;
     let address = with_peer(address, handle.peer_id());
-    Ok((handle, address))
+    Ok((handle, address, Arc::new(registry)))
 }
 
 impl TestNetwork {
@@ -170,7 +175,7 @@ impl TestNetwork {
                 .cloned()
                 .context("test nodes have a trader key")?;
             let keypair = Keypair::generate_ed25519();
-            let (handle, address) = start_node(keypair.clone(), config.clone()).await?;
+            let (handle, address, registry) = start_node(keypair.clone(), config.clone()).await?;
             nodes.push(TestNode {
                 peer_id: handle.peer_id(),
                 handle: Some(handle),
@@ -178,6 +183,7 @@ impl TestNetwork {
                 config,
                 trader,
                 address,
+                registry,
             });
         }
         let edges = topology.edges(n);
@@ -308,9 +314,11 @@ impl TestNetwork {
         if node.handle.is_some() {
             bail!("node {index} is running");
         }
-        let (handle, address) = start_node(node.keypair.clone(), node.config.clone()).await?;
+        let (handle, address, registry) =
+            start_node(node.keypair.clone(), node.config.clone()).await?;
         self.nodes[index].handle = Some(handle);
         self.nodes[index].address = address;
+        self.nodes[index].registry = registry;
         let edges: Vec<(usize, usize)> = self
             .edges
             .iter()
@@ -367,8 +375,12 @@ impl RawNetwork {
             addresses: Vec::new(),
         };
         for _ in 0..n {
-            let (handle, events) =
-                dex_network::spawn(Keypair::generate_ed25519(), config.clone()).await?;
+            let (handle, events) = dex_network::spawn(
+                Keypair::generate_ed25519(),
+                config.clone(),
+                &mut dex_network::Registry::default(),
+            )
+            .await?;
             for topic in topics {
                 handle.subscribe(topic.clone()).await?;
             }

@@ -9,6 +9,8 @@ use std::sync::LazyLock;
 pub mod anvil;
 #[cfg(feature = "harness")]
 pub mod harness;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod wait;
 
 pub use wait::{WaitError, wait_for, wait_for_blocking};

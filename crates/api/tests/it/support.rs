@@ -8,7 +8,7 @@ use axum::{
     http::{Method, Request, header},
 };
 use dex_api::{ApiConfig, ApiState, NodeContext, types::Problem};
-use dex_node::NodeHandle;
+use dex_node::{NodeHandle, Registry};
 use dex_primitives::{B256, Lots, Order, Side, SignedOrder, Ticks, TraderKey};
 use dex_test_utils::harness::{TestNetwork, Topology, now_ms};
 use serde_json::Value;
@@ -86,7 +86,10 @@ impl Api {
                 };
                 let mut api = ApiConfig::new(TOKEN);
                 tweak(&mut api);
-                let router = dex_api::router(ApiState::new(node, context, api));
+                // The node's families stay in the harness's registry; /metrics here
+                // serves the API's own.
+                let state = ApiState::new(node, context, api, Registry::default());
+                let router = dex_api::router(state);
                 Api {
                     network: network.clone(),
                     index,

@@ -148,13 +148,37 @@ fn an_order_placed_on_one_node_is_booked_streamed_and_cancelled_on_another() {
         ),
         1.0
     );
-    assert!(b.metric("dex_node_gossip_accepted_total", "") >= 2.0);
+    assert!(
+        b.metric(
+            "dex_node_gossip_verdicts_total",
+            r#"verdict="accept",reason="accepted""#
+        ) >= 2.0
+    );
     assert!(a.metric("dex_peers", "") >= 1.0);
     assert_eq!(
         a.metric("dex_book_orders", r#"market="ETH/USDC",state="visible""#),
         0.0
     );
     assert_eq!(b.metric("dex_api_ws_connections", ""), 1.0);
+    // Requests that match no route count under `unmatched`.
+    assert_eq!(a.get("/nowhere").status, 404);
+    assert_eq!(
+        a.metric(
+            "dex_api_requests_total",
+            r#"route="unmatched",status="404""#
+        ),
+        1.0
+    );
+    // OpenMetrics text, with libp2p's own families beside ours: the connection between the
+    // two nodes, and B's gossip received from A.
+    assert_eq!(
+        a.get("/metrics").content_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(a.metric("libp2p_swarm_connections_established_total", "") >= 1.0);
+    assert!(b.metric("libp2p_gossipsub_messages_total", "") >= 1.0);
+    assert!(a.metric("libp2p_identify_received_total", "") >= 1.0);
+    assert!(a.metric("libp2p_bandwidth_bytes_total", "") > 0.0);
 }
 
 /// The problem types, auth, limits and the OpenAPI document are tested in process
@@ -208,6 +232,23 @@ scan_confirmations = 1
     assert_eq!(answer.status, 503, "{}", answer.text);
     assert_eq!(answer.problem().slug(), "chain-unavailable");
     assert!(node.book().is_empty());
+    // Each refusal counted by its route and status, and the failed connections by chain.
+    for route in ["/v1/orders", "/v1/orders/signed"] {
+        assert_eq!(
+            node.metric(
+                "dex_api_requests_total",
+                &format!(r#"route="{route}",status="503""#)
+            ),
+            1.0,
+            "{route}"
+        );
+    }
+    for chain in ["31337", "31338"] {
+        wait_for("a failed connection counted", || {
+            let labels = format!(r#"chain="{chain}",call="connect""#);
+            (node.metric("dex_chain_rpc_errors_total", &labels) >= 1.0).then_some(())
+        });
+    }
 }
 
 /// Sends `GET path` with the given `Host` over a plain socket (an HTTP client sets its own
@@ -392,20 +433,12 @@ fn a_node_known_only_through_a_relay_is_reached_and_reported_relayed() {
         serde_json::json!([format!("{relay_addr}/p2p-circuit/p2p/{b_peer}")]),
         "{peer}"
     );
-    let metrics = a.get("/metrics").text;
-    assert!(metrics.contains("dex_peers_relayed 1"), "{metrics}");
-    assert!(
-        metrics.contains("dex_network_connections_relayed_total 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("dex_connections{kind=\"relayed\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("dex_network_hole_punch_attempts_total 0"),
-        "{metrics}"
-    );
+    let metrics = a.scrape();
+    let value = |name: &str, labels: &str| crate::prometheus::value(&metrics, name, labels);
+    assert_eq!(value("dex_peers_relayed", ""), 1.0);
+    assert_eq!(value("dex_network_connections_relayed_total", ""), 1.0);
+    assert_eq!(value("dex_connections", r#"kind="relayed""#), 1.0);
+    assert_eq!(value("dex_network_hole_punch_attempts_total", ""), 0.0);
     // The relay itself is a direct peer of B.
     let relay_peer = relay.info().peer_id;
     let direct = wait_for("the relay among B's peers", || {

@@ -400,15 +400,16 @@ impl Dexd {
             .digest
     }
 
-    /// A metric's value, summed over the series whose labels contain `labels`.
+    /// A metric's value, summed over the series whose labels include `labels`
+    /// (`key="value",...`).
     pub(crate) fn metric(&self, name: &str, labels: &str) -> f64 {
+        crate::prometheus::value(&self.scrape(), name, labels)
+    }
+
+    /// `/metrics`, parsed.
+    pub(crate) fn scrape(&self) -> crate::prometheus::Scrape {
         let text = self.within(|client| client.metrics()).expect("the metrics");
         crate::prometheus::parse(&text)
-            .expect("the metrics parse")
-            .iter()
-            .filter(|sample| sample.name == name && sample.labels.contains(labels))
-            .map(|sample| sample.value)
-            .sum()
     }
 }
 

@@ -7,6 +7,7 @@ use std::{
 };
 
 use dex_api::types::{PlaceOrderRequest, SideName, TimeInForce};
+use dex_test_utils::metrics::Scrape;
 use nix::sys::signal::Signal;
 
 use crate::harness::{DEADLINE, Exchange, PriceServer, bot_config, ladder, wait_until};
@@ -62,9 +63,24 @@ fn order(
     }
 }
 
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+/// The value of one series of the bot's `/metrics`, read with an OpenMetrics parser:
+/// `series` is a sample name with, optionally, the labels it must have
+/// (`dex_mm_halts_total{cause="api"}`).
+fn metric(text: &str, series: &str) -> Option<f64> {
+    let (name, labels) = match series.split_once('{') {
+        Some((name, labels)) => (name, labels.trim_end_matches('}')),
+        None => (series, ""),
+    };
+    let wanted: Vec<(&str, &str)> = labels
+        .split(',')
+        .filter(|pair| !pair.is_empty())
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            Some((key, value.trim_matches('"')))
+        })
+        .collect();
+    let scrape = Scrape::parse(text).unwrap_or_else(|err| panic!("{err}"));
+    scrape.series(name, &wanted).first().copied()
 }
 
 fn bot_metrics(exchange: &Exchange, bot: &str) -> String {

@@ -20,7 +20,12 @@ pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
 pub(crate) async fn start(
     config: NetworkConfig,
 ) -> anyhow::Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>)> {
-    Ok(dex_network::spawn(Keypair::generate_ed25519(), config).await?)
+    Ok(dex_network::spawn(
+        Keypair::generate_ed25519(),
+        config,
+        &mut dex_network::Registry::default(),
+    )
+    .await?)
 }
 
 /// `node`'s first listen address, with its `/p2p/<peer id>`.

@@ -1,8 +1,7 @@
 use std::time::{Duration, Instant};
 
 use dex_book::OrderStatus;
-use dex_network::{NetworkMetrics, with_peer};
-use dex_node::NodeMetrics;
+use dex_network::{Acceptance, NetworkMetrics, with_peer};
 use dex_primitives::Signature;
 use dex_protocol::{GossipMessage, MAX_GOSSIP_SIZE, WireMessage, market_topic};
 use dex_test_utils::{
@@ -11,7 +10,7 @@ use dex_test_utils::{
     trader, wait_for,
 };
 
-use crate::raw_peer;
+use crate::{raw_peer, scrape};
 
 /// An attacker connected to node 0 of a line 0 — 1 sends a badly signed order, malformed
 /// bytes and an oversized message: node 0 rejects all three, node 1 never sees them, and
@@ -51,9 +50,27 @@ async fn invalid_messages_are_rejected_not_forwarded_and_cost_score() -> anyhow:
         attacker.publish(topic.clone(), data).await?;
     }
     wait_for("three rejections at the victim", DEADLINE, || async {
-        NodeMetrics::get(&victim.metrics().gossip_rejected) == 3
+        let rejected = |reason| victim.metrics().gossip_verdicts(Acceptance::Reject, reason);
+        rejected("bad_signature") + rejected("malformed") + rejected("too_large") == 3
     })
     .await?;
+    // `/metrics` shows each rejection under its reason, once.
+    let metrics = scrape(&net.nodes[0].registry);
+    for reason in ["bad_signature", "malformed", "too_large"] {
+        assert_eq!(
+            metrics.value(
+                "dex_node_gossip_verdicts_total",
+                &[("verdict", "reject"), ("reason", reason)]
+            ),
+            1.0,
+            "{reason}"
+        );
+    }
+    assert_eq!(
+        metrics.value("dex_node_gossip_verdicts_total", &[("verdict", "reject")]),
+        3.0
+    );
+    assert_eq!(metrics.value("dex_network_gossip_rejected_total", &[]), 3.0);
     assert_eq!(
         NetworkMetrics::get(&victim.network().metrics().gossip_rejected),
         3
@@ -80,7 +97,11 @@ async fn invalid_messages_are_rejected_not_forwarded_and_cost_score() -> anyhow:
         third.order_status(id).await.ok() == Some(OrderStatus::Open)
     })
     .await?;
-    assert_eq!(NodeMetrics::get(&third.metrics().gossip_rejected), 0);
+    assert_eq!(
+        scrape(&net.nodes[1].registry)
+            .value("dex_node_gossip_verdicts_total", &[("verdict", "reject")]),
+        0.0
+    );
     attacker.shutdown().await;
     net.shutdown().await;
     Ok(())

@@ -46,8 +46,11 @@ async fn an_order_and_its_cancel_cross_a_line_of_five() -> anyhow::Result<()> {
     })
     .await?;
     assert_eq!(net.wait_converged(market, DEADLINE).await?, empty);
-    let last = net.node(4)?.metrics();
-    assert_eq!(dex_node::NodeMetrics::get(&last.gossip_rejected), 0);
+    let last = crate::scrape(&net.nodes[4].registry);
+    assert_eq!(
+        last.value("dex_node_gossip_verdicts_total", &[("verdict", "reject")]),
+        0.0
+    );
     net.shutdown().await;
     Ok(())
 }

@@ -209,6 +209,38 @@ async fn buy_settles_with_exact_balances(settled: Settled) -> anyhow::Result<()>
         assert_eq!(swaps[0].0.price, Ticks(PRICE));
     }
     assert_eq!(maker_swaps[0].0.swap_id, taker_swaps[0].0.swap_id);
+    // `/metrics`: each node's swap went through its role's phases and completed.
+    for (index, role, phases) in [
+        (0, "maker", ["makerWaiting", "makerLocking", "makerLocked"]),
+        (1, "taker", ["takerStart", "takerLocking", "takerLocked"]),
+    ] {
+        let metrics = crate::scrape(&settled.net.nodes[index].registry);
+        for phase in phases {
+            assert_eq!(
+                metrics.value("dex_node_swap_phases_total", &[("phase", phase)]),
+                1.0,
+                "{role} {phase}"
+            );
+        }
+        assert_eq!(
+            metrics.value(
+                "dex_node_swap_outcomes_total",
+                &[("role", role), ("outcome", "completed")]
+            ),
+            1.0,
+            "{role}"
+        );
+        assert_eq!(
+            metrics.value("dex_node_swap_outcomes_total", &[]),
+            1.0,
+            "{role}"
+        );
+        assert_eq!(
+            metrics.value("dex_node_swaps_started_total", &[]),
+            1.0,
+            "{role}"
+        );
+    }
 
     let end = (
         block_number(&chains.base.rpc_url)?,

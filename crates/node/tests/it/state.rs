@@ -539,7 +539,12 @@ fn replays_in_any_encoding_are_dropped_as_duplicates_even_after_a_cancel() {
             Acceptance::Ignore
         );
     }
-    assert_eq!(NodeMetrics::get(&other.metrics.gossip_duplicates), 2);
+    assert_eq!(
+        other
+            .metrics
+            .gossip_verdicts(Acceptance::Ignore, "duplicate"),
+        2
+    );
 
     // Cancelled at the maker, the cancel gossiped: a replay of the order stays out.
     let Some(id) = maker
@@ -569,7 +574,12 @@ fn replays_in_any_encoding_are_dropped_as_duplicates_even_after_a_cancel() {
         Acceptance::Ignore
     );
     assert_eq!(other.state.stats(&market).unwrap().visible, 0);
-    assert_eq!(NodeMetrics::get(&other.metrics.gossip_duplicates), 3);
+    assert_eq!(
+        other
+            .metrics
+            .gossip_verdicts(Acceptance::Ignore, "duplicate"),
+        3
+    );
 }
 
 #[test]
@@ -611,8 +621,8 @@ fn preallocation_changes_nothing_but_memory() {
     for (state, metrics) in &receivers {
         assert_eq!(state.digest(&market), digest);
         assert_eq!(state.stats(&market).unwrap().visible, 12);
-        assert_eq!(NodeMetrics::get(&metrics.gossip_accepted), 12);
-        assert_eq!(NodeMetrics::get(&metrics.gossip_duplicates), 12);
+        assert_eq!(metrics.gossip_verdicts(Acceptance::Accept, "accepted"), 12);
+        assert_eq!(metrics.gossip_verdicts(Acceptance::Ignore, "duplicate"), 12);
     }
 }
 

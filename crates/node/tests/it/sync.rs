@@ -81,6 +81,7 @@ async fn a_late_joiner_gets_5000_orders_by_sync() -> anyhow::Result<()> {
         dex_network::Keypair::generate_ed25519(),
         std::sync::Arc::new(dex_node::SystemClock),
         1,
+        &mut dex_node::Registry::default(),
     )
     .await?;
     for node in &net.nodes {

@@ -21,7 +21,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::{
     ledger::{self, Ledger, Reservation},
-    metrics::Metrics,
+    metrics::{Halt, Metrics},
     node::{ApiError, Cancelled, NodeClient},
     price::PriceSource,
     settings::Settings,
@@ -280,10 +280,7 @@ impl Bot {
         self.cycle(&mut failures);
         self.count_failures(&failures);
         let elapsed = started.elapsed();
-        self.metrics.update(|values| {
-            values.refreshes += 1;
-            values.last_refresh_seconds = elapsed.as_secs_f64();
-        });
+        self.metrics.refreshed(elapsed.as_secs_f64());
         let mut wait = self.refresh.saturating_sub(elapsed);
         // While the source fails, wake when the last price goes stale, not a refresh later.
         if let Some(price) = self.last_price {
@@ -302,7 +299,7 @@ impl Bot {
     fn api_failed(&self, failures: &mut Failures, what: &str, err: &ApiError) {
         failures.count += 1;
         failures.unreachable |= matches!(err, ApiError::Unreachable { .. });
-        self.metrics.update(|values| values.api_errors += 1);
+        self.metrics.api_errors.inc();
         warn!("{what}: {err}");
     }
 
@@ -330,10 +327,8 @@ impl Bot {
         );
         self.mode = Mode::Cooldown(until);
         self.error_streak = 0;
-        self.metrics.update(|values| {
-            values.halts_api += 1;
-            values.quoting = false;
-        });
+        self.metrics.halted(Halt::Api);
+        self.metrics.set_quoting(false);
         let mut ignored = Failures::default();
         self.cancel_all(&mut ignored);
     }
@@ -346,7 +341,7 @@ impl Bot {
                 Ok(outcome) => {
                     self.forget(id);
                     if outcome == Cancelled::Now {
-                        self.metrics.update(|values| values.orders_cancelled += 1);
+                        self.metrics.orders_cancelled.inc();
                         info!(order = %id, "cancelled");
                     }
                 }
@@ -389,13 +384,12 @@ impl Bot {
                 Mode::Quoting => info!(market = %self.market_name, "quoting again"),
                 Mode::Halted(reason) => {
                     warn!(market = %self.market_name, %reason, "halted: cancelling every quote");
-                    self.metrics.update(|values| values.halts_inputs += 1);
+                    self.metrics.halted(Halt::Inputs);
                 }
                 Mode::Starting | Mode::Cooldown(_) => {}
             }
         }
-        self.metrics
-            .update(|values| values.quoting = mode == Mode::Quoting);
+        self.metrics.set_quoting(mode == Mode::Quoting);
         self.mode = mode;
     }
 
@@ -403,12 +397,11 @@ impl Bot {
         match self.source.fetch(&self.node, now_ms) {
             Ok(price) => {
                 self.last_price = Some(price);
-                self.metrics.update(|values| {
-                    values.reference_price = price.price.to_string().parse().ok();
-                });
+                self.metrics
+                    .set_reference_price(price.price.to_string().parse().unwrap_or(f64::NAN));
             }
             Err(err) => {
-                self.metrics.update(|values| values.price_failures += 1);
+                self.metrics.price_failures.inc();
                 let age = self
                     .last_price
                     .map(|price| now_ms().saturating_sub(price.observed_at));
@@ -422,8 +415,7 @@ impl Bot {
         let now = now_ms();
         if let Some(price) = self.last_price {
             let age = now.saturating_sub(price.observed_at) as f64 / 1000.0;
-            self.metrics
-                .update(|values| values.price_age_seconds = Some(age));
+            self.metrics.set_price_age(age);
         }
 
         if let Mode::Cooldown(until) = self.mode {
@@ -482,10 +474,7 @@ impl Bot {
         self.log(&decision, &expiring);
         self.execute(&expiring, Some(&decision), failures);
         let (bids, asks) = count_sides(&decision);
-        self.metrics.update(|values| {
-            values.live_bids = bids;
-            values.live_asks = asks;
-        });
+        self.metrics.set_live_orders(bids, asks);
     }
 
     /// Updates the record from the open orders: closed orders are forgotten, and placements
@@ -544,7 +533,7 @@ impl Bot {
         self.remaining.remove(&id);
         match self.node.order(id) {
             Ok(order) if order.status == "filled" => {
-                self.metrics.update(|values| values.fills += 1);
+                self.metrics.fills.inc();
                 info!(order = %id, side = order.side.as_str(), price = %order.price, quantity = %order.quantity, "a quote was filled");
             }
             Ok(order) => {
@@ -578,18 +567,16 @@ impl Bot {
                     .parse()
                     .unwrap_or(f64::NAN)
             };
-            self.metrics.update(|values| {
-                values.inventory_base = total(node.base);
-                values.inventory_quote = total(node.quote);
-            });
+            self.metrics
+                .set_inventory(total(node.base), total(node.quote));
             return Ok(node);
         };
         let (base, quote) = ledger.totals();
         let own = ledger.inventory(reservations);
-        self.metrics.update(|values| {
-            values.inventory_base = base.to_string().parse().unwrap_or(f64::NAN);
-            values.inventory_quote = quote.to_string().parse().unwrap_or(f64::NAN);
-        });
+        self.metrics.set_inventory(
+            base.to_string().parse().unwrap_or(f64::NAN),
+            quote.to_string().parse().unwrap_or(f64::NAN),
+        );
         Ok(ledger::within_node(own, &node))
     }
 
@@ -638,10 +625,7 @@ impl Bot {
         expiring.extend_from_slice(live);
         self.set_mode(Mode::Halted(reason));
         self.execute(&expiring, None, failures);
-        self.metrics.update(|values| {
-            values.live_bids = 0;
-            values.live_asks = 0;
-        });
+        self.metrics.set_live_orders(0, 0);
     }
 
     fn live_order(&self, view: &OwnOrderView) -> Option<(LiveOrder, Reservation)> {
@@ -741,7 +725,7 @@ impl Bot {
                 Ok(outcome) => {
                     self.forget(id);
                     if outcome == Cancelled::Now {
-                        self.metrics.update(|values| values.orders_cancelled += 1);
+                        self.metrics.orders_cancelled.inc();
                     }
                 }
                 Err(err) => {
@@ -797,7 +781,7 @@ impl Bot {
                 Ok(view) => {
                     self.owned.orders.insert(view.order_id);
                     self.placed.insert(view.order_id);
-                    self.metrics.update(|values| values.orders_placed += 1);
+                    self.metrics.orders_placed.inc();
                     debug!(order = %view.order_id, side = request.side.as_str(), price = %request.price, quantity = %request.quantity, status = %view.status, "placed");
                 }
                 Err(err) => {

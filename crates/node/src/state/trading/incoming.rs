@@ -359,7 +359,9 @@ impl NodeState {
             return Err(TakeRefusal::new(RejectReason::Other, "settlement off"));
         };
         trading.incoming.count(taker, now);
+        let phase = super::phase_name(&swap);
         trading.swaps.open(record, swap, peer, decision);
+        self.metrics.swap_phase(phase);
         info!(%swap_id, maker_order = %maker_order.id(), %peer, quantity = quantity.0, price = price.0, "take accepted; quantity reserved");
         NodeMetrics::inc(&self.metrics.swaps_started);
         self.feed_known_times(swap_id, now, decision);

@@ -415,6 +415,7 @@ impl NodeState {
         };
         info!(swap_id = %accept.swap_id, order = %take.own_order, quantity = take.quantity.0, "take accepted; swap starts");
         NodeMetrics::inc(&self.metrics.swaps_started);
+        self.metrics.swap_phase(super::phase_name(&swap));
         trading.swaps.open(record, swap, take.peer, decision);
         if let Some(own) = trading.own.get_mut(&take.own_order) {
             own.in_flight = own.in_flight.saturating_sub(take.quantity);

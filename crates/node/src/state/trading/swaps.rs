@@ -37,6 +37,9 @@ pub(super) struct Step {
     pub(super) newly_reorged: bool,
     /// Its own lock is on chain.
     pub(super) own_locked: bool,
+    /// The phase it entered ([`phase_name`]; not `finished`: outcomes are counted apart), if it moved to
+    /// another one.
+    pub(super) entered: Option<&'static str>,
 }
 
 /// The node's swaps in progress, and what every swap it ever had left behind: the
@@ -135,6 +138,7 @@ impl Swaps {
         const LEGS: [Leg; 2] = [Leg::Taker, Leg::Maker];
         let entry = self.entries.get_mut(swap_id)?;
         let before_phase = entry.swap.phase().clone();
+        let before_name = phase_name(&entry.swap);
         let before_reorged = entry.swap.counter_lock_reorged();
         let before_locks = LEGS.map(|leg| entry.swap.lock(leg).cloned());
         let actions = entry.swap.handle(event, now);
@@ -154,6 +158,8 @@ impl Swaps {
             changed,
             newly_reorged: !before_reorged && entry.swap.counter_lock_reorged(),
             own_locked: entry.swap.lock(Leg::of(entry.swap.params().role)).is_some(),
+            entered: Some(phase_name(&entry.swap))
+                .filter(|name| *name != before_name && *name != "finished"),
         })
     }
 
@@ -300,6 +306,9 @@ impl NodeState {
             );
             NodeMetrics::inc(&self.metrics.swaps_reorged);
         }
+        if let Some(phase) = step.entered {
+            self.metrics.swap_phase(phase);
+        }
         if step.own_locked {
             trading.ledger.locks_seen_once(swap_id, now);
         }
@@ -413,10 +422,21 @@ impl NodeState {
         trading.ledger.forget_swap(&swap_id);
         self.record_counterparty(&entry.swap, entry.peer, &outcome, now);
         let record = entry.record;
+        let role = match entry.swap.params().role {
+            Role::Taker => "taker",
+            Role::Maker => "maker",
+        };
+        // The outcome names the API shows.
+        let outcome_name = match &outcome {
+            Outcome::Completed => "completed",
+            Outcome::Refunded => "refunded",
+            Outcome::NotLocked => "notLocked",
+            Outcome::Failed { .. } => "failed",
+        };
+        self.metrics.swap_outcome(role, outcome_name);
         match &outcome {
             Outcome::Completed => {
                 info!(%swap_id, quantity = record.quantity.0, price = record.price.0, "swap completed");
-                NodeMetrics::inc(&self.metrics.swaps_completed);
                 let taker_side = match entry.swap.params().role {
                     Role::Taker => record.side,
                     Role::Maker => record.side.opposite(),
@@ -440,11 +460,9 @@ impl NodeState {
             }
             Outcome::Failed { reason } => {
                 warn!(%swap_id, %reason, "swap failed; an operator should look at it");
-                NodeMetrics::inc(&self.metrics.swaps_failed);
             }
             other => {
                 info!(%swap_id, outcome = ?other, "swap ended without a trade");
-                NodeMetrics::inc(&self.metrics.swaps_unwound);
             }
         }
         let committed = self
