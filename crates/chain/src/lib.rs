@@ -9,6 +9,11 @@
 //!   claim's secret by id, scan events from a stored [`ScanCursor`], reorgs included.
 //! - [`ChainError`]: every failure, HTLC rejections decoded into [`HtlcError`].
 //!
+//! Feature `test-token` (off by default; the tests, the devnet and their dev-dependencies
+//! turn it on): the test ERC-20 `TestToken` (bindings with its bytecode,
+//! `ChainClient::deploy_test_token`, `ChainClient::mint_test_token`, the decoding of its
+//! errors). Production builds (dexd, the node) carry none of it.
+//!
 //! The contract stores one slot per swap (a commitment to the lock's parameters plus its
 //! state), so `claim`/`refund` take the full [`LockParams`]; see `contracts/Htlc.sol`.
 //!
@@ -102,7 +107,9 @@ mod scanner;
 mod types;
 
 pub use client::{ChainClient, ClientConfig, HtlcClient};
-pub use contracts::{Htlc, IErc20, TestToken};
+#[cfg(feature = "test-token")]
+pub use contracts::TestToken;
+pub use contracts::{Htlc, IErc20};
 pub use error::{ChainError, HtlcError};
 pub use types::{
     BlockRef, ChainEvent, Deployment, HTLC_GAS, HtlcEvent, HtlcGas, LockId, LockInfo, LockOutcome,

@@ -7,13 +7,14 @@
 //! - `tx`: the transaction lifecycle: nonces, estimation, signing, sending, re-sending with
 //!   fee bumps, receipts, confirmations and revert decoding;
 //! - `htlc`: the HTLC client: lock, claim and refund, lock reads and event decoding;
-//! - `test_token`: deploying and minting the test ERC-20.
+//! - `test_token`: deploying and minting the test ERC-20 (feature `test-token`).
 //!
 //! How transactions are sent, followed and re-sent, and the one-client-per-key constraint,
 //! are described in the crate docs (# Transactions).
 
 mod htlc;
 mod reads;
+#[cfg(feature = "test-token")]
 mod test_token;
 mod tx;
 

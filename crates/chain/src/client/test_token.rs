@@ -1,4 +1,5 @@
-//! The test ERC-20 (`TestToken`): deployed and minted by tests and the devnet.
+//! The test ERC-20 (`TestToken`): deployed and minted by tests and the devnet, built only
+//! with the `test-token` feature.
 
 use alloy_primitives::{Address, U256};
 use alloy_sol_types::{SolCall, SolConstructor};
