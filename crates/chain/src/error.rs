@@ -167,6 +167,23 @@ pub enum ChainError {
         /// Why.
         reason: String,
     },
+    /// The chain's event loop is not running (stopped, or its owner dropped every handle).
+    #[error("the chain event loop is not running")]
+    Stopped,
+    /// The chain's event loop is not connected to the chain (yet, or any more).
+    #[error("chain {chain_id} is not connected")]
+    NotConnected {
+        /// The chain.
+        chain_id: u64,
+    },
+    /// The chain's event loop holds no key for the account that must send a transaction.
+    #[error("no trader key for {account} on chain {chain_id}")]
+    NoSigner {
+        /// The chain.
+        chain_id: u64,
+        /// The account that would have to sign.
+        account: Address,
+    },
     /// The operating system's random source failed.
     #[error("random source failed: {reason}")]
     Randomness {

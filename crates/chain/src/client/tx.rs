@@ -369,7 +369,8 @@ impl ChainClient {
         hashes
     }
 
-    fn snapshot(&self, sent: &SentTx) -> SentTx {
+    /// `sent` with every version of it this client has sent since.
+    pub(crate) fn snapshot(&self, sent: &SentTx) -> SentTx {
         SentTx {
             tx_hashes: self.known_hashes(sent),
             ..sent.clone()
@@ -428,32 +429,12 @@ impl ChainClient {
         let deadline = Instant::now() + timeout;
         let mut polls_without_receipt = 0;
         loop {
-            let mined_nonce = self.mined_nonce().await?;
-            if mined_nonce > sent.nonce {
-                if let Some(receipt) = self.newest_receipt(&self.known_hashes(sent)).await? {
-                    self.outbox().finish(sent.nonce);
-                    debug!(
-                        chain_id = self.inner.chain_id,
-                        what,
-                        tx_hash = %receipt.transaction_hash,
-                        nonce = sent.nonce,
-                        gas_used = receipt.gas_used(),
-                        success = receipt.status(),
-                        "transaction mined"
-                    );
-                    return Ok(receipt);
-                }
-                polls_without_receipt += 1;
-                if polls_without_receipt > RECEIPT_GRACE_POLLS {
-                    let sent = self.snapshot(sent);
-                    self.outbox().finish(sent.nonce);
-                    return Err(ChainError::TxGone {
-                        sent,
-                        nonce_used: true,
-                    });
-                }
+            if let Some(receipt) = self
+                .poll_mined(sent, what, &mut polls_without_receipt)
+                .await?
+            {
+                return Ok(receipt);
             }
-            self.resend_due(sent.nonce, mined_nonce).await;
             if Instant::now() >= deadline {
                 return Err(ChainError::NotMined {
                     what: what.to_owned(),
@@ -463,6 +444,46 @@ impl ChainClient {
             }
             tokio::time::sleep(self.inner.config.poll_interval).await;
         }
+    }
+
+    /// One round of waiting for `sent`: its receipt if a version of it is mined (successful
+    /// or not); otherwise re-sends it, and the transactions before it, when due, and
+    /// returns `None`. `polls_without_receipt` carries, from round to round, how often its
+    /// nonce was seen used without a receipt of any of its versions: past
+    /// [`RECEIPT_GRACE_POLLS`] another transaction took the nonce ([`ChainError::TxGone`]).
+    pub(crate) async fn poll_mined(
+        &self,
+        sent: &SentTx,
+        what: &str,
+        polls_without_receipt: &mut u32,
+    ) -> Result<Option<TransactionReceipt>, ChainError> {
+        let mined_nonce = self.mined_nonce().await?;
+        if mined_nonce > sent.nonce {
+            if let Some(receipt) = self.newest_receipt(&self.known_hashes(sent)).await? {
+                self.outbox().finish(sent.nonce);
+                debug!(
+                    chain_id = self.inner.chain_id,
+                    what,
+                    tx_hash = %receipt.transaction_hash,
+                    nonce = sent.nonce,
+                    gas_used = receipt.gas_used(),
+                    success = receipt.status(),
+                    "transaction mined"
+                );
+                return Ok(Some(receipt));
+            }
+            *polls_without_receipt += 1;
+            if *polls_without_receipt > RECEIPT_GRACE_POLLS {
+                let sent = self.snapshot(sent);
+                self.outbox().finish(sent.nonce);
+                return Err(ChainError::TxGone {
+                    sent,
+                    nonce_used: true,
+                });
+            }
+        }
+        self.resend_due(sent.nonce, mined_nonce).await;
+        Ok(None)
     }
 
     /// Re-sends, with bumped fees, every tracked transaction up to nonce `up_to` that has
@@ -534,7 +555,7 @@ impl ChainClient {
     }
 
     /// The outcome of a mined receipt, or its decoded failure.
-    async fn check_receipt(
+    pub(crate) async fn check_receipt(
         &self,
         receipt: TransactionReceipt,
         what: &str,
