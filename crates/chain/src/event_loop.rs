@@ -64,6 +64,15 @@ enum TxStep {
     Failed(ChainError),
 }
 
+/// What a task of the loop's set is doing, to undo its bookkeeping if it dies.
+enum Task<T> {
+    Connect,
+    Scan,
+    Balances,
+    Round,
+    Submit { tag: T, what: &'static str },
+}
+
 /// A sent transaction the loop follows until it is mined.
 struct Followed<T> {
     tag: T,
@@ -98,6 +107,8 @@ struct EventLoop<T> {
     cursor: ScanCursor,
     /// Work under way beside the loop (reads, sends, rounds of following).
     work: JoinSet<Work<T>>,
+    /// What each task under way in `work` does.
+    tasks: HashMap<tokio::task::Id, Task<T>>,
     connecting: bool,
     scanning: bool,
     next_scan: Instant,
@@ -145,6 +156,7 @@ where
         held: VecDeque::new(),
         nudge: nudge.clone(),
         work: JoinSet::new(),
+        tasks: HashMap::new(),
         connecting: false,
         scanning: false,
         next_scan: now,
@@ -186,11 +198,12 @@ where
                     Some(Command::Shutdown) | None => break,
                     Some(command) => self.on_command(command),
                 },
-                Some(done) = self.work.join_next() => match done {
-                    Ok(work) => self.on_work(work),
-                    // Only a panic ends a task early (the set is never aborted while
-                    // the loop runs); its work is retried on its timer.
-                    Err(err) => warn!(%err, "chain task failed"),
+                Some(done) = self.work.join_next_with_id() => match done {
+                    Ok((id, work)) => {
+                        self.tasks.remove(&id);
+                        self.on_work(work);
+                    }
+                    Err(err) => self.on_task_failed(&err),
                 },
                 permit = events.reserve(), if !self.held.is_empty() => match permit {
                     Ok(permit) => {
@@ -253,10 +266,11 @@ where
                     let config = self.config.clone();
                     let traders = self.traders.clone();
                     let clock = self.clock.clone();
-                    self.work.spawn(
+                    let task = self.work.spawn(
                         async move { Work::Connected(connect(&config, &traders, &clock).await) }
                             .in_current_span(),
                     );
+                    self.tasks.insert(task.id(), Task::Connect);
                 }
             }
             Connection::Up { htlcs } => {
@@ -266,9 +280,10 @@ where
                 if !self.scanning && owner_keeps_up && self.next_scan <= now {
                     self.scanning = true;
                     let (scanner, cursor) = (scanner.clone(), self.cursor.clone());
-                    self.work.spawn(
+                    let task = self.work.spawn(
                         async move { Work::Scanned(scanner.scan(&cursor).await) }.in_current_span(),
                     );
+                    self.tasks.insert(task.id(), Task::Scan);
                 }
                 if !self.reading_balances && owner_keeps_up && self.next_balances <= now {
                     self.reading_balances = true;
@@ -276,12 +291,13 @@ where
                     let owners: Vec<Address> = htlcs.keys().copied().collect();
                     let tokens = self.config.balance_tokens.clone();
                     let clock = self.clock.clone();
-                    self.work.spawn(
+                    let task = self.work.spawn(
                         async move {
                             Work::Balances(read_balances(&client, &owners, &tokens, &clock).await)
                         }
                         .in_current_span(),
                     );
+                    self.tasks.insert(task.id(), Task::Balances);
                 }
             }
         }
@@ -300,8 +316,10 @@ where
                     )
                 })
                 .collect();
-            self.work
+            let task = self
+                .work
                 .spawn(async move { Work::TxRound(follow(round).await) }.in_current_span());
+            self.tasks.insert(task.id(), Task::Round);
         }
     }
 
@@ -367,7 +385,8 @@ where
             return Ok(false);
         }
         let span = info_span!("tx", ?tag, what);
-        self.work.spawn(
+        let task_tag = tag.clone();
+        let task = self.work.spawn(
             async move {
                 let result = match &request {
                     TxRequest::Lock(params) => htlc.submit_lock(params).await,
@@ -383,7 +402,49 @@ where
             }
             .instrument(span),
         );
+        self.tasks.insert(
+            task.id(),
+            Task::Submit {
+                tag: task_tag,
+                what,
+            },
+        );
         Ok(true)
+    }
+
+    /// A task died (only a panic does: the set is never aborted while the loop runs):
+    /// its work is marked not under way, to be retried on its timer; a submission ends as
+    /// failed, freeing its tag.
+    fn on_task_failed(&mut self, err: &tokio::task::JoinError) {
+        warn!(%err, "chain task failed");
+        let now = Instant::now();
+        match self.tasks.remove(&err.id()) {
+            Some(Task::Connect) => {
+                self.connecting = false;
+                if let Connection::Down { next, delay } = &mut self.connection {
+                    *next = now + *delay;
+                }
+            }
+            Some(Task::Scan) => {
+                self.scanning = false;
+                self.next_scan = now + self.config.client.poll_interval.max(SCAN_RETRY_DELAY);
+            }
+            Some(Task::Balances) => {
+                self.reading_balances = false;
+                self.next_balances = now + self.balance_interval();
+            }
+            Some(Task::Round) => {
+                self.following = false;
+                self.next_round = now + self.config.client.poll_interval;
+            }
+            Some(Task::Submit { tag, what }) => {
+                let error = ChainError::Rpc {
+                    message: format!("the {what} task failed: {err}"),
+                };
+                self.tx_done(tag, what, Err(error));
+            }
+            None => {}
+        }
     }
 
     fn on_work(&mut self, work: Work<T>) {
