@@ -10,6 +10,7 @@ alloy_sol_types::sol!(
     "contracts/Htlc.json"
 );
 
+#[cfg(feature = "test-token")]
 alloy_sol_types::sol!(
     #[derive(Debug, PartialEq, Eq)]
     TestToken,

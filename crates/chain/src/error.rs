@@ -7,10 +7,7 @@ use alloy_primitives::{Address, Bytes, U256, hex};
 use alloy_sol_types::{Revert, SolError, SolInterface};
 use alloy_transport::{RpcError, TransportErrorKind};
 
-use crate::{
-    LockId, SentTx,
-    contracts::{Htlc, TestToken},
-};
+use crate::{LockId, SentTx, contracts::Htlc};
 
 /// Everything that can go wrong talking to a chain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -169,6 +166,23 @@ pub enum ChainError {
         what: &'static str,
         /// Why.
         reason: String,
+    },
+    /// The chain's event loop is not running (stopped, or its owner dropped every handle).
+    #[error("the chain event loop is not running")]
+    Stopped,
+    /// The chain's event loop is not connected to the chain (yet, or any more).
+    #[error("chain {chain_id} is not connected")]
+    NotConnected {
+        /// The chain.
+        chain_id: u64,
+    },
+    /// The chain's event loop holds no key for the account that must send a transaction.
+    #[error("no trader key for {account} on chain {chain_id}")]
+    NoSigner {
+        /// The chain.
+        chain_id: u64,
+        /// The account that would have to sign.
+        account: Address,
     },
     /// The operating system's random source failed.
     #[error("random source failed: {reason}")]
@@ -342,8 +356,8 @@ pub(crate) fn revert_error(data: &Bytes) -> ChainError {
     if let Some(error) = HtlcError::decode(data) {
         return ChainError::Htlc(error);
     }
-    let reason = if let Ok(error) = TestToken::TestTokenErrors::abi_decode(data) {
-        format!("{error:?}")
+    let reason = if let Some(error) = test_token_error(data) {
+        error
     } else if let Ok(revert) = Revert::abi_decode(data) {
         revert.reason
     } else if data.is_empty() {
@@ -352,6 +366,20 @@ pub(crate) fn revert_error(data: &Bytes) -> ChainError {
         format!("revert data 0x{}", hex::encode(data))
     };
     ChainError::Reverted { reason }
+}
+
+/// The test token's error in revert data, if it is one.
+#[cfg(feature = "test-token")]
+fn test_token_error(data: &[u8]) -> Option<String> {
+    crate::contracts::TestToken::TestTokenErrors::abi_decode(data)
+        .ok()
+        .map(|error| format!("{error:?}"))
+}
+
+/// Without the test token, its errors show as raw revert data.
+#[cfg(not(feature = "test-token"))]
+fn test_token_error(_data: &[u8]) -> Option<String> {
+    None
 }
 
 /// Classifies an RPC failure. `url` names the endpoint in `Unreachable`.

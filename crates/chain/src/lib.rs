@@ -8,6 +8,15 @@
 //!   `submit_*` returning a [`SentTx`]), read a lock by id, find a lock's parameters or a
 //!   claim's secret by id, scan events from a stored [`ScanCursor`], reorgs included.
 //! - [`ChainError`]: every failure, HTLC rejections decoded into [`HtlcError`].
+//! - [`spawn`]: the event loop of one chain, driven through a cloneable [`ChainHandle`]
+//!   like the network's: it connects (retrying with a growing delay), scans and reports
+//!   the head and the confirmed position, reads balances, sends transactions, re-sends them
+//!   with bumped fees while they are not mined, and reports it all as [`ChainLoopEvent`]s.
+//!
+//! Feature `test-token` (off by default; the tests, the devnet and their dev-dependencies
+//! turn it on): the test ERC-20 `TestToken` (bindings with its bytecode,
+//! `ChainClient::deploy_test_token`, `ChainClient::mint_test_token`, the decoding of its
+//! errors). Production builds (dexd, the node) carry none of it.
 //!
 //! The contract stores one slot per swap (a commitment to the lock's parameters plus its
 //! state), so `claim`/`refund` take the full [`LockParams`]; see `contracts/Htlc.sol`.
@@ -97,13 +106,22 @@
 mod client;
 mod contracts;
 mod error;
+mod event_loop;
+mod handle;
 mod outbox;
 mod scanner;
 mod types;
 
 pub use client::{ChainClient, ClientConfig, HtlcClient};
-pub use contracts::{Htlc, IErc20, TestToken};
+#[cfg(feature = "test-token")]
+pub use contracts::TestToken;
+pub use contracts::{Htlc, IErc20};
 pub use error::{ChainError, HtlcError};
+pub use event_loop::spawn;
+pub use handle::{
+    BalanceReading, ChainHandle, ChainLoopConfig, ChainLoopEvent, MAX_RECONNECT_DELAY,
+    ReadingClock, RpcWork, SCAN_RETRY_DELAY, TxRequest,
+};
 pub use types::{
     BlockRef, ChainEvent, Deployment, HTLC_GAS, HtlcEvent, HtlcGas, LockId, LockInfo, LockOutcome,
     LockParams, LockState, Reorg, ScanBatch, ScanCursor, Secret, SentTx, TxOutcome, TxStatus,

@@ -2,7 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use dex_chain::ScanCursor;
+use dex_chain::{RpcWork, ScanCursor};
 use dex_network::{Keypair, NetworkEvent, NetworkHandle, PeerId, Request, Response};
 use dex_primitives::B256;
 use dex_protocol::{
@@ -10,14 +10,15 @@ use dex_protocol::{
     take::{TakeAnswer, TakeMessage},
 };
 use dex_store::{OwnOrder, Store};
-use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use tracing::{Instrument, debug, debug_span, error, info, info_span, warn};
 
 use crate::{
     Action, BookRevisions, BookSnapshot, ChainBatch, ChainCall, Clock, Command, Decision, Error,
     GOSSIP_BATCH, Ingest, NodeConfig, NodeEvent, NodeHandle, NodeMetrics, NodeState, PageMeta,
     PlaceOrder, Ready, Registry, Reply, StoreOp,
-    chains::{BalanceWatch, ChainReport, Chains, spawn_watcher},
+    chains::{ChainReport, Chains},
+    state::BalanceReading,
 };
 
 /// A take request received, with the taker's balance read from its chain, back to the
@@ -74,9 +75,8 @@ struct Actor {
     tick_interval: Duration,
     /// The node's database; `None` for a relay-only node.
     store: Option<Store>,
+    /// The chains' event loops.
     chains: Chains,
-    chain_reports_tx: mpsc::Sender<ChainReport>,
-    chain_reports: mpsc::Receiver<ChainReport>,
     take_results_tx: mpsc::Sender<TakeResult>,
     take_results: mpsc::Receiver<TakeResult>,
     funded_takes_tx: mpsc::Sender<FundedTake>,
@@ -84,8 +84,6 @@ struct Actor {
     take_reads: Arc<Semaphore>,
     crash_after: Option<crate::CrashHook>,
     crashed: bool,
-    /// Wakes each chain's balance reader for a fresh reading.
-    balance_nudges: Vec<Arc<Notify>>,
     /// Dropped when the actor stops (after the database): [`NodeHandle::shutdown`] waits
     /// for it.
     _stopped: watch::Sender<()>,
@@ -124,12 +122,10 @@ pub async fn spawn(
     let (events, _) = broadcast::channel(config.event_capacity.max(1));
     // Answers are few (one per page in flight), bounded by the sync slots.
     let (answers_tx, answers) = mpsc::channel(config.sync.max_concurrent.max(1) * 2);
-    // Chain reports: a full queue slows the watchers (they wait), never drops.
-    let (chain_reports_tx, chain_reports) = mpsc::channel(64);
     let (take_results_tx, take_results) = mpsc::channel(256);
     let (funded_takes_tx, funded_takes) = mpsc::channel(MAX_TAKE_READS);
     let (stopped, stopped_rx) = watch::channel(());
-    let mut balance_nudges = Vec::new();
+    let mut chains = Chains::default();
     let mut restored = Decision::default();
     if let (Some(settlement), Some(store)) = (&config.settlement, &store) {
         let now = clock.now();
@@ -166,20 +162,13 @@ pub async fn spawn(
                 .collect();
             tokens.sort_unstable();
             tokens.dedup();
-            let nudge = Arc::new(Notify::new());
-            balance_nudges.push(nudge.clone());
-            spawn_watcher(
-                chain.clone(),
+            chains.spawn(
+                chain,
                 config.traders.clone(),
                 cursor,
-                chain_reports_tx.clone(),
-                BalanceWatch {
-                    tokens,
-                    interval: settlement.balance_refresh,
-                    nudge,
-                    clock: clock.clone(),
-                },
-                metrics.clone(),
+                tokens,
+                settlement.balance_refresh,
+                clock.clone(),
             );
         }
     }
@@ -198,9 +187,7 @@ pub async fn spawn(
         metrics: metrics.clone(),
         tick_interval: config.tick_interval,
         store,
-        chains: Chains::default(),
-        chain_reports_tx,
-        chain_reports,
+        chains,
         take_results_tx,
         take_results,
         funded_takes_tx,
@@ -211,7 +198,6 @@ pub async fn spawn(
             .as_ref()
             .and_then(|settlement| settlement.crash_after.clone()),
         crashed: false,
-        balance_nudges,
         _stopped: stopped,
     };
     let span = info_span!("node", peer = %network.peer_id());
@@ -263,7 +249,7 @@ impl Actor {
                     }
                 },
                 Some(answer) = self.answers.recv() => self.on_sync_answer(answer).await,
-                Some(report) = self.chain_reports.recv() => self.on_chain_report(report).await,
+                Some(report) = self.chains.next() => self.on_chain_report(report).await,
                 Some(funded) = self.funded_takes.recv() => self.on_funded_take(funded).await,
                 Some(result) = self.take_results.recv() => {
                     let decision = self.state.on_take_answer(result.request_id, result.result, self.clock.now());
@@ -297,9 +283,7 @@ impl Actor {
     /// Asks every chain's balance reader for a fresh reading (after own transactions and
     /// chain events, which move balances).
     fn refresh_balances(&self) {
-        for nudge in &self.balance_nudges {
-            nudge.notify_one();
-        }
+        self.chains.refresh_balances();
     }
 
     fn publish_events(&mut self) {
@@ -799,7 +783,7 @@ impl Actor {
         message: Box<TakeMessage>,
     ) {
         let query = self.state.take_funds_query(&message);
-        let client = query.and_then(|query| self.chains.client(query.chain_id));
+        let client = query.and_then(|query| self.chains.handle(query.chain_id));
         let permit = self.take_reads.clone().try_acquire_owned().ok();
         let funded = self.funded_takes_tx.clone();
         tokio::spawn(async move {
@@ -887,11 +871,12 @@ impl Actor {
     async fn on_chain_report(&mut self, report: ChainReport) {
         let now = self.clock.now();
         match report {
-            ChainReport::Connected { chain_id, htlcs } => {
-                self.chains.connected(chain_id, htlcs);
+            ChainReport::Connected { chain_id } => {
                 self.state.set_chain_up(chain_id, true);
             }
-            ChainReport::Unreachable { chain_id, error } => {
+            ChainReport::Unreachable {
+                chain_id, error, ..
+            } => {
                 debug!(chain_id, %error, "chain unreachable");
                 self.state.set_chain_up(chain_id, false);
             }
@@ -900,6 +885,15 @@ impl Actor {
                 readings,
                 max_fee_per_gas,
             } => {
+                let readings = readings
+                    .into_iter()
+                    .map(|reading| BalanceReading {
+                        owner: reading.owner,
+                        token: reading.token,
+                        amount: reading.amount,
+                        started_at: reading.started_at,
+                    })
+                    .collect();
                 self.state.set_balances(chain_id, readings);
                 if let Some(fee) = max_fee_per_gas {
                     self.state.set_max_fee_per_gas(chain_id, fee);
@@ -932,20 +926,40 @@ impl Actor {
                 );
                 self.perform(decision).await;
             }
-            ChainReport::Tx {
+            ChainReport::RpcFailed { chain_id, work } => {
+                let call = match work {
+                    RpcWork::Connect => ChainCall::Connect,
+                    RpcWork::Scan => ChainCall::Scan,
+                    RpcWork::Balance => ChainCall::Balance,
+                };
+                self.metrics.chain_error(chain_id, call);
+            }
+            ChainReport::TxSent { tag, sent, .. } => {
+                debug!(swap_id = %tag.0, what = tag.1, tx = ?sent.tx_hashes, "transaction sent");
+            }
+            ChainReport::TxDone {
                 chain_id,
-                swap_id,
-                what,
+                tag: (swap_id, what),
                 result,
+                ..
             } => {
-                self.chains.done(&swap_id, what);
-                if result.is_err() {
-                    NodeMetrics::inc(&self.metrics.chain_tx_failed);
-                    self.metrics.chain_error(chain_id, ChainCall::Transaction);
+                let _span = info_span!("swap", %swap_id, chain_id, what).entered();
+                match &result {
+                    Ok(outcome) => info!(
+                        tx = %outcome.tx_hash,
+                        gas_used = outcome.gas_used,
+                        "transaction mined"
+                    ),
+                    Err(err) => {
+                        NodeMetrics::inc(&self.metrics.chain_tx_failed);
+                        self.metrics.chain_error(chain_id, ChainCall::Transaction);
+                        warn!(%err, "transaction failed; the swap decides whether to retry");
+                    }
                 }
                 self.refresh_balances();
                 // The swap learns the effect from the chain scan; a failure is retried by it.
             }
+            _ => {}
         }
     }
 
@@ -1030,7 +1044,7 @@ impl Actor {
                     }
                 }
                 Action::Chain { swap_id, action } => {
-                    self.chains.send(swap_id, &action, &self.chain_reports_tx);
+                    self.chains.send(swap_id, &action).await;
                 }
                 Action::Publish { topic, data } => {
                     if let Err(err) = self.network.publish(topic, data).await {

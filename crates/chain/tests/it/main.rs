@@ -7,6 +7,7 @@ mod artifacts;
 mod client;
 mod erc20;
 mod eth;
+mod event_loop;
 mod gas;
 mod ids;
 mod nonces;

@@ -1,6 +1,7 @@
 //! A JSON-RPC proxy in front of anvil that misbehaves the ways real endpoints do, for the
 //! scanner tests: logs that lag the endpoint's own head (a load-balanced or still-indexing
-//! RPC), and logs of blocks a reorg has already replaced (a stale backend).
+//! RPC), logs of blocks a reorg has already replaced (a stale backend), and a backend that
+//! answers every call with an error.
 //!
 //! Plain std: a thread per connection, HTTP/1.1 with keep-alive as reqwest speaks it.
 
@@ -9,7 +10,7 @@ use std::{
     net::{SocketAddr, TcpListener, TcpStream},
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     thread,
     time::Duration,
@@ -17,9 +18,12 @@ use std::{
 
 use serde_json::{Value, json};
 
-/// How the proxy answers `eth_getLogs`; everything else is passed through.
+/// How the proxy answers `eth_getLogs` (and, when down, every call); everything else is
+/// passed through.
 #[derive(Debug, Clone)]
 pub(crate) enum Mode {
+    /// Every call is answered with a JSON-RPC error ("backend down").
+    Down,
     /// Passes everything through.
     Honest,
     /// Logs come from a backend `lag` blocks behind the head that `eth_blockNumber`
@@ -35,6 +39,7 @@ pub(crate) struct Proxy {
     addr: SocketAddr,
     mode: Arc<Mutex<Mode>>,
     stopped: Arc<AtomicBool>,
+    refused: Arc<AtomicU64>,
 }
 
 impl Proxy {
@@ -44,16 +49,21 @@ impl Proxy {
         let addr = listener.local_addr()?;
         let mode = Arc::new(Mutex::new(Mode::Honest));
         let stopped = Arc::new(AtomicBool::new(false));
-        let (shared, stop) = (Arc::clone(&mode), Arc::clone(&stopped));
+        let refused = Arc::new(AtomicU64::new(0));
+        let (shared, stop, count) = (
+            Arc::clone(&mode),
+            Arc::clone(&stopped),
+            Arc::clone(&refused),
+        );
         thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let mode = Arc::clone(&shared);
+                let (mode, count) = (Arc::clone(&shared), Arc::clone(&count));
                 thread::spawn(move || {
-                    let _ = serve(stream, upstream, &mode);
+                    let _ = serve(stream, upstream, &mode, &count);
                 });
             }
         });
@@ -61,6 +71,7 @@ impl Proxy {
             addr,
             mode,
             stopped,
+            refused,
         })
     }
 
@@ -69,7 +80,12 @@ impl Proxy {
         format!("http://{}", self.addr)
     }
 
-    /// Changes how `eth_getLogs` is answered from now on.
+    /// How many calls were answered with an error because the proxy was down.
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(Ordering::SeqCst)
+    }
+
+    /// Changes how calls are answered from now on.
     pub(crate) fn set(&self, mode: Mode) {
         *self.mode.lock().unwrap_or_else(PoisonError::into_inner) = mode;
     }
@@ -84,7 +100,12 @@ impl Drop for Proxy {
 }
 
 /// Serves one keep-alive connection until the client closes it.
-fn serve(stream: TcpStream, upstream: SocketAddr, mode: &Mutex<Mode>) -> io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    upstream: SocketAddr,
+    mode: &Mutex<Mode>,
+    refused: &AtomicU64,
+) -> io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     loop {
@@ -114,10 +135,10 @@ fn serve(stream: TcpStream, upstream: SocketAddr, mode: &Mutex<Mode>) -> io::Res
             Value::Array(calls) => Value::Array(
                 calls
                     .into_iter()
-                    .map(|call| answer(call, upstream, &current))
+                    .map(|call| answer(call, upstream, &current, refused))
                     .collect::<io::Result<_>>()?,
             ),
-            call => answer(call, upstream, &current)?,
+            call => answer(call, upstream, &current, refused)?,
         };
         let body = serde_json::to_vec(&response).map_err(io::Error::other)?;
         write!(
@@ -131,14 +152,26 @@ fn serve(stream: TcpStream, upstream: SocketAddr, mode: &Mutex<Mode>) -> io::Res
 }
 
 /// The response to one JSON-RPC call.
-fn answer(call: Value, upstream: SocketAddr, mode: &Mode) -> io::Result<Value> {
+fn answer(
+    call: Value,
+    upstream: SocketAddr,
+    mode: &Mode,
+    refused: &AtomicU64,
+) -> io::Result<Value> {
     let id = call["id"].clone();
+    if let Mode::Down = mode {
+        refused.fetch_add(1, Ordering::SeqCst);
+        return Ok(json!({
+            "jsonrpc": "2.0", "id": id,
+            "error": {"code": -32603, "message": "backend down"},
+        }));
+    }
     if call["method"] != "eth_getLogs" {
         return forward(&call, upstream);
     }
     let filter = &call["params"][0];
     match mode {
-        Mode::Honest => forward(&call, upstream),
+        Mode::Honest | Mode::Down => forward(&call, upstream),
         Mode::LogsLag(lag) => {
             let head = quantity(&rpc(upstream, "eth_blockNumber", json!([]))?)?;
             let indexed = head.saturating_sub(*lag);
