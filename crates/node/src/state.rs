@@ -679,6 +679,12 @@ impl NodeState {
             signed.alive.market,
             signed.alive.timestamp,
         );
+        // Our own maker's heartbeat heard back (in a peer's page, or by gossip after a
+        // restart): its liveness is ours to know, and a `heard` entry for it would be found
+        // silent by the tick (its heartbeats never come back to us), suspending our orders.
+        if self.traders.contains_key(&maker) {
+            return;
+        }
         let heard = self.heard.entry((maker, market)).or_default();
         if by_gossip {
             heard.newest_alive = Some(timestamp);
@@ -725,6 +731,9 @@ impl NodeState {
     }
 
     fn suspend(&mut self, maker: Address, market: MarketId) {
+        if self.traders.contains_key(&maker) {
+            return;
+        }
         let heard = self.heard.entry((maker, market)).or_default();
         heard.suspended = true;
         if let Some(state) = self.books.get_mut(&market) {

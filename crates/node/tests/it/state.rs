@@ -435,6 +435,44 @@ fn synced_orders_come_with_their_makers_heartbeats_and_show_at_once() {
     assert_eq!(acceptance, Acceptance::Ignore);
 }
 
+/// A node that syncs from a relay gets its own maker's heartbeat back in the page (and,
+/// after a restart, its own old heartbeats by gossip): neither may make it track its own
+/// maker as a remote one, which its ticks would then find silent, suspending its own
+/// orders (its book then lacked them for good: its own heartbeats never come back to it).
+#[test]
+fn a_node_never_suspends_its_own_maker_for_its_own_heartbeats_heard_back() {
+    let mut maker = peer(0, 1000);
+    let mut relay = peer(1, 1000);
+    let market = eth_usdc_id();
+    let topic = market_topic(&market);
+    for data in post(&mut maker, 0, 3, NOW) {
+        let _ = relay.state.on_gossip(maker.id, &topic, &data, NOW);
+    }
+    let beats = alive_messages(maker.state.tick(NOW + 10));
+    let _ = relay
+        .state
+        .on_gossip(maker.id, ALIVE_TOPIC, &beats[0], NOW + 10);
+    let request = SyncRequest::GetOrders {
+        market,
+        cursor: None,
+        limit: 1000,
+        maker: None,
+    };
+    let page = relay.state.serve(&request, NOW + 20);
+    let _ = maker.state.on_page(relay.id, &request, page, NOW + 30);
+    let (acceptance, _) = maker
+        .state
+        .on_gossip(relay.id, ALIVE_TOPIC, &beats[0], NOW + 40);
+    assert_ne!(acceptance, Acceptance::Reject);
+    // Long past `silent_after` (2 s in the test profile), ticking all along.
+    for second in 1..=10 {
+        let _ = maker.state.tick(NOW + second * 1_000);
+    }
+    let stats = maker.state.stats(&market).unwrap();
+    assert_eq!((stats.visible, stats.suspended), (3, 0));
+    assert_eq!(NodeMetrics::get(&maker.metrics.makers_suspended), 0);
+}
+
 /// A heartbeat in a page is checked like one by gossip: a forged one (signed by another
 /// key) spoils the whole page and costs the peer a strike; one older than `silent_after`
 /// is no sign of life and leaves the orders held.
