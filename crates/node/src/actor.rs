@@ -18,7 +18,6 @@ use crate::{
     GOSSIP_BATCH, Ingest, NodeConfig, NodeEvent, NodeHandle, NodeMetrics, NodeState, PageMeta,
     PlaceOrder, Ready, Registry, Reply, StoreOp,
     chains::{ChainReport, Chains},
-    state::BalanceReading,
 };
 
 /// A take request received, with the taker's balance read from its chain, back to the
@@ -885,15 +884,6 @@ impl Actor {
                 readings,
                 max_fee_per_gas,
             } => {
-                let readings = readings
-                    .into_iter()
-                    .map(|reading| BalanceReading {
-                        owner: reading.owner,
-                        token: reading.token,
-                        amount: reading.amount,
-                        started_at: reading.started_at,
-                    })
-                    .collect();
                 self.state.set_balances(chain_id, readings);
                 if let Some(fee) = max_fee_per_gas {
                     self.state.set_max_fee_per_gas(chain_id, fee);

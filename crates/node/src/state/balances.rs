@@ -27,18 +27,8 @@ use crate::{Error, SettlementConfig};
 /// One asset of one trader: (trader, chain id, token; `0x0…0` is the native coin).
 pub(crate) type AssetKey = (Address, u64, Address);
 
-/// An on-chain balance read by the shell (or by a simulator driving the core).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BalanceReading {
-    /// The trader.
-    pub owner: Address,
-    /// The token (`0x0…0`: the native coin).
-    pub token: Address,
-    /// Base units held.
-    pub amount: U256,
-    /// When the read started (the node's clock): locks seen before it are in `amount`.
-    pub started_at: UnixMillis,
-}
+/// An on-chain balance read by a chain's event loop (or by a simulator driving the core).
+pub use dex_chain::BalanceReading;
 
 /// The balance of one asset of one trader key, as [`crate::NodeHandle::balances`] reports
 /// it. Amounts are in the asset's base units.
