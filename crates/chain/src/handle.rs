@@ -136,7 +136,9 @@ impl TxRequest {
     }
 }
 
-/// The loop's own RPC work, as [`ChainLoopEvent::RpcFailed`] names it.
+/// The loop's RPC work, as an operator's error counts name it: the loop's own work in
+/// [`ChainLoopEvent::RpcFailed`], a submitted transaction in a failed
+/// [`ChainLoopEvent::TxDone`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RpcWork {
     /// Connecting (chain id, contract checks, the first balances).
@@ -145,6 +147,20 @@ pub enum RpcWork {
     Scan,
     /// Reading balances and the fee per gas.
     Balance,
+    /// Sending a lock, claim or refund and following it.
+    Transaction,
+}
+
+impl RpcWork {
+    /// Its name in metrics labels: `connect`, `scan`, `balance` or `transaction`.
+    pub fn label(self) -> &'static str {
+        match self {
+            RpcWork::Connect => "connect",
+            RpcWork::Scan => "scan",
+            RpcWork::Balance => "balance",
+            RpcWork::Transaction => "transaction",
+        }
+    }
 }
 
 /// What the event loop of one chain reports, in the order it happened.

@@ -14,9 +14,9 @@ use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use tracing::{Instrument, debug, debug_span, error, info, info_span, warn};
 
 use crate::{
-    Action, BookRevisions, BookSnapshot, ChainBatch, ChainCall, Clock, Command, Decision, Error,
-    GOSSIP_BATCH, Ingest, NodeConfig, NodeEvent, NodeHandle, NodeMetrics, NodeState, PageMeta,
-    PlaceOrder, Ready, Registry, Reply, StoreOp,
+    Action, BookRevisions, BookSnapshot, ChainBatch, Clock, Command, Decision, Error, GOSSIP_BATCH,
+    Ingest, NodeConfig, NodeEvent, NodeHandle, NodeMetrics, NodeState, PageMeta, PlaceOrder, Ready,
+    Registry, Reply, StoreOp,
     chains::{ChainReport, Chains},
 };
 
@@ -917,34 +917,19 @@ impl Actor {
                 self.perform(decision).await;
             }
             ChainReport::RpcFailed { chain_id, work } => {
-                let call = match work {
-                    RpcWork::Connect => ChainCall::Connect,
-                    RpcWork::Scan => ChainCall::Scan,
-                    RpcWork::Balance => ChainCall::Balance,
-                };
-                self.metrics.chain_error(chain_id, call);
+                self.metrics.chain_error(chain_id, work);
             }
             ChainReport::TxSent { tag, sent, .. } => {
                 debug!(swap_id = %tag.0, what = tag.1, tx = ?sent.tx_hashes, "transaction sent");
             }
             ChainReport::TxDone {
-                chain_id,
-                tag: (swap_id, what),
-                result,
-                ..
+                chain_id, result, ..
             } => {
-                let _span = info_span!("swap", %swap_id, chain_id, what).entered();
-                match &result {
-                    Ok(outcome) => info!(
-                        tx = %outcome.tx_hash,
-                        gas_used = outcome.gas_used,
-                        "transaction mined"
-                    ),
-                    Err(err) => {
-                        NodeMetrics::inc(&self.metrics.chain_tx_failed);
-                        self.metrics.chain_error(chain_id, ChainCall::Transaction);
-                        warn!(%err, "transaction failed; the swap decides whether to retry");
-                    }
+                // The chain loop logged it (mined, or failed: the swap decides whether to
+                // retry).
+                if result.is_err() {
+                    NodeMetrics::inc(&self.metrics.chain_tx_failed);
+                    self.metrics.chain_error(chain_id, RpcWork::Transaction);
                 }
                 self.refresh_balances();
                 // The swap learns the effect from the chain scan; a failure is retried by it.

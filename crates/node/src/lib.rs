@@ -63,7 +63,7 @@ pub use dex_store::{
 pub use dex_swap::Swap;
 pub use error::Error;
 pub use ingest::{GOSSIP_BATCH, GossipMeta, Ingest, PageMeta, QUEUE_PER_THREAD, Ready};
-pub use metrics::{ChainCall, NodeMetrics};
+pub use metrics::NodeMetrics;
 pub use state::{
     Action, Balance, BalanceReading, BookStats, ChainBatch, Counterparty, CounterpartyRecord,
     DEFAULT_EXPIRY_MS, Decision, NodeEvent, NodeState, OwnOrderEvent, PlaceOrder, StoreOp,

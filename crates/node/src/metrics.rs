@@ -3,6 +3,7 @@
 //! prometheus-client counters and labelled families (atomics behind an `Arc`), shared with
 //! the registry `/metrics` encodes ([`NodeMetrics::register`]) and read by tests.
 
+use dex_chain::RpcWork;
 use dex_network::Acceptance;
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -20,31 +21,6 @@ struct ChainErrorLabels {
     chain: u64,
     /// What failed: `connect`, `scan`, `balance` or `transaction`.
     call: &'static str,
-}
-
-/// What a failed chain RPC call was doing (the `call` label of
-/// `dex_chain_rpc_errors_total`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChainCall {
-    /// Connecting (chain id, contract checks).
-    Connect,
-    /// Scanning blocks for HTLC events.
-    Scan,
-    /// Reading balances.
-    Balance,
-    /// Sending a lock, claim or refund.
-    Transaction,
-}
-
-impl ChainCall {
-    fn label(self) -> &'static str {
-        match self {
-            ChainCall::Connect => "connect",
-            ChainCall::Scan => "scan",
-            ChainCall::Balance => "balance",
-            ChainCall::Transaction => "transaction",
-        }
-    }
 }
 
 fn acceptance_label(acceptance: Acceptance) -> &'static str {
@@ -188,7 +164,7 @@ impl NodeMetrics {
     }
 
     /// Counts a failed RPC call to chain `chain_id`.
-    pub(crate) fn chain_error(&self, chain_id: u64, call: ChainCall) {
+    pub(crate) fn chain_error(&self, chain_id: u64, call: RpcWork) {
         self.chain_errors
             .get_or_create(&ChainErrorLabels {
                 chain: chain_id,
@@ -198,7 +174,7 @@ impl NodeMetrics {
     }
 
     /// Failed RPC calls of this kind to chain `chain_id`.
-    pub fn chain_errors(&self, chain_id: u64, call: ChainCall) -> u64 {
+    pub fn chain_errors(&self, chain_id: u64, call: RpcWork) -> u64 {
         self.chain_errors
             .get(&ChainErrorLabels {
                 chain: chain_id,
