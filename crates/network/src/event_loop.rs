@@ -468,7 +468,17 @@ impl EventLoop {
                         })
                     }
                 };
-                let _ = reply.send(result);
+                match reply {
+                    Some(reply) => {
+                        let _ = reply.send(result);
+                    }
+                    // Usually no peer yet: the caller's repair (heartbeats, sync) covers it.
+                    None => {
+                        if let Err(err) = result {
+                            debug!(%err, "publish failed");
+                        }
+                    }
+                }
             }
             Command::Report {
                 message_id,

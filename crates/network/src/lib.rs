@@ -209,7 +209,8 @@ pub(crate) enum Command {
     Publish {
         topic: String,
         data: Vec<u8>,
-        reply: Reply<MessageId>,
+        /// `None`: nobody waits for the outcome (a failure is counted and logged).
+        reply: Option<Reply<MessageId>>,
     },
     Report {
         message_id: MessageId,
@@ -294,8 +295,33 @@ impl NetworkHandle {
         data: Vec<u8>,
     ) -> Result<MessageId, Error> {
         let topic = topic.into();
-        self.ask(|reply| Command::Publish { topic, data, reply })
+        self.ask(|reply| Command::Publish {
+            topic,
+            data,
+            reply: Some(reply),
+        })
+        .await
+    }
+
+    /// Publishes bytes on a topic without waiting for the outcome: it waits only for room
+    /// in the event loop's queue. A failure (see [`NetworkHandle::publish`]) is counted in
+    /// `dex_network_gossip_publish_failed_total` and logged at debug level. For a caller
+    /// that publishes one message after another and would do nothing with the error (a
+    /// node gossiping its placements), the reply's round trip through the event loop
+    /// would only serialise them.
+    pub async fn publish_detached(
+        &self,
+        topic: impl Into<String>,
+        data: Vec<u8>,
+    ) -> Result<(), Error> {
+        self.commands
+            .send(Command::Publish {
+                topic: topic.into(),
+                data,
+                reply: None,
+            })
             .await
+            .map_err(|_| Error::Stopped)
     }
 
     /// Reports the verdict on a [`GossipIn`]: only accepted messages are forwarded.

@@ -1022,10 +1022,11 @@ impl Actor {
                     self.chains.send(swap_id, &action).await;
                 }
                 Action::Publish { topic, data } => {
-                    if let Err(err) = self.network.publish(topic, data).await {
-                        // Usually no peer yet: the alive root and sync repair it later.
-                        NodeMetrics::inc(&self.metrics.publish_failed);
-                        debug!(%err, "publish failed");
+                    // Not waiting for the outcome: a failure (usually no peer yet, which
+                    // the alive root and sync repair later) is counted by the network as
+                    // `dex_network_gossip_publish_failed_total`.
+                    if self.network.publish_detached(topic, data).await.is_err() {
+                        debug!("network stopped; publication dropped");
                     }
                 }
                 Action::Sync { peer, request } => {

@@ -42,8 +42,6 @@ pub struct NodeMetrics {
     pub updates_applied: Counter,
     /// Heartbeats sent.
     pub alives_sent: Counter,
-    /// Publications the network refused (no peers yet, queue full).
-    pub publish_failed: Counter,
     /// Makers suspended for silence (per market).
     pub makers_suspended: Counter,
     /// Makers restored when heard again (per market).
@@ -190,7 +188,6 @@ impl NodeMetrics {
             ("orders_inserted", &self.orders_inserted),
             ("updates_applied", &self.updates_applied),
             ("alives_sent", &self.alives_sent),
-            ("publish_failed", &self.publish_failed),
             ("makers_suspended", &self.makers_suspended),
             ("makers_restored", &self.makers_restored),
             ("sync_pages", &self.sync_pages),
