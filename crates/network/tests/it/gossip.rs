@@ -66,6 +66,46 @@ async fn messages_are_forwarded_only_after_the_verdict() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A detached publication is not answered: with nobody subscribed it is counted as failed
+/// (the caller goes on at once); once a peer is subscribed, detached publications arrive
+/// in the order they were queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detached_publications_are_counted_when_refused_and_arrive_in_order() -> anyhow::Result<()>
+{
+    let (a, _a_events) = start(NetworkConfig::loopback()).await?;
+    a.subscribe(TOPIC).await?;
+    a.publish_detached(TOPIC, b"nobody hears this".to_vec())
+        .await?;
+    wait_for("the refused publication to be counted", || async {
+        NetworkMetrics::get(&a.metrics().gossip_publish_failed) == 1
+    })
+    .await?;
+    assert_eq!(NetworkMetrics::get(&a.metrics().gossip_published), 0);
+
+    let (b, mut b_events) = start(NetworkConfig::loopback()).await?;
+    b.subscribe(TOPIC).await?;
+    connect(&a, &b).await?;
+    wait_for("a to see b subscribed", || async {
+        a.peers(Some(TOPIC.into()))
+            .await
+            .is_ok_and(|view| view.subscribed.len() == 1)
+    })
+    .await?;
+    let sent: Vec<Vec<u8>> = (0u8..5).map(|i| vec![b'm', i]).collect();
+    for data in &sent {
+        a.publish_detached(TOPIC, data.clone()).await?;
+    }
+    for data in &sent {
+        let gossip = next_gossip(&mut b_events).await?;
+        assert_eq!(&gossip.data, data);
+        b.report(gossip.message_id, gossip.source, Acceptance::Accept)
+            .await?;
+    }
+    assert_eq!(NetworkMetrics::get(&a.metrics().gossip_published), 5);
+    assert_eq!(NetworkMetrics::get(&a.metrics().gossip_publish_failed), 1);
+    Ok(())
+}
+
 async fn next_gossip(
     events: &mut tokio::sync::mpsc::Receiver<NetworkEvent>,
 ) -> anyhow::Result<dex_network::GossipIn> {
