@@ -9,6 +9,9 @@
 //!   asks (a wrk Lua script makes each body), each signed, booked, persisted and gossiped
 //!   by the node, judged against the trader's balances; the node trades on two anvil chains
 //!   (dex-devnet) so placement is real.
+//! - `api_health_cpu_us`, `api_book_cpu_us`, `api_place_cpu_us`: dexd's CPU time (user +
+//!   system, both cores) per answered request of each run: what a request costs the node,
+//!   whatever the machine's load.
 //!
 //! wrk runs with 2 threads and 32 connections for 10 s per route (`--duration N` changes
 //! it) on the same 2-core machine as dexd, so the figures are lower bounds. Every answer is
@@ -155,11 +158,37 @@ fn load_book(node: &Node, count: usize) {
     }
 }
 
-/// Runs wrk against `path` with `script` (plus the result printer); returns requests/s and
-/// p99 latency in ms. Fails on any non-2xx answer or socket error.
-fn wrk(name: &str, node: &Node, path: &str, script: &str, seconds: u64) -> (f64, f64) {
+/// CPU time (user + system) `pid` has used, in seconds, from `/proc/<pid>/stat` (clock
+/// ticks of 1/100 s, Linux's `USER_HZ`).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) in parentheses; utime and
+    // stime are fields 14 and 15 of the line, so 12 and 13 after the name.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| -> f64 {
+        fields
+            .get(index)
+            .and_then(|field| field.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// What one wrk run measured.
+struct Run {
+    rps: f64,
+    p99_ms: f64,
+    /// dexd's CPU time per answered request, in µs (both cores count).
+    cpu_us: f64,
+}
+
+/// Runs wrk against `path` with `script` (plus the result printer). Fails on any non-2xx
+/// answer or socket error.
+fn wrk(name: &str, node: &Node, path: &str, script: &str, seconds: u64) -> Run {
     let script_path: PathBuf = node.dir.path().join(format!("{name}.lua"));
     fs::write(&script_path, format!("{script}\n{DONE}")).expect("script written");
+    let cpu_before = cpu_seconds(node.child.id());
     let output = Command::new("wrk")
         .args([
             "-t2",
@@ -177,6 +206,7 @@ fn wrk(name: &str, node: &Node, path: &str, script: &str, seconds: u64) -> (f64,
                 "cannot run wrk (scripts/bench.sh installs it): {err}"
             ))
         });
+    let cpu = cpu_seconds(node.child.id()) - cpu_before;
     let stdout = String::from_utf8_lossy(&output.stdout);
     eprintln!("{stdout}");
     let Some(line) = stdout.lines().find_map(|line| line.strip_prefix("RESULT ")) else {
@@ -197,7 +227,11 @@ fn wrk(name: &str, node: &Node, path: &str, script: &str, seconds: u64) -> (f64,
             node.dir.path().join("dexd.log").display()
         ));
     }
-    (rps, p99)
+    Run {
+        rps,
+        p99_ms: p99,
+        cpu_us: cpu * 1e6 / requests,
+    }
 }
 
 fn main() {
@@ -230,9 +264,10 @@ fn main() {
         (info.chains_up == [31337, 31338] && read).then_some(())
     });
 
-    let (health_rps, health_p99) = wrk("health", &node, "/v1/health", "", seconds);
-    println!("api_health_rps {health_rps:.0} req/s");
-    println!("api_health_p99_ms {health_p99:.2} ms");
+    let health = wrk("health", &node, "/v1/health", "", seconds);
+    println!("api_health_rps {:.0} req/s", health.rps);
+    println!("api_health_p99_ms {:.2} ms", health.p99_ms);
+    println!("api_health_cpu_us {:.1} us", health.cpu_us);
 
     eprintln!("placing {RESTING} resting orders");
     load_book(&node, RESTING);
@@ -243,18 +278,19 @@ fn main() {
     if book.bids.len() != 20 {
         fail(format!("the book does not have 20 bid levels: {book:?}"));
     }
-    let (book_rps, book_p99) = wrk(
+    let book = wrk(
         "book",
         &node,
         "/v1/markets/ETH%2FUSDC/book?depth=20",
         "",
         seconds,
     );
-    println!("api_book_rps {book_rps:.0} req/s");
-    println!("api_book_p99_ms {book_p99:.2} ms");
+    println!("api_book_rps {:.0} req/s", book.rps);
+    println!("api_book_p99_ms {:.2} ms", book.p99_ms);
+    println!("api_book_cpu_us {:.1} us", book.cpu_us);
     println!(
         "api_book_vs_health_pct {:.0} %",
-        100.0 * book_rps / health_rps
+        100.0 * book.rps / health.rps
     );
 
     // Asks from 3,000.00 up, never crossing the bids (at most 1,999.99).
@@ -270,9 +306,10 @@ end
 "#,
         token = node.client.token().unwrap_or_default()
     );
-    let (place_rps, place_p99) = wrk("place", &node, "/v1/orders", &place, seconds);
-    println!("api_place_rps {place_rps:.0} req/s");
-    println!("api_place_p99_ms {place_p99:.2} ms");
+    let placed = wrk("place", &node, "/v1/orders", &place, seconds);
+    println!("api_place_rps {:.0} req/s", placed.rps);
+    println!("api_place_p99_ms {:.2} ms", placed.p99_ms);
+    println!("api_place_cpu_us {:.1} us", placed.cpu_us);
     drop(node);
     runtime.block_on(devnet.shutdown());
 }
