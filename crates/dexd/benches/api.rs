@@ -158,23 +158,6 @@ fn load_book(node: &Node, count: usize) {
     }
 }
 
-/// CPU time (user + system) `pid` has used, in seconds, from `/proc/<pid>/stat` (clock
-/// ticks of 1/100 s, Linux's `USER_HZ`).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) in parentheses; utime and
-    // stime are fields 14 and 15 of the line, so 12 and 13 after the name.
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |index: usize| -> f64 {
-        fields
-            .get(index)
-            .and_then(|field| field.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// What one wrk run measured.
 struct Run {
     rps: f64,
@@ -188,7 +171,7 @@ struct Run {
 fn wrk(name: &str, node: &Node, path: &str, script: &str, seconds: u64) -> Run {
     let script_path: PathBuf = node.dir.path().join(format!("{name}.lua"));
     fs::write(&script_path, format!("{script}\n{DONE}")).expect("script written");
-    let cpu_before = cpu_seconds(node.child.id());
+    let cpu_before = dex_test_utils::process::cpu_seconds(node.child.id());
     let output = Command::new("wrk")
         .args([
             "-t2",
@@ -206,7 +189,7 @@ fn wrk(name: &str, node: &Node, path: &str, script: &str, seconds: u64) -> Run {
                 "cannot run wrk (scripts/bench.sh installs it): {err}"
             ))
         });
-    let cpu = cpu_seconds(node.child.id()) - cpu_before;
+    let cpu = dex_test_utils::process::cpu_seconds(node.child.id()) - cpu_before;
     let stdout = String::from_utf8_lossy(&output.stdout);
     eprintln!("{stdout}");
     let Some(line) = stdout.lines().find_map(|line| line.strip_prefix("RESULT ")) else {

@@ -128,24 +128,6 @@ fn verify_threads() -> Option<usize> {
         .and_then(|pair| pair[1].parse().ok())
 }
 
-/// CPU time this process has used (user + system), from `/proc/self/stat`; zero where that
-/// is not available. Printed per run so a reader can tell a CPU-starved run from a slow one.
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
-    let ticks = |index: usize| fields.get(index).and_then(|f| f.parse::<f64>().ok());
-    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
-    match (ticks(11), ticks(12)) {
-        (Some(user), Some(system)) => (user + system) / 100.0,
-        _ => 0.0,
-    }
-}
-
 /// The network config of both gossip runs: loopback, with the per-peer gossip bucket raised
 /// so that the benchmark measures propagation, not the flood limiter (at 200 msg/s one
 /// neighbour may relay most of the traffic).
@@ -452,7 +434,7 @@ async fn node_latency(nodes: usize, orders: usize, rate: u64) -> anyhow::Result<
             (node, order)
         })
         .collect();
-    let cpu_start = cpu_seconds();
+    let cpu_start = dex_test_utils::process::cpu_seconds(std::process::id());
     let wall_start = Instant::now();
     let mut published: Vec<(OrderId, Instant)> = Vec::with_capacity(orders);
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
@@ -478,7 +460,7 @@ async fn node_latency(nodes: usize, orders: usize, rate: u64) -> anyhow::Result<
     eprintln!(
         "(nodes {nodes}: {} of {orders} orders reached all books; {:.1} CPU s in {:.1} s)",
         samples.len(),
-        cpu_seconds() - cpu_start,
+        dex_test_utils::process::cpu_seconds(std::process::id()) - cpu_start,
         wall_start.elapsed().as_secs_f64()
     );
     net.shutdown().await;
@@ -537,7 +519,7 @@ async fn bare_latency(nodes: usize, orders: usize, rate: u64) -> anyhow::Result<
         .enumerate()
         .map(|(k, order)| Ok((k % nodes, GossipMessage::Order(order).encode()?)))
         .collect::<anyhow::Result<_>>()?;
-    let cpu_start = cpu_seconds();
+    let cpu_start = dex_test_utils::process::cpu_seconds(std::process::id());
     let wall_start = Instant::now();
     let mut published: Vec<(Vec<u8>, Instant)> = Vec::with_capacity(orders);
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
@@ -564,7 +546,7 @@ async fn bare_latency(nodes: usize, orders: usize, rate: u64) -> anyhow::Result<
     eprintln!(
         "(bare {nodes}: {} of {orders} messages reached all nodes; {:.1} CPU s in {:.1} s)",
         samples.len(),
-        cpu_seconds() - cpu_start,
+        dex_test_utils::process::cpu_seconds(std::process::id()) - cpu_start,
         wall_start.elapsed().as_secs_f64()
     );
     net.shutdown().await;

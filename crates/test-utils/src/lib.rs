@@ -11,6 +11,7 @@ pub mod anvil;
 pub mod harness;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+pub mod process;
 pub mod wait;
 
 pub use wait::{WaitError, wait_for, wait_for_blocking};

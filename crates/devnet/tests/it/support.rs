@@ -2,7 +2,6 @@
 //! deadline.
 
 use std::{
-    fs,
     future::Future,
     path::{Path, PathBuf},
     time::Duration,
@@ -26,14 +25,9 @@ pub(crate) fn config(dir: &Path) -> ChainsConfig {
 /// Whether `pid` is a live process: it exists and is not a zombie (a zombie has exited; it
 /// only waits for its parent, possibly a container's init that never reaps, to collect it).
 pub(crate) fn is_running(pid: u32) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The state follows the parenthesised command name, which may itself contain spaces.
-    let state = stat
-        .rfind(')')
-        .and_then(|end| stat[end + 1..].split_whitespace().next());
-    !matches!(state, Some("Z" | "X") | None)
+    let fields = dex_test_utils::process::stat_fields(pid);
+    let state = fields.as_ref().and_then(|fields| fields.first());
+    !matches!(state.map(String::as_str), Some("Z" | "X") | None)
 }
 
 /// Polls `condition` until it holds; panics with `what` after `timeout`.

@@ -23,12 +23,7 @@ async fn messages_are_forwarded_only_after_the_verdict() -> anyhow::Result<()> {
     })
     .await?;
     wait_for("a and c to see b subscribed", || async {
-        a.peers(Some(TOPIC.into()))
-            .await
-            .is_ok_and(|view| view.subscribed.len() == 1)
-            && c.peers(Some(TOPIC.into()))
-                .await
-                .is_ok_and(|view| view.subscribed.len() == 1)
+        sees_one_subscriber(&a).await && sees_one_subscriber(&c).await
     })
     .await?;
 
@@ -86,9 +81,7 @@ async fn detached_publications_are_counted_when_refused_and_arrive_in_order() ->
     b.subscribe(TOPIC).await?;
     connect(&a, &b).await?;
     wait_for("a to see b subscribed", || async {
-        a.peers(Some(TOPIC.into()))
-            .await
-            .is_ok_and(|view| view.subscribed.len() == 1)
+        sees_one_subscriber(&a).await
     })
     .await?;
     let sent: Vec<Vec<u8>> = (0u8..5).map(|i| vec![b'm', i]).collect();
@@ -104,6 +97,13 @@ async fn detached_publications_are_counted_when_refused_and_arrive_in_order() ->
     assert_eq!(NetworkMetrics::get(&a.metrics().gossip_published), 5);
     assert_eq!(NetworkMetrics::get(&a.metrics().gossip_publish_failed), 1);
     Ok(())
+}
+
+/// Whether `node` sees exactly one peer subscribed to [`TOPIC`].
+async fn sees_one_subscriber(node: &dex_network::NetworkHandle) -> bool {
+    node.peers(Some(TOPIC.into()))
+        .await
+        .is_ok_and(|view| view.subscribed.len() == 1)
 }
 
 async fn next_gossip(
@@ -135,9 +135,7 @@ async fn gossip_over_the_token_bucket_is_dropped_and_counted() -> anyhow::Result
     b.subscribe(TOPIC).await?;
     connect(&a, &b).await?;
     wait_for("a to see b subscribed", || async {
-        a.peers(Some(TOPIC.into()))
-            .await
-            .is_ok_and(|view| view.subscribed.len() == 1)
+        sees_one_subscriber(&a).await
     })
     .await?;
     for i in 0..50u32 {
@@ -178,13 +176,7 @@ async fn a_peer_with_many_rejects_is_graylisted() -> anyhow::Result<()> {
     connect(&bad, &judge).await?;
     connect(&honest, &judge).await?;
     wait_for("both to see the judge subscribed", || async {
-        bad.peers(Some(TOPIC.into()))
-            .await
-            .is_ok_and(|view| view.subscribed.len() == 1)
-            && honest
-                .peers(Some(TOPIC.into()))
-                .await
-                .is_ok_and(|view| view.subscribed.len() == 1)
+        sees_one_subscriber(&bad).await && sees_one_subscriber(&honest).await
     })
     .await?;
     for i in 0..6u8 {
