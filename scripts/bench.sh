@@ -10,6 +10,7 @@
 #   scripts/bench.sh memory     a node holding one market at its caps: bytes per order of each kind, total
 #   scripts/bench.sh mm         market maker requote latency: price change to new quotes on another node (median of 20)
 #   scripts/bench.sh net        30 release dexd on network-lab hosts vs bare gossipsub: propagation p50/p99, bytes per order (root)
+#   scripts/bench.sh store      reading a node's swaps from its database: all of 10k, the newest page, the changes since a cursor
 #   scripts/bench.sh help       this list
 #
 # Adding a benchmark: write a `bench_<name>` function that runs it (a `cargo bench` target
@@ -18,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BENCHES=(gossip sync swap mm api scale memory net)
+BENCHES=(gossip sync swap mm api scale memory net store)
 
 bench_gossip() {
     # One bench binary prints the seven gossip and ingest lines.
@@ -80,8 +81,13 @@ bench_net() {
     cargo bench --quiet -p dexd --bench net -- "$@"
 }
 
+bench_store() {
+    # A file database of 10,000 swaps (`--swaps N` for another count).
+    cargo bench --quiet -p dex-store --bench swaps -- "$@"
+}
+
 usage() {
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     echo "benchmarks: ${BENCHES[*]}"
 }
 

@@ -436,21 +436,58 @@ fn fill_view(state: &ApiState, fill: &dex_node::Fill) -> ApiResult<FillView> {
     })
 }
 
-/// Every swap of this node, newest first.
+/// Query of the swaps route.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SwapsQuery {
+    /// Only swaps that changed after this `cursor` of an earlier answer, oldest change
+    /// first. Without it, the most recently changed swaps first.
+    changed_after: Option<u64>,
+    /// Most swaps returned, 1 to 1,000; default 100.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// Swaps of this node by their latest change, a page at a time. Without `changedAfter`, the
+/// most recently changed first; to follow the swaps, pass the answer's `cursor` as
+/// `changedAfter` next time: only the swaps that changed since come, oldest change first,
+/// each at its current state (ask again at once while a page comes back full).
 #[utoipa::path(get, path = "/v1/swaps", tag = "swaps",
+    params(SwapsQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Swaps", body = Swaps),
+        (status = 400, description = "`invalid-query`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 401, description = "`missing-token`, `invalid-token`", body = crate::types::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`settlement-off`", body = crate::types::Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn list_swaps(State(state): State<ApiState>) -> ApiResult<Json<Swaps>> {
-    let swaps = state.node().swaps().await?;
-    let swaps = swaps
+pub(crate) async fn list_swaps(
+    State(state): State<ApiState>,
+    ApiQuery(query): ApiQuery<SwapsQuery>,
+) -> ApiResult<Json<Swaps>> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=dex_node::SWAPS_PAGE).contains(&limit) {
+        return Err(ApiError::InvalidQuery {
+            detail: format!(
+                "limit must be between 1 and {}, got {limit}",
+                dex_node::SWAPS_PAGE
+            ),
+        });
+    }
+    let page = state
+        .node()
+        .swaps_changed(query.changed_after, limit)
+        .await?;
+    let swaps = page
+        .swaps
         .iter()
         .map(|(record, swap)| swap_view(&state, record, swap))
         .collect::<ApiResult<_>>()?;
-    Ok(Json(Swaps { swaps }))
+    Ok(Json(Swaps {
+        swaps,
+        cursor: page.cursor,
+    }))
 }
 
 /// One swap with its event history.

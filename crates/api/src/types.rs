@@ -518,8 +518,12 @@ pub struct Fills {
 #[cfg_attr(feature = "server", derive(ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Swaps {
-    /// Swaps, newest first.
+    /// Swaps by their latest change: the most recent first, or, asked with `changedAfter`,
+    /// the oldest change first.
     pub swaps: Vec<SwapView>,
+    /// The latest change among them (the `changedAfter` asked with, or 0, when there are
+    /// none): pass it as `changedAfter` to get only what changed since.
+    pub cursor: u64,
 }
 
 /// One entry of a swap's history.

@@ -237,9 +237,31 @@ impl Client {
         self.get(&path, Auth::Required)
     }
 
-    /// `GET /v1/swaps`: this node's swaps, newest first.
+    /// `GET /v1/swaps`: this node's 100 most recently changed swaps, most recent first.
     pub fn swaps(&self) -> Result<Swaps, ClientError> {
-        self.get("/v1/swaps", Auth::Required)
+        self.swaps_changed(None, None)
+    }
+
+    /// `GET /v1/swaps?changedAfter=&limit=`: with `changed_after` (the `cursor` of an
+    /// earlier answer), the swaps that changed since, oldest change first; without, the most
+    /// recently changed first. At most `limit` (1 to 1,000; the node's default is 100).
+    pub fn swaps_changed(
+        &self,
+        changed_after: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<Swaps, ClientError> {
+        let (after, limit) = (
+            changed_after.map(|after| after.to_string()),
+            limit.map(|limit| limit.to_string()),
+        );
+        let path = format!(
+            "/v1/swaps{}",
+            query(&[
+                ("changedAfter", after.as_deref()),
+                ("limit", limit.as_deref())
+            ])
+        );
+        self.get(&path, Auth::Required)
     }
 
     /// `GET /v1/swaps/{id}`: one swap with its steps and history.

@@ -98,10 +98,13 @@ enum Command {
         /// Market symbol or id.
         market: String,
     },
-    /// Swaps, or one swap with its event history.
+    /// The most recently changed swaps, or one swap with its event history.
     Swaps {
         /// A swap id.
         id: Option<String>,
+        /// How many swaps to list, 1 to 1000 (the node's default: 100).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: Option<u32>,
     },
     /// Balances per asset: on chain, locked in swaps, reserved by orders.
     Balances,
@@ -468,7 +471,7 @@ fn run(cli: Cli) -> Result<Printed> {
         Command::Markets => api(online::markets(&client()?)),
         Command::Book { market, depth } => api(online::book(&client()?, &market, depth)),
         Command::Trades { market } => api(online::trades(&client()?, &market)),
-        Command::Swaps { id } => api(online::swaps(&client()?, id.as_deref())),
+        Command::Swaps { id, limit } => api(online::swaps(&client()?, id.as_deref(), limit)),
         Command::Balances => api(online::balances(&client()?)),
     }
 }

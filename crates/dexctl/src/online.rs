@@ -320,9 +320,9 @@ const SWAP_HEADERS: [&str; 7] = [
     "SWAP", "MARKET", "SIDE", "PRICE", "QUANTITY", "PHASE", "PEER",
 ];
 
-pub(crate) fn swaps(client: &Client, id: Option<&str>) -> Result<Output> {
+pub(crate) fn swaps(client: &Client, id: Option<&str>, limit: Option<u32>) -> Result<Output> {
     let Some(id) = id else {
-        let swaps = client.swaps()?;
+        let swaps = client.swaps_changed(None, limit)?;
         let json = json(&swaps)?;
         let rows: Vec<Vec<String>> = swaps.swaps.iter().map(swap_row).collect();
         let text = if rows.is_empty() {

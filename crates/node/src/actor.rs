@@ -454,8 +454,12 @@ impl Actor {
                 let _ =
                     reply.send(self.read_store(|store| Ok(store.fills(market.as_ref(), limit)?)));
             }
-            Command::Swaps { reply } => {
-                let _ = reply.send(self.read_store(|store| Ok(store.swaps()?)));
+            Command::Swaps {
+                after,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(self.read_store(|store| Ok(store.swaps_changed(after, limit)?)));
             }
             Command::SwapDetail { swap_id, reply } => {
                 let _ = reply.send(self.read_store(|store| {

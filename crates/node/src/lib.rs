@@ -58,8 +58,11 @@ pub use dex_network::Registry;
 /// The settlement records a node reads back (own orders, swaps, trades).
 pub use dex_store::{
     ClientOrder, Fill, LogEntry, OrderStatus as OwnOrderStatus, OwnOrder, SwapLogRow, SwapRecord,
-    TradeRecord, TxRef,
+    SwapsPage, TradeRecord, TxRef,
 };
+
+/// Most swaps one page of [`NodeHandle::swaps_changed`] should ask for (the API's cap).
+pub const SWAPS_PAGE: u32 = 1_000;
 pub use dex_swap::Swap;
 pub use error::Error;
 pub use ingest::{GOSSIP_BATCH, GossipMeta, Ingest, PageMeta, QUEUE_PER_THREAD, Ready};
@@ -138,7 +141,9 @@ enum Command {
         reply: Reply<Vec<dex_store::Fill>>,
     },
     Swaps {
-        reply: Reply<Vec<(SwapRecord, Swap)>>,
+        after: Option<u64>,
+        limit: u32,
+        reply: Reply<SwapsPage>,
     },
     SwapDetail {
         swap_id: B256,
@@ -401,9 +406,38 @@ impl NodeHandle {
         .await
     }
 
-    /// Every swap of this node, newest first, with its current state.
+    /// At most `limit` swaps with their current state, by their latest change: with
+    /// `after` (a [`SwapsPage::cursor`] from before), those changed since, oldest change
+    /// first; without, the most recently changed first. The node reads about `limit` swaps'
+    /// worth of its log, however many swaps it ever made.
+    pub async fn swaps_changed(&self, after: Option<u64>, limit: u32) -> Result<SwapsPage, Error> {
+        self.ask(|reply| Command::Swaps {
+            after,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    /// Every swap of this node, most recently changed first, read a page at a time so the
+    /// node answers other work in between (for tests and tools: a client lists pages).
     pub async fn swaps(&self) -> Result<Vec<(SwapRecord, Swap)>, Error> {
-        self.ask(|reply| Command::Swaps { reply }).await
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.swaps_changed(Some(after), SWAPS_PAGE).await?;
+            let full = page.swaps.len() == SWAPS_PAGE as usize;
+            all.extend(page.swaps);
+            after = page.cursor;
+            if !full {
+                break;
+            }
+        }
+        // A swap that changed while the pages were read is listed at each of its changes.
+        let mut seen = std::collections::HashSet::new();
+        all.reverse();
+        all.retain(|(record, _)| seen.insert(record.swap_id));
+        Ok(all)
     }
 
     /// One swap with its event history.

@@ -31,6 +31,16 @@ pub use records::{
 };
 use sql::{from_sql_u64, to_sql_u64};
 
+/// A page of swaps by their latest change ([`Store::swaps_changed`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SwapsPage {
+    /// The swaps with their latest state, in the order asked for.
+    pub swaps: Vec<(SwapRecord, Swap)>,
+    /// The latest change among them (or the `after` asked with, 0 if none, when there are
+    /// none): ask again with it to get only what changed since.
+    pub cursor: u64,
+}
+
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -193,9 +203,43 @@ impl Store {
         Ok(found.pop())
     }
 
-    /// Every swap, newest first.
+    /// Every swap, newest first. Reads the whole log: for tests and tools; a node answers
+    /// its clients page by page ([`Store::swaps_changed`]).
     pub fn swaps(&self) -> Result<Vec<(SwapRecord, Swap)>> {
         sql::swaps_where(&self.conn, "1 = 1", params![])
+    }
+
+    /// At most `limit` swaps by their latest change. Every step of a swap appends to its log,
+    /// whose sequence numbers only grow, so a swap's latest entry says when it last changed.
+    /// With `after`, the swaps whose latest change is past it, oldest change first: what a
+    /// client following the swaps asks for, handing back [`SwapsPage::cursor`] each time.
+    /// Without, the most recently changed first. The work is in the entries read (about
+    /// `limit` swaps' worth, or the changes since `after`), not in the swaps ever made.
+    pub fn swaps_changed(&self, after: Option<u64>, limit: u32) -> Result<SwapsPage> {
+        let order = if after.is_some() { "ASC" } else { "DESC" };
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT s.swap_id, s.market, s.own_order_id, s.counter_order_id, s.side, s.price, \
+             s.quantity, s.peer, s.created_at, e.state_json, e.seq \
+             FROM swap_events e JOIN swaps s ON s.swap_id = e.swap_id \
+             WHERE e.seq > ?1 AND e.seq = \
+             (SELECT MAX(seq) FROM swap_events WHERE swap_id = e.swap_id) \
+             ORDER BY e.seq {order} LIMIT ?2"
+        ))?;
+        let after = after.unwrap_or(0);
+        let rows = statement.query_map(params![to_sql_u64(after), limit], |row| {
+            let seq: i64 = row.get(10)?;
+            Ok(records::swap_from_row(row)?.map(|swap| (swap, from_sql_u64(seq))))
+        })?;
+        let mut page = SwapsPage {
+            swaps: Vec::new(),
+            cursor: after,
+        };
+        for row in rows {
+            let (swap, seq) = row??;
+            page.cursor = page.cursor.max(seq);
+            page.swaps.push(swap);
+        }
+        Ok(page)
     }
 
     /// Every finished swap with its final state and the local time of its last step (what

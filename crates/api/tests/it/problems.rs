@@ -252,6 +252,16 @@ async fn each_bad_request_is_its_own_problem_and_changes_nothing() {
         ("settlement-off", 409, get_auth("/v1/balances")),
         ("invalid-query", 400, get_auth("/v1/orders?status=lost")),
         ("invalid-swap-id", 400, get_auth("/v1/swaps/nope")),
+        // Swaps come a bounded page at a time.
+        ("invalid-query", 400, get_auth("/v1/swaps?limit=0")),
+        ("invalid-query", 400, get_auth("/v1/swaps?limit=1001")),
+        ("invalid-query", 400, get_auth("/v1/swaps?changedAfter=-1")),
+        (
+            "invalid-query",
+            400,
+            get_auth("/v1/swaps?changedAfter=soon"),
+        ),
+        ("invalid-query", 400, get_auth("/v1/swaps?after=3")),
     ];
     for (slug, status, request) in cases {
         let answer = node.send(request).await;

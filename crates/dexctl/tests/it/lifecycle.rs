@@ -156,7 +156,11 @@ fn dexctl_drives_the_order_lifecycle_across_two_trading_nodes() {
     });
 
     // Nothing traded; a place beyond the free balance is refused with its problem.
-    assert_eq!(json_of(&a, &["swaps"]), json!({"swaps": []}));
+    assert_eq!(json_of(&a, &["swaps"]), json!({"swaps": [], "cursor": 0}));
+    // A page is 1 to 1000 swaps: a usage error before anything is asked.
+    let refused = dexctl(&a.data(), &["swaps", "--limit", "1001"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("1001"), "{}", stderr(&refused));
     assert_eq!(
         json_of(&a, &["trades", "ETH/USDC"]),
         json!({"symbol": "ETH/USDC", "trades": []})

@@ -341,11 +341,23 @@ fn a_trade_settles_between_two_dexd_and_moves_balances_and_streams() {
     wait_for("A's order in B's book", || {
         (b.book() == vec![("asks".into(), "2500.5".into(), "0.25".into())]).then_some(())
     });
+    // Before any swap, the list of swap changes is empty and its cursor at the start.
+    let none = b.get_auth("/v1/swaps").json;
+    assert_eq!(none, json!({"swaps": [], "cursor": 0}));
     let bid = place(&b, "buy", "2500.5", "0.25");
     let bid_id = bid["orderId"].as_str().unwrap().to_owned();
     wait_swaps_finished(&b, 1);
     wait_swaps_finished(&a, 1);
     let swap = &swaps(&b)[0];
+    // Following the changes from that cursor: the swap, once, at its end; then nothing
+    // more, with the cursor where it was.
+    let changed = b.get_auth("/v1/swaps?changedAfter=0&limit=5").json;
+    assert_eq!(changed["swaps"], json!([swap]), "{changed}");
+    let cursor = changed["cursor"].as_u64().expect("a cursor");
+    assert!(cursor >= 3, "created, locked, finished at least: {changed}");
+    assert_eq!(b.get_auth("/v1/swaps?limit=1").json["cursor"], cursor);
+    let idle = b.get_auth(&format!("/v1/swaps?changedAfter={cursor}")).json;
+    assert_eq!(idle, json!({"swaps": [], "cursor": cursor}));
     assert_eq!(swap["ownOrderId"], bid_id.as_str());
     assert_eq!(swap["counterOrderId"], ask["orderId"]);
     assert_eq!(

@@ -364,3 +364,76 @@ fn a_version_1_database_is_migrated() {
     // Cursors of version 1 keep their block, without scanner state.
     assert_eq!(store.chain_cursor(31337).unwrap(), Some((9, None)));
 }
+
+/// Swaps listed by their latest change: newest first without a cursor; with one, only
+/// those changed since, oldest change first, each once at its latest state.
+#[test]
+fn swaps_are_paged_by_their_latest_change() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut swaps: Vec<Swap> = (1..=3).map(|n| crate::swap(Role::Taker, n)).collect();
+    let ids: Vec<B256> = swaps.iter().map(|swap| swap.params().swap_id).collect();
+    // Log seqs 1, 2, 3: the creations.
+    for (at, swap) in swaps.iter().enumerate() {
+        store.create_swap(&record(swap), swap, at as u64).unwrap();
+    }
+    let step = |store: &mut Store, swap: &mut Swap, at: u64| {
+        let event = Event::ChainTime {
+            leg: Leg::Taker,
+            time: 1_800_000_000 + at,
+        };
+        let actions = swap.handle(event.clone(), at);
+        store
+            .append_swap_event(
+                &swap.params().swap_id,
+                &LogEntry::Event {
+                    event: Box::new(event),
+                    tx: None,
+                },
+                &actions,
+                swap,
+                at,
+            )
+            .unwrap();
+    };
+    // Seq 4: the first swap changes; it is now the most recent.
+    step(&mut store, &mut swaps[0], 10);
+    let listed = |page: &dex_store::SwapsPage| -> Vec<B256> {
+        page.swaps
+            .iter()
+            .map(|(record, _)| record.swap_id)
+            .collect()
+    };
+
+    let newest = store.swaps_changed(None, 2).unwrap();
+    assert_eq!(listed(&newest), vec![ids[0], ids[2]]);
+    assert_eq!(newest.cursor, 4);
+    let all = store.swaps_changed(None, 1000).unwrap();
+    assert_eq!(listed(&all), vec![ids[0], ids[2], ids[1]]);
+    // Each at its latest state: the first swap's step is in it.
+    assert_eq!(all.swaps[0].1, swaps[0]);
+
+    // Following from the start: two at a time, oldest change first.
+    let first = store.swaps_changed(Some(0), 2).unwrap();
+    assert_eq!(listed(&first), vec![ids[1], ids[2]]);
+    assert_eq!(first.cursor, 3);
+    let second = store.swaps_changed(Some(first.cursor), 2).unwrap();
+    assert_eq!(listed(&second), vec![ids[0]]);
+    assert_eq!(second.cursor, 4);
+    // Nothing changed since: nothing listed, the cursor stays.
+    let idle = store.swaps_changed(Some(second.cursor), 2).unwrap();
+    assert!(idle.swaps.is_empty());
+    assert_eq!(idle.cursor, 4);
+    // Two steps of the third swap (seqs 5, 6) list it once, at its latest state.
+    step(&mut store, &mut swaps[2], 11);
+    step(&mut store, &mut swaps[2], 12);
+    let changed = store.swaps_changed(Some(idle.cursor), 100).unwrap();
+    assert_eq!(listed(&changed), vec![ids[2]]);
+    assert_eq!(changed.swaps[0].1, swaps[2]);
+    assert_eq!(changed.cursor, 6);
+    // An empty store: nothing, cursor 0.
+    let empty = Store::open_in_memory().unwrap();
+    assert_eq!(
+        empty.swaps_changed(None, 10).unwrap(),
+        dex_store::SwapsPage::default()
+    );
+}

@@ -22,7 +22,7 @@ use tracing::{debug, error, info, warn};
 use crate::{
     ledger::{self, Ledger, Reservation},
     metrics::{Halt, Metrics},
-    node::{ApiError, Cancelled, NodeClient},
+    node::{self, ApiError, Cancelled, NodeClient},
     price::PriceSource,
     settings::Settings,
     state::{Intent, OwnedOrders, StateFile},
@@ -582,33 +582,39 @@ impl Bot {
 
     /// Moves the bot's own account by the swaps of its orders that completed.
     fn observe_swaps(&mut self, failures: &mut Failures) -> Result<(), String> {
-        let swaps = match self.node.swaps() {
-            Ok(swaps) => swaps,
-            Err(err) => {
-                self.api_failed(failures, "reading the swaps", &err);
-                return Err(format!("cannot read the swaps: {err}"));
-            }
-        };
         let Some(ledger) = &mut self.ledger else {
             return Ok(());
         };
-        let client = &self.node;
-        let news = ledger.observe(&swaps, &self.placed, |id| {
-            client.swap(id).map(|detail| ledger::outcome(&detail))
-        });
-        match news {
-            Ok(news) => {
-                for (swap, side, quantity, price) in &news.completed {
-                    info!(%swap, side = side.as_str(), %quantity, %price, "a swap of the bot completed");
+        // Only what changed since the last read, so a refresh costs the node the same
+        // however many swaps it ever made (the first read of a run goes through them all
+        // once, a page at a time). A full page means more changes are waiting.
+        loop {
+            let page = match self.node.swaps_changed(ledger.cursor()) {
+                Ok(page) => page,
+                Err(err) => {
+                    self.api_failed(failures, "reading the swaps", &err);
+                    return Err(format!("cannot read the swaps: {err}"));
                 }
-                for (swap, reason) in &news.failed {
-                    error!(%swap, %reason, "a swap of the bot failed with its asset gone");
+            };
+            let client = &self.node;
+            let news = ledger.observe(&page.swaps, page.cursor, &self.placed, |id| {
+                client.swap(id).map(|detail| ledger::outcome(&detail))
+            });
+            let news = match news {
+                Ok(news) => news,
+                Err(err) => {
+                    self.api_failed(failures, "reading a swap", &err);
+                    return Err(format!("cannot read a swap: {err}"));
                 }
-                Ok(())
+            };
+            for (swap, side, quantity, price) in &news.completed {
+                info!(%swap, side = side.as_str(), %quantity, %price, "a swap of the bot completed");
             }
-            Err(err) => {
-                self.api_failed(failures, "reading a swap", &err);
-                Err(format!("cannot read a swap: {err}"))
+            for (swap, reason) in &news.failed {
+                error!(%swap, %reason, "a swap of the bot failed with its asset gone");
+            }
+            if page.swaps.len() < node::SWAPS_PAGE as usize {
+                return Ok(());
             }
         }
     }

@@ -5,7 +5,7 @@
 //! still never more than the node says is free.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeSet, HashMap, HashSet},
     str::FromStr,
 };
 
@@ -97,6 +97,7 @@ pub(crate) fn outcome(detail: &SwapDetail) -> Option<Outcome> {
 #[derive(Debug, Clone, Copy)]
 struct Trade {
     side: SideName,
+    price: Decimal,
     quantity: Decimal,
     value: Decimal,
 }
@@ -107,6 +108,7 @@ impl Trade {
         let quantity = Decimal::from_str(&swap.quantity).ok()?;
         Some(Trade {
             side: swap.side,
+            price,
             quantity,
             value: price.checked_mul(quantity)?,
         })
@@ -130,6 +132,10 @@ pub(crate) struct Ledger {
     settled: HashSet<B256>,
     /// Swaps of our orders still in flight: what they hold of our assets.
     in_flight: HashMap<B256, Trade>,
+    /// Swaps in flight that finished, whose outcome is still to be read.
+    finished: BTreeSet<B256>,
+    /// Where the node's list of swap changes was read up to (its `cursor`).
+    cursor: u64,
 }
 
 /// What a refresh learned about the swaps.
@@ -149,7 +155,15 @@ impl Ledger {
             quote,
             settled: HashSet::new(),
             in_flight: HashMap::new(),
+            finished: BTreeSet::new(),
+            cursor: 0,
         }
+    }
+
+    /// Where the node's swap changes were read up to: the next read asks for what changed
+    /// after it.
+    pub(crate) fn cursor(&self) -> u64 {
+        self.cursor
     }
 
     /// Totals held (free and committed), base then quote.
@@ -157,49 +171,55 @@ impl Ledger {
         (self.base, self.quote)
     }
 
-    /// Takes in the node's swap list: swaps of `ours` that finished are counted once (their
-    /// outcome read with `outcome_of`), the others are in flight. A swap whose outcome cannot
-    /// be read yet stays in flight until a later refresh.
+    /// Takes in swaps that changed (a page of the node's changes, read up to `cursor`):
+    /// swaps of `ours` are in flight until they finish, then counted once (their outcome read
+    /// with `outcome_of`). A finished swap whose outcome cannot be read yet stays in flight
+    /// and is asked about again at the next call, whatever changed then; an error from
+    /// `outcome_of` leaves it so too.
     pub(crate) fn observe<E>(
         &mut self,
-        swaps: &[SwapView],
+        changed: &[SwapView],
+        cursor: u64,
         ours: &HashSet<OrderId>,
         mut outcome_of: impl FnMut(B256) -> Result<Option<Outcome>, E>,
     ) -> Result<SwapNews, E> {
-        let mut news = SwapNews::default();
-        self.in_flight.clear();
-        for swap in swaps {
+        for swap in changed {
             if !ours.contains(&swap.own_order_id) || self.settled.contains(&swap.swap_id) {
                 continue;
             }
             let Some(trade) = Trade::of(swap) else {
                 continue;
             };
-            let finished = swap.phase == "finished";
-            let outcome = if finished {
-                outcome_of(swap.swap_id)?
-            } else {
-                None
-            };
-            let Some(outcome) = outcome else {
-                self.in_flight.insert(swap.swap_id, trade);
+            self.in_flight.insert(swap.swap_id, trade);
+            if swap.phase == "finished" {
+                self.finished.insert(swap.swap_id);
+            }
+        }
+        self.cursor = self.cursor.max(cursor);
+        let mut news = SwapNews::default();
+        for swap_id in self.finished.clone() {
+            let Some(outcome) = outcome_of(swap_id)? else {
                 continue;
             };
-            self.settled.insert(swap.swap_id);
+            self.finished.remove(&swap_id);
+            self.settled.insert(swap_id);
+            let Some(trade) = self.in_flight.remove(&swap_id) else {
+                continue;
+            };
             match outcome {
                 Outcome::Completed => {
                     self.apply(trade, true);
                     news.completed.push((
-                        swap.swap_id,
-                        swap.side,
-                        swap.quantity.clone(),
-                        swap.price.clone(),
+                        swap_id,
+                        trade.side,
+                        trade.quantity.to_string(),
+                        trade.price.to_string(),
                     ));
                 }
                 Outcome::Undone => {}
                 Outcome::Failed(reason) => {
                     self.apply(trade, false);
-                    news.failed.push((swap.swap_id, reason));
+                    news.failed.push((swap_id, reason));
                 }
             }
         }
@@ -232,6 +252,7 @@ impl Ledger {
         let mut quote_committed = Decimal::ZERO;
         let reserved = open.iter().map(|order| Trade {
             side: order.side,
+            price: order.price,
             quantity: order.remaining,
             value: order.price * order.remaining,
         });
@@ -341,17 +362,18 @@ mod tests {
             }))
         };
         let news = ledger
-            .observe(&swaps, &ours, |id| {
+            .observe(&swaps, 8, &ours, |id| {
                 asked.push(id);
                 outcome_of(id)
             })
             .unwrap();
         assert_eq!(news.completed.len(), 1);
         assert_eq!(ledger.totals(), (dec("0.9"), dec("1250")));
+        assert_eq!(ledger.cursor(), 8);
         // Swap 3 is not ours; 2 is in flight: neither is asked about.
         assert_eq!(asked, vec![B256::repeat_byte(1), B256::repeat_byte(4)]);
-        // Counted once, however often the list is seen.
-        ledger.observe(&swaps, &ours, outcome_of).unwrap();
+        // Counted once, however often the same swaps are seen.
+        ledger.observe(&swaps, 8, &ours, outcome_of).unwrap();
         assert_eq!(ledger.totals(), (dec("0.9"), dec("1250")));
 
         // The buy in flight holds 250 USDC, an open sell of 0.5 holds base.
@@ -372,6 +394,50 @@ mod tests {
         }]);
         assert_eq!(capped.base.locked, dec("0.9"));
         assert_eq!(capped.base.free, dec("0"));
+    }
+
+    /// Swaps come as changes: one in flight stays so while nothing about it changes, and a
+    /// finished one whose outcome cannot be read yet is asked about again at each call,
+    /// though it does not come again.
+    #[test]
+    fn swap_changes_are_taken_in_as_they_come() {
+        let mut ledger = Ledger::new(dec("1"), dec("1000"));
+        let ours: HashSet<OrderId> = [OrderId(B256::repeat_byte(7))].into();
+        let never = |_: B256| -> Result<Option<Outcome>, ()> { panic!("nothing finished") };
+        ledger
+            .observe(
+                &[swap(1, 7, SideName::Buy, "takerLocking")],
+                3,
+                &ours,
+                never,
+            )
+            .unwrap();
+        // Nothing changed: the buy still holds 250 USDC.
+        ledger.observe(&[], 3, &ours, never).unwrap();
+        assert_eq!(ledger.inventory(&[]).quote.locked, dec("250"));
+        assert_eq!(ledger.cursor(), 3);
+
+        // It finished; the node cannot tell how yet (an error, then no outcome).
+        let finished = [swap(1, 7, SideName::Buy, "finished")];
+        let failed = ledger.observe(&finished, 5, &ours, |_| Err("node down"));
+        assert_eq!(failed.unwrap_err(), "node down");
+        assert_eq!(ledger.cursor(), 5, "the change was taken in");
+        ledger
+            .observe(&[], 5, &ours, |_| Ok::<_, ()>(None))
+            .unwrap();
+        assert_eq!(ledger.inventory(&[]).quote.locked, dec("250"));
+        assert_eq!(ledger.totals(), (dec("1"), dec("1000")));
+
+        // Asked again with no new change, it is counted, once.
+        let news = ledger
+            .observe(&[], 5, &ours, |_| Ok::<_, ()>(Some(Outcome::Completed)))
+            .unwrap();
+        assert_eq!(news.completed.len(), 1);
+        assert_eq!(ledger.totals(), (dec("1.1"), dec("750")));
+        assert_eq!(ledger.inventory(&[]).quote.locked, dec("0"));
+        ledger.observe(&finished, 6, &ours, never).unwrap();
+        assert_eq!(ledger.totals(), (dec("1.1"), dec("750")));
+        assert_eq!(ledger.cursor(), 6);
     }
 
     fn view(token: u8, free: &str, read: bool) -> BalanceView {
@@ -423,12 +489,13 @@ mod tests {
         let ours: HashSet<OrderId> = [OrderId(B256::repeat_byte(7))].into();
         let swaps = vec![swap(1, 7, SideName::Sell, "finished")];
         ledger
-            .observe(&swaps, &ours, |_| Ok::<_, ()>(None))
+            .observe(&swaps, 2, &ours, |_| Ok::<_, ()>(None))
             .unwrap();
         assert_eq!(ledger.totals(), (dec("1"), dec("1000")));
         assert_eq!(ledger.inventory(&[]).base.locked, dec("0.1"));
+        // Read again though nothing changed since.
         ledger
-            .observe(&swaps, &ours, |_| {
+            .observe(&[], 2, &ours, |_| {
                 Ok::<_, ()>(Some(Outcome::Failed("x".into())))
             })
             .unwrap();

@@ -9,7 +9,7 @@ use std::{path::PathBuf, time::Duration};
 use dex_api::{
     layout,
     types::{
-        BalanceView, Book, Info, MarketInfo, OwnOrderView, PlaceOrderRequest, SwapDetail, SwapView,
+        BalanceView, Book, Info, MarketInfo, OwnOrderView, PlaceOrderRequest, SwapDetail, Swaps,
     },
 };
 use dex_client::{Client, DEFAULT_URL};
@@ -17,6 +17,9 @@ use dex_primitives::{B256, OrderId};
 
 /// A failed API call: the node unreachable, its problem, or an unexpected answer.
 pub(crate) use dex_client::ClientError as ApiError;
+
+/// Most swap changes asked for at once (the API's cap).
+pub(crate) const SWAPS_PAGE: u32 = 1_000;
 
 /// How a cancel ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,9 +152,10 @@ impl NodeClient {
         }
     }
 
-    /// The node's swaps, newest first.
-    pub(crate) fn swaps(&self) -> Result<Vec<SwapView>, ApiError> {
-        Ok(self.client.swaps()?.swaps)
+    /// Up to [`SWAPS_PAGE`] swaps that changed after `cursor` (a `cursor` the node gave
+    /// before, or 0), oldest change first, with the cursor to ask with next.
+    pub(crate) fn swaps_changed(&self, cursor: u64) -> Result<Swaps, ApiError> {
+        self.client.swaps_changed(Some(cursor), Some(SWAPS_PAGE))
     }
 
     /// One swap with its history.

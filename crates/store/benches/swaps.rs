@@ -1,0 +1,151 @@
+//! What reading a node's swaps costs as they accumulate, printed as `name value unit`:
+//!
+//! - `store_swaps_all_ms_<n>`: every swap with its latest state ([`Store::swaps`]), what
+//!   `GET /v1/swaps` read on every call before it was paged;
+//! - `store_swaps_newest_ms_<n>`: the 100 most recently changed (`GET /v1/swaps`);
+//! - `store_swaps_changed_us_<n>`: the swaps changed since a cursor, when 10 changed (what a
+//!   client following the swaps, such as dex-mm, reads each refresh);
+//! - `store_swaps_idle_us_<n>`: the same when nothing changed.
+//!
+//! Each is the median of 15 reads from a file database holding `n` swaps (10,000 by
+//! default; `--swaps N`) of five log entries each. Run: `scripts/bench.sh store`.
+
+use std::time::Instant;
+
+use dex_primitives::{Address, B256, Lots, MarketId, OrderId, Side, Ticks, U256};
+use dex_store::{LogEntry, Store, SwapRecord};
+use dex_swap::{Event, Leg, LockTerms, Role, Secret, Swap, SwapParams, Timing};
+
+const ROUNDS: usize = 15;
+
+fn swap(n: u64) -> Swap {
+    let secret = Secret(B256::from(U256::from(n + 1)));
+    let terms = |sender: u8, recipient: u8| LockTerms {
+        chain_id: 31337,
+        contract: Address::repeat_byte(0xc0),
+        token: Address::ZERO,
+        amount: U256::from(1000u64),
+        sender: Address::repeat_byte(sender),
+        recipient: Address::repeat_byte(recipient),
+    };
+    let params = SwapParams {
+        swap_id: B256::from(U256::from(n + (1 << 40))),
+        role: Role::Taker,
+        hashlock: secret.hashlock(),
+        taker_leg: terms(1, 2),
+        maker_leg: terms(2, 1),
+        reserved_until: 1_000_000,
+        lock_margin_ms: 1000,
+        timing: Timing::DEVNET,
+        scan_lag_secs: Default::default(),
+    };
+    Swap::taker(params, secret).expect("valid parameters")
+}
+
+fn record(swap: &Swap) -> SwapRecord {
+    SwapRecord {
+        swap_id: swap.params().swap_id,
+        market: MarketId(B256::repeat_byte(0x11)),
+        own_order_id: OrderId(B256::repeat_byte(0xa1)),
+        counter_order_id: OrderId(B256::repeat_byte(0xb2)),
+        side: Side::Buy,
+        price: Ticks(250_050),
+        quantity: Lots(250),
+        peer: "12D3KooWPeer".into(),
+        created_at: 10,
+    }
+}
+
+/// A step of `swap`, logged.
+fn step(store: &mut Store, swap: &mut Swap, at: u64) {
+    let event = Event::ChainTime {
+        leg: Leg::Taker,
+        time: 1_800_000_000 + at,
+    };
+    let actions = swap.handle(event.clone(), at);
+    store
+        .append_swap_event(
+            &swap.params().swap_id,
+            &LogEntry::Event {
+                event: Box::new(event),
+                tx: None,
+            },
+            &actions,
+            swap,
+            at,
+        )
+        .expect("logged");
+}
+
+/// Median wall time of `read`, in seconds.
+fn median(mut read: impl FnMut() -> usize, expected: usize) -> f64 {
+    let mut times: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            let start = Instant::now();
+            let listed = read();
+            let elapsed = start.elapsed().as_secs_f64();
+            assert_eq!(listed, expected, "swaps listed");
+            elapsed
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[ROUNDS / 2]
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut count = 10_000u64;
+    while let Some(arg) = args.next() {
+        if arg == "--swaps" {
+            count = args
+                .next()
+                .and_then(|value| value.parse().ok())
+                .expect("--swaps takes a number");
+        }
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut store = Store::open(&dir.path().join("node.sqlite")).expect("a database");
+    let mut swaps: Vec<Swap> = (0..count).map(swap).collect();
+    for (n, swap) in swaps.iter_mut().enumerate() {
+        let at = n as u64 * 10;
+        store.create_swap(&record(swap), swap, at).expect("created");
+        for k in 1..5 {
+            step(&mut store, swap, at + k);
+        }
+    }
+    let total = count as usize;
+    let all = median(|| store.swaps().expect("read").len(), total);
+    let newest = median(
+        || store.swaps_changed(None, 100).expect("read").swaps.len(),
+        total.min(100),
+    );
+    let cursor = store.swaps_changed(None, 1).expect("read").cursor;
+    let idle = median(
+        || {
+            store
+                .swaps_changed(Some(cursor), 1000)
+                .expect("read")
+                .swaps
+                .len()
+        },
+        0,
+    );
+    let changed_count = swaps.len().min(10);
+    for (k, swap) in swaps.iter_mut().take(changed_count).enumerate() {
+        step(&mut store, swap, count * 10 + k as u64);
+    }
+    let changed = median(
+        || {
+            store
+                .swaps_changed(Some(cursor), 1000)
+                .expect("read")
+                .swaps
+                .len()
+        },
+        changed_count,
+    );
+    println!("store_swaps_all_ms_{count} {:.2} ms", all * 1e3);
+    println!("store_swaps_newest_ms_{count} {:.3} ms", newest * 1e3);
+    println!("store_swaps_changed_us_{count} {:.1} us", changed * 1e6);
+    println!("store_swaps_idle_us_{count} {:.1} us", idle * 1e6);
+}
