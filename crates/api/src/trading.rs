@@ -204,6 +204,26 @@ pub(crate) struct OrdersQuery {
     /// Only this status: open, filled, cancelled, expired.
     #[param(pattern = "^(open|filled|cancelled|expired)$")]
     status: Option<String>,
+    /// Only orders placed after this `cursor` of an earlier answer, oldest first. Without
+    /// it, the most recently placed first.
+    after: Option<u64>,
+    /// Most orders returned, 1 to 1,000; default 100.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// The page size asked for (`limit`, default 100), or why it is refused.
+fn page_limit(limit: Option<u32>) -> ApiResult<u32> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=dex_node::PAGE).contains(&limit) {
+        return Err(ApiError::InvalidQuery {
+            detail: format!(
+                "limit must be between 1 and {}, got {limit}",
+                dex_node::PAGE
+            ),
+        });
+    }
+    Ok(limit)
 }
 
 /// Query of cancel-all: the market only (a status filter would be meaningless, only open
@@ -239,7 +259,9 @@ fn parse_status(text: &str) -> ApiResult<OwnOrderStatus> {
     }
 }
 
-/// Own orders, oldest first.
+/// Own orders in placement order, a page at a time: without `after`, the most recently
+/// placed first; to read on, pass the answer's `cursor` as `after`: the orders placed since
+/// come, oldest first (ask again at once while a page comes back full).
 #[utoipa::path(get, path = "/v1/orders", tag = "orders",
     params(OrdersQuery),
     security(("bearer" = [])),
@@ -256,12 +278,20 @@ pub(crate) async fn list_orders(
 ) -> ApiResult<Json<OwnOrders>> {
     let market = market_filter(&state, query.market.as_deref())?;
     let status = query.status.as_deref().map(parse_status).transpose()?;
-    let orders = state.node().own_orders(market, status).await?;
-    let orders = orders
+    let limit = page_limit(query.limit)?;
+    let page = state
+        .node()
+        .own_orders_page(market, status, query.after, limit)
+        .await?;
+    let orders = page
+        .orders
         .iter()
         .map(|own| own_order_view(&state, own))
         .collect::<ApiResult<_>>()?;
-    Ok(Json(OwnOrders { orders }))
+    Ok(Json(OwnOrders {
+        orders,
+        cursor: page.cursor,
+    }))
 }
 
 /// Cancels every open own order, of one market or of all.
@@ -466,15 +496,7 @@ pub(crate) async fn list_swaps(
     State(state): State<ApiState>,
     ApiQuery(query): ApiQuery<SwapsQuery>,
 ) -> ApiResult<Json<Swaps>> {
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=dex_node::SWAPS_PAGE).contains(&limit) {
-        return Err(ApiError::InvalidQuery {
-            detail: format!(
-                "limit must be between 1 and {}, got {limit}",
-                dex_node::SWAPS_PAGE
-            ),
-        });
-    }
+    let limit = page_limit(query.limit)?;
     let page = state
         .node()
         .swaps_changed(query.changed_after, limit)

@@ -368,8 +368,12 @@ pub struct OwnOrderView {
 #[cfg_attr(feature = "server", derive(ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OwnOrders {
-    /// Own orders, oldest first.
+    /// Own orders in placement order: the most recent first, or, asked with `after`, the
+    /// oldest first.
     pub orders: Vec<OwnOrderView>,
+    /// The latest placed among them (the `after` asked with, or 0, when there are none):
+    /// pass it as `after` to get the orders placed since.
+    pub cursor: u64,
 }
 
 /// A swap of this node, without secrets.

@@ -34,6 +34,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most characters of an unexpected body kept in an error.
 const BODY_EXCERPT: usize = 500;
 
+/// Most own orders or swaps the node answers in one page.
+pub const PAGE: u32 = 1_000;
+
 /// A node's API. `Debug` shows the URL, never the token.
 #[derive(Clone)]
 pub struct Client {
@@ -174,15 +177,57 @@ impl Client {
         self.post("/v1/orders/signed", body)
     }
 
-    /// `GET /v1/orders?market=&status=`: own orders, of `market` and in `status` (`open`,
-    /// `filled`, `cancelled`, `expired`) when given.
+    /// `GET /v1/orders?market=&status=`: the 100 most recently placed own orders, of
+    /// `market` and in `status` (`open`, `filled`, `cancelled`, `expired`) when given.
     pub fn orders(
         &self,
         market: Option<&str>,
         status: Option<&str>,
     ) -> Result<OwnOrders, ClientError> {
-        let query = query(&[("market", market), ("status", status)]);
+        self.orders_page(market, status, None, None)
+    }
+
+    /// `GET /v1/orders?market=&status=&after=&limit=`: with `after` (the `cursor` of an
+    /// earlier answer), the own orders placed since, oldest first; without, the most
+    /// recently placed first. At most `limit` (1 to 1,000; the node's default is 100).
+    pub fn orders_page(
+        &self,
+        market: Option<&str>,
+        status: Option<&str>,
+        after: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<OwnOrders, ClientError> {
+        let (after, limit) = (
+            after.map(|after| after.to_string()),
+            limit.map(|limit| limit.to_string()),
+        );
+        let query = query(&[
+            ("market", market),
+            ("status", status),
+            ("after", after.as_deref()),
+            ("limit", limit.as_deref()),
+        ]);
         self.get(&format!("/v1/orders{query}"), Auth::Required)
+    }
+
+    /// Every own order of `market` and `status` (when given), oldest first, read a page of
+    /// 1,000 at a time.
+    pub fn all_orders(
+        &self,
+        market: Option<&str>,
+        status: Option<&str>,
+    ) -> Result<Vec<OwnOrderView>, ClientError> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.orders_page(market, status, Some(after), Some(PAGE))?;
+            let full = page.orders.len() == PAGE as usize;
+            all.extend(page.orders);
+            after = page.cursor;
+            if !full {
+                return Ok(all);
+            }
+        }
     }
 
     /// `GET /v1/orders/{id}`: one own order with its fills and swaps.

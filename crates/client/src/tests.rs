@@ -117,12 +117,22 @@ fn market_names_are_percent_encoded_in_paths_and_queries() {
     );
     assert!(head.contains("Bearer secret-token"), "{head}");
 
-    let (client, head) = serve_once("200 OK", "application/json", r#"{"orders":[]}"#);
+    let (client, head) = serve_once("200 OK", "application/json", r#"{"orders":[],"cursor":0}"#);
     let orders = client.orders(Some("ETH/USDC"), Some("open")).unwrap();
     assert!(orders.orders.is_empty());
     let head = head.recv().unwrap();
     assert!(
         head.starts_with("GET /v1/orders?market=ETH%2FUSDC&status=open HTTP/1.1\r\n"),
+        "{head}"
+    );
+    let (client, head) = serve_once("200 OK", "application/json", r#"{"orders":[],"cursor":7}"#);
+    let page = client
+        .orders_page(Some("ETH/USDC"), None, Some(7), Some(1000))
+        .unwrap();
+    assert_eq!(page.cursor, 7);
+    let head = head.recv().unwrap();
+    assert!(
+        head.starts_with("GET /v1/orders?market=ETH%2FUSDC&after=7&limit=1000 HTTP/1.1\r\n"),
         "{head}"
     );
 

@@ -294,7 +294,7 @@ enum OrderCommand {
         #[arg(long, requires = "all")]
         market: Option<String>,
     },
-    /// Own orders.
+    /// The most recently placed own orders.
     List {
         /// Only this market.
         #[arg(long)]
@@ -302,6 +302,9 @@ enum OrderCommand {
         /// Only this status (open, filled, cancelled, expired).
         #[arg(long)]
         status: Option<String>,
+        /// How many orders to list, 1 to 1000 (the node's default: 100).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: Option<u32>,
     },
     /// One own order with its fills and swaps.
     Show {
@@ -458,10 +461,15 @@ fn run(cli: Cli) -> Result<Printed> {
             (false, Some(id)) => api(online::order_cancel(&client()?, &id)),
             (false, None) => Err(anyhow::anyhow!("give an order id or --all")),
         },
-        Command::Order(OrderCommand::List { market, status }) => api(online::order_list(
+        Command::Order(OrderCommand::List {
+            market,
+            status,
+            limit,
+        }) => api(online::order_list(
             &client()?,
             market.as_deref(),
             status.as_deref(),
+            limit,
         )),
         Command::Order(OrderCommand::Show { id }) => api(online::order_show(&client()?, &id)),
         Command::Health => api(online::health(&client()?)),

@@ -234,8 +234,9 @@ pub(crate) fn order_list(
     client: &Client,
     market: Option<&str>,
     status: Option<&str>,
+    limit: Option<u32>,
 ) -> Result<Output> {
-    let orders = client.orders(market, status)?;
+    let orders = client.orders_page(market, status, None, limit)?;
     let json = json(&orders)?;
     let rows: Vec<Vec<String>> = orders.orders.iter().map(order_row).collect();
     let text = if rows.is_empty() {

@@ -422,10 +422,13 @@ impl Actor {
             Command::OwnOrders {
                 market,
                 status,
+                after,
+                limit,
                 reply,
             } => {
-                let _ = reply
-                    .send(self.read_store(|store| Ok(store.own_orders(market.as_ref(), status)?)));
+                let _ = reply.send(self.read_store(|store| {
+                    Ok(store.own_orders_page(market.as_ref(), status, after, limit)?)
+                }));
             }
             Command::OwnOrder { id, reply } => {
                 let _ = reply.send(self.read_store(|store| {

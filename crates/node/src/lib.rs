@@ -57,12 +57,13 @@ pub use config::{
 pub use dex_network::Registry;
 /// The settlement records a node reads back (own orders, swaps, trades).
 pub use dex_store::{
-    ClientOrder, Fill, LogEntry, OrderStatus as OwnOrderStatus, OwnOrder, SwapLogRow, SwapRecord,
-    SwapsPage, TradeRecord, TxRef,
+    ClientOrder, Fill, LogEntry, OrderStatus as OwnOrderStatus, OwnOrder, OwnOrdersPage,
+    SwapLogRow, SwapRecord, SwapsPage, TradeRecord, TxRef,
 };
 
-/// Most swaps one page of [`NodeHandle::swaps_changed`] should ask for (the API's cap).
-pub const SWAPS_PAGE: u32 = 1_000;
+/// Most own orders or swaps one page should hold ([`NodeHandle::own_orders_page`],
+/// [`NodeHandle::swaps_changed`]): the API's cap.
+pub const PAGE: u32 = 1_000;
 pub use dex_swap::Swap;
 pub use error::Error;
 pub use ingest::{GOSSIP_BATCH, GossipMeta, Ingest, PageMeta, QUEUE_PER_THREAD, Ready};
@@ -125,7 +126,9 @@ enum Command {
     OwnOrders {
         market: Option<MarketId>,
         status: Option<dex_store::OrderStatus>,
-        reply: Reply<Vec<OwnOrder>>,
+        after: Option<u64>,
+        limit: u32,
+        reply: Reply<OwnOrdersPage>,
     },
     OwnOrder {
         id: OrderId,
@@ -357,18 +360,46 @@ impl NodeHandle {
         self.ask(|reply| Command::CancelAll { market, reply }).await
     }
 
-    /// Own orders from the database, oldest first, optionally of one market and status.
+    /// At most `limit` own orders in placement order, optionally of one market and status:
+    /// with `after` (an [`OwnOrdersPage::cursor`] from before), those placed since, oldest
+    /// first; without, the most recently placed first.
+    pub async fn own_orders_page(
+        &self,
+        market: Option<MarketId>,
+        status: Option<dex_store::OrderStatus>,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<OwnOrdersPage, Error> {
+        self.ask(|reply| Command::OwnOrders {
+            market,
+            status,
+            after,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    /// Own orders, oldest first, optionally of one market and status, read a page at a time
+    /// so the node answers other work in between.
     pub async fn own_orders(
         &self,
         market: Option<MarketId>,
         status: Option<dex_store::OrderStatus>,
     ) -> Result<Vec<OwnOrder>, Error> {
-        self.ask(|reply| Command::OwnOrders {
-            market,
-            status,
-            reply,
-        })
-        .await
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .own_orders_page(market, status, Some(after), PAGE)
+                .await?;
+            let full = page.orders.len() == PAGE as usize;
+            all.extend(page.orders);
+            after = page.cursor;
+            if !full {
+                return Ok(all);
+            }
+        }
     }
 
     /// One own order with the swaps that traded it.
@@ -425,8 +456,8 @@ impl NodeHandle {
         let mut all = Vec::new();
         let mut after = 0;
         loop {
-            let page = self.swaps_changed(Some(after), SWAPS_PAGE).await?;
-            let full = page.swaps.len() == SWAPS_PAGE as usize;
+            let page = self.swaps_changed(Some(after), PAGE).await?;
+            let full = page.swaps.len() == PAGE as usize;
             all.extend(page.swaps);
             after = page.cursor;
             if !full {

@@ -31,6 +31,16 @@ pub use records::{
 };
 use sql::{from_sql_u64, to_sql_u64};
 
+/// A page of own orders in placement order ([`Store::own_orders_page`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OwnOrdersPage {
+    /// The orders, in the order asked for.
+    pub orders: Vec<OwnOrder>,
+    /// The latest placed among them (or the `after` asked with, 0 if none, when there are
+    /// none): ask again with it to get the orders placed since.
+    pub cursor: u64,
+}
+
 /// A page of swaps by their latest change ([`Store::swaps_changed`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SwapsPage {
@@ -173,6 +183,58 @@ impl Store {
             records::own_order_from_row,
         )?;
         rows.map(|row| row?).collect()
+    }
+
+    /// At most `limit` own orders in the order they were placed, optionally of one market
+    /// and status: with `after` (a [`OwnOrdersPage::cursor`] from before), those placed after
+    /// it, oldest first; without, the most recently placed first. The work is in the orders
+    /// listed (and, for a status across all markets, the orders passed over to find them),
+    /// not in every order ever placed.
+    pub fn own_orders_page(
+        &self,
+        market: Option<&MarketId>,
+        status: Option<OrderStatus>,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<OwnOrdersPage> {
+        // One statement per combination of filters, so that a market's orders are read
+        // through its index (`?1 IS NULL OR market = ?1` would read them all).
+        let mut filters = vec!["rowid > ?1".to_owned()];
+        if market.is_some() {
+            filters.push(format!("market = ?{}", filters.len() + 2));
+        }
+        if status.is_some() {
+            filters.push(format!("status = ?{}", filters.len() + 2));
+        }
+        let order = if after.is_some() { "ASC" } else { "DESC" };
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {}, rowid FROM own_orders WHERE {} ORDER BY rowid {order} LIMIT ?2",
+            records::OWN_ORDER_COLUMNS,
+            filters.join(" AND ")
+        ))?;
+        let after = after.unwrap_or(0);
+        let mut values: Vec<Box<dyn rusqlite::ToSql>> =
+            vec![Box::new(to_sql_u64(after)), Box::new(limit)];
+        if let Some(market) = market {
+            values.push(Box::new(market.0.to_vec()));
+        }
+        if let Some(status) = status {
+            values.push(Box::new(status.as_str()));
+        }
+        let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), |row| {
+            let seq: i64 = row.get(9)?;
+            Ok(records::own_order_from_row(row)?.map(|order| (order, from_sql_u64(seq))))
+        })?;
+        let mut page = OwnOrdersPage {
+            orders: Vec::new(),
+            cursor: after,
+        };
+        for row in rows {
+            let (order, seq) = row??;
+            page.cursor = page.cursor.max(seq);
+            page.orders.push(order);
+        }
+        Ok(page)
     }
 
     // ---- swaps ----

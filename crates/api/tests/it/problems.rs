@@ -262,6 +262,12 @@ async fn each_bad_request_is_its_own_problem_and_changes_nothing() {
             get_auth("/v1/swaps?changedAfter=soon"),
         ),
         ("invalid-query", 400, get_auth("/v1/swaps?after=3")),
+        ("invalid-query", 400, get_auth("/v1/orders?limit=1001")),
+        (
+            "invalid-query",
+            400,
+            get_auth("/v1/orders?status=open&after=soon"),
+        ),
     ];
     for (slug, status, request) in cases {
         let answer = node.send(request).await;

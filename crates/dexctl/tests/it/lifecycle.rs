@@ -138,12 +138,17 @@ fn dexctl_drives_the_order_lifecycle_across_two_trading_nodes() {
     assert_eq!(listed["orders"][0]["status"], "cancelled");
     assert_eq!(
         json_of(&a, &["order", "list", "--status", "open"]),
-        json!({"orders": []})
+        json!({"orders": [], "cursor": 0})
     );
 
     // Cancel all: two more orders, both cancelled at once.
     place(&a, "sell", "2600", "0.1");
-    place(&a, "buy", "2400", "0.1");
+    let newest = place(&a, "buy", "2400", "0.1");
+    // Listed a page at a time, the most recently placed first.
+    let page = json_of(&a, &["order", "list", "--limit", "1"]);
+    assert_eq!(page["orders"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["orders"][0]["orderId"], newest["orderId"], "{page}");
+    assert_eq!(page["cursor"], 3, "the third order placed: {page}");
     wait_for("both in B's book", || {
         let book = json_of(&b, &["book", "ETH/USDC"]);
         (book["asks"].as_array()?.len() == 1 && book["bids"].as_array()?.len() == 1).then_some(())
@@ -183,7 +188,7 @@ fn dexctl_drives_the_order_lifecycle_across_two_trading_nodes() {
     assert!(refused.contains("insufficient-balance"), "{refused}");
     assert_eq!(
         json_of(&a, &["order", "list", "--status", "open"]),
-        json!({"orders": []})
+        json!({"orders": [], "cursor": 0})
     );
 
     drop((a, b));

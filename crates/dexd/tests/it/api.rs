@@ -224,7 +224,10 @@ scan_confirmations = 1
     let problem = answer.problem();
     assert_eq!(problem.slug(), "chain-unavailable");
     assert!(problem.detail.contains("31337"), "{}", problem.detail);
-    assert_eq!(node.get_auth("/v1/orders").json, json!({"orders": []}));
+    assert_eq!(
+        node.get_auth("/v1/orders").json,
+        json!({"orders": [], "cursor": 0})
+    );
     // A signed order of this node's trader is an own order like any other: refused too,
     // and nothing of it is booked.
     let order = node.order(Side::Sell, 300_000, 5, 9);

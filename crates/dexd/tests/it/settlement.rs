@@ -326,7 +326,10 @@ fn a_trade_settles_between_two_dexd_and_moves_balances_and_streams() {
         "{}",
         problem.detail
     );
-    assert_eq!(b.get_auth("/v1/orders").json, json!({"orders": []}));
+    assert_eq!(
+        b.get_auth("/v1/orders").json,
+        json!({"orders": [], "cursor": 0})
+    );
     assert!(b.book().is_empty());
     assert_eq!(balance(&b, "USDC", "reservedByOrders"), U256::ZERO);
     assert_eq!(balance(&b, "USDC", "free"), b_usdc);

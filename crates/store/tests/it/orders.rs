@@ -1,8 +1,8 @@
 //! Own orders.
 
-use dex_primitives::{Lots, Update};
+use dex_primitives::{B256, Lots, MarketId, Update};
 use dex_store::{ClientOrder, Error, OrderStatus, OwnOrder, Store, StoreOp};
-use dex_test_utils::{OrderBuilder, T0, eth_eth2, trader};
+use dex_test_utils::{OrderBuilder, T0, eth_eth2, eth_usdc_id, trader};
 
 fn own(builder: OrderBuilder) -> OwnOrder {
     let signed = builder.sign();
@@ -272,4 +272,60 @@ fn a_step_is_written_whole_or_not_at_all() {
             .map(|order| order.remaining),
         Some(Lots(1))
     );
+}
+
+/// Own orders listed a page at a time in placement order, by market and status: newest
+/// first without a cursor; with one, those placed since, oldest first.
+#[test]
+fn own_orders_are_paged_in_placement_order() {
+    let mut store = Store::open_in_memory().unwrap();
+    let other = MarketId(B256::repeat_byte(0x77));
+    // Six orders (seqs 1..=6): the even ones of the other market; the third cancelled.
+    let mut ids = Vec::new();
+    for nonce in 1..=6u64 {
+        let builder = OrderBuilder::new().nonce(nonce);
+        let builder = if nonce % 2 == 0 {
+            builder.market(other)
+        } else {
+            builder
+        };
+        let order = own(builder);
+        store.insert_own_order(&order).unwrap();
+        ids.push(order.id);
+    }
+    store
+        .update_own_order(&ids[2], Lots(0), OrderStatus::Cancelled, None, T0 + 1)
+        .unwrap();
+    let listed =
+        |page: &dex_store::OwnOrdersPage| -> Vec<_> { page.orders.iter().map(|o| o.id).collect() };
+
+    let newest = store.own_orders_page(None, None, None, 4).unwrap();
+    assert_eq!(listed(&newest), vec![ids[5], ids[4], ids[3], ids[2]]);
+    assert_eq!(newest.cursor, 6);
+    let open_here = store
+        .own_orders_page(Some(&eth_usdc_id()), Some(OrderStatus::Open), None, 10)
+        .unwrap();
+    assert_eq!(listed(&open_here), vec![ids[4], ids[0]]);
+    assert_eq!(open_here.cursor, 5);
+    let cancelled = store
+        .own_orders_page(None, Some(OrderStatus::Cancelled), None, 10)
+        .unwrap();
+    assert_eq!(listed(&cancelled), vec![ids[2]]);
+    // The cancelled one is listed at its placement, with its new state.
+    assert_eq!(cancelled.orders[0].remaining, Lots(0));
+
+    // Following from the start, two at a time.
+    let first = store.own_orders_page(None, None, Some(0), 2).unwrap();
+    assert_eq!((listed(&first), first.cursor), (vec![ids[0], ids[1]], 2));
+    let other_market = store
+        .own_orders_page(Some(&other), None, Some(first.cursor), 2)
+        .unwrap();
+    assert_eq!(
+        (listed(&other_market), other_market.cursor),
+        (vec![ids[3], ids[5]], 6)
+    );
+    let done = store
+        .own_orders_page(Some(&other), None, Some(other_market.cursor), 2)
+        .unwrap();
+    assert_eq!((listed(&done), done.cursor), (vec![], 6));
 }

@@ -613,7 +613,7 @@ impl Bot {
             for (swap, reason) in &news.failed {
                 error!(%swap, %reason, "a swap of the bot failed with its asset gone");
             }
-            if page.swaps.len() < node::SWAPS_PAGE as usize {
+            if page.swaps.len() < node::PAGE as usize {
                 return Ok(());
             }
         }

@@ -12,14 +12,12 @@ use dex_api::{
         BalanceView, Book, Info, MarketInfo, OwnOrderView, PlaceOrderRequest, SwapDetail, Swaps,
     },
 };
+pub(crate) use dex_client::PAGE;
 use dex_client::{Client, DEFAULT_URL};
 use dex_primitives::{B256, OrderId};
 
 /// A failed API call: the node unreachable, its problem, or an unexpected answer.
 pub(crate) use dex_client::ClientError as ApiError;
-
-/// Most swap changes asked for at once (the API's cap).
-pub(crate) const SWAPS_PAGE: u32 = 1_000;
 
 /// How a cancel ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +131,7 @@ impl NodeClient {
 
     /// The node's open own orders, of `market` or of all markets.
     pub(crate) fn open_orders(&self, market: Option<&str>) -> Result<Vec<OwnOrderView>, ApiError> {
-        Ok(self.client.orders(market, Some("open"))?.orders)
+        self.client.all_orders(market, Some("open"))
     }
 
     /// Places an order the node signs.
@@ -152,10 +150,10 @@ impl NodeClient {
         }
     }
 
-    /// Up to [`SWAPS_PAGE`] swaps that changed after `cursor` (a `cursor` the node gave
+    /// Up to [`PAGE`] swaps that changed after `cursor` (a `cursor` the node gave
     /// before, or 0), oldest change first, with the cursor to ask with next.
     pub(crate) fn swaps_changed(&self, cursor: u64) -> Result<Swaps, ApiError> {
-        self.client.swaps_changed(Some(cursor), Some(SWAPS_PAGE))
+        self.client.swaps_changed(Some(cursor), Some(PAGE))
     }
 
     /// One swap with its history.
