@@ -10,7 +10,7 @@
 #   scripts/bench.sh memory     a node holding one market at its caps: bytes per order of each kind, total
 #   scripts/bench.sh mm         market maker requote latency: price change to new quotes on another node (median of 20)
 #   scripts/bench.sh net        30 release dexd on network-lab hosts vs bare gossipsub: propagation p50/p99, bytes per order (root)
-#   scripts/bench.sh store      reading a node's swaps from its database: all of 10k, the newest page, the changes since a cursor
+#   scripts/bench.sh store      reading a node's swaps and own orders from its database: all, the newest page, changes since a cursor
 #   scripts/bench.sh help       this list
 #
 # Adding a benchmark: write a `bench_<name>` function that runs it (a `cargo bench` target
@@ -82,8 +82,8 @@ bench_net() {
 }
 
 bench_store() {
-    # A file database of 10,000 swaps (`--swaps N` for another count).
-    cargo bench --quiet -p dex-store --bench swaps -- "$@"
+    # A file database of 10,000 swaps and 20,000 own orders (`--swaps N`, `--orders M`).
+    cargo bench --quiet -p dex-store --bench reads -- "$@"
 }
 
 usage() {

@@ -284,7 +284,7 @@ pub(crate) async fn list_orders(
         .own_orders_page(market, status, query.after, limit)
         .await?;
     let orders = page
-        .orders
+        .items
         .iter()
         .map(|own| own_order_view(&state, own))
         .collect::<ApiResult<_>>()?;
@@ -502,7 +502,7 @@ pub(crate) async fn list_swaps(
         .swaps_changed(query.changed_after, limit)
         .await?;
     let swaps = page
-        .swaps
+        .items
         .iter()
         .map(|(record, swap)| swap_view(&state, record, swap))
         .collect::<ApiResult<_>>()?;

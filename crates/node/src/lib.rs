@@ -393,8 +393,8 @@ impl NodeHandle {
             let page = self
                 .own_orders_page(market, status, Some(after), PAGE)
                 .await?;
-            let full = page.orders.len() == PAGE as usize;
-            all.extend(page.orders);
+            let full = page.items.len() == PAGE as usize;
+            all.extend(page.items);
             after = page.cursor;
             if !full {
                 return Ok(all);
@@ -457,8 +457,8 @@ impl NodeHandle {
         let mut after = 0;
         loop {
             let page = self.swaps_changed(Some(after), PAGE).await?;
-            let full = page.swaps.len() == PAGE as usize;
-            all.extend(page.swaps);
+            let full = page.items.len() == PAGE as usize;
+            all.extend(page.items);
             after = page.cursor;
             if !full {
                 break;

@@ -31,25 +31,49 @@ pub use records::{
 };
 use sql::{from_sql_u64, to_sql_u64};
 
-/// A page of own orders in placement order ([`Store::own_orders_page`]).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct OwnOrdersPage {
-    /// The orders, in the order asked for.
-    pub orders: Vec<OwnOrder>,
-    /// The latest placed among them (or the `after` asked with, 0 if none, when there are
-    /// none): ask again with it to get the orders placed since.
+/// A page of a list kept in sequence order: own orders by placement
+/// ([`Store::own_orders_page`]), swaps by their latest change ([`Store::swaps_changed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The entries, in the order asked for.
+    pub items: Vec<T>,
+    /// The latest sequence number among them (or the `after` asked with, 0 if none, when
+    /// there are none): ask again with it to get only what came since.
     pub cursor: u64,
 }
 
-/// A page of swaps by their latest change ([`Store::swaps_changed`]).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SwapsPage {
-    /// The swaps with their latest state, in the order asked for.
-    pub swaps: Vec<(SwapRecord, Swap)>,
-    /// The latest change among them (or the `after` asked with, 0 if none, when there are
-    /// none): ask again with it to get only what changed since.
-    pub cursor: u64,
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Page {
+            items: Vec::new(),
+            cursor: 0,
+        }
+    }
 }
+
+impl<T> Page<T> {
+    /// Collects rows of (entry, sequence number) read after `after`.
+    fn collect(
+        rows: impl Iterator<Item = rusqlite::Result<Result<(T, u64)>>>,
+        after: u64,
+    ) -> Result<Self> {
+        let mut page = Page {
+            items: Vec::new(),
+            cursor: after,
+        };
+        for row in rows {
+            let (item, seq) = row??;
+            page.cursor = page.cursor.max(seq);
+            page.items.push(item);
+        }
+        Ok(page)
+    }
+}
+
+/// Own orders in placement order.
+pub type OwnOrdersPage = Page<OwnOrder>;
+/// Swaps with their latest state, by their latest change.
+pub type SwapsPage = Page<(SwapRecord, Swap)>;
 
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -225,16 +249,7 @@ impl Store {
             let seq: i64 = row.get(9)?;
             Ok(records::own_order_from_row(row)?.map(|order| (order, from_sql_u64(seq))))
         })?;
-        let mut page = OwnOrdersPage {
-            orders: Vec::new(),
-            cursor: after,
-        };
-        for row in rows {
-            let (order, seq) = row??;
-            page.cursor = page.cursor.max(seq);
-            page.orders.push(order);
-        }
-        Ok(page)
+        Page::collect(rows, after)
     }
 
     // ---- swaps ----
@@ -292,16 +307,7 @@ impl Store {
             let seq: i64 = row.get(10)?;
             Ok(records::swap_from_row(row)?.map(|swap| (swap, from_sql_u64(seq))))
         })?;
-        let mut page = SwapsPage {
-            swaps: Vec::new(),
-            cursor: after,
-        };
-        for row in rows {
-            let (swap, seq) = row??;
-            page.cursor = page.cursor.max(seq);
-            page.swaps.push(swap);
-        }
-        Ok(page)
+        Page::collect(rows, after)
     }
 
     /// Every finished swap with its final state and the local time of its last step (what

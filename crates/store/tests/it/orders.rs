@@ -297,7 +297,7 @@ fn own_orders_are_paged_in_placement_order() {
         .update_own_order(&ids[2], Lots(0), OrderStatus::Cancelled, None, T0 + 1)
         .unwrap();
     let listed =
-        |page: &dex_store::OwnOrdersPage| -> Vec<_> { page.orders.iter().map(|o| o.id).collect() };
+        |page: &dex_store::OwnOrdersPage| -> Vec<_> { page.items.iter().map(|o| o.id).collect() };
 
     let newest = store.own_orders_page(None, None, None, 4).unwrap();
     assert_eq!(listed(&newest), vec![ids[5], ids[4], ids[3], ids[2]]);
@@ -312,7 +312,7 @@ fn own_orders_are_paged_in_placement_order() {
         .unwrap();
     assert_eq!(listed(&cancelled), vec![ids[2]]);
     // The cancelled one is listed at its placement, with its new state.
-    assert_eq!(cancelled.orders[0].remaining, Lots(0));
+    assert_eq!(cancelled.items[0].remaining, Lots(0));
 
     // Following from the start, two at a time.
     let first = store.own_orders_page(None, None, Some(0), 2).unwrap();

@@ -398,7 +398,7 @@ fn swaps_are_paged_by_their_latest_change() {
     // Seq 4: the first swap changes; it is now the most recent.
     step(&mut store, &mut swaps[0], 10);
     let listed = |page: &dex_store::SwapsPage| -> Vec<B256> {
-        page.swaps
+        page.items
             .iter()
             .map(|(record, _)| record.swap_id)
             .collect()
@@ -410,7 +410,7 @@ fn swaps_are_paged_by_their_latest_change() {
     let all = store.swaps_changed(None, 1000).unwrap();
     assert_eq!(listed(&all), vec![ids[0], ids[2], ids[1]]);
     // Each at its latest state: the first swap's step is in it.
-    assert_eq!(all.swaps[0].1, swaps[0]);
+    assert_eq!(all.items[0].1, swaps[0]);
 
     // Following from the start: two at a time, oldest change first.
     let first = store.swaps_changed(Some(0), 2).unwrap();
@@ -421,14 +421,14 @@ fn swaps_are_paged_by_their_latest_change() {
     assert_eq!(second.cursor, 4);
     // Nothing changed since: nothing listed, the cursor stays.
     let idle = store.swaps_changed(Some(second.cursor), 2).unwrap();
-    assert!(idle.swaps.is_empty());
+    assert!(idle.items.is_empty());
     assert_eq!(idle.cursor, 4);
     // Two steps of the third swap (seqs 5, 6) list it once, at its latest state.
     step(&mut store, &mut swaps[2], 11);
     step(&mut store, &mut swaps[2], 12);
     let changed = store.swaps_changed(Some(idle.cursor), 100).unwrap();
     assert_eq!(listed(&changed), vec![ids[2]]);
-    assert_eq!(changed.swaps[0].1, swaps[2]);
+    assert_eq!(changed.items[0].1, swaps[2]);
     assert_eq!(changed.cursor, 6);
     // An empty store: nothing, cursor 0.
     let empty = Store::open_in_memory().unwrap();

@@ -1,4 +1,4 @@
-//! What reading a node's swaps costs as they accumulate, printed as `name value unit`:
+//! What reading a node's swaps and own orders costs as they accumulate, as `name value unit`:
 //!
 //! - `store_swaps_all_ms_<n>`: every swap with its latest state ([`Store::swaps`]), what
 //!   `GET /v1/swaps` read on every call before it was paged;
@@ -7,14 +7,20 @@
 //!   client following the swaps, such as dex-mm, reads each refresh);
 //! - `store_swaps_idle_us_<n>`: the same when nothing changed.
 //!
+//! - `store_orders_all_ms_<m>`: every own order ([`Store::own_orders`]), what
+//!   `GET /v1/orders` read on every call before it was paged;
+//! - `store_orders_newest_ms_<m>`: the 100 most recently placed (`GET /v1/orders`).
+//!
 //! Each is the median of 15 reads from a file database holding `n` swaps (10,000 by
-//! default; `--swaps N`) of five log entries each. Run: `scripts/bench.sh store`.
+//! default; `--swaps N`) of five log entries each and `m` own orders (20,000; `--orders M`).
+//! Run: `scripts/bench.sh store`.
 
 use std::time::Instant;
 
 use dex_primitives::{Address, B256, Lots, MarketId, OrderId, Side, Ticks, U256};
-use dex_store::{LogEntry, Store, SwapRecord};
+use dex_store::{LogEntry, OrderStatus, OwnOrder, Store, StoreOp, SwapRecord};
 use dex_swap::{Event, Leg, LockTerms, Role, Secret, Swap, SwapParams, Timing};
+use dex_test_utils::OrderBuilder;
 
 const ROUNDS: usize = 15;
 
@@ -94,13 +100,13 @@ fn median(mut read: impl FnMut() -> usize, expected: usize) -> f64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let mut count = 10_000u64;
+    let (mut count, mut orders) = (10_000u64, 20_000u64);
     while let Some(arg) = args.next() {
-        if arg == "--swaps" {
-            count = args
-                .next()
-                .and_then(|value| value.parse().ok())
-                .expect("--swaps takes a number");
+        let value = args.next().and_then(|value| value.parse().ok());
+        match arg.as_str() {
+            "--swaps" => count = value.expect("--swaps takes a number"),
+            "--orders" => orders = value.expect("--orders takes a number"),
+            _ => {}
         }
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -116,36 +122,59 @@ fn main() {
     let total = count as usize;
     let all = median(|| store.swaps().expect("read").len(), total);
     let newest = median(
-        || store.swaps_changed(None, 100).expect("read").swaps.len(),
+        || store.swaps_changed(None, 100).expect("read").items.len(),
         total.min(100),
     );
     let cursor = store.swaps_changed(None, 1).expect("read").cursor;
-    let idle = median(
-        || {
-            store
-                .swaps_changed(Some(cursor), 1000)
-                .expect("read")
-                .swaps
-                .len()
-        },
-        0,
-    );
+    // What a client following the swaps reads each refresh.
+    let since = |store: &Store| {
+        store
+            .swaps_changed(Some(cursor), 1000)
+            .expect("read")
+            .items
+            .len()
+    };
+    let idle = median(|| since(&store), 0);
     let changed_count = swaps.len().min(10);
     for (k, swap) in swaps.iter_mut().take(changed_count).enumerate() {
         step(&mut store, swap, count * 10 + k as u64);
     }
-    let changed = median(
+    let changed = median(|| since(&store), changed_count);
+    // Own orders, stored in batches of 16 as placements are.
+    let placed: Vec<StoreOp> = (0..orders)
+        .map(|nonce| {
+            let signed = OrderBuilder::new().nonce(nonce + 1).sign();
+            StoreOp::InsertOrder(Box::new(OwnOrder {
+                id: signed.order.id(),
+                remaining: signed.order.quantity,
+                signed,
+                status: OrderStatus::Open,
+                latest_update: None,
+                created_at: nonce,
+                updated_at: nonce,
+                client: None,
+            }))
+        })
+        .collect();
+    for batch in placed.chunks(16) {
+        store.apply(batch, 0).expect("stored");
+    }
+    let placed = orders as usize;
+    let orders_all = median(|| store.own_orders(None, None).expect("read").len(), placed);
+    let orders_newest = median(
         || {
-            store
-                .swaps_changed(Some(cursor), 1000)
-                .expect("read")
-                .swaps
-                .len()
+            let page = store.own_orders_page(None, None, None, 100);
+            page.expect("read").items.len()
         },
-        changed_count,
+        placed.min(100),
     );
     println!("store_swaps_all_ms_{count} {:.2} ms", all * 1e3);
     println!("store_swaps_newest_ms_{count} {:.3} ms", newest * 1e3);
     println!("store_swaps_changed_us_{count} {:.1} us", changed * 1e6);
     println!("store_swaps_idle_us_{count} {:.1} us", idle * 1e6);
+    println!("store_orders_all_ms_{orders} {:.2} ms", orders_all * 1e3);
+    println!(
+        "store_orders_newest_ms_{orders} {:.3} ms",
+        orders_newest * 1e3
+    );
 }
