@@ -9,7 +9,9 @@
 //!
 //! - `store_orders_all_ms_<m>`: every own order ([`Store::own_orders`]), what
 //!   `GET /v1/orders` read on every call before it was paged;
-//! - `store_orders_newest_ms_<m>`: the 100 most recently placed (`GET /v1/orders`).
+//! - `store_orders_newest_ms_<m>`: the 100 most recently placed (`GET /v1/orders`);
+//! - `store_orders_open_ms_<m>`: the 100 left open, all others closed, across markets (what
+//!   a restarting node restores and the orders stream starts from).
 //!
 //! Each is the median of 15 reads from a file database holding `n` swaps (10,000 by
 //! default; `--swaps N`) of five log entries each and `m` own orders (20,000; `--orders M`).
@@ -168,6 +170,33 @@ fn main() {
         },
         placed.min(100),
     );
+    // All but 100 closed: the open ones (what a restart restores, what the orders stream
+    // starts from) among many closed.
+    let open_left = placed.min(100);
+    let closes: Vec<StoreOp> = store
+        .own_orders(None, None)
+        .expect("read")
+        .into_iter()
+        .skip(open_left)
+        .map(|order| StoreOp::UpdateOrder {
+            id: order.id,
+            remaining: Lots(0),
+            status: OrderStatus::Cancelled,
+            update: None,
+        })
+        .collect();
+    for batch in closes.chunks(500) {
+        store.apply(batch, 1).expect("stored");
+    }
+    let orders_open = median(
+        || {
+            store
+                .own_orders(None, Some(OrderStatus::Open))
+                .expect("read")
+                .len()
+        },
+        open_left,
+    );
     println!("store_swaps_all_ms_{count} {:.2} ms", all * 1e3);
     println!("store_swaps_newest_ms_{count} {:.3} ms", newest * 1e3);
     println!("store_swaps_changed_us_{count} {:.1} us", changed * 1e6);
@@ -177,4 +206,5 @@ fn main() {
         "store_orders_newest_ms_{orders} {:.3} ms",
         orders_newest * 1e3
     );
+    println!("store_orders_open_ms_{orders} {:.3} ms", orders_open * 1e3);
 }

@@ -188,32 +188,22 @@ impl Store {
             .transpose()
     }
 
-    /// Own orders, optionally of one market and/or one status, oldest first.
+    /// Own orders, optionally of one market and/or one status, oldest first (in placement
+    /// order). Read through the index of the market or the status when given: a node's
+    /// open orders are found without passing over the closed ones.
     pub fn own_orders(
         &self,
         market: Option<&MarketId>,
         status: Option<OrderStatus>,
     ) -> Result<Vec<OwnOrder>> {
-        let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT {} FROM own_orders WHERE (?1 IS NULL OR market = ?1) \
-             AND (?2 IS NULL OR status = ?2) ORDER BY created_at, order_id",
-            records::OWN_ORDER_COLUMNS
-        ))?;
-        let rows = statement.query_map(
-            params![
-                market.map(|m| m.0.to_vec()),
-                status.map(OrderStatus::as_str)
-            ],
-            records::own_order_from_row,
-        )?;
-        rows.map(|row| row?).collect()
+        Ok(self.own_orders_where(market, status, 0, "ASC", None)?.items)
     }
 
     /// At most `limit` own orders in the order they were placed, optionally of one market
-    /// and status: with `after` (a [`OwnOrdersPage::cursor`] from before), those placed after
-    /// it, oldest first; without, the most recently placed first. The work is in the orders
-    /// listed (and, for a status across all markets, the orders passed over to find them),
-    /// not in every order ever placed.
+    /// and status: with `after` (a [`Page::cursor`] from before), those placed after it,
+    /// oldest first; without, the most recently placed first. The work is in the orders
+    /// listed (found through the index of the market or the status), not in every order ever
+    /// placed.
     pub fn own_orders_page(
         &self,
         market: Option<&MarketId>,
@@ -221,30 +211,42 @@ impl Store {
         after: Option<u64>,
         limit: u32,
     ) -> Result<OwnOrdersPage> {
-        // One statement per combination of filters, so that a market's orders are read
-        // through its index (`?1 IS NULL OR market = ?1` would read them all).
-        let mut filters = vec!["rowid > ?1".to_owned()];
-        if market.is_some() {
-            filters.push(format!("market = ?{}", filters.len() + 2));
-        }
-        if status.is_some() {
-            filters.push(format!("status = ?{}", filters.len() + 2));
-        }
         let order = if after.is_some() { "ASC" } else { "DESC" };
-        let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT {}, rowid FROM own_orders WHERE {} ORDER BY rowid {order} LIMIT ?2",
-            records::OWN_ORDER_COLUMNS,
-            filters.join(" AND ")
-        ))?;
-        let after = after.unwrap_or(0);
-        let mut values: Vec<Box<dyn rusqlite::ToSql>> =
-            vec![Box::new(to_sql_u64(after)), Box::new(limit)];
+        self.own_orders_where(market, status, after.unwrap_or(0), order, Some(limit))
+    }
+
+    fn own_orders_where(
+        &self,
+        market: Option<&MarketId>,
+        status: Option<OrderStatus>,
+        after: u64,
+        order: &str,
+        limit: Option<u32>,
+    ) -> Result<OwnOrdersPage> {
+        // One statement per combination of filters, so that the orders are read through the
+        // index of what is asked (`?1 IS NULL OR market = ?1` would read them all).
+        let mut values: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(to_sql_u64(after))];
+        let mut filters = vec!["rowid > ?1".to_owned()];
         if let Some(market) = market {
             values.push(Box::new(market.0.to_vec()));
+            filters.push(format!("market = ?{}", values.len()));
         }
         if let Some(status) = status {
             values.push(Box::new(status.as_str()));
+            filters.push(format!("status = ?{}", values.len()));
         }
+        let limit = match limit {
+            Some(limit) => {
+                values.push(Box::new(limit));
+                format!(" LIMIT ?{}", values.len())
+            }
+            None => String::new(),
+        };
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {}, rowid FROM own_orders WHERE {} ORDER BY rowid {order}{limit}",
+            records::OWN_ORDER_COLUMNS,
+            filters.join(" AND ")
+        ))?;
         let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), |row| {
             let seq: i64 = row.get(9)?;
             Ok(records::own_order_from_row(row)?.map(|order| (order, from_sql_u64(seq))))

@@ -99,6 +99,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE own_orders ADD COLUMN client_request TEXT;
     CREATE UNIQUE INDEX own_orders_by_client_id ON own_orders (client_order_id);
     ",
+    // 4 → 5: open orders across markets (what a restart restores, what a client's stream
+    // starts from) are found through an index, not by reading every order ever placed.
+    "
+    CREATE INDEX own_orders_by_status ON own_orders (status);
+    ",
 ];
 
 /// The newest schema version this program knows.

@@ -352,9 +352,10 @@ fn a_version_1_database_is_migrated() {
         )
         .unwrap();
     }
-    // Opening it applies 1 → 2 → 3 → 4 only (version 1's other tables are not recreated).
+    // Opening it applies 1 → 2 → 3 → 4 → 5 only (version 1's other tables are not
+    // recreated).
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     assert_eq!(store.own_order_by_client_id("any").unwrap(), None);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let hashlock: Option<Vec<u8>> = conn
@@ -363,6 +364,17 @@ fn a_version_1_database_is_migrated() {
     assert_eq!(hashlock, None, "swaps of version 1 keep a NULL hashlock");
     // Cursors of version 1 keep their block, without scanner state.
     assert_eq!(store.chain_cursor(31337).unwrap(), Some((9, None)));
+    // Open orders across markets are found through the status index (5), in placement
+    // order, without reading the closed ones.
+    let plan: String = conn
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT rowid FROM own_orders \
+             WHERE rowid > 0 AND status = 'open' ORDER BY rowid",
+            [],
+            |row| row.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("own_orders_by_status"), "{plan}");
 }
 
 /// Swaps listed by their latest change: newest first without a cursor; with one, only
