@@ -876,8 +876,8 @@ pub enum WsMessage {
         /// The order.
         order: OwnOrderView,
     },
-    /// The swaps of the `swaps` channel, newest first; `swap` messages follow, one per
-    /// phase change.
+    /// The 100 most recently changed swaps, most recent first; `swap` messages follow, one
+    /// per phase change of any swap.
     SwapsSnapshot {
         /// The channel.
         channel: String,

@@ -64,6 +64,8 @@ use crate::{
 const SERVED: &str = "book:<market>, trades:<market>, orders, swaps";
 /// Trades in a `trades:<market>` snapshot.
 const TRADES_SNAPSHOT: u32 = 100;
+/// Swaps in a `swaps` snapshot: the most recently changed.
+const SWAPS_SNAPSHOT: u32 = 100;
 /// Deltas a feed keeps for subscribers that have not read them yet.
 const FEED_CAPACITY: usize = 1024;
 /// Order events one delta carries at most; beyond, only the levels tell.
@@ -651,12 +653,14 @@ impl Follower {
                 }
             }
             Channel::Swaps | Channel::Book(_) => {
-                let all = node.swaps().await?;
-                let swaps = all
+                // The most recent only: a node's history can be long, and each `swap`
+                // message after it carries the swap's whole state anyway.
+                let recent = node.swaps_changed(None, SWAPS_SNAPSHOT).await?.items;
+                let swaps = recent
                     .iter()
                     .map(|(record, swap)| swap_view(&self.state, record, swap))
                     .collect::<Result<Vec<_>, _>>()?;
-                self.swaps = all
+                self.swaps = recent
                     .into_iter()
                     .map(|(record, _)| (record.swap_id, record))
                     .collect();
