@@ -206,10 +206,22 @@ pub(crate) struct OrdersQuery {
     status: Option<String>,
     /// Only orders placed after this `cursor` of an earlier answer, oldest first. Without
     /// it, the most recently placed first.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     after: Option<u64>,
     /// Most orders returned, 1 to 1,000; default 100.
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
+}
+
+/// A cursor handed back by a client: a sequence number of the node's database, so at most
+/// `i64::MAX`; or why it is refused.
+fn cursor(name: &str, value: Option<u64>) -> ApiResult<Option<u64>> {
+    match value {
+        Some(value) if i64::try_from(value).is_err() => Err(ApiError::InvalidQuery {
+            detail: format!("{name} must be at most {}, got {value}", i64::MAX),
+        }),
+        value => Ok(value),
+    }
 }
 
 /// The page size asked for (`limit`, default 100), or why it is refused.
@@ -281,7 +293,7 @@ pub(crate) async fn list_orders(
     let limit = page_limit(query.limit)?;
     let page = state
         .node()
-        .own_orders_page(market, status, query.after, limit)
+        .own_orders_page(market, status, cursor("after", query.after)?, limit)
         .await?;
     let orders = page
         .items
@@ -473,6 +485,7 @@ fn fill_view(state: &ApiState, fill: &dex_node::Fill) -> ApiResult<FillView> {
 pub(crate) struct SwapsQuery {
     /// Only swaps that changed after this `cursor` of an earlier answer, oldest change
     /// first. Without it, the most recently changed swaps first.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     changed_after: Option<u64>,
     /// Most swaps returned, 1 to 1,000; default 100.
     #[param(minimum = 1, maximum = 1000)]
@@ -499,7 +512,7 @@ pub(crate) async fn list_swaps(
     let limit = page_limit(query.limit)?;
     let page = state
         .node()
-        .swaps_changed(query.changed_after, limit)
+        .swaps_changed(cursor("changedAfter", query.changed_after)?, limit)
         .await?;
     let swaps = page
         .items

@@ -268,6 +268,17 @@ async fn each_bad_request_is_its_own_problem_and_changes_nothing() {
             400,
             get_auth("/v1/orders?status=open&after=soon"),
         ),
+        // Cursors are database sequence numbers: at most i64::MAX.
+        (
+            "invalid-query",
+            400,
+            get_auth("/v1/orders?after=9223372036854775808"),
+        ),
+        (
+            "invalid-query",
+            400,
+            get_auth("/v1/swaps?changedAfter=9223372036854775808"),
+        ),
     ];
     for (slug, status, request) in cases {
         let answer = node.send(request).await;
