@@ -112,7 +112,8 @@ pub(crate) struct Bot {
     state_file: StateFile,
     /// The bot's orders that may be open, and placements in flight: what the state file says.
     owned: OwnedOrders,
-    /// Every order placed in this run, for counting its swaps.
+    /// Orders placed in this run that may still start swaps (open, or not yet seen
+    /// closed), for counting their swaps. Pruned after each read of the swap changes.
     placed: HashSet<OrderId>,
     /// The remaining quantity last seen of each open order, to notice partial fills.
     remaining: HashMap<OrderId, String>,
@@ -557,7 +558,7 @@ impl Bot {
             }
         };
         let node = ledger::from_balances(&balances, self.trader, self.strategy.market())?;
-        if self.ledger.is_some() && !self.placed.is_empty() {
+        if self.ledger.is_some() {
             self.observe_swaps(failures)?;
         }
         let Some(ledger) = &self.ledger else {
@@ -614,9 +615,16 @@ impl Bot {
                 error!(%swap, %reason, "a swap of the bot failed with its asset gone");
             }
             if page.swaps.len() < node::PAGE as usize {
-                return Ok(());
+                break;
             }
         }
+        // An order no longer open starts no swap: any swap of it began while it was open,
+        // before this refresh read the open orders, so the changes just read hold it (the
+        // ledger follows it from there). Without this, the set would grow with every order
+        // of the run.
+        let owned = &self.owned.orders;
+        self.placed.retain(|id| owned.contains(id));
+        Ok(())
     }
 
     /// Quoting cannot go on (no price, no balances): cancels every live quote (and the

@@ -172,8 +172,8 @@ impl Ledger {
     }
 
     /// Takes in swaps that changed (a page of the node's changes, read up to `cursor`):
-    /// swaps of `ours` are in flight until they finish, then counted once (their outcome read
-    /// with `outcome_of`). A finished swap whose outcome cannot be read yet stays in flight
+    /// swaps of `ours` are in flight until they finish (whether or not their order is still
+    /// in `ours` then), then counted once (their outcome read with `outcome_of`). A finished swap whose outcome cannot be read yet stays in flight
     /// and is asked about again at the next call, whatever changed then; an error from
     /// `outcome_of` leaves it so too.
     pub(crate) fn observe<E>(
@@ -184,7 +184,10 @@ impl Ledger {
         mut outcome_of: impl FnMut(B256) -> Result<Option<Outcome>, E>,
     ) -> Result<SwapNews, E> {
         for swap in changed {
-            if !ours.contains(&swap.own_order_id) || self.settled.contains(&swap.swap_id) {
+            // A swap in flight is followed to its end even once its order has left `ours`.
+            let followed =
+                ours.contains(&swap.own_order_id) || self.in_flight.contains_key(&swap.swap_id);
+            if !followed || self.settled.contains(&swap.swap_id) {
                 continue;
             }
             let Some(trade) = Trade::of(swap) else {
@@ -412,6 +415,8 @@ mod tests {
                 never,
             )
             .unwrap();
+        // The order closed (the bot forgets it): its swap is still followed to its end.
+        let ours = HashSet::new();
         // Nothing changed: the buy still holds 250 USDC.
         ledger.observe(&[], 3, &ours, never).unwrap();
         assert_eq!(ledger.inventory(&[]).quote.locked, dec("250"));
