@@ -112,6 +112,9 @@ def main():
     by_client = buyer.fetch_order(None, SYMBOL, {"clientOrderId": "ccxt-buy-1"})
     check(by_client["id"] == buy["id"] and by_client["status"] == "closed", "node 2's order found by clientOrderId")
     check(sell["id"] in [o["id"] for o in seller.fetch_closed_orders(SYMBOL)], "fetch_closed_orders lists it")
+    # Filled quantities come from the order's swaps, which the class reads page by page.
+    listed = [o for o in seller.fetch_orders(SYMBOL) if o["id"] == sell["id"]]
+    check([(o["status"], o["filled"]) for o in listed] == [("closed", 0.05)], "fetch_orders shows it filled")
 
     print("balances moved by exactly the traded amounts")
     swap = seller.request("v1/swaps/{id}", "private", "GET", {"id": trades["seller"][0]["id"]})
@@ -167,12 +170,15 @@ def main():
             book = await exchange.fetch_order_book(SYMBOL)
             trades = await exchange.fetch_my_trades(SYMBOL)
             balance = await exchange.fetch_balance()
-            return book, trades, balance
+            orders = await exchange.fetch_orders(SYMBOL)
+            return book, trades, balance, orders
         finally:
             await exchange.close()
 
-    book, async_trades, balance = asyncio.run(reads())
+    book, async_trades, balance, async_orders = asyncio.run(reads())
     check(trades["buyer"][0]["id"] in [t["id"] for t in async_trades], "async fetch_my_trades")
+    check([(o["status"], o["filled"]) for o in async_orders if o["id"] == buy["id"]] == [("closed", 0.05)],
+          "async fetch_orders shows node 2's order filled")
     check(book["symbol"] == SYMBOL and "USDC" in balance["total"], "async fetch_order_book and fetch_balance")
     print("ccxt: all checks passed")
 

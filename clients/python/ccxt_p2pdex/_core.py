@@ -69,6 +69,8 @@ PROBLEMS = {
 
 # The node's order statuses that CCXT names otherwise. `filled` depends on the swaps.
 STATUSES = {"open": "open", "cancelled": "canceled", "expired": "expired"}
+# Most swaps the node answers in one page of `GET /v1/swaps`.
+SWAPS_PAGE = 1000
 
 
 class P2pdexCore:

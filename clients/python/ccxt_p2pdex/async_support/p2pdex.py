@@ -12,7 +12,7 @@
 import ccxt.async_support
 from ccxt.base.errors import ExchangeNotAvailable, NetworkError, RequestTimeout
 
-from .._core import P2pdexCore
+from .._core import SWAPS_PAGE, P2pdexCore
 
 
 class p2pdex(P2pdexCore, ccxt.async_support.Exchange):  # noqa: N801 (CCXT names exchanges in lowercase)
@@ -77,10 +77,23 @@ class p2pdex(P2pdexCore, ccxt.async_support.Exchange):  # noqa: N801 (CCXT names
     async def fetch_orders(self, symbol=None, since=None, limit=None, params={}):
         await self.load_markets()
         request = {"market": self.market(symbol)["id"]} if symbol is not None else {}
-        orders = await self.request("v1/orders", "private", "GET", {**request, **params})["orders"]
-        swaps = self.swaps_by_order(await self.request("v1/swaps", "private", "GET", {})["swaps"])
+        orders = (await self.request("v1/orders", "private", "GET", {**request, **params}))["orders"]
+        swaps = self.swaps_by_order(await self.all_swaps())
         parsed = [self.parse_order(order, None, swaps.get(order["orderId"])) for order in orders]
         return self.filter_by_symbol_since_limit(parsed, symbol, since, limit)
+
+    async def all_swaps(self):
+        """Every swap of the node. The node answers a page at a time: read from the start of
+        its list of swap changes until a page comes back short."""
+        swaps, cursor = {}, 0
+        while True:
+            page = await self.request("v1/swaps", "private", "GET",
+                                {"changedAfter": cursor, "limit": SWAPS_PAGE})
+            for swap in page["swaps"]:
+                swaps[swap["swapId"]] = swap
+            cursor = page["cursor"]
+            if len(page["swaps"]) < SWAPS_PAGE:
+                return list(swaps.values())
 
     async def fetch_open_orders(self, symbol=None, since=None, limit=None, params={}):
         return [order for order in await self.fetch_orders(symbol, since, None, params)
