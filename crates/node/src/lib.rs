@@ -60,10 +60,6 @@ pub use dex_store::{
     ClientOrder, Fill, LogEntry, OrderStatus as OwnOrderStatus, OwnOrder, OwnOrdersPage,
     SwapLogRow, SwapRecord, SwapsPage, TradeRecord, TxRef,
 };
-
-/// Most own orders or swaps one page should hold ([`NodeHandle::own_orders_page`],
-/// [`NodeHandle::swaps_changed`]): the API's cap.
-pub const PAGE: u32 = 1_000;
 pub use dex_swap::Swap;
 pub use error::Error;
 pub use ingest::{GOSSIP_BATCH, GossipMeta, Ingest, PageMeta, QUEUE_PER_THREAD, Ready};
@@ -73,8 +69,11 @@ pub use state::{
     DEFAULT_EXPIRY_MS, Decision, NodeEvent, NodeState, OwnOrderEvent, PlaceOrder, StoreOp,
     TakerFundsQuery, TimeInForce, phase_name,
 };
-
 pub use state::{PeerStanding, STRIKE_MEMORY, STRIKES_TO_BAN, SYNC_BAN};
+
+/// Most own orders or swaps one page should hold ([`NodeHandle::own_orders_page`],
+/// [`NodeHandle::swaps_changed`]): the API's cap.
+pub const PAGE: u32 = 1_000;
 
 type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
