@@ -224,7 +224,8 @@ fn cursor(name: &str, value: Option<u64>) -> ApiResult<Option<u64>> {
     }
 }
 
-/// The page size asked for (`limit`, default 100), or why it is refused.
+/// The most entries a list route answers (`limit` of own orders, swaps, fills, trades:
+/// default 100, at most [`dex_node::PAGE`]), or why it is refused.
 fn page_limit(limit: Option<u32>) -> ApiResult<u32> {
     let limit = limit.unwrap_or(100);
     if !(1..=dex_node::PAGE).contains(&limit) {
@@ -436,12 +437,7 @@ pub(crate) async fn fills(
         Some(market) => Some(find_market(&state, market)?.id()),
         None => None,
     };
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::InvalidQuery {
-            detail: format!("limit must be between 1 and 1000, got {limit}"),
-        });
-    }
+    let limit = page_limit(query.limit)?;
     let fills = state.node().fills(market, limit).await?;
     let fills = fills
         .iter()
@@ -612,12 +608,7 @@ pub(crate) async fn trades(
     ApiQuery(query): ApiQuery<TradesQuery>,
 ) -> ApiResult<Json<Trades>> {
     let market = find_market(&state, &market)?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::InvalidQuery {
-            detail: format!("limit must be between 1 and 1000, got {limit}"),
-        });
-    }
+    let limit = page_limit(query.limit)?;
     let trades = state.node().trades(market.id(), limit).await?;
     let trades = trades
         .iter()

@@ -77,6 +77,25 @@ pub const PAGE: u32 = 1_000;
 
 type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
+/// Every entry of a paged list, oldest first: `page(after)` reads the [`PAGE`] entries
+/// after the cursor `after`, from 0 until a page comes back short.
+async fn read_all<T, F>(mut page: impl FnMut(u64) -> F) -> Result<Vec<T>, Error>
+where
+    F: std::future::Future<Output = Result<dex_store::Page<T>, Error>>,
+{
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let read = page(after).await?;
+        let full = read.items.len() == PAGE as usize;
+        all.extend(read.items);
+        after = read.cursor;
+        if !full {
+            return Ok(all);
+        }
+    }
+}
+
 /// What the handle asks of the actor.
 #[derive(Debug)]
 enum Command {
@@ -386,19 +405,7 @@ impl NodeHandle {
         market: Option<MarketId>,
         status: Option<dex_store::OrderStatus>,
     ) -> Result<Vec<OwnOrder>, Error> {
-        let mut all = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = self
-                .own_orders_page(market, status, Some(after), PAGE)
-                .await?;
-            let full = page.items.len() == PAGE as usize;
-            all.extend(page.items);
-            after = page.cursor;
-            if !full {
-                return Ok(all);
-            }
-        }
+        read_all(|after| self.own_orders_page(market, status, Some(after), PAGE)).await
     }
 
     /// One own order with the swaps that traded it.
@@ -452,17 +459,7 @@ impl NodeHandle {
     /// Every swap of this node, most recently changed first, read a page at a time so the
     /// node answers other work in between (for tests and tools: a client lists pages).
     pub async fn swaps(&self) -> Result<Vec<(SwapRecord, Swap)>, Error> {
-        let mut all = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = self.swaps_changed(Some(after), PAGE).await?;
-            let full = page.items.len() == PAGE as usize;
-            all.extend(page.items);
-            after = page.cursor;
-            if !full {
-                break;
-            }
-        }
+        let mut all = read_all(|after| self.swaps_changed(Some(after), PAGE)).await?;
         // A swap that changed while the pages were read is listed at each of its changes.
         let mut seen = std::collections::HashSet::new();
         all.reverse();

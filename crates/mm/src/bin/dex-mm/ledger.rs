@@ -173,9 +173,9 @@ impl Ledger {
 
     /// Takes in swaps that changed (a page of the node's changes, read up to `cursor`):
     /// swaps of `ours` are in flight until they finish (whether or not their order is still
-    /// in `ours` then), then counted once (their outcome read with `outcome_of`). A finished swap whose outcome cannot be read yet stays in flight
-    /// and is asked about again at the next call, whatever changed then; an error from
-    /// `outcome_of` leaves it so too.
+    /// in `ours` then), then counted once (their outcome read with `outcome_of`). A finished
+    /// swap whose outcome cannot be read yet stays in flight and is asked about again at the
+    /// next call, whatever changed then; an error from `outcome_of` leaves it so too.
     pub(crate) fn observe<E>(
         &mut self,
         changed: &[SwapView],
