@@ -9,6 +9,8 @@
 //!   asks (a wrk Lua script makes each body), each signed, booked, persisted and gossiped
 //!   by the node, judged against the trader's balances; the node trades on two anvil chains
 //!   (dex-devnet) so placement is real.
+//! - `api_place_batch`: orders per group commit during the placement run (the node stores
+//!   the placements queued together in one transaction).
 //! - `api_health_cpu_us`, `api_book_cpu_us`, `api_place_cpu_us`: dexd's CPU time (user +
 //!   system, both cores) per answered request of each run: what a request costs the node,
 //!   whatever the machine's load.
@@ -217,6 +219,24 @@ fn wrk(name: &str, node: &Node, path: &str, script: &str, seconds: u64) -> Run {
     }
 }
 
+/// The node's group commits of placements so far and the orders they stored (its
+/// `dex_node_place_commits_total` and `dex_node_place_committed_orders_total`).
+fn place_commits(node: &Node) -> (f64, f64) {
+    let text = node
+        .client
+        .metrics()
+        .unwrap_or_else(|err| fail(format!("the node's metrics: {err}")));
+    let counter = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| fail(format!("the metrics have no {name}")))
+    };
+    (
+        counter("dex_node_place_commits_total"),
+        counter("dex_node_place_committed_orders_total"),
+    )
+}
+
 fn main() {
     let mut seconds = 10;
     let mut args = std::env::args().skip(1);
@@ -289,10 +309,16 @@ end
 "#,
         token = node.client.token().unwrap_or_default()
     );
+    let (commits_before, orders_before) = place_commits(&node);
     let placed = wrk("place", &node, "/v1/orders", &place, seconds);
+    let (commits_after, orders_after) = place_commits(&node);
     println!("api_place_rps {:.0} req/s", placed.rps);
     println!("api_place_p99_ms {:.2} ms", placed.p99_ms);
     println!("api_place_cpu_us {:.1} us", placed.cpu_us);
+    println!(
+        "api_place_batch {:.1} orders/commit",
+        (orders_after - orders_before) / (commits_after - commits_before).max(1.0)
+    );
     drop(node);
     runtime.block_on(devnet.shutdown());
 }
