@@ -12,6 +12,12 @@
 //! the node publishes it before the answer to the placement or cancel that made the
 //! change, so a client that got that answer misses the cache on its next read.
 //!
+//! Reads that miss together ask once: a read that misses waits for its market's turn
+//! ([`BookCache::fill_turn`]) and looks again before asking, so the reads that arrive
+//! while one asks take its answer. Asking costs the node a pass over the whole book (its
+//! digest); without turns, 32 readers of a changed 100,000-order book asked 32 times, one
+//! after the other on the node's actor, which then did nothing else for 670 ms.
+//!
 //! Memory: one answer per market (the last depth read), at most the configured maximum
 //! depth of levels.
 
@@ -35,6 +41,8 @@ pub(crate) struct BookCache {
     /// Fixed at start (the configured markets): one lock per market, so reads of different
     /// markets never wait for each other.
     markets: HashMap<MarketId, Mutex<Option<Cached>>>,
+    /// Per market, held by the read that asks the node (see [`BookCache::fill_turn`]).
+    turns: HashMap<MarketId, tokio::sync::Mutex<()>>,
 }
 
 impl BookCache {
@@ -43,6 +51,10 @@ impl BookCache {
             markets: markets
                 .iter()
                 .map(|market| (market.id(), Mutex::new(None)))
+                .collect(),
+            turns: markets
+                .iter()
+                .map(|market| (market.id(), tokio::sync::Mutex::new(())))
                 .collect(),
         }
     }
@@ -56,6 +68,17 @@ impl BookCache {
             .as_ref()
             .filter(|cached| cached.revision == revision && cached.depth == depth)
             .map(|cached| cached.body.clone())
+    }
+
+    /// Waits until no other read of `market` is asking the node, and holds that turn until
+    /// the guard drops: a read that missed takes its turn, then looks again (the read ahead
+    /// may have kept the answer it wants) before asking. Turns are first come, first
+    /// served. `None` for a market not configured.
+    pub(crate) async fn fill_turn(
+        &self,
+        market: MarketId,
+    ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        Some(self.turns.get(&market)?.lock().await)
     }
 
     /// Keeps the answer for `depth` levels of `market` at `revision` (read with the depth),

@@ -86,6 +86,8 @@ pub struct ApiMetrics {
     pub(crate) ws_connections: Gauge,
     /// WebSocket clients disconnected for not keeping up.
     pub(crate) ws_slow_dropped: Counter,
+    /// Book reads that asked the node (no answer kept for the book's revision and depth).
+    pub(crate) book_fills: Counter,
     peers: Gauge,
     peers_relayed: Gauge,
     books: Family<BookLabels, Gauge>,
@@ -95,14 +97,15 @@ impl ApiMetrics {
     /// The API's families, at zero, added to `registry`: `dex_api_requests_total{route,
     /// status}`, `dex_api_request_duration_seconds{route}` (a histogram for every route of
     /// [`ROUTES`] and `unmatched` from the start), `dex_api_ws_connections`,
-    /// `dex_api_ws_slow_dropped_total`, `dex_peers`, `dex_peers_relayed` and
-    /// `dex_book_orders{market, state}`.
+    /// `dex_api_ws_slow_dropped_total`, `dex_api_book_fills_total`, `dex_peers`,
+    /// `dex_peers_relayed` and `dex_book_orders{market, state}`.
     pub fn new(registry: &mut Registry) -> Self {
         let metrics = ApiMetrics {
             requests: Family::default(),
             latency: Family::new_with_constructor(latency_histogram),
             ws_connections: Gauge::default(),
             ws_slow_dropped: Counter::default(),
+            book_fills: Counter::default(),
             peers: Gauge::default(),
             peers_relayed: Gauge::default(),
             books: Family::default(),
@@ -130,6 +133,12 @@ impl ApiMetrics {
             "WebSocket clients disconnected for not reading fast enough.",
             metrics.ws_slow_dropped.clone(),
         );
+        registry.register(
+            "dex_api_book_fills",
+            "Book reads that asked the node for the book (the others are answered from the \
+             answer kept for the book's revision).",
+            metrics.book_fills.clone(),
+        );
         registry.register("dex_peers", "Connected peers.", metrics.peers.clone());
         registry.register(
             "dex_peers_relayed",
@@ -154,6 +163,11 @@ impl ApiMetrics {
         self.requests
             .get(&RequestLabels { route, status })
             .map_or(0, |counter| counter.get())
+    }
+
+    /// Book reads so far that asked the node for the book.
+    pub fn book_fills(&self) -> u64 {
+        self.book_fills.get()
     }
 
     fn record(&self, route: &'static str, status: u16, started: Instant) {

@@ -174,36 +174,49 @@ pub(crate) async fn book(
         });
     }
     // A quiet book is answered from the bytes kept for its revision, without asking the
-    // node (see `book_cache` for why that is as fresh as asking).
-    let body = match state.books().get(state.node(), market.id(), depth) {
+    // node (see `book_cache` for why that is as fresh as asking). Of the reads that miss
+    // together, one asks and the others take its answer.
+    let books = state.books();
+    let body = match books.get(state.node(), market.id(), depth) {
         Some(body) => body,
         None => {
-            let snapshot = state.node().snapshot(market.id(), depth).await?;
-            let book = Book {
-                market: market.id(),
-                symbol: market.symbol().to_owned(),
-                digest: snapshot.digest,
-                bids: snapshot
-                    .depth
-                    .bids
-                    .iter()
-                    .map(|l| level(market, l))
-                    .collect(),
-                asks: snapshot
-                    .depth
-                    .asks
-                    .iter()
-                    .map(|l| level(market, l))
-                    .collect(),
-            };
-            let body = Bytes::from(serde_json::to_vec(&book).expect("a book always serializes"));
-            state
-                .books()
-                .put(market.id(), snapshot.revision, depth, body.clone());
-            body
+            let _turn = books.fill_turn(market.id()).await;
+            match books.get(state.node(), market.id(), depth) {
+                Some(body) => body,
+                None => fill_book(&state, market, depth).await?,
+            }
         }
     };
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Asks the node for `depth` levels of `market`'s book with its digest, and keeps the
+/// answer for the book's revision.
+async fn fill_book(state: &ApiState, market: &Market, depth: usize) -> ApiResult<Bytes> {
+    state.metrics().book_fills.inc();
+    let snapshot = state.node().snapshot(market.id(), depth).await?;
+    let book = Book {
+        market: market.id(),
+        symbol: market.symbol().to_owned(),
+        digest: snapshot.digest,
+        bids: snapshot
+            .depth
+            .bids
+            .iter()
+            .map(|l| level(market, l))
+            .collect(),
+        asks: snapshot
+            .depth
+            .asks
+            .iter()
+            .map(|l| level(market, l))
+            .collect(),
+    };
+    let body = Bytes::from(serde_json::to_vec(&book).expect("a book always serializes"));
+    state
+        .books()
+        .put(market.id(), snapshot.revision, depth, body.clone());
+    Ok(body)
 }
 
 /// Connected peers with their gossip scores; with the token, also how this node's swaps

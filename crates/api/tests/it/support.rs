@@ -25,6 +25,7 @@ pub(crate) struct Api {
     network: Arc<TestNetwork>,
     index: usize,
     router: Router,
+    state: ApiState,
 }
 
 /// An answer of the router.
@@ -89,11 +90,12 @@ impl Api {
                 // The node's families stay in the harness's registry; /metrics here
                 // serves the API's own.
                 let state = ApiState::new(node, context, api, Registry::default());
-                let router = dex_api::router(state);
+                let router = dex_api::router(state.clone());
                 Api {
                     network: network.clone(),
                     index,
                     router,
+                    state,
                 }
             })
             .collect()
@@ -102,6 +104,11 @@ impl Api {
     /// The router, for requests whose whole response a test reads.
     pub(crate) fn router(&self) -> Router {
         self.router.clone()
+    }
+
+    /// The API's own counters.
+    pub(crate) fn metrics(&self) -> &dex_api::metrics::ApiMetrics {
+        self.state.metrics()
     }
 
     pub(crate) fn node(&self) -> &NodeHandle {
