@@ -231,16 +231,24 @@ impl Book {
     /// remaining quantity. Equal books (whatever the order their contents arrived in) have
     /// equal digests. Reservations are local and not included.
     pub fn digest(&self) -> B256 {
+        orders_digest(self.visible_orders())
+    }
+
+    /// Every visible order's id and remaining quantity, in no particular order: what
+    /// [`Book::digest`] is computed from. Read in one pass over the order slots (the
+    /// digest sorts them anyway), so a caller can hash them elsewhere: the sort and the
+    /// hashing are most of the digest's cost.
+    pub fn visible_orders(&self) -> Vec<(OrderId, Lots)> {
         let mut pairs = Vec::with_capacity(self.core.visible);
-        for ladder in [&self.core.bids, &self.core.asks] {
-            for level in ladder.best_first() {
-                for slot in &level.orders {
-                    let slot = &self.core.slots[*slot as usize];
-                    pairs.push((slot.id, Lots(slot.remaining)));
-                }
-            }
-        }
-        orders_digest(pairs)
+        pairs.extend(
+            self.core
+                .slots
+                .iter()
+                .filter(|slot| slot.order.is_some() && !slot.suspended)
+                .map(|slot| (slot.id, Lots(slot.remaining))),
+        );
+        debug_assert_eq!(pairs.len(), self.core.visible);
+        pairs
     }
 
     /// A maker's open orders here (visible and suspended) as `(count, ordersRoot)`, the

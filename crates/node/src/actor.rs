@@ -14,9 +14,9 @@ use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use tracing::{Instrument, debug, debug_span, error, info, info_span, warn};
 
 use crate::{
-    Action, BookRevisions, BookSnapshot, ChainBatch, Clock, Command, Decision, Error, GOSSIP_BATCH,
-    Ingest, NodeConfig, NodeEvent, NodeHandle, NodeMetrics, NodeState, PageMeta, PlaceOrder, Ready,
-    Registry, Reply, StoreOp,
+    Action, BookRevisions, ChainBatch, Clock, Command, Decision, Error, GOSSIP_BATCH, Ingest,
+    NodeConfig, NodeEvent, NodeHandle, NodeMetrics, NodeState, PageMeta, PlaceOrder, Ready,
+    Registry, Reply, SnapshotParts, StoreOp,
     chains::{ChainReport, Chains},
 };
 
@@ -321,7 +321,8 @@ impl Actor {
             Command::Digest { market, reply } => {
                 let _ = reply.send(
                     self.state
-                        .digest(&market)
+                        .book(&market)
+                        .map(|book| book.visible_orders())
                         .ok_or(Error::UnknownMarket { market }),
                 );
             }
@@ -352,10 +353,10 @@ impl Actor {
                 let _ = reply.send(
                     self.state
                         .book(&market)
-                        .map(|book| BookSnapshot {
+                        .map(|book| SnapshotParts {
                             revision: book.revision(),
                             depth: book.depth(levels),
-                            digest: book.digest(),
+                            orders: book.visible_orders(),
                         })
                         .ok_or(Error::UnknownMarket { market }),
                 );

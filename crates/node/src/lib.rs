@@ -110,7 +110,7 @@ enum Command {
     },
     Digest {
         market: MarketId,
-        reply: Reply<B256>,
+        reply: Reply<Vec<(OrderId, Lots)>>,
     },
     Stats {
         market: MarketId,
@@ -124,7 +124,7 @@ enum Command {
     Snapshot {
         market: MarketId,
         levels: usize,
-        reply: Reply<BookSnapshot>,
+        reply: Reply<SnapshotParts>,
     },
     PlaceOrder {
         request: PlaceOrder,
@@ -199,6 +199,33 @@ pub struct BookSnapshot {
     /// quantity, sorted by id. Equal on nodes that offer the same orders with the same
     /// remaining quantities, whatever the depth asked for.
     pub digest: B256,
+}
+
+/// What the actor reads of a book for [`NodeHandle::snapshot`]: the digest is computed
+/// from `orders` by the caller, off the actor.
+#[derive(Debug)]
+struct SnapshotParts {
+    revision: u64,
+    depth: Depth,
+    /// [`dex_book::Book::visible_orders`].
+    orders: Vec<(OrderId, Lots)>,
+}
+
+/// Books of fewer visible orders than this have their digest computed on the asking task;
+/// larger ones on a blocking thread (about 0.1 ms of sorting and hashing per 1,000 orders,
+/// too long to hold a runtime worker).
+const DIGEST_INLINE: usize = 1_000;
+
+/// [`dex_book::orders_digest`] of a book's visible orders, computed neither on the actor
+/// nor, for a large book, on a runtime worker.
+async fn digest_of(orders: Vec<(OrderId, Lots)>) -> Result<B256, Error> {
+    if orders.len() < DIGEST_INLINE {
+        return Ok(dex_book::orders_digest(orders));
+    }
+    // An error is a runtime shutting down (the digest itself cannot panic).
+    tokio::task::spawn_blocking(move || dex_book::orders_digest(orders))
+        .await
+        .map_err(|_| Error::Stopped)
 }
 
 /// Each market's book revision ([`dex_book::Book::revision`]) as the actor last published
@@ -300,8 +327,10 @@ impl NodeHandle {
     }
 
     /// The digest of a market's visible book; equal on nodes that hold the same orders.
+    /// The actor only copies the orders out; the sort and the hashing happen off it.
     pub async fn digest(&self, market: MarketId) -> Result<B256, Error> {
-        self.ask(|reply| Command::Digest { market, reply }).await
+        let orders = self.ask(|reply| Command::Digest { market, reply }).await?;
+        digest_of(orders).await
     }
 
     /// Counts of a market's book.
@@ -321,15 +350,23 @@ impl NodeHandle {
 
     /// A market's depth (`levels` per side) with the book's revision and digest, all read
     /// at one moment. While [`NodeHandle::book_revision`] answers the same revision, the
-    /// depth and the digest are the same. The digest costs a pass over every visible order
-    /// (and a sort): read it when it is wanted, [`NodeHandle::depth`] otherwise.
+    /// depth and the digest are the same. The digest costs the actor a copy of every
+    /// visible order's id and remaining quantity, and this task (or a blocking thread, for
+    /// a large book) their sort and hashing: read it when it is wanted,
+    /// [`NodeHandle::depth`] otherwise.
     pub async fn snapshot(&self, market: MarketId, levels: usize) -> Result<BookSnapshot, Error> {
-        self.ask(|reply| Command::Snapshot {
-            market,
-            levels,
-            reply,
+        let parts = self
+            .ask(|reply| Command::Snapshot {
+                market,
+                levels,
+                reply,
+            })
+            .await?;
+        Ok(BookSnapshot {
+            revision: parts.revision,
+            depth: parts.depth,
+            digest: digest_of(parts.orders).await?,
         })
-        .await
     }
 
     /// The revision of a market's book, without asking the actor; `None` for a market the
