@@ -251,6 +251,22 @@ impl Book {
         pairs
     }
 
+    /// The ids of a maker's open orders here (visible and suspended), in no particular
+    /// order: at most the per-maker cap, read from the maker's own list.
+    pub fn maker_order_ids(&self, maker: &Address) -> Vec<OrderId> {
+        self.core
+            .maker_index
+            .get(maker)
+            .map(|index| {
+                self.core.makers[*index as usize]
+                    .orders
+                    .iter()
+                    .map(|slot| self.core.slots[*slot as usize].id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// A maker's open orders here (visible and suspended) as `(count, ordersRoot)`, the
     /// values its `Alive` heartbeat should carry if this book has all of its orders.
     pub fn maker_root(&self, maker: &Address) -> (u32, B256) {

@@ -17,11 +17,15 @@
 //! - `ingest_orders_per_s_all_cores`: the same orders ingested as the node does with its
 //!   verification pool (one thread per core decoding and recovering signers, the node's
 //!   thread judging and applying in arrival order: `Ingest` + `on_gossip_decoded`), and
-//!   `ingest_all_cores_vs_recover`, its ratio to `secp256k1_recover_per_s` of the same run.
+//!   `ingest_all_cores_vs_recover`, its ratio to `secp256k1_recover_per_s` of the same run;
+//! - `sync_serve_maker_us`, `sync_serve_absent_maker_us`: the median time the node takes to
+//!   serve a sync page of one maker's orders (`NodeState::serve`, as a peer asks when the
+//!   maker's heartbeat root differs) from the ingest figures' book of 20,000 orders: for a
+//!   maker with 500 orders there, and for one with none.
 //!
 //! Options: `--orders N` per gossip run (default 1500), `--quick` (fewer orders, for smoke
-//! tests), `--rate R` orders per second (default 200), `--ingest-only` (the two single-thread
-//! figures, for profiling), `--only ours|bare` (one 30-node run of one variant, for profiling),
+//! tests), `--rate R` orders per second (default 200), `--ingest-only` (the ingest and
+//! serve figures, for profiling), `--only ours|bare` (one 30-node run of one variant, for profiling),
 //! `--verify-threads N` (the nodes' verification threads in the gossip runs; default one per
 //! core, shared by the nodes of the process).
 
@@ -83,7 +87,8 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     // Single-threaded figures first, on a quiet machine.
-    let (ingest, recover, all_cores) = single_thread_figures(if quick { 2_000 } else { 20_000 })?;
+    let (ingest, recover, all_cores, serve_us) =
+        single_thread_figures(if quick { 2_000 } else { 20_000 })?;
     let print_ingest = || {
         println!("ingest_orders_per_s {ingest:.0} orders/s");
         println!("secp256k1_recover_per_s {recover:.0} recoveries/s");
@@ -92,6 +97,8 @@ fn main() -> anyhow::Result<()> {
             "ingest_all_cores_vs_recover {:.2} x",
             all_cores / recover.max(1.0)
         );
+        println!("sync_serve_maker_us {:.1} us", serve_us.0);
+        println!("sync_serve_absent_maker_us {:.1} us", serve_us.1);
     };
     if args.iter().any(|arg| arg == "--ingest-only") {
         print_ingest();
@@ -206,7 +213,7 @@ fn recover_inputs(
 /// Ingest and bare recovery, measured in alternating rounds on this one thread so that both
 /// see the same machine load, then ingest with the verification pool on every core, of the
 /// same orders into a fresh node; each figure is its best round (the least disturbed).
-fn single_thread_figures(count: usize) -> anyhow::Result<(f64, f64, f64)> {
+fn single_thread_figures(count: usize) -> anyhow::Result<(f64, f64, f64, (f64, f64))> {
     const ROUNDS: usize = 5;
     let per_round = count / ROUNDS;
     let mut config = test_config(0);
@@ -259,8 +266,34 @@ fn single_thread_figures(count: usize) -> anyhow::Result<(f64, f64, f64)> {
         replay.as_secs_f64() * 1e6 / count as f64,
         state.stats(&eth_usdc_id()).map_or(0, |stats| stats.visible),
     );
+    let serve_us = serve_maker_page_us(&mut state, now);
     let all_cores = all_cores_figure(&config, &messages, ROUNDS, source, &topic, now)?;
-    Ok((best_ingest, best_recover, all_cores))
+    Ok((best_ingest, best_recover, all_cores, serve_us))
+}
+
+/// The median times, in µs, the node takes to serve a sync page of one maker's orders (as
+/// a peer asks when that maker's heartbeat root differs) from the book `state` holds: for
+/// a maker with 500 orders there, and for one with none.
+fn serve_maker_page_us(state: &mut NodeState, now: u64) -> (f64, f64) {
+    let market = eth_usdc_id();
+    let mut median_us = |maker: u64| {
+        let request = dex_protocol::sync::SyncRequest::GetOrders {
+            market,
+            cursor: None,
+            limit: 500,
+            maker: Some(trader(maker).address()),
+        };
+        let mut times: Vec<f64> = (0..51)
+            .map(|_| {
+                let started = Instant::now();
+                std::hint::black_box(state.serve(&request, now));
+                started.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    (median_us(10_000), median_us(9_999))
 }
 
 /// Orders per second ingested by a fresh node the way its actor does with the verification

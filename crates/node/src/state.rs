@@ -1021,19 +1021,33 @@ impl NodeState {
                 reason: format!("market {market} is not configured here"),
             };
         };
-        let lower = cursor.map_or(Bound::Unbounded, Bound::Excluded);
+        // One maker's orders come from the book's list of them (at most the per-maker cap),
+        // not from a pass over every order of the market: a peer asks for them whenever a
+        // heartbeat's root differs, and the pass cost the actor milliseconds per page of a
+        // large book even for a maker with no order here.
+        let maker_ids;
+        let ids: Box<dyn Iterator<Item = &OrderId>> = match maker {
+            Some(maker) => {
+                let mut ids = state.book.maker_order_ids(maker);
+                ids.sort_unstable();
+                let start = cursor.map_or(0, |cursor| ids.partition_point(|id| *id <= cursor));
+                maker_ids = ids;
+                Box::new(maker_ids[start..].iter())
+            }
+            None => Box::new(state.ids.range((
+                cursor.map_or(Bound::Unbounded, Bound::Excluded),
+                Bound::Unbounded,
+            ))),
+        };
         let mut orders = Vec::new();
         let mut last = None;
-        for id in state.ids.range((lower, Bound::Unbounded)) {
+        for id in ids {
             if orders.len() >= *limit as usize {
                 break;
             }
             let Some(order) = state.book.order(id) else {
                 continue;
             };
-            if maker.is_some_and(|maker| maker != order.maker()) {
-                continue;
-            }
             orders.push(PageEntry {
                 order: order.signed().clone(),
                 update: state.book.latest_update(id).map(|update| *update.signed()),

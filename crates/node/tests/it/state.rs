@@ -6,7 +6,10 @@ use dex_book::OrderStatus;
 use dex_network::{Acceptance, PeerId};
 use dex_node::{Action, Decision, NodeMetrics, NodeState};
 use dex_primitives::{Lots, UnixMillis};
-use dex_protocol::{ALIVE_TOPIC, GossipMessage, WireMessage, market_topic, sync::SyncRequest};
+use dex_protocol::{
+    ALIVE_TOPIC, GossipMessage, WireMessage, market_topic,
+    sync::{SyncRequest, SyncResponse},
+};
 use dex_test_utils::{
     HOUR_MS, eth_usdc_id,
     harness::{node_trader, test_config},
@@ -757,4 +760,72 @@ async fn the_verification_pool_gives_the_verdicts_and_book_of_inline_ingest() {
             inline.state.stats(&market).unwrap().visible
         );
     }
+}
+
+/// A page of one maker's orders lists that maker's open orders only, in id order from the
+/// cursor, `limit` at a time, the last page without a cursor; a maker with no order here
+/// gets an empty last page. (Such pages are read from the book's list of the maker's
+/// orders, not from a pass over the market.)
+#[test]
+fn a_makers_pages_list_its_orders_in_id_order_from_the_cursor() {
+    let mut server = peer(0, 2);
+    let mut other = peer(1, 2);
+    let market = eth_usdc_id();
+    let topic = market_topic(&market);
+    let _ = post(&mut server, 0, 4, NOW);
+    for data in post(&mut other, 1, 5, NOW) {
+        let (acceptance, _) = server.state.on_gossip(other.id, &topic, &data, NOW);
+        assert_eq!(acceptance, Acceptance::Accept);
+    }
+    let book = server.state.book(&market).unwrap();
+    let mut expected: Vec<_> = book
+        .orders()
+        .filter(|view| view.maker == node_trader(1).address())
+        .map(|view| view.id)
+        .collect();
+    expected.sort();
+    assert_eq!(expected.len(), 5);
+    assert_eq!(book.len(), 9);
+
+    let page = |state: &mut NodeState, maker, cursor| {
+        let request = SyncRequest::GetOrders {
+            market,
+            cursor,
+            limit: 2,
+            maker: Some(maker),
+        };
+        match state.serve(&request, NOW + 10) {
+            SyncResponse::OrdersPage {
+                orders,
+                next_cursor,
+                ..
+            } => (
+                orders
+                    .iter()
+                    .map(|entry| entry.order.order.id())
+                    .collect::<Vec<_>>(),
+                next_cursor,
+            ),
+            refused => panic!("refused: {refused:?}"),
+        }
+    };
+    let maker = node_trader(1).address();
+    let (first, cursor) = page(&mut server.state, maker, None);
+    assert_eq!(
+        (first.as_slice(), cursor),
+        (&expected[..2], Some(expected[1]))
+    );
+    let (second, cursor) = page(&mut server.state, maker, cursor);
+    assert_eq!(
+        (second.as_slice(), cursor),
+        (&expected[2..4], Some(expected[3]))
+    );
+    let (last, cursor) = page(&mut server.state, maker, cursor);
+    assert_eq!((last.as_slice(), cursor), (&expected[4..], None));
+    // Any cursor: the page starts after it.
+    let (from_middle, _) = page(&mut server.state, maker, Some(expected[2]));
+    assert_eq!(from_middle, expected[3..5]);
+    // A maker with no order here.
+    let (none, cursor) = page(&mut server.state, node_trader(7).address(), None);
+    assert_eq!((none.len(), cursor), (0, None));
 }
