@@ -237,6 +237,19 @@ class P2pdexCore:
             "info": market,
         })
 
+    @staticmethod
+    def swaps_page_request(cursor):
+        """The query of the `GET /v1/swaps` page that follows `cursor` (0: from the start)."""
+        return {"changedAfter": cursor, "limit": SWAPS_PAGE}
+
+    @staticmethod
+    def take_swaps_page(swaps, page):
+        """Adds a page of `GET /v1/swaps` to `swaps` (by id, each at its latest state);
+        returns the cursor to ask from next, or None after the last page (a short one)."""
+        for swap in page["swaps"]:
+            swaps[swap["swapId"]] = swap
+        return page["cursor"] if len(page["swaps"]) == SWAPS_PAGE else None
+
     def swaps_by_order(self, swaps):
         grouped = {}
         for swap in swaps:

@@ -11,7 +11,7 @@
 import ccxt
 from ccxt.base.errors import ExchangeNotAvailable, NetworkError, RequestTimeout
 
-from ._core import SWAPS_PAGE, P2pdexCore
+from ._core import P2pdexCore
 
 
 class p2pdex(P2pdexCore, ccxt.Exchange):  # noqa: N801 (CCXT names exchanges in lowercase)
@@ -85,14 +85,10 @@ class p2pdex(P2pdexCore, ccxt.Exchange):  # noqa: N801 (CCXT names exchanges in 
         """Every swap of the node. The node answers a page at a time: read from the start of
         its list of swap changes until a page comes back short."""
         swaps, cursor = {}, 0
-        while True:
-            page = self.request("v1/swaps", "private", "GET",
-                                {"changedAfter": cursor, "limit": SWAPS_PAGE})
-            for swap in page["swaps"]:
-                swaps[swap["swapId"]] = swap
-            cursor = page["cursor"]
-            if len(page["swaps"]) < SWAPS_PAGE:
-                return list(swaps.values())
+        while cursor is not None:
+            page = self.request("v1/swaps", "private", "GET", self.swaps_page_request(cursor))
+            cursor = self.take_swaps_page(swaps, page)
+        return list(swaps.values())
 
     def fetch_open_orders(self, symbol=None, since=None, limit=None, params={}):
         return [order for order in self.fetch_orders(symbol, since, None, params)

@@ -19,70 +19,25 @@
 
 use std::time::Instant;
 
-use dex_primitives::{Address, B256, Lots, MarketId, OrderId, Side, Ticks, U256};
-use dex_store::{LogEntry, OrderStatus, OwnOrder, Store, StoreOp, SwapRecord};
-use dex_swap::{Event, Leg, LockTerms, Role, Secret, Swap, SwapParams, Timing};
+use dex_primitives::{B256, Lots, U256};
+use dex_store::{OrderStatus, OwnOrder, Store, StoreOp};
+use dex_swap::{Role, Swap};
 use dex_test_utils::OrderBuilder;
 
 const ROUNDS: usize = 15;
 
+#[path = "../tests/it/fixtures.rs"]
+mod fixtures;
+
+use fixtures::{record, step};
+
+/// Swap `n` of the bench (its secret and id vary with `n`).
 fn swap(n: u64) -> Swap {
-    let secret = Secret(B256::from(U256::from(n + 1)));
-    let terms = |sender: u8, recipient: u8| LockTerms {
-        chain_id: 31337,
-        contract: Address::repeat_byte(0xc0),
-        token: Address::ZERO,
-        amount: U256::from(1000u64),
-        sender: Address::repeat_byte(sender),
-        recipient: Address::repeat_byte(recipient),
-    };
-    let params = SwapParams {
-        swap_id: B256::from(U256::from(n + (1 << 40))),
-        role: Role::Taker,
-        hashlock: secret.hashlock(),
-        taker_leg: terms(1, 2),
-        maker_leg: terms(2, 1),
-        reserved_until: 1_000_000,
-        lock_margin_ms: 1000,
-        timing: Timing::DEVNET,
-        scan_lag_secs: Default::default(),
-    };
-    Swap::taker(params, secret).expect("valid parameters")
-}
-
-fn record(swap: &Swap) -> SwapRecord {
-    SwapRecord {
-        swap_id: swap.params().swap_id,
-        market: MarketId(B256::repeat_byte(0x11)),
-        own_order_id: OrderId(B256::repeat_byte(0xa1)),
-        counter_order_id: OrderId(B256::repeat_byte(0xb2)),
-        side: Side::Buy,
-        price: Ticks(250_050),
-        quantity: Lots(250),
-        peer: "12D3KooWPeer".into(),
-        created_at: 10,
-    }
-}
-
-/// A step of `swap`, logged.
-fn step(store: &mut Store, swap: &mut Swap, at: u64) {
-    let event = Event::ChainTime {
-        leg: Leg::Taker,
-        time: 1_800_000_000 + at,
-    };
-    let actions = swap.handle(event.clone(), at);
-    store
-        .append_swap_event(
-            &swap.params().swap_id,
-            &LogEntry::Event {
-                event: Box::new(event),
-                tx: None,
-            },
-            &actions,
-            swap,
-            at,
-        )
-        .expect("logged");
+    fixtures::swap_with(
+        Role::Taker,
+        B256::from(U256::from(n + 1)),
+        B256::from(U256::from(n + (1 << 40))),
+    )
 }
 
 /// Median wall time of `read`, in seconds.

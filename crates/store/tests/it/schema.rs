@@ -45,7 +45,7 @@ fn the_swap_event_log_is_append_only() {
     let mut store = Store::open(&path).unwrap();
     let swap = crate::swap(dex_swap::Role::Taker, 1);
     store
-        .create_swap(&crate::swaps::record(&swap), &swap, 1)
+        .create_swap(&crate::fixtures::record(&swap), &swap, 1)
         .unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
     let update = conn

@@ -5,19 +5,7 @@ use dex_store::{Error, LogEntry, Store, SwapRecord, TradeRecord, TxRef};
 use dex_swap::{Event, Leg, Outcome, Phase, Role, Swap};
 use dex_test_utils::eth_usdc_id;
 
-pub(crate) fn record(swap: &Swap) -> SwapRecord {
-    SwapRecord {
-        swap_id: swap.params().swap_id,
-        market: eth_usdc_id(),
-        own_order_id: OrderId(B256::repeat_byte(0xa1)),
-        counter_order_id: OrderId(B256::repeat_byte(0xb2)),
-        side: Side::Buy,
-        price: Ticks(250_050),
-        quantity: Lots(250),
-        peer: "12D3KooWPeer".into(),
-        created_at: 10,
-    }
-}
+use crate::fixtures::{record, step};
 
 #[test]
 fn a_swap_and_its_log_survive_a_reopen_with_the_latest_state() {
@@ -388,25 +376,6 @@ fn swaps_are_paged_by_their_latest_change() {
     for (at, swap) in swaps.iter().enumerate() {
         store.create_swap(&record(swap), swap, at as u64).unwrap();
     }
-    let step = |store: &mut Store, swap: &mut Swap, at: u64| {
-        let event = Event::ChainTime {
-            leg: Leg::Taker,
-            time: 1_800_000_000 + at,
-        };
-        let actions = swap.handle(event.clone(), at);
-        store
-            .append_swap_event(
-                &swap.params().swap_id,
-                &LogEntry::Event {
-                    event: Box::new(event),
-                    tx: None,
-                },
-                &actions,
-                swap,
-                at,
-            )
-            .unwrap();
-    };
     // Seq 4: the first swap changes; it is now the most recent.
     step(&mut store, &mut swaps[0], 10);
     let listed = |page: &dex_store::SwapsPage| -> Vec<B256> {
