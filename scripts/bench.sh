@@ -6,7 +6,7 @@
 #   scripts/bench.sh swap       swap wall time (median of 20) and memory per swap in flight
 #   scripts/bench.sh sync       a joining node's sync from one peer holding 10k and 100k orders
 #   scripts/bench.sh api        wrk against a release dexd: health (ceiling), book of 10k orders, placing orders
-#   scripts/bench.sh scale      a release dexd holding 100k orders in one market, then 1M in ten: RSS, sync, book reads
+#   scripts/bench.sh scale      a release dexd holding 100k orders in one market, then 1M in ten: RSS, sync, book reads, placements
 #   scripts/bench.sh memory     a node holding one market at its caps: bytes per order of each kind, total
 #   scripts/bench.sh mm         market maker requote latency: price change to new quotes on another node (median of 20)
 #   scripts/bench.sh net        30 release dexd on network-lab hosts vs bare gossipsub: propagation p50/p99, bytes per order (root)
@@ -44,11 +44,13 @@ bench_mm() {
 }
 
 bench_scale() {
-    # wrk from Debian's package; signs a million orders first (on every core).
+    # wrk from Debian's package; the devnet chains need anvil in .tools; signs a million
+    # orders first (on every core).
     if ! command -v wrk >/dev/null; then
         echo "installing wrk (Debian package)" >&2
         apt-get update -qq >&2 && apt-get install -y -qq wrk >&2
     fi
+    scripts/install-tools.sh >/dev/null
     cargo bench --quiet -p dexd --bench scale -- "$@"
 }
 

@@ -25,7 +25,7 @@ use std::{
     fs,
     io::Write,
     os::unix::fs::{OpenOptionsExt, PermissionsExt},
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -34,18 +34,11 @@ use dex_api::types::{PlaceOrderRequest, SideName, TimeInForce};
 use dex_client::Client;
 use dex_devnet::{ChainsConfig, Devnet};
 
+#[path = "support/mod.rs"]
+mod support;
+
 /// Resting orders in the book before the book route is measured.
 const RESTING: usize = 10_000;
-
-/// Prints, after the run, `RESULT <requests/s> <p99 ms> <requests> <non-2xx> <socket errors>`.
-const DONE: &str = r#"
-done = function(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
-  io.write(string.format("RESULT %.1f %.3f %d %d %d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(99) / 1000,
-    summary.requests, summary.errors.status, errors))
-end
-"#;
 
 struct Node {
     child: Child,
@@ -84,16 +77,10 @@ kad = false
 orders_per_maker = 10000000
 orders_per_market = 10000000
 command_queue = 4096
-[settlement]
 "#,
         markets.display()
     );
-    for chain in [&devnet.chains().base, &devnet.chains().quote] {
-        config.push_str(&format!(
-            "[[settlement.chains]]\nchain_id = {}\nrpc_url = \"{}\"\nhtlc = \"{}\"\nstart_block = {}\nscan_confirmations = 1\npoll_interval = \"200ms\"\n",
-            chain.chain_id, chain.rpc_url, chain.htlc, chain.htlc_block
-        ));
-    }
+    config.push_str(&support::settlement_toml(devnet));
     fs::write(dir.path().join("dexd.toml"), config).expect("config written");
     let data = dir.path().join("data");
     fs::create_dir(&data).expect("data dir");
@@ -160,81 +147,17 @@ fn load_book(node: &Node, count: usize) {
     }
 }
 
-/// What one wrk run measured.
-struct Run {
-    rps: f64,
-    p99_ms: f64,
-    /// dexd's CPU time per answered request, in µs (both cores count).
-    cpu_us: f64,
+/// Runs wrk against `path` of `node` (see [`support::wrk`]); any failure ends the benchmark.
+fn wrk(name: &str, node: &Node, path: &str, seconds: u64) -> support::Run {
+    support::wrk(name, &target(node), path, "", seconds).unwrap_or_else(|err| fail(err))
 }
 
-/// Runs wrk against `path` with `script` (plus the result printer). Fails on any non-2xx
-/// answer or socket error.
-fn wrk(name: &str, node: &Node, path: &str, script: &str, seconds: u64) -> Run {
-    let script_path: PathBuf = node.dir.path().join(format!("{name}.lua"));
-    fs::write(&script_path, format!("{script}\n{DONE}")).expect("script written");
-    let cpu_before = dex_test_utils::process::cpu_seconds(node.child.id());
-    let output = Command::new("wrk")
-        .args([
-            "-t2",
-            "-c32",
-            &format!("-d{seconds}s"),
-            "--timeout",
-            "10s",
-            "-s",
-        ])
-        .arg(&script_path)
-        .arg(format!("{}{path}", node.client.base_url()))
-        .output()
-        .unwrap_or_else(|err| {
-            fail(format!(
-                "cannot run wrk (scripts/bench.sh installs it): {err}"
-            ))
-        });
-    let cpu = dex_test_utils::process::cpu_seconds(node.child.id()) - cpu_before;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    eprintln!("{stdout}");
-    let Some(line) = stdout.lines().find_map(|line| line.strip_prefix("RESULT ")) else {
-        fail(format!(
-            "wrk printed no result: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    };
-    let fields: Vec<f64> = line
-        .split_whitespace()
-        .map(|field| field.parse().expect("a number"))
-        .collect();
-    let (rps, p99, requests, non_2xx, socket_errors) =
-        (fields[0], fields[1], fields[2], fields[3], fields[4]);
-    if non_2xx > 0.0 || socket_errors > 0.0 || requests == 0.0 {
-        fail(format!(
-            "{name}: {non_2xx} non-2xx answers and {socket_errors} socket errors in {requests} requests (see {})",
-            node.dir.path().join("dexd.log").display()
-        ));
+fn target(node: &Node) -> support::Target<'_> {
+    support::Target {
+        client: &node.client,
+        pid: node.child.id(),
+        dir: node.dir.path(),
     }
-    Run {
-        rps,
-        p99_ms: p99,
-        cpu_us: cpu * 1e6 / requests,
-    }
-}
-
-/// The node's group commits of placements so far and the orders they stored (its
-/// `dex_node_place_commits_total` and `dex_node_place_committed_orders_total`).
-fn place_commits(node: &Node) -> (f64, f64) {
-    let text = node
-        .client
-        .metrics()
-        .unwrap_or_else(|err| fail(format!("the node's metrics: {err}")));
-    let counter = |name: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| fail(format!("the metrics have no {name}")))
-    };
-    (
-        counter("dex_node_place_commits_total"),
-        counter("dex_node_place_committed_orders_total"),
-    )
 }
 
 fn main() {
@@ -258,16 +181,10 @@ fn main() {
         .unwrap_or_else(|err| fail(format!("devnet chains: {err} (scripts/install-tools.sh)")));
     let node = start_node(&devnet);
     wait("the node trading on both chains", || {
-        let info = node.client.info().ok()?;
-        let balances = node.client.balances().ok()?;
-        let read = balances
-            .balances
-            .iter()
-            .all(|balance| balance.read_at.is_some());
-        (info.chains_up == [31337, 31338] && read).then_some(())
+        support::trading(&node.client).then_some(())
     });
 
-    let health = wrk("health", &node, "/v1/health", "", seconds);
+    let health = wrk("health", &node, "/v1/health", seconds);
     println!("api_health_rps {:.0} req/s", health.rps);
     println!("api_health_p99_ms {:.2} ms", health.p99_ms);
     println!("api_health_cpu_us {:.1} us", health.cpu_us);
@@ -285,7 +202,6 @@ fn main() {
         "book",
         &node,
         "/v1/markets/ETH%2FUSDC/book?depth=20",
-        "",
         seconds,
     );
     println!("api_book_rps {:.0} req/s", book.rps);
@@ -296,29 +212,7 @@ fn main() {
         100.0 * book.rps / health.rps
     );
 
-    // Asks from 3,000.00 up, never crossing the bids (at most 1,999.99).
-    let place = format!(
-        r#"
-local counter = 0
-request = function()
-  counter = counter + 1
-  local cents = 300000 + (counter * 7919 + math.random(0, 99999)) % 100000
-  local body = string.format('{{"market":"ETH/USDC","side":"sell","price":"%d.%02d","quantity":"0.001"}}', math.floor(cents / 100), cents % 100)
-  return wrk.format("POST", nil, {{["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"}}, body)
-end
-"#,
-        token = node.client.token().unwrap_or_default()
-    );
-    let (commits_before, orders_before) = place_commits(&node);
-    let placed = wrk("place", &node, "/v1/orders", &place, seconds);
-    let (commits_after, orders_after) = place_commits(&node);
-    println!("api_place_rps {:.0} req/s", placed.rps);
-    println!("api_place_p99_ms {:.2} ms", placed.p99_ms);
-    println!("api_place_cpu_us {:.1} us", placed.cpu_us);
-    println!(
-        "api_place_batch {:.1} orders/commit",
-        (orders_after - orders_before) / (commits_after - commits_before).max(1.0)
-    );
+    support::place_run(&target(&node), seconds, "").unwrap_or_else(|err| fail(err));
     drop(node);
     runtime.block_on(devnet.shutdown());
 }

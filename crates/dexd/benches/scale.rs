@@ -7,14 +7,21 @@
 //!   every market from the holder at start, verifying every signature);
 //! - `api_book_rps_100k`, `api_book_p99_ms_100k`, `api_book_rps_1m`, `api_book_p99_ms_1m`:
 //!   wrk against `GET /v1/markets/ETH%2FUSDC/book?depth=20` of that node (2 threads, 32
-//!   connections, 10 s; `--duration N` changes it).
+//!   connections, 10 s; `--duration N` changes it);
+//! - `api_place_rps_100k`, `api_place_p99_ms_100k`, `api_place_cpu_us_100k`,
+//!   `api_place_batch_100k` and the same ending in `_1m`: then wrk placing ETH/USDC asks
+//!   through `POST /v1/orders` into that book, as `scripts/bench.sh api` does into a book of
+//!   10,000 (same script and figures).
 //!
 //! The orders come from a holder node in this process (the makers' node: 100 makers, 1,000
 //! orders each per market, over 500 price levels a side), signed on every core first. The
-//! `dexd` is a relay (no chains): what it holds is what any node holds of others' orders.
+//! `dexd` trades on the devnet's two anvil chains with a devnet trader's key, so its
+//! placements are real; the holder is its peer, so each placed order is gossiped to it (and
+//! verified there, in this process, on the same cores). The `dexd`'s caps let it hold its
+//! own placements beside the synced orders.
 //!
-//! Run: `scripts/bench.sh scale` (installs wrk). Takes a few minutes: a million orders are
-//! signed, verified by the holder and verified again by `dexd`.
+//! Run: `scripts/bench.sh scale` (installs wrk and anvil). Takes a few minutes: a million
+//! orders are signed, verified by the holder and verified again by `dexd`.
 
 use std::{
     fs,
@@ -27,6 +34,7 @@ use std::{
 };
 
 use dex_client::Client;
+use dex_devnet::{ChainsConfig, Devnet};
 use dex_network::{Keypair, NetworkConfig};
 use dex_node::{LivenessConfig, NodeConfig, NodeHandle, SystemClock};
 use dex_primitives::{MarketDef, Markets, SignedOrder, TraderKey, U256};
@@ -37,15 +45,8 @@ const PER_MARKET: usize = 100_000;
 const MAKERS: usize = 100;
 const PER_MAKER: usize = PER_MARKET / MAKERS;
 
-/// Prints, after the run, `RESULT <requests/s> <p99 ms> <requests> <non-2xx> <socket errors>`.
-const DONE: &str = r#"
-done = function(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
-  io.write(string.format("RESULT %.1f %.3f %d %d %d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(99) / 1000,
-    summary.requests, summary.errors.status, errors))
-end
-"#;
+#[path = "support/mod.rs"]
+mod support;
 
 fn fail(message: String) -> ! {
     eprintln!("bench scale: {message}");
@@ -116,11 +117,11 @@ impl Drop for Dexd {
     }
 }
 
-fn start_dexd(markets_file: &Path, bootstrap: &str) -> Dexd {
+fn start_dexd(markets_file: &Path, bootstrap: &str, devnet: &Devnet) -> Dexd {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let config = format!(
+    let mut config = format!(
         r#"markets_file = "{}"
-# A throwaway key of this benchmark, written below as plain hex.
+# The devnet's public anvil key, written below as plain hex.
 plain_key = true
 [log]
 level = "warn"
@@ -129,9 +130,15 @@ listen = ["/ip4/127.0.0.1/tcp/0"]
 bootstrap = ["{bootstrap}"]
 mdns = false
 kad = false
+[node]
+# Room for its own placements beside the synced orders (one maker places them all).
+orders_per_maker = 10000000
+orders_per_market = 10000000
+command_queue = 4096
 "#,
         markets_file.display()
     );
+    config.push_str(&support::settlement_toml(devnet));
     fs::write(dir.path().join("dexd.toml"), config).expect("config written");
     let data = dir.path().join("data");
     fs::create_dir(&data).expect("data dir");
@@ -142,7 +149,7 @@ kad = false
         .mode(0o600)
         .open(data.join("trader.key"))
         .expect("trader.key");
-    key.write_all(trader(49_999).to_hex_secret().as_bytes())
+    key.write_all(devnet.chains().traders[0].private_key.as_bytes())
         .expect("key written");
     let log = fs::File::create(dir.path().join("dexd.log")).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_dexd"))
@@ -217,46 +224,12 @@ fn wait_synced(dexd: &Dexd, expected: &[(String, dex_primitives::B256)]) -> Dura
     started.elapsed()
 }
 
-/// wrk against `path` of `dexd`: requests/s and p99 latency in ms. Fails on any non-2xx
-/// answer or socket error.
-fn wrk(dexd: &Dexd, path: &str, seconds: u64) -> (f64, f64) {
-    let script = dexd.dir.path().join("done.lua");
-    fs::write(&script, DONE).expect("script written");
-    let output = Command::new("wrk")
-        .args([
-            "-t2",
-            "-c32",
-            &format!("-d{seconds}s"),
-            "--timeout",
-            "10s",
-            "-s",
-        ])
-        .arg(&script)
-        .arg(format!("{}{path}", dexd.client.base_url()))
-        .output()
-        .unwrap_or_else(|err| {
-            fail(format!(
-                "cannot run wrk (scripts/bench.sh installs it): {err}"
-            ))
-        });
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let Some(line) = stdout.lines().find_map(|line| line.strip_prefix("RESULT ")) else {
-        fail(format!(
-            "wrk printed no result: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    };
-    let fields: Vec<f64> = line
-        .split_whitespace()
-        .map(|field| field.parse().expect("a number"))
-        .collect();
-    if fields[3] > 0.0 || fields[4] > 0.0 || fields[2] == 0.0 {
-        fail(format!(
-            "wrk: {} non-2xx answers and {} socket errors",
-            fields[3], fields[4]
-        ));
+fn target(dexd: &Dexd) -> support::Target<'_> {
+    support::Target {
+        client: &dexd.client,
+        pid: dexd.child.id(),
+        dir: dexd.dir.path(),
     }
-    (fields[0], fields[1])
 }
 
 fn main() {
@@ -280,6 +253,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
+    let devnet = runtime
+        .block_on(Devnet::start_chains(ChainsConfig::for_tests(
+            dir.path().join("devnet"),
+        )))
+        .unwrap_or_else(|err| fail(format!("devnet chains: {err} (scripts/install-tools.sh)")));
     let mut config = NodeConfig::new(markets.clone(), makers.clone());
     config.network = NetworkConfig::loopback();
     config.liveness = LivenessConfig::default();
@@ -329,16 +307,31 @@ fn main() {
             expected.push((symbols[index].clone(), digest));
         }
         let started = Instant::now();
-        let dexd = start_dexd(&markets_file, &bootstrap);
+        let dexd = start_dexd(&markets_file, &bootstrap, &devnet);
         wait_synced(&dexd, &expected);
         let synced = started.elapsed();
         let rss = rss_mb(dexd.child.id());
         println!("scale_sync_ms_{stage} {:.0} ms", synced.as_secs_f64() * 1e3);
         println!("node_rss_mb_{stage} {rss:.0} MB");
-        let (rps, p99) = wrk(&dexd, "/v1/markets/ETH%2FUSDC/book?depth=20", seconds);
-        println!("api_book_rps_{stage} {rps:.0} req/s");
-        println!("api_book_p99_ms_{stage} {p99:.2} ms");
+        let book = support::wrk(
+            "book",
+            &target(&dexd),
+            "/v1/markets/ETH%2FUSDC/book?depth=20",
+            "",
+            seconds,
+        )
+        .unwrap_or_else(|err| fail(err));
+        println!("api_book_rps_{stage} {:.0} req/s", book.rps);
+        println!("api_book_p99_ms_{stage} {:.2} ms", book.p99_ms);
+        wait(
+            "dexd trading on both chains",
+            Duration::from_secs(60),
+            || support::trading(&dexd.client).then_some(()),
+        );
+        support::place_run(&target(&dexd), seconds, &format!("_{stage}"))
+            .unwrap_or_else(|err| fail(err));
         drop(dexd);
     }
     runtime.block_on(holder.shutdown());
+    runtime.block_on(devnet.shutdown());
 }
