@@ -21,104 +21,22 @@
 //!
 //! Run: `scripts/bench.sh api` (installs wrk).
 
-use std::{
-    fs,
-    io::Write,
-    os::unix::fs::{OpenOptionsExt, PermissionsExt},
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 
 use dex_api::types::{PlaceOrderRequest, SideName, TimeInForce};
-use dex_client::Client;
 use dex_devnet::{ChainsConfig, Devnet};
 
 #[path = "support/mod.rs"]
 mod support;
 
+use support::Dexd;
+
 /// Resting orders in the book before the book route is measured.
 const RESTING: usize = 10_000;
-
-struct Node {
-    child: Child,
-    /// Its API, found through its data dir (wrk is given its URL and token).
-    client: Client,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn fail(message: String) -> ! {
     eprintln!("bench api: {message}");
     std::process::exit(1);
-}
-
-fn start_node(devnet: &Devnet) -> Node {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let markets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/markets.toml");
-    let mut config = format!(
-        r#"markets_file = "{}"
-# The devnet's public anvil key, written below as plain hex.
-plain_key = true
-[log]
-level = "warn"
-[p2p]
-listen = ["/ip4/127.0.0.1/tcp/0"]
-mdns = false
-kad = false
-[node]
-# One maker holds every order of the benchmark.
-orders_per_maker = 10000000
-orders_per_market = 10000000
-command_queue = 4096
-"#,
-        markets.display()
-    );
-    config.push_str(&support::settlement_toml(devnet));
-    fs::write(dir.path().join("dexd.toml"), config).expect("config written");
-    let data = dir.path().join("data");
-    fs::create_dir(&data).expect("data dir");
-    fs::set_permissions(&data, fs::Permissions::from_mode(0o700)).expect("mode");
-    let mut key = fs::OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .mode(0o600)
-        .open(data.join("trader.key"))
-        .expect("trader.key");
-    key.write_all(devnet.chains().traders[0].private_key.as_bytes())
-        .expect("key written");
-    let log = fs::File::create(dir.path().join("dexd.log")).expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_dexd"))
-        .arg("--config")
-        .arg(dir.path().join("dexd.toml"))
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--api-listen", "127.0.0.1:0"])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("dexd starts");
-    let mut node = Node {
-        child,
-        client: Client::new("http://not-listening-yet", None),
-        dir,
-    };
-    let url = wait("dexd's API URL", || {
-        dex_client::read_url(&data).ok().flatten()
-    });
-    node.client = Client::discover(Some(&url), None, Some(&data))
-        .unwrap_or_else(|err| fail(format!("dexd's data dir: {err}")));
-    if node.client.token().is_none() {
-        fail("dexd wrote no API token".into());
-    }
-    node
 }
 
 fn wait<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
@@ -128,7 +46,7 @@ fn wait<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
 
 /// Places `count` non-crossing bids (0.001 ETH at 1,000.00 to 1,999.99 USDC) through the
 /// API: the resting book of the read benchmark.
-fn load_book(node: &Node, count: usize) {
+fn load_book(node: &Dexd, count: usize) {
     for index in 0..count {
         let cents = 100_000 + (index * 7919) % 100_000;
         let request = PlaceOrderRequest {
@@ -148,16 +66,8 @@ fn load_book(node: &Node, count: usize) {
 }
 
 /// Runs wrk against `path` of `node` (see [`support::wrk`]); any failure ends the benchmark.
-fn wrk(name: &str, node: &Node, path: &str, seconds: u64) -> support::Run {
-    support::wrk(name, &target(node), path, "", seconds).unwrap_or_else(|err| fail(err))
-}
-
-fn target(node: &Node) -> support::Target<'_> {
-    support::Target {
-        client: &node.client,
-        pid: node.child.id(),
-        dir: node.dir.path(),
-    }
+fn wrk(name: &str, node: &Dexd, path: &str, seconds: u64) -> support::Run {
+    support::wrk(name, node, path, "", seconds).unwrap_or_else(|err| fail(err))
 }
 
 fn main() {
@@ -179,7 +89,8 @@ fn main() {
     let devnet = runtime
         .block_on(Devnet::start_chains(ChainsConfig::for_tests(dir.path())))
         .unwrap_or_else(|err| fail(format!("devnet chains: {err} (scripts/install-tools.sh)")));
-    let node = start_node(&devnet);
+    let markets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/markets.toml");
+    let node = Dexd::start(&devnet, &markets, None).unwrap_or_else(|err| fail(err));
     wait("the node trading on both chains", || {
         support::trading(&node.client).then_some(())
     });
@@ -212,7 +123,7 @@ fn main() {
         100.0 * book.rps / health.rps
     );
 
-    support::place_run(&target(&node), seconds, "").unwrap_or_else(|err| fail(err));
+    support::place_run(&node, seconds, "").unwrap_or_else(|err| fail(err));
     drop(node);
     runtime.block_on(devnet.shutdown());
 }

@@ -25,15 +25,10 @@
 
 use std::{
     fs,
-    io::Write,
-    os::unix::fs::{OpenOptionsExt, PermissionsExt},
-    path::Path,
-    process::{Child, Command, Stdio},
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use dex_client::Client;
 use dex_devnet::{ChainsConfig, Devnet};
 use dex_network::{Keypair, NetworkConfig};
 use dex_node::{LivenessConfig, NodeConfig, NodeHandle, SystemClock};
@@ -47,6 +42,8 @@ const PER_MAKER: usize = PER_MARKET / MAKERS;
 
 #[path = "support/mod.rs"]
 mod support;
+
+use support::Dexd;
 
 fn fail(message: String) -> ! {
     eprintln!("bench scale: {message}");
@@ -104,84 +101,6 @@ async fn post_all(holder: &NodeHandle, orders: Vec<SignedOrder>) {
     }
 }
 
-struct Dexd {
-    child: Child,
-    client: Client,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Dexd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_dexd(markets_file: &Path, bootstrap: &str, devnet: &Devnet) -> Dexd {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let mut config = format!(
-        r#"markets_file = "{}"
-# The devnet's public anvil key, written below as plain hex.
-plain_key = true
-[log]
-level = "warn"
-[p2p]
-listen = ["/ip4/127.0.0.1/tcp/0"]
-bootstrap = ["{bootstrap}"]
-mdns = false
-kad = false
-[node]
-# Room for its own placements beside the synced orders (one maker places them all).
-orders_per_maker = 10000000
-orders_per_market = 10000000
-command_queue = 4096
-"#,
-        markets_file.display()
-    );
-    config.push_str(&support::settlement_toml(devnet));
-    fs::write(dir.path().join("dexd.toml"), config).expect("config written");
-    let data = dir.path().join("data");
-    fs::create_dir(&data).expect("data dir");
-    fs::set_permissions(&data, fs::Permissions::from_mode(0o700)).expect("mode");
-    let mut key = fs::OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .mode(0o600)
-        .open(data.join("trader.key"))
-        .expect("trader.key");
-    key.write_all(devnet.chains().traders[0].private_key.as_bytes())
-        .expect("key written");
-    let log = fs::File::create(dir.path().join("dexd.log")).expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_dexd"))
-        .arg("--config")
-        .arg(dir.path().join("dexd.toml"))
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--api-listen", "127.0.0.1:0"])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("dexd starts");
-    let mut dexd = Dexd {
-        child,
-        client: Client::new("http://not-listening-yet", None),
-        dir,
-    };
-    let log = dexd.dir.path().join("dexd.log");
-    let child = &mut dexd.child;
-    let url = wait("dexd's API URL", Duration::from_secs(60), || {
-        if let Ok(Some(status)) = child.try_wait() {
-            let log = fs::read_to_string(&log).unwrap_or_default();
-            fail(format!("dexd exited ({status}):\n{log}"));
-        }
-        dex_client::read_url(&data).ok().flatten()
-    });
-    dexd.client = Client::discover(Some(&url), None, Some(&data))
-        .unwrap_or_else(|err| fail(format!("dexd's data dir: {err}")));
-    dexd
-}
-
 fn wait<T>(what: &str, deadline: Duration, check: impl FnMut() -> Option<T>) -> T {
     dex_test_utils::wait_for_blocking(what, deadline, check)
         .unwrap_or_else(|err| fail(err.to_string()))
@@ -222,14 +141,6 @@ fn wait_synced(dexd: &Dexd, expected: &[(String, dex_primitives::B256)]) -> Dura
         },
     );
     started.elapsed()
-}
-
-fn target(dexd: &Dexd) -> support::Target<'_> {
-    support::Target {
-        client: &dexd.client,
-        pid: dexd.child.id(),
-        dir: dexd.dir.path(),
-    }
 }
 
 fn main() {
@@ -307,7 +218,8 @@ fn main() {
             expected.push((symbols[index].clone(), digest));
         }
         let started = Instant::now();
-        let dexd = start_dexd(&markets_file, &bootstrap, &devnet);
+        let dexd =
+            Dexd::start(&devnet, &markets_file, Some(&bootstrap)).unwrap_or_else(|err| fail(err));
         wait_synced(&dexd, &expected);
         let synced = started.elapsed();
         let rss = rss_mb(dexd.child.id());
@@ -315,7 +227,7 @@ fn main() {
         println!("node_rss_mb_{stage} {rss:.0} MB");
         let book = support::wrk(
             "book",
-            &target(&dexd),
+            &dexd,
             "/v1/markets/ETH%2FUSDC/book?depth=20",
             "",
             seconds,
@@ -328,8 +240,7 @@ fn main() {
             Duration::from_secs(60),
             || support::trading(&dexd.client).then_some(()),
         );
-        support::place_run(&target(&dexd), seconds, &format!("_{stage}"))
-            .unwrap_or_else(|err| fail(err));
+        support::place_run(&dexd, seconds, &format!("_{stage}")).unwrap_or_else(|err| fail(err));
         drop(dexd);
     }
     runtime.block_on(holder.shutdown());

@@ -1,8 +1,15 @@
-//! What the API benchmarks share (`api.rs` and `scale.rs` include it with `#[path]`): wrk
-//! runs with their result line, the script of the placement run, the settlement section of
-//! a dexd config trading on the devnet's chains, and the group-commit counters.
+//! What the API benchmarks share (`api.rs` and `scale.rs` include it with `#[path]`): a
+//! release dexd trading on the devnet's chains, wrk runs with their result line, and the
+//! placement run with its group-commit counters.
 
-use std::{fs, path::Path, process::Command};
+use std::{
+    fs,
+    io::Write,
+    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
 
 use dex_client::Client;
 use dex_devnet::Devnet;
@@ -17,13 +24,109 @@ done = function(summary, latency, requests)
 end
 "#;
 
-/// The dexd a wrk run is aimed at.
-pub(crate) struct Target<'a> {
-    pub(crate) client: &'a Client,
-    /// Its process, whose CPU time is read around the run.
-    pub(crate) pid: u32,
-    /// Where the run's script goes; its `dexd.log` is named when a run fails.
-    pub(crate) dir: &'a Path,
+/// A release dexd in a temp dir (config, data dir, `dexd.log`), killed on drop.
+pub(crate) struct Dexd {
+    pub(crate) child: Child,
+    /// Its API, found through its data dir (wrk is given its URL and token).
+    pub(crate) client: Client,
+    /// Also where the wrk scripts go.
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Drop for Dexd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Dexd {
+    /// Starts a dexd with the markets of `markets_file`, trading on the devnet's two chains
+    /// with devnet trader 0's key, its caps leaving room for every order the benchmark
+    /// places, dialing `bootstrap` if given. Returns once its API answers with a token.
+    pub(crate) fn start(
+        devnet: &Devnet,
+        markets_file: &Path,
+        bootstrap: Option<&str>,
+    ) -> Result<Dexd, String> {
+        let dir = tempfile::tempdir().map_err(|err| format!("a temp dir: {err}"))?;
+        let bootstrap =
+            bootstrap.map_or(String::new(), |addr| format!("bootstrap = [\"{addr}\"]\n"));
+        let mut config = format!(
+            r#"markets_file = "{}"
+# The devnet's public anvil key, written below as plain hex.
+plain_key = true
+[log]
+level = "warn"
+[p2p]
+listen = ["/ip4/127.0.0.1/tcp/0"]
+{bootstrap}mdns = false
+kad = false
+[node]
+# Room for the benchmark's placements (one maker places them all).
+orders_per_maker = 10000000
+orders_per_market = 10000000
+command_queue = 4096
+"#,
+            markets_file.display()
+        );
+        config.push_str(&settlement_toml(devnet));
+        fs::write(dir.path().join("dexd.toml"), config).map_err(io("dexd.toml"))?;
+        let data = dir.path().join("data");
+        fs::create_dir(&data).map_err(io("the data dir"))?;
+        fs::set_permissions(&data, fs::Permissions::from_mode(0o700))
+            .map_err(io("the data dir"))?;
+        fs::OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(0o600)
+            .open(data.join("trader.key"))
+            .and_then(|mut key| key.write_all(devnet.chains().traders[0].private_key.as_bytes()))
+            .map_err(io("trader.key"))?;
+        let log_path = dir.path().join("dexd.log");
+        let log = fs::File::create(&log_path).map_err(io("dexd.log"))?;
+        let child = Command::new(env!("CARGO_BIN_EXE_dexd"))
+            .arg("--config")
+            .arg(dir.path().join("dexd.toml"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--api-listen", "127.0.0.1:0"])
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(io("dexd does not start"))?;
+        let mut dexd = Dexd {
+            child,
+            client: Client::new("http://not-listening-yet", None),
+            dir,
+        };
+        let child = &mut dexd.child;
+        // The URL it writes once listening, or how it exited before that.
+        let started =
+            dex_test_utils::wait_for_blocking("dexd's API URL", Duration::from_secs(120), || {
+                match child.try_wait() {
+                    Ok(Some(status)) => Some(Err(status)),
+                    _ => dex_client::read_url(&data).ok().flatten().map(Ok),
+                }
+            })
+            .map_err(|err| err.to_string())?;
+        let url = started.map_err(|status| {
+            let log = fs::read_to_string(&log_path).unwrap_or_default();
+            format!("dexd exited ({status}):\n{log}")
+        })?;
+        dexd.client = Client::discover(Some(&url), None, Some(&data))
+            .map_err(|err| format!("dexd's data dir: {err}"))?;
+        if dexd.client.token().is_none() {
+            return Err("dexd wrote no API token".into());
+        }
+        Ok(dexd)
+    }
+}
+
+/// Describes a failed file operation of [`Dexd::start`].
+fn io(what: &'static str) -> impl Fn(std::io::Error) -> String {
+    move |err| format!("{what}: {err}")
 }
 
 /// What one wrk run measured.
@@ -38,15 +141,15 @@ pub(crate) struct Run {
 /// printer) for `seconds`. Err on any non-2xx answer or socket error, or if wrk cannot run.
 pub(crate) fn wrk(
     name: &str,
-    target: &Target<'_>,
+    target: &Dexd,
     path: &str,
     script: &str,
     seconds: u64,
 ) -> Result<Run, String> {
-    let script_path = target.dir.join(format!("{name}.lua"));
+    let script_path = target.dir.path().join(format!("{name}.lua"));
     fs::write(&script_path, format!("{script}\n{DONE}"))
         .map_err(|err| format!("cannot write {}: {err}", script_path.display()))?;
-    let cpu_before = dex_test_utils::process::cpu_seconds(target.pid);
+    let cpu_before = dex_test_utils::process::cpu_seconds(target.child.id());
     let output = Command::new("wrk")
         .args([
             "-t2",
@@ -60,7 +163,7 @@ pub(crate) fn wrk(
         .arg(format!("{}{path}", target.client.base_url()))
         .output()
         .map_err(|err| format!("cannot run wrk (scripts/bench.sh installs it): {err}"))?;
-    let cpu = dex_test_utils::process::cpu_seconds(target.pid) - cpu_before;
+    let cpu = dex_test_utils::process::cpu_seconds(target.child.id()) - cpu_before;
     let stdout = String::from_utf8_lossy(&output.stdout);
     eprintln!("{stdout}");
     let Some(line) = stdout.lines().find_map(|line| line.strip_prefix("RESULT ")) else {
@@ -79,7 +182,7 @@ pub(crate) fn wrk(
     if non_2xx > 0.0 || socket_errors > 0.0 || requests == 0.0 {
         return Err(format!(
             "{name}: {non_2xx} non-2xx answers and {socket_errors} socket errors in {requests} requests (see {})",
-            target.dir.join("dexd.log").display()
+            target.dir.path().join("dexd.log").display()
         ));
     }
     Ok(Run {
@@ -106,7 +209,7 @@ end
 }
 
 /// The `[settlement]` section of a dexd config that trades on the devnet's two chains.
-pub(crate) fn settlement_toml(devnet: &Devnet) -> String {
+fn settlement_toml(devnet: &Devnet) -> String {
     let mut toml = String::from("[settlement]\n");
     for chain in [&devnet.chains().base, &devnet.chains().quote] {
         toml.push_str(&format!(
@@ -149,9 +252,9 @@ fn place_commits(client: &Client) -> Result<(f64, f64), String> {
 /// Runs the placement script against `target` and prints its figures, each name ending
 /// in `suffix`: `api_place_rps`, `api_place_p99_ms`, `api_place_cpu_us` and
 /// `api_place_batch` (orders per group commit during the run).
-pub(crate) fn place_run(target: &Target<'_>, seconds: u64, suffix: &str) -> Result<(), String> {
+pub(crate) fn place_run(target: &Dexd, seconds: u64, suffix: &str) -> Result<(), String> {
     let script = place_script(target.client.token().unwrap_or_default());
-    let (commits_before, orders_before) = place_commits(target.client)?;
+    let (commits_before, orders_before) = place_commits(&target.client)?;
     let placed = wrk(
         &format!("place{suffix}"),
         target,
@@ -159,7 +262,7 @@ pub(crate) fn place_run(target: &Target<'_>, seconds: u64, suffix: &str) -> Resu
         &script,
         seconds,
     )?;
-    let (commits_after, orders_after) = place_commits(target.client)?;
+    let (commits_after, orders_after) = place_commits(&target.client)?;
     println!("api_place_rps{suffix} {:.0} req/s", placed.rps);
     println!("api_place_p99_ms{suffix} {:.2} ms", placed.p99_ms);
     println!("api_place_cpu_us{suffix} {:.1} us", placed.cpu_us);
