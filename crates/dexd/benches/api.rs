@@ -11,12 +11,21 @@
 //!   (dex-devnet) so placement is real.
 //! - `api_place_batch`: orders per group commit during the placement run (the node stores
 //!   the placements queued together in one transaction).
+//! - The placement run is repeated (3 rounds; `--rounds N` changes it) and its figures are
+//!   the median round's, with `api_place_rps_min`/`_max` beside them: on a shared 2-core
+//!   machine the rate of one binary moves by ±20% from run to run. Each round also places
+//!   into a larger database (every order placed stays in it), which costs a little more
+//!   per order; stderr shows each round.
+//! - The same placement figures ending in `_c128`: 128 connections instead of 32. Each
+//!   connection has one request in flight, so this is the node with four times the
+//!   clients queued: larger group commits, and whether the rate is bound by the clients or
+//!   by the node.
 //! - `api_health_cpu_us`, `api_book_cpu_us`, `api_place_cpu_us`: dexd's CPU time (user +
 //!   system, both cores) per answered request of each run: what a request costs the node,
 //!   whatever the machine's load.
 //!
-//! wrk runs with 2 threads and 32 connections for 10 s per route (`--duration N` changes
-//! it) on the same 2-core machine as dexd, so the figures are lower bounds. Every answer is
+//! wrk runs with 2 threads and 32 connections (unless said otherwise) for 10 s per route
+//! and round (`--duration N` changes it) on the same 2-core machine as dexd, so the figures are lower bounds. Every answer is
 //! checked: a non-2xx answer fails the benchmark.
 //!
 //! Run: `scripts/bench.sh api` (installs wrk).
@@ -72,13 +81,25 @@ fn wrk(name: &str, node: &Dexd, path: &str, seconds: u64) -> support::Run {
 
 fn main() {
     let mut seconds = 10;
+    let mut rounds = 3;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--duration" {
-            seconds = args
-                .next()
-                .and_then(|value| value.parse().ok())
-                .unwrap_or_else(|| fail("--duration needs whole seconds".into()));
+        match arg.as_str() {
+            "--duration" => {
+                seconds = args
+                    .next()
+                    .and_then(|value| value.parse().ok())
+                    .unwrap_or_else(|| fail("--duration needs whole seconds".into()));
+            }
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|value| value.parse().ok())
+                    .filter(|rounds| *rounds > 0)
+                    .unwrap_or_else(|| fail("--rounds needs a positive whole number".into()));
+            }
+            // cargo bench passes `--bench`; anything else is ignored as before.
+            _ => {}
         }
     }
     let dir = tempfile::tempdir().expect("a temp dir");
@@ -123,7 +144,17 @@ fn main() {
         100.0 * book.rps / health.rps
     );
 
-    support::place_run(&node, seconds, "").unwrap_or_else(|err| fail(err));
+    let placing = support::Placing {
+        seconds,
+        connections: support::CONNECTIONS,
+        rounds,
+    };
+    support::place_run(&node, placing, "").unwrap_or_else(|err| fail(err));
+    let queued = support::Placing {
+        connections: 128,
+        ..placing
+    };
+    support::place_run(&node, queued, "_c128").unwrap_or_else(|err| fail(err));
     drop(node);
     runtime.block_on(devnet.shutdown());
 }

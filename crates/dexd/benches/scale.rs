@@ -240,7 +240,12 @@ fn main() {
             Duration::from_secs(60),
             || support::trading(&dexd.client).then_some(()),
         );
-        support::place_run(&dexd, seconds, &format!("_{stage}")).unwrap_or_else(|err| fail(err));
+        let placing = support::Placing {
+            seconds,
+            connections: support::CONNECTIONS,
+            rounds: 1,
+        };
+        support::place_run(&dexd, placing, &format!("_{stage}")).unwrap_or_else(|err| fail(err));
         drop(dexd);
     }
     runtime.block_on(holder.shutdown());

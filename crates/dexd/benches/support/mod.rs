@@ -137,14 +137,31 @@ pub(crate) struct Run {
     pub(crate) cpu_us: f64,
 }
 
-/// Runs wrk (2 threads, 32 connections) against `path` with `script` (plus the result
-/// printer) for `seconds`. Err on any non-2xx answer or socket error, or if wrk cannot run.
+/// wrk's connections unless a run asks for more: each waits for its answer before it
+/// sends again, so they are the requests in flight.
+pub(crate) const CONNECTIONS: u32 = 32;
+
+/// Runs wrk (2 threads, [`CONNECTIONS`] connections) against `path` with `script` (plus
+/// the result printer) for `seconds`. Err on any non-2xx answer or socket error, or if wrk
+/// cannot run.
 pub(crate) fn wrk(
     name: &str,
     target: &Dexd,
     path: &str,
     script: &str,
     seconds: u64,
+) -> Result<Run, String> {
+    wrk_with(name, target, path, script, seconds, CONNECTIONS)
+}
+
+/// [`wrk`] with `connections` connections.
+fn wrk_with(
+    name: &str,
+    target: &Dexd,
+    path: &str,
+    script: &str,
+    seconds: u64,
+    connections: u32,
 ) -> Result<Run, String> {
     let script_path = target.dir.path().join(format!("{name}.lua"));
     fs::write(&script_path, format!("{script}\n{DONE}"))
@@ -153,7 +170,7 @@ pub(crate) fn wrk(
     let output = Command::new("wrk")
         .args([
             "-t2",
-            "-c32",
+            &format!("-c{connections}"),
             &format!("-d{seconds}s"),
             "--timeout",
             "10s",
@@ -249,26 +266,62 @@ fn place_commits(client: &Client) -> Result<(f64, f64), String> {
     ))
 }
 
-/// Runs the placement script against `target` and prints its figures, each name ending
-/// in `suffix`: `api_place_rps`, `api_place_p99_ms`, `api_place_cpu_us` and
-/// `api_place_batch` (orders per group commit during the run).
-pub(crate) fn place_run(target: &Dexd, seconds: u64, suffix: &str) -> Result<(), String> {
+/// How a placement measurement runs: wrk's connections, and how many runs of `seconds`
+/// each it takes.
+#[derive(Clone, Copy)]
+pub(crate) struct Placing {
+    pub(crate) seconds: u64,
+    pub(crate) connections: u32,
+    pub(crate) rounds: usize,
+}
+
+/// One placement run's figures.
+struct PlaceRound {
+    run: Run,
+    /// Orders per group commit.
+    batch: f64,
+}
+
+/// Runs the placement script against `target` `placing.rounds` times and prints the
+/// figures of the median run (by rate), each name ending in `suffix`: `api_place_rps`,
+/// `api_place_p99_ms`, `api_place_cpu_us` and `api_place_batch` (orders per group commit
+/// during the run). With more than one round, also `api_place_rps_min`/`_max` (and the
+/// suffix): the spread, which on a shared machine is wider than the differences most
+/// changes make.
+pub(crate) fn place_run(target: &Dexd, placing: Placing, suffix: &str) -> Result<(), String> {
     let script = place_script(target.client.token().unwrap_or_default());
-    let (commits_before, orders_before) = place_commits(&target.client)?;
-    let placed = wrk(
-        &format!("place{suffix}"),
-        target,
-        "/v1/orders",
-        &script,
-        seconds,
-    )?;
-    let (commits_after, orders_after) = place_commits(&target.client)?;
-    println!("api_place_rps{suffix} {:.0} req/s", placed.rps);
-    println!("api_place_p99_ms{suffix} {:.2} ms", placed.p99_ms);
-    println!("api_place_cpu_us{suffix} {:.1} us", placed.cpu_us);
-    println!(
-        "api_place_batch{suffix} {:.1} orders/commit",
-        (orders_after - orders_before) / (commits_after - commits_before).max(1.0)
-    );
+    let mut rounds = Vec::with_capacity(placing.rounds);
+    for round in 0..placing.rounds.max(1) {
+        let (commits_before, orders_before) = place_commits(&target.client)?;
+        let run = wrk_with(
+            &format!("place{suffix}_{round}"),
+            target,
+            "/v1/orders",
+            &script,
+            placing.seconds,
+            placing.connections,
+        )?;
+        let (commits_after, orders_after) = place_commits(&target.client)?;
+        let batch = (orders_after - orders_before) / (commits_after - commits_before).max(1.0);
+        eprintln!(
+            "placement round {}: {:.0} req/s, p99 {:.2} ms, {:.1} us, {batch:.1} orders/commit",
+            round + 1,
+            run.rps,
+            run.p99_ms,
+            run.cpu_us
+        );
+        rounds.push(PlaceRound { run, batch });
+    }
+    rounds.sort_by(|a, b| a.run.rps.total_cmp(&b.run.rps));
+    let median = &rounds[rounds.len() / 2];
+    println!("api_place_rps{suffix} {:.0} req/s", median.run.rps);
+    println!("api_place_p99_ms{suffix} {:.2} ms", median.run.p99_ms);
+    println!("api_place_cpu_us{suffix} {:.1} us", median.run.cpu_us);
+    println!("api_place_batch{suffix} {:.1} orders/commit", median.batch);
+    if let (Some(slowest), Some(fastest), true) = (rounds.first(), rounds.last(), rounds.len() > 1)
+    {
+        println!("api_place_rps_min{suffix} {:.0} req/s", slowest.run.rps);
+        println!("api_place_rps_max{suffix} {:.0} req/s", fastest.run.rps);
+    }
     Ok(())
 }
