@@ -34,32 +34,28 @@ pub(crate) fn token_matches(given: &[u8], token: &str) -> bool {
     bool::from(given.ct_eq(token.as_bytes())) && !token.is_empty()
 }
 
-/// Middleware of every route: refuses a request whose `Host` the API does not answer to
-/// (see [`crate::ApiConfig::allowed_hosts`]).
-pub(crate) async fn require_host(
-    State(state): State<ApiState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let host = request
+/// Why a request whose `Host` the API does not answer to is refused (see
+/// [`crate::ApiConfig::allowed_hosts`]); `None` when it answers to it. Checked first by
+/// [`crate::metrics::observe`], the middleware of every route.
+pub(crate) fn refused_host(request: &Request, config: &crate::ApiConfig) -> Option<ApiError> {
+    let header = request
         .headers()
         .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| {
-            request
-                .uri()
-                .authority()
-                .map(|authority| authority.to_string())
-        });
-    if state.config().host_allowed(host.as_deref()) {
-        next.run(request).await
-    } else {
-        ApiError::ForbiddenHost {
-            host: host.unwrap_or_default().chars().take(100).collect(),
-        }
-        .into_response()
+        .and_then(|value| value.to_str().ok());
+    // A request in absolute form may name its host only in its URI (rare: read on demand).
+    let authority = || {
+        request
+            .uri()
+            .authority()
+            .map(|authority| authority.as_str())
+    };
+    let host = header.or_else(authority);
+    if config.host_allowed(host) {
+        return None;
     }
+    Some(ApiError::ForbiddenHost {
+        host: host.unwrap_or_default().chars().take(100).collect(),
+    })
 }
 
 /// Middleware of the protected routes.

@@ -284,7 +284,6 @@ mod server {
             .fallback(routes::not_found)
             .method_not_allowed_fallback(routes::method_not_allowed)
             .layer(DefaultBodyLimit::max(config.body_limit))
-            .layer(from_fn_with_state(state.clone(), auth::require_host))
             .layer(from_fn_with_state(state.clone(), crate::metrics::observe));
         if let Some(cors) = cors_layer(&config.cors_origins) {
             router = router.layer(cors);

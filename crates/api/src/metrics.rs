@@ -190,8 +190,11 @@ fn static_route(template: Option<&str>) -> Option<&'static str> {
         .copied()
 }
 
-/// Counts and times every request by its route template, and answers `timeout` problems for
-/// requests that take longer than the configured limit.
+/// The middleware of every route: refuses a request whose `Host` the API does not answer to
+/// ([`crate::auth::refused_host`]), counts and times every request by its route template,
+/// and answers `timeout` problems for requests that take longer than the configured limit.
+/// One layer for all three: each layer clones the route's service and boxes a future per
+/// request.
 pub(crate) async fn observe(
     State(state): State<ApiState>,
     request: Request,
@@ -207,12 +210,16 @@ pub(crate) async fn observe(
     )
     .unwrap_or(UNMATCHED);
     let limit = state.config().request_timeout;
-    let response = match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::Timeout {
-            millis: limit.as_millis(),
+    let response = if let Some(refused) = crate::auth::refused_host(&request, state.config()) {
+        refused.into_response()
+    } else {
+        match tokio::time::timeout(limit, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => ApiError::Timeout {
+                millis: limit.as_millis(),
+            }
+            .into_response(),
         }
-        .into_response(),
     };
     state
         .metrics()
