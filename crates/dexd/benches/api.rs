@@ -25,8 +25,8 @@
 //!   whatever the machine's load.
 //!
 //! wrk runs with 2 threads and 32 connections (unless said otherwise) for 10 s per route
-//! and round (`--duration N` changes it) on the same 2-core machine as dexd, so the figures are lower bounds. Every answer is
-//! checked: a non-2xx answer fails the benchmark.
+//! and round (`--duration N` changes it) on the same 2-core machine as dexd, so the figures
+//! are lower bounds. Every answer is checked: a non-2xx answer fails the benchmark.
 //!
 //! Run: `scripts/bench.sh api` (installs wrk).
 
