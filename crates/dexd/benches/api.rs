@@ -76,7 +76,8 @@ fn load_book(node: &Dexd, count: usize) {
 
 /// Runs wrk against `path` of `node` (see [`support::wrk`]); any failure ends the benchmark.
 fn wrk(name: &str, node: &Dexd, path: &str, seconds: u64) -> support::Run {
-    support::wrk(name, node, path, "", seconds).unwrap_or_else(|err| fail(err))
+    support::wrk(name, node, path, "", seconds, support::CONNECTIONS)
+        .unwrap_or_else(|err| fail(err))
 }
 
 fn main() {

@@ -231,6 +231,7 @@ fn main() {
             "/v1/markets/ETH%2FUSDC/book?depth=20",
             "",
             seconds,
+            support::CONNECTIONS,
         )
         .unwrap_or_else(|err| fail(err));
         println!("api_book_rps_{stage} {:.0} req/s", book.rps);
