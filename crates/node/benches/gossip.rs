@@ -90,7 +90,7 @@ fn main() -> anyhow::Result<()> {
     }
     // Single-threaded figures first, on a quiet machine.
     let (ingest, recover, all_cores, serve_us) =
-        single_thread_figures(if quick { 2_000 } else { 20_000 })?;
+        ingest_figures(if quick { 2_000 } else { 20_000 })?;
     let print_ingest = || {
         println!("ingest_orders_per_s {ingest:.0} orders/s");
         println!("secp256k1_recover_per_s {recover:.0} recoveries/s");
@@ -217,7 +217,7 @@ fn recover_inputs(
 /// alternating rounds so that all three see the same machine load: a burst of load from
 /// other processes lowers one round of each, not the whole of one figure. Each figure is its
 /// best round (the least disturbed).
-fn single_thread_figures(count: usize) -> anyhow::Result<(f64, f64, f64, (f64, f64))> {
+fn ingest_figures(count: usize) -> anyhow::Result<(f64, f64, f64, (f64, f64))> {
     const ROUNDS: usize = 5;
     let per_round = count / ROUNDS;
     let mut config = test_config(0);
