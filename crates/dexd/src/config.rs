@@ -274,7 +274,8 @@ pub(crate) struct SettlementToml {
     /// A taker locks at least this long before the maker's reservation ends.
     #[serde(with = "dex_config::duration")]
     pub(crate) lock_margin: Duration,
-    /// Re-post quantity of a failed swap as a new order.
+    /// Re-post quantity of a resting order's failed swap as a new order (never an IOC
+    /// order's).
     pub(crate) repost_failed: bool,
     /// Takes accepted from one taker per minute.
     pub(crate) takes_per_minute: u32,

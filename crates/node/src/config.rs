@@ -68,9 +68,10 @@ pub struct SettlementConfig {
     /// much earlier on top of `lock_margin`, so a skewed clock cannot make it lock after the
     /// maker gave up. Default 30 s, the skew allowed on orders' `createdAt`.
     pub max_clock_skew: Duration,
-    /// Re-post, as a new order, the quantity of an own order committed to a swap that did
-    /// not complete (remaining quantity only goes down, so it cannot be given back to the
-    /// old order). Default on.
+    /// Re-post, as a new order, the quantity of a resting (GTC) own order committed to a
+    /// swap that did not complete (remaining quantity only goes down, so it cannot be given
+    /// back to the old order). An immediate-or-cancel order's is never re-posted: it would
+    /// rest. Default on.
     pub repost_failed: bool,
     /// Takes accepted from one taker address per minute (the taker holds a free option on
     /// each swap, so takes are rate limited). Default 30.

@@ -186,6 +186,13 @@ async fn a_maker_that_never_locks_leaves_the_taker_to_refund_after_t1() -> anyho
         (record.refunded, record.never_locked)
     })
     .await?;
+    // The order was immediate-or-cancel: the quantity of its failed swap is not offered
+    // again as a resting order (one the client never asked for, at a price it may no
+    // longer want, for the rest of the order's lifetime).
+    let open = taker
+        .own_orders(Some(eth_usdc_id()), Some(OwnOrderStatus::Open))
+        .await?;
+    assert!(open.is_empty(), "an IOC order's quantity rests: {open:?}");
     Ok(())
 }
 
