@@ -224,6 +224,15 @@ fn restart(mut node: Dexd, restart: Restart, bootstrap: &[String]) -> Dexd {
     node.restart_with(bootstrap)
 }
 
+/// Sets its flag when dropped, also while unwinding from a panic.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// A market maker's quotes on one node: each round one new order (bids and asks in turn,
 /// far apart so that nothing crosses) and a cancel of the oldest beyond
 /// [`QUOTES_PER_NODE`]. It knows exactly which of its orders are live: those posted (201)
@@ -448,6 +457,10 @@ fn after_churn_under_quoting_load_every_book_converges_to_the_live_quotes() {
                 scope.spawn(move || quoter.run(node, stop))
             })
             .collect();
+        // A restart that fails (a node not exiting on SIGTERM, not starting) panics on this
+        // thread; the scope then waits for the quoters, which must stop, or the test hangs
+        // instead of failing.
+        let _stop_quoters = StopOnDrop(&stop);
         for planned in &plan {
             if let Some(wait) = planned.at.checked_sub(start.elapsed()) {
                 thread::sleep(wait);
