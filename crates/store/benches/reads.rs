@@ -110,6 +110,7 @@ fn main() {
                 created_at: nonce,
                 updated_at: nonce,
                 client: None,
+                ioc: false,
             }))
         })
         .collect();

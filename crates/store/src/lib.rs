@@ -253,7 +253,7 @@ impl Store {
             filters.join(" AND ")
         ))?;
         let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), |row| {
-            let seq: i64 = row.get(9)?;
+            let seq: i64 = row.get(records::OWN_ORDER_COLUMN_COUNT)?;
             Ok(records::own_order_from_row(row)?.map(|order| (order, from_sql_u64(seq))))
         })?;
         Page::collect(rows, after)

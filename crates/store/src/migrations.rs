@@ -104,6 +104,12 @@ const MIGRATIONS: &[&str] = &[
     "
     CREATE INDEX own_orders_by_status ON own_orders (status);
     ",
+    // 5 → 6: whether an own order is immediate-or-cancel. A restart must not put one that
+    // was still open (its takes lost with the stop) into the book as a resting order.
+    // Orders stored before are taken as resting (GTC), as they were restored until now.
+    "
+    ALTER TABLE own_orders ADD COLUMN ioc INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The newest schema version this program knows.

@@ -63,6 +63,9 @@ pub struct OwnOrder {
     pub updated_at: UnixMillis,
     /// The client's own id of the order, if it gave one.
     pub client: Option<ClientOrder>,
+    /// Immediate-or-cancel: it never rests in the book, and a restart ends it if it is
+    /// still open (its takes in flight ended with the stop).
+    pub ioc: bool,
 }
 
 /// A client's own id of an order (unique per node) and the placement it named.
@@ -74,8 +77,11 @@ pub struct ClientOrder {
     pub request: String,
 }
 
+/// The number of [`OWN_ORDER_COLUMNS`]: the index of a column selected after them.
+pub(crate) const OWN_ORDER_COLUMN_COUNT: usize = 10;
+
 pub(crate) const OWN_ORDER_COLUMNS: &str = "order_id, signed_json, remaining, status, \
-     latest_update_json, created_at, updated_at, client_order_id, client_request";
+     latest_update_json, created_at, updated_at, client_order_id, client_request, ioc";
 
 pub(crate) fn own_order_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<OwnOrder>> {
     let id: Vec<u8> = row.get(0)?;
@@ -87,6 +93,7 @@ pub(crate) fn own_order_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Re
     let updated_at: i64 = row.get(6)?;
     let client_id: Option<String> = row.get(7)?;
     let client_request: Option<String> = row.get(8)?;
+    let ioc: bool = row.get(9)?;
     Ok((|| {
         Ok(OwnOrder {
             id: OrderId(b256(&id)?),
@@ -100,6 +107,7 @@ pub(crate) fn own_order_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Re
                 id,
                 request: client_request.unwrap_or_default(),
             }),
+            ioc,
         })
     })())
 }

@@ -22,8 +22,8 @@ pub(crate) fn insert_own_order(conn: &Connection, order: &OwnOrder) -> Result<()
     let inserted = conn
         .prepare_cached(
             "INSERT INTO own_orders (order_id, market, signed_json, remaining, status, \
-             latest_update_json, created_at, updated_at, client_order_id, client_request) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             latest_update_json, created_at, updated_at, client_order_id, client_request, ioc) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
              ON CONFLICT (order_id) DO NOTHING",
         )?
         .execute(params![
@@ -41,6 +41,7 @@ pub(crate) fn insert_own_order(conn: &Connection, order: &OwnOrder) -> Result<()
             to_sql_u64(order.updated_at),
             order.client.as_ref().map(|client| client.id.as_str()),
             order.client.as_ref().map(|client| client.request.as_str()),
+            order.ioc,
         ])?;
     if inserted == 0 {
         return Err(Error::DuplicateOrder { order_id: order.id });

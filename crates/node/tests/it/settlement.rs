@@ -641,6 +641,62 @@ async fn trade_over(maker: &NodeHandle, taker: &NodeHandle, bid: OrderId) -> boo
             .is_ok_and(|(order, _)| order.status != OwnOrderStatus::Open)
 }
 
+/// An IOC order stored, and the node stopped before any of its takes left: after the
+/// restart it is over (nothing of it was taken), not a resting order in the book.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ioc_order_stored_just_before_a_crash_does_not_rest_after_the_restart()
+-> anyhow::Result<()> {
+    use std::sync::Arc;
+    let mut settled = settled_with(2, |index, config| {
+        if index == 1 {
+            config.crash_after = Some(dex_node::CrashHook(Arc::new(|op| {
+                matches!(op, dex_node::StoreOp::InsertOrder(order)
+                    if order.signed.order.side == Side::Buy)
+            })));
+        }
+    })
+    .await?;
+    let maker = settled.net.node(0)?.clone();
+    let taker = settled.net.node(1)?.clone();
+    let ask = maker
+        .place_order(order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc))
+        .await?;
+    wait_offered(&taker, ask, Some(LOTS)).await?;
+    // The IOC bid is written, then the node stops: its take is never sent.
+    let _ = taker
+        .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
+        .await;
+    wait_for("the taker stopped", SWAP_DEADLINE, || async {
+        taker.chains_up().await.is_err()
+    })
+    .await?;
+    settled.net.nodes[1].handle = None;
+    settled.net.restart(1).await?;
+    let taker = settled.net.node(1)?.clone();
+    wait_chains_up(&taker).await?;
+    let bids = taker
+        .own_orders(Some(eth_usdc_id()), None)
+        .await?
+        .into_iter()
+        .filter(|own| own.signed.order.side == Side::Buy)
+        .collect::<Vec<_>>();
+    assert_eq!(bids.len(), 1, "the IOC bid was stored: {bids:?}");
+    assert_ne!(
+        bids[0].status,
+        OwnOrderStatus::Open,
+        "the IOC bid is over after the restart: {bids:?}"
+    );
+    let depth = taker.depth(eth_usdc_id(), 10).await?;
+    assert!(
+        depth.bids.is_empty(),
+        "no bid rests in the taker's book: {:?}",
+        depth.bids
+    );
+    // Nothing was taken: the ask is still offered whole.
+    wait_offered(&taker, ask, Some(LOTS)).await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_of_the_maker_after_any_swap_write_still_settles() -> anyhow::Result<()> {
     let mut step = 1;

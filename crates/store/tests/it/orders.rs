@@ -15,6 +15,7 @@ fn own(builder: OrderBuilder) -> OwnOrder {
         created_at: T0,
         updated_at: T0,
         client: None,
+        ioc: false,
     }
 }
 
@@ -62,13 +63,27 @@ fn orders_round_trip_and_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("node.sqlite");
     let order = own(OrderBuilder::new().quantity(10));
+    // An immediate-or-cancel order keeps that after a reopen (a restart must not rest it).
+    let ioc = OwnOrder {
+        ioc: true,
+        ..own(OrderBuilder::new().nonce(2))
+    };
     {
         let mut store = Store::open(&path).unwrap();
         store.insert_own_order(&order).unwrap();
+        store.insert_own_order(&ioc).unwrap();
         assert_eq!(store.own_order(&order.id).unwrap(), Some(order.clone()));
     }
     let store = Store::open(&path).unwrap();
     assert_eq!(store.own_order(&order.id).unwrap(), Some(order));
+    assert_eq!(store.own_order(&ioc.id).unwrap(), Some(ioc.clone()));
+    assert!(
+        store
+            .own_orders(None, Some(OrderStatus::Open))
+            .unwrap()
+            .iter()
+            .any(|stored| stored.id == ioc.id && stored.ioc)
+    );
 }
 
 #[test]

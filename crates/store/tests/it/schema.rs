@@ -9,12 +9,12 @@ fn a_new_database_is_private_and_at_the_latest_version() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("node.sqlite");
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the database holds swap secrets");
     drop(store);
     // Re-opening migrates nothing and keeps the version.
-    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 5);
+    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 6);
 }
 
 #[test]
@@ -31,7 +31,7 @@ fn a_database_from_a_newer_version_is_refused() {
             err,
             Error::SchemaTooNew {
                 found: 99,
-                supported: 5
+                supported: 6
             }
         ),
         "{err}"

@@ -168,6 +168,7 @@ fn fills_are_the_trades_of_own_swaps_with_their_orders() {
             id: "mm-1".into(),
             request: String::new(),
         }),
+        ioc: false,
     };
     store.insert_own_order(&named).unwrap();
     let (first, second) = (crate::swap(Role::Taker, 1), crate::swap(Role::Taker, 2));
@@ -245,6 +246,7 @@ fn a_swap_commits_its_quantity_once() {
         created_at: 1,
         updated_at: 1,
         client: None,
+        ioc: false,
     };
     store.insert_own_order(&order).unwrap();
     let swap_id = B256::repeat_byte(5);
@@ -336,14 +338,15 @@ fn a_version_1_database_is_migrated() {
              latest_update_json TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
              INSERT INTO chain_cursors VALUES (31337, 9, 1);
              INSERT INTO swaps VALUES (x'01', 'maker', x'02', x'03', x'04', 0, 1, 1, 'p', 1);
+             INSERT INTO own_orders VALUES (x'05', x'02', '{}', 1, 'open', NULL, 1, 1);
              PRAGMA user_version = 1;",
         )
         .unwrap();
     }
-    // Opening it applies 1 → 2 → 3 → 4 → 5 only (version 1's other tables are not
+    // Opening it applies 1 → 2 → 3 → 4 → 5 → 6 only (version 1's other tables are not
     // recreated).
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     assert_eq!(store.own_order_by_client_id("any").unwrap(), None);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let hashlock: Option<Vec<u8>> = conn
@@ -363,6 +366,11 @@ fn a_version_1_database_is_migrated() {
         )
         .unwrap();
     assert!(plan.contains("own_orders_by_status"), "{plan}");
+    // Orders stored before 6 are resting (GTC) ones, as they were restored then.
+    let ioc: i64 = conn
+        .query_row("SELECT ioc FROM own_orders", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(ioc, 0);
 }
 
 /// Swaps listed by their latest change: newest first without a cursor; with one, only

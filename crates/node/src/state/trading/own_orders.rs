@@ -211,6 +211,7 @@ impl NodeState {
             created_at: now,
             updated_at: now,
             client: client.clone(),
+            ioc: time_in_force == TimeInForce::Ioc,
         })));
         let verified = Arc::new(verified);
         let in_book = time_in_force == TimeInForce::Gtc;
@@ -578,6 +579,7 @@ impl NodeState {
             created_at: now,
             updated_at: now,
             client: own.client.clone(),
+            ioc: own.tif == TimeInForce::Ioc,
         })
     }
 }

@@ -27,6 +27,7 @@ impl NodeState {
         if self.trading.is_none() {
             return decision;
         }
+        let mut open_ioc = Vec::new();
         for stored in orders {
             let id = stored.id;
             let verified =
@@ -43,7 +44,9 @@ impl NodeState {
                 };
             let open = stored.status == StoredStatus::Open && verified.order().expires_at > now;
             let mut in_book = false;
-            if open && !stored.remaining.is_zero() {
+            // An IOC order never rests: one still open is ended below, once its swaps are
+            // back.
+            if open && !stored.ioc && !stored.remaining.is_zero() {
                 match self.insert((*verified).clone(), now) {
                     Ok(()) => in_book = true,
                     Err(err) => warn!(order = %id, %err, "own order not restored to the book"),
@@ -61,6 +64,9 @@ impl NodeState {
             let Some(trading) = self.trading.as_mut() else {
                 return decision;
             };
+            if stored.ioc && stored.status == StoredStatus::Open {
+                open_ioc.push(id);
+            }
             trading.own.insert(Own {
                 order: verified,
                 tif: if in_book {
@@ -136,6 +142,12 @@ impl NodeState {
                 });
                 self.perform_swap_actions(swap_id, swap_actions, now, &mut decision);
             }
+        }
+        // Takes of an IOC order in flight at the stop are lost (a maker that accepted one
+        // lets its reservation lapse); what it took is in its swaps, resumed above. It is
+        // over: the rest is cancelled.
+        for id in open_ioc {
+            self.settle_ioc(id, now, &mut decision);
         }
         decision
     }
