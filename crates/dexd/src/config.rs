@@ -275,7 +275,7 @@ pub(crate) struct SettlementToml {
     #[serde(with = "dex_config::duration")]
     pub(crate) lock_margin: Duration,
     /// Re-post quantity of a resting order's failed swap as a new order (never an IOC
-    /// order's).
+    /// order's, nor a cancelled one's).
     pub(crate) repost_failed: bool,
     /// Takes accepted from one taker per minute.
     pub(crate) takes_per_minute: u32,

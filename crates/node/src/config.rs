@@ -70,8 +70,8 @@ pub struct SettlementConfig {
     pub max_clock_skew: Duration,
     /// Re-post, as a new order, the quantity of a resting (GTC) own order committed to a
     /// swap that did not complete (remaining quantity only goes down, so it cannot be given
-    /// back to the old order). An immediate-or-cancel order's is never re-posted: it would
-    /// rest. Default on.
+    /// back to the old order). An immediate-or-cancel order's is never re-posted (it would
+    /// rest), nor a cancelled order's (the cancel took down all of it). Default on.
     pub repost_failed: bool,
     /// Takes accepted from one taker address per minute (the taker holds a free option on
     /// each swap, so takes are rate limited). Default 30.

@@ -389,6 +389,93 @@ async fn a_forged_lock_hint_gets_no_lock_and_a_taker_that_never_claims_is_refund
     Ok(())
 }
 
+/// A maker that cancels its order while a swap of part of it is under way withdraws all of
+/// it: when that swap is refunded, its quantity is not offered again at the old price (a
+/// quote the maker took down would come back for anyone to take).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_orders_quantity_is_not_offered_again_when_its_swap_is_refunded()
+-> anyhow::Result<()> {
+    let settled = settled(2).await?;
+    let chains = settled.chains.clone();
+    let maker: NodeHandle = settled.net.node(0)?.clone();
+    let maker_addr = settled.net.nodes[0].trader.address();
+    let maker_peer = settled.net.nodes[0].peer_id;
+    let (peer, _events) = counterparty(&settled).await?;
+    let taker_key = chains.traders[1].key()?;
+
+    // 200 lots; the counterparty takes 100 of them and locks its USDC.
+    let ask = maker
+        .place_order(order(Side::Sell, 250_000, 200, TimeInForce::Gtc))
+        .await?;
+    let secret = Secret(B256::repeat_byte(0x44));
+    let (_, answer) = take_all(&peer, maker_peer, &taker_key, &chains, ask, &secret, 4).await?;
+    let Response::Take(TakeAnswer::Accepted { accept, .. }) = answer else {
+        bail!("take not accepted: {answer:?}")
+    };
+    let swap_id = accept.swap_id;
+    let taker_htlc = htlc(
+        &chains.quote.rpc_url,
+        chains.quote.chain_id,
+        chains.quote.htlc,
+        &taker_key,
+    )
+    .await?;
+    let t1 = taker_htlc.chain().latest_block_timestamp().await? + 1200;
+    let params = LockParams {
+        chain_id: chains.quote.chain_id,
+        contract: chains.quote.htlc,
+        sender: taker_key.address(),
+        recipient: maker_addr,
+        token: chains.usdc.address,
+        amount: U256::from(250_000_000u64),
+        hashlock: secret.hashlock(),
+        timelock: t1,
+    };
+    taker_htlc.lock(&params).await?;
+    wait_for(
+        "the maker's lock",
+        Duration::from_secs(SWAP_DEADLINE_SECS),
+        || async {
+            maker
+                .swap(swap_id)
+                .await
+                .is_ok_and(|(_, swap, _)| dex_node::phase_name(&swap) == "makerLocked")
+        },
+    )
+    .await?;
+
+    // The maker cancels what is left of its order (100 lots); the swap goes on.
+    maker.cancel_own_order(ask).await?;
+    let (own, _) = maker.own_order(ask).await?;
+    assert_eq!(own.status, OwnOrderStatus::Cancelled);
+    assert_eq!(own.remaining, Lots::ZERO);
+
+    // The counterparty never claims; after T2 the maker refunds.
+    chains.base.advance_time(700).await?;
+    let swaps = finished_swaps(&maker, 1).await?;
+    assert_eq!(swaps[0].1.outcome(), Some(&Outcome::Refunded));
+    // The refund and any re-post are one step of the node: nothing of the cancelled order
+    // is open now, and nothing was placed after it.
+    let orders = maker.own_orders(Some(eth_usdc_id()), None).await?;
+    let open: Vec<_> = orders
+        .iter()
+        .filter(|o| o.status == OwnOrderStatus::Open)
+        .collect();
+    assert!(
+        open.is_empty(),
+        "a cancelled order's quantity is offered again: {open:?}"
+    );
+    assert_eq!(
+        orders.len(),
+        1,
+        "orders placed after the cancel: {orders:?}"
+    );
+    // Clean up: the counterparty takes its USDC back after T1.
+    chains.quote.advance_time(1300).await?;
+    taker_htlc.refund(&params).await?;
+    Ok(())
+}
+
 /// A taker whose address holds none of what it must lock (read from the chain by the
 /// maker's node) is refused with `InsufficientFunds` before anything is reserved: no swap,
 /// the maker's order whole.

@@ -420,13 +420,18 @@ impl NodeState {
     /// Offers the quantity of a swap that did not complete again, as a new order with the
     /// old one's price and expiry (remaining only goes down, so the old order cannot grow).
     /// Only a resting (GTC) order's: an immediate-or-cancel order never rests, so what its
-    /// failed swap gives back is not offered again.
+    /// failed swap gives back is not offered again. And only while the order is open or
+    /// filled: a maker that cancelled it took down the whole quote, the part in the swap too,
+    /// and an expired one is past its price.
     pub(super) fn repost(&mut self, record: &SwapRecord, now: UnixMillis, decision: &mut Decision) {
         let Some(original) = self
             .trading
             .as_ref()
             .and_then(|trading| trading.own.get(&record.own_order_id))
-            .filter(|own| own.tif == TimeInForce::Gtc)
+            .filter(|own| {
+                own.tif == TimeInForce::Gtc
+                    && matches!(own.status, StoredStatus::Open | StoredStatus::Filled)
+            })
             .map(|own| own.order.clone())
         else {
             return;
