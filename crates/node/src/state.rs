@@ -584,6 +584,7 @@ impl NodeState {
                 let maker = order.maker();
                 let market = order.market();
                 let created_at = order.order().created_at;
+                self.refuse_own_copy(&order)?;
                 self.insert(order, now)?;
                 self.heard_from(maker, market, created_at, now);
             }
@@ -597,6 +598,32 @@ impl NodeState {
             }
         }
         Ok(())
+    }
+
+    /// Refuses a peer's copy (gossip or sync) of an order signed by one of this node's
+    /// makers, unless the node holds it open as its own. A settling node places and restores
+    /// its own orders itself and alone knows their state: a copy it does not hold open is one
+    /// it closed (a cancel or fill stored just before a stop, that never left the node, so
+    /// its peers still offer the order) or one it never placed, and taking it in would offer
+    /// it again, to be sold twice. An own order held open may come back (after an eviction).
+    fn refuse_own_copy(&self, order: &VerifiedOrder) -> Result<(), Error> {
+        let Some(trading) = self.trading.as_ref() else {
+            return Ok(());
+        };
+        if !self.traders.contains_key(&order.maker()) {
+            return Ok(());
+        }
+        let id = order.id();
+        let open = trading
+            .own
+            .get(&id)
+            .is_some_and(|own| own.in_book && own.status == dex_store::OrderStatus::Open);
+        if open {
+            Ok(())
+        } else {
+            debug!(order = %id, "a peer's copy of an own order not open here refused");
+            Err(Error::OrderNotOpen { id })
+        }
     }
 
     fn insert(&mut self, order: VerifiedOrder, now: UnixMillis) -> Result<(), Error> {
@@ -1248,7 +1275,7 @@ impl NodeState {
                 Ok((order, update)) => {
                     if let Some(order) = order {
                         let maker = order.maker();
-                        if self.insert(order, now).is_ok() {
+                        if self.refuse_own_copy(&order).is_ok() && self.insert(order, now).is_ok() {
                             learnt += 1;
                             // A synced order is no sign of life: its maker stays suspended
                             // until heard (no ghost orders from a dead maker's peers).

@@ -697,6 +697,88 @@ async fn an_ioc_order_stored_just_before_a_crash_does_not_rest_after_the_restart
     Ok(())
 }
 
+/// A maker's node stopped right after storing a cancel, before the cancel left it: its
+/// peers still hold the order. After the restart the node does not take that order back
+/// from them (its start-up sync or their gossip) and does not sell it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_stored_just_before_a_crash_is_not_undone_by_a_peers_copy() -> anyhow::Result<()> {
+    use std::sync::Arc;
+    let mut settled = settled_with(2, |index, config| {
+        if index == 0 {
+            config.crash_after = Some(dex_node::CrashHook(Arc::new(|op| {
+                matches!(
+                    op,
+                    dex_node::StoreOp::UpdateOrder {
+                        status: OwnOrderStatus::Cancelled,
+                        ..
+                    }
+                )
+            })));
+        }
+    })
+    .await?;
+    let maker = settled.net.node(0)?.clone();
+    let taker = settled.net.node(1)?.clone();
+    let ask = maker
+        .place_order(order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc))
+        .await?;
+    // A bid of the taker far below: when the restarted maker shows it, its start-up sync
+    // with the taker is done.
+    let marker = taker
+        .place_order(order(Side::Buy, PRICE / 2, 10, TimeInForce::Gtc))
+        .await?;
+    wait_offered(&taker, ask, None).await?;
+    wait_offered(&maker, marker, None).await?;
+    // The cancel is written, then the node stops: the update never leaves it.
+    let _ = maker.cancel_own_order(ask).await;
+    wait_for("the maker stopped", SWAP_DEADLINE, || async {
+        maker.chains_up().await.is_err()
+    })
+    .await?;
+    assert_eq!(
+        taker.order_status(ask).await?,
+        dex_book::OrderStatus::Open,
+        "the taker still holds the cancelled ask"
+    );
+    settled.net.nodes[0].handle = None;
+    settled.net.restart(0).await?;
+    let maker = settled.net.node(0)?.clone();
+    wait_chains_up(&maker).await?;
+    wait_offered(&maker, marker, None).await?;
+    let (own, _) = maker.own_order(ask).await?;
+    assert_eq!(
+        own.status,
+        OwnOrderStatus::Cancelled,
+        "the cancel was stored"
+    );
+    let depth = maker.depth(eth_usdc_id(), 10).await?;
+    assert!(
+        depth.asks.is_empty(),
+        "the cancelled ask is back in the maker's book: {:?}",
+        depth.asks
+    );
+    // A taker that still sees the ask gets nothing of it.
+    let bid = taker
+        .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
+        .await?;
+    wait_for("the IOC bid over", SWAP_DEADLINE, || async {
+        taker
+            .own_order(bid)
+            .await
+            .is_ok_and(|(own, _)| own.status != OwnOrderStatus::Open)
+    })
+    .await?;
+    assert!(
+        maker.swaps().await?.is_empty(),
+        "the cancelled ask was sold"
+    );
+    assert!(
+        taker.swaps().await?.is_empty(),
+        "the cancelled ask was bought"
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_of_the_maker_after_any_swap_write_still_settles() -> anyhow::Result<()> {
     let mut step = 1;

@@ -11,7 +11,7 @@ use dex_protocol::take::{
     RejectReason, TakeAccept, TakeAnswer, TakeMessage, TakeReject, TakeRequest, check_signer,
     sign_accept, sign_reject,
 };
-use dex_store::SwapRecord;
+use dex_store::{OrderStatus as StoredStatus, SwapRecord};
 use dex_swap::{Role, Swap, SwapParams};
 use tracing::{debug, info};
 
@@ -402,6 +402,18 @@ impl NodeState {
                 "this node does not settle".into(),
             );
         };
+        // Only what the node holds open as its own: its book could show a copy of an order
+        // it closed (see `NodeState::refuse_own_copy`).
+        let open = trading
+            .own
+            .get(&maker_order.id())
+            .is_some_and(|own| own.in_book && own.status == StoredStatus::Open);
+        if !open {
+            return refuse(
+                RejectReason::OrderNotOpen,
+                "not an open order of this node".into(),
+            );
+        }
         // The request and the taker's order.
         if request.taker_order_id != taker_order.order.id() {
             return refuse(
