@@ -644,8 +644,8 @@ impl Swap {
         let previous = head.map(|head| head.clock).or(self.known.chain_time[slot]);
         match ChainClock::advanced(previous, time, now) {
             Ok(clock) => {
-                // A reorg may report a lower head: confirmations do not go back (a lock
-                // that a reorg removed is reported as such, not by a lower head).
+                // A lower head without a reorg report (a lagging provider) does not lower
+                // confirmations; a reorg lowers the head itself (`observe_reorg`).
                 let number = head.map_or(number, |head| head.number.max(number));
                 self.known.heads[slot] = Some(HeadClock { number, clock });
                 self.count_confirmations(leg);
@@ -659,9 +659,14 @@ impl Swap {
     }
 
     /// A reorg from `from_block` on `leg`'s chain: the leg's lock, if mined there (or at a
-    /// block we do not know), has no confirmations until the scan shows it again.
+    /// block we do not know), has no confirmations until the scan shows it again. The head
+    /// goes back below `from_block`: the new branch may be shorter than the old one, and a
+    /// lock mined again on it is counted from the new branch's heads, not the old one's.
     fn observe_reorg(&mut self, leg: Leg, from_block: u64, actions: &mut Vec<Action>) {
         let slot = index(leg);
+        if let Some(head) = &mut self.known.heads[slot] {
+            head.number = head.number.min(from_block.saturating_sub(1));
+        }
         let Some(lock) = &self.known.locks[slot] else {
             return;
         };

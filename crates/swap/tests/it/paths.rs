@@ -432,6 +432,66 @@ fn a_correct_taker_lock_makes_the_maker_lock() {
     assert_eq!(*hashlock, secret().hashlock());
 }
 
+/// A reorg onto a shorter branch (a fork that skipped slots) lowers the head confirmations
+/// are counted from: a lock mined again on the new branch has its new block's
+/// confirmations, not those the old, longer branch's head would give it.
+#[test]
+fn a_lock_mined_again_after_a_reorg_to_a_shorter_branch_counts_from_the_new_head() {
+    let mut world = World::new();
+    let lock = taker_lock(&world);
+    let now = world.now;
+    let chain_time = world.chain(Leg::Taker).time;
+    let maker = &mut world.maker;
+    maker.handle(
+        Event::ChainTime {
+            leg: Leg::Maker,
+            time: CHAIN_START,
+        },
+        now,
+    );
+    let head = |number| Event::ChainHead {
+        leg: Leg::Taker,
+        number,
+        time: chain_time,
+    };
+    let seen = |block| Event::LockSeen {
+        leg: Leg::Taker,
+        lock: lock.clone(),
+        confirmations: 1,
+        block,
+        chain_time,
+    };
+    maker.handle(head(110), now);
+    // Mined in the head block: 1 confirmation of the 2 the maker waits for.
+    let actions = maker.handle(seen(110), now);
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Lock { .. })),
+        "{actions:?}"
+    );
+    // The branch from block 101 is replaced by a shorter one, head 103, which holds the
+    // lock in its head block: still 1 confirmation.
+    maker.handle(
+        Event::Reorged {
+            leg: Leg::Taker,
+            from_block: 101,
+        },
+        now,
+    );
+    maker.handle(head(103), now);
+    let actions = maker.handle(seen(103), now);
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Lock { .. })),
+        "locked on 1 confirmation counted as 8: {actions:?}"
+    );
+    assert_eq!(maker.phase(), &Phase::MakerWaiting);
+    // The next block gives it the second.
+    let actions = maker.handle(head(104), now);
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::Lock { .. })),
+        "{actions:?}"
+    );
+}
+
 #[test]
 fn a_lock_with_wrong_terms_is_ignored() {
     type Spoil = fn(&mut LockInfo);

@@ -91,17 +91,24 @@ impl ChainView {
     }
 
     /// Moves a chain's clocks on by a scan step that read up to `last` (number, time) and
-    /// saw `head`; neither clock goes back (a reorg does not rewind time). Returns the head
-    /// deadlines are judged by now (the last block read stands in for a missing head).
+    /// saw `head`, after a reorg from block `reorg` if the step found one. Time never goes
+    /// back (a reorg does not rewind it); the head number goes back only below a reorg, since
+    /// the new branch may be shorter and confirmations are counted from it. Returns the head
+    /// deadlines and confirmations are judged by now (the last block read stands in for a
+    /// missing head).
     fn advance(
         &mut self,
         chain_id: u64,
         last: Option<(u64, u64)>,
         head: Option<(u64, u64)>,
+        reorg: Option<u64>,
     ) -> Option<(u64, u64)> {
         if let Some((_, time)) = last {
             let slot = self.times.entry(chain_id).or_insert(time);
             *slot = (*slot).max(time);
+        }
+        if let (Some(from_block), Some(known)) = (reorg, self.heads.get_mut(&chain_id)) {
+            known.0 = known.0.min(from_block.saturating_sub(1));
         }
         let head = head
             .or(last)
@@ -172,11 +179,12 @@ impl NodeState {
         trading.chains.set_up(chain_id, true);
         let last = last_block.map(|block| (block.number, block.timestamp));
         // The newest head (the last block read stands in for it in a rewinding batch); a
-        // lower one (a reorg) does not move the clock back.
+        // lower one does not move the clock back, nor, without a reorg, the number.
         let head = trading.chains.advance(
             chain_id,
             last,
             head.map(|block| (block.number, block.timestamp)),
+            reorg,
         );
         if let Some(head) = head {
             for (swap_id, legs, _) in self.swaps_on_chain(chain_id) {
@@ -385,5 +393,49 @@ impl NodeState {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> ChainView {
+        ChainView {
+            htlcs: HashMap::new(),
+            scan_lags: HashMap::new(),
+            up: HashSet::new(),
+            times: HashMap::new(),
+            heads: HashMap::new(),
+        }
+    }
+
+    /// Confirmations of the events of a scan step are counted from the head `advance`
+    /// returns: after a reorg onto a shorter branch it is the new branch's head, so a lock
+    /// mined again at 103 has 1 confirmation, not the 8 the old head 110 would give it.
+    #[test]
+    fn a_reorg_onto_a_shorter_branch_lowers_the_head_but_not_the_time() {
+        let mut view = view();
+        assert_eq!(
+            view.advance(7, Some((110, 1_000)), Some((110, 1_000)), None),
+            Some((110, 1_000))
+        );
+        // A lagging provider's lower head, no reorg: nothing goes back.
+        assert_eq!(
+            view.advance(7, Some((105, 990)), Some((105, 990)), None),
+            Some((110, 1_000))
+        );
+        // A reorg from 101 onto a branch whose head is 103: the number goes back, the time
+        // does not.
+        assert_eq!(
+            view.advance(7, Some((103, 995)), Some((103, 995)), Some(101)),
+            Some((103, 1_000))
+        );
+        assert_eq!(view.clocks(7), (Some((103, 1_000)), Some(1_000)));
+        // A reorg deeper than the branch the step read leaves the head it read.
+        assert_eq!(
+            view.advance(7, Some((120, 1_100)), Some((121, 1_110)), Some(119)),
+            Some((121, 1_110))
+        );
     }
 }
