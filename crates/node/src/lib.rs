@@ -405,7 +405,8 @@ impl NodeHandle {
         self.ask(|reply| Command::Balances { reply }).await
     }
 
-    /// Cancels an own order (resting or IOC in progress). Swaps already started go on.
+    /// Cancels an own order (resting or IOC in progress). Swaps already started go on; takes
+    /// still waiting for the maker's answer start none.
     pub async fn cancel_own_order(&self, id: OrderId) -> Result<(), Error> {
         self.ask(|reply| Command::CancelOwn { id, reply }).await
     }

@@ -90,15 +90,13 @@ async fn htlc(
     Ok(client.htlc_at(htlc).await?)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_maker_that_never_locks_leaves_the_taker_to_refund_after_t1() -> anyhow::Result<()> {
-    let settled = settled(2).await?;
-    let chains = settled.chains.clone();
-    let taker = settled.net.node(0)?.clone();
-    let taker_addr = settled.net.nodes[0].trader.address();
-    let (peer, mut events) = counterparty(&settled).await?;
-    // The counterparty trades as devnet trader 1 (node 1 stays idle).
-    let maker_key = chains.traders[1].key()?;
+/// The bare peer, as maker `maker_key`, gossips an ask of 100 lots at 2500 (and a
+/// heartbeat for it), and waits until `node` offers it.
+async fn offer_ask(
+    peer: &NetworkHandle,
+    maker_key: &TraderKey,
+    node: &NodeHandle,
+) -> anyhow::Result<dex_primitives::OrderId> {
     let now = now_ms();
     let ask = Order {
         market: eth_usdc_id(),
@@ -112,7 +110,7 @@ async fn a_maker_that_never_locks_leaves_the_taker_to_refund_after_t1() -> anyho
         created_at: now,
         expires_at: now + 3_600_000,
     }
-    .sign(&maker_key);
+    .sign(maker_key);
     let ask_id = ask.order.id();
     let alive = Alive {
         maker: maker_key.address(),
@@ -122,7 +120,7 @@ async fn a_maker_that_never_locks_leaves_the_taker_to_refund_after_t1() -> anyho
         orders_root: B256::ZERO,
         timestamp: now,
     }
-    .sign(&maker_key);
+    .sign(maker_key);
     peer.publish(
         market_topic(&eth_usdc_id()),
         GossipMessage::Order(ask).encode()?,
@@ -130,7 +128,52 @@ async fn a_maker_that_never_locks_leaves_the_taker_to_refund_after_t1() -> anyho
     .await?;
     peer.publish(ALIVE_TOPIC, GossipMessage::Alive(alive).encode()?)
         .await?;
-    wait_offered(&taker, ask_id, Some(100)).await?;
+    wait_offered(node, ask_id, Some(100)).await?;
+    Ok(ask_id)
+}
+
+/// The next swap note the counterparty receives (acknowledged; gossip is judged valid
+/// meanwhile).
+async fn next_note(
+    handle: &NetworkHandle,
+    events: &mut mpsc::Receiver<NetworkEvent>,
+) -> anyhow::Result<SwapNote> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(SWAP_DEADLINE_SECS);
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .context("no swap note in time")?
+            .context("network stopped")?;
+        match event {
+            NetworkEvent::Request {
+                id,
+                request: Request::Swap(message),
+                ..
+            } => {
+                handle.respond(id, Response::Swap(SwapAck::Ack)).await?;
+                let dex_protocol::take::SwapMessage::Note { note, .. } = message;
+                return Ok(note);
+            }
+            NetworkEvent::Gossip(gossip) => {
+                handle
+                    .report(gossip.message_id, gossip.source, Acceptance::Accept)
+                    .await?;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_maker_that_never_locks_leaves_the_taker_to_refund_after_t1() -> anyhow::Result<()> {
+    let settled = settled(2).await?;
+    let chains = settled.chains.clone();
+    let taker = settled.net.node(0)?.clone();
+    let taker_addr = settled.net.nodes[0].trader.address();
+    let (peer, mut events) = counterparty(&settled).await?;
+    // The counterparty trades as devnet trader 1 (node 1 stays idle).
+    let maker_key = chains.traders[1].key()?;
+    offer_ask(&peer, &maker_key, &taker).await?;
 
     let start = block_number(&chains.quote.rpc_url)?;
     let before = wallet(&chains, taker_addr).await?;
@@ -193,6 +236,49 @@ async fn a_maker_that_never_locks_leaves_the_taker_to_refund_after_t1() -> anyho
         .own_orders(Some(eth_usdc_id()), Some(OwnOrderStatus::Open))
         .await?;
     assert!(open.is_empty(), "an IOC order's quantity rests: {open:?}");
+    Ok(())
+}
+
+/// A taker that cancels its order while a take of it waits for the maker's answer does not
+/// trade it: the accept that arrives after the cancel is answered with an abort (so the
+/// maker frees its reservation), no swap starts and nothing is locked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accept_that_arrives_after_the_takers_cancel_starts_no_swap() -> anyhow::Result<()> {
+    let settled = settled(2).await?;
+    let chains = settled.chains.clone();
+    let taker = settled.net.node(0)?.clone();
+    let taker_addr = settled.net.nodes[0].trader.address();
+    let (peer, mut events) = counterparty(&settled).await?;
+    let maker_key = chains.traders[1].key()?;
+    offer_ask(&peer, &maker_key, &taker).await?;
+    let before = wallet(&chains, taker_addr).await?;
+    let bid = taker
+        .place_order(order(Side::Buy, 250_000, 100, TimeInForce::Ioc))
+        .await?;
+    let (id, message) = next_take(&peer, &mut events).await?;
+    let TakeMessage::Take { request, .. } = message;
+    // The trader cancels; then the maker's accept arrives.
+    taker.cancel_own_order(bid).await?;
+    let accept = TakeAccept {
+        request_id: request.id(),
+        swap_id: request.swap_id(),
+        quantity: request.quantity,
+        reserved_until: now_ms() + 60_000,
+        timestamp: now_ms(),
+    };
+    peer.respond(id, Response::Take(sign_accept(accept, &maker_key)))
+        .await?;
+    let note = next_note(&peer, &mut events).await?;
+    assert_eq!(note.swap_id, request.swap_id());
+    assert_eq!(
+        note.kind,
+        NoteKind::Abort,
+        "the cancelled order's take went on: {note:?}"
+    );
+    assert!(taker.swaps().await?.is_empty(), "a swap started");
+    let (own, _) = taker.own_order(bid).await?;
+    assert_eq!(own.status, OwnOrderStatus::Cancelled);
+    assert_eq!(wallet(&chains, taker_addr).await?.usdc, before.usdc);
     Ok(())
 }
 

@@ -505,7 +505,8 @@ impl NodeState {
     }
 
     /// Cancels an own order: an update to zero for a resting order, or the end of an IOC
-    /// order's pending takes. Quantity in swaps already started is not affected.
+    /// order's pending takes. Quantity in swaps already started is not affected; a take
+    /// still waiting for its answer starts none (an accept is answered with an abort).
     pub fn cancel_own(&mut self, id: OrderId, now: UnixMillis) -> Result<Decision, Error> {
         let Some((status, in_book, market)) = self
             .trading
