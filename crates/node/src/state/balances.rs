@@ -280,6 +280,20 @@ impl NodeState {
         Ok(())
     }
 
+    /// Whether own order `id` reserves its asset now with its remaining quantity in the book
+    /// (what `account_own` counts for a resting order).
+    fn order_reserves(&self, id: &OrderId) -> bool {
+        let Some(own) = self.trading.as_ref().and_then(|t| t.own.get(id)) else {
+            return false;
+        };
+        own.status == StoredStatus::Open
+            && own.in_book
+            && self
+                .books
+                .get(&own.order.market())
+                .is_some_and(|state| state.book.get(id).is_some())
+    }
+
     /// What this node's swaps in progress hold of each asset (of `only`, if given).
     fn swap_holds(&self, only: Option<AssetKey>) -> HashMap<AssetKey, SwapHold> {
         let mut holds: HashMap<AssetKey, SwapHold> = HashMap::new();
@@ -289,11 +303,15 @@ impl NodeState {
         for (swap_id, entry) in trading.swaps.iter() {
             let params = entry.swap.params();
             let leg = Leg::of(params.role);
-            // A maker's quantity is its order's until the reservation is committed (its
-            // order still reserves it); a taker's is the swap's from the start.
+            // A maker's quantity is its order's until the reservation is committed, while
+            // its order still reserves it (open in the book, the reservation inside its
+            // remaining). Once the order is gone (cancelled or expired with the take still
+            // reserved) the swap holds it: it is owed to the taker who locks. A taker's is
+            // the swap's from the start.
             let committed = params.role == Role::Taker
                 || trading.swaps.is_committed(swap_id)
-                || entry.swap.lock(leg).is_some();
+                || entry.swap.lock(leg).is_some()
+                || !self.order_reserves(&entry.record.own_order_id);
             if !committed {
                 continue;
             }

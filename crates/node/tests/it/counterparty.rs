@@ -562,6 +562,56 @@ async fn a_cancelled_orders_quantity_is_not_offered_again_when_its_swap_is_refun
     Ok(())
 }
 
+/// A maker that cancels its order while a take of it is reserved (accepted, the taker not
+/// locked yet) still owes that take its lock: the quantity moves from what the order
+/// reserves to what swaps hold, so the same ETH cannot back a new order meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_during_a_reserved_take_keeps_its_quantity_held() -> anyhow::Result<()> {
+    let settled = settled(2).await?;
+    let chains = settled.chains.clone();
+    let maker: NodeHandle = settled.net.node(0)?.clone();
+    let maker_addr = settled.net.nodes[0].trader.address();
+    let maker_peer = settled.net.nodes[0].peer_id;
+    let (peer, _events) = counterparty(&settled).await?;
+    let taker_key = chains.traders[1].key()?;
+    let eth = || async {
+        let balances = maker.balances().await?;
+        balances
+            .into_iter()
+            .find(|b| {
+                b.trader == maker_addr
+                    && b.chain_id == chains.base.chain_id
+                    && b.token == dex_primitives::Address::ZERO
+            })
+            .context("no ETH balance of the maker")
+    };
+    let ask = maker
+        .place_order(order(Side::Sell, 250_000, 100, TimeInForce::Gtc))
+        .await?;
+    let secret = Secret(B256::repeat_byte(0x45));
+    let (_, answer) = take_all(&peer, maker_peer, &taker_key, &chains, ask, &secret, 5).await?;
+    let Response::Take(TakeAnswer::Accepted { .. }) = answer else {
+        bail!("take not accepted: {answer:?}")
+    };
+    let before = eth().await?;
+    // 100 lots of 0.001 ETH, reserved by the order while the take waits for the lock.
+    let lots = U256::from(100u64) * U256::from(10u64).pow(U256::from(15u64));
+    assert_eq!(before.reserved_by_orders, lots);
+    maker.cancel_own_order(ask).await?;
+    let after = eth().await?;
+    assert_eq!(after.reserved_by_orders, U256::ZERO);
+    assert_eq!(
+        after.locked_in_swaps,
+        before.locked_in_swaps + lots,
+        "the reserved take is held by its swap"
+    );
+    assert_eq!(
+        after.free, before.free,
+        "the cancel freed ETH a swap still owes"
+    );
+    Ok(())
+}
+
 /// A taker whose address holds none of what it must lock (read from the chain by the
 /// maker's node) is refused with `InsufficientFunds` before anything is reserved: no swap,
 /// the maker's order whole.

@@ -21,7 +21,7 @@ use crate::state::{Action, Decision, NodeEvent, NodeState};
 /// A swap in progress.
 #[derive(Debug, Clone)]
 pub(crate) struct SwapEntry {
-    pub(super) record: SwapRecord,
+    pub(crate) record: SwapRecord,
     pub(crate) swap: Swap,
     pub(super) peer: Option<PeerId>,
 }
