@@ -370,15 +370,11 @@ where
             return Err(ChainError::NotConnected { chain_id });
         };
         let what = request.what();
-        let htlc = match &request {
-            TxRequest::Claim { .. } => htlcs.values().next(),
-            TxRequest::Lock(params) | TxRequest::Refund(params) => htlcs.get(&params.sender),
-        };
-        let Some(htlc) = htlc.cloned() else {
-            return Err(ChainError::NoSigner {
-                chain_id,
-                account: request.params().sender,
-            });
+        // A claim is sent by the lock's recipient, one of ours, whose gas the node judged:
+        // any other key may hold nothing on this chain.
+        let account = request.signer();
+        let Some(htlc) = htlcs.get(&account).cloned() else {
+            return Err(ChainError::NoSigner { chain_id, account });
         };
         if !self.in_flight.insert(tag.clone()) {
             debug!(?tag, what, "transaction already on its way");

@@ -105,7 +105,7 @@ pub struct BalanceReading {
 pub enum TxRequest {
     /// Lock (with the ERC-20 approval if needed), sent by `params.sender`.
     Lock(LockParams),
-    /// Claim with the secret; any trader's client sends it.
+    /// Claim with the secret, sent by `params.recipient` (who is paid).
     Claim {
         /// The lock.
         params: LockParams,
@@ -132,6 +132,15 @@ impl TxRequest {
             TxRequest::Lock(params)
             | TxRequest::Claim { params, .. }
             | TxRequest::Refund(params) => params,
+        }
+    }
+
+    /// The account that sends it: the lock's sender locks and refunds, its recipient (who
+    /// is paid, and whose gas the node judged) claims.
+    pub fn signer(&self) -> Address {
+        match self {
+            TxRequest::Lock(params) | TxRequest::Refund(params) => params.sender,
+            TxRequest::Claim { params, .. } => params.recipient,
         }
     }
 }

@@ -161,9 +161,14 @@ async fn a_submitted_claim_is_reported_mined() -> anyhow::Result<()> {
     let amount = units(1, 18);
     let params = chain.params(Address::ZERO, amount, &secret(92)).await?;
     chain.alice.lock(&params).await?;
-    // Bob's key claims; Alice's is not the loop's.
-    let (handle, mut events, readings) =
-        start(&chain, chain.anvil.endpoint(), &[1], ClientConfig::local());
+    // Bob's key claims: the lock pays him, and his is the account whose gas was judged,
+    // whichever other keys the loop holds. Alice's is not the loop's.
+    let (handle, mut events, readings) = start(
+        &chain,
+        chain.anvil.endpoint(),
+        &[2, 3, 4, 1, 5, 6, 7, 8, 9],
+        ClientConfig::local(),
+    );
     connected(&mut events).await?;
     let bob = chain.bob.chain().account();
     let before = chain.alice.chain().balance(Address::ZERO, bob).await?;
@@ -210,7 +215,9 @@ async fn a_submitted_claim_is_reported_mined() -> anyhow::Result<()> {
     let started = readings.load(Ordering::SeqCst);
     handle.refresh_balances();
     let reading = next(&mut events, "fresh balances", |event| match event {
-        ChainLoopEvent::Balances { readings, .. } => readings.into_iter().next(),
+        ChainLoopEvent::Balances { readings, .. } => {
+            readings.into_iter().find(|reading| reading.owner == bob)
+        }
         _ => None,
     })
     .await?;
