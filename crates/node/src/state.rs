@@ -669,6 +669,7 @@ impl NodeState {
         };
         let own = self.trading.as_ref().map(|trading| &trading.own);
         let mut changed_own = Vec::new();
+        let mut expired_own = Vec::new();
         for event in state.book.drain_events() {
             let changed = match &event {
                 dex_book::Event::Inserted(order) => {
@@ -686,12 +687,25 @@ impl NodeState {
                 && own.contains(&id)
             {
                 changed_own.push(id);
+                if let dex_book::Event::Removed {
+                    reason: dex_book::RemoveReason::Expired,
+                    ..
+                } = &event
+                {
+                    expired_own.push(id);
+                }
             }
             self.events.push(NodeEvent::Book { market, event });
         }
         // What an own order reserves follows its remaining quantity in the book.
         for id in changed_own {
             self.account_own(id);
+        }
+        // Its end as an own order (status, store) is written at the next trading tick.
+        if let Some(trading) = self.trading.as_mut() {
+            for id in expired_own {
+                trading.own.note_expired(id);
+            }
         }
     }
 

@@ -779,6 +779,65 @@ async fn a_cancel_stored_just_before_a_crash_is_not_undone_by_a_peers_copy() -> 
     Ok(())
 }
 
+/// A resting own order past its expiry ends as expired: listed so, with nothing left open,
+/// its funds no longer reserved; one that expired while its node was down ends so at the
+/// restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_own_order_past_its_expiry_ends_expired_in_a_run_and_across_a_restart()
+-> anyhow::Result<()> {
+    let mut settled = settled(1).await?;
+    let node = settled.net.node(0)?.clone();
+    let trader = settled.net.nodes[0].trader.address();
+    let base_chain = settled.chains.base.chain_id;
+    let reserved_eth = |node: NodeHandle| async move {
+        let balances = node.balances().await?;
+        balances
+            .into_iter()
+            .find(|b| {
+                b.trader == trader
+                    && b.chain_id == base_chain
+                    && b.token == dex_primitives::Address::ZERO
+            })
+            .map(|b| b.reserved_by_orders)
+            .context("no ETH balance")
+    };
+    let short = |ms| PlaceOrder {
+        expires_in_ms: Some(ms),
+        ..order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc)
+    };
+    let ask = node.place_order(short(2_000)).await?;
+    assert!(reserved_eth(node.clone()).await? > U256::ZERO);
+    wait_for("the ask expired", SWAP_DEADLINE, || async {
+        node.own_order(ask)
+            .await
+            .is_ok_and(|(own, _)| own.status == OwnOrderStatus::Expired)
+    })
+    .await?;
+    let (own, _) = node.own_order(ask).await?;
+    assert_eq!(own.remaining, Lots::ZERO);
+    let open = node.own_orders(None, Some(OwnOrderStatus::Open)).await?;
+    assert!(open.is_empty(), "still listed open: {open:?}");
+    assert_eq!(reserved_eth(node.clone()).await?, U256::ZERO);
+
+    // One that expires while the node is down.
+    let ask = node.place_order(short(3_000)).await?;
+    let expires_at = node.own_order(ask).await?.0.signed.order.expires_at;
+    settled.net.stop(0).await?;
+    let wait = expires_at.saturating_sub(dex_test_utils::harness::now_ms()) + 100;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    settled.net.restart(0).await?;
+    let node = settled.net.node(0)?.clone();
+    wait_chains_up(&node).await?;
+    let (own, _) = node.own_order(ask).await?;
+    assert_eq!(
+        (own.status, own.remaining),
+        (OwnOrderStatus::Expired, Lots::ZERO),
+        "expired while down"
+    );
+    assert_eq!(reserved_eth(node.clone()).await?, U256::ZERO);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_of_the_maker_after_any_swap_write_still_settles() -> anyhow::Result<()> {
     let mut step = 1;

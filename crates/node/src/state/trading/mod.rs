@@ -264,6 +264,12 @@ impl NodeState {
             return decision;
         };
         trading.incoming.prune(now);
+        for id in trading.own.take_expired() {
+            self.expire_own(id, now, &mut decision);
+        }
+        let Some(trading) = self.trading.as_mut() else {
+            return decision;
+        };
         for request_id in trading.outgoing.overdue(now) {
             if let Some(take) = self
                 .trading

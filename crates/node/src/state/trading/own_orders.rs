@@ -45,6 +45,8 @@ pub(crate) struct Own {
 #[derive(Debug, Default)]
 pub(crate) struct OwnOrders {
     orders: HashMap<OrderId, Own>,
+    /// Own orders the book expired since the last trading tick, to be ended there.
+    expired: Vec<OrderId>,
     /// Counter of orders and takes made here (nonces and secrets differ within one ms).
     nonce: u64,
 }
@@ -73,6 +75,16 @@ impl OwnOrders {
     /// Stops tracking an own order.
     pub(super) fn remove(&mut self, id: &OrderId) {
         self.orders.remove(id);
+    }
+
+    /// Notes that the book expired own order `id` (ended at the next trading tick).
+    pub(crate) fn note_expired(&mut self, id: OrderId) {
+        self.expired.push(id);
+    }
+
+    /// The own orders the book expired since the last call.
+    pub(super) fn take_expired(&mut self) -> Vec<OrderId> {
+        std::mem::take(&mut self.expired)
     }
 
     /// Every own order's id.
@@ -541,6 +553,29 @@ impl NodeState {
             update: signed,
         });
         Ok(decision)
+    }
+
+    /// Ends own order `id`, which its expiry took out of the book: expired, nothing of it
+    /// open or reserved, stored so (a client listing open orders no longer sees it, and a
+    /// restart does not hold its funds). Swaps of it already started go on.
+    pub(super) fn expire_own(&mut self, id: OrderId, now: UnixMillis, decision: &mut Decision) {
+        let Some(own) = self.trading.as_mut().and_then(|t| t.own.get_mut(&id)) else {
+            return;
+        };
+        if own.status != StoredStatus::Open {
+            return;
+        }
+        own.status = StoredStatus::Expired;
+        own.remaining = Lots::ZERO;
+        decision.persist(StoreOp::UpdateOrder {
+            id,
+            remaining: Lots::ZERO,
+            status: StoredStatus::Expired,
+            update: None,
+        });
+        self.account_own(id);
+        self.own_order_event(id, Lots::ZERO, StoredStatus::Expired, now);
+        info!(order = %id, "own order expired");
     }
 
     /// Reports an own order's stored state to subscribers.

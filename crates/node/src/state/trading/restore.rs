@@ -42,7 +42,8 @@ impl NodeState {
                         continue;
                     }
                 };
-            let open = stored.status == StoredStatus::Open && verified.order().expires_at > now;
+            let expired = stored.status == StoredStatus::Open && verified.order().expires_at <= now;
+            let open = stored.status == StoredStatus::Open && !expired;
             let mut in_book = false;
             // An IOC order never rests: one still open is ended below, once its swaps are
             // back.
@@ -67,6 +68,20 @@ impl NodeState {
             if stored.ioc && stored.status == StoredStatus::Open {
                 open_ioc.push(id);
             }
+            // A resting order that expired while the node was down ends now: it reserves
+            // nothing and is no longer listed open.
+            let (status, remaining) = if expired && !stored.ioc {
+                decision.persist(StoreOp::UpdateOrder {
+                    id,
+                    remaining: Lots::ZERO,
+                    status: StoredStatus::Expired,
+                    update: None,
+                });
+                info!(order = %id, "own order expired while the node was down");
+                (StoredStatus::Expired, Lots::ZERO)
+            } else {
+                (stored.status, stored.remaining)
+            };
             trading.own.insert(Own {
                 order: verified,
                 tif: if in_book {
@@ -74,8 +89,8 @@ impl NodeState {
                 } else {
                     TimeInForce::Ioc
                 },
-                status: stored.status,
-                remaining: stored.remaining,
+                status,
+                remaining,
                 in_flight: Lots::ZERO,
                 refused_by: HashSet::new(),
                 rounds: MAX_TAKE_ROUNDS,
