@@ -994,8 +994,27 @@ impl NodeState {
     }
 
     /// Lowers an own order's remaining quantity (0 cancels): signs the update with the
-    /// maker's key, applies it and publishes it.
+    /// maker's key, applies it and publishes it. On a settling node an order it tracks as
+    /// its own is changed as the API's cancel does: stored, so a restart keeps the change.
     pub fn update_order(
+        &mut self,
+        id: OrderId,
+        remaining: Lots,
+        now: UnixMillis,
+    ) -> Result<Decision, Error> {
+        if self
+            .trading
+            .as_ref()
+            .is_some_and(|trading| trading.own.contains(&id))
+        {
+            return self.reduce_own(id, remaining, now);
+        }
+        self.sign_update(id, remaining, now)
+    }
+
+    /// Signs an update of own order `id` to `remaining` with the maker's key, applies it to
+    /// the book and publishes it; the caller keeps any other record of the order.
+    pub(crate) fn sign_update(
         &mut self,
         id: OrderId,
         remaining: Lots,

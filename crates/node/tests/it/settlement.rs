@@ -838,6 +838,46 @@ async fn an_own_order_past_its_expiry_ends_expired_in_a_run_and_across_a_restart
     Ok(())
 }
 
+/// The library's update and cancel of an own order on a settling node are stored like the
+/// API's cancel: after a restart the lowered order rests at its lowered quantity and the
+/// cancelled one stays cancelled, out of the book.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_own_orders_update_and_cancel_through_the_handle_survive_a_restart() -> anyhow::Result<()>
+{
+    let mut settled = settled(1).await?;
+    let node = settled.net.node(0)?.clone();
+    let lowered = node
+        .place_order(order(Side::Sell, PRICE, LOTS, TimeInForce::Gtc))
+        .await?;
+    let cancelled = node
+        .place_order(order(Side::Sell, PRICE + 100, LOTS, TimeInForce::Gtc))
+        .await?;
+    node.update_order(lowered, Lots(100)).await?;
+    node.cancel_order(cancelled).await?;
+    settled.net.stop(0).await?;
+    settled.net.restart(0).await?;
+    let node = settled.net.node(0)?.clone();
+    wait_chains_up(&node).await?;
+    let (own, _) = node.own_order(lowered).await?;
+    assert_eq!(
+        (own.status, own.remaining),
+        (OwnOrderStatus::Open, Lots(100))
+    );
+    let (own, _) = node.own_order(cancelled).await?;
+    assert_eq!(
+        (own.status, own.remaining),
+        (OwnOrderStatus::Cancelled, Lots::ZERO)
+    );
+    let depth = node.depth(eth_usdc_id(), 10).await?;
+    let asks: Vec<(u64, u64)> = depth
+        .asks
+        .iter()
+        .map(|level| (level.price.0, level.quantity.0))
+        .collect();
+    assert_eq!(asks, vec![(PRICE, 100)], "the book after the restart");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_of_the_maker_after_any_swap_write_still_settles() -> anyhow::Result<()> {
     let mut step = 1;

@@ -526,13 +526,13 @@ impl NodeState {
             .and_then(|t| t.own.get(&id))
             .map(|own| (own.status, own.in_book, own.order.market()))
         else {
-            return self.update_order(id, Lots::ZERO, now);
+            return self.sign_update(id, Lots::ZERO, now);
         };
         if status != StoredStatus::Open {
             return Err(Error::OrderNotOpen { id });
         }
         let mut decision = if in_book {
-            self.update_order(id, Lots::ZERO, now)?
+            self.sign_update(id, Lots::ZERO, now)?
         } else {
             Decision::default()
         };
@@ -576,6 +576,58 @@ impl NodeState {
         self.account_own(id);
         self.own_order_event(id, Lots::ZERO, StoredStatus::Expired, now);
         info!(order = %id, "own order expired");
+    }
+
+    /// Lowers the remaining quantity of an own order the node tracks (0 cancels it, as
+    /// [`NodeState::cancel_own`]): signed, applied, stored and published. Only a resting
+    /// order has a remaining quantity to lower; an IOC order can only be cancelled.
+    pub(crate) fn reduce_own(
+        &mut self,
+        id: OrderId,
+        remaining: Lots,
+        now: UnixMillis,
+    ) -> Result<Decision, Error> {
+        if remaining.is_zero() {
+            return self.cancel_own(id, now);
+        }
+        let Some((status, in_book, market)) = self
+            .trading
+            .as_ref()
+            .and_then(|t| t.own.get(&id))
+            .map(|own| (own.status, own.in_book, own.order.market()))
+        else {
+            return self.sign_update(id, remaining, now);
+        };
+        if status != StoredStatus::Open {
+            return Err(Error::OrderNotOpen { id });
+        }
+        if !in_book {
+            return Err(Error::UnknownOrder { id });
+        }
+        let mut decision = self.sign_update(id, remaining, now)?;
+        // The book keeps the lower of this and what fills left: that is what is open now.
+        let (left, signed) = self
+            .book(&market)
+            .map(|book| {
+                (
+                    book.get(&id).map_or(remaining, |view| view.remaining),
+                    book.latest_update(&id).map(|update| *update.signed()),
+                )
+            })
+            .unwrap_or((remaining, None));
+        if let Some(own) = self.trading.as_mut().and_then(|t| t.own.get_mut(&id)) {
+            own.remaining = left;
+        }
+        self.account_own(id);
+        self.own_order_event(id, left, StoredStatus::Open, now);
+        // Written before the update is gossiped (a decision's writes come first).
+        decision.persist(StoreOp::UpdateOrder {
+            id,
+            remaining: left,
+            status: StoredStatus::Open,
+            update: signed,
+        });
+        Ok(decision)
     }
 
     /// Reports an own order's stored state to subscribers.
