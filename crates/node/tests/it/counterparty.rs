@@ -310,6 +310,50 @@ async fn assert_records(
     Ok(())
 }
 
+/// The counterparty, as `taker_key`, locks 250 USDC for `maker_addr` on the quote chain
+/// under `secret`'s hashlock with T1 1200 s away, and waits until `maker` has locked its
+/// leg of swap `swap_id`: the counterparty's HTLC client and its lock.
+async fn lock_and_wait_for_the_maker(
+    chains: &dex_devnet::DevnetChains,
+    taker_key: &TraderKey,
+    maker: &NodeHandle,
+    maker_addr: dex_primitives::Address,
+    swap_id: dex_swap::SwapId,
+    secret: &Secret,
+) -> anyhow::Result<(HtlcClient, LockParams)> {
+    let taker_htlc = htlc(
+        &chains.quote.rpc_url,
+        chains.quote.chain_id,
+        chains.quote.htlc,
+        taker_key,
+    )
+    .await?;
+    let t1 = taker_htlc.chain().latest_block_timestamp().await? + 1200;
+    let params = LockParams {
+        chain_id: chains.quote.chain_id,
+        contract: chains.quote.htlc,
+        sender: taker_key.address(),
+        recipient: maker_addr,
+        token: chains.usdc.address,
+        amount: U256::from(250_000_000u64),
+        hashlock: secret.hashlock(),
+        timelock: t1,
+    };
+    taker_htlc.lock(&params).await?;
+    wait_for(
+        "the maker's lock",
+        Duration::from_secs(SWAP_DEADLINE_SECS),
+        || async {
+            maker
+                .swap(swap_id)
+                .await
+                .is_ok_and(|(_, swap, _)| dex_node::phase_name(&swap) == "makerLocked")
+        },
+    )
+    .await?;
+    Ok((taker_htlc, params))
+}
+
 /// The bare peer, as trader `taker_key`, asks node `maker_peer` to take all 100 lots of
 /// `ask` (a buy at 2500) under `secret`'s hashlock, with its own bid of nonce `nonce`:
 /// the request's id and the answer.
@@ -401,36 +445,9 @@ async fn a_forged_lock_hint_gets_no_lock_and_a_taker_that_never_claims_is_refund
     assert_eq!(wallet(&chains, maker_addr).await?.base_eth, before.base_eth);
 
     // Now the counterparty really locks 250 USDC on the quote chain; the maker locks ETH.
-    let taker_htlc = htlc(
-        &chains.quote.rpc_url,
-        chains.quote.chain_id,
-        chains.quote.htlc,
-        &taker_key,
-    )
-    .await?;
-    let t1 = taker_htlc.chain().latest_block_timestamp().await? + 1200;
-    let params = LockParams {
-        chain_id: chains.quote.chain_id,
-        contract: chains.quote.htlc,
-        sender: taker_key.address(),
-        recipient: maker_addr,
-        token: chains.usdc.address,
-        amount: U256::from(250_000_000u64),
-        hashlock: secret.hashlock(),
-        timelock: t1,
-    };
-    taker_htlc.lock(&params).await?;
-    wait_for(
-        "the maker's lock",
-        Duration::from_secs(SWAP_DEADLINE_SECS),
-        || async {
-            maker
-                .swap(swap_id)
-                .await
-                .is_ok_and(|(_, swap, _)| dex_node::phase_name(&swap) == "makerLocked")
-        },
-    )
-    .await?;
+    let (taker_htlc, params) =
+        lock_and_wait_for_the_maker(&chains, &taker_key, &maker, maker_addr, swap_id, &secret)
+            .await?;
     // The counterparty never claims. After T2 (Δ = 600 s on the base chain) the maker refunds.
     chains.base.advance_time(700).await?;
     let swaps = finished_swaps(&maker, 1).await?;
@@ -498,35 +515,13 @@ async fn a_cancelled_orders_quantity_is_not_offered_again_when_its_swap_is_refun
     let Response::Take(TakeAnswer::Accepted { accept, .. }) = answer else {
         bail!("take not accepted: {answer:?}")
     };
-    let swap_id = accept.swap_id;
-    let taker_htlc = htlc(
-        &chains.quote.rpc_url,
-        chains.quote.chain_id,
-        chains.quote.htlc,
+    let (taker_htlc, params) = lock_and_wait_for_the_maker(
+        &chains,
         &taker_key,
-    )
-    .await?;
-    let t1 = taker_htlc.chain().latest_block_timestamp().await? + 1200;
-    let params = LockParams {
-        chain_id: chains.quote.chain_id,
-        contract: chains.quote.htlc,
-        sender: taker_key.address(),
-        recipient: maker_addr,
-        token: chains.usdc.address,
-        amount: U256::from(250_000_000u64),
-        hashlock: secret.hashlock(),
-        timelock: t1,
-    };
-    taker_htlc.lock(&params).await?;
-    wait_for(
-        "the maker's lock",
-        Duration::from_secs(SWAP_DEADLINE_SECS),
-        || async {
-            maker
-                .swap(swap_id)
-                .await
-                .is_ok_and(|(_, swap, _)| dex_node::phase_name(&swap) == "makerLocked")
-        },
+        &maker,
+        maker_addr,
+        accept.swap_id,
+        &secret,
     )
     .await?;
 

@@ -641,6 +641,27 @@ async fn trade_over(maker: &NodeHandle, taker: &NodeHandle, bid: OrderId) -> boo
             .is_ok_and(|(order, _)| order.status != OwnOrderStatus::Open)
 }
 
+/// Waits until node `index` stopped at its crash hook.
+async fn crashed(settled: &Settled, index: usize) -> anyhow::Result<()> {
+    let node = settled.net.node(index)?.clone();
+    wait_for("the node stopped at its crash", SWAP_DEADLINE, || async {
+        node.chains_up().await.is_err()
+    })
+    .await?;
+    Ok(())
+}
+
+/// Waits until node `index` stopped at its crash hook, starts it again and waits for its
+/// chains: its new handle.
+async fn restart_after_crash(settled: &mut Settled, index: usize) -> anyhow::Result<NodeHandle> {
+    crashed(settled, index).await?;
+    settled.net.nodes[index].handle = None;
+    settled.net.restart(index).await?;
+    let node = settled.net.node(index)?.clone();
+    wait_chains_up(&node).await?;
+    Ok(node)
+}
+
 /// An IOC order stored, and the node stopped before any of its takes left: after the
 /// restart it is over (nothing of it was taken), not a resting order in the book.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -666,14 +687,7 @@ async fn an_ioc_order_stored_just_before_a_crash_does_not_rest_after_the_restart
     let _ = taker
         .place_order(order(Side::Buy, PRICE, LOTS, TimeInForce::Ioc))
         .await;
-    wait_for("the taker stopped", SWAP_DEADLINE, || async {
-        taker.chains_up().await.is_err()
-    })
-    .await?;
-    settled.net.nodes[1].handle = None;
-    settled.net.restart(1).await?;
-    let taker = settled.net.node(1)?.clone();
-    wait_chains_up(&taker).await?;
+    let taker = restart_after_crash(&mut settled, 1).await?;
     let bids = taker
         .own_orders(Some(eth_usdc_id()), None)
         .await?
@@ -731,19 +745,13 @@ async fn a_cancel_stored_just_before_a_crash_is_not_undone_by_a_peers_copy() -> 
     wait_offered(&maker, marker, None).await?;
     // The cancel is written, then the node stops: the update never leaves it.
     let _ = maker.cancel_own_order(ask).await;
-    wait_for("the maker stopped", SWAP_DEADLINE, || async {
-        maker.chains_up().await.is_err()
-    })
-    .await?;
+    crashed(&settled, 0).await?;
     assert_eq!(
         taker.order_status(ask).await?,
         dex_book::OrderStatus::Open,
         "the taker still holds the cancelled ask"
     );
-    settled.net.nodes[0].handle = None;
-    settled.net.restart(0).await?;
-    let maker = settled.net.node(0)?.clone();
-    wait_chains_up(&maker).await?;
+    let maker = restart_after_crash(&mut settled, 0).await?;
     wait_offered(&maker, marker, None).await?;
     let (own, _) = maker.own_order(ask).await?;
     assert_eq!(

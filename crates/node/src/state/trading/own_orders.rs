@@ -6,7 +6,7 @@ use std::{collections::HashSet, sync::Arc};
 
 use dex_book::Taker;
 use dex_primitives::{
-    Address, B256, Lots, Order, OrderId, U256, UnixMillis, Update, VerifiedOrder,
+    Address, B256, Lots, MarketId, Order, OrderId, U256, UnixMillis, Update, VerifiedOrder,
 };
 use dex_protocol::{GossipMessage, WireMessage};
 use dex_store::{ClientOrder, OrderStatus as StoredStatus, OwnOrder, StoreOp, SwapRecord};
@@ -520,12 +520,7 @@ impl NodeState {
     /// order's pending takes. Quantity in swaps already started is not affected; a take
     /// still waiting for its answer starts none (an accept is answered with an abort).
     pub fn cancel_own(&mut self, id: OrderId, now: UnixMillis) -> Result<Decision, Error> {
-        let Some((status, in_book, market)) = self
-            .trading
-            .as_ref()
-            .and_then(|t| t.own.get(&id))
-            .map(|own| (own.status, own.in_book, own.order.market()))
-        else {
+        let Some((status, in_book, market)) = self.own_state(&id) else {
             return self.sign_update(id, Lots::ZERO, now);
         };
         if status != StoredStatus::Open {
@@ -590,12 +585,7 @@ impl NodeState {
         if remaining.is_zero() {
             return self.cancel_own(id, now);
         }
-        let Some((status, in_book, market)) = self
-            .trading
-            .as_ref()
-            .and_then(|t| t.own.get(&id))
-            .map(|own| (own.status, own.in_book, own.order.market()))
-        else {
+        let Some((status, in_book, market)) = self.own_state(&id) else {
             return self.sign_update(id, remaining, now);
         };
         if status != StoredStatus::Open {
@@ -628,6 +618,14 @@ impl NodeState {
             update: signed,
         });
         Ok(decision)
+    }
+
+    /// An own order's status, whether it rests in the book, and its market.
+    fn own_state(&self, id: &OrderId) -> Option<(StoredStatus, bool, MarketId)> {
+        self.trading
+            .as_ref()
+            .and_then(|t| t.own.get(id))
+            .map(|own| (own.status, own.in_book, own.order.market()))
     }
 
     /// Reports an own order's stored state to subscribers.
