@@ -614,11 +614,7 @@ impl NodeState {
             return Ok(());
         }
         let id = order.id();
-        let open = trading
-            .own
-            .get(&id)
-            .is_some_and(|own| own.in_book && own.status == dex_store::OrderStatus::Open);
-        if open {
+        if trading.own.get(&id).is_some_and(|own| own.rests_open()) {
             Ok(())
         } else {
             debug!(order = %id, "a peer's copy of an own order not open here refused");

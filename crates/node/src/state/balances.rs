@@ -286,8 +286,7 @@ impl NodeState {
         let Some(own) = self.trading.as_ref().and_then(|t| t.own.get(id)) else {
             return false;
         };
-        own.status == StoredStatus::Open
-            && own.in_book
+        own.rests_open()
             && self
                 .books
                 .get(&own.order.market())

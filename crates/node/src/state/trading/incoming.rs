@@ -11,7 +11,7 @@ use dex_protocol::take::{
     RejectReason, TakeAccept, TakeAnswer, TakeMessage, TakeReject, TakeRequest, check_signer,
     sign_accept, sign_reject,
 };
-use dex_store::{OrderStatus as StoredStatus, SwapRecord};
+use dex_store::SwapRecord;
 use dex_swap::{Role, Swap, SwapParams};
 use tracing::{debug, info};
 
@@ -404,11 +404,11 @@ impl NodeState {
         };
         // Only what the node holds open as its own: its book could show a copy of an order
         // it closed (see `NodeState::refuse_own_copy`).
-        let open = trading
+        if !trading
             .own
             .get(&maker_order.id())
-            .is_some_and(|own| own.in_book && own.status == StoredStatus::Open);
-        if !open {
+            .is_some_and(|own| own.rests_open())
+        {
             return refuse(
                 RejectReason::OrderNotOpen,
                 "not an open order of this node".into(),

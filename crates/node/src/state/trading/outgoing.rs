@@ -8,11 +8,9 @@ use std::sync::Arc;
 use dex_book::Taker;
 use dex_network::PeerId;
 use dex_primitives::{B256, Lots, OrderId, UnixMillis};
-use dex_protocol::take::{
-    NoteKind, SwapNote, TakeAccept, TakeAnswer, TakeRequest, sign_note, sign_take,
-};
+use dex_protocol::take::{TakeAccept, TakeAnswer, TakeRequest, sign_take};
 use dex_store::{OrderStatus as StoredStatus, SwapRecord};
-use dex_swap::{Role, Secret, Swap, SwapParams};
+use dex_swap::{Hint, Role, Secret, Swap, SwapParams};
 use tracing::{debug, info, warn};
 
 use super::{Counterparty, MAX_TAKE_ROUNDS, MAX_TAKES_PER_PEER};
@@ -373,18 +371,14 @@ impl NodeState {
             // Cancelled while the take waited for its answer: the trader no longer wants
             // it. Nothing is locked; the maker is told, so it frees its reservation at once.
             info!(swap_id = %accept.swap_id, order = %take.own_order, "take accepted after its order was cancelled; aborted");
-            if let Some(key) = self.traders.get(&own.maker()) {
-                let note = SwapNote {
-                    swap_id: accept.swap_id,
-                    kind: NoteKind::Abort,
-                    data: B256::ZERO,
-                    timestamp: now,
-                };
-                decision.then(Action::Note {
-                    peer: take.peer,
-                    message: sign_note(note, key),
-                });
-            }
+            self.send_note(
+                take.peer,
+                own.maker(),
+                accept.swap_id,
+                Hint::Abort,
+                now,
+                decision,
+            );
             return self.take_failed(take, false, now, decision);
         }
         let legs = match self.legs(

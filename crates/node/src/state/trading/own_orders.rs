@@ -40,6 +40,14 @@ pub(crate) struct Own {
     pub(crate) client: Option<ClientOrder>,
 }
 
+impl Own {
+    /// Open and resting in the book: the only state in which the node offers it, and in
+    /// which its remaining quantity in the book reserves its funds.
+    pub(crate) fn rests_open(&self) -> bool {
+        self.in_book && self.status == StoredStatus::Open
+    }
+}
+
 /// The node's own orders beyond what the book holds: status, remaining as signed, takes
 /// in flight, reservations.
 #[derive(Debug, Default)]

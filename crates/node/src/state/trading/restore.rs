@@ -68,20 +68,6 @@ impl NodeState {
             if stored.ioc && stored.status == StoredStatus::Open {
                 open_ioc.push(id);
             }
-            // A resting order that expired while the node was down ends now: it reserves
-            // nothing and is no longer listed open.
-            let (status, remaining) = if expired && !stored.ioc {
-                decision.persist(StoreOp::UpdateOrder {
-                    id,
-                    remaining: Lots::ZERO,
-                    status: StoredStatus::Expired,
-                    update: None,
-                });
-                info!(order = %id, "own order expired while the node was down");
-                (StoredStatus::Expired, Lots::ZERO)
-            } else {
-                (stored.status, stored.remaining)
-            };
             trading.own.insert(Own {
                 order: verified,
                 tif: if in_book {
@@ -89,8 +75,8 @@ impl NodeState {
                 } else {
                     TimeInForce::Ioc
                 },
-                status,
-                remaining,
+                status: stored.status,
+                remaining: stored.remaining,
                 in_flight: Lots::ZERO,
                 refused_by: HashSet::new(),
                 rounds: MAX_TAKE_ROUNDS,
@@ -99,6 +85,11 @@ impl NodeState {
                 client: stored.client,
             });
             self.account_own(id);
+            // A resting order that expired while the node was down ends now, as one the
+            // book expires in a run: it reserves nothing and is no longer listed open.
+            if expired && !stored.ioc {
+                self.expire_own(id, now, &mut decision);
+            }
         }
         let Some(trading) = self.trading.as_mut() else {
             return decision;

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use dex_network::PeerId;
-use dex_primitives::{B256, UnixMillis};
+use dex_primitives::{Address, B256, UnixMillis};
 use dex_protocol::take::{NoteKind, SwapAck, SwapMessage, SwapNote, check_signer, sign_note};
 use dex_store::SwapRecord;
 use dex_store::{LogEntry, StoreOp, TradeRecord, TxRef};
@@ -386,7 +386,21 @@ impl NodeState {
         };
         let params = entry.swap.params();
         let own = params.leg(Leg::of(params.role)).sender;
-        let Some(key) = self.traders.get(&own) else {
+        self.send_note(peer, own, swap_id, hint, now, decision);
+    }
+
+    /// Sends `peer` a hint about swap `swap_id`, signed by trader `signer` (a swap not
+    /// opened yet too: an accepted take's abort).
+    pub(super) fn send_note(
+        &self,
+        peer: PeerId,
+        signer: Address,
+        swap_id: SwapId,
+        hint: Hint,
+        now: UnixMillis,
+        decision: &mut Decision,
+    ) {
+        let Some(key) = self.traders.get(&signer) else {
             return;
         };
         let (kind, data) = match hint {
